@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * modtgt/module.h - the stable C ABI between modtgtd and its backing-store modules.
+ *
+ * This is the ONLY header a module includes. It is pure C (C99), uses no daemon type and
+ * no C++ type, and is versioned: a module records the ABI it was built against in its
+ * descriptor and the daemon refuses a module whose major version it does not speak.
+ *
+ * Lifecycle of a backing-store module (one .so, one descriptor, many devices = LUNs):
+ *
+ *   dlopen(bs_NAME.so)
+ *     |
+ *   modtgt_module_init(host)   exported entry point; returns the static descriptor.
+ *     |                        Must not fail and must not start anything.
+ *   host checks struct_size, abi_version, mandatory callbacks   (refusal -> dlclose)
+ *     |
+ *   desc->load()               optional, module-global setup; may fail (module state
+ *     |                        "error" with the reason given to host->error; retried
+ *     |                        by a later bsload)
+ *     |      +-------------------- per device (LUN) --------------------+
+ *     |      | check_config(cfg)        side-effect free validation     |
+ *     |      | open(dev, reopen)        acquire the backing storage     |
+ *     |      |   read/write/flush/...   I/O callouts, any number        |
+ *     |      |   handle_cmd             optional full CDB takeover      |
+ *     |      | close(dev)               release; no I/O is in flight    |
+ *     |      +----------------------------------------------------------+
+ *   desc->unload()             optional; must stop every thread and timer the module
+ *     |                        started: after it returns the code is unmapped.
+ *   dlclose
+ *
+ * Threading:
+ *   - load, unload, check_config, open, close are called from the daemon's admin thread,
+ *     never concurrently with each other for one module.
+ *   - I/O callouts run where nr_threads says (see struct modtgt_backing_store).
+ *   - host services are thread-safe unless their doc says otherwise.
+ *
+ * Errors: callbacks return 0 / MODTGT_STS_OK on success. Lifecycle callbacks return a
+ * negative MODTGT_E* value on failure and describe it with host->error() on the calling
+ * thread (like nbdkit_error). I/O callouts return a MODTGT_STS_* completion status.
+ * Nothing may unwind (throw) across this ABI.
+ */
+#ifndef MODTGT_MODULE_H
+#define MODTGT_MODULE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ABI version: major in the high 16 bits, minor in the low 16. A daemon loads a module
+ * whose major equals its own and whose minor is <= its own (fields are only appended,
+ * so an older module simply has a shorter descriptor). */
+#define MODTGT_ABI_MAJOR 1
+#define MODTGT_ABI_MINOR 0
+#define MODTGT_ABI_VERSION ((uint32_t)((MODTGT_ABI_MAJOR << 16) | MODTGT_ABI_MINOR))
+#define MODTGT_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
+#define MODTGT_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
+
+/* The single exported symbol of every module. */
+#define MODTGT_MODULE_INIT_SYMBOL "modtgt_module_init"
+
+#if defined(__GNUC__)
+#define MODTGT_EXPORT __attribute__((visibility("default")))
+#define MODTGT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MODTGT_EXPORT
+#define MODTGT_PRINTF(f, a)
+#endif
+
+/* ---- Error codes for lifecycle callbacks (negative return values). ---- */
+#define MODTGT_OK 0
+#define MODTGT_EINVAL (-22)   /* bad configuration */
+#define MODTGT_ENOENT (-2)    /* backing storage not found */
+#define MODTGT_EACCES (-13)   /* permission denied */
+#define MODTGT_EIO (-5)       /* I/O error */
+#define MODTGT_ENOMEM (-12)   /* out of memory */
+#define MODTGT_EBUSY (-16)    /* resource busy */
+#define MODTGT_ENOTSUP (-95)  /* operation not supported */
+#define MODTGT_EINTERNAL (-1000) /* module bug (e.g. a C++ exception caught at the ABI) */
+
+/* ---- Completion status of an I/O callout (SCSI-shaped, like TCMU_STS_*). ----
+ * The core maps each to status + sense data. */
+typedef enum modtgt_status {
+  MODTGT_STS_OK = 0,
+  MODTGT_STS_READ_ERROR = 1,       /* MEDIUM ERROR / UNRECOVERED READ ERROR */
+  MODTGT_STS_WRITE_ERROR = 2,      /* MEDIUM ERROR / WRITE ERROR */
+  MODTGT_STS_LBA_OUT_OF_RANGE = 3, /* ILLEGAL REQUEST / LBA OUT OF RANGE */
+  MODTGT_STS_MISCOMPARE = 4,       /* MISCOMPARE / MISCOMPARE DURING VERIFY */
+  MODTGT_STS_BUSY = 5,             /* BUSY status; the initiator retries */
+  MODTGT_STS_NO_RESOURCE = 6,      /* TASK SET FULL */
+  MODTGT_STS_UNSUPPORTED = 7,      /* ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE */
+  MODTGT_STS_NOT_HANDLED = 8,      /* handle_cmd only: let the core emulate the CDB */
+  MODTGT_STS_SENSE_SET = 9,        /* handle_cmd only: status + sense set by the module */
+  MODTGT_STS_ASYNC = 0x100         /* the callout started the I/O and will report its
+                                      status later through host->complete() */
+} modtgt_status;
+
+/* Opaque handles owned by the daemon. */
+typedef struct modtgt_dev modtgt_dev; /* one opened device (LUN) */
+typedef struct modtgt_io modtgt_io;   /* one in-flight I/O callout */
+typedef struct modtgt_cmd modtgt_cmd; /* one SCSI command (handle_cmd only) */
+
+/* Log levels for host->log. */
+typedef enum modtgt_log_level {
+  MODTGT_LOG_ERROR = 0,
+  MODTGT_LOG_WARN = 1,
+  MODTGT_LOG_INFO = 2,
+  MODTGT_LOG_DEBUG = 3
+} modtgt_log_level;
+
+/* Module kinds (struct modtgt_backing_store.kind). */
+#define MODTGT_KIND_BACKING_STORE 1u
+#define MODTGT_KIND_FILTER 2u /* reserved: a backing store wrapping the next one */
+
+/* Flags for write callouts. */
+#define MODTGT_IO_FUA 0x1u /* the data must be on stable storage before completion */
+
+/* Device configuration as given by the administrator. OWNERSHIP: the daemon's; valid
+ * from open() until close() returns (and during check_config() for its argument).
+ * Fields are only appended; check struct_size before reading a field added later. */
+typedef struct modtgt_dev_config {
+  uint32_t struct_size;
+  uint32_t block_size;      /* logical block size in bytes (512 or 4096) */
+  const char* cfgstring;    /* "subtype/config" or tgtadm's --backing-store path; never NULL */
+  const char* path;         /* cfgstring without a leading "subtype/", never NULL */
+  const char* bsopts;       /* --bsopts string, "" if none; never NULL */
+  uint32_t oflags;          /* MODTGT_OFLAG_* from --bsoflags */
+  uint32_t readonly;        /* 1 if the LUN is read-only */
+  uint64_t size;            /* requested size in bytes, 0 = let the module decide */
+  uint32_t write_cache;     /* 1 if the write cache is enabled (WCE) */
+  uint32_t reserved;
+} modtgt_dev_config;
+
+#define MODTGT_OFLAG_DIRECT 0x1u /* open with O_DIRECT */
+#define MODTGT_OFLAG_SYNC 0x2u   /* open with O_SYNC */
+
+/* Host services. OWNERSHIP: the daemon's; valid from modtgt_module_init() until the
+ * module is dlclosed. Fields are only appended: check struct_size before using a field
+ * this header marks as added in a later minor version. */
+typedef struct modtgt_host {
+  uint32_t struct_size;
+  uint32_t abi_version; /* MODTGT_ABI_VERSION of the daemon */
+
+  /* Logs a message attributed to the module. Any thread. */
+  void (*log)(modtgt_log_level level, const char* fmt, ...) MODTGT_PRINTF(2, 3);
+
+  /* Records the reason for the failure the current callback is about to return, on the
+   * calling thread (the daemon reads it after the callback returns). Any thread. */
+  void (*error)(const char* fmt, ...) MODTGT_PRINTF(1, 2);
+
+  /* Per-device private pointer, set in open(). OWNERSHIP: the module's. */
+  void (*dev_set_private)(modtgt_dev* dev, void* priv);
+  void* (*dev_get_private)(modtgt_dev* dev);
+
+  /* The device's configuration. Valid until close() returns. */
+  const modtgt_dev_config* (*dev_get_config)(modtgt_dev* dev);
+
+  /* Sets the device size in bytes; open() must call it unless config->size is set.
+   * Called from open() or reconfig-style admin paths only. */
+  void (*dev_set_size)(modtgt_dev* dev, uint64_t bytes);
+
+  /* Completes an I/O for which a callout returned MODTGT_STS_ASYNC. Exactly once per
+   * such I/O, from any thread. The iovecs given to the callout stay valid until then. */
+  void (*complete)(modtgt_io* io, modtgt_status status);
+
+  /* handle_cmd helpers: the CDB, the data buffer, and a way to set status and sense.
+   * Valid only for the modtgt_cmd passed to handle_cmd, until it completes. */
+  const uint8_t* (*cmd_cdb)(modtgt_cmd* cmd, size_t* len);
+  struct iovec* (*cmd_data)(modtgt_cmd* cmd, int* iovcnt);
+  /* Sets fixed-format sense (key/asc/ascq) with CHECK CONDITION status. */
+  void (*cmd_set_sense)(modtgt_cmd* cmd, uint8_t key, uint8_t asc, uint8_t ascq);
+  /* Number of Data-In bytes the command produced (for reads done by the module). */
+  void (*cmd_set_data_in_length)(modtgt_cmd* cmd, uint32_t bytes);
+  /* Completes a command for which handle_cmd returned MODTGT_STS_ASYNC. */
+  void (*cmd_complete)(modtgt_cmd* cmd, modtgt_status status);
+} modtgt_host;
+
+/* Capabilities a backing store may declare (struct modtgt_backing_store.caps). */
+#define MODTGT_CAP_THIN 0x1u /* storage is thin: UNMAP frees space, reads of unmapped are 0 */
+
+/* The descriptor of a backing-store module. OWNERSHIP: the module's; must stay valid
+ * (normally a static const object) until unload() returns.
+ *
+ * Mandatory: struct_size, abi_version, kind, name, open, close, read, write.
+ * Everything else may be NULL/0; the core emulates what is missing:
+ *   flush missing      -> SYNCHRONIZE CACHE succeeds without calling the module
+ *   unmap missing      -> no UNMAP advertised (VPD 0xB0/0xB2), UNMAP is ILLEGAL REQUEST
+ *   write_same missing -> WRITE SAME emulated with write()
+ *   caw missing        -> COMPARE AND WRITE emulated with read() + write(), LBA range locked
+ *
+ * Where callouts run, and what their return value means:
+ *   nr_threads == 0: on the event-loop thread that owns the command. They must not
+ *     block: return the final status at once, or MODTGT_STS_ASYNC and call
+ *     host->complete() later from any thread.
+ *   nr_threads  > 0: on a pool of that many daemon-owned worker threads per device.
+ *     They may block; they return the final status (MODTGT_STS_ASYNC also allowed).
+ */
+typedef struct modtgt_backing_store {
+  uint32_t struct_size; /* sizeof(modtgt_backing_store) as the module saw it */
+  uint32_t abi_version; /* MODTGT_ABI_VERSION the module was built against */
+  uint32_t kind;        /* MODTGT_KIND_BACKING_STORE */
+  uint32_t caps;        /* MODTGT_CAP_* */
+  const char* name;     /* --bstype name, e.g. "rdwr"; [a-z0-9_]+ */
+  const char* subtype;  /* matched against cfgstring "subtype/..."; NULL = same as name */
+  const char* version;  /* the module's own version, e.g. "1.0.0" */
+  const char* description; /* one line for listings */
+  const char* cfg_desc;    /* what the config string means, for --help and listings */
+  uint32_t nr_threads;     /* see above */
+  uint32_t reserved0;
+
+  /* Module-global setup/teardown, optional. unload() must leave no thread, timer or
+   * callback of the module running. */
+  int (*load)(void);
+  void (*unload)(void);
+
+  /* Validates a configuration with no side effect; optional (NULL = always valid).
+   * Returns 0 or a negative MODTGT_E*, with the reason through host->error(). */
+  int (*check_config)(const modtgt_dev_config* cfg);
+
+  /* Opens the backing storage of one device. reopen is 1 when the module was reloaded
+   * under a live LUN (same configuration). Returns 0 or a negative MODTGT_E* with the
+   * reason through host->error(). */
+  int (*open)(modtgt_dev* dev, int reopen);
+  /* Closes it. No callout for dev is running or will run. */
+  void (*close)(modtgt_dev* dev);
+
+  /* I/O callouts. offset and lengths are in bytes and block aligned; the core has
+   * already checked them against the device size. iov/iovcnt describe the buffer
+   * (OWNERSHIP: the daemon's, valid until the I/O completes). */
+  int (*read)(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, int iovcnt,
+              uint64_t offset);
+  int (*write)(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, int iovcnt,
+               uint64_t offset, uint32_t flags);
+  int (*flush)(modtgt_dev* dev, modtgt_io* io);
+  int (*unmap)(modtgt_dev* dev, modtgt_io* io, uint64_t offset, uint64_t length);
+  /* Writes the single block in iov to every block of [offset, offset+length). */
+  int (*write_same)(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, int iovcnt,
+                    uint64_t offset, uint64_t length);
+  /* COMPARE AND WRITE: iov holds length bytes to compare followed by length bytes to
+   * write. Return MODTGT_STS_MISCOMPARE when the data differs. */
+  int (*caw)(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, int iovcnt,
+             uint64_t offset, uint64_t length);
+
+  /* Full takeover, optional: called for every CDB before the core's emulation. Return
+   * MODTGT_STS_NOT_HANDLED to let the core handle it, a final status, or
+   * MODTGT_STS_ASYNC and later host->cmd_complete(). Runs like the I/O callouts. */
+  int (*handle_cmd)(modtgt_dev* dev, modtgt_cmd* cmd);
+} modtgt_backing_store;
+
+/* The entry point every module exports. Called once after dlopen with the host table
+ * (store the pointer; it stays valid until dlclose). Returns the module's descriptor;
+ * must not fail, allocate, or start threads (do that in load()). */
+typedef const modtgt_backing_store* (*modtgt_module_init_fn)(const modtgt_host* host);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MODTGT_MODULE_H */

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// AdminServer: the daemon side of the admin protocol (docs/admin-protocol.md). Listens on a
+// Unix socket (root-only permissions; the peer's credentials are checked), reads one JSON
+// request per line, runs it against the targets, LUNs and modules, and writes one JSON reply
+// per line.
+//
+// Threading: Run() is the admin thread: every admin request runs on it, one at a time, so
+// admin operations never race each other. The objects it changes are thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace modtgt::core {
+class TargetRegistry;
+class ModuleRegistry;
+}  // namespace modtgt::core
+namespace modtgt::iscsi {
+class IscsiTransport;
+}
+
+namespace modtgt::admin {
+
+struct AdminContext {
+  core::TargetRegistry* targets = nullptr;
+  core::ModuleRegistry* modules = nullptr;
+  iscsi::IscsiTransport* iscsi = nullptr;
+  std::string module_dir;
+  std::string version;
+};
+
+// Runs one request (already parsed) and returns the reply object. Never throws.
+nlohmann::json HandleRequest(AdminContext* ctx, const nlohmann::json& request);
+
+class AdminServer {
+ public:
+  explicit AdminServer(AdminContext ctx);
+  ~AdminServer();
+  // Creates the socket (removing a stale one), mode 0600.
+  Status Listen(const std::string& path);
+  // Serves requests until Stop(). Blocks.
+  void Run();
+  // Thread-safe.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace modtgt::admin

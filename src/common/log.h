@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// Leveled logging to stderr. Thread-safe: each message is written with one write(2).
+#pragma once
+
+#include <cstdarg>
+
+namespace modtgt {
+
+enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
+
+void SetLogLevel(LogLevel level);
+LogLevel GetLogLevel();
+// Parses "error", "warn", "info", "debug"; returns false on anything else.
+bool ParseLogLevel(const char* s, LogLevel* out);
+bool LogEnabled(LogLevel level);
+void Log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void LogV(LogLevel level, const char* prefix, const char* fmt, va_list ap);
+
+}  // namespace modtgt
+
+#define LOG_ERROR(...) ::modtgt::Log(::modtgt::LogLevel::kError, __VA_ARGS__)
+#define LOG_WARN(...) ::modtgt::Log(::modtgt::LogLevel::kWarn, __VA_ARGS__)
+#define LOG_INFO(...) ::modtgt::Log(::modtgt::LogLevel::kInfo, __VA_ARGS__)
+#define LOG_DEBUG(...)                                                   \
+  do {                                                                   \
+    if (::modtgt::LogEnabled(::modtgt::LogLevel::kDebug))                \
+      ::modtgt::Log(::modtgt::LogLevel::kDebug, __VA_ARGS__);            \
+  } while (0)

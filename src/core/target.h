@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+// Target and TargetRegistry: targets (IQN, tid, alias), their LUN maps and ACLs.
+//
+// Threading: thread-safe. The LUN map is read on every command without a global lock: it is
+// an immutable snapshot (shared_ptr<const LunMap>) swapped atomically on change, so readers
+// only pay an atomic load. ACL and registry changes take per-object mutexes (admin path).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "scsi/logical_unit.h"
+
+namespace modtgt::core {
+
+using LunMap = std::map<uint64_t, std::shared_ptr<scsi::LogicalUnit>>;
+
+class Target : public scsi::TargetView {
+ public:
+  Target(int tid, std::string name);
+  int tid() const { return tid_; }
+  const std::string& name() const { return name_; }
+
+  std::string alias() const;
+  void set_alias(std::string alias);
+
+  // scsi::TargetView
+  std::shared_ptr<scsi::LogicalUnit> FindLun(uint64_t lun) const override;
+  std::vector<uint64_t> ListLuns() const override;
+  std::shared_ptr<const LunMap> luns() const;
+
+  // Adds lu; existing LUs get REPORTED LUNS DATA HAS CHANGED. Fails if the number is taken.
+  Status AddLun(std::shared_ptr<scsi::LogicalUnit> lu);
+  // Removes and returns the LU; the remaining LUs get REPORTED LUNS DATA HAS CHANGED.
+  Result<std::shared_ptr<scsi::LogicalUnit>> RemoveLun(uint64_t lun);
+  // Replaces an LU with one of the same number (e.g. after --op update changed its config).
+  Status ReplaceLun(std::shared_ptr<scsi::LogicalUnit> lu);
+
+  // ---- ACL (tgtadm --op bind/unbind) ----
+  // addr: "ALL", an IPv4/IPv6 address, or a CIDR prefix "10.0.0.0/8".
+  Status BindAddress(const std::string& addr);
+  Status UnbindAddress(const std::string& addr);
+  Status BindName(const std::string& initiator_name);
+  Status UnbindName(const std::string& initiator_name);
+  std::vector<std::string> bound_addresses() const;
+  std::vector<std::string> bound_names() const;
+  // True if an initiator with this address and name may log in: at least one bound address
+  // rule matches (or none is bound but a name rule is), and if any name is bound, the name
+  // is among them. A target with no ACL at all admits nobody (tgt's default).
+  bool AllowsInitiator(const sockaddr* peer, const std::string& initiator_name) const;
+
+  // Live sessions count, maintained by the transport (for show and delete refusal).
+  std::atomic<int> sessions{0};
+
+ private:
+  const int tid_;
+  const std::string name_;
+  mutable std::mutex mu_;
+  std::string alias_;                       // GUARDED_BY(mu_)
+  std::vector<std::string> acl_addresses_;  // GUARDED_BY(mu_)
+  std::vector<std::string> acl_names_;      // GUARDED_BY(mu_)
+  std::atomic<std::shared_ptr<const LunMap>> luns_;
+};
+
+class TargetRegistry {
+ public:
+  // Fails with kAlreadyExists on a duplicate tid or name, kInvalidArgument on a bad name.
+  Status Add(std::shared_ptr<Target> target);
+  // Fails with kBusy while sessions exist unless force, kNotFound for an unknown tid.
+  Status Remove(int tid, bool force);
+  std::shared_ptr<Target> FindByTid(int tid) const;
+  std::shared_ptr<Target> FindByName(const std::string& name) const;
+  std::vector<std::shared_ptr<Target>> List() const;  // by tid
+
+ private:
+  mutable std::mutex mu_;
+  std::map<int, std::shared_ptr<Target>> targets_;  // GUARDED_BY(mu_)
+};
+
+// Checks an iSCSI name (RFC 3720 3.2.6: "iqn." / "eui." / "naa." forms, lowercase).
+Status ValidateIscsiName(const std::string& name);
+
+}  // namespace modtgt::core

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+// The login phase of one connection (RFC 7143 6.3, 11.12-11.13): security and operational
+// negotiation over one or more Login Request/Response exchanges, target lookup and ACL,
+// and the decision to create, join or reinstate a session.
+//
+// A Login is a state machine fed one Login Request PDU at a time; it produces the Login
+// Response to send. It does no I/O itself; everything it needs from the rest of the daemon
+// comes through LoginEnvironment. Not thread-safe: owned by one connection on its loop.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "iscsi/params.h"
+#include "iscsi/pdu.h"
+
+namespace modtgt::core {
+class Target;
+}
+
+namespace modtgt::iscsi {
+
+// Login status classes/details (RFC 7143 11.13.5), as (class << 8 | detail).
+enum class LoginStatus : uint16_t {
+  kSuccess = 0x0000,
+  kTargetMovedTemporarily = 0x0101,
+  kInitiatorError = 0x0200,
+  kAuthenticationFailure = 0x0201,
+  kAuthorizationFailure = 0x0202,   // initiator not allowed
+  kNotFound = 0x0203,               // unknown target
+  kTargetRemoved = 0x0204,
+  kUnsupportedVersion = 0x0205,
+  kTooManyConnections = 0x0206,
+  kMissingParameter = 0x0207,
+  kCantIncludeInSession = 0x0208,
+  kSessionTypeNotSupported = 0x0209,
+  kSessionDoesNotExist = 0x020a,
+  kInvalidDuringLogin = 0x020b,
+  kTargetError = 0x0300,
+  kServiceUnavailable = 0x0301,
+  kOutOfResources = 0x0302,
+};
+
+class Login;
+
+// What a Login needs from the daemon. Implemented by the transport.
+class LoginEnvironment {
+ public:
+  virtual ~LoginEnvironment() = default;
+  // The target with this name, or null.
+  virtual std::shared_ptr<core::Target> FindTarget(const std::string& name) = 0;
+  // Target limits (our side of negotiation).
+  virtual const TargetLimits& limits() = 0;
+  // The peer's address (for the ACL) and the local address it connected to.
+  virtual const sockaddr* peer_address() = 0;
+  virtual const sockaddr* local_address() = 0;
+  // TPGT of the portal this connection came in on.
+  virtual uint16_t portal_group_tag() = 0;
+  // Called once, when the login is about to enter full feature phase (after negotiation,
+  // before the final response is built). The transport creates, joins or reinstates the
+  // session (same initiator name + ISID + target reinstates: the old session is closed)
+  // and returns the TSIH for the response, or a failure status (e.g. kSessionDoesNotExist
+  // for an unknown non-zero TSIH, kTooManyConnections).
+  virtual LoginStatus PrepareSession(const Login& login, uint16_t* tsih) = 0;
+};
+
+enum class LoginStep {
+  kContinue,   // send the response and wait for the next request
+  kComplete,   // send the response; the connection enters full feature phase
+  kFailed,     // send the response (non-zero status class) and close the connection
+};
+
+// Fills every Login Response field except StatSN, ExpCmdSN and MaxCmdSN, which the
+// connection sets (it owns the sequence numbers) before sending.
+class Login {
+ public:
+  explicit Login(LoginEnvironment* env);
+  ~Login();
+
+  // Processes one Login Request (already read, digests checked) and fills *resp.
+  LoginStep Step(const Pdu& req, Pdu* resp);
+
+  // Valid after kComplete.
+  const SessionParams& session_params() const;
+  const ConnectionParams& connection_params() const;
+  uint64_t isid() const;           // 48-bit ISID
+  uint16_t tsih() const;           // TSIH the initiator sent (0 = new session)
+  uint16_t cid() const;
+  uint32_t initial_cmd_sn() const; // CmdSN of the first login request
+  uint32_t exp_stat_sn() const;
+  std::shared_ptr<core::Target> target() const;  // null for discovery
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Builds a SendTargets answer (RFC 7143 Appendix C): for "All" every target the initiator
+// may see, for a name just that one. TargetAddress uses `local` (the address the initiator
+// connected to, so an initiator behind NAT can use it), formatted "ip:port,tpgt" ([ip6]).
+void AnswerSendTargets(const std::string& what, const sockaddr* local, uint16_t tpgt,
+                       const std::vector<std::shared_ptr<core::Target>>& targets,
+                       const sockaddr* peer, const std::string& initiator_name,
+                       KeyValues* out);
+
+}  // namespace modtgt::iscsi

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// iSCSI text keys and operational parameter negotiation (RFC 7143 6, 13).
+// Pure value types and functions; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace modtgt::iscsi {
+
+// A "key=value" list in order, as carried in Login/Text data segments (NUL separated).
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+// Parses a data segment into key=value pairs. Fails on a pair without '=', an empty key, a
+// key > 63 bytes or a value > 8192 bytes (RFC 7143 6.1). A missing trailing NUL is accepted.
+Result<KeyValues> ParseKeyValues(const uint8_t* data, size_t len);
+// Appends "key=value\0" for each pair.
+void AppendKeyValues(const KeyValues& kvs, std::vector<uint8_t>* out);
+
+// Values that apply to one connection.
+struct ConnectionParams {
+  bool header_digest = false;             // CRC32C
+  bool data_digest = false;               // CRC32C
+  uint32_t max_recv_data_segment = 262144;  // largest data segment we accept (we declare)
+  uint32_t max_xmit_data_segment = 8192;    // largest we may send (the initiator declared)
+};
+
+// Values that apply to the whole session.
+struct SessionParams {
+  uint32_t max_connections = 1;
+  bool initial_r2t = true;
+  bool immediate_data = true;
+  uint32_t max_burst_length = 262144;
+  uint32_t first_burst_length = 65536;
+  uint32_t default_time2wait = 2;
+  uint32_t default_time2retain = 20;
+  uint32_t max_outstanding_r2t = 1;
+  bool data_pdu_in_order = true;
+  bool data_sequence_in_order = true;
+  uint32_t error_recovery_level = 0;
+  std::string target_name;
+  std::string initiator_name;
+  std::string initiator_alias;
+  std::string target_alias;
+  uint16_t target_portal_group_tag = 1;
+  bool discovery = false;  // SessionType=Discovery
+};
+
+// What the target is willing to do: our side of every negotiation. Defaults are chosen not
+// to throttle large I/O (256 KiB segments and bursts; tgt's 8 KiB halves write speed).
+struct TargetLimits {
+  uint32_t max_recv_data_segment = 262144;
+  uint32_t max_burst_length = 1048576;
+  uint32_t first_burst_length = 262144;
+  uint32_t max_outstanding_r2t = 16;
+  uint32_t max_connections = 1;
+  bool allow_header_digest = true;
+  bool allow_data_digest = true;
+  bool initial_r2t = false;     // what we prefer (OR-function: the initiator can force Yes)
+  bool immediate_data = true;   // AND-function
+};
+
+}  // namespace modtgt::iscsi

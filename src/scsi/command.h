@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+// Command: one SCSI command from arrival to response, plus the pieces every layer of the
+// data path shares: data direction, task attributes, the data buffer, the I_T nexus, the
+// owner that gets the finished command back, and the CommandOwner interface.
+//
+// Threading: a Command belongs to the event loop of the connection that received it
+// (owner->loop()). Only backing-store I/O runs elsewhere, on cmd->io; its completion is
+// handed back to the owning loop (scsi::IoDone). Commands are pooled by the transport and
+// reused; Reset() keeps the data buffer's capacity so the hot path does not allocate.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "env/event_loop.h"
+
+namespace modtgt::scsi {
+
+class LogicalUnit;
+class TargetView;
+struct Command;
+
+enum class DataDirection : uint8_t { kNone = 0, kRead = 1 /* Data-In */, kWrite = 2, kBidi = 3 };
+enum class TaskAttribute : uint8_t { kUntagged = 0, kSimple = 1, kOrdered = 2, kHeadOfQueue = 3, kAca = 4 };
+
+// SAM-5 status codes.
+enum class Status : uint8_t {
+  kGood = 0x00,
+  kCheckCondition = 0x02,
+  kConditionMet = 0x04,
+  kBusy = 0x08,
+  kReservationConflict = 0x18,
+  kTaskSetFull = 0x28,
+  kAcaActive = 0x30,
+  kTaskAborted = 0x40,
+};
+
+// A growable byte buffer aligned to 4 KiB (usable with O_DIRECT). Resize() never shrinks
+// the allocation, so a pooled command stops allocating once it has seen its largest I/O.
+// Not thread-safe.
+class Buffer {
+ public:
+  Buffer() = default;
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  // Sets size() to n. Contents up to min(old size, n) are kept. Aborts when out of memory.
+  void Resize(size_t n);
+  // Resize(n) and zero the n bytes.
+  void ResizeZeroed(size_t n);
+  // Drops the allocation if it is larger than keep_bytes (for idle pooled commands).
+  void Trim(size_t keep_bytes);
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+// The I_T nexus: one initiator port talking to one target port. Owned by the transport's
+// session; lives as long as the session. Immutable after creation.
+struct Nexus {
+  uint64_t id = 0;               // unique for the daemon's lifetime
+  std::string initiator_name;    // "iqn.1993-08.org.debian:01:abc"
+  std::string initiator_port;    // SPC TransportID form: "<name>,i,0x<isid>"
+  std::string target_name;       // target IQN
+  std::string target_port;       // "<target name>,t,0x<tpgt>"
+  uint16_t relative_port_id = 1; // relative target port identifier (TPGT)
+  std::shared_ptr<TargetView> target;
+};
+
+// Implemented by a transport connection. CommandDone() is called on loop() exactly once per
+// submitted command, after which the core no longer touches the command.
+class CommandOwner {
+ public:
+  virtual ~CommandOwner() = default;
+  virtual env::EventLoop* loop() const = 0;
+  virtual void CommandDone(Command* cmd) = 0;
+};
+
+// Backing-store operations (see include/modtgt/module.h for their semantics).
+enum class IoOp : uint8_t { kRead, kWrite, kFlush, kUnmap, kWriteSame, kCaw, kHandleCmd };
+
+// One I/O issued to a Backend on behalf of a command. The core fills it, calls
+// Backend::Submit, and gets `done` called on the owning loop with `status` set.
+struct IoRequest {
+  IoOp op = IoOp::kRead;
+  uint32_t flags = 0;        // MODTGT_IO_FUA
+  uint64_t offset = 0;       // bytes
+  uint64_t length = 0;       // bytes (unmap/write_same/caw range)
+  iovec iov[2] = {};         // data (points into Command::data)
+  int iovcnt = 0;
+  int status = 0;            // modtgt_status of the completion
+  void (*done)(Command* cmd) = nullptr;  // continuation, runs on the owning loop
+};
+
+inline constexpr size_t kMaxCdbLength = 32;
+inline constexpr size_t kMaxSenseLength = 96;
+
+struct Command : env::Completion {
+  // ---- Set by the transport before scsi::Submit() ----
+  uint8_t cdb[kMaxCdbLength] = {};
+  uint8_t cdb_len = 0;
+  uint64_t lun = 0;                // LUN number (SAM flat/peripheral addressing decoded)
+  TaskAttribute attr = TaskAttribute::kSimple;
+  DataDirection dir = DataDirection::kNone;
+  uint32_t expected_length = 0;    // bytes the initiator expects to move (iSCSI EDTL)
+  uint32_t tag = 0;                // transport's task tag (iSCSI ITT), for task management
+  Nexus* nexus = nullptr;
+  CommandOwner* owner = nullptr;
+  // Write: holds the Data-Out received (expected_length bytes). Read: the core fills it and
+  // sets data_in_length. Transports send min(data_in_length, expected_length) bytes.
+  Buffer data;
+
+  // ---- Set by the core ----
+  Status status = Status::kGood;
+  uint8_t sense_len = 0;
+  uint8_t sense[kMaxSenseLength] = {};
+  uint32_t data_in_length = 0;     // Data-In bytes the command produced
+  // For writes: Data-Out bytes the command consumed per its CDB (for residuals).
+  uint32_t data_out_needed = 0;
+  std::shared_ptr<LogicalUnit> lu; // set by Submit; null for a LUN that does not exist
+
+  // ---- Core-private execution state ----
+  IoRequest io;
+  std::atomic<bool> aborted{false};
+  uint64_t core_scratch[4] = {};   // per-opcode state across asynchronous steps
+  uint64_t submit_time_ms = 0;
+
+  // Makes the command ready for reuse; keeps data's allocation.
+  void Reset();
+  const uint8_t* cdb_ptr() const { return cdb; }
+  bool is_good() const { return status == Status::kGood; }
+};
+
+}  // namespace modtgt::scsi

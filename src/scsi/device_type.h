@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+// DeviceType: a device type's opcode table (SBC disk, MMC optical, ...), built from named
+// entries, never positional. Immutable after construction; thread-safe to read.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace modtgt::scsi {
+
+struct Command;
+
+using OpHandler = void (*)(Command* cmd);
+
+// Flags on an opcode entry.
+enum OpFlag : uint32_t {
+  kOpNoUnitAttention = 1u << 0,   // runs even when a unit attention is pending (INQUIRY...)
+  kOpConflictExempt = 1u << 1,    // allowed despite a reservation by another nexus
+  kOpNeedsMedium = 1u << 2,       // NOT READY / MEDIUM NOT PRESENT without a medium
+  kOpWritesMedium = 1u << 3,      // DATA PROTECT on a read-only LU; held by WE reservations
+  kOpNoLun = 1u << 4,             // valid for a LUN that does not exist (REPORT LUNS, ...)
+};
+
+struct OpInfo {
+  uint8_t opcode = 0;
+  bool has_service_action = false;
+  uint16_t service_action = 0;
+  OpHandler handler = nullptr;
+  uint32_t flags = 0;
+  // REPORT SUPPORTED OPERATION CODES: CDB length and usage bitmap (SPC-4 6.35.3).
+  uint8_t cdb_length = 0;
+  std::array<uint8_t, 16> usage = {};
+  const char* name = "";
+};
+
+class DeviceType {
+ public:
+  DeviceType(std::string name, uint8_t peripheral_type, std::vector<OpInfo> ops);
+  const std::string& name() const { return name_; }
+  uint8_t peripheral_type() const { return peripheral_type_; }
+  // The entry for opcode (and service action, for opcodes that have them), or nullptr.
+  const OpInfo* Find(uint8_t opcode, uint16_t service_action) const;
+  // True if any entry uses opcode (with some service action).
+  bool HasOpcode(uint8_t opcode) const;
+  const std::vector<OpInfo>& ops() const { return ops_; }
+
+ private:
+  std::string name_;
+  uint8_t peripheral_type_;
+  std::vector<OpInfo> ops_;
+  std::array<int16_t, 256> first_index_;  // opcode -> first index in ops_, or -1
+};
+
+// Where the service action lives for opcodes that have one (0 if none).
+uint16_t ServiceActionOf(const uint8_t* cdb, uint8_t cdb_len);
+
+}  // namespace modtgt::scsi

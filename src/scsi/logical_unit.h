@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+// LogicalUnit: one SCSI logical unit: its number, device type, backend (opened backing
+// store), identity, and the state SPC keeps per LU: unit attentions per I_T nexus, SPC-2
+// reservations, persistent reservations, mode page settings and medium state.
+//
+// Threading: the identity and config are immutable after creation. Mutable state lives
+// behind mutex_ (a per-LU lock: there is no global lock on the I/O path); fields read on
+// every command without the lock are atomics. Commands for one LU arrive from any loop.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "scsi/backend.h"
+#include "scsi/command.h"
+#include "scsi/device_type.h"
+#include "scsi/sense.h"
+
+namespace modtgt::scsi {
+
+// Implemented by core::Target: the LUN map as SCSI sees it.
+class TargetView {
+ public:
+  virtual ~TargetView() = default;
+  virtual std::shared_ptr<LogicalUnit> FindLun(uint64_t lun) const = 0;
+  // Sorted ascending.
+  virtual std::vector<uint64_t> ListLuns() const = 0;
+};
+
+// Fixed at creation by the admin (tgtadm --params / targetcli options).
+struct LuConfig {
+  uint64_t lun = 0;
+  uint32_t block_size = 512;
+  bool readonly = false;
+  bool removable = false;
+  bool thin_provisioning = false;  // advertise LBPME, UNMAP, WRITE SAME (UNMAP), GET LBA STATUS
+  bool write_cache = true;         // initial WCE
+  uint32_t max_transfer_blocks = 0;  // VPD 0xB0 MAXIMUM TRANSFER LENGTH; 0 = default
+  std::string vendor = "MODTGT";     // 8 chars max
+  std::string product = "VIRTUAL-DISK";  // 16 chars max
+  std::string revision = "0001";     // 4 chars max
+  std::string serial;                // VPD 0x80; derived from target+lun if empty
+  uint64_t naa = 0;                  // VPD 0x83 NAA-6 high 64 bits; derived if 0
+  std::string device_id;             // T10 vendor-specific part of the T10 designator
+};
+
+// One persistent-reservation registration (SPC-4 5.13).
+struct PrRegistration {
+  uint64_t key = 0;
+  std::string initiator_port;  // Nexus::initiator_port
+  std::string target_port;     // Nexus::target_port
+  uint16_t relative_port_id = 0;
+  bool all_tg_pt = false;
+};
+
+// Per I_T nexus state of this LU.
+struct NexusLuState {
+  std::deque<Asc> unit_attentions;  // oldest first; reported one per command
+  // Deferred sense for REQUEST SENSE (SPC-4 "current sense data"), 0 length = none.
+  uint8_t sense_len = 0;
+  uint8_t sense[kMaxSenseLength] = {};
+  bool prevent_removal = false;  // PREVENT ALLOW MEDIUM REMOVAL by this nexus
+};
+
+class LogicalUnit {
+ public:
+  LogicalUnit(LuConfig config, const DeviceType* type, std::unique_ptr<Backend> backend,
+              std::string target_name);
+  ~LogicalUnit();
+
+  uint64_t lun() const { return config_.lun; }
+  const LuConfig& config() const { return config_; }
+  const DeviceType* type() const { return type_; }
+  Backend* backend() const { return backend_.get(); }
+  const std::string& target_name() const { return target_name_; }
+  uint32_t block_size() const { return config_.block_size; }
+  uint64_t num_blocks() const { return backend_->size_bytes() / config_.block_size; }
+  bool readonly() const { return config_.readonly; }
+
+  // ---- Unit attentions (SAM-5 5.14). Thread-safe. ----
+  // Queues code for every nexus known to this LU except `except` (0 = none).
+  void AddUnitAttentionAll(Asc code, uint64_t except_nexus = 0);
+  void AddUnitAttention(uint64_t nexus_id, Asc code);
+  // If nexus has a pending unit attention, removes the oldest and returns true with it.
+  // A nexus seen for the first time gets POWER ON, RESET, OR BUS DEVICE RESET OCCURRED.
+  bool TakeUnitAttention(const Nexus& nexus, Asc* code);
+  bool HasUnitAttention(const Nexus& nexus);
+  // Forgets a nexus (session ended): drops its UAs, prevent state and SPC-2 reservation.
+  void NexusGone(const Nexus& nexus);
+
+  // ---- Mutable state, guarded by mutex() ----
+  std::mutex& mutex() { return mutex_; }
+  // REQUIRES: mutex() held. Creates the entry (with the power-on UA) on first use.
+  NexusLuState& NexusStateLocked(const Nexus& nexus);
+  std::map<uint64_t, NexusLuState>& nexus_states_locked() { return nexus_states_; }
+
+  // SPC-2 RESERVE/RELEASE: the holder's nexus id, 0 = none. GUARDED_BY(mutex_)
+  uint64_t spc2_reservation_holder = 0;
+  // Persistent reservations. GUARDED_BY(mutex_)
+  std::vector<PrRegistration> pr_registrations;
+  uint32_t pr_generation = 0;
+  bool pr_reserved = false;
+  uint8_t pr_type = 0;                 // SPC-4 table: 1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR
+  std::string pr_holder_initiator_port;  // for non all-registrants types
+  std::string pr_holder_target_port;
+  bool pr_aptpl = false;
+
+  // Mode page state (changeable by MODE SELECT). Atomics: read on the I/O path.
+  std::atomic<bool> wce{true};       // caching page WCE
+  std::atomic<bool> d_sense{false};  // control page D_SENSE: descriptor-format sense
+  std::atomic<bool> swp{false};      // control page SWP: software write protect
+  std::atomic<bool> medium_present{true};  // removable medium loaded
+  std::atomic<int> prevent_count{0};       // nexuses with PREVENT in force
+  std::atomic<bool> stopped{false};        // START STOP UNIT START=0 (power condition)
+
+  // In-flight commands, for LUN RESET / drain. Updated by dispatch.
+  std::atomic<uint32_t> inflight{0};
+
+ private:
+  const LuConfig config_;
+  const DeviceType* const type_;
+  std::unique_ptr<Backend> backend_;
+  const std::string target_name_;
+  std::mutex mutex_;
+  std::map<uint64_t, NexusLuState> nexus_states_;  // GUARDED_BY(mutex_), keyed by Nexus::id
+  std::atomic<uint32_t> ua_total_{0};  // fast path: no UA queued anywhere
+};
+
+}  // namespace modtgt::scsi
