@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs every Debian 12 package modtgt needs to build and to run its tests.
+# Usage: scripts/deps.sh [build|test]   (default: test = build + test tools)
+set -euo pipefail
+what=${1:-test}
+build_pkgs=(cmake ninja-build g++ pkg-config libisal-dev libssl-dev liburing-dev
+            nlohmann-json3-dev)
+test_pkgs=(libgtest-dev libgmock-dev libiscsi-dev libiscsi-bin qemu-utils qemu-block-extra
+           python3 clang libclang-rt-14-dev procps iproute2)
+pkgs=("${build_pkgs[@]}")
+[ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps.sh: missing packages (${missing[*]}); run as root to install them" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
