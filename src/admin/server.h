@@ -32,6 +32,7 @@ struct AdminContext {
   iscsi::IscsiTransport* iscsi = nullptr;
   std::string module_dir;
   std::string version;
+  int threads = 0;  // event loops, for system show
 };
 
 // Runs one request (already parsed) and returns the reply object. Never throws.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/module_registry.h"
 #include "scsi/logical_unit.h"
 
 namespace modtgt::core {
@@ -41,7 +42,14 @@ class Target : public scsi::TargetView {
   // Removes and returns the LU; the remaining LUs get REPORTED LUNS DATA HAS CHANGED.
   Result<std::shared_ptr<scsi::LogicalUnit>> RemoveLun(uint64_t lun);
   // Replaces an LU with one of the same number (e.g. after --op update changed its config).
+  // Fails with kNotFound when no LU has that number.
   Status ReplaceLun(std::shared_ptr<scsi::LogicalUnit> lu);
+
+  // The backing-store configuration an LU was created with (for show, update and the saved
+  // configuration). Set by the admin path next to AddLun/ReplaceLun; erased by RemoveLun.
+  void SetLunDeviceConfig(uint64_t lun, DeviceConfig cfg);
+  // False (and *cfg untouched) when none was recorded for lun.
+  bool GetLunDeviceConfig(uint64_t lun, DeviceConfig* cfg) const;
 
   // ---- ACL (tgtadm --op bind/unbind) ----
   // addr: "ALL", an IPv4/IPv6 address, or a CIDR prefix "10.0.0.0/8".
@@ -66,12 +74,14 @@ class Target : public scsi::TargetView {
   std::string alias_;                       // GUARDED_BY(mu_)
   std::vector<std::string> acl_addresses_;  // GUARDED_BY(mu_)
   std::vector<std::string> acl_names_;      // GUARDED_BY(mu_)
+  std::map<uint64_t, DeviceConfig> lun_devices_;  // GUARDED_BY(mu_)
   std::atomic<std::shared_ptr<const LunMap>> luns_;
 };
 
 class TargetRegistry {
  public:
-  // Fails with kAlreadyExists on a duplicate tid or name, kInvalidArgument on a bad name.
+  // Fails with kAlreadyExists on a duplicate tid or name (names compare case-insensitively),
+  // kInvalidArgument on a bad name or a tid < 1.
   Status Add(std::shared_ptr<Target> target);
   // Fails with kBusy while sessions exist unless force, kNotFound for an unknown tid.
   Status Remove(int tid, bool force);
@@ -86,5 +96,13 @@ class TargetRegistry {
 
 // Checks an iSCSI name (RFC 3720 3.2.6: "iqn." / "eui." / "naa." forms, lowercase).
 Status ValidateIscsiName(const std::string& name);
+
+// ACL address rules. Parses "ALL", an IPv4/IPv6 address (IPv6 optionally in brackets) or a
+// CIDR prefix "ADDR/LEN" into its canonical text (inet_ntop form, host bits cleared,
+// IPv4-mapped IPv6 turned into IPv4). kInvalidArgument on anything else.
+Result<std::string> CanonicalAclAddress(const std::string& addr);
+// True if the canonical rule (from CanonicalAclAddress) matches peer (AF_INET or AF_INET6;
+// an IPv4-mapped IPv6 peer is matched as IPv4). Anything else never matches.
+bool AclAddressMatches(const std::string& rule, const sockaddr* peer);
 
 }  // namespace modtgt::core

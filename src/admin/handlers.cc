@@ -1,0 +1,710 @@
+// SPDX-License-Identifier: Apache-2.0
+// HandleRequest: the admin protocol's request handlers (docs/admin-protocol.md). Every field
+// is read through checked accessors; a missing or mistyped field gives invalid-request
+// naming it. No exception leaves HandleRequest.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <exception>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "admin/protocol.h"
+#include "admin/server.h"
+#include "common/log.h"
+#include "core/lun_factory.h"
+#include "core/module_registry.h"
+#include "core/target.h"
+#include "iscsi/transport.h"
+#include "scsi/sense.h"
+
+namespace modtgt::admin {
+
+namespace {
+
+using nlohmann::json;
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// A failed handler step: the reply to send.
+struct Error {
+  ErrorCode code;
+  std::string message;
+};
+
+// Either a result object or an Error. Small local stand-in for Result<json>.
+class Outcome {
+ public:
+  Outcome(json result) : ok_(true), result_(std::move(result)) {}  // NOLINT
+  Outcome(Error e) : ok_(false), error_(std::move(e)) {}           // NOLINT
+  json ToReply() && {
+    return ok_ ? OkReply(std::move(result_)) : ErrorReply(error_.code, error_.message);
+  }
+
+ private:
+  bool ok_;
+  json result_;
+  Error error_{ErrorCode::kInternal, ""};
+};
+
+Error Invalid(std::string msg) { return Error{ErrorCode::kInvalidRequest, std::move(msg)}; }
+
+// Maps a Status from the core to an admin error. `not_found`/`exists` say what the
+// NotFound/AlreadyExists codes mean in the caller's context.
+Error FromStatus(const Status& s, ErrorCode not_found, ErrorCode exists) {
+  switch (s.code()) {
+    case Code::kInvalidArgument: return Error{ErrorCode::kInvalidRequest, s.message()};
+    case Code::kNotFound: return Error{not_found, s.message()};
+    case Code::kAlreadyExists: return Error{exists, s.message()};
+    case Code::kPermissionDenied: return Error{ErrorCode::kPermission, s.message()};
+    case Code::kBusy: return Error{ErrorCode::kBusy, s.message()};
+    default: return Error{ErrorCode::kInternal, s.message()};
+  }
+}
+
+// Checked access to the request's fields.
+class Request {
+ public:
+  explicit Request(const json& j) : j_(j) {}
+
+  bool Has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+
+  // Each getter returns false and sets *err when the field is required but missing, or is
+  // present with the wrong type or out of range.
+  bool String(const char* key, bool required, std::string* out, Error* err) const {
+    if (!Has(key)) return Missing(key, required, err);
+    const json& v = j_.at(key);
+    if (!v.is_string()) {
+      *err = Invalid(std::string("field '") + key + "' must be a string");
+      return false;
+    }
+    *out = v.get<std::string>();
+    if (out->find('\0') != std::string::npos) {
+      *err = Invalid(std::string("field '") + key + "' contains a NUL byte");
+      return false;
+    }
+    return true;
+  }
+
+  bool Int(const char* key, bool required, int64_t min, int64_t max, int64_t* out,
+           Error* err) const {
+    if (!Has(key)) return Missing(key, required, err);
+    const json& v = j_.at(key);
+    if (v.is_number_unsigned()) {
+      uint64_t u = v.get<uint64_t>();
+      if (u > static_cast<uint64_t>(max)) return Range(key, min, max, err);
+      *out = static_cast<int64_t>(u);
+    } else if (v.is_number_integer()) {
+      *out = v.get<int64_t>();
+    } else {
+      *err = Invalid(std::string("field '") + key + "' must be an integer");
+      return false;
+    }
+    if (*out < min || *out > max) return Range(key, min, max, err);
+    return true;
+  }
+
+  bool Bool(const char* key, bool* out, Error* err) const {
+    if (!Has(key)) return true;  // booleans are always optional
+    const json& v = j_.at(key);
+    if (!v.is_boolean()) {
+      *err = Invalid(std::string("field '") + key + "' must be true or false");
+      return false;
+    }
+    *out = v.get<bool>();
+    return true;
+  }
+
+  // "params": an object {"k": "v"|number|bool} or a tgtadm string "k=v,k=v".
+  bool ParamList(const char* key, Params* out, Error* err) const {
+    if (!Has(key)) return true;
+    const json& v = j_.at(key);
+    if (v.is_string()) {
+      auto parsed = ParseParamList(v.get<std::string>());
+      if (!parsed.ok()) {
+        *err = Invalid(parsed.status().message());
+        return false;
+      }
+      *out = std::move(parsed.value());
+      return true;
+    }
+    if (!v.is_object()) {
+      *err = Invalid(std::string("field '") + key + "' must be an object or a k=v,... string");
+      return false;
+    }
+    for (const auto& [k, val] : v.items()) {
+      if (val.is_string()) {
+        out->emplace_back(k, val.get<std::string>());
+      } else if (val.is_boolean()) {
+        out->emplace_back(k, val.get<bool>() ? "1" : "0");
+      } else if (val.is_number_integer() || val.is_number_unsigned()) {
+        out->emplace_back(k, val.dump());
+      } else {
+        *err = Invalid(std::string("field '") + key + "." + k +
+                       "' must be a string, an integer or a boolean");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Refuses fields not in `allowed` (besides mode, op, lld), catching typos.
+  bool OnlyFields(std::initializer_list<const char*> allowed, Error* err) const {
+    for (const auto& [k, v] : j_.items()) {
+      if (k == "mode" || k == "op" || k == "lld") continue;
+      bool found = false;
+      for (const char* a : allowed) found = found || k == a;
+      if (!found) {
+        *err = Invalid("unknown field '" + k + "' for " + j_.value("mode", "") + " " +
+                       j_.value("op", ""));
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  static bool Missing(const char* key, bool required, Error* err) {
+    if (!required) return true;
+    *err = Invalid(std::string("missing field '") + key + "'");
+    return false;
+  }
+  static bool Range(const char* key, int64_t min, int64_t max, Error* err) {
+    *err = Invalid(std::string("field '") + key + "' out of range (" + std::to_string(min) +
+                   ".." + std::to_string(max) + ")");
+    return false;
+  }
+  const json& j_;
+};
+
+constexpr int64_t kMaxTid = 0x7fffffff;
+
+std::string NaaHex(uint64_t naa) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%016" PRIx64, naa);
+  return buf;
+}
+
+json LunJson(const core::Target& t, const scsi::LogicalUnit& lu) {
+  const scsi::LuConfig& c = lu.config();
+  json j;
+  j["lun"] = lu.lun();
+  j["type"] = "disk";
+  uint64_t size = lu.backend() ? lu.backend()->size_bytes() : 0;
+  j["size_bytes"] = size;
+  j["block_size"] = c.block_size;
+  j["blocks"] = c.block_size ? size / c.block_size : 0;
+  core::DeviceConfig dev;
+  if (t.GetLunDeviceConfig(lu.lun(), &dev)) {
+    j["backing_store"] = dev.cfgstring;
+    j["bstype"] = dev.bstype;
+    j["bsopts"] = dev.bsopts;
+    j["bsoflags"] = core::FormatBsOflags(dev.oflags);
+  } else {
+    j["backing_store"] = nullptr;
+    j["bstype"] = nullptr;
+  }
+  j["readonly"] = c.readonly;
+  j["removable"] = c.removable;
+  j["thin_provisioning"] = c.thin_provisioning;
+  j["write_cache"] = lu.wce.load();
+  j["vendor_id"] = c.vendor;
+  j["product_id"] = c.product;
+  j["product_rev"] = c.revision;
+  j["scsi_sn"] = c.serial;
+  j["scsi_id"] = c.device_id;
+  j["naa"] = NaaHex(c.naa);
+  j["max_transfer_blocks"] = c.max_transfer_blocks;
+  j["inflight"] = lu.inflight.load();
+  return j;
+}
+
+std::vector<iscsi::SessionInfo> SessionsOf(AdminContext* ctx, int tid) {
+  std::vector<iscsi::SessionInfo> out;
+  if (ctx->iscsi == nullptr) return out;
+  for (auto& s : ctx->iscsi->Sessions()) {
+    if (s.tid == tid) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+json TargetJson(AdminContext* ctx, const core::Target& t) {
+  json j;
+  j["tid"] = t.tid();
+  j["name"] = t.name();
+  j["alias"] = t.alias();
+  json nexuses = json::array();
+  auto sessions = SessionsOf(ctx, t.tid());
+  for (const auto& s : sessions) {
+    nexuses.push_back({{"nexus_id", s.nexus_id},
+                       {"initiator", s.initiator_name},
+                       {"isid", s.isid},
+                       {"tsih", s.tsih},
+                       {"connections", s.connections}});
+  }
+  j["sessions"] = std::max<int64_t>(t.sessions.load(), static_cast<int64_t>(sessions.size()));
+  j["nexuses"] = std::move(nexuses);
+  json luns = json::array();
+  for (const auto& [n, lu] : *t.luns()) luns.push_back(LunJson(t, *lu));
+  j["luns"] = std::move(luns);
+  j["acl"] = {{"addresses", t.bound_addresses()}, {"names", t.bound_names()}};
+  j["accounts"] = json::array();  // CHAP accounts: not implemented yet
+  return j;
+}
+
+json ModuleJson(const core::ModuleInfo& m) {
+  return {{"kind", m.kind},
+          {"name", m.name},
+          {"subtype", m.subtype},
+          {"path", m.path},
+          {"version", m.version},
+          {"abi_version", m.abi_version},
+          {"state", core::ModuleStateName(m.state)},
+          {"error", m.error},
+          {"description", m.description},
+          {"cfg_desc", m.cfg_desc},
+          {"capabilities", m.capabilities},
+          {"nr_threads", m.nr_threads},
+          {"users", m.users}};
+}
+
+// Finds the target named by "tid" (preferred) or "targetname".
+bool LookupTarget(AdminContext* ctx, const Request& r, std::shared_ptr<core::Target>* out,
+                  Error* err) {
+  int64_t tid = 0;
+  std::string name;
+  if (!r.Int("tid", false, 1, kMaxTid, &tid, err)) return false;
+  if (!r.String("targetname", false, &name, err)) return false;
+  if (tid == 0 && name.empty()) {
+    *err = Invalid("missing field 'tid'");
+    return false;
+  }
+  std::shared_ptr<core::Target> t =
+      tid != 0 ? ctx->targets->FindByTid(static_cast<int>(tid)) : ctx->targets->FindByName(name);
+  if (t == nullptr) {
+    *err = Error{ErrorCode::kNoSuchTarget,
+                 tid != 0 ? "no target " + std::to_string(tid) : "no target named " + name};
+    return false;
+  }
+  if (tid != 0 && !name.empty() && t->name() != name) {
+    *err = Invalid("target " + std::to_string(tid) + " is named " + t->name() + ", not " + name);
+    return false;
+  }
+  *out = std::move(t);
+  return true;
+}
+
+// ---- system ----
+
+Outcome SystemShow(AdminContext* ctx, const Request& r) {
+  Error err;
+  if (!r.OnlyFields({}, &err)) return err;
+  json j;
+  j["version"] = ctx->version;
+  j["protocol"] = kProtocolVersion;
+  j["pid"] = static_cast<int64_t>(getpid());
+  j["threads"] = ctx->threads;
+  j["module_dir"] = ctx->module_dir;
+  j["portals"] = ctx->iscsi ? ctx->iscsi->portals() : std::vector<std::string>();
+  json mods = json::array();
+  if (ctx->modules) {
+    for (const auto& m : ctx->modules->List()) mods.push_back(ModuleJson(m));
+  }
+  j["modules"] = std::move(mods);
+  json targets = json::array();
+  for (const auto& t : ctx->targets->List()) {
+    targets.push_back({{"tid", t->tid()},
+                       {"name", t->name()},
+                       {"luns", t->luns()->size()},
+                       {"sessions", SessionsOf(ctx, t->tid()).size()}});
+  }
+  j["targets"] = std::move(targets);
+  return j;
+}
+
+// --mode system --op bsload --bstype NAME: loads <module_dir>/backing-store/bs_NAME.so.
+Outcome SystemBsLoad(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::string name;
+  if (!r.OnlyFields({"bstype"}, &err) || !r.String("bstype", true, &name, &err)) return err;
+  if (name.empty() || name.size() > 64 ||
+      !std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+      })) {
+    return Invalid("invalid bstype '" + name + "' (module names are [a-z0-9_]+)");
+  }
+  if (ctx->modules == nullptr) return Error{ErrorCode::kInternal, "no module registry"};
+  std::string path = ctx->module_dir + "/backing-store/bs_" + name + ".so";
+  if (access(path.c_str(), F_OK) != 0) {
+    return Error{ErrorCode::kNoSuchModule, "no module file " + path};
+  }
+  Status s = ctx->modules->LoadFile(path);
+  if (!s.ok()) {
+    if (s.code() == Code::kAlreadyExists) return Error{ErrorCode::kBusy, s.message()};
+    return Error{ErrorCode::kModuleError, s.message()};
+  }
+  for (const auto& m : ctx->modules->List()) {
+    if (m.name == name) return json{{"module", ModuleJson(m)}};
+  }
+  return json{{"module", {{"name", name}, {"path", path}}}};
+}
+
+// ---- target ----
+
+Outcome TargetNew(AdminContext* ctx, const Request& r) {
+  Error err;
+  int64_t tid = 0;
+  std::string name, alias;
+  if (!r.OnlyFields({"tid", "targetname", "alias"}, &err) ||
+      !r.Int("tid", true, 1, kMaxTid, &tid, &err) ||
+      !r.String("targetname", true, &name, &err) || !r.String("alias", false, &alias, &err)) {
+    return err;
+  }
+  auto t = std::make_shared<core::Target>(static_cast<int>(tid), name);
+  if (!alias.empty()) t->set_alias(alias);
+  Status s = ctx->targets->Add(t);
+  if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchTarget, ErrorCode::kTargetExists);
+  LOG_INFO("admin: target %d %s created", t->tid(), t->name().c_str());
+  return json{{"tid", t->tid()}, {"name", t->name()}};
+}
+
+Outcome TargetDelete(AdminContext* ctx, const Request& r) {
+  Error err;
+  bool force = false;
+  std::shared_ptr<core::Target> t;
+  if (!r.OnlyFields({"tid", "targetname", "force"}, &err) || !r.Bool("force", &force, &err) ||
+      !LookupTarget(ctx, r, &t, &err)) {
+    return err;
+  }
+  size_t sessions = std::max<size_t>(static_cast<size_t>(std::max(0, t->sessions.load())),
+                                     SessionsOf(ctx, t->tid()).size());
+  if (sessions > 0) {
+    if (!force) {
+      return Error{ErrorCode::kBusy, "target " + std::to_string(t->tid()) + " has " +
+                                         std::to_string(sessions) +
+                                         " session(s); log them out first or use --force"};
+    }
+    if (ctx->iscsi) ctx->iscsi->CloseTargetSessions(t->tid());
+  }
+  Status s = ctx->targets->Remove(t->tid(), force);
+  if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchTarget, ErrorCode::kTargetExists);
+  // Drop the LUs now so their devices close (in-flight commands hold their own refs).
+  for (uint64_t lun : t->ListLuns()) {
+    auto removed = t->RemoveLun(lun);
+    (void)removed;
+  }
+  LOG_INFO("admin: target %d %s deleted", t->tid(), t->name().c_str());
+  return json{{"tid", t->tid()}};
+}
+
+Outcome TargetShow(AdminContext* ctx, const Request& r) {
+  Error err;
+  if (!r.OnlyFields({"tid", "targetname"}, &err)) return err;
+  json targets = json::array();
+  if (r.Has("tid") || r.Has("targetname")) {
+    std::shared_ptr<core::Target> t;
+    if (!LookupTarget(ctx, r, &t, &err)) return err;
+    targets.push_back(TargetJson(ctx, *t));
+  } else {
+    for (const auto& t : ctx->targets->List()) targets.push_back(TargetJson(ctx, *t));
+  }
+  return json{{"targets", std::move(targets)}};
+}
+
+Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  std::string addr, name;
+  if (!r.OnlyFields({"tid", "targetname", "initiator_address", "initiator_name"}, &err) ||
+      !r.String("initiator_address", false, &addr, &err) ||
+      !r.String("initiator_name", false, &name, &err)) {
+    return err;
+  }
+  if (addr.empty() && name.empty()) {
+    return Invalid("missing field 'initiator_address' or 'initiator_name'");
+  }
+  if (!LookupTarget(ctx, r, &t, &err)) return err;
+  // Validate both before changing anything.
+  if (!addr.empty()) {
+    auto canon = core::CanonicalAclAddress(addr);
+    if (!canon.ok()) return Invalid(canon.status().message());
+  }
+  if (!name.empty() && (name.size() > 223 || name.find_first_of(" \t\r\n") != std::string::npos)) {
+    return Invalid("invalid initiator name '" + name + "'");
+  }
+  if (!addr.empty()) {
+    Status s = bind ? t->BindAddress(addr) : t->UnbindAddress(addr);
+    if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchAcl, ErrorCode::kAclExists);
+  }
+  if (!name.empty()) {
+    Status s = bind ? t->BindName(name) : t->UnbindName(name);
+    if (!s.ok()) {
+      if (!addr.empty()) {  // undo the address half so the request is all or nothing
+        Status undo = bind ? t->UnbindAddress(addr) : t->BindAddress(addr);
+        (void)undo;
+      }
+      return FromStatus(s, ErrorCode::kNoSuchAcl, ErrorCode::kAclExists);
+    }
+  }
+  return json{{"tid", t->tid()},
+              {"acl", {{"addresses", t->bound_addresses()}, {"names", t->bound_names()}}}};
+}
+
+// ---- logicalunit ----
+
+Error ModuleFailure(const core::DeviceConfig& dev, const Status& s) {
+  return Error{ErrorCode::kModuleError,
+               "bstype " + dev.bstype + ", backing store " + dev.cfgstring + ": " + s.message()};
+}
+
+bool IsKnownModule(AdminContext* ctx, const std::string& bstype) {
+  if (ctx->modules == nullptr) return false;
+  for (const auto& m : ctx->modules->List()) {
+    if (m.name == bstype) return true;
+  }
+  return false;
+}
+
+Outcome LunNew(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  int64_t lun = 0, block_size = 0;
+  core::LunRequest req;
+  if (!r.OnlyFields({"tid", "targetname", "lun", "backing_store", "bstype", "bsopts", "bsoflags",
+                     "blocksize", "params"},
+                    &err) ||
+      !r.Int("lun", true, 0, static_cast<int64_t>(core::kMaxLun), &lun, &err) ||
+      !r.String("backing_store", true, &req.backing_store, &err) ||
+      !r.String("bstype", false, &req.bstype, &err) ||
+      !r.String("bsopts", false, &req.bsopts, &err) ||
+      !r.String("bsoflags", false, &req.bsoflags, &err) ||
+      !r.Int("blocksize", false, 0, 1 << 20, &block_size, &err) ||
+      !r.ParamList("params", &req.params, &err) || !LookupTarget(ctx, r, &t, &err)) {
+    return err;
+  }
+  req.lun = static_cast<uint64_t>(lun);
+  req.block_size = static_cast<uint32_t>(block_size);
+  if (t->FindLun(req.lun) != nullptr) {
+    return Error{ErrorCode::kLunExists, "LUN " + std::to_string(lun) +
+                                            " already exists in target " +
+                                            std::to_string(t->tid())};
+  }
+  Result<core::LunPlan> plan = core::PlanLun(t->tid(), t->name(), req);
+  if (!plan.ok()) return Invalid(plan.status().message());
+  if (ctx->modules == nullptr) return Error{ErrorCode::kInternal, "no module registry"};
+  if (!IsKnownModule(ctx, plan->device.bstype)) {
+    return Error{ErrorCode::kNoSuchModule, "no backing-store module '" + plan->device.bstype +
+                                               "' is loaded (bstype; see --mode system --op show)"};
+  }
+  Status s = ctx->modules->CheckConfig(plan->device);
+  if (!s.ok()) return ModuleFailure(plan->device, s);
+  auto lu = core::CreateLun(*plan, t->name(), [ctx](const core::DeviceConfig& cfg) {
+    return ctx->modules->OpenDevice(cfg);
+  });
+  if (!lu.ok()) {
+    if (lu.status().code() == Code::kInvalidArgument &&
+        lu.status().message().find("smaller than one") != std::string::npos) {
+      return Invalid(lu.status().message());
+    }
+    return ModuleFailure(plan->device, lu.status());
+  }
+  t->SetLunDeviceConfig(req.lun, plan->device);
+  s = t->AddLun(*lu);
+  if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchLun, ErrorCode::kLunExists);
+  LOG_INFO("admin: tid %d lun %" PRIu64 " created (%s %s)", t->tid(), req.lun,
+           plan->device.bstype.c_str(), plan->device.cfgstring.c_str());
+  return json{{"tid", t->tid()}, {"lun", LunJson(*t, **lu)}};
+}
+
+Outcome LunDelete(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  int64_t lun = 0;
+  bool force = false;
+  if (!r.OnlyFields({"tid", "targetname", "lun", "force"}, &err) ||
+      !r.Int("lun", true, 0, static_cast<int64_t>(core::kMaxLun), &lun, &err) ||
+      !r.Bool("force", &force, &err) || !LookupTarget(ctx, r, &t, &err)) {
+    return err;
+  }
+  auto lu = t->FindLun(static_cast<uint64_t>(lun));
+  if (lu == nullptr) {
+    return Error{ErrorCode::kNoSuchLun,
+                 "no LUN " + std::to_string(lun) + " in target " + std::to_string(t->tid())};
+  }
+  if (!force && lu->inflight.load() > 0) {
+    return Error{ErrorCode::kBusy, "LUN " + std::to_string(lun) + " has commands in flight; " +
+                                       "retry or use --force"};
+  }
+  auto removed = t->RemoveLun(static_cast<uint64_t>(lun));
+  if (!removed.ok()) return FromStatus(removed.status(), ErrorCode::kNoSuchLun, ErrorCode::kLunExists);
+  LOG_INFO("admin: tid %d lun %" PRId64 " deleted", t->tid(), lun);
+  return json{{"tid", t->tid()}, {"lun", lun}};
+}
+
+Outcome LunShow(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  int64_t lun = -1;
+  if (!r.OnlyFields({"tid", "targetname", "lun"}, &err) ||
+      !r.Int("lun", false, 0, static_cast<int64_t>(core::kMaxLun), &lun, &err) ||
+      !LookupTarget(ctx, r, &t, &err)) {
+    return err;
+  }
+  json luns = json::array();
+  if (lun >= 0) {
+    auto lu = t->FindLun(static_cast<uint64_t>(lun));
+    if (lu == nullptr) {
+      return Error{ErrorCode::kNoSuchLun,
+                   "no LUN " + std::to_string(lun) + " in target " + std::to_string(t->tid())};
+    }
+    luns.push_back(LunJson(*t, *lu));
+  } else {
+    for (const auto& [n, lu] : *t->luns()) luns.push_back(LunJson(*t, *lu));
+  }
+  return json{{"tid", t->tid()}, {"luns", std::move(luns)}};
+}
+
+// logicalunit update --params k=v,...: write cache changes live (MODE SELECT semantics);
+// readonly, removable, thin_provisioning, inquiry strings and max_transfer_blocks rebuild the
+// LU on a newly opened device (same identity) and swap it in with ReplaceLun; identity,
+// size, block size and the backing store cannot change on a live LUN.
+Outcome LunUpdate(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  int64_t lun = 0;
+  Params params;
+  if (!r.OnlyFields({"tid", "targetname", "lun", "params"}, &err) ||
+      !r.Int("lun", true, 0, static_cast<int64_t>(core::kMaxLun), &lun, &err) ||
+      !r.ParamList("params", &params, &err) || !LookupTarget(ctx, r, &t, &err)) {
+    return err;
+  }
+  if (params.empty()) return Invalid("missing field 'params' (nothing to update)");
+  auto lu = t->FindLun(static_cast<uint64_t>(lun));
+  if (lu == nullptr) {
+    return Error{ErrorCode::kNoSuchLun,
+                 "no LUN " + std::to_string(lun) + " in target " + std::to_string(t->tid())};
+  }
+  core::LunPlan plan;
+  plan.lu = lu->config();
+  if (!t->GetLunDeviceConfig(lu->lun(), &plan.device)) {
+    return Error{ErrorCode::kUnsupported, "LUN " + std::to_string(lun) +
+                                              " was not created by the admin; cannot update it"};
+  }
+  plan.lu.write_cache = lu->wce.load();
+  core::LunPlan next = plan;
+  Status s = core::ApplyLunParams(params, &next);
+  if (!s.ok()) return Invalid(s.message());
+  const scsi::LuConfig& a = plan.lu;
+  const scsi::LuConfig& b = next.lu;
+  if (a.serial != b.serial || a.naa != b.naa || a.device_id != b.device_id) {
+    return Invalid("scsi_sn, scsi_id and naa cannot change on a live LUN; delete and re-create it");
+  }
+  if (plan.device.size != next.device.size) {
+    return Invalid("size cannot change on a live LUN; delete and re-create it");
+  }
+  bool rebuild = a.readonly != b.readonly || a.removable != b.removable ||
+                 a.thin_provisioning != b.thin_provisioning || a.vendor != b.vendor ||
+                 a.product != b.product || a.revision != b.revision ||
+                 a.max_transfer_blocks != b.max_transfer_blocks;
+  std::shared_ptr<scsi::LogicalUnit> current = lu;
+  if (rebuild) {
+    if (ctx->modules == nullptr) return Error{ErrorCode::kInternal, "no module registry"};
+    s = ctx->modules->CheckConfig(next.device);
+    if (!s.ok()) return ModuleFailure(next.device, s);
+    auto fresh = core::CreateLun(next, t->name(), [ctx](const core::DeviceConfig& cfg) {
+      return ctx->modules->OpenDevice(cfg);
+    });
+    if (!fresh.ok()) return ModuleFailure(next.device, fresh.status());
+    {
+      // Carry the persistent reservations over (SPC-4 5.13: they survive config changes).
+      std::scoped_lock lock(lu->mutex(), (*fresh)->mutex());
+      (*fresh)->pr_registrations = lu->pr_registrations;
+      (*fresh)->pr_generation = lu->pr_generation;
+      (*fresh)->pr_reserved = lu->pr_reserved;
+      (*fresh)->pr_type = lu->pr_type;
+      (*fresh)->pr_holder_initiator_port = lu->pr_holder_initiator_port;
+      (*fresh)->pr_holder_target_port = lu->pr_holder_target_port;
+      (*fresh)->pr_aptpl = lu->pr_aptpl;
+    }
+    (*fresh)->d_sense.store(lu->d_sense.load());
+    (*fresh)->swp.store(lu->swp.load());
+    (*fresh)->wce.store(b.write_cache);
+    (*fresh)->backend()->SetWriteCache(b.write_cache);
+    s = t->ReplaceLun(*fresh);
+    if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchLun, ErrorCode::kLunExists);
+    current = *fresh;
+  } else if (a.write_cache != b.write_cache) {
+    lu->wce.store(b.write_cache);
+    if (lu->backend()) lu->backend()->SetWriteCache(b.write_cache);
+    // SPC-4 5.14: mode parameters changed by other than this I_T nexus.
+    lu->AddUnitAttentionAll(scsi::asc::kModeParametersChanged);
+  }
+  t->SetLunDeviceConfig(current->lun(), next.device);
+  LOG_INFO("admin: tid %d lun %" PRId64 " updated%s", t->tid(), lun,
+           rebuild ? " (logical unit rebuilt)" : "");
+  return json{{"tid", t->tid()}, {"rebuilt", rebuild}, {"lun", LunJson(*t, *current)}};
+}
+
+// ---- portal ----
+
+Outcome PortalShow(AdminContext* ctx, const Request& r) {
+  Error err;
+  if (!r.OnlyFields({}, &err)) return err;
+  return json{{"portals", ctx->iscsi ? ctx->iscsi->portals() : std::vector<std::string>()}};
+}
+
+Outcome Dispatch(AdminContext* ctx, const json& j) {
+  if (!j.is_object()) return Invalid("request must be a JSON object");
+  Request r(j);
+  Error err;
+  std::string mode, op, lld;
+  if (!r.String("mode", true, &mode, &err) || !r.String("op", true, &op, &err) ||
+      !r.String("lld", false, &lld, &err)) {
+    return err;
+  }
+  if (!lld.empty() && lld != "iscsi") {
+    return Error{ErrorCode::kUnsupported, "lld '" + lld + "' is not supported (only iscsi)"};
+  }
+  if (ctx == nullptr || ctx->targets == nullptr) {
+    return Error{ErrorCode::kInternal, "admin context not set up"};
+  }
+  if (mode == "system") {
+    if (op == "show") return SystemShow(ctx, r);
+    if (op == "bsload") return SystemBsLoad(ctx, r);
+  } else if (mode == "target") {
+    if (op == "new") return TargetNew(ctx, r);
+    if (op == "delete") return TargetDelete(ctx, r);
+    if (op == "show") return TargetShow(ctx, r);
+    if (op == "bind") return TargetBind(ctx, r, true);
+    if (op == "unbind") return TargetBind(ctx, r, false);
+  } else if (mode == "logicalunit") {
+    if (op == "new") return LunNew(ctx, r);
+    if (op == "delete") return LunDelete(ctx, r);
+    if (op == "show") return LunShow(ctx, r);
+    if (op == "update") return LunUpdate(ctx, r);
+  } else if (mode == "portal") {
+    if (op == "show") return PortalShow(ctx, r);
+  } else if (mode == "account" || mode == "lld" || mode == "conn" || mode == "session") {
+    return Error{ErrorCode::kUnsupported, "mode '" + mode + "' is not implemented yet"};
+  } else {
+    return Invalid("unknown mode '" + mode + "' (system, target, logicalunit, portal)");
+  }
+  return Invalid("unknown op '" + op + "' for mode " + mode);
+}
+
+}  // namespace
+
+json HandleRequest(AdminContext* ctx, const json& request) {
+  try {
+    return Dispatch(ctx, request).ToReply();
+  } catch (const std::exception& e) {
+    LOG_ERROR("admin: request failed with exception: %s", e.what());
+    return ErrorReply(ErrorCode::kInternal, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return ErrorReply(ErrorCode::kInternal, "internal error");
+  }
+}
+
+}  // namespace modtgt::admin
