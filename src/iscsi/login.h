@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "iscsi/params.h"
 #include "iscsi/pdu.h"
@@ -46,6 +47,28 @@ enum class LoginStatus : uint16_t {
 
 class Login;
 
+// Limits of the login phase. During login MaxRecvDataSegmentLength is 8192 both ways
+// (RFC 7143 13.12); a C-bit text sequence may span at most kMaxLoginTextPdus PDUs and
+// kMaxLoginText bytes; a whole login at most kMaxLoginRequests requests.
+inline constexpr uint32_t kLoginMaxDataSegment = 8192;
+inline constexpr size_t kMaxLoginTextPdus = 8;
+inline constexpr size_t kMaxLoginText = 65536;
+inline constexpr size_t kMaxLoginRequests = 32;
+
+// The security stage seam (RFC 7143 6.3.1, 12): one object per login for the AuthMethod
+// the target chose (e.g. "CHAP"; CHAP itself is a later issue). AuthMethod=None needs none.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // Consumes the security keys of one request (CHAP_A, CHAP_N, CHAP_R, CHAP_I, CHAP_C ...)
+  // and appends the answer keys to *out. Returns kSuccess to go on, or a failure status
+  // (normally kAuthenticationFailure), which ends the login.
+  virtual LoginStatus Step(const KeyValues& keys, KeyValues* out) = 0;
+  // True once the exchange is complete and the initiator is authenticated: only then may
+  // the login leave the security stage.
+  virtual bool done() const = 0;
+};
+
 // What a Login needs from the daemon. Implemented by the transport.
 class LoginEnvironment {
  public:
@@ -65,6 +88,18 @@ class LoginEnvironment {
   // and returns the TSIH for the response, or a failure status (e.g. kSessionDoesNotExist
   // for an unknown non-zero TSIH, kTooManyConnections).
   virtual LoginStatus PrepareSession(const Login& login, uint16_t* tsih) = 0;
+
+  // ---- Authentication policy (defaults: none required, no method but None enabled) ----
+  // True if logging in to `target` (null for discovery) requires authentication, so that
+  // AuthMethod=None and skipping the security stage fail with kAuthenticationFailure.
+  virtual bool AuthenticationRequired(const core::Target* target) { return false; }
+  // An Authenticator for AuthMethod `method` (e.g. "CHAP") for this target and initiator,
+  // or null if the method is not enabled.
+  virtual std::unique_ptr<Authenticator> NewAuthenticator(const std::string& method,
+                                                          const core::Target* target,
+                                                          const std::string& initiator_name) {
+    return nullptr;
+  }
 };
 
 enum class LoginStep {
@@ -83,7 +118,7 @@ class Login {
   // Processes one Login Request (already read, digests checked) and fills *resp.
   LoginStep Step(const Pdu& req, Pdu* resp);
 
-  // Valid after kComplete.
+  // Valid after kComplete (and inside LoginEnvironment::PrepareSession).
   const SessionParams& session_params() const;
   const ConnectionParams& connection_params() const;
   uint64_t isid() const;           // 48-bit ISID
@@ -92,6 +127,8 @@ class Login {
   uint32_t initial_cmd_sn() const; // CmdSN of the first login request
   uint32_t exp_stat_sn() const;
   std::shared_ptr<core::Target> target() const;  // null for discovery
+  // The status of the last response (kSuccess unless Step returned kFailed).
+  LoginStatus status() const;
 
  private:
   struct Impl;
@@ -100,7 +137,10 @@ class Login {
 
 // Builds a SendTargets answer (RFC 7143 Appendix C): for "All" every target the initiator
 // may see, for a name just that one. TargetAddress uses `local` (the address the initiator
-// connected to, so an initiator behind NAT can use it), formatted "ip:port,tpgt" ([ip6]).
+// connected to, so an initiator behind NAT can use it), formatted "ip:port,tpgt" ([ip6]);
+// an IPv4-mapped IPv6 address is given as IPv4, and a null/wildcard `local` gives no
+// TargetAddress. "" (a Normal session: the caller passes only its target) works like "All".
+// Targets whose ACL refuses (peer, initiator_name) are left out. Appends to *out.
 void AnswerSendTargets(const std::string& what, const sockaddr* local, uint16_t tpgt,
                        const std::vector<std::shared_ptr<core::Target>>& targets,
                        const sockaddr* peer, const std::string& initiator_name,

@@ -79,18 +79,41 @@ struct Bhs {
 };
 static_assert(sizeof(Bhs) == kBhsLength, "BHS must be 48 bytes");
 
-// Decodes an 8-byte SAM LUN field (peripheral or flat space addressing) to a LUN number;
-// EncodeLun does the reverse (peripheral for < 256, flat otherwise).
+// Returned by DecodeLun for a LUN field modtgt cannot address (SAM-5 4.7: bus != 0, logical
+// unit / extended addressing, or a non-zero second level). No LogicalUnit has this number.
+inline constexpr uint64_t kInvalidLun = ~0ULL;
+
+// Decodes an 8-byte SAM LUN field (peripheral or flat space addressing) to a LUN number,
+// or kInvalidLun. EncodeLun does the reverse (peripheral for < 256, flat otherwise).
+// REQUIRES (EncodeLun): lun < 16384 (flat space limit); larger values are masked.
 uint64_t DecodeLun(uint64_t raw);
 uint64_t EncodeLun(uint64_t lun);
 
 // Pads n to a multiple of 4.
 inline constexpr uint32_t Pad4(uint32_t n) { return (n + 3u) & ~3u; }
 
-// CRC32C (iSCSI digest) via ISA-L.
+// CRC32C (iSCSI digest, RFC 7143 12.1, test vectors RFC 3720 B.4) via ISA-L.
+// Both functions take and return *finished* digests (zlib convention): start with seed 0,
+// and chain pieces by passing the previous result, e.g. for a header with AHS:
+//   uint32_t d = Crc32c(bhs, 48); d = Crc32cUpdate(d, ahs, ahs_len);
+// Crc32c(32 zero bytes) == 0x8a9136aa. Put it on the wire with PutDigest (the digest is sent
+// least significant byte first: aa 36 91 8a).
 uint32_t Crc32c(const void* data, size_t len, uint32_t seed = 0);
-// Digest over several pieces, as for a header with AHS or padded data.
+// Digest over several pieces, as for a header with AHS or padded data. Same as
+// Crc32c(data, len, crc_state).
 uint32_t Crc32cUpdate(uint32_t crc_state, const void* data, size_t len);
+
+// The 4-byte digest as carried on the wire (RFC 3720 B.4 byte order: little-endian).
+inline void PutDigest(uint8_t* p, uint32_t crc) {
+  p[0] = static_cast<uint8_t>(crc);
+  p[1] = static_cast<uint8_t>(crc >> 8);
+  p[2] = static_cast<uint8_t>(crc >> 16);
+  p[3] = static_cast<uint8_t>(crc >> 24);
+}
+inline uint32_t GetDigest(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+}
 
 // An in-memory PDU for the control path (login, text, nop, tmf, logout, reject). The data
 // path (SCSI Command data, Data-In/Out) avoids copies and does not use this type.

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+// SendTargets (RFC 7143 13.3, Appendix C): the discovery answer.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <string>
+
+#include "core/target.h"
+#include "iscsi/login.h"
+
+namespace modtgt::iscsi {
+namespace {
+
+// "a.b.c.d:port,tpgt" or "[v6]:port,tpgt" (RFC 7143 13.8 TargetAddress: domainname
+// [:port][,portal-group-tag], IPv6 literals in brackets per RFC 3986). An IPv4-mapped IPv6
+// address (a dual-stack listener) is given as plain IPv4, which every initiator can use.
+// Returns "" for a missing, non-IP or wildcard address: the wildcard is never reachable.
+std::string FormatTargetAddress(const sockaddr* local, uint16_t tpgt) {
+  if (local == nullptr) return "";
+  char buf[INET6_ADDRSTRLEN] = {};
+  uint16_t port = 0;
+  bool v6 = false;
+  if (local->sa_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(local);
+    if (sin->sin_addr.s_addr == htonl(INADDR_ANY)) return "";
+    if (inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf)) == nullptr) return "";
+    port = ntohs(sin->sin_port);
+  } else if (local->sa_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(local);
+    if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)) return "";
+    port = ntohs(sin6->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+      in_addr v4;
+      std::memcpy(&v4, &sin6->sin6_addr.s6_addr[12], sizeof(v4));
+      if (v4.s_addr == htonl(INADDR_ANY)) return "";
+      if (inet_ntop(AF_INET, &v4, buf, sizeof(buf)) == nullptr) return "";
+    } else {
+      if (inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf)) == nullptr) return "";
+      v6 = true;
+    }
+  } else {
+    return "";
+  }
+  std::string out;
+  if (v6) {
+    out = "[" + std::string(buf) + "]";
+  } else {
+    out = buf;
+  }
+  out += ":" + std::to_string(port) + "," + std::to_string(tpgt);
+  return out;
+}
+
+}  // namespace
+
+void AnswerSendTargets(const std::string& what, const sockaddr* local, uint16_t tpgt,
+                       const std::vector<std::shared_ptr<core::Target>>& targets,
+                       const sockaddr* peer, const std::string& initiator_name,
+                       KeyValues* out) {
+  const std::string address = FormatTargetAddress(local, tpgt);
+  // "All" (and the empty value, which the caller uses in a Normal session with just the
+  // session's target) lists every target given; any other value names one target.
+  const bool all = what == "All" || what.empty();
+  for (const auto& t : targets) {
+    if (t == nullptr) continue;
+    if (!all && t->name() != what) continue;
+    // Only targets this initiator may log in to are shown (RFC 7143 C: the answer is
+    // limited to what the initiator is authorized to access).
+    if (!t->AllowsInitiator(peer, initiator_name)) continue;
+    out->emplace_back("TargetName", t->name());
+    if (!address.empty()) {
+      out->emplace_back("TargetAddress", address);
+    }
+  }
+}
+
+}  // namespace modtgt::iscsi
