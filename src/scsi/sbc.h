@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// SBC-4 block command emulation (direct-access block device, peripheral type 0x00):
+// READ/WRITE (6/10/12/16), VERIFY, WRITE AND VERIFY, WRITE SAME, UNMAP, COMPARE AND
+// WRITE, ORWRITE, PRE-FETCH, SYNCHRONIZE CACHE, READ CAPACITY (10/16), GET LBA STATUS,
+// READ DEFECT DATA. The table itself is SbcDeviceType() (declared in scsi/dispatch.h).
+//
+// This header also holds the block limits that the SPC side reports in VPD pages 0xB0
+// (Block Limits) and 0xB2 (Logical Block Provisioning), so the limits advertised and the
+// limits enforced come from one place.
+//
+// Threading: handlers run on the command's owning loop and finish through
+// scsi::Complete(). The helpers below are pure functions of the LU's immutable config and
+// backend capabilities: thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace modtgt::scsi {
+
+class LogicalUnit;
+
+// The Block Limits (VPD 0xB0) numbers that these handlers enforce --
+// kMaxCompareAndWriteBlocks, kMaxUnmapBlockDescriptors, kMaxUnmapLbaCount,
+// kMaxWriteSameBlocks and MaxTransferBlocks(lu) -- live in scsi/spc.h, next to the VPD
+// code that advertises them.
+
+// Bytes per backend write when WRITE SAME is emulated with write().
+inline constexpr uint32_t kWriteSameChunkBytes = 1u << 20;
+
+// MaxTransferBlocks(lu) (scsi/spc.h) bounded so that blocks * block size fits the 32-bit
+// lengths of a Command (at most 1 GiB). READ, WRITE, VERIFY, WRITE AND VERIFY and ORWRITE
+// with a larger transfer length get ILLEGAL REQUEST / INVALID FIELD IN CDB.
+uint32_t SbcMaxTransferBlocks(const LogicalUnit& lu);
+
+// Logical block provisioning management is enabled (READ CAPACITY (16) LBPME, VPD 0xB2
+// LBPU/LBPWS/LBPWS10, UNMAP and GET LBA STATUS): the LU is thin (LuConfig::
+// thin_provisioning or Backend::thin()) and the backend can unmap.
+bool SbcLbpEnabled(const LogicalUnit& lu);
+// LBPRZ (READ CAPACITY (16), VPD 0xB2): unmapped blocks read back as zeros. True when
+// SbcLbpEnabled() and the backend declares itself thin (MODTGT_CAP_THIN guarantees it).
+bool SbcLbprz(const LogicalUnit& lu);
+
+// The CAW/ORWRITE range-lock table's entry count (for tests: 0 when nothing is held or
+// waiting anywhere).
+size_t SbcRangeLockEntriesForTest();
+
+}  // namespace modtgt::scsi
