@@ -8,6 +8,7 @@
 // every command without the lock are atomics. Commands for one LU arrive from any loop.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -66,6 +67,10 @@ struct NexusLuState {
   uint8_t sense_len = 0;
   uint8_t sense[kMaxSenseLength] = {};
   bool prevent_removal = false;  // PREVENT ALLOW MEDIUM REMOVAL by this nexus
+  // The nexus's ports (copied from Nexus), so PR code can find the nexuses of a
+  // registration (SPC-4 5.13: registrations are keyed by I_T nexus ports).
+  std::string initiator_port;
+  std::string target_port;
 };
 
 class LogicalUnit {
@@ -93,6 +98,12 @@ class LogicalUnit {
   bool HasUnitAttention(const Nexus& nexus);
   // Forgets a nexus (session ended): drops its UAs, prevent state and SPC-2 reservation.
   void NexusGone(const Nexus& nexus);
+  // REQUIRES: mutex() held. Like AddUnitAttention / AddUnitAttentionAll.
+  void AddUnitAttentionLocked(uint64_t nexus_id, Asc code);
+  void AddUnitAttentionAllLocked(Asc code, uint64_t except_nexus = 0);
+  // REQUIRES: mutex() held. Queues code for every known nexus whose ports match.
+  void AddUnitAttentionPortsLocked(const std::string& initiator_port,
+                                   const std::string& target_port, Asc code);
 
   // ---- Mutable state, guarded by mutex() ----
   std::mutex& mutex() { return mutex_; }
@@ -110,6 +121,14 @@ class LogicalUnit {
   std::string pr_holder_initiator_port;  // for non all-registrants types
   std::string pr_holder_target_port;
   bool pr_aptpl = false;
+  // True while an SPC-2 or persistent reservation exists: lets dispatch skip the conflict
+  // check (and the lock) on unreserved LUs. Written under mutex_, read without it.
+  std::atomic<bool> reservation_active{false};
+  // REQUIRES: mutex() held. Recomputes reservation_active.
+  void UpdateReservationActiveLocked() {
+    reservation_active.store(spc2_reservation_holder != 0 || pr_reserved,
+                             std::memory_order_release);
+  }
 
   // Mode page state (changeable by MODE SELECT). Atomics: read on the I/O path.
   std::atomic<bool> wce{true};       // caching page WCE
@@ -130,6 +149,13 @@ class LogicalUnit {
   std::mutex mutex_;
   std::map<uint64_t, NexusLuState> nexus_states_;  // GUARDED_BY(mutex_), keyed by Nexus::id
   std::atomic<uint32_t> ua_total_{0};  // fast path: no UA queued anywhere
+  // Lock-free "this nexus already has a state entry" hint, hashed by nexus id (0 = empty).
+  // A miss only sends the command down the locked slow path.
+  static constexpr size_t kKnownSlots = 64;
+  std::array<std::atomic<uint64_t>, kKnownSlots> known_nexus_{};
+  bool KnownFast(uint64_t id) const;
+  // REQUIRES: mutex_ held.
+  void PushUaLocked(NexusLuState& st, Asc code);
 };
 
 }  // namespace modtgt::scsi

@@ -85,4 +85,16 @@ void SetCheckConditionInfo(Command* cmd, SenseKey key, Asc code, uint64_t info);
 // (SPC-4 4.5.2.4.2): byte offset in the CDB (c_d = 1) or parameter list (c_d = 0).
 void SetInvalidField(Command* cmd, bool in_cdb, uint16_t byte, int bit = -1);
 
+// Like BuildSense, with a sense-key-specific field pointer instead of INFORMATION.
+size_t BuildSenseFieldPointer(uint8_t* buf, size_t buflen, bool descriptor_format, SenseKey key,
+                              Asc code, bool in_cdb, uint16_t byte, int bit = -1);
+
+// Maps a backing store's modtgt_status (include/modtgt/module.h) to a SCSI status + sense:
+// OK -> GOOD; READ_ERROR -> MEDIUM ERROR/UNRECOVERED READ ERROR (0x11/0x00); WRITE_ERROR ->
+// MEDIUM ERROR/WRITE ERROR (0x0c/0x00); LBA_OUT_OF_RANGE -> ILLEGAL REQUEST (0x21/0x00);
+// MISCOMPARE -> MISCOMPARE (0x1d/0x00); BUSY -> BUSY; NO_RESOURCE -> TASK SET FULL;
+// UNSUPPORTED -> ILLEGAL REQUEST/INVALID COMMAND OPERATION CODE; SENSE_SET leaves cmd as
+// is; anything else -> HARDWARE ERROR/INTERNAL TARGET FAILURE.
+void SetStatusFromIo(Command* cmd, int modtgt_status);
+
 }  // namespace modtgt::scsi

@@ -8,11 +8,34 @@
 
 #include <vector>
 
+#include "scsi/command.h"
 #include "scsi/device_type.h"
 
 namespace modtgt::scsi {
 
 // The SPC entries every device type's table starts from (named, not positional).
 std::vector<OpInfo> SpcOps();
+
+class LogicalUnit;
+
+// Limits advertised in the Block Limits VPD page (SBC-3 6.5.3) that the SBC handlers must
+// enforce (they are here so both sides use the same numbers).
+inline constexpr uint32_t kMaxCompareAndWriteBlocks = 1;
+inline constexpr uint32_t kMaxUnmapBlockDescriptors = 256;  // finite on purpose
+inline constexpr uint32_t kMaxUnmapLbaCount = 0xffffffffu;  // no limit
+inline constexpr uint64_t kMaxWriteSameBlocks = 0x400000;   // 4 Mi blocks
+// MAXIMUM TRANSFER LENGTH in blocks: LuConfig::max_transfer_blocks, or 1 MiB by default.
+uint32_t MaxTransferBlocks(const LogicalUnit& lu);
+
+// PERSISTENT RESERVE IN / OUT (SPC-4 6.13, 6.14), implemented in pr.cc. One handler per
+// opcode; the service action is decoded inside.
+void PersistentReserveIn(Command* cmd);
+void PersistentReserveOut(Command* cmd);
+
+// True if an SPC-2 reservation (SPC-2 5.5.1) or a persistent reservation (SPC-4 5.13.1,
+// table "SPC commands that are allowed in the presence of various reservations") held by
+// another I_T nexus forbids cmd (whose entry is op) from nexus. Takes lu->mutex().
+bool ReservationConflict(LogicalUnit* lu, const Nexus& nexus, const OpInfo& op,
+                         const uint8_t* cdb, uint8_t cdb_len);
 
 }  // namespace modtgt::scsi

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "scsi/device_type.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "common/byteorder.h"
+
+namespace modtgt::scsi {
+
+DeviceType::DeviceType(std::string name, uint8_t peripheral_type, std::vector<OpInfo> ops)
+    : name_(std::move(name)), peripheral_type_(peripheral_type) {
+  // A later entry for the same opcode (+ service action) replaces an earlier one, so a
+  // device type can override an SPC entry by appending its own.
+  for (OpInfo& op : ops) {
+    auto same = [&op](const OpInfo& o) {
+      return o.opcode == op.opcode && o.has_service_action == op.has_service_action &&
+             (!op.has_service_action || o.service_action == op.service_action);
+    };
+    auto it = std::find_if(ops_.begin(), ops_.end(), same);
+    if (it != ops_.end()) {
+      *it = op;
+    } else {
+      ops_.push_back(op);
+    }
+  }
+  std::stable_sort(ops_.begin(), ops_.end(), [](const OpInfo& a, const OpInfo& b) {
+    if (a.opcode != b.opcode) return a.opcode < b.opcode;
+    return a.service_action < b.service_action;
+  });
+  first_index_.fill(-1);
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    if (first_index_[ops_[i].opcode] < 0) first_index_[ops_[i].opcode] = static_cast<int16_t>(i);
+  }
+}
+
+const OpInfo* DeviceType::Find(uint8_t opcode, uint16_t service_action) const {
+  int idx = first_index_[opcode];
+  if (idx < 0) return nullptr;
+  for (size_t i = static_cast<size_t>(idx); i < ops_.size() && ops_[i].opcode == opcode; ++i) {
+    const OpInfo& op = ops_[i];
+    if (!op.has_service_action || op.service_action == service_action) return &op;
+  }
+  return nullptr;
+}
+
+bool DeviceType::HasOpcode(uint8_t opcode) const { return first_index_[opcode] >= 0; }
+
+uint16_t ServiceActionOf(const uint8_t* cdb, uint8_t cdb_len) {
+  if (cdb_len < 2) return 0;
+  switch (cdb[0]) {
+    case 0x48:  // SANITIZE (SBC-4)
+    case 0x5e:  // PERSISTENT RESERVE IN (SPC-4 6.13)
+    case 0x5f:  // PERSISTENT RESERVE OUT (SPC-4 6.14)
+    case 0x83:  // THIRD-PARTY COPY OUT
+    case 0x84:  // THIRD-PARTY COPY IN
+    case 0x9e:  // SERVICE ACTION IN (16)
+    case 0x9f:  // SERVICE ACTION OUT (16)
+    case 0xa3:  // MAINTENANCE IN
+    case 0xa4:  // MAINTENANCE OUT
+    case 0xab:  // SERVICE ACTION IN (12)
+      return cdb[1] & 0x1f;
+    case 0x7f:  // variable length CDB: SERVICE ACTION in bytes 8-9 (SPC-4 4.2.4)
+      return cdb_len >= 10 ? GetBe16(cdb + 8) : 0;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace modtgt::scsi

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: Apache-2.0
+// scsi::Submit: the command path from transport to handler (SAM-5 5.14 unit attentions,
+// SPC-4 5.13 reservations, CDB validation, backend takeover), and the completion path
+// back to the owning loop.
+#include "scsi/dispatch.h"
+
+#include "common/byteorder.h"
+#include "modtgt/module.h"
+#include "scsi/backend.h"
+#include "scsi/logical_unit.h"
+#include "scsi/sense.h"
+#include "scsi/spc.h"
+
+namespace modtgt::scsi {
+namespace {
+
+constexpr uint8_t kOpRequestSense = 0x03;
+constexpr uint8_t kOpReserve6 = 0x16;
+constexpr uint8_t kOpRelease6 = 0x17;
+constexpr uint8_t kOpReserve10 = 0x56;
+constexpr uint8_t kOpRelease10 = 0x57;
+constexpr uint8_t kOpPrIn = 0x5e;
+constexpr uint8_t kOpPrOut = 0x5f;
+constexpr uint8_t kOpVariableLength = 0x7f;
+constexpr uint8_t kOpReportLuns = 0xa0;
+
+// The SPC entries, for commands addressed to a LUN that does not exist.
+const DeviceType& NoLunType() {
+  static const DeviceType* type = new DeviceType("no-lun", 0x1f, SpcOps());
+  return *type;
+}
+
+// CDB length implied by the opcode's group code (SPC-4 4.2.5.1), 0 if unknown.
+uint32_t GroupCdbLength(const uint8_t* cdb, uint8_t cdb_len) {
+  switch (cdb[0] >> 5) {
+    case 0: return 6;
+    case 1:
+    case 2: return 10;
+    case 4: return 16;
+    case 5: return 12;
+    case 3:
+      if (cdb[0] == kOpVariableLength) return cdb_len >= 8 ? 8u + cdb[7] : 8u;
+      return 0;
+    default: return 0;
+  }
+}
+
+// Commands whose state lives in the core: never offered to a module's handle_cmd.
+bool CoreOnly(uint8_t opcode) {
+  switch (opcode) {
+    case kOpRequestSense:
+    case kOpReportLuns:
+    case kOpReserve6:
+    case kOpRelease6:
+    case kOpReserve10:
+    case kOpRelease10:
+    case kOpPrIn:
+    case kOpPrOut:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void RunCompletion(env::Completion* c) {
+  Command* cmd = static_cast<Command*>(c);
+  cmd->owner->CommandDone(cmd);
+}
+
+void RunIoDone(env::Completion* c) {
+  Command* cmd = static_cast<Command*>(c);
+  cmd->io.done(cmd);
+}
+
+// Checks that do not depend on the LU state: CDB length and CONTROL byte. Returns false
+// with sense set on a malformed CDB.
+bool CheckCdb(Command* cmd, const OpInfo& op) {
+  uint32_t need = op.cdb_length ? op.cdb_length : GroupCdbLength(cmd->cdb, cmd->cdb_len);
+  if (cmd->cdb[0] == kOpVariableLength) need = GroupCdbLength(cmd->cdb, cmd->cdb_len);
+  if (need == 0 || need > cmd->cdb_len || need > kMaxCdbLength) {
+    SetInvalidField(cmd, true, 0);
+    return false;
+  }
+  // SAM-5 5.2 CONTROL byte: NACA (bit 2) and LINK (bit 0) are not supported. For the
+  // variable-length CDB the CONTROL byte is byte 1 (SPC-4 4.2.4).
+  uint16_t control = cmd->cdb[0] == kOpVariableLength ? 1 : static_cast<uint16_t>(need - 1);
+  uint8_t c = cmd->cdb[control];
+  if (c & 0x04) {
+    SetInvalidField(cmd, true, control, 2);
+    return false;
+  }
+  if (c & 0x01) {
+    SetInvalidField(cmd, true, control, 0);
+    return false;
+  }
+  return true;
+}
+
+// Looks up the handler and runs it, after the checks that depend on the entry.
+void Execute(Command* cmd) {
+  LogicalUnit* lu = cmd->lu.get();
+  const DeviceType* type = lu->type();
+  uint16_t sa = ServiceActionOf(cmd->cdb, cmd->cdb_len);
+  const OpInfo* op = type->Find(cmd->cdb[0], sa);
+  if (op == nullptr) {
+    if (type->HasOpcode(cmd->cdb[0])) {
+      // The opcode exists with other service actions (SPC-4 4.2.5.2).
+      uint16_t byte = cmd->cdb[0] == kOpVariableLength ? 8 : 1;
+      SetInvalidField(cmd, true, byte, cmd->cdb[0] == kOpVariableLength ? -1 : 4);
+    } else {
+      SetCheckCondition(cmd, SenseKey::kIllegalRequest, asc::kInvalidOpcode);
+    }
+    Complete(cmd);
+    return;
+  }
+  if (op->handler == nullptr) {
+    SetCheckCondition(cmd, SenseKey::kIllegalRequest, asc::kInvalidOpcode);
+    Complete(cmd);
+    return;
+  }
+  op->handler(cmd);
+}
+
+void TakeoverDone(Command* cmd) {
+  switch (cmd->io.status) {
+    case MODTGT_STS_NOT_HANDLED:
+      cmd->status = Status::kGood;
+      cmd->sense_len = 0;
+      cmd->data_in_length = 0;
+      cmd->io = IoRequest{};
+      Execute(cmd);
+      return;
+    case MODTGT_STS_SENSE_SET:
+      break;
+    default:
+      SetStatusFromIo(cmd, cmd->io.status);
+      break;
+  }
+  Complete(cmd);
+}
+
+}  // namespace
+
+void Complete(Command* cmd) {
+  if (cmd->lu) cmd->lu->inflight.fetch_sub(1, std::memory_order_relaxed);
+  env::EventLoop* loop = cmd->owner->loop();
+  if (loop == nullptr || loop->InLoopThread()) {
+    cmd->owner->CommandDone(cmd);
+    return;
+  }
+  cmd->run = &RunCompletion;
+  loop->PostCompletion(cmd);
+}
+
+void IoDone(Command* cmd, int status) {
+  cmd->io.status = status;
+  env::EventLoop* loop = cmd->owner->loop();
+  if (loop == nullptr || loop->InLoopThread()) {
+    cmd->io.done(cmd);
+    return;
+  }
+  cmd->run = &RunIoDone;
+  loop->PostCompletion(cmd);
+}
+
+void Submit(Command* cmd) {
+  cmd->status = Status::kGood;
+  cmd->sense_len = 0;
+  cmd->data_in_length = 0;
+  cmd->lu.reset();
+  if (cmd->cdb_len == 0 || cmd->cdb_len > kMaxCdbLength) {
+    cmd->cdb_len = cmd->cdb_len ? static_cast<uint8_t>(kMaxCdbLength) : 0;
+    SetInvalidField(cmd, true, 0);
+    Complete(cmd);
+    return;
+  }
+  if (cmd->nexus && cmd->nexus->target) cmd->lu = cmd->nexus->target->FindLun(cmd->lun);
+  LogicalUnit* lu = cmd->lu.get();
+  const uint8_t opcode = cmd->cdb[0];
+
+  if (lu == nullptr) {
+    // SAM-5 5.8.3 / SPC-4 6.6.2: INQUIRY reports PERIPHERAL QUALIFIER 3; REPORT LUNS and
+    // REQUEST SENSE work; anything else is LOGICAL UNIT NOT SUPPORTED.
+    const OpInfo* op = NoLunType().Find(opcode, ServiceActionOf(cmd->cdb, cmd->cdb_len));
+    if (op && (op->flags & kOpNoLun) && op->handler && CheckCdb(cmd, *op)) {
+      op->handler(cmd);
+      return;
+    }
+    if (cmd->status == Status::kGood) {
+      SetCheckCondition(cmd, SenseKey::kIllegalRequest, asc::kLunNotSupported);
+    }
+    Complete(cmd);
+    return;
+  }
+  lu->inflight.fetch_add(1, std::memory_order_relaxed);
+
+  const OpInfo* op = lu->type()->Find(opcode, ServiceActionOf(cmd->cdb, cmd->cdb_len));
+
+  // SAM-5 5.14 / SPC-4 5.14: a pending unit attention is reported (and cleared) by any
+  // command except INQUIRY, REPORT LUNS and REQUEST SENSE (REQUEST SENSE reports it as
+  // parameter data instead).
+  if (op == nullptr || !(op->flags & kOpNoUnitAttention)) {
+    Asc ua;
+    if (cmd->nexus && lu->TakeUnitAttention(*cmd->nexus, &ua)) {
+      SetCheckCondition(cmd, SenseKey::kUnitAttention, ua);
+      Complete(cmd);
+      return;
+    }
+  }
+
+  if (op != nullptr) {
+    if (!CheckCdb(cmd, *op)) {
+      Complete(cmd);
+      return;
+    }
+    if (cmd->nexus && lu->reservation_active.load(std::memory_order_acquire) &&
+        ReservationConflict(lu, *cmd->nexus, *op, cmd->cdb, cmd->cdb_len)) {
+      cmd->status = Status::kReservationConflict;
+      Complete(cmd);
+      return;
+    }
+    if ((op->flags & kOpNeedsMedium) && lu->config().removable &&
+        !lu->medium_present.load(std::memory_order_relaxed)) {
+      SetCheckCondition(cmd, SenseKey::kNotReady, asc::kMediumNotPresent);
+      Complete(cmd);
+      return;
+    }
+    if ((op->flags & kOpWritesMedium) &&
+        (lu->readonly() || lu->swp.load(std::memory_order_relaxed))) {
+      SetCheckCondition(cmd, SenseKey::kDataProtect, asc::kWriteProtected);
+      Complete(cmd);
+      return;
+    }
+  }
+
+  Backend* backend = lu->backend();
+  if (backend && backend->has_handle_cmd() && !CoreOnly(opcode)) {
+    cmd->io = IoRequest{};
+    cmd->io.op = IoOp::kHandleCmd;
+    cmd->io.done = &TakeoverDone;
+    backend->Submit(cmd);
+    return;
+  }
+  Execute(cmd);
+}
+
+void ResetLogicalUnit(LogicalUnit* lu, const Nexus* by) {
+  std::lock_guard<std::mutex> lock(lu->mutex());
+  // SAM-5 6.3.3: a LUN reset releases SPC-2 reservations (PR survive) and prevent state,
+  // and establishes a unit attention for the other I_T nexuses.
+  lu->spc2_reservation_holder = 0;
+  lu->UpdateReservationActiveLocked();
+  for (auto& [id, st] : lu->nexus_states_locked()) st.prevent_removal = false;
+  lu->prevent_count.store(0);
+  lu->AddUnitAttentionAllLocked(asc::kLunResetOccurred, by ? by->id : 0);
+}
+
+}  // namespace modtgt::scsi

@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: Apache-2.0
+// Persistent reservations (SPC-4 5.13, 6.13 PERSISTENT RESERVE IN, 6.14 PERSISTENT
+// RESERVE OUT) and the reservation conflict rules used by dispatch.
+//
+// Registrations are keyed by I_T nexus ports (initiator port + target port, or any target
+// port with ALL_TG_PT), so they survive the loss of the nexus that made them. All state
+// lives in LogicalUnit behind its mutex. APTPL is not supported (PTPL_C = 0).
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "common/byteorder.h"
+#include "scsi/command.h"
+#include "scsi/dispatch.h"
+#include "scsi/logical_unit.h"
+#include "scsi/sense.h"
+#include "scsi/spc.h"
+
+namespace modtgt::scsi {
+namespace {
+
+// PERSISTENT RESERVE OUT service actions (SPC-4 6.14.2).
+enum ProutSa : uint8_t {
+  kRegister = 0,
+  kReserve = 1,
+  kRelease = 2,
+  kClear = 3,
+  kPreempt = 4,
+  kPreemptAndAbort = 5,
+  kRegisterAndIgnore = 6,
+  kRegisterAndMove = 7,
+};
+
+// Reservation types (SPC-4 6.13.3.4).
+constexpr uint8_t kTypeWe = 1;
+constexpr uint8_t kTypeEa = 3;
+constexpr uint8_t kTypeWeRo = 5;
+constexpr uint8_t kTypeEaRo = 6;
+constexpr uint8_t kTypeWeAr = 7;
+constexpr uint8_t kTypeEaAr = 8;
+
+constexpr Asc kInvalidReleaseOfPr{0x2604};
+
+bool ValidType(uint8_t t) {
+  return t == kTypeWe || t == kTypeEa || t == kTypeWeRo || t == kTypeEaRo || t == kTypeWeAr ||
+         t == kTypeEaAr;
+}
+bool AllRegistrants(uint8_t t) { return t == kTypeWeAr || t == kTypeEaAr; }
+bool RegistrantsOnly(uint8_t t) { return t == kTypeWeRo || t == kTypeEaRo; }
+
+bool Matches(const PrRegistration& r, const std::string& iport, const std::string& tport) {
+  return r.initiator_port == iport && (r.all_tg_pt || r.target_port == tport);
+}
+
+PrRegistration* FindReg(LogicalUnit* lu, const Nexus& n) {
+  for (auto& r : lu->pr_registrations) {
+    if (Matches(r, n.initiator_port, n.target_port)) return &r;
+  }
+  return nullptr;
+}
+
+// REQUIRES: lu->mutex() held.
+bool IsHolder(LogicalUnit* lu, const Nexus& n) {
+  if (!lu->pr_reserved) return false;
+  if (AllRegistrants(lu->pr_type)) return FindReg(lu, n) != nullptr;
+  return lu->pr_holder_initiator_port == n.initiator_port &&
+         lu->pr_holder_target_port == n.target_port;
+}
+
+// REQUIRES: lu->mutex() held.
+void ReleaseReservation(LogicalUnit* lu) {
+  lu->pr_reserved = false;
+  lu->pr_type = 0;
+  lu->pr_holder_initiator_port.clear();
+  lu->pr_holder_target_port.clear();
+  lu->UpdateReservationActiveLocked();
+}
+
+// Queues code to every registered I_T nexus except `except`'s ports.
+// REQUIRES: lu->mutex() held.
+void UaToRegistrants(LogicalUnit* lu, const Nexus& except, Asc code) {
+  for (const auto& r : lu->pr_registrations) {
+    for (auto& [id, st] : lu->nexus_states_locked()) {
+      if (id == except.id) continue;
+      if (Matches(r, st.initiator_port, st.target_port)) {
+        lu->AddUnitAttentionLocked(id, code);
+      }
+    }
+  }
+}
+
+// Removes registration at index i, handling the reservation it may hold (SPC-4 5.13.11.3).
+// REQUIRES: lu->mutex() held.
+void RemoveRegistration(LogicalUnit* lu, size_t i, const Nexus& by, bool notify_release) {
+  PrRegistration r = lu->pr_registrations[i];
+  lu->pr_registrations.erase(lu->pr_registrations.begin() + static_cast<long>(i));
+  if (!lu->pr_reserved) return;
+  if (AllRegistrants(lu->pr_type)) {
+    if (lu->pr_registrations.empty()) ReleaseReservation(lu);
+    return;
+  }
+  if (r.initiator_port == lu->pr_holder_initiator_port &&
+      (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)) {
+    uint8_t type = lu->pr_type;
+    ReleaseReservation(lu);
+    if (notify_release && RegistrantsOnly(type)) {
+      UaToRegistrants(lu, by, asc::kReservationsReleased);
+    }
+  }
+}
+
+// Parameter list of PERSISTENT RESERVE OUT (SPC-4 6.14.3), except REGISTER AND MOVE.
+struct ProutParams {
+  uint64_t key = 0;
+  uint64_t sa_key = 0;
+  bool spec_i_pt = false;
+  bool all_tg_pt = false;
+  bool aptpl = false;
+};
+
+void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, uint8_t type,
+                 const ProutParams& prm);
+
+void Conflict(Command* cmd) {
+  cmd->status = Status::kReservationConflict;
+  cmd->sense_len = 0;
+}
+
+void PutTransportId(uint8_t* p, const std::string& port, size_t len) {
+  // SPC-4 7.6.4.6 iSCSI TransportID, FORMAT CODE 01b (initiator port: name,i,0xISID).
+  p[0] = 0x40 | 0x05;
+  PutBe16(p + 2, static_cast<uint16_t>(len - 4));
+  std::memcpy(p + 4, port.data(), port.size());
+}
+
+size_t TransportIdLength(const std::string& port) {
+  size_t n = port.size() + 1;  // NUL terminated
+  n = (n + 3) & ~size_t{3};
+  if (n < 20) n = 20;
+  return 4 + n;
+}
+
+}  // namespace
+
+bool ReservationConflict(LogicalUnit* lu, const Nexus& nexus, const OpInfo& op,
+                         const uint8_t* cdb, uint8_t cdb_len) {
+  if (op.flags & kOpConflictExempt) return false;
+  const uint8_t opcode = op.opcode;
+  const bool prevent_off = opcode == 0x1e && cdb_len >= 5 && (cdb[4] & 0x03) == 0;
+  std::lock_guard<std::mutex> lock(lu->mutex());
+  if (lu->spc2_reservation_holder != 0 && lu->spc2_reservation_holder != nexus.id) {
+    // SPC-2 5.5.1: only these are allowed from other I_T nexuses.
+    switch (opcode) {
+      case 0x03:  // REQUEST SENSE
+      case 0x12:  // INQUIRY
+      case 0x17:  // RELEASE(6): a no-op for a non-holder
+      case 0x57:  // RELEASE(10)
+      case 0x4d:  // LOG SENSE
+      case 0xa0:  // REPORT LUNS
+      case 0xa3:  // MAINTENANCE IN (REPORT TARGET PORT GROUPS, RSOC...)
+        return false;
+      default:
+        return !prevent_off;
+    }
+  }
+  if (!lu->pr_reserved || IsHolder(lu, nexus)) return false;
+  // SPC-4 5.13.1 table 44 (and SBC-3 4.17): commands allowed from a non-holder.
+  bool always_allowed = false;
+  switch (opcode) {
+    case 0x00:  // TEST UNIT READY
+    case 0x03:  // REQUEST SENSE
+    case 0x12:  // INQUIRY
+    case 0x25:  // READ CAPACITY(10)
+    case 0x4d:  // LOG SENSE
+    case 0x5e:  // PERSISTENT RESERVE IN
+    case 0x5f:  // PERSISTENT RESERVE OUT (service action rules apply in the handler)
+    case 0xa0:  // REPORT LUNS
+    case 0xa3:  // MAINTENANCE IN
+      always_allowed = true;
+      break;
+    case 0x9e:  // READ CAPACITY(16)
+      always_allowed = op.has_service_action && op.service_action == 0x10;
+      break;
+    case 0x1e:
+      always_allowed = prevent_off;
+      break;
+    default:
+      break;
+  }
+  if (always_allowed) return false;
+  const uint8_t type = lu->pr_type;
+  const bool exclusive_access = type == kTypeEa || type == kTypeEaRo || type == kTypeEaAr;
+  if (exclusive_access) return true;
+  // Write Exclusive types: reads allowed, anything that changes the medium or LU state
+  // conflicts.
+  if (op.flags & kOpWritesMedium) return true;
+  switch (opcode) {
+    case 0x04:  // FORMAT UNIT
+    case 0x15:  // MODE SELECT(6)
+    case 0x55:  // MODE SELECT(10)
+    case 0x16:  // RESERVE(6)
+    case 0x56:  // RESERVE(10)
+    case 0x17:  // RELEASE(6)
+    case 0x57:  // RELEASE(10)
+    case 0x1e:  // PREVENT ALLOW MEDIUM REMOVAL (PREVENT != 0)
+    case 0x35:  // SYNCHRONIZE CACHE(10)
+    case 0x91:  // SYNCHRONIZE CACHE(16)
+    case 0x3b:  // WRITE BUFFER
+    case 0x4c:  // LOG SELECT
+      return true;
+    default:
+      return false;
+  }
+}
+
+// SPC-4 6.13 PERSISTENT RESERVE IN.
+void PersistentReserveIn(Command* cmd) {
+  LogicalUnit* lu = cmd->lu.get();
+  const uint8_t* cdb = cmd->cdb;
+  const uint8_t sa = cdb[1] & 0x1f;
+  const uint32_t alloc = GetBe16(cdb + 7);
+  if (sa > 0x03) {
+    SetInvalidField(cmd, true, 1, 4);
+    Complete(cmd);
+    return;
+  }
+  std::vector<uint8_t> out;
+  {
+    std::lock_guard<std::mutex> lock(lu->mutex());
+    switch (sa) {
+      case 0x00: {  // READ KEYS
+        out.resize(8 + 8 * lu->pr_registrations.size());
+        PutBe32(out.data(), lu->pr_generation);
+        PutBe32(out.data() + 4, static_cast<uint32_t>(8 * lu->pr_registrations.size()));
+        size_t off = 8;
+        for (const auto& r : lu->pr_registrations) {
+          PutBe64(out.data() + off, r.key);
+          off += 8;
+        }
+        break;
+      }
+      case 0x01: {  // READ RESERVATION
+        out.assign(lu->pr_reserved ? 24 : 8, 0);
+        PutBe32(out.data(), lu->pr_generation);
+        if (lu->pr_reserved) {
+          PutBe32(out.data() + 4, 16);
+          uint64_t key = 0;
+          if (!AllRegistrants(lu->pr_type)) {
+            for (const auto& r : lu->pr_registrations) {
+              if (r.initiator_port == lu->pr_holder_initiator_port &&
+                  (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)) {
+                key = r.key;
+                break;
+              }
+            }
+          }
+          PutBe64(out.data() + 8, key);
+          out[21] = lu->pr_type & 0x0f;  // SCOPE 0 (LU_SCOPE)
+        }
+        break;
+      }
+      case 0x02: {  // REPORT CAPABILITIES (SPC-4 6.13.4)
+        out.assign(8, 0);
+        PutBe16(out.data(), 8);
+        out[2] = 0x04;  // ATP_C: ALL_TG_PT supported; SIP_C, PTPL_C, CRH = 0
+        out[3] = 0x80;  // TMV: the type mask is valid
+        out[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;  // WR_EX_AR EX_AC_RO WR_EX_RO EX_AC WR_EX
+        out[5] = 0x01;                              // EX_AC_AR
+        break;
+      }
+      case 0x03: {  // READ FULL STATUS (SPC-4 6.13.5)
+        out.assign(8, 0);
+        PutBe32(out.data(), lu->pr_generation);
+        for (const auto& r : lu->pr_registrations) {
+          size_t tid_len = TransportIdLength(r.initiator_port);
+          size_t off = out.size();
+          out.resize(off + 24 + tid_len, 0);
+          uint8_t* d = out.data() + off;
+          PutBe64(d, r.key);
+          bool holder = lu->pr_reserved &&
+                        (AllRegistrants(lu->pr_type) ||
+                         (r.initiator_port == lu->pr_holder_initiator_port &&
+                          (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)));
+          d[12] = (r.all_tg_pt ? 0x02 : 0) | (holder ? 0x01 : 0);
+          if (holder) d[13] = lu->pr_type & 0x0f;
+          PutBe16(d + 18, r.relative_port_id);
+          PutBe32(d + 20, static_cast<uint32_t>(tid_len));
+          PutTransportId(d + 24, r.initiator_port, tid_len);
+        }
+        PutBe32(out.data() + 4, static_cast<uint32_t>(out.size() - 8));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  uint32_t n = static_cast<uint32_t>(std::min<size_t>(out.size(), alloc));
+  cmd->data.Resize(n);
+  if (n) std::memcpy(cmd->data.data(), out.data(), n);
+  cmd->data_in_length = n;
+  Complete(cmd);
+}
+
+// SPC-4 6.14 PERSISTENT RESERVE OUT.
+void PersistentReserveOut(Command* cmd) {
+  LogicalUnit* lu = cmd->lu.get();
+  const Nexus& nexus = *cmd->nexus;
+  const uint8_t* cdb = cmd->cdb;
+  const uint8_t sa = cdb[1] & 0x1f;
+  const uint8_t scope = cdb[2] >> 4;
+  const uint8_t type = cdb[2] & 0x0f;
+  const uint32_t plen = GetBe32(cdb + 5);
+  cmd->data_out_needed = plen;
+
+  if (sa > kRegisterAndIgnore) {  // REGISTER AND MOVE is not supported
+    SetInvalidField(cmd, true, 1, 4);
+    Complete(cmd);
+    return;
+  }
+  // SPC-4 6.14.3: the basic parameter list is 24 bytes (more only with SPEC_I_PT).
+  if (plen != 24) {
+    SetCheckCondition(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
+    Complete(cmd);
+    return;
+  }
+  if (cmd->data.size() < plen) {
+    SetCheckCondition(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
+    Complete(cmd);
+    return;
+  }
+  const uint8_t* p = cmd->data.data();
+  ProutParams prm;
+  prm.key = GetBe64(p);
+  prm.sa_key = GetBe64(p + 8);
+  prm.spec_i_pt = p[20] & 0x08;
+  prm.all_tg_pt = p[20] & 0x04;
+  prm.aptpl = p[20] & 0x01;
+
+  if (prm.aptpl) {  // PTPL_C = 0 (SPC-4 6.14.3)
+    SetInvalidField(cmd, false, 20, 0);
+    Complete(cmd);
+    return;
+  }
+  if (prm.spec_i_pt) {  // SIP_C = 0
+    SetInvalidField(cmd, false, 20, 3);
+    Complete(cmd);
+    return;
+  }
+  const bool needs_type =
+      sa == kReserve || sa == kRelease || sa == kPreempt || sa == kPreemptAndAbort;
+  if (needs_type && scope != 0) {
+    SetInvalidField(cmd, true, 2, 7);
+    Complete(cmd);
+    return;
+  }
+  if (needs_type && !ValidType(type) && !(sa == kPreempt || sa == kPreemptAndAbort)) {
+    SetInvalidField(cmd, true, 2, 3);
+    Complete(cmd);
+    return;
+  }
+
+  ProutLocked(cmd, lu, nexus, sa, type, prm);
+  Complete(cmd);
+}
+
+namespace {
+
+// REQUIRES: nothing held; takes lu->mutex(). Sets cmd's status, does not complete it.
+void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, uint8_t type,
+                 const ProutParams& prm) {
+  std::lock_guard<std::mutex> lock(lu->mutex());
+  // An SPC-2 reservation by another nexus is handled by dispatch; RESERVE/RELEASE(6/10)
+  // are refused while registrations exist (SPC-4 5.13.3).
+  PrRegistration* reg = FindReg(lu, nexus);
+
+  switch (sa) {
+    case kRegister:
+    case kRegisterAndIgnore: {
+      // SPC-4 5.13.7.
+      if (sa == kRegister && (reg ? reg->key != prm.key : prm.key != 0)) {
+        Conflict(cmd);
+        break;
+      }
+      if (reg == nullptr) {
+        if (prm.sa_key != 0) {
+          PrRegistration r;
+          r.key = prm.sa_key;
+          r.initiator_port = nexus.initiator_port;
+          r.target_port = nexus.target_port;
+          r.relative_port_id = nexus.relative_port_id;
+          r.all_tg_pt = prm.all_tg_pt;
+          lu->pr_registrations.push_back(std::move(r));
+          ++lu->pr_generation;
+        }
+        break;
+      }
+      if (prm.sa_key == 0) {
+        // Unregister (SPC-4 5.13.11.3).
+        size_t i = static_cast<size_t>(reg - lu->pr_registrations.data());
+        RemoveRegistration(lu, i, nexus, /*notify_release=*/true);
+      } else {
+        reg->key = prm.sa_key;
+      }
+      ++lu->pr_generation;
+      break;
+    }
+    case kReserve: {
+      // SPC-4 5.13.9.
+      if (reg == nullptr || reg->key != prm.key) {
+        Conflict(cmd);
+        break;
+      }
+      if (lu->pr_reserved) {
+        if (!IsHolder(lu, nexus) || lu->pr_type != type) Conflict(cmd);
+        break;
+      }
+      lu->pr_reserved = true;
+      lu->pr_type = type;
+      lu->pr_holder_initiator_port = nexus.initiator_port;
+      lu->pr_holder_target_port = nexus.target_port;
+      lu->UpdateReservationActiveLocked();
+      break;
+    }
+    case kRelease: {
+      // SPC-4 5.13.11.2.
+      if (reg == nullptr || reg->key != prm.key) {
+        Conflict(cmd);
+        break;
+      }
+      if (!lu->pr_reserved || !IsHolder(lu, nexus)) break;
+      if (lu->pr_type != type) {
+        SetCheckCondition(cmd, SenseKey::kIllegalRequest, kInvalidReleaseOfPr);
+        break;
+      }
+      uint8_t old = lu->pr_type;
+      ReleaseReservation(lu);
+      // Registrants-only and all-registrants: the other registrants learn of it; the
+      // releasing nexus itself does not get a unit attention.
+      if (old != kTypeWe && old != kTypeEa) {
+        UaToRegistrants(lu, nexus, asc::kReservationsReleased);
+      }
+      break;
+    }
+    case kClear: {
+      // SPC-4 5.13.11.2.6.
+      if (reg == nullptr || reg->key != prm.key) {
+        Conflict(cmd);
+        break;
+      }
+      UaToRegistrants(lu, nexus, asc::kReservationsPreempted);
+      lu->pr_registrations.clear();
+      ReleaseReservation(lu);
+      ++lu->pr_generation;
+      break;
+    }
+    case kPreempt:
+    case kPreemptAndAbort: {
+      // SPC-4 5.13.11.4. PREEMPT AND ABORT acts as PREEMPT: the transport aborts no tasks.
+      if (reg == nullptr || reg->key != prm.key) {
+        Conflict(cmd);
+        break;
+      }
+      const bool reserved = lu->pr_reserved;
+      const bool all_reg = reserved && AllRegistrants(lu->pr_type);
+      uint64_t holder_key = 0;
+      if (reserved && !all_reg) {
+        for (const auto& r : lu->pr_registrations) {
+          if (r.initiator_port == lu->pr_holder_initiator_port &&
+              (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)) {
+            holder_key = r.key;
+            break;
+          }
+        }
+      }
+      const bool takes_reservation =
+          reserved && ((all_reg && prm.sa_key == 0) || (!all_reg && prm.sa_key == holder_key));
+      if (takes_reservation && !ValidType(type)) {
+        SetInvalidField(cmd, true, 2, 3);
+        break;
+      }
+      if (!takes_reservation && prm.sa_key == 0) {
+        SetInvalidField(cmd, false, 8);
+        break;
+      }
+      // Remove the preempted registrations (all others for all-registrants with key 0).
+      std::vector<PrRegistration> removed;
+      std::vector<PrRegistration> kept;
+      for (auto& r : lu->pr_registrations) {
+        bool self = Matches(r, nexus.initiator_port, nexus.target_port);
+        bool hit = (all_reg && prm.sa_key == 0) ? !self : (r.key == prm.sa_key && !self);
+        (hit ? removed : kept).push_back(r);
+      }
+      if (removed.empty() && !takes_reservation) {
+        Conflict(cmd);
+        break;
+      }
+      for (const auto& r : removed) {
+        for (auto& [id, st] : lu->nexus_states_locked()) {
+          if (id != nexus.id && Matches(r, st.initiator_port, st.target_port)) {
+            lu->AddUnitAttentionLocked(id, asc::kRegistrationsPreempted);
+          }
+        }
+      }
+      lu->pr_registrations = std::move(kept);
+      if (takes_reservation) {
+        const uint8_t old_type = lu->pr_type;
+        lu->pr_reserved = true;
+        lu->pr_type = type;
+        lu->pr_holder_initiator_port = nexus.initiator_port;
+        lu->pr_holder_target_port = nexus.target_port;
+        lu->UpdateReservationActiveLocked();
+        if (old_type != type) {
+          // The remaining registrants lose their view of the old reservation.
+          UaToRegistrants(lu, nexus, asc::kReservationsReleased);
+        }
+      } else if (reserved && !all_reg && lu->pr_registrations.end() ==
+                     std::find_if(lu->pr_registrations.begin(), lu->pr_registrations.end(),
+                                  [lu](const PrRegistration& r) {
+                                    return r.initiator_port == lu->pr_holder_initiator_port;
+                                  })) {
+        ReleaseReservation(lu);
+      } else if (all_reg && lu->pr_registrations.empty()) {
+        ReleaseReservation(lu);
+      }
+      ++lu->pr_generation;
+      break;
+    }
+    default:
+      SetInvalidField(cmd, true, 1, 4);
+      break;
+  }
+}
+
+}  // namespace
+}  // namespace modtgt::scsi

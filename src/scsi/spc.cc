@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: Apache-2.0
+// SPC-4 commands shared by every device type. Handlers run on the command's owning loop;
+// each completes the command exactly once (scsi::Complete). Persistent reservations are in
+// pr.cc.
+#include "scsi/spc.h"
+
+#include <algorithm>
+#include <cstring>
+#include <initializer_list>
+#include <mutex>
+#include <string>
+
+#include "common/byteorder.h"
+#include "scsi/dispatch.h"
+#include "scsi/logical_unit.h"
+#include "scsi/sense.h"
+
+namespace modtgt::scsi {
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+// Returns min(len, alloc) bytes of buf as Data-In and completes cmd (SPC-4 4.2.5.6: the
+// ALLOCATION LENGTH truncates; the transport computes the residual against EDTL).
+void FinishDataIn(Command* cmd, const uint8_t* buf, size_t len, uint32_t alloc) {
+  uint32_t n = static_cast<uint32_t>(std::min<size_t>(len, alloc));
+  cmd->data.Resize(n);
+  if (n) std::memcpy(cmd->data.data(), buf, n);
+  cmd->data_in_length = n;
+  Complete(cmd);
+}
+
+void Fail(Command* cmd, SenseKey key, Asc code) {
+  SetCheckCondition(cmd, key, code);
+  Complete(cmd);
+}
+
+void FailField(Command* cmd, bool in_cdb, uint16_t byte, int bit = -1) {
+  SetInvalidField(cmd, in_cdb, byte, bit);
+  Complete(cmd);
+}
+
+// Copies s into n bytes, space padded (SPC-4 4.4.1 ASCII fields).
+void PutAscii(uint8_t* p, const std::string& s, size_t n) {
+  std::memset(p, ' ', n);
+  std::memcpy(p, s.data(), std::min(s.size(), n));
+}
+
+uint64_t Fnv1a(const std::string& s, uint64_t h = 0xcbf29ce484222325ull) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+std::string SerialOf(const LogicalUnit& lu) {
+  if (!lu.config().serial.empty()) return lu.config().serial;
+  // Stable for a given target name and LUN.
+  uint64_t h = Fnv1a(lu.target_name() + "/" + std::to_string(lu.lun()));
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return std::string("beaf") + buf;
+}
+
+bool IsSbc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x00; }
+
+OpInfo Op(uint8_t opcode, OpHandler h, uint32_t flags, const char* name,
+          std::initializer_list<uint8_t> usage) {
+  OpInfo op;
+  op.opcode = opcode;
+  op.handler = h;
+  op.flags = flags;
+  op.name = name;
+  op.cdb_length = static_cast<uint8_t>(usage.size());
+  std::copy(usage.begin(), usage.end(), op.usage.begin());
+  return op;
+}
+
+OpInfo OpSa(uint8_t opcode, uint16_t sa, OpHandler h, uint32_t flags, const char* name,
+            std::initializer_list<uint8_t> usage) {
+  OpInfo op = Op(opcode, h, flags, name, usage);
+  op.has_service_action = true;
+  op.service_action = sa;
+  return op;
+}
+
+// ---------------------------------------------------------------------------------------
+// INQUIRY (SPC-4 6.6)
+
+constexpr size_t kStdInquiryLen = 96;
+
+void StandardInquiry(Command* cmd, uint8_t* d) {
+  const LogicalUnit* lu = cmd->lu.get();
+  LuConfig defaults;
+  const LuConfig& cfg = lu ? lu->config() : defaults;
+  // PERIPHERAL QUALIFIER 3 / type 1Fh for a LUN that does not exist (SPC-4 6.6.2).
+  d[0] = lu ? (lu->type()->peripheral_type() & 0x1f) : 0x7f;
+  d[1] = (lu && cfg.removable) ? 0x80 : 0x00;  // RMB
+  d[2] = 0x06;                                  // VERSION: SPC-4
+  d[3] = 0x10 | 0x02;                           // HISUP, RESPONSE DATA FORMAT 2
+  d[4] = kStdInquiryLen - 5;                    // ADDITIONAL LENGTH
+  d[5] = 0x00;                                  // TPGS 0, 3PC 0, PROTECT 0
+  d[6] = 0x00;
+  d[7] = 0x02;  // CMDQUE
+  PutAscii(d + 8, cfg.vendor, 8);
+  PutAscii(d + 16, cfg.product, 16);
+  PutAscii(d + 32, cfg.revision, 4);
+  // VERSION DESCRIPTORS (SPC-4 table 143).
+  PutBe16(d + 58, 0x00a0);  // SAM-5
+  PutBe16(d + 60, 0x0960);  // iSCSI
+  PutBe16(d + 62, 0x0460);  // SPC-4
+  if (lu && IsSbc(*lu)) PutBe16(d + 64, 0x04c0);  // SBC-3
+}
+
+// Appends a designation descriptor (SPC-4 7.8.6.1).
+void AddDesignator(std::vector<uint8_t>& v, uint8_t proto_codeset, uint8_t piv_assoc_type,
+                   const uint8_t* id, size_t len) {
+  v.push_back(proto_codeset);
+  v.push_back(piv_assoc_type);
+  v.push_back(0);
+  v.push_back(static_cast<uint8_t>(len));
+  v.insert(v.end(), id, id + len);
+}
+
+// SCSI name string designator content: NUL terminated, padded to a multiple of 4.
+std::vector<uint8_t> NameString(const std::string& s) {
+  size_t n = (s.size() + 1 + 3) & ~size_t{3};
+  std::vector<uint8_t> out(n, 0);
+  std::memcpy(out.data(), s.data(), s.size());
+  return out;
+}
+
+void VpdDeviceId(Command* cmd, std::vector<uint8_t>& v) {
+  const LogicalUnit& lu = *cmd->lu;
+  const LuConfig& cfg = lu.config();
+  // NAA IEEE Registered Extended (NAA 6): 4-bit NAA, 24-bit OUI, 36-bit vendor id, 64-bit
+  // extension. Derived from the target name and LUN unless configured.
+  uint64_t hi = cfg.naa;
+  if (hi == 0) {
+    hi = (Fnv1a(lu.target_name()) & 0x0000000fffffffffull) | (0x001405ull << 36);
+  }
+  hi = (hi & 0x0fffffffffffffffull) | (0x6ull << 60);
+  uint64_t lo = Fnv1a(std::to_string(lu.lun()), Fnv1a(lu.target_name() + cfg.serial));
+  uint8_t naa[16];
+  PutBe64(naa, hi);
+  PutBe64(naa + 8, lo);
+  AddDesignator(v, 0x01 /* binary */, 0x03 /* LU, NAA */, naa, sizeof(naa));
+
+  // T10 vendor ID based (type 1): "MODTGT  " + device id (or serial).
+  std::string t10 = "MODTGT  ";
+  t10 += cfg.device_id.empty() ? SerialOf(lu) : cfg.device_id;
+  if (t10.size() > 255) t10.resize(255);
+  AddDesignator(v, 0x02 /* ASCII */, 0x01 /* LU, T10 vendor */,
+                reinterpret_cast<const uint8_t*>(t10.data()), t10.size());
+
+  if (cmd->nexus) {
+    constexpr uint8_t kIscsiProto = 0x50;
+    // Relative target port (type 4), association target port, PIV 1.
+    uint8_t rel[4] = {0, 0, 0, 0};
+    PutBe16(rel + 2, cmd->nexus->relative_port_id);
+    AddDesignator(v, kIscsiProto | 0x01, 0x80 | 0x10 | 0x04, rel, sizeof(rel));
+    // SCSI name string (type 8) of the target port and the target device.
+    if (!cmd->nexus->target_port.empty()) {
+      std::vector<uint8_t> n = NameString(cmd->nexus->target_port);
+      if (n.size() <= 252) AddDesignator(v, kIscsiProto | 0x03, 0x80 | 0x10 | 0x08, n.data(), n.size());
+    }
+    std::vector<uint8_t> t = NameString(lu.target_name());
+    if (!lu.target_name().empty() && t.size() <= 252) {
+      AddDesignator(v, kIscsiProto | 0x03, 0x80 | 0x20 | 0x08, t.data(), t.size());
+    }
+  }
+}
+
+void VpdBlockLimits(const LogicalUnit& lu, std::vector<uint8_t>& v) {
+  v.resize(64, 0);
+  uint8_t* d = v.data();
+  PutBe16(d + 2, 0x3c);
+  d[5] = kMaxCompareAndWriteBlocks;
+  uint32_t gran = std::max<uint32_t>(1, 4096 / lu.block_size());
+  PutBe16(d + 6, static_cast<uint16_t>(gran));  // OPTIMAL TRANSFER LENGTH GRANULARITY
+  uint32_t max = MaxTransferBlocks(lu);
+  PutBe32(d + 8, max);   // MAXIMUM TRANSFER LENGTH
+  PutBe32(d + 12, max);  // OPTIMAL TRANSFER LENGTH
+  if (lu.config().thin_provisioning && lu.backend()->has_unmap()) {
+    PutBe32(d + 20, kMaxUnmapLbaCount);
+    PutBe32(d + 24, kMaxUnmapBlockDescriptors);
+  }
+  PutBe64(d + 36, kMaxWriteSameBlocks);
+}
+
+void Inquiry(Command* cmd) {
+  const uint8_t* cdb = cmd->cdb;
+  const bool evpd = cdb[1] & 0x01;
+  const uint8_t page = cdb[2];
+  const uint32_t alloc = GetBe16(cdb + 3);
+  if (cdb[1] & 0xfe) return FailField(cmd, true, 1, (cdb[1] & 0x02) ? 1 : -1);  // CMDDT obsolete
+  if (!evpd) {
+    if (page != 0) return FailField(cmd, true, 2);
+    uint8_t d[kStdInquiryLen] = {};
+    StandardInquiry(cmd, d);
+    return FinishDataIn(cmd, d, sizeof(d), alloc);
+  }
+  if (!cmd->lu) return Fail(cmd, SenseKey::kIllegalRequest, asc::kLunNotSupported);
+  const LogicalUnit& lu = *cmd->lu;
+  const bool sbc = IsSbc(lu);
+  std::vector<uint8_t> v(4, 0);
+  v[0] = lu.type()->peripheral_type() & 0x1f;
+  v[1] = page;
+  switch (page) {
+    case 0x00: {  // Supported VPD pages
+      v.insert(v.end(), {0x00, 0x80, 0x83});
+      if (sbc) v.insert(v.end(), {0xb0, 0xb1, 0xb2});
+      break;
+    }
+    case 0x80: {  // Unit Serial Number (SPC-4 7.8.15)
+      std::string s = SerialOf(lu);
+      if (s.size() > 250) s.resize(250);
+      v.insert(v.end(), s.begin(), s.end());
+      break;
+    }
+    case 0x83:  // Device Identification (SPC-4 7.8.6)
+      VpdDeviceId(cmd, v);
+      break;
+    case 0xb0:  // Block Limits (SBC-3 6.5.3)
+      if (!sbc) return FailField(cmd, true, 2);
+      VpdBlockLimits(lu, v);
+      break;
+    case 0xb1:  // Block Device Characteristics (SBC-3 6.5.2)
+      if (!sbc) return FailField(cmd, true, 2);
+      v.resize(64, 0);
+      PutBe16(v.data() + 4, 0x0001);  // MEDIUM ROTATION RATE: non-rotating
+      break;
+    case 0xb2: {  // Logical Block Provisioning (SBC-3 6.5.4)
+      if (!sbc) return FailField(cmd, true, 2);
+      v.resize(8, 0);
+      const bool thin = lu.config().thin_provisioning;
+      if (thin && lu.backend()->has_unmap()) v[5] = 0x80 | 0x40 | 0x20 | 0x04;  // LBPU LBPWS LBPWS10 LBPRZ
+      v[6] = thin ? 0x02 : 0x00;  // PROVISIONING TYPE: thin / full
+      break;
+    }
+    default:
+      return FailField(cmd, true, 2);
+  }
+  PutBe16(v.data() + 2, static_cast<uint16_t>(v.size() - 4));
+  FinishDataIn(cmd, v.data(), v.size(), alloc);
+}
+
+// ---------------------------------------------------------------------------------------
+// TEST UNIT READY, REQUEST SENSE, REPORT LUNS
+
+void TestUnitReady(Command* cmd) {
+  // NOT READY / MEDIUM NOT PRESENT is checked by dispatch (kOpNeedsMedium).
+  Complete(cmd);
+}
+
+// SPC-4 6.39 REQUEST SENSE: reports (and clears) a pending unit attention, else the
+// current condition, else NO SENSE. The command itself completes with GOOD.
+void RequestSense(Command* cmd) {
+  const bool desc = cmd->cdb[1] & 0x01;
+  const uint32_t alloc = cmd->cdb[4];
+  if (cmd->cdb[1] & 0xfe) return FailField(cmd, true, 1);
+  uint8_t buf[kMaxSenseLength] = {};
+  size_t n;
+  LogicalUnit* lu = cmd->lu.get();
+  Asc ua;
+  if (lu == nullptr) {
+    n = BuildSense(buf, sizeof(buf), desc, SenseKey::kIllegalRequest, asc::kLunNotSupported);
+  } else if (cmd->nexus && lu->TakeUnitAttention(*cmd->nexus, &ua)) {
+    n = BuildSense(buf, sizeof(buf), desc, SenseKey::kUnitAttention, ua);
+  } else if (lu->config().removable && !lu->medium_present.load()) {
+    n = BuildSense(buf, sizeof(buf), desc, SenseKey::kNotReady, asc::kMediumNotPresent);
+  } else {
+    n = BuildSense(buf, sizeof(buf), desc, SenseKey::kNoSense, asc::kNone);
+  }
+  FinishDataIn(cmd, buf, n, alloc);
+}
+
+// SPC-4 6.33 REPORT LUNS.
+void ReportLuns(Command* cmd) {
+  const uint8_t select = cmd->cdb[2];
+  const uint32_t alloc = GetBe32(cmd->cdb + 6);
+  if (select > 0x02) return FailField(cmd, true, 2);
+  if (alloc < 16) return FailField(cmd, true, 6);
+  std::vector<uint64_t> luns;
+  if (select != 0x01 && cmd->nexus && cmd->nexus->target) luns = cmd->nexus->target->ListLuns();
+  std::vector<uint8_t> v(8, 0);
+  for (uint64_t lun : luns) {
+    uint8_t e[8] = {};
+    if (lun < 256) {
+      e[1] = static_cast<uint8_t>(lun);  // peripheral device addressing (SAM-5 4.7.7.2)
+    } else if (lun < 16384) {
+      e[0] = static_cast<uint8_t>(0x40 | (lun >> 8));  // flat space addressing
+      e[1] = static_cast<uint8_t>(lun);
+    } else {
+      continue;  // not representable in the 2-level formats the transport decodes
+    }
+    v.insert(v.end(), e, e + 8);
+  }
+  PutBe32(v.data(), static_cast<uint32_t>(v.size() - 8));
+  FinishDataIn(cmd, v.data(), v.size(), alloc);
+}
+
+// ---------------------------------------------------------------------------------------
+// MODE SENSE / MODE SELECT (SPC-4 6.11-6.12, 7.5)
+
+enum Pc : uint8_t { kPcCurrent = 0, kPcChangeable = 1, kPcDefault = 2, kPcSaved = 3 };
+
+constexpr uint8_t kPageRwErrorRecovery = 0x01;
+constexpr uint8_t kPageCaching = 0x08;
+constexpr uint8_t kPageControl = 0x0a;
+constexpr uint8_t kPageInformationalExceptions = 0x1c;
+constexpr uint8_t kPageAll = 0x3f;
+constexpr uint8_t kPages[] = {kPageRwErrorRecovery, kPageCaching, kPageControl,
+                              kPageInformationalExceptions};
+
+// Writes one mode page; returns its length (0 if the page is not supported).
+size_t BuildPage(const LogicalUnit& lu, uint8_t page, Pc pc, uint8_t* d) {
+  const bool changeable = pc == kPcChangeable;
+  const bool dflt = pc == kPcDefault;
+  switch (page) {
+    case kPageRwErrorRecovery:  // SBC-3 6.4.9
+      if (!IsSbc(lu)) return 0;
+      std::memset(d, 0, 12);
+      d[0] = page;
+      d[1] = 0x0a;
+      if (!changeable) d[2] = 0x80 | 0x40;  // AWRE ARRE
+      return 12;
+    case kPageCaching: {  // SBC-3 6.4.5
+      if (!IsSbc(lu)) return 0;
+      std::memset(d, 0, 20);
+      d[0] = page;
+      d[1] = 0x12;
+      if (changeable) {
+        d[2] = 0x04;  // WCE
+      } else {
+        bool wce = dflt ? lu.config().write_cache : lu.wce.load();
+        d[2] = wce ? 0x04 : 0x00;  // RCD = 0
+      }
+      return 20;
+    }
+    case kPageControl:  // SPC-4 7.5.8
+      std::memset(d, 0, 12);
+      d[0] = page;
+      d[1] = 0x0a;
+      if (changeable) {
+        d[2] = 0x04;  // D_SENSE
+        d[4] = 0x08;  // SWP
+      } else {
+        d[2] = (!dflt && lu.d_sense.load()) ? 0x04 : 0x00;  // TST 0, D_SENSE
+        d[3] = 0x10;                                        // QUEUE ALGORITHM MODIFIER 1, QERR 0
+        d[4] = (!dflt && lu.swp.load()) ? 0x08 : 0x00;      // SWP
+        d[5] = 0x40;                                        // TAS
+        PutBe16(d + 8, 0xffff);                             // BUSY TIMEOUT PERIOD: unlimited
+      }
+      return 12;
+    case kPageInformationalExceptions:  // SPC-4 7.5.11
+      std::memset(d, 0, 12);
+      d[0] = page;
+      d[1] = 0x0a;
+      return 12;
+    default:
+      return 0;
+  }
+}
+
+void ModeSense(Command* cmd) {
+  const uint8_t* cdb = cmd->cdb;
+  const bool ten = cdb[0] == 0x5a;
+  const bool dbd = cdb[1] & 0x08;
+  const bool llbaa = ten && (cdb[1] & 0x10);
+  const Pc pc = static_cast<Pc>(cdb[2] >> 6);
+  const uint8_t page = cdb[2] & 0x3f;
+  const uint8_t subpage = cdb[3];
+  const uint32_t alloc = ten ? GetBe16(cdb + 7) : cdb[4];
+  const LogicalUnit& lu = *cmd->lu;
+
+  if (pc == kPcSaved) return Fail(cmd, SenseKey::kIllegalRequest, asc::kSavingParametersNotSupported);
+  if (subpage != 0x00 && subpage != 0xff) return FailField(cmd, true, 3);
+
+  std::vector<uint8_t> v(ten ? 8 : 4, 0);
+  const bool sbc = IsSbc(lu);
+  // Device-specific parameter (SBC-3 6.4.1): WP and DPOFUA.
+  uint8_t dsp = 0;
+  if (sbc) {
+    dsp = 0x10;  // DPOFUA
+    if (lu.readonly() || lu.swp.load()) dsp |= 0x80;
+  }
+  if (!dbd && sbc) {
+    uint64_t blocks = lu.num_blocks();
+    if (llbaa) {
+      uint8_t bd[16] = {};
+      PutBe64(bd, blocks);
+      PutBe32(bd + 12, lu.block_size());
+      v.insert(v.end(), bd, bd + 16);
+    } else {
+      uint8_t bd[8] = {};
+      PutBe32(bd, blocks > 0xffffffffull ? 0xffffffffu : static_cast<uint32_t>(blocks));
+      PutBe24(bd + 5, lu.block_size());
+      v.insert(v.end(), bd, bd + 8);
+    }
+  }
+  const size_t bdlen = v.size() - (ten ? 8 : 4);
+  uint8_t buf[64];
+  if (page == kPageAll) {
+    for (uint8_t p : kPages) {
+      size_t n = BuildPage(lu, p, pc, buf);
+      v.insert(v.end(), buf, buf + n);
+    }
+  } else {
+    size_t n = BuildPage(lu, page, pc, buf);
+    if (n == 0) return FailField(cmd, true, 2, 5);
+    v.insert(v.end(), buf, buf + n);
+  }
+  if (ten) {
+    PutBe16(v.data(), static_cast<uint16_t>(v.size() - 2));
+    v[3] = dsp;
+    v[4] = llbaa && bdlen ? 0x01 : 0x00;  // LONGLBA
+    PutBe16(v.data() + 6, static_cast<uint16_t>(bdlen));
+  } else {
+    if (v.size() > 256) v.resize(256);
+    v[0] = static_cast<uint8_t>(v.size() - 1);
+    v[2] = dsp;
+    v[3] = static_cast<uint8_t>(bdlen);
+  }
+  FinishDataIn(cmd, v.data(), v.size(), alloc);
+}
+
+void ModeSelect(Command* cmd) {
+  const uint8_t* cdb = cmd->cdb;
+  const bool ten = cdb[0] == 0x55;
+  const bool sp = cdb[1] & 0x01;
+  const uint32_t plen = ten ? GetBe16(cdb + 7) : cdb[4];
+  LogicalUnit* lu = cmd->lu.get();
+  cmd->data_out_needed = plen;
+  if (cdb[1] & 0xee) return FailField(cmd, true, 1);
+  if (sp) return Fail(cmd, SenseKey::kIllegalRequest, asc::kSavingParametersNotSupported);
+  if (plen == 0) return Complete(cmd);
+  const size_t hdr = ten ? 8 : 4;
+  if (plen < hdr || cmd->data.size() < plen) {
+    return Fail(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
+  }
+  const uint8_t* p = cmd->data.data();
+  const size_t bdlen = ten ? GetBe16(p + 6) : p[3];
+  size_t off = hdr;
+  if (bdlen) {
+    // One block descriptor; only the current block length is accepted.
+    const bool longlba = ten && (p[4] & 0x01);
+    const size_t want = longlba ? 16 : 8;
+    if (bdlen != want || off + bdlen > plen) return FailField(cmd, false, ten ? 6 : 3);
+    uint32_t bl = longlba ? GetBe32(p + off + 12) : GetBe24(p + off + 5);
+    if (bl != 0 && bl != lu->block_size()) {
+      return FailField(cmd, false, static_cast<uint16_t>(off + (longlba ? 12 : 5)));
+    }
+    off += bdlen;
+  }
+  bool new_wce = lu->wce.load(), new_dsense = lu->d_sense.load(), new_swp = lu->swp.load();
+  while (off < plen) {
+    if (plen - off < 2) return Fail(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
+    const uint8_t code = p[off] & 0x3f;
+    if (p[off] & 0x40) return FailField(cmd, false, static_cast<uint16_t>(off), 6);  // SPF: no subpages
+    const size_t len = 2 + static_cast<size_t>(p[off + 1]);
+    uint8_t cur[64], chg[64];
+    size_t n = BuildPage(*lu, code, kPcCurrent, cur);
+    if (n == 0) return FailField(cmd, false, static_cast<uint16_t>(off), 5);
+    if (len != n) return FailField(cmd, false, static_cast<uint16_t>(off + 1));
+    if (off + len > plen) return Fail(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
+    BuildPage(*lu, code, kPcChangeable, chg);
+    for (size_t i = 2; i < n; ++i) {
+      const uint8_t diff = static_cast<uint8_t>((p[off + i] ^ cur[i]) & ~chg[i]);
+      if (diff) {
+        int bit = 7;
+        while (bit > 0 && !(diff & (1u << bit))) --bit;
+        return FailField(cmd, false, static_cast<uint16_t>(off + i), bit);
+      }
+    }
+    if (code == kPageCaching) new_wce = p[off + 2] & 0x04;
+    if (code == kPageControl) {
+      new_dsense = p[off + 2] & 0x04;
+      new_swp = p[off + 4] & 0x08;
+    }
+    off += len;
+  }
+  const bool changed =
+      new_wce != lu->wce.load() || new_dsense != lu->d_sense.load() || new_swp != lu->swp.load();
+  if (new_wce != lu->wce.load()) {
+    lu->wce.store(new_wce);
+    lu->backend()->SetWriteCache(new_wce);
+  }
+  lu->d_sense.store(new_dsense);
+  lu->swp.store(new_swp);
+  // SPC-4 7.5.1: the other I_T nexuses learn of the change.
+  if (changed) lu->AddUnitAttentionAll(asc::kModeParametersChanged, cmd->nexus ? cmd->nexus->id : 0);
+  Complete(cmd);
+}
+
+// ---------------------------------------------------------------------------------------
+// REPORT SUPPORTED OPERATION CODES (SPC-4 6.35)
+
+void PutTimeoutDescriptor(std::vector<uint8_t>& v) {
+  uint8_t t[12] = {};
+  PutBe16(t, 0x0a);
+  PutBe32(t + 4, 0);   // NOMINAL COMMAND PROCESSING TIMEOUT: unknown
+  PutBe32(t + 8, 30);  // RECOMMENDED COMMAND TIMEOUT (seconds)
+  v.insert(v.end(), t, t + 12);
+}
+
+void PutUsage(std::vector<uint8_t>& v, const OpInfo& op) {
+  std::array<uint8_t, 16> u = op.usage;
+  u[0] = op.opcode;  // CDB USAGE DATA byte 0 is the opcode itself
+  size_t len = std::min<size_t>(op.cdb_length, u.size());
+  v.insert(v.end(), u.begin(), u.begin() + static_cast<long>(len));
+}
+
+void ReportSupportedOpcodes(Command* cmd) {
+  const uint8_t* cdb = cmd->cdb;
+  const bool rctd = cdb[2] & 0x80;
+  const uint8_t options = cdb[2] & 0x07;
+  const uint8_t req_op = cdb[3];
+  const uint16_t req_sa = GetBe16(cdb + 4);
+  const uint32_t alloc = GetBe32(cdb + 6);
+  const DeviceType& type = *cmd->lu->type();
+  std::vector<uint8_t> v;
+  switch (options) {
+    case 0: {  // all commands
+      v.assign(4, 0);
+      for (const OpInfo& op : type.ops()) {
+        uint8_t d[8] = {};
+        d[0] = op.opcode;
+        PutBe16(d + 2, op.has_service_action ? op.service_action : 0);
+        d[5] = (rctd ? 0x02 : 0) | (op.has_service_action ? 0x01 : 0);  // CTDP SERVACTV
+        PutBe16(d + 6, op.cdb_length);
+        v.insert(v.end(), d, d + 8);
+        if (rctd) PutTimeoutDescriptor(v);
+      }
+      PutBe32(v.data(), static_cast<uint32_t>(v.size() - 4));
+      break;
+    }
+    case 1:
+    case 2:
+    case 3: {
+      const OpInfo* first = type.Find(req_op, req_sa);
+      bool has_sa = false;
+      for (const OpInfo& op : type.ops()) {
+        if (op.opcode == req_op && op.has_service_action) has_sa = true;
+      }
+      if (options == 1 && has_sa) return FailField(cmd, true, 2);
+      if (options == 2 && type.HasOpcode(req_op) && !has_sa) return FailField(cmd, true, 2);
+      const OpInfo* op = nullptr;
+      if (options == 1) {
+        op = type.HasOpcode(req_op) ? type.Find(req_op, 0) : nullptr;
+      } else if (options == 2) {
+        op = first && first->has_service_action ? first : nullptr;
+      } else {
+        op = first;
+      }
+      v.assign(4, 0);
+      if (op) {
+        v[1] = (rctd ? 0x80 : 0) | 0x03;  // CTDP, SUPPORT: supported per the standard
+        PutBe16(v.data() + 2, op->cdb_length);
+        PutUsage(v, *op);
+        if (rctd) PutTimeoutDescriptor(v);
+      } else {
+        v[1] = 0x01;  // SUPPORT: not supported
+      }
+      break;
+    }
+    default:
+      return FailField(cmd, true, 2, 2);
+  }
+  FinishDataIn(cmd, v.data(), v.size(), alloc);
+}
+
+// ---------------------------------------------------------------------------------------
+// START STOP UNIT (SBC-3 5.25), PREVENT ALLOW MEDIUM REMOVAL (SPC-4 6.15)
+
+void StartStopUnit(Command* cmd) {
+  const uint8_t b4 = cmd->cdb[4];
+  const uint8_t power_condition = b4 >> 4;
+  const bool loej = b4 & 0x02;
+  const bool start = b4 & 0x01;
+  LogicalUnit* lu = cmd->lu.get();
+  // A POWER CONDITION other than START_VALID changes the power condition only; START and
+  // LOEJ are ignored (SBC-3 5.25 table 80).
+  if (power_condition != 0) return Complete(cmd);
+  if (loej) {
+    if (!lu->config().removable) return FailField(cmd, true, 4, 1);
+    if (!start) {
+      if (lu->prevent_count.load() > 0) {
+        return Fail(cmd, SenseKey::kIllegalRequest, asc::kMediumRemovalPrevented);
+      }
+      lu->medium_present.store(false);
+    } else {
+      lu->medium_present.store(true);
+    }
+  }
+  lu->stopped.store(!start);
+  Complete(cmd);
+}
+
+void PreventAllow(Command* cmd) {
+  const uint8_t prevent = cmd->cdb[4] & 0x03;
+  LogicalUnit* lu = cmd->lu.get();
+  if (prevent > 1) return FailField(cmd, true, 4, 1);
+  if (cmd->nexus) {
+    std::lock_guard<std::mutex> lock(lu->mutex());
+    NexusLuState& st = lu->NexusStateLocked(*cmd->nexus);
+    if (prevent && !st.prevent_removal) {
+      st.prevent_removal = true;
+      lu->prevent_count.fetch_add(1);
+    } else if (!prevent && st.prevent_removal) {
+      st.prevent_removal = false;
+      lu->prevent_count.fetch_sub(1);
+    }
+  }
+  Complete(cmd);
+}
+
+// ---------------------------------------------------------------------------------------
+// RESERVE / RELEASE (SPC-2 7.21, 7.23). Refused while persistent reservation
+// registrations exist (SPC-4 5.13.3, CRH = 0).
+
+void Reserve(Command* cmd) {
+  LogicalUnit* lu = cmd->lu.get();
+  if (cmd->cdb[0] == 0x56 && (cmd->cdb[1] & 0x12)) {
+    return FailField(cmd, true, 1, (cmd->cdb[1] & 0x10) ? 4 : 1);  // 3RDPTY, LONGID
+  }
+  {
+    std::lock_guard<std::mutex> lock(lu->mutex());
+    const uint64_t me = cmd->nexus ? cmd->nexus->id : 0;
+    if (!lu->pr_registrations.empty() || lu->pr_reserved ||
+        (lu->spc2_reservation_holder != 0 && lu->spc2_reservation_holder != me)) {
+      cmd->status = Status::kReservationConflict;
+    } else {
+      lu->spc2_reservation_holder = me;
+      lu->UpdateReservationActiveLocked();
+    }
+  }
+  Complete(cmd);
+}
+
+void Release(Command* cmd) {
+  LogicalUnit* lu = cmd->lu.get();
+  {
+    std::lock_guard<std::mutex> lock(lu->mutex());
+    const uint64_t me = cmd->nexus ? cmd->nexus->id : 0;
+    if (!lu->pr_registrations.empty() || lu->pr_reserved) {
+      cmd->status = Status::kReservationConflict;
+    } else if (lu->spc2_reservation_holder == me) {
+      lu->spc2_reservation_holder = 0;
+      lu->UpdateReservationActiveLocked();
+    }  // else: releasing someone else's reservation is a no-op with GOOD
+  }
+  Complete(cmd);
+}
+
+}  // namespace
+
+uint32_t MaxTransferBlocks(const LogicalUnit& lu) {
+  if (lu.config().max_transfer_blocks) return lu.config().max_transfer_blocks;
+  return std::max<uint32_t>(1, (1u << 20) / lu.block_size());
+}
+
+std::vector<OpInfo> SpcOps() {
+  constexpr uint32_t kInfo = kOpNoUnitAttention | kOpNoLun | kOpConflictExempt;
+  std::vector<OpInfo> ops = {
+      Op(0x00, &TestUnitReady, kOpNeedsMedium, "TEST UNIT READY", {0x00, 0, 0, 0, 0, 0}),
+      Op(0x03, &RequestSense, kInfo, "REQUEST SENSE", {0x03, 0x01, 0, 0, 0xff, 0}),
+      Op(0x12, &Inquiry, kInfo, "INQUIRY", {0x12, 0x01, 0xff, 0xff, 0xff, 0}),
+      Op(0x15, &ModeSelect, 0, "MODE SELECT(6)", {0x15, 0x11, 0, 0, 0xff, 0}),
+      Op(0x16, &Reserve, 0, "RESERVE(6)", {0x16, 0, 0, 0, 0, 0}),
+      Op(0x17, &Release, 0, "RELEASE(6)", {0x17, 0, 0, 0, 0, 0}),
+      Op(0x1a, &ModeSense, 0, "MODE SENSE(6)", {0x1a, 0x08, 0xff, 0xff, 0xff, 0}),
+      Op(0x1b, &StartStopUnit, 0, "START STOP UNIT", {0x1b, 0x01, 0, 0x0f, 0xf7, 0}),
+      Op(0x1e, &PreventAllow, 0, "PREVENT ALLOW MEDIUM REMOVAL", {0x1e, 0, 0, 0, 0x03, 0}),
+      Op(0x55, &ModeSelect, 0, "MODE SELECT(10)", {0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0}),
+      Op(0x56, &Reserve, 0, "RESERVE(10)", {0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
+      Op(0x57, &Release, 0, "RELEASE(10)", {0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
+      Op(0x5a, &ModeSense, 0, "MODE SENSE(10)",
+         {0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0}),
+      Op(0xa0, &ReportLuns, kInfo, "REPORT LUNS",
+         {0xa0, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0}),
+      OpSa(0xa3, 0x0c, &ReportSupportedOpcodes, kOpConflictExempt,
+           "REPORT SUPPORTED OPERATION CODES",
+           {0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0}),
+  };
+  static const char* const kPrinNames[] = {"PERSISTENT RESERVE IN/READ KEYS",
+                                           "PERSISTENT RESERVE IN/READ RESERVATION",
+                                           "PERSISTENT RESERVE IN/REPORT CAPABILITIES",
+                                           "PERSISTENT RESERVE IN/READ FULL STATUS"};
+  for (uint8_t sa = 0; sa <= 3; ++sa) {
+    ops.push_back(OpSa(0x5e, sa, &PersistentReserveIn, 0, kPrinNames[sa],
+                       {0x5e, sa, 0, 0, 0, 0, 0, 0xff, 0xff, 0}));
+  }
+  static const char* const kProutNames[] = {
+      "PERSISTENT RESERVE OUT/REGISTER", "PERSISTENT RESERVE OUT/RESERVE",
+      "PERSISTENT RESERVE OUT/RELEASE",  "PERSISTENT RESERVE OUT/CLEAR",
+      "PERSISTENT RESERVE OUT/PREEMPT",  "PERSISTENT RESERVE OUT/PREEMPT AND ABORT",
+      "PERSISTENT RESERVE OUT/REGISTER AND IGNORE EXISTING KEY"};
+  for (uint8_t sa = 0; sa <= 6; ++sa) {
+    ops.push_back(OpSa(0x5f, sa, &PersistentReserveOut, 0, kProutNames[sa],
+                       {0x5f, sa, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0}));
+  }
+  return ops;
+}
+
+}  // namespace modtgt::scsi
