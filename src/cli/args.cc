@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: Apache-2.0
+// modtgtadm argument parsing. See args.h.
+#include "cli/args.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <set>
+
+#include "admin/protocol.h"
+
+namespace modtgt::cli {
+
+namespace {
+
+enum class Kind { kFlag, kString, kInt };
+
+struct OptionSpec {
+  const char* long_name;
+  char short_name;  // 0 = none
+  Kind kind;
+  const char* field;  // request field; nullptr = handled specially
+};
+
+// tgtadm's options (tgtadm.c long_options) plus ours. Fields match the admin protocol.
+constexpr OptionSpec kOptions[] = {
+    {"lld", 'L', Kind::kString, "lld"},
+    {"mode", 'm', Kind::kString, "mode"},
+    {"op", 'o', Kind::kString, "op"},
+    {"tid", 't', Kind::kInt, "tid"},
+    {"targetname", 'T', Kind::kString, "targetname"},
+    {"lun", 'l', Kind::kInt, "lun"},
+    {"backing-store", 'b', Kind::kString, "backing_store"},
+    {"bstype", 'E', Kind::kString, "bstype"},
+    {"bsopts", 'S', Kind::kString, "bsopts"},
+    {"bsoflags", 'f', Kind::kString, "bsoflags"},
+    {"blocksize", 'y', Kind::kInt, "blocksize"},
+    {"params", 'P', Kind::kString, nullptr},
+    {"initiator-address", 'I', Kind::kString, "initiator_address"},
+    {"initiator-name", 'Q', Kind::kString, "initiator_name"},
+    {"alias", 0, Kind::kString, "alias"},
+    {"force", 'F', Kind::kFlag, "force"},
+    {"json", 0, Kind::kFlag, nullptr},
+    {"socket", 0, Kind::kString, nullptr},
+    {"help", 'h', Kind::kFlag, nullptr},
+    {"version", 'V', Kind::kFlag, nullptr},
+};
+
+const OptionSpec* FindLong(const std::string& name) {
+  for (const auto& o : kOptions) {
+    if (name == o.long_name) return &o;
+  }
+  return nullptr;
+}
+
+const OptionSpec* FindShort(char c) {
+  for (const auto& o : kOptions) {
+    if (o.short_name != 0 && o.short_name == c) return &o;
+  }
+  return nullptr;
+}
+
+bool ParseInt(const std::string& s, int64_t* out) {
+  if (s.empty() || s.size() > 19) return false;
+  size_t i = 0;
+  if (s[0] == '-') i = 1;
+  if (i == s.size()) return false;
+  for (size_t k = i; k < s.size(); ++k) {
+    if (!std::isdigit(static_cast<unsigned char>(s[k]))) return false;
+  }
+  errno = 0;
+  long long v = std::strtoll(s.c_str(), nullptr, 10);
+  if (errno != 0) return false;
+  *out = v;
+  return true;
+}
+
+Status Apply(const OptionSpec& o, const std::string& value, CliOptions* opts) {
+  std::string name = std::string("--") + o.long_name;
+  std::string key = o.long_name;
+  if (key == "json") {
+    opts->json_output = true;
+  } else if (key == "help") {
+    opts->help = true;
+  } else if (key == "version") {
+    opts->version = true;
+  } else if (key == "socket") {
+    if (value.empty()) return Status::InvalidArgument("--socket needs a path");
+    opts->socket_path = value;
+  } else if (key == "params") {
+    auto pairs = admin::ParseParamList(value);
+    if (!pairs.ok()) return pairs.status();
+    nlohmann::json& params = opts->request["params"];
+    if (!params.is_object()) params = nlohmann::json::object();
+    for (const auto& [k, v] : *pairs) {
+      if (params.contains(k)) return Status::InvalidArgument("--params: '" + k + "' given twice");
+      params[k] = v;
+    }
+  } else if (o.kind == Kind::kFlag) {
+    opts->request[o.field] = true;
+  } else if (o.kind == Kind::kInt) {
+    int64_t v = 0;
+    if (!ParseInt(value, &v)) {
+      return Status::InvalidArgument(name + " needs a number, not '" + value + "'");
+    }
+    opts->request[o.field] = v;
+  } else {
+    if (key == "mode" || key == "op" || key == "lld") {
+      std::string lower = value;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      opts->request[o.field] = lower;
+    } else {
+      opts->request[o.field] = value;
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<CliOptions> ParseArgs(const std::vector<std::string>& args, const char* env_socket) {
+  CliOptions opts;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const OptionSpec* spec = nullptr;
+    std::string value;
+    bool has_inline_value = false;
+    if (a.size() > 2 && a[0] == '-' && a[1] == '-') {
+      std::string name = a.substr(2);
+      size_t eq = name.find('=');
+      if (eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+        has_inline_value = true;
+      }
+      spec = FindLong(name);
+      if (spec == nullptr) return Status::InvalidArgument("unknown option --" + name);
+    } else if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
+      spec = FindShort(a[1]);
+      if (spec == nullptr) return Status::InvalidArgument("unknown option " + a.substr(0, 2));
+      if (a.size() > 2) {
+        value = a.substr(2);
+        has_inline_value = true;
+      }
+    } else {
+      return Status::InvalidArgument("unexpected argument '" + a + "'");
+    }
+    std::string opt_name = std::string("--") + spec->long_name;
+    if (spec->kind == Kind::kFlag) {
+      if (has_inline_value) return Status::InvalidArgument(opt_name + " takes no value");
+    } else if (!has_inline_value) {
+      if (i + 1 >= args.size()) return Status::InvalidArgument(opt_name + " needs a value");
+      value = args[++i];
+    }
+    // Repeating an option is a mistake in scripts (tgtadm silently keeps the last one).
+    if (spec->kind != Kind::kFlag && !seen.insert(spec->long_name).second) {
+      return Status::InvalidArgument(opt_name + " given twice");
+    }
+    MODTGT_RETURN_IF_ERROR(Apply(*spec, value, &opts));
+  }
+  if (opts.socket_path.empty()) {
+    opts.socket_path = (env_socket != nullptr && *env_socket) ? env_socket
+                                                              : admin::kDefaultSocketPath;
+  }
+  if (opts.help || opts.version) return opts;
+
+  nlohmann::json& r = opts.request;
+  if (!r.contains("lld")) r["lld"] = "iscsi";
+  if (r["lld"] != "iscsi") {
+    return Status::InvalidArgument("--lld " + r["lld"].get<std::string>() +
+                                   ": only iscsi is supported");
+  }
+  if (!r.contains("mode")) return Status::InvalidArgument("--mode is required");
+  if (!r.contains("op")) return Status::InvalidArgument("--op is required");
+  const std::string mode = r["mode"];
+  const std::string op = r["op"];
+  // What tgtadm checks before talking to the daemon; the daemon validates again.
+  auto need = [&](const char* field, const char* option) -> Status {
+    if (!r.contains(field)) {
+      return Status::InvalidArgument(std::string(option) + " is required for --mode " + mode +
+                                     " --op " + op);
+    }
+    return Status::OK();
+  };
+  if (mode == "target") {
+    if (op == "new") {
+      MODTGT_RETURN_IF_ERROR(need("tid", "--tid"));
+      MODTGT_RETURN_IF_ERROR(need("targetname", "--targetname"));
+    } else if (op == "delete" || op == "bind" || op == "unbind") {
+      if (!r.contains("tid") && !r.contains("targetname")) {
+        return Status::InvalidArgument("--tid is required for --mode target --op " + op);
+      }
+      if ((op == "bind" || op == "unbind") && !r.contains("initiator_address") &&
+          !r.contains("initiator_name")) {
+        return Status::InvalidArgument("--initiator-address or --initiator-name is required for "
+                                       "--op " + op);
+      }
+    }
+  } else if (mode == "logicalunit") {
+    if (!r.contains("tid") && !r.contains("targetname")) {
+      return Status::InvalidArgument("--tid is required for --mode logicalunit");
+    }
+    if (op == "new") {
+      MODTGT_RETURN_IF_ERROR(need("lun", "--lun"));
+      MODTGT_RETURN_IF_ERROR(need("backing_store", "--backing-store"));
+    } else if (op == "delete" || op == "update") {
+      MODTGT_RETURN_IF_ERROR(need("lun", "--lun"));
+    }
+    if (op == "update") MODTGT_RETURN_IF_ERROR(need("params", "--params"));
+  }
+  return opts;
+}
+
+std::string UsageText() {
+  return R"(Usage: modtgtadm [OPTIONS] --mode MODE --op OP [ARGS]
+Administers a running modtgtd (tgtadm-compatible syntax).
+
+  -L, --lld iscsi                 low-level driver (only iscsi; the default)
+  -m, --mode MODE                 system | target | logicalunit | portal
+  -o, --op OP                     new | delete | show | bind | unbind | update | bsload
+  -t, --tid N                     target id
+  -T, --targetname IQN            target name
+  -l, --lun N                     logical unit number (0..16383; no LUN 0 is implied)
+  -b, --backing-store PATH        backing store path or "subtype/config"
+  -E, --bstype NAME               backing-store module (default rdwr)
+  -S, --bsopts OPTS               module options
+  -f, --bsoflags FLAGS            direct, sync (comma or colon separated)
+  -y, --blocksize N               512 or 4096
+  -P, --params k=v,...            readonly, removable, thin_provisioning, wce, vendor_id,
+                                  product_id, product_rev, scsi_sn, scsi_id, naa, size,
+                                  max_transfer_blocks
+  -I, --initiator-address ADDR    ALL, an IPv4/IPv6 address or ADDR/PREFIXLEN
+  -Q, --initiator-name NAME       initiator iSCSI name
+  -F, --force                     delete a target with sessions / a busy LUN
+      --json                      print the daemon's result as JSON
+      --socket PATH               admin socket (default $MODTGT_SOCKET or /run/modtgt/modtgtd.sock)
+  -h, --help                      this text
+
+Examples:
+  modtgtadm --lld iscsi --mode target --op new --tid 1 --targetname iqn.2026-01.org.example:disk1
+  modtgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL
+  modtgtadm --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --backing-store /srv/disk.img
+  modtgtadm --lld iscsi --mode target --op show
+
+Exit status: 0 success, 2 invalid request, 3 no such target, 4 target exists, 5 no such LUN,
+6 LUN exists, 7 busy, 8 no such module, 9 module error, 10 permission, 11 internal,
+12 unsupported, 13 no such ACL, 14 ACL exists, 20 cannot connect to modtgtd, 21 bad reply.
+)";
+}
+
+}  // namespace modtgt::cli

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+// modtgtadm output formatting. See format.h.
+#include "cli/format.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+
+namespace modtgt::cli {
+
+namespace {
+
+using nlohmann::json;
+
+std::string Str(const json& j, const char* key, const std::string& dflt = "") {
+  if (!j.is_object() || !j.contains(key)) return dflt;
+  const json& v = j.at(key);
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return dflt;
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+uint64_t U64(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key)) return 0;
+  const json& v = j.at(key);
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer()) {
+    int64_t n = v.get<int64_t>();
+    return n < 0 ? 0 : static_cast<uint64_t>(n);
+  }
+  return 0;
+}
+
+bool Bool(const json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j.at(key).is_boolean() && j.at(key).get<bool>();
+}
+
+const json& Arr(const json& j, const char* key) {
+  static const json kEmpty = json::array();
+  if (!j.is_object() || !j.contains(key) || !j.at(key).is_array()) return kEmpty;
+  return j.at(key);
+}
+
+const char* YesNo(bool b) { return b ? "Yes" : "No"; }
+
+void Line(std::string* out, int indent, const std::string& text) {
+  out->append(static_cast<size_t>(indent) * 4, ' ');
+  out->append(text);
+  out->push_back('\n');
+}
+
+void FormatLun(const json& lu, int indent, std::string* out) {
+  Line(out, indent, "LUN: " + std::to_string(U64(lu, "lun")));
+  int in = indent + 1;
+  Line(out, in, "Type: " + Str(lu, "type", "disk"));
+  Line(out, in, "SCSI ID: " + Str(lu, "scsi_id"));
+  Line(out, in, "SCSI SN: " + Str(lu, "scsi_sn"));
+  Line(out, in, "NAA: " + Str(lu, "naa"));
+  uint64_t size = U64(lu, "size_bytes");
+  // tgtadm prints decimal megabytes.
+  Line(out, in, "Size: " + std::to_string(size / 1000000) + " MB (" + std::to_string(size) +
+                    " bytes), Block size: " + std::to_string(U64(lu, "block_size")));
+  Line(out, in, "Vendor: " + Str(lu, "vendor_id") + ", Product: " + Str(lu, "product_id") +
+                    ", Revision: " + Str(lu, "product_rev"));
+  Line(out, in, "Online: Yes");
+  Line(out, in, std::string("Removable media: ") + YesNo(Bool(lu, "removable")));
+  Line(out, in, std::string("Readonly: ") + YesNo(Bool(lu, "readonly")));
+  Line(out, in, std::string("Thin-provisioning: ") + YesNo(Bool(lu, "thin_provisioning")));
+  Line(out, in, std::string("Write cache: ") + YesNo(Bool(lu, "write_cache")));
+  Line(out, in, "Backing store type: " + Str(lu, "bstype", "None"));
+  Line(out, in, "Backing store path: " + Str(lu, "backing_store", "None"));
+  Line(out, in, "Backing store flags: " + Str(lu, "bsoflags"));
+  std::string bsopts = Str(lu, "bsopts");
+  if (!bsopts.empty()) Line(out, in, "Backing store options: " + bsopts);
+}
+
+void FormatTarget(const json& t, std::string* out) {
+  Line(out, 0, "Target " + std::to_string(U64(t, "tid")) + ": " + Str(t, "name"));
+  Line(out, 1, "System information:");
+  Line(out, 2, "Driver: iscsi");
+  Line(out, 2, "State: ready");
+  std::string alias = Str(t, "alias");
+  if (!alias.empty()) Line(out, 2, "Alias: " + alias);
+  Line(out, 1, "I_T nexus information:");
+  for (const json& n : Arr(t, "nexuses")) {
+    Line(out, 2, "I_T nexus: " + std::to_string(U64(n, "nexus_id")));
+    Line(out, 3, "Initiator: " + Str(n, "initiator") + " ISID: " + Str(n, "isid") +
+                     " TSIH: " + std::to_string(U64(n, "tsih")));
+    for (const json& c : Arr(n, "connections")) {
+      Line(out, 3, "Connection: " + (c.is_string() ? c.get<std::string>() : c.dump()));
+    }
+  }
+  Line(out, 1, "LUN information:");
+  for (const json& lu : Arr(t, "luns")) FormatLun(lu, 2, out);
+  Line(out, 1, "Account information:");
+  for (const json& a : Arr(t, "accounts")) {
+    Line(out, 2, a.is_string() ? a.get<std::string>() : a.dump());
+  }
+  Line(out, 1, "ACL information:");
+  const json& acl = t.is_object() && t.contains("acl") ? t.at("acl") : json::object();
+  for (const json& a : Arr(acl, "addresses")) {
+    if (a.is_string()) Line(out, 2, a.get<std::string>());
+  }
+  for (const json& n : Arr(acl, "names")) {
+    if (n.is_string()) Line(out, 2, "Initiator name: " + n.get<std::string>());
+  }
+}
+
+void FormatSystem(const json& r, std::string* out) {
+  Line(out, 0, "System information:");
+  Line(out, 1, "Version: " + Str(r, "version"));
+  Line(out, 1, "Daemon pid: " + std::to_string(U64(r, "pid")));
+  Line(out, 1, "Threads: " + std::to_string(U64(r, "threads")));
+  Line(out, 1, "State: ready");
+  Line(out, 0, "Portals:");
+  for (const json& p : Arr(r, "portals")) {
+    if (p.is_string()) Line(out, 1, p.get<std::string>());
+  }
+  Line(out, 0, "LLDs:");
+  Line(out, 1, "iscsi: ready");
+  Line(out, 0, "Backing stores:");
+  for (const json& m : Arr(r, "modules")) {
+    std::string s = Str(m, "name") + ": " + Str(m, "state");
+    std::string err = Str(m, "error");
+    if (!err.empty()) s += " (" + err + ")";
+    std::string ver = Str(m, "version");
+    if (!ver.empty()) s += ", version " + ver;
+    uint64_t abi = U64(m, "abi_version");
+    if (abi) s += ", abi " + std::to_string(abi >> 16) + "." + std::to_string(abi & 0xffff);
+    Line(out, 1, s);
+    std::string caps;
+    for (const json& c : Arr(m, "capabilities")) {
+      if (c.is_string()) caps += (caps.empty() ? "" : ", ") + c.get<std::string>();
+    }
+    if (!caps.empty()) Line(out, 2, "Capabilities: " + caps);
+    std::string users;
+    for (const json& u : Arr(m, "users")) {
+      if (u.is_string()) users += (users.empty() ? "" : ", ") + u.get<std::string>();
+    }
+    if (!users.empty()) Line(out, 2, "Users: " + users);
+  }
+  Line(out, 0, "Targets:");
+  for (const json& t : Arr(r, "targets")) {
+    Line(out, 1, "Target " + std::to_string(U64(t, "tid")) + ": " + Str(t, "name") + " (" +
+                     std::to_string(U64(t, "luns")) + " LUNs, " +
+                     std::to_string(U64(t, "sessions")) + " sessions)");
+  }
+}
+
+}  // namespace
+
+std::string FormatResult(const json& request, const json& result) {
+  std::string mode = Str(request, "mode");
+  std::string op = Str(request, "op");
+  std::string out;
+  if (op != "show") {
+    if (mode == "logicalunit" && op == "update" && Bool(result, "rebuilt")) {
+      const json& lu = result.contains("lun") ? result.at("lun") : json::object();
+      return "LUN " + std::to_string(U64(lu, "lun")) + " rebuilt with the new parameters\n";
+    }
+    return "";
+  }
+  if (mode == "system") {
+    FormatSystem(result, &out);
+  } else if (mode == "target") {
+    for (const json& t : Arr(result, "targets")) FormatTarget(t, &out);
+  } else if (mode == "logicalunit") {
+    Line(&out, 0, "Target " + std::to_string(U64(result, "tid")) + ":");
+    for (const json& lu : Arr(result, "luns")) FormatLun(lu, 1, &out);
+  } else if (mode == "portal") {
+    for (const json& p : Arr(result, "portals")) {
+      if (p.is_string()) Line(&out, 0, "Portal: " + p.get<std::string>());
+    }
+  } else {
+    out = result.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  }
+  return out;
+}
+
+}  // namespace modtgt::cli

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+// modtgtadm: the admin CLI. Parses tgtadm-style options (cli/args.h), sends one JSON request
+// line to modtgtd's Unix socket, reads one reply line, and prints the result (tgtadm-style
+// text, or JSON with --json). Errors go to stderr as "modtgtadm: <message>" with the exit
+// code of the error (admin/protocol.h).
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "admin/protocol.h"
+#include "cli/args.h"
+#include "cli/format.h"
+#include "modtgt/version.h"
+
+namespace {
+
+using modtgt::admin::kExitBadReply;
+using modtgt::admin::kExitCannotConnect;
+using modtgt::admin::kExitUsage;
+
+// LU creation may open large files or remote images: allow the daemon time to answer.
+constexpr int kReplyTimeoutSec = 120;
+
+int Fail(int code, const std::string& msg) {
+  std::fprintf(stderr, "modtgtadm: %s\n", msg.c_str());
+  return code;
+}
+
+// Sends line and reads one reply line. Returns 0, or an exit code after printing the error.
+int Exchange(const std::string& path, const std::string& line, std::string* reply) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return Fail(kExitUsage, "socket path too long: " + path);
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Fail(kExitCannotConnect, std::string("socket: ") + std::strerror(errno));
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int e = errno;
+    close(fd);
+    std::string hint = (e == ENOENT || e == ECONNREFUSED) ? " (is modtgtd running?)" : "";
+    return Fail(kExitCannotConnect,
+                "cannot connect to modtgtd at " + path + ": " + std::strerror(e) + hint);
+  }
+  timeval tv{kReplyTimeoutSec, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = errno;
+      close(fd);
+      return Fail(kExitCannotConnect, "sending to modtgtd at " + path + ": " + std::strerror(e));
+    }
+    off += static_cast<size_t>(n);
+  }
+  char buf[65536];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      close(fd);
+      return Fail(kExitBadReply, "reading the reply from modtgtd: " +
+                                     std::string(e == EAGAIN ? "timed out" : std::strerror(e)));
+    }
+    if (n == 0) break;
+    reply->append(buf, static_cast<size_t>(n));
+    if (reply->find('\n') != std::string::npos) break;
+    if (reply->size() > (64u << 20)) break;
+  }
+  close(fd);
+  size_t nl = reply->find('\n');
+  if (nl != std::string::npos) reply->resize(nl);
+  if (reply->empty()) return Fail(kExitBadReply, "modtgtd closed the connection without a reply");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = modtgt::cli::ParseArgs(args, std::getenv("MODTGT_SOCKET"));
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "modtgtadm: %s\nTry 'modtgtadm --help'.\n",
+                 parsed.status().message().c_str());
+    return kExitUsage;
+  }
+  modtgt::cli::CliOptions& opts = parsed.value();
+  if (opts.help) {
+    std::fputs(modtgt::cli::UsageText().c_str(), stdout);
+    return 0;
+  }
+  if (opts.version) {
+    std::printf("modtgtadm %s\n", MODTGT_PACKAGE_VERSION);
+    return 0;
+  }
+
+  std::string reply_text;
+  int rc = Exchange(opts.socket_path, opts.request.dump() + "\n", &reply_text);
+  if (rc != 0) return rc;
+  nlohmann::json reply = nlohmann::json::parse(reply_text, nullptr, /*allow_exceptions=*/false);
+  if (reply.is_discarded() || !reply.is_object() || !reply.contains("ok") ||
+      !reply["ok"].is_boolean()) {
+    return Fail(kExitBadReply, "modtgtd sent a reply that is not understood: " +
+                                   reply_text.substr(0, 200));
+  }
+  if (!reply["ok"].get<bool>()) {
+    const nlohmann::json& err = reply.contains("error") && reply["error"].is_object()
+                                    ? reply["error"]
+                                    : nlohmann::json::object();
+    std::string msg = err.contains("message") && err["message"].is_string()
+                          ? err["message"].get<std::string>()
+                          : "request failed";
+    int exit_code = 0;
+    if (err.contains("exit") && err["exit"].is_number_integer()) {
+      exit_code = err["exit"].get<int>();
+    }
+    if (exit_code <= 0 || exit_code > 125) {
+      exit_code = modtgt::admin::ExitCodeForName(
+          err.contains("code") && err["code"].is_string() ? err["code"].get<std::string>() : "");
+    }
+    return Fail(exit_code, msg);
+  }
+  const nlohmann::json& result =
+      reply.contains("result") ? reply["result"] : nlohmann::json::object();
+  if (opts.json_output) {
+    std::printf("%s\n", result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    std::string text = modtgt::cli::FormatResult(opts.request, result);
+    std::fputs(text.c_str(), stdout);
+  }
+  return 0;
+}
