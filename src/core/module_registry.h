@@ -3,7 +3,8 @@
 // descriptor against the ABI (include/modtgt/module.h), keeps their state and users, and
 // opens Devices (scsi::Backend over a module) for LUNs.
 //
-// Threading: thread-safe (internal mutex). Loading and opening run on the admin thread.
+// Threading: thread-safe (internal mutex). Loading and opening run on the admin thread; a
+// module's lifecycle callbacks are serialised per module. See core/device.h for the I/O side.
 #pragma once
 
 #include <cstdint>
@@ -52,22 +53,41 @@ struct DeviceConfig {
 class ModuleRegistry {
  public:
   ModuleRegistry();
+  // Drops the registry's references. A module whose devices are still open stays mapped
+  // until the last of them is destroyed; the others get unload() and dlclose() now.
   ~ModuleRegistry();
+  ModuleRegistry(const ModuleRegistry&) = delete;
+  ModuleRegistry& operator=(const ModuleRegistry&) = delete;
 
-  // Loads every bs_*.so in dir (or only the names in `only`, when not empty; an unknown
-  // name is an error). Modules that fail stay listed in state kError.
+  // Loads the backing stores of module root `dir`: every dir/backing-store/bs_*.so, or,
+  // when `only` is not empty, just bs_NAME.so for each NAME in it. An unknown NAME is an
+  // error naming it and listing what exists (nothing is loaded then). With `only`, a
+  // refused module is an error (the others are still loaded); without it, refusals are
+  // logged and skipped. A module whose load() fails is not an error here: it stays
+  // listed in state kError (see List()). A missing folder is NotFound.
   Status LoadDirectory(const std::string& dir, const std::vector<std::string>& only);
-  // Loads one module file. Refusals (not ELF, no entry symbol, ABI mismatch, missing
-  // mandatory callback, duplicate name) return an error and leave nothing behind.
+  // Loads one module file. Refusals (not ELF, unresolved dependency, no entry symbol,
+  // NULL descriptor, struct too small, ABI mismatch, wrong kind, missing mandatory
+  // callback, invalid or duplicate name/subtype) return an error and leave nothing
+  // behind. A module whose load() fails is kept in state kError and the error is
+  // returned; calling LoadFile again with the same file retries load() (kReady on
+  // success). A new file whose name matches a module in kError replaces it. Loading a
+  // ready module's file again is AlreadyExists.
   Status LoadFile(const std::string& path);
+  // Unloads a module by name: refused (Busy, naming them) while devices use it;
+  // otherwise unload() + dlclose(). NotFound for an unknown name.
+  Status Unload(const std::string& name);
+  // Every module, in load order.
   std::vector<ModuleInfo> List() const;
 
-  // Validates cfg with the module's check_config, no side effects.
+  // Validates cfg with the module's check_config, no side effects. Errors: NotFound
+  // (unknown bstype), Unavailable (module not ready), or the module's reason.
   Status CheckConfig(const DeviceConfig& cfg);
-  // Opens a device; the module gains cfg.user as a user until the Backend is destroyed.
+  // Runs CheckConfig, then opens a core::Device (module open()). The module gains cfg.user
+  // as a user until the Backend is destroyed. On failure nothing stays open.
   Result<std::unique_ptr<scsi::Backend>> OpenDevice(const DeviceConfig& cfg);
 
-  // The host services table given to every module.
+  // The host services table given to every module. Static storage, thread-safe.
   static const modtgt_host* HostTable();
 
  private:

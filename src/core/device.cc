@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/device.h"
+
+#include <dlfcn.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "common/log.h"
+
+namespace modtgt::core {
+namespace {
+
+// The module the current thread is calling into, and the reason it gave with
+// host->error(). Thread-local: modules call host->error() on the thread that runs the
+// failing callback, and the daemon reads it right after the callback returns.
+thread_local const LoadedModule* t_current = nullptr;
+thread_local char t_error[1024];
+thread_local bool t_error_set = false;
+
+constexpr int kSlotChunk = 32;
+constexpr uint32_t kMaxBadStatusLogs = 10;
+
+bool ValidStatus(scsi::IoOp op, int st) {
+  if (op == scsi::IoOp::kHandleCmd) return st >= MODTGT_STS_OK && st <= MODTGT_STS_SENSE_SET;
+  return st >= MODTGT_STS_OK && st <= MODTGT_STS_UNSUPPORTED;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// LoadedModule
+
+LoadedModule::~LoadedModule() {
+  if (load_succeeded && desc.unload) {
+    std::lock_guard<std::mutex> g(call_mu);
+    CalloutScope scope(this);
+    desc.unload();
+  }
+  if (handle) dlclose(handle);
+}
+
+ModuleState LoadedModule::GetState(std::string* error_out) const {
+  std::lock_guard<std::mutex> l(mu);
+  if (error_out) *error_out = error;
+  return state;
+}
+
+void LoadedModule::AddUser(const void* key, const std::string& user) {
+  std::lock_guard<std::mutex> l(mu);
+  users[key] = user;
+}
+
+void LoadedModule::RemoveUser(const void* key) {
+  std::lock_guard<std::mutex> l(mu);
+  users.erase(key);
+}
+
+std::vector<std::string> LoadedModule::UserList() const {
+  std::lock_guard<std::mutex> l(mu);
+  std::vector<std::string> out;
+  out.reserve(users.size());
+  for (const auto& [key, user] : users) out.push_back(user.empty() ? "(unnamed device)" : user);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Callout context
+
+CalloutScope::CalloutScope(const LoadedModule* module) : prev_(t_current) {
+  t_current = module;
+  t_error_set = false;
+}
+
+CalloutScope::~CalloutScope() { t_current = prev_; }
+
+std::string TakeCalloutError(const char* fallback) {
+  if (!t_error_set) return fallback;
+  t_error_set = false;
+  return t_error;
+}
+
+void RecordCalloutErrorV(const char* fmt, va_list ap) {
+  if (fmt == nullptr) fmt = "(null)";
+  int n = std::vsnprintf(t_error, sizeof(t_error), fmt, ap);
+  if (n < 0) std::snprintf(t_error, sizeof(t_error), "(unformattable error message)");
+  // Trailing newlines would end up in the middle of our own messages.
+  size_t len = std::strlen(t_error);
+  while (len > 0 && (t_error[len - 1] == '\n' || t_error[len - 1] == '\r')) t_error[--len] = 0;
+  t_error_set = true;
+}
+
+const LoadedModule* CurrentModule() { return t_current; }
+
+Status ModuleErrorStatus(int rc, std::string message) {
+  switch (rc) {
+    case MODTGT_ENOENT:
+      return Status::NotFound(std::move(message));
+    case MODTGT_EACCES:
+      return Status::PermissionDenied(std::move(message));
+    case MODTGT_EBUSY:
+      return Status::Busy(std::move(message));
+    case MODTGT_EIO:
+      return Status::IoError(std::move(message));
+    case MODTGT_EINVAL:
+    case MODTGT_ENOTSUP:
+      return Status::InvalidArgument(std::move(message));
+    default:  // ENOMEM, EINTERNAL, or a value outside the ABI
+      return Status::Internal(std::move(message));
+  }
+}
+
+void FillDevConfig(const DeviceConfig& cfg, const std::string& subtype, modtgt_dev* dev) {
+  dev->cfgstring = cfg.cfgstring;
+  const std::string prefix = subtype + "/";
+  if (!subtype.empty() && dev->cfgstring.compare(0, prefix.size(), prefix) == 0) {
+    dev->path = dev->cfgstring.substr(prefix.size());
+  } else {
+    dev->path = dev->cfgstring;
+  }
+  dev->bsopts = cfg.bsopts;
+  modtgt_dev_config& c = dev->config;
+  c = modtgt_dev_config{};
+  c.struct_size = sizeof(modtgt_dev_config);
+  c.block_size = cfg.block_size;
+  c.cfgstring = dev->cfgstring.c_str();
+  c.path = dev->path.c_str();
+  c.bsopts = dev->bsopts.c_str();
+  c.oflags = cfg.oflags;
+  c.readonly = cfg.readonly ? 1 : 0;
+  c.size = cfg.size;
+  c.write_cache = cfg.write_cache ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Device
+
+Device::Device(std::shared_ptr<LoadedModule> module, const DeviceConfig& cfg)
+    : module_(std::move(module)), desc_(module_->desc), user_(cfg.user) {
+  dev_.device = this;
+  FillDevConfig(cfg, module_->subtype, &dev_);
+  thread_name_ = "bs_" + module_->name;
+  // One chunk up front: the first I/Os do not allocate.
+  auto chunk = std::make_unique<IoSlot[]>(kSlotChunk);
+  for (int i = 0; i < kSlotChunk; i++) {
+    chunk[i].device = this;
+    chunk[i].work.run = &Device::RunWork;
+    chunk[i].next_free = free_slots_;
+    free_slots_ = &chunk[i];
+  }
+  slot_chunks_.push_back(std::move(chunk));
+}
+
+Device::~Device() {
+  {
+    std::unique_lock<std::mutex> l(slots_mu_);
+    // A command is never freed while the module may still touch it: wait, however long.
+    while (!drained_cv_.wait_for(l, std::chrono::seconds(10), [this] { return inflight_ == 0; })) {
+      LOG_WARN("%s: closing '%s' is waiting for %u I/O(s) the module has not completed",
+               module_->name.c_str(), dev_.cfgstring.c_str(), inflight_);
+    }
+  }
+  if (pool_) pool_->Stop();
+  if (opened_) {
+    std::lock_guard<std::mutex> g(module_->call_mu);
+    CalloutScope scope(module_.get());
+    desc_.close(&dev_);
+  }
+  module_->RemoveUser(this);
+}
+
+Status Device::Open() {
+  int rc;
+  std::string reason;
+  {
+    std::lock_guard<std::mutex> g(module_->call_mu);
+    CalloutScope scope(module_.get());
+    rc = desc_.open(&dev_, 0);
+    if (rc != 0) reason = TakeCalloutError("the module gave no reason");
+  }
+  if (rc != 0) {
+    return ModuleErrorStatus(rc, "backing store '" + module_->name + "' cannot open '" +
+                                     dev_.cfgstring + "': " + reason);
+  }
+  opened_ = true;  // from here on, the destructor calls close()
+  if (dev_.size.load() == 0) {
+    if (dev_.config.size == 0) {
+      return Status::Internal("backing store '" + module_->name + "' opened '" + dev_.cfgstring +
+                              "' but did not set its size (host->dev_set_size)");
+    }
+    dev_.size.store(dev_.config.size);
+  }
+  if (desc_.nr_threads > 0) {
+    pool_ = std::make_unique<env::WorkQueue>();
+    pool_->Start(static_cast<int>(desc_.nr_threads), thread_name_.c_str());
+  }
+  module_->AddUser(this, user_);
+  return Status::OK();
+}
+
+uint64_t Device::size_bytes() const { return dev_.size.load(std::memory_order_relaxed); }
+
+void Device::SetWriteCache(bool enabled) {
+  std::atomic_ref<uint32_t>(dev_.config.write_cache).store(enabled ? 1 : 0, std::memory_order_relaxed);
+}
+
+uint32_t Device::inflight() const {
+  std::lock_guard<std::mutex> l(slots_mu_);
+  return inflight_;
+}
+
+Device::IoSlot* Device::AcquireSlot(scsi::Command* cmd) {
+  IoSlot* s;
+  {
+    std::lock_guard<std::mutex> l(slots_mu_);
+    if (free_slots_ == nullptr) {
+      // Grows by a chunk when the queue depth exceeds what this device has seen: the pool
+      // only grows, so the steady state does not allocate.
+      auto chunk = std::make_unique<IoSlot[]>(kSlotChunk);
+      for (int i = 0; i < kSlotChunk; i++) {
+        chunk[i].device = this;
+        chunk[i].work.run = &Device::RunWork;
+        chunk[i].next_free = free_slots_;
+        free_slots_ = &chunk[i];
+      }
+      slot_chunks_.push_back(std::move(chunk));
+    }
+    s = free_slots_;
+    free_slots_ = s->next_free;
+    s->next_free = nullptr;
+    ++inflight_;
+  }
+  s->cmd = cmd;
+  s->data_iov = iovec{};
+  s->busy.store(true, std::memory_order_release);
+  return s;
+}
+
+void Device::ReleaseSlot(IoSlot* s) {
+  s->cmd = nullptr;
+  std::lock_guard<std::mutex> l(slots_mu_);
+  s->next_free = free_slots_;
+  free_slots_ = s;
+  // Notify under the lock: the destructor may run as soon as it sees 0.
+  if (--inflight_ == 0) drained_cv_.notify_all();
+}
+
+void Device::Submit(scsi::Command* cmd) {
+  scsi::IoRequest& io = cmd->io;
+  bool present = false;
+  switch (io.op) {
+    case scsi::IoOp::kRead: present = desc_.read != nullptr; break;
+    case scsi::IoOp::kWrite: present = desc_.write != nullptr; break;
+    case scsi::IoOp::kFlush: present = desc_.flush != nullptr; break;
+    case scsi::IoOp::kUnmap: present = desc_.unmap != nullptr; break;
+    case scsi::IoOp::kWriteSame: present = desc_.write_same != nullptr; break;
+    case scsi::IoOp::kCaw: present = desc_.caw != nullptr; break;
+    case scsi::IoOp::kHandleCmd: present = desc_.handle_cmd != nullptr; break;
+  }
+  if (!present) {
+    // module.h: a missing flush means there is nothing to flush.
+    scsi::IoDone(cmd, io.op == scsi::IoOp::kFlush ? MODTGT_STS_OK
+                      : io.op == scsi::IoOp::kHandleCmd ? MODTGT_STS_NOT_HANDLED
+                                                        : MODTGT_STS_UNSUPPORTED);
+    return;
+  }
+  IoSlot* s = AcquireSlot(cmd);
+  if (io.op == scsi::IoOp::kHandleCmd && io.iovcnt == 0) {
+    // The command's own buffer, sized for the Data-In it may produce. On the owning loop:
+    // the only thread allowed to resize it.
+    if ((cmd->dir == scsi::DataDirection::kRead || cmd->dir == scsi::DataDirection::kBidi) &&
+        cmd->data.size() < cmd->expected_length) {
+      cmd->data.Resize(cmd->expected_length);
+    }
+    s->data_iov = iovec{cmd->data.data(), cmd->data.size()};
+  }
+  if (pool_) {
+    pool_->Push(&s->work);
+    return;
+  }
+  int st = Call(s);
+  if (st != MODTGT_STS_ASYNC) Finish(s, st);
+}
+
+void Device::RunWork(env::Completion* c) {
+  IoSlot* s = reinterpret_cast<IoSlot*>(c);  // work is IoSlot's first member
+  Device* d = s->device;
+  int st = d->Call(s);
+  if (st != MODTGT_STS_ASYNC) d->Finish(s, st);
+}
+
+int Device::Call(IoSlot* s) {
+  scsi::Command* cmd = s->cmd;
+  const scsi::IoRequest& io = cmd->io;
+  modtgt_io* h = reinterpret_cast<modtgt_io*>(s);
+  CalloutScope scope(module_.get());
+  switch (io.op) {
+    case scsi::IoOp::kRead:
+      return desc_.read(&dev_, h, io.iov, io.iovcnt, io.offset);
+    case scsi::IoOp::kWrite:
+      return desc_.write(&dev_, h, io.iov, io.iovcnt, io.offset, io.flags);
+    case scsi::IoOp::kFlush:
+      return desc_.flush(&dev_, h);
+    case scsi::IoOp::kUnmap:
+      return desc_.unmap(&dev_, h, io.offset, io.length);
+    case scsi::IoOp::kWriteSame:
+      return desc_.write_same(&dev_, h, io.iov, io.iovcnt, io.offset, io.length);
+    case scsi::IoOp::kCaw:
+      return desc_.caw(&dev_, h, io.iov, io.iovcnt, io.offset, io.length);
+    case scsi::IoOp::kHandleCmd:
+      return desc_.handle_cmd(&dev_, reinterpret_cast<modtgt_cmd*>(s));
+  }
+  return MODTGT_STS_UNSUPPORTED;
+}
+
+void Device::Finish(IoSlot* s, int status) {
+  if (!s->busy.exchange(false, std::memory_order_acq_rel)) {
+    LOG_ERROR("%s: module completed an I/O that is not in flight (completed twice?)",
+              module_->name.c_str());
+    return;
+  }
+  scsi::Command* cmd = s->cmd;
+  const scsi::IoOp op = cmd->io.op;
+  if (!ValidStatus(op, status)) {
+    static std::atomic<uint32_t> logged{0};
+    if (logged.fetch_add(1, std::memory_order_relaxed) < kMaxBadStatusLogs) {
+      LOG_ERROR("%s: callout returned invalid status %d; reporting a medium error",
+                module_->name.c_str(), status);
+    }
+    status = op == scsi::IoOp::kRead ? MODTGT_STS_READ_ERROR : MODTGT_STS_WRITE_ERROR;
+  }
+  ReleaseSlot(s);  // after this, `this` may be destroyed: touch only cmd
+  scsi::IoDone(cmd, status);
+}
+
+void Device::CompleteFromModule(IoSlot* slot, int status) {
+  if (slot == nullptr) {
+    LOG_ERROR("module completed a NULL I/O handle");
+    return;
+  }
+  slot->device->Finish(slot, status);
+}
+
+}  // namespace modtgt::core

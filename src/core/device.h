@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+// Device: a scsi::Backend over one opened backing-store module device (one LUN), and
+// LoadedModule, the record of one dlopen'ed module shared by the registry and the devices
+// opened on it (module_registry.cc creates both; nothing else should).
+//
+// The handles a module sees are daemon objects cast to the opaque ABI types:
+//   modtgt_dev*  -> the `modtgt_dev` struct defined below (one per Device, inside it);
+//   modtgt_io*   -> a Device::IoSlot (one per in-flight I/O, pooled per device);
+//   modtgt_cmd*  -> the same IoSlot (handle_cmd); the host's cmd_* services reach the
+//                   scsi::Command through it.
+// The slot, not the Command, is handed out so that the host's complete() finds its Device
+// without touching Command fields the core owns, and so that the worker-queue link (the
+// slot's own env::Completion) never shares `next`/`run` with the Completion base of the
+// Command, which scsi::IoDone uses to post the command back to its loop.
+//
+// Threading: thread-safe. Submit() is called on command-owning loops (any number at once);
+// callouts run inline on that loop (nr_threads == 0) or on the device's own WorkQueue
+// (nr_threads > 0); completions arrive from any thread. The destructor waits for every
+// in-flight I/O, stops the queue and calls the module's close(); it must not run on a
+// loop thread that still has to process one of this device's completions.
+#pragma once
+
+#include <atomic>
+#include <cstdarg>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/module_registry.h"
+#include "env/event_loop.h"
+#include "modtgt/module.h"
+#include "scsi/backend.h"
+#include "scsi/command.h"
+
+namespace modtgt::core {
+class Device;
+}  // namespace modtgt::core
+
+// The daemon's side of the opaque modtgt_dev handle (global namespace, like the ABI type).
+struct modtgt_dev {
+  modtgt::core::Device* device = nullptr;
+  modtgt_dev_config config{};  // points into the strings below
+  std::string cfgstring;
+  std::string path;
+  std::string bsopts;
+  void* priv = nullptr;        // module-owned (host->dev_set_private)
+  std::atomic<uint64_t> size{0};  // host->dev_set_size; 0 = not set
+};
+
+namespace modtgt::core {
+
+// One loaded module file. Created by ModuleRegistry::LoadFile; shared (shared_ptr) by the
+// registry and by every Device opened on it, so the code stays mapped until the last
+// Device is gone even if the registry drops it first. The destructor calls unload() (when
+// load() had succeeded) and dlclose().
+struct LoadedModule {
+  LoadedModule() = default;
+  ~LoadedModule();
+  LoadedModule(const LoadedModule&) = delete;
+  LoadedModule& operator=(const LoadedModule&) = delete;
+
+  // Immutable after registration.
+  std::string path;         // as opened (canonical when realpath() succeeded)
+  std::string file_name;    // "bs_rdwr.so"
+  std::string name;         // descriptor name
+  std::string subtype;      // descriptor subtype, or name
+  std::string log_prefix;   // "rdwr: "
+  void* handle = nullptr;   // dlopen handle
+  modtgt_backing_store desc{};  // min(sizeof, struct_size) bytes copied, rest zero
+
+  // Serialises the module's lifecycle callbacks (load, check_config, open, close): the
+  // ABI promises a module never sees two of them at once.
+  std::mutex call_mu;
+
+  // State, error text and users. GUARDED_BY(mu)
+  mutable std::mutex mu;
+  ModuleState state = ModuleState::kLoading;
+  std::string error;
+  bool load_succeeded = false;  // unload() is owed at destruction
+  std::map<const void*, std::string> users;  // Device* -> "tid 1 lun 1"
+
+  ModuleState GetState(std::string* error_out) const;
+  void AddUser(const void* key, const std::string& user);
+  void RemoveUser(const void* key);
+  std::vector<std::string> UserList() const;
+};
+
+// Fills dev->config (and the strings it points to) from the admin's config. `subtype` is
+// the module's: a cfgstring "subtype/rest" yields path "rest"; any other cfgstring is the
+// path itself.
+void FillDevConfig(const DeviceConfig& cfg, const std::string& subtype, modtgt_dev* dev);
+
+// Makes `module` the one host->log and host->error are attributed to on this thread, and
+// clears the thread's error text, for the lifetime of the scope. Nests.
+class CalloutScope {
+ public:
+  explicit CalloutScope(const LoadedModule* module);
+  ~CalloutScope();
+  CalloutScope(const CalloutScope&) = delete;
+  CalloutScope& operator=(const CalloutScope&) = delete;
+
+ private:
+  const LoadedModule* prev_;
+};
+// The reason the module gave with host->error() during the current scope, or `fallback`.
+std::string TakeCalloutError(const char* fallback);
+// host->error(): records the reason on this thread. host->log() uses CurrentModule() for
+// the message prefix (nullptr on a thread that is not in a callout, e.g. a module's own).
+void RecordCalloutErrorV(const char* fmt, va_list ap);
+const LoadedModule* CurrentModule();
+// Maps a module's negative MODTGT_E* return to a Status carrying `message`.
+Status ModuleErrorStatus(int rc, std::string message);
+
+class Device : public scsi::Backend {
+ public:
+  // REQUIRES: module is ready. Does not call the module; Open() does.
+  Device(std::shared_ptr<LoadedModule> module, const DeviceConfig& cfg);
+  // Waits for in-flight I/O, stops the worker queue, calls close() (if Open succeeded) and
+  // removes this device from the module's users.
+  ~Device() override;
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  // Calls the module's open(dev, 0), checks it set a size (unless cfg.size did), starts the
+  // worker queue and registers cfg.user. On failure returns the module's reason and
+  // leaves nothing open (the module's close() is not called after a failed open()).
+  // REQUIRES: called once, before any Submit. Takes module->call_mu.
+  Status Open();
+
+  // scsi::Backend
+  uint64_t size_bytes() const override;
+  bool has_flush() const override { return desc_.flush != nullptr; }
+  // UNMAP is advertised exactly when the module has an unmap callout. thin() additionally
+  // needs MODTGT_CAP_THIN (the registry refuses THIN without unmap at load).
+  bool has_unmap() const override { return desc_.unmap != nullptr; }
+  bool has_write_same() const override { return desc_.write_same != nullptr; }
+  bool has_caw() const override { return desc_.caw != nullptr; }
+  bool has_handle_cmd() const override { return desc_.handle_cmd != nullptr; }
+  bool thin() const override {
+    return (desc_.caps & MODTGT_CAP_THIN) != 0 && desc_.unmap != nullptr;
+  }
+  // Runs cmd->io. Ops whose callout is missing complete at once: kFlush with
+  // MODTGT_STS_OK (nothing to flush), the others with MODTGT_STS_UNSUPPORTED.
+  // kHandleCmd with no iovecs in cmd->io gets cmd->data as its buffer (grown to
+  // expected_length for Data-In commands).
+  void Submit(scsi::Command* cmd) override;
+  void SetWriteCache(bool enabled) override;
+
+  const std::string& module_name() const { return module_->name; }
+  uint32_t nr_threads() const { return desc_.nr_threads; }
+  modtgt_dev* dev() { return &dev_; }
+  // In-flight I/O count (for tests and drain diagnostics).
+  uint32_t inflight() const;
+
+  // One in-flight I/O. modtgt_io* and modtgt_cmd* handed to the module point to one.
+  struct IoSlot {
+    env::Completion work;  // first member: WorkQueue items are IoSlot*
+    Device* device = nullptr;
+    scsi::Command* cmd = nullptr;
+    IoSlot* next_free = nullptr;
+    std::atomic<bool> busy{false};
+    iovec data_iov{};      // handle_cmd buffer when the core gave no iovecs
+  };
+
+  // host->complete / host->cmd_complete. Any thread.
+  static void CompleteFromModule(IoSlot* slot, int status);
+
+ private:
+  IoSlot* AcquireSlot(scsi::Command* cmd);
+  void ReleaseSlot(IoSlot* slot);
+  // Calls the callout for slot->cmd->io on the current thread; returns its status.
+  int Call(IoSlot* slot);
+  // Completes slot's I/O with status (sanitised), frees the slot, calls scsi::IoDone.
+  void Finish(IoSlot* slot, int status);
+  static void RunWork(env::Completion* c);
+
+  const std::shared_ptr<LoadedModule> module_;
+  const modtgt_backing_store desc_;  // copy of module_->desc
+  const std::string user_;
+  modtgt_dev dev_;
+  bool opened_ = false;
+  std::unique_ptr<env::WorkQueue> pool_;  // nr_threads > 0 only
+  std::string thread_name_;
+
+  mutable std::mutex slots_mu_;
+  std::condition_variable drained_cv_;
+  std::vector<std::unique_ptr<IoSlot[]>> slot_chunks_;  // GUARDED_BY(slots_mu_)
+  IoSlot* free_slots_ = nullptr;                        // GUARDED_BY(slots_mu_)
+  uint32_t inflight_ = 0;                               // GUARDED_BY(slots_mu_)
+};
+
+}  // namespace modtgt::core

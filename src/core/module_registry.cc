@@ -1,0 +1,581 @@
+// SPDX-License-Identifier: Apache-2.0
+// Module loading (DESIGN.md "Modules", STYLE.md 6.1): dlopen, check the descriptor against
+// the ABI, copy it, run load(), keep state/error/users; plus the host services table.
+#include "core/module_registry.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdarg>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "common/log.h"
+#include "core/device.h"
+
+namespace modtgt::core {
+namespace {
+
+constexpr uint32_t kMaxNrThreads = 256;
+constexpr size_t kMaxNameLength = 32;
+// A descriptor must at least reach the last mandatory field (write).
+constexpr size_t kMinDescriptorSize =
+    offsetof(modtgt_backing_store, write) + sizeof(modtgt_backing_store::write);
+
+// ---- Host services (module.h struct modtgt_host) ----
+
+void HostLog(modtgt_log_level level, const char* fmt, ...) {
+  int l = static_cast<int>(level);
+  if (l < 0) l = 0;
+  if (l > 3) l = 3;
+  const LogLevel lv = static_cast<LogLevel>(l);
+  if (!LogEnabled(lv)) return;
+  const LoadedModule* m = CurrentModule();
+  va_list ap;
+  va_start(ap, fmt);
+  LogV(lv, m ? m->log_prefix.c_str() : "module: ", fmt ? fmt : "(null)", ap);
+  va_end(ap);
+}
+
+void HostError(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  RecordCalloutErrorV(fmt, ap);
+  va_end(ap);
+}
+
+void HostDevSetPrivate(modtgt_dev* dev, void* priv) {
+  if (dev) dev->priv = priv;
+}
+
+void* HostDevGetPrivate(modtgt_dev* dev) { return dev ? dev->priv : nullptr; }
+
+const modtgt_dev_config* HostDevGetConfig(modtgt_dev* dev) { return dev ? &dev->config : nullptr; }
+
+void HostDevSetSize(modtgt_dev* dev, uint64_t bytes) {
+  if (dev) dev->size.store(bytes);
+}
+
+Device::IoSlot* SlotOf(void* handle) { return static_cast<Device::IoSlot*>(handle); }
+
+void HostComplete(modtgt_io* io, modtgt_status status) {
+  Device::CompleteFromModule(SlotOf(io), static_cast<int>(status));
+}
+
+const uint8_t* HostCmdCdb(modtgt_cmd* cmd, size_t* len) {
+  scsi::Command* c = SlotOf(cmd)->cmd;
+  if (len) *len = c->cdb_len;
+  return c->cdb;
+}
+
+struct iovec* HostCmdData(modtgt_cmd* cmd, int* iovcnt) {
+  Device::IoSlot* s = SlotOf(cmd);
+  if (s->cmd->io.iovcnt > 0) {
+    if (iovcnt) *iovcnt = s->cmd->io.iovcnt;
+    return s->cmd->io.iov;
+  }
+  if (iovcnt) *iovcnt = s->data_iov.iov_len ? 1 : 0;
+  return &s->data_iov;
+}
+
+// SPC-4 4.5.3 fixed-format sense data, current error (response code 0x70).
+void HostCmdSetSense(modtgt_cmd* cmd, uint8_t key, uint8_t asc, uint8_t ascq) {
+  scsi::Command* c = SlotOf(cmd)->cmd;
+  std::memset(c->sense, 0, 18);
+  c->sense[0] = 0x70;
+  c->sense[2] = key & 0x0f;
+  c->sense[7] = 10;  // ADDITIONAL SENSE LENGTH: bytes 8..17
+  c->sense[12] = asc;
+  c->sense[13] = ascq;
+  c->sense_len = 18;
+  c->status = scsi::Status::kCheckCondition;
+}
+
+void HostCmdSetDataInLength(modtgt_cmd* cmd, uint32_t bytes) {
+  scsi::Command* c = SlotOf(cmd)->cmd;
+  c->data_in_length = static_cast<uint32_t>(std::min<size_t>(bytes, c->data.size()));
+}
+
+void HostCmdComplete(modtgt_cmd* cmd, modtgt_status status) {
+  Device::CompleteFromModule(SlotOf(cmd), static_cast<int>(status));
+}
+
+const modtgt_host kHostTable = {
+    .struct_size = sizeof(modtgt_host),
+    .abi_version = MODTGT_ABI_VERSION,
+    .log = &HostLog,
+    .error = &HostError,
+    .dev_set_private = &HostDevSetPrivate,
+    .dev_get_private = &HostDevGetPrivate,
+    .dev_get_config = &HostDevGetConfig,
+    .dev_set_size = &HostDevSetSize,
+    .complete = &HostComplete,
+    .cmd_cdb = &HostCmdCdb,
+    .cmd_data = &HostCmdData,
+    .cmd_set_sense = &HostCmdSetSense,
+    .cmd_set_data_in_length = &HostCmdSetDataInLength,
+    .cmd_complete = &HostCmdComplete,
+};
+
+// ---- Helpers ----
+
+std::string AbiString(uint32_t v) {
+  return std::to_string(MODTGT_ABI_MAJOR_OF(v)) + "." + std::to_string(MODTGT_ABI_MINOR_OF(v));
+}
+
+std::string Canonical(const std::string& path) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) != nullptr) return buf;
+  return path;
+}
+
+std::string BaseName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string DlError() {
+  const char* e = dlerror();
+  return e ? e : "unknown dlopen error";
+}
+
+bool ValidName(const char* s) {
+  if (s == nullptr || *s == 0) return false;
+  size_t n = 0;
+  for (const char* p = s; *p; p++, n++) {
+    if (n >= kMaxNameLength) return false;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return false;
+  }
+  return true;
+}
+
+std::string Join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); i++) {
+    if (i) out += sep;
+    out += v[i];
+  }
+  return out;
+}
+
+// Checks a descriptor returned by modtgt_module_init and copies it into *out
+// (min(sizeof, struct_size) bytes; the rest stays zero). Rule 2 of DESIGN.md "Modules".
+Status ValidateDescriptor(const std::string& file, const modtgt_backing_store* d,
+                          modtgt_backing_store* out) {
+  if (d == nullptr) {
+    return Status::InvalidArgument("module " + file + " returned a NULL descriptor from " +
+                                   MODTGT_MODULE_INIT_SYMBOL);
+  }
+  const uint32_t size = d->struct_size;
+  if (size < offsetof(modtgt_backing_store, kind)) {
+    return Status::InvalidArgument("module " + file + " has a " + std::to_string(size) +
+                                   "-byte descriptor, too small to hold struct_size and abi_version");
+  }
+  const uint32_t abi = d->abi_version;
+  if (MODTGT_ABI_MAJOR_OF(abi) != MODTGT_ABI_MAJOR) {
+    return Status::InvalidArgument("module " + file + " was built for ABI " + AbiString(abi) +
+                                   ", this daemon speaks " + AbiString(MODTGT_ABI_VERSION));
+  }
+  if (MODTGT_ABI_MINOR_OF(abi) > MODTGT_ABI_MINOR) {
+    return Status::InvalidArgument("module " + file + " was built for ABI " + AbiString(abi) +
+                                   ", newer than this daemon's " + AbiString(MODTGT_ABI_VERSION) +
+                                   " (upgrade modtgtd or rebuild the module)");
+  }
+  if (size < kMinDescriptorSize) {
+    return Status::InvalidArgument("module " + file + " has a " + std::to_string(size) +
+                                   "-byte descriptor, too small for the mandatory fields (at least " +
+                                   std::to_string(kMinDescriptorSize) + " bytes)");
+  }
+  *out = modtgt_backing_store{};
+  std::memcpy(out, d, std::min<size_t>(sizeof(modtgt_backing_store), size));
+  out->struct_size = sizeof(modtgt_backing_store);  // the copy is a full, current struct
+
+  if (out->kind != MODTGT_KIND_BACKING_STORE) {
+    if (out->kind == MODTGT_KIND_FILTER) {
+      return Status::InvalidArgument("module " + file +
+                                     " is a filter (kind 2): this daemon does not load filters yet");
+    }
+    return Status::InvalidArgument("module " + file + " has kind " + std::to_string(out->kind) +
+                                   ", expected " + std::to_string(MODTGT_KIND_BACKING_STORE) +
+                                   " (backing store)");
+  }
+  if (!ValidName(out->name)) {
+    return Status::InvalidArgument(
+        "module " + file + " has an invalid name '" + (out->name ? out->name : "(null)") +
+        "': use 1-" + std::to_string(kMaxNameLength) + " characters from [a-z0-9_]");
+  }
+  const std::string name = out->name;
+  if (out->subtype != nullptr && !ValidName(out->subtype)) {
+    return Status::InvalidArgument("backing store '" + name + "' (" + file +
+                                   ") has an invalid subtype '" + out->subtype +
+                                   "': use 1-" + std::to_string(kMaxNameLength) +
+                                   " characters from [a-z0-9_]");
+  }
+  struct {
+    const void* fn;
+    const char* field;
+  } const mandatory[] = {
+      {reinterpret_cast<const void*>(out->open), "open"},
+      {reinterpret_cast<const void*>(out->close), "close"},
+      {reinterpret_cast<const void*>(out->read), "read"},
+      {reinterpret_cast<const void*>(out->write), "write"},
+  };
+  for (const auto& m : mandatory) {
+    if (m.fn == nullptr) {
+      return Status::InvalidArgument("backing store '" + name + "' has no ." + m.field +
+                                     " callback");
+    }
+  }
+  if ((out->caps & MODTGT_CAP_THIN) && out->unmap == nullptr) {
+    return Status::InvalidArgument("backing store '" + name +
+                                   "' declares MODTGT_CAP_THIN but has no .unmap callback");
+  }
+  if (out->nr_threads > kMaxNrThreads) {
+    return Status::InvalidArgument("backing store '" + name + "' asks for nr_threads=" +
+                                   std::to_string(out->nr_threads) + "; the maximum is " +
+                                   std::to_string(kMaxNrThreads));
+  }
+  return Status::OK();
+}
+
+// Runs load() (if any) and sets the state. REQUIRES: the registry mutex held.
+Status RunLoad(LoadedModule* m) {
+  {
+    std::lock_guard<std::mutex> l(m->mu);
+    m->state = ModuleState::kLoading;
+  }
+  int rc = 0;
+  std::string reason;
+  if (m->desc.load) {
+    std::lock_guard<std::mutex> g(m->call_mu);
+    CalloutScope scope(m);
+    rc = m->desc.load();
+    if (rc != 0) reason = TakeCalloutError("load() failed and gave no reason");
+  }
+  std::lock_guard<std::mutex> l(m->mu);
+  if (rc != 0) {
+    m->state = ModuleState::kError;
+    m->error = reason;
+    return ModuleErrorStatus(rc, "module '" + m->name + "' (" + m->file_name +
+                                     ") failed to load: " + reason);
+  }
+  m->state = ModuleState::kReady;
+  m->error.clear();
+  m->load_succeeded = true;
+  return Status::OK();
+}
+
+}  // namespace
+
+const char* ModuleStateName(ModuleState s) {
+  switch (s) {
+    case ModuleState::kLoading:
+      return "loading";
+    case ModuleState::kReady:
+      return "ready";
+    case ModuleState::kError:
+      return "error";
+    case ModuleState::kUnloading:
+      return "unloading";
+  }
+  return "unknown";
+}
+
+struct ModuleRegistry::Impl {
+  // Serialises LoadFile/Unload and guards `modules`.
+  mutable std::mutex mu;
+  std::vector<std::shared_ptr<LoadedModule>> modules;  // GUARDED_BY(mu), load order
+
+  // REQUIRES: mu held.
+  std::vector<std::string> NamesLocked() const {
+    std::vector<std::string> names;
+    for (const auto& m : modules) names.push_back(m->name);
+    return names;
+  }
+
+  // The module named cfg.bstype (or, with no bstype, the one whose subtype prefixes the
+  // cfgstring "subtype/..."), if it is ready.
+  Result<std::shared_ptr<LoadedModule>> FindReady(const DeviceConfig& cfg) const {
+    std::lock_guard<std::mutex> l(mu);
+    std::shared_ptr<LoadedModule> found;
+    for (const auto& m : modules) {
+      if (!cfg.bstype.empty() ? m->name == cfg.bstype
+                              : cfg.cfgstring.compare(0, m->subtype.size() + 1, m->subtype + "/") == 0) {
+        found = m;
+        break;
+      }
+    }
+    if (!found) {
+      std::vector<std::string> names = NamesLocked();
+      std::string loaded = names.empty() ? "none" : Join(names, ", ");
+      if (cfg.bstype.empty()) {
+        return Status::InvalidArgument("no backing store type given and no module's subtype matches '" +
+                                       cfg.cfgstring + "' (loaded: " + loaded + ")");
+      }
+      return Status::NotFound("unknown backing store type '" + cfg.bstype + "' (loaded: " +
+                              loaded + ")");
+    }
+    std::string err;
+    ModuleState st = found->GetState(&err);
+    if (st != ModuleState::kReady) {
+      return Status::Unavailable("backing store '" + found->name + "' is not ready (state " +
+                                 ModuleStateName(st) + (err.empty() ? "" : ": " + err) + ")");
+    }
+    return found;
+  }
+};
+
+ModuleRegistry::ModuleRegistry() : impl_(std::make_unique<Impl>()) {}
+
+ModuleRegistry::~ModuleRegistry() {
+  std::vector<std::shared_ptr<LoadedModule>> modules;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    modules.swap(impl_->modules);
+  }
+  // Unload in reverse load order (modules still used by devices stay mapped until then).
+  while (!modules.empty()) modules.pop_back();
+}
+
+const modtgt_host* ModuleRegistry::HostTable() { return &kHostTable; }
+
+Status ModuleRegistry::LoadFile(const std::string& path_in) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  const std::string path = Canonical(path_in);
+  const std::string file = BaseName(path);
+
+  for (const auto& m : impl_->modules) {
+    if (m->path != path) continue;
+    std::string err;
+    if (m->GetState(&err) == ModuleState::kError) {
+      LOG_INFO("retrying load() of module '%s' (%s)", m->name.c_str(), path.c_str());
+      return RunLoad(m.get());
+    }
+    return Status::AlreadyExists("module '" + m->name + "' (" + path + ") is already loaded");
+  }
+
+  // A path without '/' would make dlopen search the library path.
+  const std::string to_open = path.find('/') == std::string::npos ? "./" + path : path;
+  dlerror();
+  void* handle = dlopen(to_open.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    return Status::InvalidArgument("cannot load module " + path + ": " + DlError());
+  }
+  // From here on, dropping `m` dlcloses the handle (load() has not run: no unload()).
+  auto m = std::make_shared<LoadedModule>();
+  m->handle = handle;
+  m->path = path;
+  m->file_name = file;
+  m->log_prefix = file + ": ";
+
+  dlerror();
+  void* sym = dlsym(handle, MODTGT_MODULE_INIT_SYMBOL);
+  if (sym == nullptr) {
+    return Status::InvalidArgument("module " + file + " has no entry point " +
+                                   MODTGT_MODULE_INIT_SYMBOL +
+                                   ": not a modtgt module, or the symbol is not exported");
+  }
+  auto init = reinterpret_cast<modtgt_module_init_fn>(sym);
+  const modtgt_backing_store* d;
+  {
+    CalloutScope scope(m.get());
+    d = init(&kHostTable);
+  }
+  MODTGT_RETURN_IF_ERROR(ValidateDescriptor(file, d, &m->desc));
+  m->name = m->desc.name;
+  m->subtype = m->desc.subtype ? m->desc.subtype : m->name;
+  m->log_prefix = m->name + ": ";
+
+  // Names and subtypes are unique. A module in state error with the same name gives way
+  // to the new file (it never started, so nothing uses it).
+  std::vector<std::shared_ptr<LoadedModule>> replaced;
+  for (const auto& e : impl_->modules) {
+    const bool same_name = e->name == m->name;
+    const bool same_subtype = e->subtype == m->subtype;
+    if (!same_name && !same_subtype) continue;
+    std::string err;
+    if (same_name && e->GetState(&err) == ModuleState::kError) {
+      replaced.push_back(e);
+      continue;
+    }
+    if (same_name) {
+      return Status::AlreadyExists("duplicate backing store name '" + m->name + "': module " +
+                                   file + " and the loaded " + e->path);
+    }
+    return Status::AlreadyExists("duplicate backing store subtype '" + m->subtype +
+                                 "': module " + file + " ('" + m->name + "') and the loaded '" +
+                                 e->name + "' (" + e->path + ")");
+  }
+  for (const auto& r : replaced) {
+    LOG_INFO("module '%s' from %s replaces the failed one from %s", m->name.c_str(),
+             path.c_str(), r->path.c_str());
+    impl_->modules.erase(std::find(impl_->modules.begin(), impl_->modules.end(), r));
+  }
+  impl_->modules.push_back(m);
+  return RunLoad(m.get());
+}
+
+Status ModuleRegistry::LoadDirectory(const std::string& dir,
+                                     const std::vector<std::string>& only) {
+  const std::string bsdir = dir + "/backing-store";
+  DIR* dp = opendir(bsdir.c_str());
+  if (dp == nullptr) {
+    return Status::NotFound("cannot read module folder " + bsdir + ": " + std::strerror(errno));
+  }
+  std::map<std::string, std::string> found;  // name -> path, sorted
+  while (dirent* e = readdir(dp)) {
+    std::string f = e->d_name;
+    if (f.size() > 6 && f.compare(0, 3, "bs_") == 0 && f.compare(f.size() - 3, 3, ".so") == 0) {
+      found[f.substr(3, f.size() - 6)] = bsdir + "/" + f;
+    }
+  }
+  closedir(dp);
+
+  std::vector<std::string> names;
+  if (only.empty()) {
+    for (const auto& [name, path] : found) names.push_back(name);
+  } else {
+    std::vector<std::string> available;
+    for (const auto& [name, path] : found) available.push_back(name);
+    for (const std::string& n : only) {
+      if (!found.count(n)) {
+        return Status::InvalidArgument("unknown backing store '" + n + "': " + bsdir + " has " +
+                                       (available.empty() ? "none" : Join(available, ", ")));
+      }
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    }
+  }
+
+  std::vector<std::string> refusals;
+  for (const std::string& n : names) {
+    const std::string& path = found[n];
+    Status s = LoadFile(path);
+    if (s.ok() || s.code() == Code::kAlreadyExists) continue;
+    bool kept = false;  // load() failed: listed in state error, not a refusal
+    {
+      std::lock_guard<std::mutex> l(impl_->mu);
+      const std::string canon = Canonical(path);
+      for (const auto& m : impl_->modules) kept |= m->path == canon;
+    }
+    if (kept) {
+      LOG_WARN("%s", s.message().c_str());
+      continue;
+    }
+    LOG_ERROR("%s", s.message().c_str());
+    refusals.push_back(s.message());
+  }
+  if (!only.empty() && !refusals.empty()) return Status::InvalidArgument(Join(refusals, "; "));
+  return Status::OK();
+}
+
+Status ModuleRegistry::Unload(const std::string& name) {
+  std::shared_ptr<LoadedModule> victim;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    auto it = std::find_if(impl_->modules.begin(), impl_->modules.end(),
+                           [&](const auto& m) { return m->name == name; });
+    if (it == impl_->modules.end()) {
+      return Status::NotFound("no backing store module named '" + name + "' is loaded");
+    }
+    std::vector<std::string> users = (*it)->UserList();
+    if (!users.empty()) {
+      return Status::Busy("module '" + name + "' is in use by: " + Join(users, ", "));
+    }
+    {
+      std::lock_guard<std::mutex> ml((*it)->mu);
+      (*it)->state = ModuleState::kUnloading;
+    }
+    victim = std::move(*it);
+    impl_->modules.erase(it);
+  }
+  victim.reset();  // unload() + dlclose(), unless an OpenDevice in progress still holds it
+  return Status::OK();
+}
+
+std::vector<ModuleInfo> ModuleRegistry::List() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  std::vector<ModuleInfo> out;
+  for (const auto& m : impl_->modules) {
+    ModuleInfo i;
+    i.kind = "backing-store";
+    i.name = m->name;
+    i.subtype = m->subtype;
+    i.path = m->path;
+    const modtgt_backing_store& d = m->desc;
+    i.version = d.version ? d.version : "";
+    i.abi_version = d.abi_version;
+    i.state = m->GetState(&i.error);
+    i.description = d.description ? d.description : "";
+    i.cfg_desc = d.cfg_desc ? d.cfg_desc : "";
+    i.capabilities = {"read", "write"};
+    if (d.flush) i.capabilities.push_back("flush");
+    if (d.unmap) i.capabilities.push_back("unmap");
+    if (d.write_same) i.capabilities.push_back("write_same");
+    if (d.caw) i.capabilities.push_back("caw");
+    if (d.handle_cmd) i.capabilities.push_back("handle_cmd");
+    if (d.check_config) i.capabilities.push_back("check_config");
+    if (d.caps & MODTGT_CAP_THIN) i.capabilities.push_back("thin");
+    i.nr_threads = d.nr_threads;
+    i.users = m->UserList();
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+namespace {
+
+// Generic checks, then the module's check_config. No side effects.
+Status CheckWithModule(LoadedModule* m, const DeviceConfig& cfg) {
+  if (cfg.block_size < 512 || cfg.block_size > 65536 ||
+      (cfg.block_size & (cfg.block_size - 1)) != 0) {
+    return Status::InvalidArgument("invalid block size " + std::to_string(cfg.block_size) +
+                                   ": use a power of two from 512 to 65536");
+  }
+  if (cfg.size % cfg.block_size != 0) {
+    return Status::InvalidArgument("size " + std::to_string(cfg.size) +
+                                   " is not a multiple of the block size " +
+                                   std::to_string(cfg.block_size));
+  }
+  if (m->desc.check_config == nullptr) return Status::OK();
+  modtgt_dev tmp;
+  FillDevConfig(cfg, m->subtype, &tmp);
+  int rc;
+  std::string reason;
+  {
+    std::lock_guard<std::mutex> g(m->call_mu);
+    CalloutScope scope(m);
+    rc = m->desc.check_config(&tmp.config);
+    if (rc != 0) reason = TakeCalloutError("check_config() failed and gave no reason");
+  }
+  if (rc != 0) {
+    return ModuleErrorStatus(rc, "invalid configuration for backing store '" + m->name +
+                                     "': " + reason);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ModuleRegistry::CheckConfig(const DeviceConfig& cfg) {
+  auto m = impl_->FindReady(cfg);
+  if (!m.ok()) return m.status();
+  return CheckWithModule(m->get(), cfg);
+}
+
+Result<std::unique_ptr<scsi::Backend>> ModuleRegistry::OpenDevice(const DeviceConfig& cfg) {
+  auto m = impl_->FindReady(cfg);
+  if (!m.ok()) return m.status();
+  MODTGT_RETURN_IF_ERROR(CheckWithModule(m->get(), cfg));
+  auto dev = std::make_unique<Device>(*m, cfg);
+  MODTGT_RETURN_IF_ERROR(dev->Open());  // on failure ~Device closes what Open opened
+  std::unique_ptr<scsi::Backend> backend = std::move(dev);
+  return backend;
+}
+
+}  // namespace modtgt::core

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * bs_ctest: a correct backing store in plain C (C11, module.h only): a RAM disk run on a
+ * 2-thread pool, with an asynchronous flush, thin unmap, check_config, and a handle_cmd
+ * that answers two vendor-specific opcodes. Counters are exported for the unit tests.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "modtgt/module.h"
+
+__attribute__((visibility("default"))) int ctest_loads;
+__attribute__((visibility("default"))) int ctest_unloads;
+__attribute__((visibility("default"))) int ctest_open_devices;
+
+static const modtgt_host* host;
+
+struct ram {
+  unsigned char* data;
+  uint64_t size;
+};
+
+static int c_load(void) {
+  __atomic_add_fetch(&ctest_loads, 1, __ATOMIC_SEQ_CST);
+  return 0;
+}
+static void c_unload(void) { __atomic_add_fetch(&ctest_unloads, 1, __ATOMIC_SEQ_CST); }
+
+static int c_check_config(const modtgt_dev_config* cfg) {
+  if (strcmp(cfg->path, "reject") == 0) {
+    host->error("ctest rejects path '%s'", cfg->path);
+    return MODTGT_EINVAL;
+  }
+  return 0;
+}
+
+static int c_open(modtgt_dev* dev, int reopen) {
+  (void)reopen;
+  const modtgt_dev_config* cfg = host->dev_get_config(dev);
+  if (strcmp(cfg->path, "fail-open") == 0) {
+    host->error("cannot open '%s': simulated failure", cfg->path);
+    return MODTGT_ENOENT;
+  }
+  struct ram* r = calloc(1, sizeof(*r));
+  if (!r) return MODTGT_ENOMEM;
+  r->size = cfg->size ? cfg->size : (1u << 20);
+  r->data = calloc(1, r->size);
+  if (!r->data) {
+    free(r);
+    host->error("out of memory");
+    return MODTGT_ENOMEM;
+  }
+  host->dev_set_private(dev, r);
+  if (!cfg->size) host->dev_set_size(dev, r->size);
+  __atomic_add_fetch(&ctest_open_devices, 1, __ATOMIC_SEQ_CST);
+  host->log(MODTGT_LOG_DEBUG, "ctest opened %s", cfg->cfgstring);
+  return 0;
+}
+
+static void c_close(modtgt_dev* dev) {
+  struct ram* r = host->dev_get_private(dev);
+  free(r->data);
+  free(r);
+  __atomic_sub_fetch(&ctest_open_devices, 1, __ATOMIC_SEQ_CST);
+}
+
+static int c_read(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, int iovcnt,
+                  uint64_t offset) {
+  (void)io;
+  struct ram* r = host->dev_get_private(dev);
+  for (int i = 0; i < iovcnt; i++) {
+    if (offset + iov[i].iov_len > r->size) return MODTGT_STS_LBA_OUT_OF_RANGE;
+    memcpy(iov[i].iov_base, r->data + offset, iov[i].iov_len);
+    offset += iov[i].iov_len;
+  }
+  return MODTGT_STS_OK;
+}
+
+static int c_write(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, int iovcnt,
+                   uint64_t offset, uint32_t flags) {
+  (void)io, (void)flags;
+  struct ram* r = host->dev_get_private(dev);
+  for (int i = 0; i < iovcnt; i++) {
+    if (offset + iov[i].iov_len > r->size) return MODTGT_STS_LBA_OUT_OF_RANGE;
+    memcpy(r->data + offset, iov[i].iov_base, iov[i].iov_len);
+    offset += iov[i].iov_len;
+  }
+  return MODTGT_STS_OK;
+}
+
+static int c_unmap(modtgt_dev* dev, modtgt_io* io, uint64_t offset, uint64_t length) {
+  (void)io;
+  struct ram* r = host->dev_get_private(dev);
+  memset(r->data + offset, 0, length);
+  return MODTGT_STS_OK;
+}
+
+/* Asynchronous flush: completes from a thread of the module's own. */
+static void* flush_thread(void* arg) {
+  usleep(1000);
+  host->complete((modtgt_io*)arg, MODTGT_STS_OK);
+  return NULL;
+}
+static int c_flush(modtgt_dev* dev, modtgt_io* io) {
+  (void)dev;
+  pthread_t t;
+  if (pthread_create(&t, NULL, flush_thread, io) != 0) return MODTGT_STS_NO_RESOURCE;
+  pthread_detach(t);
+  return MODTGT_STS_ASYNC;
+}
+
+static int c_handle_cmd(modtgt_dev* dev, modtgt_cmd* cmd) {
+  (void)dev;
+  size_t len;
+  const uint8_t* cdb = host->cmd_cdb(cmd, &len);
+  if (len > 0 && cdb[0] == 0xc0) { /* vendor specific: returns "CTEST" */
+    int n;
+    struct iovec* v = host->cmd_data(cmd, &n);
+    if (n < 1 || v[0].iov_len < 5) return MODTGT_STS_UNSUPPORTED;
+    memcpy(v[0].iov_base, "CTEST", 5);
+    host->cmd_set_data_in_length(cmd, 5);
+    return MODTGT_STS_OK;
+  }
+  if (len > 0 && cdb[0] == 0xc1) { /* ILLEGAL REQUEST / INVALID FIELD IN CDB */
+    host->cmd_set_sense(cmd, 0x5, 0x24, 0x00);
+    return MODTGT_STS_SENSE_SET;
+  }
+  return MODTGT_STS_NOT_HANDLED;
+}
+
+static const modtgt_backing_store desc = {
+    .struct_size = sizeof(modtgt_backing_store),
+    .abi_version = MODTGT_ABI_VERSION,
+    .kind = MODTGT_KIND_BACKING_STORE,
+    .caps = MODTGT_CAP_THIN,
+    .name = "ctest",
+    .version = "2.1",
+    .description = "C test module (RAM disk)",
+    .cfg_desc = "any name; 'reject' fails check_config, 'fail-open' fails open",
+    .nr_threads = 2,
+    .load = c_load,
+    .unload = c_unload,
+    .check_config = c_check_config,
+    .open = c_open,
+    .close = c_close,
+    .read = c_read,
+    .write = c_write,
+    .flush = c_flush,
+    .unmap = c_unmap,
+    .handle_cmd = c_handle_cmd,
+};
+
+MODTGT_EXPORT const modtgt_backing_store* modtgt_module_init(const modtgt_host* h);
+MODTGT_EXPORT const modtgt_backing_store* modtgt_module_init(const modtgt_host* h) {
+  host = h;
+  return &desc;
+}

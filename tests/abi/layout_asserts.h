@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Layout of every ABI struct in modtgt/module.h on x86_64 (LP64). Included from a C file
+ * and a C++ file so both compilers agree. A failure here means the ABI changed: fields may
+ * only be appended (and MODTGT_ABI_MINOR bumped); anything else is a new major version.
+ */
+#include <assert.h>
+#include <stddef.h>
+
+#include "modtgt/module.h"
+
+#if defined(__x86_64__)
+#define ABI_ASSERT(cond) static_assert(cond, #cond)
+
+ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010000u);
+ABI_ASSERT(sizeof(modtgt_status) == 4);
+ABI_ASSERT(sizeof(modtgt_log_level) == 4);
+
+ABI_ASSERT(sizeof(modtgt_dev_config) == 56);
+ABI_ASSERT(offsetof(modtgt_dev_config, struct_size) == 0);
+ABI_ASSERT(offsetof(modtgt_dev_config, block_size) == 4);
+ABI_ASSERT(offsetof(modtgt_dev_config, cfgstring) == 8);
+ABI_ASSERT(offsetof(modtgt_dev_config, path) == 16);
+ABI_ASSERT(offsetof(modtgt_dev_config, bsopts) == 24);
+ABI_ASSERT(offsetof(modtgt_dev_config, oflags) == 32);
+ABI_ASSERT(offsetof(modtgt_dev_config, readonly) == 36);
+ABI_ASSERT(offsetof(modtgt_dev_config, size) == 40);
+ABI_ASSERT(offsetof(modtgt_dev_config, write_cache) == 48);
+ABI_ASSERT(offsetof(modtgt_dev_config, reserved) == 52);
+
+ABI_ASSERT(sizeof(modtgt_host) == 104);
+ABI_ASSERT(offsetof(modtgt_host, struct_size) == 0);
+ABI_ASSERT(offsetof(modtgt_host, abi_version) == 4);
+ABI_ASSERT(offsetof(modtgt_host, log) == 8);
+ABI_ASSERT(offsetof(modtgt_host, error) == 16);
+ABI_ASSERT(offsetof(modtgt_host, dev_set_private) == 24);
+ABI_ASSERT(offsetof(modtgt_host, dev_get_private) == 32);
+ABI_ASSERT(offsetof(modtgt_host, dev_get_config) == 40);
+ABI_ASSERT(offsetof(modtgt_host, dev_set_size) == 48);
+ABI_ASSERT(offsetof(modtgt_host, complete) == 56);
+ABI_ASSERT(offsetof(modtgt_host, cmd_cdb) == 64);
+ABI_ASSERT(offsetof(modtgt_host, cmd_data) == 72);
+ABI_ASSERT(offsetof(modtgt_host, cmd_set_sense) == 80);
+ABI_ASSERT(offsetof(modtgt_host, cmd_set_data_in_length) == 88);
+ABI_ASSERT(offsetof(modtgt_host, cmd_complete) == 96);
+
+ABI_ASSERT(sizeof(modtgt_backing_store) == 160);
+ABI_ASSERT(offsetof(modtgt_backing_store, struct_size) == 0);
+ABI_ASSERT(offsetof(modtgt_backing_store, abi_version) == 4);
+ABI_ASSERT(offsetof(modtgt_backing_store, kind) == 8);
+ABI_ASSERT(offsetof(modtgt_backing_store, caps) == 12);
+ABI_ASSERT(offsetof(modtgt_backing_store, name) == 16);
+ABI_ASSERT(offsetof(modtgt_backing_store, subtype) == 24);
+ABI_ASSERT(offsetof(modtgt_backing_store, version) == 32);
+ABI_ASSERT(offsetof(modtgt_backing_store, description) == 40);
+ABI_ASSERT(offsetof(modtgt_backing_store, cfg_desc) == 48);
+ABI_ASSERT(offsetof(modtgt_backing_store, nr_threads) == 56);
+ABI_ASSERT(offsetof(modtgt_backing_store, reserved0) == 60);
+ABI_ASSERT(offsetof(modtgt_backing_store, load) == 64);
+ABI_ASSERT(offsetof(modtgt_backing_store, unload) == 72);
+ABI_ASSERT(offsetof(modtgt_backing_store, check_config) == 80);
+ABI_ASSERT(offsetof(modtgt_backing_store, open) == 88);
+ABI_ASSERT(offsetof(modtgt_backing_store, close) == 96);
+ABI_ASSERT(offsetof(modtgt_backing_store, read) == 104);
+ABI_ASSERT(offsetof(modtgt_backing_store, write) == 112);
+ABI_ASSERT(offsetof(modtgt_backing_store, flush) == 120);
+ABI_ASSERT(offsetof(modtgt_backing_store, unmap) == 128);
+ABI_ASSERT(offsetof(modtgt_backing_store, write_same) == 136);
+ABI_ASSERT(offsetof(modtgt_backing_store, caw) == 144);
+ABI_ASSERT(offsetof(modtgt_backing_store, handle_cmd) == 152);
+
+/* Stable values: they are compiled into module binaries. */
+ABI_ASSERT(MODTGT_STS_OK == 0 && MODTGT_STS_READ_ERROR == 1 && MODTGT_STS_WRITE_ERROR == 2);
+ABI_ASSERT(MODTGT_STS_LBA_OUT_OF_RANGE == 3 && MODTGT_STS_MISCOMPARE == 4);
+ABI_ASSERT(MODTGT_STS_BUSY == 5 && MODTGT_STS_NO_RESOURCE == 6 && MODTGT_STS_UNSUPPORTED == 7);
+ABI_ASSERT(MODTGT_STS_NOT_HANDLED == 8 && MODTGT_STS_SENSE_SET == 9 && MODTGT_STS_ASYNC == 0x100);
+ABI_ASSERT(MODTGT_KIND_BACKING_STORE == 1 && MODTGT_KIND_FILTER == 2);
+ABI_ASSERT(MODTGT_IO_FUA == 1 && MODTGT_CAP_THIN == 1);
+ABI_ASSERT(MODTGT_OFLAG_DIRECT == 1 && MODTGT_OFLAG_SYNC == 2);
+#endif
