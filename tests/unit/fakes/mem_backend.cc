@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "fakes/mem_backend.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "modtgt/module.h"
+#include "scsi/command.h"
+
+namespace modtgt::testing {
+
+MemBackend::MemBackend(uint64_t size_bytes, MemBackendCaps caps, bool async)
+    : size_(size_bytes), caps_(caps), async_(async), medium_(size_bytes, 0) {
+  if (async_) worker_ = std::thread([this] { Worker(); });
+}
+
+MemBackend::~MemBackend() {
+  if (async_) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+}
+
+void MemBackend::Submit(scsi::Command* cmd) {
+  if (async_) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      queue_.push_back(cmd);
+    }
+    cv_.notify_all();
+    return;
+  }
+  int status;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    status = Perform(cmd);
+  }
+  scsi::IoDone(cmd, status);
+}
+
+void MemBackend::Worker() {
+  for (;;) {
+    scsi::Command* cmd;
+    int status;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      cmd = queue_.front();
+      queue_.pop_front();
+      status = Perform(cmd);
+    }
+    scsi::IoDone(cmd, status);
+  }
+}
+
+namespace {
+// Gathers/scatters between iovecs and a flat range.
+uint64_t IovLen(const scsi::IoRequest& io) {
+  uint64_t n = 0;
+  for (int i = 0; i < io.iovcnt; ++i) n += io.iov[i].iov_len;
+  return n;
+}
+void CopyFromIov(const scsi::IoRequest& io, uint8_t* dst, uint64_t len) {
+  for (int i = 0; i < io.iovcnt && len; ++i) {
+    uint64_t n = std::min<uint64_t>(len, io.iov[i].iov_len);
+    std::memcpy(dst, io.iov[i].iov_base, n);
+    dst += n;
+    len -= n;
+  }
+}
+void CopyToIov(const scsi::IoRequest& io, const uint8_t* src, uint64_t len) {
+  for (int i = 0; i < io.iovcnt && len; ++i) {
+    uint64_t n = std::min<uint64_t>(len, io.iov[i].iov_len);
+    std::memcpy(io.iov[i].iov_base, src, n);
+    src += n;
+    len -= n;
+  }
+}
+}  // namespace
+
+int MemBackend::Perform(scsi::Command* cmd) {
+  const scsi::IoRequest& io = cmd->io;
+  const uint64_t data_len = IovLen(io);
+  const uint64_t range_len =
+      (io.op == scsi::IoOp::kRead || io.op == scsi::IoOp::kWrite) ? data_len : io.length;
+  log_.push_back({io.op, io.offset, range_len, io.flags});
+  if (fail_armed_ && fail_op_ == io.op) {
+    fail_armed_ = false;
+    return fail_status_;
+  }
+  if (io.op != scsi::IoOp::kFlush && io.op != scsi::IoOp::kHandleCmd &&
+      (io.offset > size_ || range_len > size_ - io.offset)) {
+    return MODTGT_STS_LBA_OUT_OF_RANGE;
+  }
+  uint8_t* m = medium_.data();
+  switch (io.op) {
+    case scsi::IoOp::kRead:
+      CopyToIov(io, m + io.offset, data_len);
+      return MODTGT_STS_OK;
+    case scsi::IoOp::kWrite:
+      CopyFromIov(io, m + io.offset, data_len);
+      return MODTGT_STS_OK;
+    case scsi::IoOp::kFlush:
+      return MODTGT_STS_OK;
+    case scsi::IoOp::kUnmap:
+      if (!caps_.unmap) return MODTGT_STS_UNSUPPORTED;
+      std::memset(m + io.offset, 0, io.length);
+      return MODTGT_STS_OK;
+    case scsi::IoOp::kWriteSame: {
+      if (!caps_.write_same || data_len == 0) return MODTGT_STS_UNSUPPORTED;
+      std::vector<uint8_t> block(data_len);
+      CopyFromIov(io, block.data(), data_len);
+      for (uint64_t pos = 0; pos < io.length; pos += data_len) {
+        std::memcpy(m + io.offset + pos, block.data(), std::min(data_len, io.length - pos));
+      }
+      return MODTGT_STS_OK;
+    }
+    case scsi::IoOp::kCaw: {
+      if (!caps_.caw || data_len < 2 * io.length) return MODTGT_STS_UNSUPPORTED;
+      std::vector<uint8_t> both(data_len);
+      CopyFromIov(io, both.data(), data_len);
+      if (std::memcmp(both.data(), m + io.offset, io.length) != 0) return MODTGT_STS_MISCOMPARE;
+      std::memcpy(m + io.offset, both.data() + io.length, io.length);
+      return MODTGT_STS_OK;
+    }
+    case scsi::IoOp::kHandleCmd:
+      return MODTGT_STS_NOT_HANDLED;
+  }
+  return MODTGT_STS_UNSUPPORTED;
+}
+
+std::vector<uint8_t> MemBackend::ReadBytes(uint64_t offset, uint64_t length) {
+  std::lock_guard<std::mutex> l(mu_);
+  return std::vector<uint8_t>(medium_.begin() + offset, medium_.begin() + offset + length);
+}
+
+void MemBackend::WriteBytes(uint64_t offset, const void* data, uint64_t length) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::memcpy(medium_.data() + offset, data, length);
+}
+
+void MemBackend::Fill(uint64_t offset, uint64_t length, uint8_t value) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::memset(medium_.data() + offset, value, length);
+}
+
+std::vector<IoRecord> MemBackend::log() {
+  std::lock_guard<std::mutex> l(mu_);
+  return log_;
+}
+
+size_t MemBackend::CountOps(scsi::IoOp op) {
+  std::lock_guard<std::mutex> l(mu_);
+  return static_cast<size_t>(
+      std::count_if(log_.begin(), log_.end(), [op](const IoRecord& r) { return r.op == op; }));
+}
+
+void MemBackend::ClearLog() {
+  std::lock_guard<std::mutex> l(mu_);
+  log_.clear();
+}
+
+void MemBackend::FailNext(scsi::IoOp op, int status) {
+  std::lock_guard<std::mutex> l(mu_);
+  fail_armed_ = true;
+  fail_op_ = op;
+  fail_status_ = status;
+}
+
+}  // namespace modtgt::testing
