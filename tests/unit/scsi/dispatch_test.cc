@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/byteorder.h"
+#include "modtgt/module.h"
+#include "scsi/backend.h"
+#include "scsi/dispatch.h"
+#include "scsi/logical_unit.h"
+#include "scsi/sense.h"
+#include "scsi/spc.h"
+
+namespace modtgt::scsi {
+namespace {
+
+// ---- Test fixture (kept inline: a fake backend, target and owner) ----
+class FakeBackend : public Backend {
+ public:
+  explicit FakeBackend(uint64_t size = 1 << 20) : size_(size) {}
+  uint64_t size_bytes() const override { return size_; }
+  bool has_flush() const override { return true; }
+  bool has_unmap() const override { return unmap; }
+  bool has_write_same() const override { return false; }
+  bool has_caw() const override { return false; }
+  bool has_handle_cmd() const override { return handle_cmd; }
+  bool thin() const override { return unmap; }
+  void Submit(Command* cmd) override {
+    ++submits;
+    IoDone(cmd, next_status);
+  }
+  void SetWriteCache(bool enabled) override { wce_calls.push_back(enabled); }
+  uint64_t size_;
+  bool unmap = false;
+  bool handle_cmd = false;
+  int next_status = 0;
+  int submits = 0;
+  std::vector<bool> wce_calls;
+};
+
+class FakeTarget : public TargetView {
+ public:
+  std::shared_ptr<LogicalUnit> FindLun(uint64_t lun) const override {
+    auto it = luns.find(lun);
+    return it == luns.end() ? nullptr : it->second;
+  }
+  std::vector<uint64_t> ListLuns() const override {
+    std::vector<uint64_t> v;
+    for (auto& [k, _] : luns) v.push_back(k);
+    return v;
+  }
+  std::map<uint64_t, std::shared_ptr<LogicalUnit>> luns;
+};
+
+class FakeOwner : public CommandOwner {
+ public:
+  env::EventLoop* loop() const override { return loop_; }
+  void CommandDone(Command* cmd) override { ++done; }
+  env::EventLoop* loop_ = nullptr;
+  std::atomic<int> done{0};
+};
+
+void TestWrite(Command* cmd) { Complete(cmd); }
+void TestRead(Command* cmd) {
+  cmd->io = IoRequest{};
+  cmd->io.op = IoOp::kRead;
+  cmd->io.done = [](Command* c) {
+    SetStatusFromIo(c, c->io.status);
+    Complete(c);
+  };
+  cmd->lu->backend()->Submit(cmd);
+}
+
+const DeviceType& TestDiskType() {
+  static const DeviceType* t = [] {
+    std::vector<OpInfo> ops = SpcOps();
+    OpInfo w;
+    w.opcode = 0x2a;
+    w.handler = &TestWrite;
+    w.flags = kOpWritesMedium | kOpNeedsMedium;
+    w.cdb_length = 10;
+    ops.push_back(w);
+    OpInfo r;
+    r.opcode = 0x28;
+    r.handler = &TestRead;
+    r.flags = kOpNeedsMedium;
+    r.cdb_length = 10;
+    ops.push_back(r);
+    return new DeviceType("test-disk", 0, ops);
+  }();
+  return *t;
+}
+
+struct Fixture {
+  explicit Fixture(LuConfig cfg = {}) {
+    target = std::make_shared<FakeTarget>();
+    auto be = std::make_unique<FakeBackend>();
+    backend = be.get();
+    lu = std::make_shared<LogicalUnit>(cfg, &TestDiskType(), std::move(be),
+                                       "iqn.2024-01.test:tgt");
+    target->luns[cfg.lun] = lu;
+    for (int i = 0; i < 3; ++i) {
+      Nexus& n = nexus[i];
+      n.id = 100 + i;
+      n.initiator_name = "iqn.2024-01.test:init" + std::to_string(i);
+      n.initiator_port = n.initiator_name + ",i,0x00023d00000" + std::to_string(i);
+      n.target_name = "iqn.2024-01.test:tgt";
+      n.target_port = n.target_name + ",t,0x0001";
+      n.relative_port_id = 1;
+      n.target = target;
+    }
+  }
+  // Runs cdb from nexus i and returns the finished command.
+  std::unique_ptr<Command> Run(int i, std::initializer_list<uint8_t> cdb,
+                               const std::vector<uint8_t>& out = {}, uint64_t lun = 0) {
+    auto cmd = std::make_unique<Command>();
+    std::copy(cdb.begin(), cdb.end(), cmd->cdb);
+    cmd->cdb_len = 16;
+    if (cdb.size() > 16) cmd->cdb_len = static_cast<uint8_t>(cdb.size());
+    cmd->lun = lun;
+    cmd->nexus = &nexus[i];
+    cmd->owner = &owner;
+    cmd->dir = out.empty() ? DataDirection::kRead : DataDirection::kWrite;
+    cmd->expected_length = out.empty() ? 65536 : static_cast<uint32_t>(out.size());
+    if (!out.empty()) {
+      cmd->data.Resize(out.size());
+      std::memcpy(cmd->data.data(), out.data(), out.size());
+    }
+    int before = owner.done;
+    Submit(cmd.get());
+    EXPECT_EQ(owner.done, before + 1) << "command not completed exactly once";
+    return cmd;
+  }
+  // Runs cdb after clearing the power-on unit attention of nexus i.
+  void ClearUa(int i) {
+    while (Run(i, {0x00}, {})->status == Status::kCheckCondition) {
+      if (++guard > 32) break;
+    }
+  }
+  std::shared_ptr<FakeTarget> target;
+  FakeBackend* backend = nullptr;
+  std::shared_ptr<LogicalUnit> lu;
+  Nexus nexus[3];
+  FakeOwner owner;
+  int guard = 0;
+};
+
+// Sense key / ASC / ASCQ of a fixed or descriptor format sense.
+struct SenseView {
+  uint8_t key, asc, ascq;
+};
+[[maybe_unused]] SenseView Sense(const Command& c) {
+  if ((c.sense[0] & 0x7f) == 0x72) return {static_cast<uint8_t>(c.sense[1] & 0xf), c.sense[2], c.sense[3]};
+  return {static_cast<uint8_t>(c.sense[2] & 0xf), c.sense[12], c.sense[13]};
+}
+[[maybe_unused]] bool IsCheck(const Command& c, uint8_t key, uint16_t ascq) {
+  SenseView s = Sense(c);
+  return c.status == Status::kCheckCondition && s.key == key && s.asc == (ascq >> 8) &&
+         s.ascq == (ascq & 0xff);
+}
+[[maybe_unused]] std::vector<uint8_t> DataIn(const Command& c) {
+  return std::vector<uint8_t>(c.data.data(), c.data.data() + c.data_in_length);
+}
+// ---- end fixture ----
+
+TEST(Dispatch, MissingLunInquiryReportsQualifier3) {
+  Fixture f;
+  auto c = f.Run(0, {0x12, 0, 0, 0, 36, 0}, {}, 7);
+  ASSERT_EQ(c->status, Status::kGood);
+  ASSERT_GE(c->data_in_length, 36u);
+  EXPECT_EQ(c->data.data()[0], 0x7f);
+}
+
+TEST(Dispatch, MissingLunOtherCommandsGetLunNotSupported) {
+  Fixture f;
+  auto c = f.Run(0, {0x00}, {}, 7);
+  EXPECT_TRUE(IsCheck(*c, 0x5, 0x2500));
+  auto rl = f.Run(0, {0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, {}, 7);
+  EXPECT_EQ(rl->status, Status::kGood);
+  auto rs = f.Run(0, {0x03, 0, 0, 0, 18, 0}, {}, 7);
+  ASSERT_EQ(rs->status, Status::kGood);
+  ASSERT_EQ(rs->data_in_length, 18u);
+  EXPECT_EQ(rs->data.data()[2] & 0xf, 0x5);
+  EXPECT_EQ(rs->data.data()[12], 0x25);
+}
+
+TEST(Dispatch, FirstCommandGetsPowerOnUnitAttentionOnce) {
+  Fixture f;
+  auto c = f.Run(0, {0x00});
+  EXPECT_TRUE(IsCheck(*c, 0x6, 0x2900));
+  EXPECT_EQ(f.Run(0, {0x00})->status, Status::kGood);
+}
+
+TEST(Dispatch, InquiryAndReportLunsDoNotConsumeUnitAttention) {
+  Fixture f;
+  EXPECT_EQ(f.Run(0, {0x12, 0, 0, 0, 36, 0})->status, Status::kGood);
+  EXPECT_EQ(f.Run(0, {0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0})->status, Status::kGood);
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x00}), 0x6, 0x2900));
+}
+
+TEST(Dispatch, UnitAttentionsReportedOldestFirst) {
+  Fixture f;
+  f.ClearUa(0);
+  f.lu->AddUnitAttention(f.nexus[0].id, asc::kModeParametersChanged);
+  f.lu->AddUnitAttention(f.nexus[0].id, asc::kReportedLunsDataHasChanged);
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x00}), 0x6, 0x2a01));
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x00}), 0x6, 0x3f0e));
+  EXPECT_EQ(f.Run(0, {0x00})->status, Status::kGood);
+}
+
+TEST(Dispatch, NexusGoneDropsStateAndNewNexusGetsPowerOn) {
+  Fixture f;
+  f.ClearUa(0);
+  f.lu->NexusGone(f.nexus[0]);
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x00}), 0x6, 0x2900));
+}
+
+TEST(Dispatch, UnknownOpcodeIsInvalidCommandOperationCode) {
+  Fixture f;
+  f.ClearUa(0);
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0xc5}), 0x5, 0x2000));
+}
+
+TEST(Dispatch, UnknownServiceActionIsInvalidFieldWithPointer) {
+  Fixture f;
+  f.ClearUa(0);
+  auto c = f.Run(0, {0xa3, 0x1e, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0});
+  ASSERT_TRUE(IsCheck(*c, 0x5, 0x2400));
+  EXPECT_EQ(c->sense[15] & 0xc0, 0xc0);  // SKSV, C/D
+  EXPECT_EQ(GetBe16(c->sense + 16), 1);
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x5e, 0x07, 0, 0, 0, 0, 0, 0, 32, 0}), 0x5, 0x2400));
+}
+
+TEST(Dispatch, NacaOrLinkInControlByteRejected) {
+  Fixture f;
+  f.ClearUa(0);
+  auto c = f.Run(0, {0x00, 0, 0, 0, 0, 0x04});
+  ASSERT_TRUE(IsCheck(*c, 0x5, 0x2400));
+  EXPECT_EQ(GetBe16(c->sense + 16), 5);
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0x01}), 0x5, 0x2400));
+}
+
+TEST(Dispatch, ShortCdbRejectedWithoutReadingPastIt) {
+  Fixture f;
+  f.ClearUa(0);
+  auto cmd = std::make_unique<Command>();
+  cmd->cdb[0] = 0x28;
+  cmd->cdb_len = 6;  // a 10-byte opcode in a 6-byte CDB
+  cmd->nexus = &f.nexus[0];
+  cmd->owner = &f.owner;
+  Submit(cmd.get());
+  EXPECT_TRUE(IsCheck(*cmd, 0x5, 0x2400));
+}
+
+TEST(Dispatch, WriteToReadOnlyLuIsWriteProtected) {
+  LuConfig cfg;
+  cfg.readonly = true;
+  Fixture f(cfg);
+  f.ClearUa(0);
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0}), 0x7, 0x2700));
+  EXPECT_EQ(f.Run(0, {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0})->status, Status::kGood);
+}
+
+TEST(Dispatch, RemovableWithoutMediumIsNotReady) {
+  LuConfig cfg;
+  cfg.removable = true;
+  Fixture f(cfg);
+  f.ClearUa(0);
+  f.lu->medium_present = false;
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0}), 0x2, 0x3a00));
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x00}), 0x2, 0x3a00));
+  EXPECT_EQ(f.Run(0, {0x12, 0, 0, 0, 36, 0})->status, Status::kGood);
+}
+
+TEST(Dispatch, BackendStatusesMapToSense) {
+  Fixture f;
+  f.ClearUa(0);
+  f.backend->next_status = MODTGT_STS_READ_ERROR;
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0}), 0x3, 0x1100));
+  f.backend->next_status = MODTGT_STS_BUSY;
+  EXPECT_EQ(f.Run(0, {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0})->status, Status::kBusy);
+  f.backend->next_status = MODTGT_STS_NO_RESOURCE;
+  EXPECT_EQ(f.Run(0, {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0})->status, Status::kTaskSetFull);
+}
+
+TEST(Dispatch, TakeoverNotHandledFallsBackToEmulation) {
+  Fixture f;
+  f.ClearUa(0);
+  f.backend->handle_cmd = true;
+  f.backend->next_status = MODTGT_STS_NOT_HANDLED;
+  auto c = f.Run(0, {0x12, 0, 0, 0, 36, 0});
+  EXPECT_EQ(c->status, Status::kGood);
+  EXPECT_EQ(c->data_in_length, 36u);
+  EXPECT_EQ(f.backend->submits, 1);
+  f.backend->next_status = MODTGT_STS_UNSUPPORTED;
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x12, 0, 0, 0, 36, 0}), 0x5, 0x2000));
+  // REPORT LUNS stays in the core.
+  int before = f.backend->submits;
+  f.Run(0, {0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0});
+  EXPECT_EQ(f.backend->submits, before);
+}
+
+TEST(Dispatch, InflightReturnsToZero) {
+  Fixture f;
+  f.ClearUa(0);
+  f.Run(0, {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0});
+  EXPECT_EQ(f.lu->inflight.load(), 0u);
+}
+
+TEST(Dispatch, LunResetQueuesUaForOthersAndClearsSpc2Reservation) {
+  Fixture f;
+  f.ClearUa(0);
+  f.ClearUa(1);
+  EXPECT_EQ(f.Run(0, {0x16, 0, 0, 0, 0, 0})->status, Status::kGood);
+  ResetLogicalUnit(f.lu.get(), &f.nexus[0]);
+  EXPECT_EQ(f.Run(0, {0x00})->status, Status::kGood);
+  EXPECT_TRUE(IsCheck(*f.Run(1, {0x00}), 0x6, 0x2903));
+  EXPECT_EQ(f.Run(1, {0x1a, 0, 0x3f, 0, 255, 0})->status, Status::kGood);
+}
+
+TEST(Dispatch, IoDoneFromAnotherThreadRunsOnOwningLoop) {
+  env::EventLoop loop(0);
+  ASSERT_TRUE(loop.Init().ok());
+  std::thread t([&] { loop.Run(); });
+  Fixture f;
+  f.owner.loop_ = &loop;
+  auto cmd = std::make_unique<Command>();
+  cmd->nexus = &f.nexus[0];
+  cmd->owner = &f.owner;
+  static std::atomic<bool> on_loop{false};
+  static env::EventLoop* the_loop = nullptr;
+  the_loop = &loop;
+  cmd->io.done = [](Command* c) {
+    on_loop = the_loop->InLoopThread();
+    Complete(c);
+  };
+  IoDone(cmd.get(), MODTGT_STS_OK);  // from the test thread, not the loop
+  for (int i = 0; i < 2000 && f.owner.done == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  loop.Stop();
+  t.join();
+  EXPECT_EQ(f.owner.done, 1);
+  EXPECT_TRUE(on_loop);
+}
+
+TEST(DeviceType, FindByServiceActionAndOverride) {
+  std::vector<OpInfo> ops = SpcOps();
+  OpInfo inq;
+  inq.opcode = 0x12;
+  inq.name = "override";
+  ops.push_back(inq);
+  DeviceType t("x", 0, ops);
+  EXPECT_STREQ(t.Find(0x12, 0)->name, "override");
+  EXPECT_NE(t.Find(0x5e, 3), nullptr);
+  EXPECT_EQ(t.Find(0x5e, 4), nullptr);
+  EXPECT_TRUE(t.HasOpcode(0x5e));
+  EXPECT_FALSE(t.HasOpcode(0xc0));
+  uint8_t cdb[16] = {0x9e, 0xf0 | 0x10};
+  EXPECT_EQ(ServiceActionOf(cdb, 16), 0x10);
+  uint8_t var[32] = {0x7f};
+  var[8] = 0x00;
+  var[9] = 0x0b;
+  EXPECT_EQ(ServiceActionOf(var, 32), 0x0b);
+  EXPECT_EQ(ServiceActionOf(var, 8), 0);
+}
+
+}  // namespace
+}  // namespace modtgt::scsi
