@@ -1073,7 +1073,7 @@ uint32_t SbcMaxTransferBlocks(const LogicalUnit& lu) {
 
 bool SbcLbpEnabled(const LogicalUnit& lu) {
   const Backend* b = lu.backend();
-  return b != nullptr && b->has_unmap() && (lu.config().thin_provisioning || b->thin());
+  return b != nullptr && b->has_unmap() && lu.config().thin_provisioning;
 }
 
 bool SbcLbprz(const LogicalUnit& lu) { return SbcLbpEnabled(lu) && lu.backend()->thin(); }

@@ -34,11 +34,11 @@ inline constexpr uint32_t kWriteSameChunkBytes = 1u << 20;
 uint32_t SbcMaxTransferBlocks(const LogicalUnit& lu);
 
 // Logical block provisioning management is enabled (READ CAPACITY (16) LBPME, VPD 0xB2
-// LBPU/LBPWS/LBPWS10, UNMAP and GET LBA STATUS): the LU is thin (LuConfig::
-// thin_provisioning or Backend::thin()) and the backend can unmap.
+// LBPU/LBPWS/LBPWS10, UNMAP, WRITE SAME with UNMAP): the administrator asked for thin
+// provisioning (LuConfig::thin_provisioning) and the backend can unmap.
 bool SbcLbpEnabled(const LogicalUnit& lu);
 // LBPRZ (READ CAPACITY (16), VPD 0xB2): unmapped blocks read back as zeros. True when
-// SbcLbpEnabled() and the backend declares itself thin (MODTGT_CAP_THIN guarantees it).
+// SbcLbpEnabled() and Backend::thin() (MODTGT_CAP_THIN guarantees zeros after unmap).
 bool SbcLbprz(const LogicalUnit& lu);
 
 // The CAW/ORWRITE range-lock table's entry count (for tests: 0 when nothing is held or

@@ -513,6 +513,8 @@ TEST_F(SbcTest, ReadCapacity16ReportsProvisioningAndHonoursAllocationLength) {
   caps.unmap = true;
   caps.thin = true;
   MakeLu(2048, 512, caps);
+  EXPECT_EQ(Run(SaIn16(0x10, 0, 32))->data.data()[14], 0);  // not configured thin
+  MakeLu(2048, 512, caps, /*thin_cfg=*/true);
   Command* c = Run(SaIn16(0x10, 0, 32));
   ExpectGood(c);
   EXPECT_EQ(c->data.data()[14], 0xc0);  // LBPME | LBPRZ
@@ -577,7 +579,7 @@ TEST_F(SbcTest, WriteSameUnmapDeallocatesOnThinLusAndWritesOtherwise) {
   MemBackendCaps caps;
   caps.unmap = true;
   caps.thin = true;
-  MakeLu(1024, 512, caps);
+  MakeLu(1024, 512, caps, /*thin_cfg=*/true);
   backend_->Fill(0, 1024 * 512, 0xff);
   // libiscsi WriteSame10.UnmapUntilEnd: NUMBER OF LOGICAL BLOCKS 0 with UNMAP.
   ExpectGood(Run(Cdb10(0x41, 1000, 0, 0x08), std::vector<uint8_t>(512, 0xff)));
@@ -624,7 +626,7 @@ class SbcThinTest : public SbcTest {
     MemBackendCaps caps;
     caps.unmap = true;
     caps.thin = true;
-    MakeLu(1024, 512, caps);
+    MakeLu(1024, 512, caps, /*thin_cfg=*/true);
     backend_->Fill(0, 1024 * 512, 0xab);
   }
 };
@@ -675,16 +677,22 @@ TEST_F(SbcThinTest, UnmapRejectsTooManyDescriptorsAndShortLists) {
 }
 
 TEST_F(SbcTest, UnmapIsAnInvalidOpcodeWithoutThinProvisioning) {
-  MakeLu();
+  MakeLu();  // no unmap callout
   auto p = UnmapParams({{0, 1}});
   ExpectCheck(Run(UnmapCdb(static_cast<uint16_t>(p.size())), p), kIllegal, kInvalidOpcode);
+  MemBackendCaps caps;
+  caps.unmap = true;
+  caps.thin = true;
+  MakeLu(1024, 512, caps, /*thin_cfg=*/false);  // unmap callout, but not configured thin
+  ExpectCheck(Run(UnmapCdb(static_cast<uint16_t>(p.size())), p), kIllegal, kInvalidOpcode);
+  EXPECT_TRUE(backend_->log().empty());
 }
 
 TEST_F(SbcThinTest, UnmapOverAnAsyncBackendRunsDescriptorsInOrder) {
   MemBackendCaps caps;
   caps.unmap = true;
   caps.thin = true;
-  MakeLu(1024, 512, caps, false, /*async=*/true);
+  MakeLu(1024, 512, caps, /*thin_cfg=*/true, /*async=*/true);
   std::vector<std::pair<uint64_t, uint32_t>> d;
   for (uint64_t i = 0; i < 100; ++i) d.push_back({i * 10, 3});
   auto p = UnmapParams(d);
