@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "iscsi/session.h"
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+
+#include "common/log.h"
+
+namespace modtgt::iscsi {
+
+namespace {
+// Nexus ids are unique for the daemon's lifetime (scsi::Nexus::id), across transports.
+std::atomic<uint64_t> g_next_nexus_id{1};
+}  // namespace
+
+void CmdSnWindow::Reset(uint32_t exp_cmd_sn, uint32_t depth) {
+  exp_ = exp_cmd_sn;
+  depth_ = depth ? depth : 1;
+  active_ = 0;
+  max_ = exp_ - 1 + depth_;
+}
+
+CmdSnWindow::Verdict CmdSnWindow::Check(uint32_t cmd_sn, bool immediate) const {
+  if (immediate) return Verdict::kDeliver;
+  if (cmd_sn == exp_) return Verdict::kDeliver;
+  // RFC 7143 4.2.2.1: outside [ExpCmdSN, MaxCmdSN] the target silently ignores it.
+  if (SnGt(cmd_sn, exp_) && SnLe(cmd_sn, max_)) return Verdict::kHold;
+  return Verdict::kDrop;
+}
+
+uint32_t CmdSnWindow::MaxCmdSn() {
+  uint32_t free_slots = active_ >= depth_ ? 0 : depth_ - active_;
+  // exp - 1 + free: with no free slot MaxCmdSN = ExpCmdSN - 1 (window closed, RFC 7143
+  // 4.2.2.1 allows MaxCmdSN = ExpCmdSN - 1).
+  max_ = SnMax(max_, exp_ - 1 + free_slots);
+  return max_;
+}
+
+std::string IsidHex(uint64_t isid) {
+  char buf[16];
+  snprintf(buf, sizeof(buf), "%012" PRIx64, static_cast<uint64_t>(isid & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string InitiatorPortName(const std::string& initiator_name, uint64_t isid) {
+  return initiator_name + ",i,0x" + IsidHex(isid);
+}
+
+std::string TargetPortName(const std::string& target_name, uint16_t tpgt) {
+  char buf[8];
+  snprintf(buf, sizeof(buf), "%04x", tpgt);
+  return target_name + ",t,0x" + buf;
+}
+
+Session::Session(uint16_t tsih, uint64_t isid, std::shared_ptr<core::Target> target,
+                 SessionParams params, uint64_t nexus_id)
+    : tsih_(tsih), isid_(isid), target_(std::move(target)), params_(std::move(params)) {
+  nexus_.id = nexus_id;
+  nexus_.initiator_name = params_.initiator_name;
+  nexus_.initiator_port = InitiatorPortName(params_.initiator_name, isid_);
+  nexus_.relative_port_id = params_.target_portal_group_tag;
+  if (target_) {
+    nexus_.target_name = target_->name();
+    nexus_.target_port = TargetPortName(target_->name(), params_.target_portal_group_tag);
+    nexus_.target = target_;
+    target_->sessions.fetch_add(1);
+  }
+}
+
+void Session::End() {
+  if (ended_) return;
+  ended_ = true;
+  if (!target_) return;
+  // SAM-5 6.3.4 I_T nexus loss: each LU drops the nexus's unit attentions and SPC-2
+  // reservation (persistent reservations survive; they are keyed on the port names).
+  std::shared_ptr<const core::LunMap> luns = target_->luns();
+  if (luns) {
+    for (const auto& [lun, lu] : *luns) {
+      if (lu) lu->NexusGone(nexus_);
+    }
+  }
+  target_->sessions.fetch_sub(1);
+}
+
+std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<core::Target> target,
+                                              const SessionParams& params,
+                                              std::weak_ptr<Connection> conn,
+                                              env::EventLoop* loop, std::string connection_desc,
+                                              Entry* reinstated) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (reinstated) *reinstated = Entry();
+  // RFC 7143 6.3.5: a leading login with the ISID and initiator name of an existing session
+  // to the same target reinstates it (the old one is closed). Discovery sessions are matched
+  // among discovery sessions.
+  for (auto it = by_tsih_.begin(); it != by_tsih_.end(); ++it) {
+    const Session& s = *it->second.session;
+    if (s.isid() == isid && s.params().initiator_name == params.initiator_name &&
+        s.discovery() == params.discovery && s.target() == target) {
+      LOG_INFO("iscsi: reinstating session tsih %u of %s", s.tsih(),
+               s.params().initiator_name.c_str());
+      if (reinstated) *reinstated = std::move(it->second);
+      by_tsih_.erase(it);
+      break;
+    }
+  }
+  // TSIH: non-zero, unique among live sessions (RFC 7143 11.12.6).
+  uint16_t tsih = 0;
+  for (int tries = 0; tries < 65536; tries++) {
+    uint16_t cand = next_tsih_++;
+    if (next_tsih_ == 0) next_tsih_ = 1;
+    if (cand != 0 && by_tsih_.find(cand) == by_tsih_.end()) {
+      tsih = cand;
+      break;
+    }
+  }
+  if (tsih == 0) return nullptr;
+  auto s = std::make_shared<Session>(tsih, isid, std::move(target), params,
+                                     g_next_nexus_id.fetch_add(1));
+  Entry e;
+  e.session = s;
+  e.connection = std::move(conn);
+  e.loop = loop;
+  e.connection_desc = std::move(connection_desc);
+  by_tsih_.emplace(tsih, std::move(e));
+  return s;
+}
+
+bool SessionTable::Exists(uint16_t tsih) const {
+  std::lock_guard<std::mutex> l(mu_);
+  return by_tsih_.count(tsih) != 0;
+}
+
+void SessionTable::Remove(const Session* session) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = by_tsih_.find(session->tsih());
+  if (it != by_tsih_.end() && it->second.session.get() == session) by_tsih_.erase(it);
+}
+
+std::vector<SessionInfo> SessionTable::List() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<SessionInfo> out;
+  for (const auto& [tsih, e] : by_tsih_) {
+    const Session& s = *e.session;
+    if (s.discovery()) continue;
+    SessionInfo info;
+    info.nexus_id = s.nexus().id;
+    info.tid = s.tid();
+    info.target_name = s.nexus().target_name;
+    info.initiator_name = s.params().initiator_name;
+    info.isid = IsidHex(s.isid());
+    info.tsih = tsih;
+    info.connections.push_back(e.connection_desc);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<SessionTable::Entry> SessionTable::ForTarget(int tid) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Entry> out;
+  for (const auto& [tsih, e] : by_tsih_) {
+    if (tid < 0 || (!e.session->discovery() && e.session->tid() == tid)) out.push_back(e);
+  }
+  return out;
+}
+
+size_t SessionTable::size() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return by_tsih_.size();
+}
+
+}  // namespace modtgt::iscsi
