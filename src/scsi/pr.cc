@@ -164,6 +164,10 @@ bool ReservationConflict(LogicalUnit* lu, const Nexus& nexus, const OpInfo& op,
     }
   }
   if (!lu->pr_reserved || IsHolder(lu, nexus)) return false;
+  // Registrants-only and all-registrants types: every registered I_T nexus has access.
+  if ((RegistrantsOnly(lu->pr_type) || AllRegistrants(lu->pr_type)) && FindReg(lu, nexus)) {
+    return false;
+  }
   // SPC-4 5.13.1 table 44 (and SBC-3 4.17): commands allowed from a non-holder.
   bool always_allowed = false;
   switch (opcode) {
@@ -513,12 +517,6 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
           // The remaining registrants lose their view of the old reservation.
           UaToRegistrants(lu, nexus, asc::kReservationsReleased);
         }
-      } else if (reserved && !all_reg && lu->pr_registrations.end() ==
-                     std::find_if(lu->pr_registrations.begin(), lu->pr_registrations.end(),
-                                  [lu](const PrRegistration& r) {
-                                    return r.initiator_port == lu->pr_holder_initiator_port;
-                                  })) {
-        ReleaseReservation(lu);
       } else if (all_reg && lu->pr_registrations.empty()) {
         ReleaseReservation(lu);
       }
