@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// modtgtadm's parser. The CLI is its own executable, so its sources compile in here.
+#include "cli/args.cc"  // NOLINT: the unit under test is not in a library
+
+#include <gtest/gtest.h>
+
+namespace modtgt::cli {
+namespace {
+
+using nlohmann::json;
+
+Result<CliOptions> Parse(std::vector<std::string> args, const char* env = nullptr) {
+  return ParseArgs(args, env);
+}
+
+TEST(CliArgs, TargetNewLongAndShortForms) {
+  auto a = Parse({"--lld", "iscsi", "--mode", "target", "--op", "new", "--tid", "1",
+                  "--targetname", "iqn.2026-11.org.x:t"});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->request, (json{{"lld", "iscsi"},
+                              {"mode", "target"},
+                              {"op", "new"},
+                              {"tid", 1},
+                              {"targetname", "iqn.2026-11.org.x:t"}}));
+  auto b = Parse({"-m", "target", "-o", "new", "-t1", "-T", "iqn.2026-11.org.x:t"});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(a->request, b->request);  // lld defaults to iscsi
+  auto c = Parse({"--mode=Target", "--op=NEW", "--tid=1", "--targetname=iqn.2026-11.org.x:t"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(a->request, c->request);
+  EXPECT_EQ(a->socket_path, "/run/modtgt/modtgtd.sock");
+  EXPECT_FALSE(a->json_output);
+}
+
+TEST(CliArgs, LogicalUnitNewWithEverything) {
+  auto a = Parse({"-m", "logicalunit", "-o", "new", "-t", "2", "-l", "3", "-b", "/srv/d.img",
+                  "-E", "null", "-S", "size=1G", "-f", "direct", "-y", "4096", "-P",
+                  "readonly=1,vendor_id=ACME", "--json", "--socket", "/tmp/s.sock"});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->request, (json{{"lld", "iscsi"},
+                              {"mode", "logicalunit"},
+                              {"op", "new"},
+                              {"tid", 2},
+                              {"lun", 3},
+                              {"backing_store", "/srv/d.img"},
+                              {"bstype", "null"},
+                              {"bsopts", "size=1G"},
+                              {"bsoflags", "direct"},
+                              {"blocksize", 4096},
+                              {"params", {{"readonly", "1"}, {"vendor_id", "ACME"}}}}));
+  EXPECT_TRUE(a->json_output);
+  EXPECT_EQ(a->socket_path, "/tmp/s.sock");
+}
+
+TEST(CliArgs, BindForceAndSocketFromEnv) {
+  auto a = Parse({"--mode", "target", "--op", "bind", "--tid", "1", "--initiator-address", "ALL",
+                  "-Q", "iqn.2026-11.org.c:1"},
+                 "/env/sock");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->request["initiator_address"], "ALL");
+  EXPECT_EQ(a->request["initiator_name"], "iqn.2026-11.org.c:1");
+  EXPECT_EQ(a->socket_path, "/env/sock");
+  auto b = Parse({"--mode", "target", "--op", "delete", "--tid", "1", "-F", "--socket", "/x"},
+                 "/env/sock");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->request["force"], true);
+  EXPECT_EQ(b->socket_path, "/x");
+}
+
+TEST(CliArgs, HelpNeedsNothingElse) {
+  auto a = Parse({"--help"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->help);
+  EXPECT_NE(UsageText().find("--backing-store"), std::string::npos);
+}
+
+TEST(CliArgs, Errors) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {{}, "--mode"},
+      {{"--mode", "target"}, "--op"},
+      {{"--mode", "target", "--op", "new", "--tid", "x", "--targetname", "a"}, "--tid"},
+      {{"--mode", "target", "--op", "new", "--tid", "1"}, "--targetname"},
+      {{"--mode", "target", "--op", "new", "--targetname", "a"}, "--tid"},
+      {{"--mode", "target", "--op", "delete"}, "--tid"},
+      {{"--mode", "target", "--op", "bind", "--tid", "1"}, "--initiator"},
+      {{"--mode", "logicalunit", "--op", "new", "--tid", "1", "--lun", "1"}, "--backing-store"},
+      {{"--mode", "logicalunit", "--op", "new", "--tid", "1", "-b", "x"}, "--lun"},
+      {{"--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", "1"}, "--params"},
+      {{"--mode", "logicalunit", "--op", "show"}, "--tid"},
+      {{"--lld", "iser", "--mode", "system", "--op", "show"}, "iscsi"},
+      {{"--mode", "system", "--op", "show", "--bogus"}, "--bogus"},
+      {{"--mode", "system", "--op", "show", "-Z"}, "-Z"},
+      {{"--mode", "system", "--op", "show", "stray"}, "stray"},
+      {{"--mode", "system", "--op"}, "--op"},
+      {{"--mode", "system", "--mode", "target", "--op", "show"}, "twice"},
+      {{"--mode", "system", "--op", "show", "--json=yes"}, "--json"},
+      {{"-m", "logicalunit", "-o", "update", "-t", "1", "-l", "1", "-P", "readonly"}, "readonly"},
+      {{"-m", "logicalunit", "-o", "update", "-t", "1", "-l", "1", "-P", "a=1,a=2"}, "twice"},
+      {{"--mode", "system", "--op", "show", "--socket", ""}, "--socket"},
+      {{"--mode", "target", "--op", "show", "--tid", "99999999999999999999"}, "--tid"},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseArgs(c.args, nullptr);
+    std::string joined;
+    for (const auto& a : c.args) joined += a + " ";
+    ASSERT_FALSE(r.ok()) << joined;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(c.expect), std::string::npos)
+        << joined << "-> " << r.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace modtgt::cli

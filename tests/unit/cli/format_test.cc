@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+// modtgtadm's output. The CLI is its own executable, so its sources compile in here.
+#include "cli/format.cc"  // NOLINT: the unit under test is not in a library
+
+#include <gtest/gtest.h>
+
+namespace modtgt::cli {
+namespace {
+
+using nlohmann::json;
+
+TEST(CliFormat, TargetShowInTgtadmLayout) {
+  json result = json::parse(R"({"targets": [{
+      "tid": 1, "name": "iqn.2026-11.org.x:t",
+      "nexuses": [{"nexus_id": 4, "initiator": "iqn.2026-11.org.c:1", "isid": "23d000000001",
+                   "tsih": 1, "connections": ["cid 0 127.0.0.1:5000 -> 127.0.0.1:3260"]}],
+      "luns": [{"lun": 1, "type": "disk", "size_bytes": 104857600, "block_size": 512,
+                "readonly": true, "bstype": "rdwr", "backing_store": "/srv/d.img",
+                "scsi_sn": "ABC"}],
+      "acl": {"addresses": ["ALL"], "names": ["iqn.2026-11.org.c:1"]}}]})");
+  std::string out = FormatResult({{"mode", "target"}, {"op", "show"}}, result);
+  for (const char* want :
+       {"Target 1: iqn.2026-11.org.x:t\n", "    System information:\n",
+        "    I_T nexus information:\n", "        I_T nexus: 4\n",
+        "            Initiator: iqn.2026-11.org.c:1", "    LUN information:\n", "        LUN: 1\n",
+        "            Type: disk\n", "            Size: 104 MB (104857600 bytes), Block size: 512\n",
+        "            Readonly: Yes\n", "            Backing store type: rdwr\n",
+        "            Backing store path: /srv/d.img\n", "    Account information:\n",
+        "    ACL information:\n        ALL\n", "Initiator name: iqn.2026-11.org.c:1"}) {
+    EXPECT_NE(out.find(want), std::string::npos) << "missing '" << want << "' in\n" << out;
+  }
+}
+
+TEST(CliFormat, SystemShow) {
+  json result = {{"version", "0.1.0"},
+                 {"pid", 42},
+                 {"threads", 2},
+                 {"portals", {"127.0.0.1:3260"}},
+                 {"modules",
+                  {{{"name", "rdwr"},
+                    {"state", "ready"},
+                    {"version", "1.0"},
+                    {"abi_version", 0x10000},
+                    {"users", {"tid 1 lun 1"}}},
+                   {{"name", "bad"}, {"state", "error"}, {"error", "load failed"}}}},
+                 {"targets", {{{"tid", 1}, {"name", "iqn.x"}, {"luns", 2}, {"sessions", 0}}}}};
+  std::string out = FormatResult({{"mode", "system"}, {"op", "show"}}, result);
+  for (const char* want : {"System information:\n", "Daemon pid: 42", "127.0.0.1:3260",
+                           "rdwr: ready, version 1.0, abi 1.0", "Users: tid 1 lun 1",
+                           "bad: error (load failed)", "Target 1: iqn.x (2 LUNs, 0 sessions)"}) {
+    EXPECT_NE(out.find(want), std::string::npos) << "missing '" << want << "' in\n" << out;
+  }
+}
+
+TEST(CliFormat, SilentOpsAndHostileResults) {
+  EXPECT_EQ(FormatResult({{"mode", "target"}, {"op", "new"}}, {{"tid", 1}}), "");
+  // Wrong types and missing fields must not throw.
+  for (const json& r : {json(nullptr), json::array(), json("x"), json{{"targets", 5}},
+                        json{{"targets", {5, "x", nullptr}}}, json{{"luns", {{{"lun", "x"}}}}},
+                        json{{"portals", {1, 2}}}, json{{"modules", {{{"users", 3}}}}}}) {
+    for (const char* mode : {"system", "target", "logicalunit", "portal", "other"}) {
+      EXPECT_NO_THROW(FormatResult({{"mode", mode}, {"op", "show"}}, r)) << mode << r.dump();
+    }
+  }
+  EXPECT_EQ(FormatResult({{"mode", "portal"}, {"op", "show"}}, {{"portals", {"[::1]:3260"}}}),
+            "Portal: [::1]:3260\n");
+}
+
+}  // namespace
+}  // namespace modtgt::cli
