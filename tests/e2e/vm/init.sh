@@ -1,0 +1,153 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Guest /init of the kernel-initiator e2e test (busybox sh, PID 1). A real Linux iSCSI
+# initiator (iscsid + iscsiadm + the iscsi_tcp kernel module) discovers the target, logs
+# in, checks the disk's size, reads a region the host wrote beforehand, writes a known
+# pattern, reads it back, compares, logs out, and prints exactly one final line
+#   KERNEL-ISCSI-RESULT: PASS            or
+#   KERNEL-ISCSI-RESULT: FAIL <reason>
+# on the serial console, then powers off. Parameters come on the kernel command line:
+#   kt_portal=IP:PORT   portal as the guest reaches it (qemu guestfwd)   [10.0.2.100:3260]
+#   kt_iqn=IQN          target name                                       (required)
+#   kt_size=BYTES       expected disk size (READ CAPACITY)                (optional)
+#   kt_roff=MiB kt_rlen=MiB kt_rsum=SHA256   region the host wrote and its checksum
+#   kt_woff=MiB         where the guest writes /pattern.bin (8 MiB)       [0]
+#   kt_woff2=MiB        where the guest writes its first MiB again, in 4 KiB writes [16]
+#   kt_digest=None|CRC32C   header and data digest to negotiate          [None]
+#   kt_debug=N          iscsid debug level (0-8)                          [0]
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+kt_portal=10.0.2.100:3260 kt_iqn= kt_size= kt_roff= kt_rlen= kt_rsum= kt_woff=0 kt_woff2=16
+kt_digest=None kt_debug=0
+for arg in $(cat /proc/cmdline); do
+  case $arg in
+    kt_[a-z0-9]*=*) eval "${arg%%=*}=\${arg#*=}" ;;
+  esac
+done
+
+step() { echo "KERNEL-ISCSI-STEP: $* (t=$(cut -d' ' -f1 /proc/uptime)s)"; }
+finish() {
+  echo "KERNEL-ISCSI-RESULT: $*"
+  sync
+  poweroff -f
+  sleep 5
+  echo b > /proc/sysrq-trigger   # qemu runs with -no-reboot: a reboot ends it too
+}
+fail() {
+  echo "kernel-iscsi: FAIL: $*"
+  echo "---- iscsiadm -m session -P 3 ----"
+  timeout 5 iscsiadm -m session -P 3 2>&1
+  echo "---- last kernel messages ----"
+  dmesg | tail -n 60
+  finish "FAIL $*"
+}
+# run NAME SECS CMD...: run CMD with a time limit, echoing its output; fail on error.
+run() {
+  name=$1 secs=$2
+  shift 2
+  timeout "$secs" "$@" > /tmp/out 2>&1
+  rc=$?
+  cat /tmp/out
+  [ $rc -eq 0 ] || fail "$name (exit $rc)"
+}
+
+step "init"
+[ -n "$kt_iqn" ] || fail "no kt_iqn= on the kernel command line"
+
+for m in $(cat /etc/modules.order); do
+  if ! insmod "/lib/modules/$m" 2>/tmp/insmod.err; then
+    case $m in
+      crc32c*) ;;   # the accelerated crc32c needs SSE4.2; crc32c_generic is the fallback
+      *) cat /tmp/insmod.err; fail "insmod $m" ;;
+    esac
+  fi
+done
+echo 6 > /proc/sys/kernel/printk   # iSCSI connection and sd attach messages to the console
+step "modules loaded"
+
+ip link set lo up
+n=0
+until [ -e /sys/class/net/eth0 ]; do
+  n=$((n + 1)); [ $n -le 100 ] || fail "no eth0"; sleep 0.1
+done
+ip addr add 10.0.2.15/24 dev eth0 || fail "ip addr add"
+ip link set eth0 up || fail "ip link set eth0 up"
+step "eth0 up"
+
+mkdir -p /run/lock/iscsi /var/lock
+if [ "$kt_debug" -gt 0 ] 2>/dev/null; then iscsid -f -d "$kt_debug" & else iscsid -f & fi
+n=0
+until grep -q ISCSIADM_ABSTRACT_NAMESPACE /proc/net/unix; do
+  n=$((n + 1)); [ $n -le 100 ] || fail "iscsid did not start"; sleep 0.1
+done
+step "iscsid up"
+
+step "discovery: iscsiadm -m discovery -t sendtargets -p $kt_portal"
+run "discovery" 60 iscsiadm -m discovery -t sendtargets -p "$kt_portal"
+grep -q " $kt_iqn\$" /tmp/out || fail "discovery did not return $kt_iqn"
+
+# The target answered with the address it was reached on (the host side of the qemu
+# forward), which the guest cannot use: make the node record for the forwarded portal.
+run "node new" 10 iscsiadm -m node -o new -T "$kt_iqn" -p "$kt_portal"
+for k in HeaderDigest DataDigest; do
+  run "node update $k" 10 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" -o update \
+    -n "node.conn[0].iscsi.$k" -v "$kt_digest"
+done
+step "login"
+run "login" 60 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" --login
+
+# The disk the session's SCSI scan attached.
+dev=
+n=0
+while [ -z "$dev" ]; do
+  for b in /sys/class/iscsi_session/session*/device/target*/*/block/*; do
+    [ -e "$b" ] && dev=/dev/$(basename "$b") && break
+  done
+  [ -n "$dev" ] && [ -b "$dev" ] && break
+  dev=
+  n=$((n + 1)); [ $n -le 300 ] || fail "no SCSI disk appeared after login"; sleep 0.1
+done
+step "disk $dev"
+iscsiadm -m session -P 3 2>&1 | grep -E 'Target:|Current Portal|Persistent Portal|iSCSI Connection State|iSCSI Session State|HeaderDigest|DataDigest|MaxRecvDataSegmentLength|MaxXmitDataSegmentLength|FirstBurstLength|MaxBurstLength|ImmediateData|InitialR2T|Attached scsi disk'
+
+size=$(blockdev --getsize64 "$dev") || fail "blockdev --getsize64 $dev"
+echo "kernel-iscsi: $dev is $size bytes"
+if [ -n "$kt_size" ] && [ "$size" != "$kt_size" ]; then
+  fail "disk size $size, expected $kt_size"
+fi
+
+if [ -n "$kt_rsum" ]; then
+  step "read host region: $kt_rlen MiB at $kt_roff MiB"
+  sum=$(dd if="$dev" bs=1M skip="$kt_roff" count="$kt_rlen" iflag=direct 2>/tmp/dd.err |
+        sha256sum | cut -d' ' -f1)
+  [ "$sum" = "$kt_rsum" ] || { cat /tmp/dd.err; fail "host-written region reads back wrong (sha256 $sum)"; }
+fi
+
+step "write 8 MiB at $kt_woff MiB (1 MiB writes, O_DIRECT)"
+run "write pattern" 120 dd if=/pattern.bin of="$dev" bs=1M seek="$kt_woff" oflag=direct conv=fsync
+step "write 1 MiB at $kt_woff2 MiB (4 KiB writes, O_DIRECT)"
+run "write 4k" 120 dd if=/pattern.bin of="$dev" bs=4k count=256 seek=$((kt_woff2 * 256)) \
+  oflag=direct conv=fsync
+blockdev --flushbufs "$dev" || fail "flush (SYNCHRONIZE CACHE)"
+
+step "read back and compare"
+run "read back" 120 dd if="$dev" of=/tmp/back.bin bs=1M skip="$kt_woff" count=8 iflag=direct
+cmp /pattern.bin /tmp/back.bin || fail "data read back differs from the pattern written"
+rm -f /tmp/back.bin
+run "read back 4k" 120 dd if="$dev" of=/tmp/back4k.bin bs=64k skip=$((kt_woff2 * 16)) count=16 \
+  iflag=direct
+head -c 1048576 /pattern.bin > /tmp/first.bin
+cmp /tmp/first.bin /tmp/back4k.bin || fail "4 KiB-written data reads back wrong"
+rm -f /tmp/back4k.bin /tmp/first.bin
+
+step "logout"
+run "logout" 30 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" --logout
+n=0
+while ls /sys/class/iscsi_session/ 2>/dev/null | grep -q session; do
+  n=$((n + 1)); [ $n -le 100 ] || fail "session still present after logout"; sleep 0.1
+done
+step "done"
+finish PASS
