@@ -453,17 +453,23 @@ Status ModuleRegistry::LoadDirectory(const std::string& dir,
   }
 
   std::vector<std::string> refusals;
+  auto listed = [this](const std::string& path, bool ready_only) {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    const std::string canon = Canonical(path);
+    for (const auto& m : impl_->modules) {
+      if (m->path == canon && (!ready_only || m->GetState(nullptr) == ModuleState::kReady)) {
+        return true;
+      }
+    }
+    return false;
+  };
   for (const std::string& n : names) {
     const std::string& path = found[n];
+    if (listed(path, /*ready_only=*/true)) continue;  // loaded by an earlier call
     Status s = LoadFile(path);
-    if (s.ok() || s.code() == Code::kAlreadyExists) continue;
-    bool kept = false;  // load() failed: listed in state error, not a refusal
-    {
-      std::lock_guard<std::mutex> l(impl_->mu);
-      const std::string canon = Canonical(path);
-      for (const auto& m : impl_->modules) kept |= m->path == canon;
-    }
-    if (kept) {
+    if (s.ok()) continue;
+    if (listed(path, /*ready_only=*/false)) {  // load() failed: kept in state error
+
       LOG_WARN("%s", s.message().c_str());
       continue;
     }

@@ -26,7 +26,14 @@ static int c_load(void) {
   __atomic_add_fetch(&ctest_loads, 1, __ATOMIC_SEQ_CST);
   return 0;
 }
-static void c_unload(void) { __atomic_add_fetch(&ctest_unloads, 1, __ATOMIC_SEQ_CST); }
+static void join_flush_threads_locked(void);
+static pthread_mutex_t flush_mu;
+static void c_unload(void) {
+  pthread_mutex_lock(&flush_mu);
+  join_flush_threads_locked();
+  pthread_mutex_unlock(&flush_mu);
+  __atomic_add_fetch(&ctest_unloads, 1, __ATOMIC_SEQ_CST);
+}
 
 static int c_check_config(const modtgt_dev_config* cfg) {
   if (strcmp(cfg->path, "reject") == 0) {
@@ -97,7 +104,19 @@ static int c_unmap(modtgt_dev* dev, modtgt_io* io, uint64_t offset, uint64_t len
   return MODTGT_STS_OK;
 }
 
-/* Asynchronous flush: completes from a thread of the module's own. */
+/* Asynchronous flush: completes from a thread of the module's own. The threads are
+ * joinable and joined by unload() (or when the table fills up): the ABI requires that no
+ * module thread runs after unload() returns, since the code is unmapped next. */
+#define MAX_FLUSH_THREADS 64
+static pthread_mutex_t flush_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t flush_threads[MAX_FLUSH_THREADS];
+static int nr_flush_threads;
+
+static void join_flush_threads_locked(void) {
+  for (int i = 0; i < nr_flush_threads; i++) pthread_join(flush_threads[i], NULL);
+  nr_flush_threads = 0;
+}
+
 static void* flush_thread(void* arg) {
   usleep(1000);
   host->complete((modtgt_io*)arg, MODTGT_STS_OK);
@@ -105,10 +124,12 @@ static void* flush_thread(void* arg) {
 }
 static int c_flush(modtgt_dev* dev, modtgt_io* io) {
   (void)dev;
-  pthread_t t;
-  if (pthread_create(&t, NULL, flush_thread, io) != 0) return MODTGT_STS_NO_RESOURCE;
-  pthread_detach(t);
-  return MODTGT_STS_ASYNC;
+  pthread_mutex_lock(&flush_mu);
+  if (nr_flush_threads == MAX_FLUSH_THREADS) join_flush_threads_locked();
+  int rc = pthread_create(&flush_threads[nr_flush_threads], NULL, flush_thread, io);
+  if (rc == 0) nr_flush_threads++;
+  pthread_mutex_unlock(&flush_mu);
+  return rc == 0 ? MODTGT_STS_ASYNC : MODTGT_STS_NO_RESOURCE;
 }
 
 static int c_handle_cmd(modtgt_dev* dev, modtgt_cmd* cmd) {

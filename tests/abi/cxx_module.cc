@@ -3,7 +3,8 @@
 // bs_cxxtest: a backing store written with modtgt/module.hpp: a RAM disk run inline on the
 // loop (nr_threads = 0). Path "throw" makes the constructor (open) throw modtgt::Error;
 // path "throw-io" makes every read throw std::runtime_error; bsopts "bad" fails
-// check_config with a thrown std::logic_error (not modtgt::Error).
+// check_config with a thrown std::logic_error (not modtgt::Error); path "bad-status"
+// makes reads return a value that is not a modtgt_status.
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -19,7 +20,9 @@ class RamDevice {
     if (std::string(cfg.bsopts) == "bad") throw std::logic_error("bsopts 'bad' are bad");
   }
 
-  RamDevice(modtgt::Device dev, bool /*reopen*/) : throw_io_(std::string(dev.config().path) == "throw-io") {
+  RamDevice(modtgt::Device dev, bool /*reopen*/)
+      : throw_io_(std::string(dev.config().path) == "throw-io"),
+        bad_status_(std::string(dev.config().path) == "bad-status") {
     if (std::string(dev.config().path) == "throw") {
       throw modtgt::Error(MODTGT_EINVAL, "cxxtest refuses path 'throw'");
     }
@@ -29,6 +32,7 @@ class RamDevice {
 
   int Read(modtgt_io*, const iovec* iov, int iovcnt, uint64_t offset) {
     if (throw_io_) throw std::runtime_error("simulated read exception");
+    if (bad_status_) return 77;  // not a modtgt_status: the daemon must cope
     for (int i = 0; i < iovcnt; i++) {
       if (offset + iov[i].iov_len > data_.size()) return MODTGT_STS_LBA_OUT_OF_RANGE;
       std::memcpy(iov[i].iov_base, data_.data() + offset, iov[i].iov_len);
@@ -50,6 +54,7 @@ class RamDevice {
 
  private:
   bool throw_io_;
+  bool bad_status_;
   std::vector<unsigned char> data_;
 };
 

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/device.h"
+
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/module_registry.h"
+#include "env/event_loop.h"
+#include "scsi/command.h"
+
+namespace modtgt::core {
+namespace {
+
+std::string TestModule(const std::string& name) {
+  return std::string(MODTGT_TEST_MODULE_DIR) + "/backing-store/bs_" + name + ".so";
+}
+
+// An event loop on its own thread, owning every command of the test; counts completions.
+class Loop : public scsi::CommandOwner {
+ public:
+  Loop() : loop_(0) {
+    EXPECT_TRUE(loop_.Init().ok());
+    thread_ = std::thread([this] { loop_.Run(); });
+  }
+  ~Loop() override {
+    loop_.Stop();
+    thread_.join();
+  }
+  env::EventLoop* loop() const override { return const_cast<env::EventLoop*>(&loop_); }
+  void CommandDone(scsi::Command*) override {}
+  env::EventLoop& ev() { return loop_; }
+
+  struct Cmd : scsi::Command {
+    Loop* test = nullptr;
+    std::atomic<bool> finished{false};
+  };
+
+  void Prepare(Cmd* c, scsi::IoOp op) {
+    c->owner = this;
+    c->test = this;
+    c->io.op = op;
+    c->io.done = [](scsi::Command* sc) {
+      auto* t = static_cast<Cmd*>(sc);
+      EXPECT_TRUE(t->test->loop_.InLoopThread());
+      t->finished.store(true);
+      std::lock_guard<std::mutex> l(t->test->mu_);
+      t->test->done_++;
+      t->test->cv_.notify_all();
+    };
+  }
+  bool WaitDone(int n) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(10), [&] { return done_ >= n; });
+  }
+  int Run(scsi::Backend* b, Cmd* c) {
+    int before;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      before = done_;
+    }
+    loop_.Post([b, c] { b->Submit(c); });
+    if (!WaitDone(before + 1)) return -1;
+    return c->io.status;
+  }
+
+ private:
+  env::EventLoop loop_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int done_ = 0;
+};
+
+DeviceConfig Cfg(const std::string& bstype, const std::string& cfgstring) {
+  DeviceConfig c;
+  c.bstype = bstype;
+  c.cfgstring = cfgstring;
+  return c;
+}
+
+TEST(Device, FillDevConfigStripsOnlyTheModulesSubtype) {
+  DeviceConfig c = Cfg("rdwr", "rdwr//srv/disk.img");
+  c.bsopts = "a=b";
+  c.oflags = MODTGT_OFLAG_DIRECT;
+  c.readonly = true;
+  c.size = 4096;
+  c.block_size = 4096;
+  c.write_cache = false;
+  modtgt_dev d;
+  FillDevConfig(c, "rdwr", &d);
+  EXPECT_EQ(d.config.struct_size, sizeof(modtgt_dev_config));
+  EXPECT_STREQ(d.config.cfgstring, "rdwr//srv/disk.img");
+  EXPECT_STREQ(d.config.path, "/srv/disk.img");
+  EXPECT_STREQ(d.config.bsopts, "a=b");
+  EXPECT_EQ(d.config.oflags, MODTGT_OFLAG_DIRECT);
+  EXPECT_EQ(d.config.readonly, 1u);
+  EXPECT_EQ(d.config.size, 4096u);
+  EXPECT_EQ(d.config.block_size, 4096u);
+  EXPECT_EQ(d.config.write_cache, 0u);
+  FillDevConfig(Cfg("rdwr", "null/x"), "rdwr", &d);
+  EXPECT_STREQ(d.config.path, "null/x");
+  FillDevConfig(Cfg("rdwr", ""), "rdwr", &d);
+  EXPECT_STREQ(d.config.path, "");
+  EXPECT_STREQ(d.config.bsopts, "");
+}
+
+TEST(Device, MissingCalloutsCompleteWithoutTheModule) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("short")).ok());  // read + write only
+  auto dev = reg.OpenDevice(Cfg("short", "x"));
+  ASSERT_TRUE(dev.ok());
+  scsi::Backend* b = dev->get();
+  EXPECT_FALSE(b->has_flush() || b->has_unmap() || b->has_write_same() || b->has_caw() ||
+               b->has_handle_cmd() || b->thin());
+  Loop loop;
+  struct {
+    scsi::IoOp op;
+    int want;
+  } const cases[] = {
+      {scsi::IoOp::kFlush, MODTGT_STS_OK},  // nothing to flush
+      {scsi::IoOp::kUnmap, MODTGT_STS_UNSUPPORTED},
+      {scsi::IoOp::kWriteSame, MODTGT_STS_UNSUPPORTED},
+      {scsi::IoOp::kCaw, MODTGT_STS_UNSUPPORTED},
+      {scsi::IoOp::kHandleCmd, MODTGT_STS_NOT_HANDLED},
+  };
+  for (const auto& c : cases) {
+    Loop::Cmd cmd;
+    loop.Prepare(&cmd, c.op);
+    EXPECT_EQ(loop.Run(b, &cmd), c.want) << static_cast<int>(c.op);
+  }
+}
+
+TEST(Device, InvalidStatusFromModuleBecomesMediumError) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("cxxtest")).ok());
+  auto dev = reg.OpenDevice(Cfg("cxxtest", "bad-status"));
+  ASSERT_TRUE(dev.ok());
+  Loop loop;
+  std::vector<uint8_t> buf(512);
+  Loop::Cmd cmd;
+  loop.Prepare(&cmd, scsi::IoOp::kRead);
+  cmd.io.iov[0] = iovec{buf.data(), buf.size()};
+  cmd.io.iovcnt = 1;
+  EXPECT_EQ(loop.Run(dev->get(), &cmd), MODTGT_STS_READ_ERROR);
+}
+
+TEST(Device, ManyConcurrentIosOnThePoolAllComplete) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
+  DeviceConfig cfg = Cfg("ctest", "ram");
+  cfg.size = 1 << 20;
+  auto dev = reg.OpenDevice(cfg);
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->nr_threads(), 2u);
+  Loop loop;
+  constexpr int kN = 200;  // more than one slot chunk, mixed sync and async callouts
+  std::vector<std::unique_ptr<Loop::Cmd>> cmds;
+  std::vector<std::vector<uint8_t>> bufs(kN, std::vector<uint8_t>(512));
+  for (int i = 0; i < kN; i++) {
+    auto c = std::make_unique<Loop::Cmd>();
+    if (i % 3 == 2) {
+      loop.Prepare(c.get(), scsi::IoOp::kFlush);  // completes from a module thread
+    } else {
+      loop.Prepare(c.get(), i % 3 == 0 ? scsi::IoOp::kWrite : scsi::IoOp::kRead);
+      bufs[i].assign(512, static_cast<uint8_t>(i));
+      c->io.iov[0] = iovec{bufs[i].data(), 512};
+      c->io.iovcnt = 1;
+      c->io.offset = static_cast<uint64_t>(i) * 512;
+    }
+    cmds.push_back(std::move(c));
+  }
+  loop.ev().Post([&] {
+    for (auto& c : cmds) d->Submit(c.get());
+  });
+  ASSERT_TRUE(loop.WaitDone(kN));
+  for (auto& c : cmds) {
+    EXPECT_TRUE(c->finished.load());
+    EXPECT_EQ(c->io.status, MODTGT_STS_OK);
+  }
+  EXPECT_EQ(d->inflight(), 0u);
+}
+
+TEST(Device, DestructionWaitsForInFlightAsyncIo) {
+  ModuleRegistry reg;
+  const std::string path = TestModule("ctest");
+  ASSERT_TRUE(reg.LoadFile(path).ok());
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(h, nullptr);
+  int* open_devices = static_cast<int*>(dlsym(h, "ctest_open_devices"));
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  ASSERT_TRUE(dev.ok());
+  EXPECT_EQ(*open_devices, 1);
+  std::unique_ptr<scsi::Backend> b = std::move(*dev);
+  Loop loop;
+  Loop::Cmd cmd;
+  loop.Prepare(&cmd, scsi::IoOp::kFlush);  // the module completes it ~1 ms later
+  std::atomic<bool> destroyed{false};
+  loop.ev().Post([&] {
+    b->Submit(&cmd);
+    b.reset();  // must wait for the flush, then close()
+    destroyed = true;
+  });
+  ASSERT_TRUE(loop.WaitDone(1));
+  for (int i = 0; i < 1000 && !destroyed; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(destroyed);
+  EXPECT_EQ(cmd.io.status, MODTGT_STS_OK);
+  EXPECT_EQ(*open_devices, 0);
+  dlclose(h);
+}
+
+TEST(Device, SetWriteCacheIsVisibleToTheModule) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  ASSERT_NE(d, nullptr);
+  const modtgt_dev_config* cfg = ModuleRegistry::HostTable()->dev_get_config(d->dev());
+  EXPECT_EQ(cfg->write_cache, 1u);
+  d->SetWriteCache(false);
+  EXPECT_EQ(cfg->write_cache, 0u);
+  EXPECT_EQ(d->module_name(), "ctest");
+}
+
+TEST(Device, ModuleOutlivesRegistryWhileDevicesAreOpen) {
+  const std::string path = TestModule("ctest");
+  std::unique_ptr<scsi::Backend> b;
+  {
+    ModuleRegistry reg;
+    ASSERT_TRUE(reg.LoadFile(path).ok());
+    auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+    ASSERT_TRUE(dev.ok());
+    b = std::move(*dev);
+  }
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(h, nullptr) << "the module must stay mapped while a device uses it";
+  dlclose(h);
+  Loop loop;
+  std::vector<uint8_t> buf(512);
+  Loop::Cmd cmd;
+  loop.Prepare(&cmd, scsi::IoOp::kRead);
+  cmd.io.iov[0] = iovec{buf.data(), buf.size()};
+  cmd.io.iovcnt = 1;
+  EXPECT_EQ(loop.Run(b.get(), &cmd), MODTGT_STS_OK);
+  b.reset();
+  h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  EXPECT_EQ(h, nullptr) << "the last device gone, the module is unloaded";
+  if (h) dlclose(h);
+}
+
+}  // namespace
+}  // namespace modtgt::core
