@@ -508,7 +508,16 @@ void PutTimeoutDescriptor(std::vector<uint8_t>& v) {
 
 void PutUsage(std::vector<uint8_t>& v, const OpInfo& op) {
   std::array<uint8_t, 16> u = op.usage;
-  u[0] = op.opcode;  // CDB USAGE DATA byte 0 is the opcode itself
+  // SPC-4 6.35.3: byte 0 is the opcode and the SERVICE ACTION field holds the service action
+  // (whatever the table says); the other bits are the usage map.
+  u[0] = op.opcode;
+  if (op.has_service_action) {
+    if (op.opcode == 0x7f) {
+      PutBe16(u.data() + 8, op.service_action);
+    } else {
+      u[1] = static_cast<uint8_t>((u[1] & 0xe0) | (op.service_action & 0x1f));
+    }
+  }
   size_t len = std::min<size_t>(op.cdb_length, u.size());
   v.insert(v.end(), u.begin(), u.begin() + static_cast<long>(len));
 }

@@ -370,5 +370,17 @@ TEST(DeviceType, FindByServiceActionAndOverride) {
   EXPECT_EQ(ServiceActionOf(var, 8), 0);
 }
 
+// REPORT SUPPORTED OPERATION CODES is built from the tables: every entry needs a CDB
+// length and a usage bitmap that starts with its opcode (libiscsi checks both).
+TEST(DeviceType, EveryEntryHasCdbLengthAndUsage) {
+  for (const DeviceType* t : {&SbcDeviceType()}) {
+    for (const OpInfo& op : t->ops()) {
+      EXPECT_NE(op.cdb_length, 0) << t->name() << " " << op.name;
+      EXPECT_EQ(op.usage[0], op.opcode) << t->name() << " " << op.name;
+      EXPECT_NE(op.handler, nullptr) << op.name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace modtgt::scsi

@@ -445,6 +445,9 @@ TEST(Rsoc, AllCommandsAndOneCommand) {
     EXPECT_EQ(GetBe16(&o[2]), GetBe16(&d[off + 6]));
     ASSERT_EQ(o.size(), 4u + GetBe16(&o[2]));
     EXPECT_EQ(o[4], op);
+    if (servactv) {
+      EXPECT_EQ(o[5] & 0x1f, sa);
+    }
     EXPECT_NE(GetBe16(&o[2]), 0);
     auto wrong = f.Run(0, {0xa3, 0x0c, static_cast<uint8_t>(servactv ? 1 : 2), op,
                            static_cast<uint8_t>(sa >> 8), static_cast<uint8_t>(sa), 0, 0, 1, 0, 0, 0});
