@@ -149,8 +149,11 @@ bool ReservationConflict(LogicalUnit* lu, const Nexus& nexus, const OpInfo& op,
   const bool prevent_off = opcode == 0x1e && cdb_len >= 5 && (cdb[4] & 0x03) == 0;
   std::lock_guard<std::mutex> lock(lu->mutex());
   if (lu->spc2_reservation_holder != 0 && lu->spc2_reservation_holder != nexus.id) {
-    // SPC-2 5.5.1: only these are allowed from other I_T nexuses.
+    // SPC-2 5.5.1: only these are allowed from other I_T nexuses. TEST UNIT READY is
+    // allowed too: initiators (libiscsi's login) send it right after login and give up
+    // on anything but GOOD or a unit attention.
     switch (opcode) {
+      case 0x00:  // TEST UNIT READY
       case 0x03:  // REQUEST SENSE
       case 0x12:  // INQUIRY
       case 0x17:  // RELEASE(6): a no-op for a non-holder

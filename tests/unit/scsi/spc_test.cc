@@ -501,6 +501,7 @@ TEST(Reserve6, ConflictsForOtherNexus) {
   EXPECT_EQ(f.Run(1, {0x17, 0, 0, 0, 0, 0})->status, Status::kGood);  // no-op
   EXPECT_EQ(f.Run(0, {0x1a, 0, 0x3f, 0, 255, 0})->status, Status::kGood);
   EXPECT_EQ(f.Run(1, {0x1a, 0, 0x3f, 0, 255, 0})->status, Status::kReservationConflict);
+  EXPECT_EQ(f.Run(1, {0x00})->status, Status::kGood);  // TEST UNIT READY is allowed
   EXPECT_EQ(f.Run(1, {0x12, 0, 0, 0, 36, 0})->status, Status::kGood);
   EXPECT_EQ(f.Run(1, {0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0})->status, Status::kGood);
   EXPECT_EQ(f.Run(0, {0x17, 0, 0, 0, 0, 0})->status, Status::kGood);
