@@ -351,7 +351,7 @@ size_t BuildPage(const LogicalUnit& lu, uint8_t page, Pc pc, uint8_t* d) {
         d[2] = (!dflt && lu.d_sense.load()) ? 0x04 : 0x00;  // TST 0, D_SENSE
         d[3] = 0x10;                                        // QUEUE ALGORITHM MODIFIER 1, QERR 0
         d[4] = (!dflt && lu.swp.load()) ? 0x08 : 0x00;      // SWP
-        d[5] = 0x40;                                        // TAS
+        d[5] = 0x00;  // TAS 0: aborted tasks of other nexuses end silently
         PutBe16(d + 8, 0xffff);                             // BUSY TIMEOUT PERIOD: unlimited
       }
       return 12;
