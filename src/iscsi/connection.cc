@@ -1008,7 +1008,7 @@ void Connection::SubmitTask(Task* t) {
                     : (t->read ? scsi::DataDirection::kRead : scsi::DataDirection::kNone);
   t->expected_length = t->edtl;
   t->tag = t->itt;
-  t->nexus = session_->nexus();
+  t->nexus = session_->mutable_nexus();
   t->owner = this;
   in_core_++;
   host_->commands_in_core().fetch_add(1, std::memory_order_relaxed);
@@ -1413,7 +1413,7 @@ void Connection::HandleTmf() {
       abort_matching(false);
       if (function == scsi::TmfFunction::kClearTaskSet) {
         lu->AddUnitAttentionAll(scsi::asc::kCommandsClearedByAnotherInitiator,
-                                session_->nexus()->id);
+                                session_->mutable_nexus()->id);
       }
       break;
     case scsi::TmfFunction::kLogicalUnitReset:
@@ -1422,7 +1422,7 @@ void Connection::HandleTmf() {
         break;
       }
       abort_matching(false);
-      scsi::ResetLogicalUnit(lu.get(), session_->nexus());
+      scsi::ResetLogicalUnit(lu.get(), session_->mutable_nexus());
       break;
     case scsi::TmfFunction::kTargetWarmReset:
       abort_matching(true);
@@ -1430,7 +1430,7 @@ void Connection::HandleTmf() {
         std::shared_ptr<const core::LunMap> luns = target->luns();
         if (luns) {
           for (const auto& [n, l] : *luns) {
-            if (l) scsi::ResetLogicalUnit(l.get(), session_->nexus());
+            if (l) scsi::ResetLogicalUnit(l.get(), session_->mutable_nexus());
           }
         }
       }

@@ -23,10 +23,10 @@ void CmdSnWindow::Reset(uint32_t exp_cmd_sn, uint32_t depth) {
 
 CmdSnWindow::Verdict CmdSnWindow::Check(uint32_t cmd_sn, bool immediate) const {
   if (immediate) return Verdict::kDeliver;
-  if (cmd_sn == exp_) return Verdict::kDeliver;
-  // RFC 7143 4.2.2.1: outside [ExpCmdSN, MaxCmdSN] the target silently ignores it.
-  if (SnGt(cmd_sn, exp_) && SnLe(cmd_sn, max_)) return Verdict::kHold;
-  return Verdict::kDrop;
+  // RFC 7143 4.2.2.1: outside [ExpCmdSN, MaxCmdSN] (MaxCmdSN as last advertised) the
+  // target silently ignores it.
+  if (SnLt(cmd_sn, exp_) || SnGt(cmd_sn, max_)) return Verdict::kDrop;
+  return cmd_sn == exp_ ? Verdict::kDeliver : Verdict::kHold;
 }
 
 uint32_t CmdSnWindow::MaxCmdSn() {

@@ -100,7 +100,7 @@ class Session {
   bool discovery() const { return params_.discovery; }
   const SessionParams& params() const { return params_; }
   const std::shared_ptr<core::Target>& target() const { return target_; }  // null: discovery
-  scsi::Nexus* nexus() { return &nexus_; }
+  scsi::Nexus* mutable_nexus() { return &nexus_; }
   const scsi::Nexus& nexus() const { return nexus_; }
   int tid() const { return target_ ? target_->tid() : -1; }
 

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "iscsi/session.h"
+
+#include <gtest/gtest.h>
+
+#include "core/target.h"
+
+namespace modtgt::iscsi {
+namespace {
+
+TEST(SerialNumber, ComparesAcrossWrap) {
+  EXPECT_TRUE(SnLt(1, 2));
+  EXPECT_FALSE(SnLt(2, 2));
+  EXPECT_TRUE(SnLt(0xfffffff0u, 5));  // wrapped: 5 is "after" 0xfffffff0
+  EXPECT_TRUE(SnGt(5, 0xfffffff0u));
+  EXPECT_TRUE(SnLe(7, 7));
+  EXPECT_TRUE(SnGe(0, 0xffffffffu));
+  EXPECT_EQ(SnMax(0xfffffffeu, 3), 3u);
+  EXPECT_EQ(SnMax(3, 0xfffffffeu), 3u);
+}
+
+TEST(CmdSnWindow, DeliversInOrderHoldsAheadDropsOutside) {
+  CmdSnWindow w(10, 4);  // accepts 10..13
+  EXPECT_EQ(w.MaxCmdSn(), 13u);
+  EXPECT_EQ(w.Check(10, false), CmdSnWindow::Verdict::kDeliver);
+  EXPECT_EQ(w.Check(12, false), CmdSnWindow::Verdict::kHold);
+  EXPECT_EQ(w.Check(13, false), CmdSnWindow::Verdict::kHold);
+  EXPECT_EQ(w.Check(14, false), CmdSnWindow::Verdict::kDrop);  // beyond MaxCmdSN
+  EXPECT_EQ(w.Check(9, false), CmdSnWindow::Verdict::kDrop);   // duplicate
+  EXPECT_EQ(w.Check(9, true), CmdSnWindow::Verdict::kDeliver);  // immediate bypasses
+}
+
+TEST(CmdSnWindow, MaxCmdSnTracksOutstandingAndNeverShrinks) {
+  CmdSnWindow w(1, 2);
+  EXPECT_EQ(w.MaxCmdSn(), 2u);
+  w.Acquire();
+  w.Advance();  // CmdSN 1 taken
+  w.Acquire();
+  w.Advance();  // CmdSN 2 taken: window full
+  EXPECT_EQ(w.exp_cmd_sn(), 3u);
+  EXPECT_EQ(w.MaxCmdSn(), 2u);  // ExpCmdSN - 1: closed
+  EXPECT_EQ(w.Check(3, false), CmdSnWindow::Verdict::kDrop);
+  w.Release();
+  EXPECT_EQ(w.MaxCmdSn(), 3u);
+  EXPECT_EQ(w.Check(3, false), CmdSnWindow::Verdict::kDeliver);
+  w.Release();
+  EXPECT_EQ(w.MaxCmdSn(), 4u);
+  w.Release();  // extra release is harmless
+  EXPECT_EQ(w.MaxCmdSn(), 4u);
+}
+
+TEST(CmdSnWindow, WrapsAround) {
+  CmdSnWindow w(0xffffffffu, 4);
+  EXPECT_EQ(w.MaxCmdSn(), 2u);
+  EXPECT_EQ(w.Check(0xffffffffu, false), CmdSnWindow::Verdict::kDeliver);
+  EXPECT_EQ(w.Check(1, false), CmdSnWindow::Verdict::kHold);
+  EXPECT_EQ(w.Check(3, false), CmdSnWindow::Verdict::kDrop);
+  w.Acquire();
+  w.Advance();
+  EXPECT_EQ(w.exp_cmd_sn(), 0u);
+  EXPECT_EQ(w.Check(0, false), CmdSnWindow::Verdict::kDeliver);
+}
+
+TEST(SessionNames, PortNamesUseSpcTransportIdForm) {
+  EXPECT_EQ(IsidHex(0x800000000001ULL), "800000000001");
+  EXPECT_EQ(InitiatorPortName("iqn.a", 0x23d000000001ULL), "iqn.a,i,0x23d000000001");
+  EXPECT_EQ(TargetPortName("iqn.t", 1), "iqn.t,t,0x0001");
+}
+
+TEST(SessionTable, CreatesUniqueTsihsAndCountsTargetSessions) {
+  auto target = std::make_shared<core::Target>(1, "iqn.2024-01.test:t1");
+  SessionTable table;
+  SessionParams p;
+  p.initiator_name = "iqn.2024-01.test:i1";
+  auto s1 = table.Create(1, target, p, {}, nullptr, "c1", nullptr);
+  auto s2 = table.Create(2, target, p, {}, nullptr, "c2", nullptr);
+  ASSERT_TRUE(s1 && s2);
+  EXPECT_NE(s1->tsih(), 0);
+  EXPECT_NE(s1->tsih(), s2->tsih());
+  EXPECT_NE(s1->nexus().id, s2->nexus().id);
+  EXPECT_EQ(s1->nexus().initiator_port, "iqn.2024-01.test:i1,i,0x000000000001");
+  EXPECT_EQ(s1->nexus().target_port, "iqn.2024-01.test:t1,t,0x0001");
+  EXPECT_EQ(target->sessions.load(), 2);
+  EXPECT_TRUE(table.Exists(s1->tsih()));
+  std::vector<SessionInfo> list = table.List();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].tid, 1);
+  table.Remove(s1.get());
+  EXPECT_FALSE(table.Exists(s1->tsih()));
+  s1->End();
+  EXPECT_EQ(target->sessions.load(), 1);
+  s1->End();  // idempotent
+  EXPECT_EQ(target->sessions.load(), 1);
+}
+
+TEST(SessionTable, SameInitiatorAndIsidReinstates) {
+  auto target = std::make_shared<core::Target>(1, "iqn.2024-01.test:t1");
+  SessionTable table;
+  SessionParams p;
+  p.initiator_name = "iqn.2024-01.test:i1";
+  auto s1 = table.Create(7, target, p, {}, nullptr, "c1", nullptr);
+  SessionTable::Entry old;
+  auto s2 = table.Create(7, target, p, {}, nullptr, "c2", &old);
+  ASSERT_TRUE(s2);
+  EXPECT_EQ(old.session, s1);  // RFC 7143 6.3.5: the old session is handed back to close
+  EXPECT_FALSE(table.Exists(s1->tsih()) && table.List().size() != 1);
+  EXPECT_EQ(table.size(), 1u);
+  // A different ISID is a new session, not a reinstatement.
+  SessionTable::Entry none;
+  auto s3 = table.Create(8, target, p, {}, nullptr, "c3", &none);
+  EXPECT_EQ(none.session, nullptr);
+  EXPECT_EQ(table.size(), 2u);
+  // Discovery sessions are not listed.
+  SessionParams d = p;
+  d.discovery = true;
+  auto s4 = table.Create(9, nullptr, d, {}, nullptr, "c4", nullptr);
+  EXPECT_EQ(table.List().size(), 2u);
+  EXPECT_EQ(table.ForTarget(1).size(), 2u);
+}
+
+}  // namespace
+}  // namespace modtgt::iscsi
