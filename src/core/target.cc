@@ -402,7 +402,7 @@ Status TargetRegistry::Add(std::shared_ptr<Target> target) {
   for (const auto& [tid, t] : targets_) {
     if (EqualsIgnoreCase(t->name(), target->name())) {
       return Status::AlreadyExists("target name " + target->name() +
-                                   " is already used by target " + std::to_string(tid));
+                                   " already exists (target " + std::to_string(tid) + ")");
     }
   }
   targets_[target->tid()] = std::move(target);
