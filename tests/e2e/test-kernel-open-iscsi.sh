@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The Linux kernel's own iSCSI initiator (open-iscsi: iscsid + iscsiadm + iscsi_tcp) in a
 # small KVM guest discovers the target, logs in, reads a region the host wrote, writes
-# 8 MiB (1 MiB and 4 KiB O_DIRECT writes), reads it back, compares and logs out; then the
+# 8 MiB (4 MiB and 4 KiB O_DIRECT writes), reads it back, compares and logs out; then the
 # host checks the backing file holds exactly what the guest wrote.
 #
 # The guest (Debian's kernel + an initramfs built by vm/build-initramfs.sh, cached under
@@ -111,7 +111,7 @@ start_tgt() {
   local ctrl i
   # tgtd's control socket is /var/run/tgtd/socket.CTRL: pick one no other tgtd uses.
   for i in $(seq 1 20); do
-    ctrl=$((20000 + RANDOM % 20000))
+    ctrl=$((2000 + RANDOM % 30000))   # tgtd accepts at most 32767
     [ -e /var/run/tgtd/socket.$ctrl ] || break
   done
   PORT=$(free_port)
@@ -125,6 +125,10 @@ start_tgt() {
   $A --mode target --op new --tid 1 --targetname $IQN
   $A --mode logicalunit --op new --tid 1 --lun 1 --bstype rdwr --backing-store "$LUN"
   $A --mode target --op bind --tid 1 --initiator-address ALL
+  if [ "$DIGEST" != None ]; then   # tgt offers only None unless told otherwise
+    $A --mode target --op update --tid 1 --name HeaderDigest --value "CRC32C,None"
+    $A --mode target --op update --tid 1 --name DataDigest --value "CRC32C,None"
+  fi
   info "tgtd pid $TGTD_PID on $PORTAL"
 }
 case $KERNEL_TEST_TARGET in

@@ -27,7 +27,7 @@ for d in $(ls -d /lib/modules/*/ 2>/dev/null | sort -V); do
     KVER=$v
   fi
 done
-[ -n "$KVER" ] || missing "no /boot/vmlinuz-<ver> with an iscsi_tcp module (install linux-image-amd64)"
+[ -n "$KVER" ] || missing "no readable /boot/vmlinuz-<ver> with an iscsi_tcp module (install linux-image-amd64; Debian makes vmlinuz readable by root only)"
 MODDIR=/lib/modules/$KVER
 BUSYBOX=$(command -v busybox || true)
 [ -n "$BUSYBOX" ] || missing "busybox not installed"

@@ -11,8 +11,8 @@
 #   kt_iqn=IQN          target name                                       (required)
 #   kt_size=BYTES       expected disk size (READ CAPACITY)                (optional)
 #   kt_roff=MiB kt_rlen=MiB kt_rsum=SHA256   region the host wrote and its checksum
-#   kt_woff=MiB         where the guest writes /pattern.bin (8 MiB)       [0]
-#   kt_woff2=MiB        where the guest writes its first MiB again, in 4 KiB writes [16]
+#   kt_woff=MiB         where the guest writes /pattern.bin (8 MiB; a multiple of 4) [0]
+#   kt_woff2=MiB        where it writes the pattern's first MiB again, in 4 KiB writes [16]
 #   kt_digest=None|CRC32C   header and data digest to negotiate          [None]
 #   kt_debug=N          iscsid debug level (0-8)                          [0]
 export PATH=/bin:/sbin
@@ -40,8 +40,8 @@ fail() {
   echo "kernel-iscsi: FAIL: $*"
   echo "---- iscsiadm -m session -P 3 ----"
   timeout 5 iscsiadm -m session -P 3 2>&1
-  echo "---- last kernel messages ----"
-  dmesg | tail -n 60
+  echo "---- kernel messages since /init ----"
+  dmesg | sed -n '/Run \/init/,$p' | grep -v -E '^\[ *[0-9.]+\] +(with |/init|[A-Z]+=|kt_)' | tail -n 60
   finish "FAIL $*"
 }
 # run NAME SECS CMD...: run CMD with a time limit, echoing its output; fail on error.
@@ -126,15 +126,18 @@ if [ -n "$kt_rsum" ]; then
   [ "$sum" = "$kt_rsum" ] || { cat /tmp/dd.err; fail "host-written region reads back wrong (sha256 $sum)"; }
 fi
 
-step "write 8 MiB at $kt_woff MiB (1 MiB writes, O_DIRECT)"
-run "write pattern" 120 dd if=/pattern.bin of="$dev" bs=1M seek="$kt_woff" oflag=direct conv=fsync
+# 4 MiB O_DIRECT writes: the block layer splits each into several commands in flight at
+# once, each larger than typical FirstBurstLength/MaxBurstLength (several R2Ts).
+step "write 8 MiB at $kt_woff MiB (4 MiB writes, O_DIRECT)"
+run "write pattern" 120 dd if=/pattern.bin of="$dev" bs=4M seek=$((kt_woff / 4)) oflag=direct \
+  conv=fsync
 step "write 1 MiB at $kt_woff2 MiB (4 KiB writes, O_DIRECT)"
 run "write 4k" 120 dd if=/pattern.bin of="$dev" bs=4k count=256 seek=$((kt_woff2 * 256)) \
   oflag=direct conv=fsync
 blockdev --flushbufs "$dev" || fail "flush (SYNCHRONIZE CACHE)"
 
 step "read back and compare"
-run "read back" 120 dd if="$dev" of=/tmp/back.bin bs=1M skip="$kt_woff" count=8 iflag=direct
+run "read back" 120 dd if="$dev" of=/tmp/back.bin bs=4M skip=$((kt_woff / 4)) count=2 iflag=direct
 cmp /pattern.bin /tmp/back.bin || fail "data read back differs from the pattern written"
 rm -f /tmp/back.bin
 run "read back 4k" 120 dd if="$dev" of=/tmp/back4k.bin bs=64k skip=$((kt_woff2 * 16)) count=16 \
