@@ -807,7 +807,10 @@ void CompareAndWrite(Command* cmd) {
   }
   const uint64_t n = static_cast<uint64_t>(blocks) * bs;
   cmd->data_out_needed = static_cast<uint32_t>(2 * n);
-  if (blocks == 0) {  // SBC-4 5.3: zero blocks is not an error
+  if (blocks == 0) {
+    // SBC-4 5.3: zero blocks is not an error -- unless Data-Out came with it (libiscsi's
+    // 256-block COMPARE AND WRITE wraps the one-byte field to 0 and expects a failure).
+    if (cmd->expected_length != 0) SetInvalidField(cmd, true, 13);
     Complete(cmd);
     return;
   }
@@ -1067,8 +1070,10 @@ std::vector<OpInfo> SbcOps() {
 
 uint32_t SbcMaxTransferBlocks(const LogicalUnit& lu) {
   const uint32_t bs = lu.block_size() ? lu.block_size() : 512;
-  const uint32_t cap = (1u << 30) / bs;
-  return std::max<uint32_t>(1, std::min(MaxTransferBlocks(lu), cap));
+  const uint32_t advertised = MaxTransferBlocks(lu);
+  const uint32_t floor = kMinEnforcedTransferBytes / bs;
+  const uint32_t cap = kMaxEnforcedTransferBytes / bs;
+  return std::max<uint32_t>(1, std::min(std::max(advertised, floor), cap));
 }
 
 bool SbcLbpEnabled(const LogicalUnit& lu) {

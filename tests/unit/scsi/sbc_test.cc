@@ -104,7 +104,11 @@ class SizeOnlyBackend : public Backend {
   bool has_caw() const override { return false; }
   bool has_handle_cmd() const override { return false; }
   bool thin() const override { return false; }
-  void Submit(Command* cmd) override { IoDone(cmd, MODTGT_STS_OK); }
+  void Submit(Command* cmd) override {
+    ++submits;
+    IoDone(cmd, MODTGT_STS_OK);
+  }
+  int submits = 0;
 
  private:
   uint64_t size_;
@@ -302,11 +306,17 @@ TEST_F(SbcTest, ProtectFieldsAreRejectedWithoutProtectionInformation) {
 }
 
 TEST_F(SbcTest, TransferLengthAboveMaximumIsInvalidField) {
-  MakeLu(1u << 20);
+  auto be = std::make_unique<SizeOnlyBackend>(1ull << 40);
+  SizeOnlyBackend* raw = be.get();
+  MakeLuWith(std::move(be), 512, false, false);
   const uint32_t max = SbcMaxTransferBlocks(*lu_);
+  EXPECT_GE(max, MaxTransferBlocks(*lu_));
+  EXPECT_EQ(max, kMinEnforcedTransferBytes / 512);
+  EXPECT_LE(uint64_t{max} * 512, kMaxEnforcedTransferBytes);
   ExpectCheck(Run(Cdb16(0x88, 0, max + 1)), kIllegal, kInvalidCdb);
   ExpectCheck(Run(Cdb16(0x8a, 0, max + 1), Pattern(512, 0)), kIllegal, kInvalidCdb);
-  EXPECT_TRUE(backend_->log().empty());
+  ExpectCheck(Run(Cdb16(0x8f, 0, max + 1)), kIllegal, kInvalidCdb);  // VERIFY too
+  EXPECT_EQ(raw->submits, 0);
 }
 
 TEST_F(SbcTest, ReadReadsOnlyWhatTheInitiatorExpectsButReportsTheCdbLength) {
@@ -790,6 +800,8 @@ TEST_F(SbcTest, CompareAndWriteChecksLengthsAndRange) {
     ExpectCheck(Run(CawCdb(0, n), std::vector<uint8_t>(2u * n * 512, 0)), kIllegal, kInvalidCdb);
   }
   ExpectGood(Run(CawCdb(0, 0), {}, 0));
+  // 256 blocks wrap the one-byte field to 0: the Data-Out makes it an error.
+  ExpectCheck(Run(CawCdb(0, 0), std::vector<uint8_t>(2 * 256 * 512, 0)), kIllegal, kInvalidCdb);
   EXPECT_TRUE(backend_->log().empty());
 }
 
