@@ -378,12 +378,8 @@ bool Connection::HeaderComplete() {
       dest = cur_task_->data.data();
     }
   } else if (phase_ == Phase::kFullFeature && op == Opcode::kDataOut) {
-    if (!BeginDataOut()) {
-      if (closed_) return false;
-      cur_discard_ = true;
-    } else {
-      dest = cur_task_->data.data() + bhs.Get32(40);
-    }
+    dest = BeginDataOut();  // null: discard the data (unknown task or data error)
+    if (!dest) cur_discard_ = true;
   }
   if (closed_) return false;
   if (!dest) {
@@ -607,7 +603,7 @@ Connection::Task* Connection::AllocTask() {
   t->edtl = 0;
   t->lun_raw = 0;
   t->immediate = t->counted = t->read = t->write = false;
-  t->delivered = t->tmf_aborted = t->fail_early = false;
+  t->delivered = t->tmf_aborted = t->fail_early = t->data_error = false;
   t->tmf_slot = -1;
   t->received = t->unsol_end = t->unsol_next = t->unsol_data_sn = 0;
   t->unsol_open = false;
@@ -864,8 +860,12 @@ void Connection::Deliver(Task* t) {
     SendCommandResponse(t);
     return;
   }
-  if (t->write) SendR2ts(t);
-  if (!t->write || t->received == t->edtl) SubmitTask(t);
+  if (!t->write) {
+    SubmitTask(t);
+    return;
+  }
+  if (!t->data_error) SendR2ts(t);
+  CheckDataDone(t);
 }
 
 void Connection::SendR2ts(Task* t) {
@@ -904,7 +904,7 @@ void Connection::SendR2ts(Task* t) {
   }
 }
 
-bool Connection::BeginDataOut() {
+uint8_t* Connection::BeginDataOut() {
   Bhs bhs;
   std::memcpy(bhs.b.data(), hdr_, kBhsLength);
   uint32_t itt = bhs.itt();
@@ -912,40 +912,39 @@ bool Connection::BeginDataOut() {
   uint32_t data_sn = bhs.Get32(36);
   uint32_t offset = bhs.Get32(40);
   uint32_t dsl = bhs.data_segment_length();
-  if (!session_ || session_->discovery()) return false;
+  if (!session_ || session_->discovery()) return nullptr;
   Task* t = nullptr;
   R2t* r = nullptr;
+  bool ok;
   if (ttt != kReserved) {
     t = FindTaskByTtt(ttt, &r);
-    if (!t || t->itt != itt) return false;  // unknown TTT: Reject after the data
+    if (!t || t->itt != itt) return nullptr;  // unknown TTT: Reject after the data
     // RFC 7143 11.7.4/11.7.5: DataSN counts from 0 in each R2T sequence; with
-    // DataPDUInOrder the offsets are consecutive. At ERL0 a violation ends the connection
-    // (libiscsi iSCSIDataSnInvalid expects the command to fail).
-    if (data_sn != r->exp_data_sn || offset != r->offset + r->received ||
-        dsl > r->length - r->received) {
-      LOG_WARN("iscsi: bad Data-Out (DataSN %u/%u offset %u) for ITT 0x%x", data_sn,
-               r->exp_data_sn, offset, itt);
-      Close("Data-Out sequence error");
-      return false;
-    }
+    // DataPDUInOrder the offsets are consecutive within the burst.
+    ok = data_sn == r->exp_data_sn && offset == r->offset + r->received &&
+         dsl <= r->length - r->received;
   } else {
     t = FindTask(itt);
     if (!t || !t->write || !t->unsol_open ||
         (t->state != TaskState::kCollecting && t->state != TaskState::kHeld)) {
-      return false;
+      return nullptr;
     }
-    if (data_sn != t->unsol_data_sn || offset != t->unsol_next ||
-        dsl > t->unsol_end - t->unsol_next) {
-      LOG_WARN("iscsi: bad unsolicited Data-Out (DataSN %u offset %u) for ITT 0x%x", data_sn,
-               offset, itt);
-      Close("Data-Out sequence error");
-      return false;
-    }
+    ok = data_sn == t->unsol_data_sn && offset == t->unsol_next &&
+         dsl <= t->unsol_end - t->unsol_next;
   }
-  if (static_cast<uint64_t>(offset) + dsl > t->data.size()) return false;
   cur_task_ = t;
   cur_r2t_ = r;
-  return true;
+  if (t->data_error) return nullptr;  // already failed: swallow the rest of its data
+  if (!ok || static_cast<uint64_t>(offset) + dsl > t->data.size()) {
+    // ERL0 has no recovery for a sequence error. Rather than dropping the connection, the
+    // task fails (CHECK CONDITION once the initiator has closed its open sequences), which
+    // is what libiscsi's iSCSIDataSnInvalid expects.
+    LOG_WARN("iscsi: bad Data-Out (DataSN %u, offset %u, %u bytes) for ITT 0x%x", data_sn,
+             offset, dsl, itt);
+    t->data_error = true;
+    return nullptr;
+  }
+  return t->data.data() + offset;
 }
 
 void Connection::FinishDataOut(bool data_digest_ok) {
@@ -955,7 +954,7 @@ void Connection::FinishDataOut(bool data_digest_ok) {
   R2t* r = cur_r2t_;
   cur_task_ = nullptr;
   cur_r2t_ = nullptr;
-  if (!t || cur_discard_) {
+  if (!t) {
     RejectReason why = bhs.Get32(20) != kReserved ? RejectReason::kInvalidPduField
                                                   : RejectReason::kProtocolError;
     SendReject(why, hdr_);
@@ -970,34 +969,45 @@ void Connection::FinishDataOut(bool data_digest_ok) {
   }
   uint32_t dsl = bhs.data_segment_length();
   bool final = bhs.final();
-  t->received += dsl;
+  bool counted = !cur_discard_;
+  if (counted) t->received += dsl;
   if (r) {
-    r->received += dsl;
-    r->exp_data_sn++;
-    if (final || r->received == r->length) {
-      if (r->received != r->length) {
-        Close("R2T sequence ended early");
-        return;
-      }
+    if (counted) {
+      r->received += dsl;
+      r->exp_data_sn++;
+    }
+    if (final || (counted && r->received == r->length)) {
+      if (counted && r->received != r->length) t->data_error = true;  // burst ended early
       r->used = false;
       t->r2t_outstanding--;
-      if (t->delivered) SendR2ts(t);
+      if (t->delivered && !t->data_error) SendR2ts(t);
     }
   } else {
-    t->unsol_next += dsl;
-    t->unsol_data_sn++;
+    if (counted) {
+      t->unsol_next += dsl;
+      t->unsol_data_sn++;
+    }
     if (final) {
       t->unsol_open = false;
-      if (t->unsol_next != t->unsol_end) {
-        Close("unsolicited data ended before FirstBurstLength");
-        return;
-      }
+      if (t->unsol_next != t->unsol_end) t->data_error = true;  // short first burst
     }
   }
-  if (t->delivered && t->state == TaskState::kCollecting && t->received == t->edtl &&
-      t->r2t_outstanding == 0) {
-    SubmitTask(t);
+  CheckDataDone(t);
+}
+
+void Connection::CheckDataDone(Task* t) {
+  if (!t->delivered || t->state != TaskState::kCollecting) return;
+  if (t->data_error) {
+    if (t->r2t_outstanding == 0 && !t->unsol_open) {
+      // SAM-5: the data transfer failed; ABORTED COMMAND / DATA PHASE ERROR.
+      t->status = scsi::Status::kCheckCondition;
+      t->sense_len = static_cast<uint8_t>(scsi::BuildSense(
+          t->sense, sizeof(t->sense), false, scsi::SenseKey::kAbortedCommand, scsi::Asc{0x4b00}));
+      SendCommandResponse(t);
+    }
+    return;
   }
+  if (t->received == t->edtl && t->r2t_outstanding == 0 && !t->unsol_open) SubmitTask(t);
 }
 
 void Connection::SubmitTask(Task* t) {
@@ -1038,7 +1048,9 @@ void Connection::SendCommandResponse(Task* t) {
     n = std::min(std::min(t->data_in_length, t->edtl), static_cast<uint32_t>(t->data.size()));
     r = ComputeResidual(t->edtl, t->data_in_length);
   } else if (t->write) {
-    if (t->is_good()) {
+    // RFC 7143 11.4.5: EDTL against what the CDB needed. libiscsi's Write*Residuals expect
+    // the overflow residual even with CHECK CONDITION (INVALID FIELD IN INFORMATION UNIT).
+    if (t->is_good() || t->data_out_needed > 0) {
       r = ComputeResidual(t->edtl, t->data_out_needed);
     } else {
       residual_valid = false;
@@ -1394,7 +1406,10 @@ void Connection::HandleTmf() {
   switch (function) {
     case scsi::TmfFunction::kAbortTask: {
       Task* t = FindTask(rtt);
-      if (t && t->state != TaskState::kFree) {
+      if (t && t->state == TaskState::kSending) {
+        // Its response is already queued (sent before this one): nothing left to abort.
+        p.response = kTmfNoTask;
+      } else if (t && t->state != TaskState::kFree) {
         AbortTask(t, slot);
       } else if (!SnLt(ref_cmd_sn, cmd_sn) ||
                  session_->window.Check(ref_cmd_sn, false) == CmdSnWindow::Verdict::kDrop) {

@@ -156,6 +156,7 @@ class Connection : public env::EventHandler,
     bool delivered = false;   // reached in CmdSN order
     bool tmf_aborted = false; // aborted by task management: no response
     bool fail_early = false;  // answered without the core (sense already set)
+    bool data_error = false;  // a Data-Out sequence error: fail once the sequences close
     int tmf_slot = -1;
     // Data-Out collection (writes)
     uint32_t received = 0;
@@ -204,7 +205,8 @@ class Connection : public env::EventHandler,
   // ---- full feature phase ----
   bool BeginScsiCommand();
   void FinishScsiCommand(bool data_digest_ok);
-  bool BeginDataOut();
+  uint8_t* BeginDataOut();
+  void CheckDataDone(Task* t);
   void FinishDataOut(bool data_digest_ok);
   void HandleNopOut();
   void HandleText();

@@ -418,9 +418,10 @@ TEST_F(TransportTest, WriteWithImmediateDataAndR2t) {
   EXPECT_EQ(backend_->ReadBytes(100 * kBlock, len), payload);
 }
 
-TEST_F(TransportTest, BadDataSnDropsConnection) {
+TEST_F(TransportTest, BadDataSnFailsTheCommandAndKeepsTheConnection) {
   Client c(port_);
   Ready(&c);
+  std::vector<uint8_t> before = backend_->ReadBytes(0, kBlock);
   uint8_t cdb[16] = {0x2a};
   PutBe32(cdb + 2, 0);
   PutBe16(cdb + 7, 1);
@@ -437,7 +438,19 @@ TEST_F(TransportTest, BadDataSnDropsConnection) {
   d.Put32(36, 27);  // wrong DataSN (libiscsi iSCSIDataSnInvalid)
   d.Put32(40, 0);
   ASSERT_TRUE(c.Send(d, std::vector<uint8_t>(kBlock, 0xab)));
-  EXPECT_TRUE(c.Closed());
+  RxPdu rsp;
+  ASSERT_TRUE(c.Recv(&rsp));
+  ASSERT_EQ(rsp.op(), 0x21);
+  EXPECT_EQ(rsp.bhs.itt(), cmd.itt());
+  EXPECT_EQ(rsp.bhs.b[3], 0x02);  // CHECK CONDITION
+  ASSERT_GE(rsp.data.size(), 2u + 14u);
+  EXPECT_EQ(rsp.data[2 + 2] & 0x0f, 0x0b);  // ABORTED COMMAND
+  EXPECT_EQ(backend_->ReadBytes(0, kBlock), before);  // nothing written
+  // The connection still works.
+  std::vector<RxPdu> pdus;
+  Read(&c, 0, 1, kBlock, &pdus);
+  ASSERT_EQ(pdus.size(), 1u);
+  EXPECT_EQ(pdus[0].bhs.b[3], 0x00);
 }
 
 TEST_F(TransportTest, NopPingEchoesDataAndUnknownOpcodeIsRejected) {
