@@ -351,6 +351,26 @@ Outcome SystemBsLoad(AdminContext* ctx, const Request& r) {
   return json{{"module", {{"name", name}, {"path", path}}}};
 }
 
+// --mode system --op bsunload --bstype NAME: refused (busy, naming the users) while LUNs
+// use the module.
+Outcome SystemBsUnload(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::string name;
+  if (!r.OnlyFields({"bstype"}, &err) || !r.String("bstype", true, &name, &err)) return err;
+  if (ctx->modules == nullptr) return Error{ErrorCode::kInternal, "no module registry"};
+  Status s = ctx->modules->Unload(name);
+  if (!s.ok()) {
+    switch (s.code()) {
+      case Code::kNotFound: return Error{ErrorCode::kNoSuchModule, s.message()};
+      case Code::kBusy: return Error{ErrorCode::kBusy, s.message()};
+      case Code::kInvalidArgument: return Invalid(s.message());
+      default: return Error{ErrorCode::kModuleError, s.message()};
+    }
+  }
+  LOG_INFO("admin: module %s unloaded", name.c_str());
+  return json{{"bstype", name}};
+}
+
 // ---- target ----
 
 Outcome TargetNew(AdminContext* ctx, const Request& r) {
@@ -673,6 +693,7 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
   if (mode == "system") {
     if (op == "show") return SystemShow(ctx, r);
     if (op == "bsload") return SystemBsLoad(ctx, r);
+    if (op == "bsunload") return SystemBsUnload(ctx, r);
   } else if (mode == "target") {
     if (op == "new") return TargetNew(ctx, r);
     if (op == "delete") return TargetDelete(ctx, r);

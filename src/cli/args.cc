@@ -220,7 +220,8 @@ Administers a running modtgtd (tgtadm-compatible syntax).
 
   -L, --lld iscsi                 low-level driver (only iscsi; the default)
   -m, --mode MODE                 system | target | logicalunit | portal
-  -o, --op OP                     new | delete | show | bind | unbind | update | bsload
+  -o, --op OP                     new | delete | show | bind | unbind | update |
+                                  bsload | bsunload (with --bstype)
   -t, --tid N                     target id
   -T, --targetname IQN            target name
   -l, --lun N                     logical unit number (0..16383; no LUN 0 is implied)

@@ -352,6 +352,17 @@ TEST_F(HandlersTest, BsLoad) {
   json r = Ok({{"mode", "system"}, {"op", "bsload"}, {"bstype", "null"}});
   EXPECT_EQ(r["module"]["name"], "null");
   EXPECT_EQ(r["module"]["state"], "ready");
+
+  // Unload is refused while a LUN uses the module.
+  NewTarget(1, kIqn);
+  Ok({{"mode", "logicalunit"}, {"op", "new"}, {"tid", 1}, {"lun", 0}, {"bstype", "null"},
+      {"backing_store", "1G"}});
+  std::string msg = Err({{"mode", "system"}, {"op", "bsunload"}, {"bstype", "null"}}, "busy");
+  EXPECT_NE(msg.find("tid 1 lun 0"), std::string::npos) << msg;
+  Ok({{"mode", "logicalunit"}, {"op", "delete"}, {"tid", 1}, {"lun", 0}});
+  Ok({{"mode", "system"}, {"op", "bsunload"}, {"bstype", "null"}});
+  Err({{"mode", "system"}, {"op", "bsunload"}, {"bstype", "null"}}, "no-such-module");
+  Err({{"mode", "system"}, {"op", "bsunload"}}, "invalid-request");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -152,6 +153,36 @@ TEST_F(ServerTest, ReplacesAStaleSocketButNotOtherFiles) {
   EXPECT_TRUE(std::filesystem::is_regular_file(file));
   EXPECT_FALSE(other.Listen("").ok());
   EXPECT_FALSE(other.Listen(dir_ + "/" + std::string(200, 'n')).ok());
+}
+
+// SO_PEERCRED: a user other than root and the daemon's own is refused, even when the
+// socket's mode lets it connect.
+TEST_F(ServerTest, RefusesOtherUsers) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
+  Start();
+  ASSERT_EQ(chmod(path_.c_str(), 0666), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(3);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path_.c_str(), sizeof(a.sun_path) - 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) _exit(4);
+    const char req[] = "{\"mode\":\"target\",\"op\":\"new\",\"tid\":5,"
+                       "\"targetname\":\"iqn.2026-11.org.t:evil\"}\n";
+    if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) < 0) _exit(5);
+    char buf[4096] = {};
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+    _exit(n > 0 && std::strstr(buf, "\"permission\"") != nullptr ? 0 : 6);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(targets_.FindByTid(5), nullptr);
 }
 
 TEST_F(ServerTest, StopEndsRun) {
