@@ -146,6 +146,14 @@ head -c 1048576 /pattern.bin > /tmp/first.bin
 cmp /tmp/first.bin /tmp/back4k.bin || fail "4 KiB-written data reads back wrong"
 rm -f /tmp/back4k.bin /tmp/first.bin
 
+# A silent recovery (NOP-Out ping timeout, connection error and re-login, SCSI error and
+# retry) still lets the data compare equal: the kernel's log must show none.
+if dmesg | grep -E 'conn error|ping timeout|recovery timed out|FAILED Result|I/O error|Sense Key|critical target error|reject|abort|reset' |
+   grep -v 'Power-on or device reset occurred' > /tmp/kerr; then
+  cat /tmp/kerr
+  fail "the kernel logged iSCSI/SCSI errors (see above)"
+fi
+
 step "logout"
 run "logout" 30 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" --logout
 n=0
