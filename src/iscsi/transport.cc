@@ -303,6 +303,14 @@ void IscsiTransport::CloseTargetSessions(int tid) {
   }
 }
 
+void IscsiTransport::RequestLogout(int tid, uint16_t seconds) {
+  for (const auto& e : impl_->table.ForTarget(tid)) {
+    if (auto c = e.connection.lock()) {
+      e.loop->Post([c, seconds] { c->RequestLogout(seconds); });
+    }
+  }
+}
+
 void IscsiTransport::Shutdown() {
   impl_->shut_down = true;
   impl_->StopListening();

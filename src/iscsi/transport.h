@@ -43,8 +43,12 @@ class IscsiTransport {
   Result<std::string> AddPortal(const std::string& portal);
   std::vector<std::string> portals() const;  // bound addresses
   std::vector<SessionInfo> Sessions() const;
-  // Closes the sessions of target tid (admin target delete --force).
+  // Closes the sessions of target tid (admin target delete --force). Waits (up to 5 s) for
+  // them to leave the session table unless called from an event loop thread.
   void CloseTargetSessions(int tid);
+  // Asks the initiators of target tid's sessions (tid < 0: every session) to log out within
+  // `seconds` (RFC 7143 11.9.1 Async Message, AsyncEvent 1). Does not wait.
+  void RequestLogout(int tid, uint16_t seconds);
   // Stops accepting, aborts or finishes in-flight commands, closes every session.
   // Returns when all connections are gone.
   void Shutdown();

@@ -585,6 +585,20 @@ TEST_F(TransportTest, LogoutClosesSessionAndReinstatementReplacesOld) {
   EXPECT_TRUE(transport_->Sessions().empty());
 }
 
+TEST_F(TransportTest, RequestLogoutSendsAsyncMessage) {
+  Client c(port_);
+  Ready(&c);
+  transport_->RequestLogout(-1, 7);
+  RxPdu m;
+  ASSERT_TRUE(c.Recv(&m));
+  EXPECT_EQ(m.op(), 0x32);
+  EXPECT_EQ(m.bhs.b[36], 1);          // AsyncEvent: target requests logout
+  EXPECT_EQ(m.bhs.Get16(42), 7);      // Parameter3: Time2Wait
+  transport_->CloseTargetSessions(1);  // waits until the session is gone
+  EXPECT_TRUE(transport_->Sessions().empty());
+  EXPECT_TRUE(c.Closed());
+}
+
 TEST_F(TransportTest, OversizedDataSegmentDropsConnection) {
   Client c(port_);
   Ready(&c);
