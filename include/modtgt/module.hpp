@@ -45,6 +45,7 @@
 #ifndef MODTGT_MODULE_HPP
 #define MODTGT_MODULE_HPP
 
+#include <concepts>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
