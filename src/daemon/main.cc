@@ -260,6 +260,7 @@ int Run(const Options& opt) {
   actx.iscsi = &iscsi;
   actx.module_dir = opt.module_dir;
   actx.version = MODTGT_PACKAGE_VERSION;
+  actx.threads = static_cast<int>(loops.size());
   admin::AdminServer admin_server(actx);
   if (Status s = admin_server.Listen(opt.socket_path); !s.ok()) {
     LOG_ERROR("cannot open the admin socket %s: %s", opt.socket_path.c_str(), s.ToString().c_str());

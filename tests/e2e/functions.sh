@@ -76,6 +76,7 @@ wait_for() {
 
 start_daemon() {
   "$MODTGTD" -f --iscsi portal=127.0.0.1:0 --socket "$SOCK" --module-dir "$MODULE_DIR" \
+    --log-level "${MODTGT_LOG_LEVEL:-info}" \
     "$@" >> "$LOG" 2>&1 &
   DAEMON_PID=$!
   if ! wait_for 20 adm --mode system --op show; then

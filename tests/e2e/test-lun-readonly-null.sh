@@ -18,11 +18,11 @@ fi
 cmp "$TMP/ro.img" "$TMP/ro.orig" || fail "read-only backing file changed"
 qemu-img convert -f raw -O raw "iscsi://$PORTAL/$IQN/1" "$TMP/back"
 cmp "$TMP/back" "$TMP/ro.orig" || fail "read-only LUN reads wrong data"
-iscsi-readcapacity16 "iscsi://$PORTAL/$IQN/2" | grep -q "Last addressable LBA:2097151" ||
+iscsi-readcapacity16 "iscsi://$PORTAL/$IQN/2" | grep -q "RETURNED LOGICAL BLOCK ADDRESS:2097151" ||
   fail "null LUN size"
 # Read the first MiB only (a raw image of 1 MiB over the LUN).
 qemu-img convert -f raw -O raw \
-  "json:{\"driver\":\"raw\",\"size\":1048576,\"file\":{\"filename\":\"iscsi://$PORTAL/$IQN/2\"}}" \
+  "json:{\"driver\":\"raw\",\"size\":1048576,\"file\":{\"driver\":\"iscsi\",\"transport\":\"tcp\",\"portal\":\"$PORTAL\",\"target\":\"$IQN\",\"lun\":2}}" \
   "$TMP/zeros"
 cmp "$TMP/zeros" <(head -c 1M /dev/zero) || fail "null LUN does not read zeros"
 stop_daemon
