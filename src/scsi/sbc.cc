@@ -135,6 +135,10 @@ bool CheckNoProtect(Command* cmd) {
   return true;
 }
 
+// SBC-4 6.6.4 (Block Limits VPD): a TRANSFER LENGTH above MAXIMUM TRANSFER LENGTH is
+// ILLEGAL REQUEST / INVALID FIELD IN CDB. Checked before the LBA range, like every other
+// CDB field check: the CDB is invalid whatever the medium size (as Linux LIO does), so
+// an oversized transfer near the end of the medium is not reported as LBA OUT OF RANGE.
 bool CheckTransferLength(Command* cmd, const LbaRange& r) {
   if (r.blocks > SbcMaxTransferBlocks(*cmd->lu)) {
     SetInvalidField(cmd, true, r.length_byte);
@@ -350,8 +354,8 @@ void Read(Command* cmd) {
   LogicalUnit* lu = cmd->lu.get();
   const int size = CdbSizeOf(cmd->cdb[0]);
   const LbaRange r = DecodeRange(cmd->cdb, size);
-  if ((size != 6 && !CheckNoProtect(cmd)) || !CheckRange(cmd, r.lba, r.blocks) ||
-      !CheckTransferLength(cmd, r)) {
+  if ((size != 6 && !CheckNoProtect(cmd)) || !CheckTransferLength(cmd, r) ||
+      !CheckRange(cmd, r.lba, r.blocks)) {
     Complete(cmd);
     return;
   }
@@ -378,8 +382,8 @@ bool PrepareWrite(Command* cmd, LbaRange* out) {
   LogicalUnit* lu = cmd->lu.get();
   const int size = CdbSizeOf(cmd->cdb[0]);
   const LbaRange r = DecodeRange(cmd->cdb, size);
-  if ((size != 6 && !CheckNoProtect(cmd)) || !CheckRange(cmd, r.lba, r.blocks) ||
-      !CheckTransferLength(cmd, r)) {
+  if ((size != 6 && !CheckNoProtect(cmd)) || !CheckTransferLength(cmd, r) ||
+      !CheckRange(cmd, r.lba, r.blocks)) {
     Complete(cmd);
     return false;
   }
@@ -509,7 +513,7 @@ void Verify(Command* cmd) {
     Complete(cmd);
     return;
   }
-  if (!CheckRange(cmd, r.lba, r.blocks) || !CheckTransferLength(cmd, r)) {
+  if (!CheckTransferLength(cmd, r) || !CheckRange(cmd, r.lba, r.blocks)) {
     Complete(cmd);
     return;
   }
@@ -935,8 +939,9 @@ void ReadCapacity16(Command* cmd) {
   PutBe64(p, nb ? nb - 1 : 0);
   PutBe32(p + 8, lu->block_size());
   // Byte 12: P_TYPE/PROT_EN = 0 (no protection information). Byte 13: P_I_EXPONENT 0,
-  // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT 0. Byte 14: LBPME, LBPRZ, LOWEST ALIGNED
-  // LOGICAL BLOCK ADDRESS (0).
+  // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (4 KiB physical blocks). Byte 14: LBPME,
+  // LBPRZ, LOWEST ALIGNED LOGICAL BLOCK ADDRESS (0). LBPME/LBPRZ match VPD 0xB2.
+  p[13] = PhysicalBlockExponent(*lu) & 0x0f;
   if (SbcLbpEnabled(*lu)) {
     p[14] |= 0x80;
     if (SbcLbprz(*lu)) p[14] |= 0x40;
@@ -1068,13 +1073,7 @@ std::vector<OpInfo> SbcOps() {
 
 }  // namespace
 
-uint32_t SbcMaxTransferBlocks(const LogicalUnit& lu) {
-  const uint32_t bs = lu.block_size() ? lu.block_size() : 512;
-  const uint32_t advertised = MaxTransferBlocks(lu);
-  const uint32_t floor = kMinEnforcedTransferBytes / bs;
-  const uint32_t cap = kMaxEnforcedTransferBytes / bs;
-  return std::max<uint32_t>(1, std::min(std::max(advertised, floor), cap));
-}
+uint32_t SbcMaxTransferBlocks(const LogicalUnit& lu) { return MaxTransferBlocks(lu); }
 
 bool SbcLbpEnabled(const LogicalUnit& lu) {
   const Backend* b = lu.backend();

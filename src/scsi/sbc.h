@@ -29,13 +29,9 @@ class LogicalUnit;
 inline constexpr uint32_t kWriteSameChunkBytes = 1u << 20;
 
 // The transfer length READ, WRITE, VERIFY, WRITE AND VERIFY and ORWRITE accept before
-// answering ILLEGAL REQUEST / INVALID FIELD IN CDB: MaxTransferBlocks(lu) (scsi/spc.h, what
-// VPD 0xB0 advertises), but never less than kMinEnforcedTransferBytes -- libiscsi's
-// WriteSame16.Unmap writes 65536 blocks in one WRITE (16) whatever the Block Limits page
-// says -- and never more than kMaxEnforcedTransferBytes, which bounds the per-command
-// buffer and keeps byte counts within a Command's 32-bit lengths.
-inline constexpr uint32_t kMinEnforcedTransferBytes = 64u << 20;
-inline constexpr uint32_t kMaxEnforcedTransferBytes = 1u << 30;
+// answering ILLEGAL REQUEST / INVALID FIELD IN CDB: exactly the MAXIMUM TRANSFER LENGTH
+// that VPD 0xB0 advertises, MaxTransferBlocks(lu) (scsi/spc.h). Kept for callers; equal
+// to MaxTransferBlocks(lu).
 uint32_t SbcMaxTransferBlocks(const LogicalUnit& lu);
 
 // Logical block provisioning management is enabled (READ CAPACITY (16) LBPME, VPD 0xB2

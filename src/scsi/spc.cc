@@ -13,6 +13,7 @@
 #include "common/byteorder.h"
 #include "scsi/dispatch.h"
 #include "scsi/logical_unit.h"
+#include "scsi/sbc.h"
 #include "scsi/sense.h"
 
 namespace modtgt::scsi {
@@ -180,10 +181,10 @@ void VpdBlockLimits(const LogicalUnit& lu, std::vector<uint8_t>& v) {
   d[5] = kMaxCompareAndWriteBlocks;
   uint32_t gran = std::max<uint32_t>(1, 4096 / lu.block_size());
   PutBe16(d + 6, static_cast<uint16_t>(gran));  // OPTIMAL TRANSFER LENGTH GRANULARITY
-  uint32_t max = MaxTransferBlocks(lu);
-  PutBe32(d + 8, max);   // MAXIMUM TRANSFER LENGTH
-  PutBe32(d + 12, max);  // OPTIMAL TRANSFER LENGTH
-  if (lu.config().thin_provisioning && lu.backend()->has_unmap()) {
+  const uint32_t max = MaxTransferBlocks(lu);
+  PutBe32(d + 8, max);  // MAXIMUM TRANSFER LENGTH (enforced by the SBC handlers)
+  PutBe32(d + 12, std::clamp<uint32_t>(kOptimalTransferBytes / lu.block_size(), 1, max));
+  if (SbcLbpEnabled(lu)) {
     PutBe32(d + 20, kMaxUnmapLbaCount);
     PutBe32(d + 24, kMaxUnmapBlockDescriptors);
   }
@@ -235,9 +236,12 @@ void Inquiry(Command* cmd) {
     case 0xb2: {  // Logical Block Provisioning (SBC-3 6.5.4)
       if (!sbc) return FailField(cmd, true, 2);
       v.resize(8, 0);
-      const bool thin = lu.config().thin_provisioning;
-      if (thin && lu.backend()->has_unmap()) v[5] = 0x80 | 0x40 | 0x20 | 0x04;  // LBPU LBPWS LBPWS10 LBPRZ
-      v[6] = thin ? 0x02 : 0x00;  // PROVISIONING TYPE: thin / full
+      // Same answers as READ CAPACITY (16) LBPME/LBPRZ (SBC-4 6.6.5: they shall match).
+      if (SbcLbpEnabled(lu)) {
+        v[5] = 0x80 | 0x40 | 0x20;  // LBPU LBPWS LBPWS10
+        if (SbcLbprz(lu)) v[5] |= 0x04;  // LBPRZ
+        v[6] = 0x02;  // PROVISIONING TYPE: thin
+      }
       break;
     }
     default:
@@ -667,8 +671,19 @@ void Release(Command* cmd) {
 }  // namespace
 
 uint32_t MaxTransferBlocks(const LogicalUnit& lu) {
-  if (lu.config().max_transfer_blocks) return lu.config().max_transfer_blocks;
-  return std::max<uint32_t>(1, (1u << 20) / lu.block_size());
+  const uint32_t bs = lu.block_size() ? lu.block_size() : 512;
+  const uint32_t cap = std::max<uint32_t>(1, kMaxTransferBytes / bs);
+  const uint32_t want = lu.config().max_transfer_blocks ? lu.config().max_transfer_blocks
+                                                        : kDefaultMaxTransferBytes / bs;
+  return std::clamp<uint32_t>(want, 1, cap);
+}
+
+uint8_t PhysicalBlockExponent(const LogicalUnit& lu) {
+  const uint32_t bs = lu.block_size();
+  if (bs == 0 || bs >= kPhysicalBlockBytes || kPhysicalBlockBytes % bs != 0) return 0;
+  uint8_t e = 0;
+  while ((bs << e) < kPhysicalBlockBytes) ++e;
+  return (bs << e) == kPhysicalBlockBytes ? e : 0;
 }
 
 std::vector<OpInfo> SpcOps() {

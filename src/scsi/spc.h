@@ -24,8 +24,20 @@ inline constexpr uint32_t kMaxCompareAndWriteBlocks = 1;
 inline constexpr uint32_t kMaxUnmapBlockDescriptors = 256;  // finite on purpose
 inline constexpr uint32_t kMaxUnmapLbaCount = 0xffffffffu;  // no limit
 inline constexpr uint64_t kMaxWriteSameBlocks = 0x400000;   // 4 Mi blocks
-// MAXIMUM TRANSFER LENGTH in blocks: LuConfig::max_transfer_blocks, or 1 MiB by default.
+// MAXIMUM TRANSFER LENGTH (VPD 0xB0) in blocks, advertised and enforced alike:
+// LuConfig::max_transfer_blocks, or kDefaultMaxTransferBytes by default, never more than
+// kMaxTransferBytes. 64 MiB is the largest write the iSCSI transport accepts
+// (iscsi::Connection::kMaxWriteLength) and it covers libiscsi's largest single transfer
+// (WriteSame16.Unmap writes 65536 blocks of 512 bytes = 32 MiB in one WRITE (16)).
+inline constexpr uint32_t kDefaultMaxTransferBytes = 64u << 20;
+inline constexpr uint32_t kMaxTransferBytes = 64u << 20;
+// OPTIMAL TRANSFER LENGTH (VPD 0xB0): 1 MiB, or the maximum if that is smaller.
+inline constexpr uint32_t kOptimalTransferBytes = 1u << 20;
 uint32_t MaxTransferBlocks(const LogicalUnit& lu);
+// READ CAPACITY (16) LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: the LU presents 4 KiB
+// physical blocks (0 when the logical block is 4 KiB or larger).
+inline constexpr uint32_t kPhysicalBlockBytes = 4096;
+uint8_t PhysicalBlockExponent(const LogicalUnit& lu);
 
 // PERSISTENT RESERVE IN / OUT (SPC-4 6.13, 6.14), implemented in pr.cc. One handler per
 // opcode; the service action is decoded inside.

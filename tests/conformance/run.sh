@@ -39,36 +39,76 @@ ROURL=iscsi://$PORTAL/$IQN/2
 iscsi-test-cu -l | grep -E '^ALL\.[^.]+\.[^.]+$' | grep -E "$PATTERN" > "$OUT/tests.txt" || true
 [ -s "$OUT/tests.txt" ] || fail "no test selected"
 : > "$OUT/results.tsv"
-n=0
+T0=$SECONDS
+# Per-test invocation (the methodology of libiscsi-based measuring scripts):
+#   -d  allow the destructive (data-loss) tests     -S  allow the SANITIZE tests
+#   -x  CUnit XML: the PASS/FAIL verdict             -V  log every SCSI command sent, so
+#       a whole-test [SKIPPED] (nothing sent after it) is told apart from a skipped
+#       sub-check (the test went on and keeps its verdict).
+# The multipath URL goes only to MultipathIO.*: with it, iscsi-test-cu first checks that
+# both URLs name the same LU (device identifiers / serial), which the read-only LUN 2
+# cannot pass. The ReadOnly.* tests run against LUN 2 alone.
 while read -r t; do
-  n=$((n + 1))
   d=$OUT/raw/$t; mkdir -p "$d"
-  url=$URL
-  case "$t" in ALL.ReadOnly.*) url=$ROURL;; esac
+  args=("$URL")
+  case "$t" in
+    ALL.ReadOnly.*) args=("$ROURL");;
+    ALL.MultipathIO.*) args=("$URL" "$MPURL");;
+  esac
   rc=0
-  ( cd "$d" && exec timeout -k 5 60 iscsi-test-cu -d -S -x -t "$t" "$url" "$MPURL" \
+  ( cd "$d" && exec timeout -k 5 60 iscsi-test-cu -d -S -x -V -t "$t" "${args[@]}" \
       > stdout.log 2> stderr.log < /dev/null ) || rc=$?
   verdict=$(python3 - "$d" "$rc" <<'PY'
 import re, sys, os, html
 d, rc = sys.argv[1], int(sys.argv[2])
-xml = os.path.join(d, "CUnitAutomated-Results.xml")
-txt = open(xml, errors="replace").read() if os.path.exists(xml) else ""
-out = open(os.path.join(d, "stdout.log"), errors="replace").read()
-if "<CUNIT_RUN_TEST_RECORD>" not in txt:
-    print("FAIL\tno result (exit %d)" % rc)
-elif "<CUNIT_RUN_TEST_FAILURE>" in txt:
-    m = re.search(r"<CONDITION>(.*?)</CONDITION>", txt, re.S)
-    print("FAIL\t" + html.unescape(m.group(1).strip() if m else "failed")[:200].replace("\t", " "))
-elif "[SKIPPED]" in out:
-    m = re.search(r"\[SKIPPED\][^\n]*", out)
-    print("SKIP\t" + m.group(0)[:200])
+def read(name):
+    p = os.path.join(d, name)
+    return open(p, errors="replace").read() if os.path.exists(p) else ""
+def clean(s):
+    return re.sub(r"\s+", " ", html.unescape(s)).strip()[:200]
+xml = read("CUnitAutomated-Results.xml")
+lines = read("stdout.log").splitlines()
+if "<CUNIT_RUN_TEST_RECORD>" not in xml:
+    why = "timeout (60 s)" if rc in (124, 137) else "no result (exit %d)" % rc
+    err = [l for l in read("stderr.log").splitlines() + lines if l.strip()]
+    print("FAIL\t" + clean(why + (": " + err[-1] if err and rc not in (124, 137) else "")))
+    sys.exit()
+if "<CUNIT_RUN_TEST_FAILURE>" in xml:
+    m = re.search(r"<CONDITION>(.*?)</CONDITION>", xml, re.S)
+    f = [l.split("[FAILED]", 1)[1] for l in lines if "[FAILED]" in l]
+    print("FAIL\t" + clean((f[0] + " | " if f else "") + (m.group(1) if m else "failed")))
+    sys.exit()
+# Cut main()'s LU probe (it ends with the MODE SENSE (6) write-protect check) and the
+# PRIN/PROUT clean-up after the test: their [SKIPPED] lines belong to no test.
+start = 0
+for i, l in enumerate(lines):
+    if re.match(r"^\s*Send MODESENSE6", l):
+        start = i + 1
+        if start < len(lines) and re.match(r"^\s*\[[A-Z]+\]", lines[start]):
+            start += 1
+        break
+end = len(lines)
+while end > start and re.match(r"^\s*(Send PR(IN|OUT)/|$)", lines[end - 1]):
+    end -= 1
+body = lines[start:end]
+# A [SKIPPED] after which the test sent no more commands skipped the whole test; one
+# followed by more commands only skipped a sub-check (the test keeps its PASS).
+partial = re.compile(r"Skipping assert|No alignment restrictions|No granularity restrictions")
+skips = [i for i, l in enumerate(body) if "[SKIPPED]" in l and not partial.search(l)]
+sends = [i for i, l in enumerate(body) if re.match(r"^\s*Send ", l)]
+last_send = max(sends) if sends else -1
+whole = [i for i in skips if i > last_send]
+if whole:
+    print("SKIP\t" + (clean(body[whole[0]].split("[SKIPPED]", 1)[1]) or "SKIPPED"))
 else:
-    print("PASS\t")
+    any_skip = [l for l in body if "[SKIPPED]" in l]
+    print("PASS\t" + ("partial skip: " + clean(any_skip[0].split("[SKIPPED]", 1)[1]) if any_skip else ""))
 PY
 )
   printf '%s\t%s\n' "$t" "$verdict" >> "$OUT/results.tsv"
   kill -0 "$DAEMON_PID" 2>/dev/null || fail "modtgtd died during $t"
 done < "$OUT/tests.txt"
+echo "elapsed: $((SECONDS - T0)) s" >&2
 
 cut -f2 "$OUT/results.tsv" | sort | uniq -c >&2
 pass=$(awk -F'\t' '$2=="PASS"' "$OUT/results.tsv" | wc -l)

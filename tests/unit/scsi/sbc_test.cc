@@ -309,14 +309,44 @@ TEST_F(SbcTest, TransferLengthAboveMaximumIsInvalidField) {
   auto be = std::make_unique<SizeOnlyBackend>(1ull << 40);
   SizeOnlyBackend* raw = be.get();
   MakeLuWith(std::move(be), 512, false, false);
+  // Enforced = advertised (VPD 0xB0 MAXIMUM TRANSFER LENGTH), 64 MiB by default.
   const uint32_t max = SbcMaxTransferBlocks(*lu_);
-  EXPECT_GE(max, MaxTransferBlocks(*lu_));
-  EXPECT_EQ(max, kMinEnforcedTransferBytes / 512);
-  EXPECT_LE(uint64_t{max} * 512, kMaxEnforcedTransferBytes);
+  EXPECT_EQ(max, MaxTransferBlocks(*lu_));
+  EXPECT_EQ(max, kDefaultMaxTransferBytes / 512);
   ExpectCheck(Run(Cdb16(0x88, 0, max + 1)), kIllegal, kInvalidCdb);
   ExpectCheck(Run(Cdb16(0x8a, 0, max + 1), Pattern(512, 0)), kIllegal, kInvalidCdb);
   ExpectCheck(Run(Cdb16(0x8f, 0, max + 1)), kIllegal, kInvalidCdb);  // VERIFY too
   EXPECT_EQ(raw->submits, 0);
+  ExpectGood(Run(Cdb16(0x88, 0, max), {}, 512));  // the maximum itself is fine
+  EXPECT_EQ(raw->submits, 1);
+}
+
+// The transfer length is a CDB field check and comes before the LBA range check: an
+// oversized transfer on a small medium is INVALID FIELD IN CDB, not LBA OUT OF RANGE.
+TEST_F(SbcTest, TransferLengthIsCheckedBeforeTheLbaRange) {
+  MakeLu(1u << 11);  // 1 MiB, far below the maximum transfer length
+  const uint32_t max = SbcMaxTransferBlocks(*lu_);
+  ASSERT_GT(max, lu_->num_blocks());
+  ExpectCheck(Run(Cdb16(0x88, 0, max + 1)), kIllegal, kInvalidCdb);
+  ExpectCheck(Run(Cdb16(0x8a, 0, max + 1), Pattern(512, 0)), kIllegal, kInvalidCdb);
+  ExpectCheck(Run(Cdb16(0x88, 0, max)), kIllegal, kLbaOor);
+  EXPECT_TRUE(backend_->log().empty());
+}
+
+// A configured maximum is advertised and enforced as is (clamped to the transport's 64 MiB).
+TEST_F(SbcTest, ConfiguredMaximumTransferLengthIsEnforced) {
+  LuConfig cfg;
+  cfg.max_transfer_blocks = 16;
+  auto be = std::make_unique<MemBackend>(1024 * 512, MemBackendCaps{}, false);
+  backend_ = be.get();
+  lu_ = std::make_shared<LogicalUnit>(cfg, &SbcDeviceType(), std::move(be), "iqn.test:t");
+  owner_ = std::make_unique<FakeOwner>();
+  EXPECT_EQ(SbcMaxTransferBlocks(*lu_), 16u);
+  ExpectGood(Run(Cdb10(0x28, 0, 16)));
+  ExpectCheck(Run(Cdb10(0x28, 0, 17)), kIllegal, kInvalidCdb);
+  cfg.max_transfer_blocks = 0xffffffffu;
+  LogicalUnit big(cfg, &SbcDeviceType(), std::make_unique<SizeOnlyBackend>(1ull << 40), "t");
+  EXPECT_EQ(SbcMaxTransferBlocks(big), kMaxTransferBytes / 512);
 }
 
 TEST_F(SbcTest, ReadReadsOnlyWhatTheInitiatorExpectsButReportsTheCdbLength) {
@@ -513,7 +543,7 @@ TEST_F(SbcTest, ReadCapacity16With512And4096ByteBlocks) {
     EXPECT_EQ(GetBe64(p), 2047u);
     EXPECT_EQ(GetBe32(p + 8), bs);
     EXPECT_EQ(p[12], 0);  // no protection
-    EXPECT_EQ(p[13], 0);
+    EXPECT_EQ(p[13], bs == 512 ? 3 : 0);  // 4 KiB physical blocks: 2^3 logical per physical
     EXPECT_EQ(p[14], 0);  // no LBPME without unmap
   }
 }
@@ -537,6 +567,10 @@ TEST_F(SbcTest, ReadCapacity16ReportsProvisioningAndHonoursAllocationLength) {
   caps.thin = false;
   MakeLu(2048, 512, caps, /*thin_cfg=*/true);
   EXPECT_EQ(Run(SaIn16(0x10, 0, 32))->data.data()[14], 0x80);
+  // VPD 0xB2 tells the same story (SBC-4 6.6.5): LBPU/LBPWS/LBPWS10 without LBPRZ.
+  Command* vpd = Run({0x12, 0x01, 0xb2, 0, 64, 0});
+  ExpectGood(vpd);
+  EXPECT_EQ(vpd->data.data()[5], 0xe0);
 }
 
 // ---------------- WRITE SAME ----------------

@@ -253,7 +253,8 @@ TEST(Inquiry, BlockLimitsAndProvisioning) {
   auto d = DataIn(*f.Run(0, {0x12, 1, 0xb0, 0, 255, 0}));
   ASSERT_EQ(d.size(), 64u);
   EXPECT_EQ(d[5], 1);                           // MAXIMUM COMPARE AND WRITE LENGTH
-  EXPECT_EQ(GetBe32(&d[8]), (1u << 20) / 512);  // MAXIMUM TRANSFER LENGTH
+  EXPECT_EQ(GetBe32(&d[8]), (64u << 20) / 512);  // MAXIMUM TRANSFER LENGTH
+  EXPECT_EQ(GetBe32(&d[12]), (1u << 20) / 512);  // OPTIMAL TRANSFER LENGTH
   EXPECT_EQ(GetBe32(&d[24]), 0u);               // no UNMAP without thin + unmap
   auto p = DataIn(*f.Run(0, {0x12, 1, 0xb2, 0, 255, 0}));
   EXPECT_EQ(p[5], 0);
@@ -267,6 +268,8 @@ TEST(Inquiry, BlockLimitsAndProvisioning) {
   p = DataIn(*t.Run(0, {0x12, 1, 0xb2, 0, 255, 0}));
   EXPECT_EQ(p[5] & 0xe0, 0xe0);
   EXPECT_EQ(p[6] & 0x07, 2);
+  // LBPRZ agrees with READ CAPACITY (16): set only when the backend is thin.
+  EXPECT_EQ(p[5] & 0x04, 0x04);
   auto r = DataIn(*t.Run(0, {0x12, 1, 0xb1, 0, 255, 0}));
   EXPECT_EQ(GetBe16(&r[4]), 1);
 }
