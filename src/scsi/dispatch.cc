@@ -247,12 +247,16 @@ void Submit(Command* cmd) {
 void ResetLogicalUnit(LogicalUnit* lu, const Nexus* by) {
   std::lock_guard<std::mutex> lock(lu->mutex());
   // SAM-5 6.3.3: a LUN reset releases SPC-2 reservations (PR survive) and prevent state,
-  // and establishes a unit attention for the other I_T nexuses.
+  // and establishes a unit attention for every I_T nexus -- the one that asked for the
+  // reset included (as Linux LIO does; libiscsi MultipathIO.Reset expects the UA on every
+  // path).
   lu->spc2_reservation_holder = 0;
   lu->UpdateReservationActiveLocked();
   for (auto& [id, st] : lu->nexus_states_locked()) st.prevent_removal = false;
   lu->prevent_count.store(0);
-  lu->AddUnitAttentionAllLocked(asc::kLunResetOccurred, by ? by->id : 0);
+  lu->AddUnitAttentionAllLocked(asc::kLunResetOccurred);
+  // (A nexus that never talked to this LU gets the power-on UA when it first does.)
+  (void)by;
 }
 
 }  // namespace modtgt::scsi

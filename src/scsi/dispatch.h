@@ -37,7 +37,8 @@ enum class TmfFunction : uint8_t {
 };
 
 // The LU-side effects of a LUN reset (SAM-5 6.3.3): clears SPC-2 reservations, prevent
-// state, and queues LUN RESET unit attention for every other nexus. The transport aborts
+// state, and queues the BUS DEVICE RESET FUNCTION OCCURRED unit attention for every nexus
+// known to the LU, `by` (the nexus that asked, may be null) included. The transport aborts
 // its own in-flight commands itself. Thread-safe.
 void ResetLogicalUnit(LogicalUnit* lu, const Nexus* by);
 

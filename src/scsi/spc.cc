@@ -599,14 +599,13 @@ void StartStopUnit(Command* cmd) {
   if (power_condition != 0) return Complete(cmd);
   if (loej) {
     if (!lu->config().removable) return FailField(cmd, true, 4, 1);
-    if (!start) {
-      if (lu->prevent_count.load() > 0) {
-        return Fail(cmd, SenseKey::kIllegalRequest, asc::kMediumRemovalPrevented);
-      }
-      lu->medium_present.store(false);
-    } else {
-      lu->medium_present.store(true);
+    // While a PREVENT is in force the medium mechanism is locked: ejecting fails (SBC-4
+    // 5.25) and so does loading (libiscsi PreventAllow.Eject expects MEDIUM REMOVAL
+    // PREVENTED for LOEJ=1 START=1 too, as a locked tray cannot be operated).
+    if (lu->prevent_count.load() > 0) {
+      return Fail(cmd, SenseKey::kIllegalRequest, asc::kMediumRemovalPrevented);
     }
+    lu->medium_present.store(start);
   }
   lu->stopped.store(!start);
   Complete(cmd);

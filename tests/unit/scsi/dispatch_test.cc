@@ -312,12 +312,14 @@ TEST(Dispatch, InflightReturnsToZero) {
   EXPECT_EQ(f.lu->inflight.load(), 0u);
 }
 
-TEST(Dispatch, LunResetQueuesUaForOthersAndClearsSpc2Reservation) {
+TEST(Dispatch, LunResetQueuesUaForEveryNexusAndClearsSpc2Reservation) {
   Fixture f;
   f.ClearUa(0);
   f.ClearUa(1);
   EXPECT_EQ(f.Run(0, {0x16, 0, 0, 0, 0, 0})->status, Status::kGood);
   ResetLogicalUnit(f.lu.get(), &f.nexus[0]);
+  // The issuing nexus gets the unit attention too (libiscsi MultipathIO.Reset).
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x00}), 0x6, 0x2903));
   EXPECT_EQ(f.Run(0, {0x00})->status, Status::kGood);
   EXPECT_TRUE(IsCheck(*f.Run(1, {0x00}), 0x6, 0x2903));
   EXPECT_EQ(f.Run(1, {0x1a, 0, 0x3f, 0, 255, 0})->status, Status::kGood);

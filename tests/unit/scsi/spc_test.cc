@@ -477,12 +477,17 @@ TEST(StartStop, EjectLoadAndPrevent) {
   // PREVENT by nexus 0 blocks eject from anyone until it is gone.
   EXPECT_EQ(f.Run(0, {0x1e, 0, 0, 0, 1, 0})->status, Status::kGood);
   EXPECT_TRUE(IsCheck(*f.Run(1, {0x1b, 0, 0, 0, 0x02, 0}), 0x5, 0x5302));
+  // Loading is refused too while prevented (libiscsi PreventAllow.Eject); LOEJ=0 is not.
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x1b, 0, 0, 0, 0x03, 0}), 0x5, 0x5302));
+  EXPECT_EQ(f.Run(0, {0x1b, 0, 0, 0, 0x01, 0})->status, Status::kGood);
+  EXPECT_EQ(f.Run(0, {0x00})->status, Status::kGood);
   f.lu->NexusGone(f.nexus[0]);
   EXPECT_EQ(f.Run(1, {0x1b, 0, 0, 0, 0x02, 0})->status, Status::kGood);
   EXPECT_EQ(f.Run(1, {0x1b, 0, 0, 0, 0x03, 0})->status, Status::kGood);
   // Cleared by LUN reset as well.
   EXPECT_EQ(f.Run(1, {0x1e, 0, 0, 0, 1, 0})->status, Status::kGood);
   ResetLogicalUnit(f.lu.get(), &f.nexus[1]);
+  f.ClearUa(1);
   EXPECT_EQ(f.Run(1, {0x1b, 0, 0, 0, 0x02, 0})->status, Status::kGood);
 }
 
