@@ -1,0 +1,464 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# Regenerates the seed corpora of the whole-daemon fuzz targets (small, hand-made, committed):
+#   corpus/scsi_cdb/       see scsi_cdb_fuzz.cc for the record format
+#   corpus/admin_request/  JSON request lines (docs/admin-protocol.md)
+#   corpus/cli_args/       option byte + NUL-separated modtgtadm arguments
+#   corpus/iscsi_stream/   config byte + initiator bytes (after the harness's login prefix)
+# Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites those four folders)
+import json
+import os
+import shutil
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGET = "iqn.2024-01.org.modtgt:fuzz"
+INITIATOR = "iqn.2024-01.org.example:host1"
+
+
+def write_corpus(name, seeds):
+    d = os.path.join(HERE, "corpus", name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for seed, blob in seeds.items():
+        with open(os.path.join(d, seed), "wb") as f:
+            f.write(blob)
+
+
+# ---------------------------------------------------------------------------------------
+# scsi_cdb: config byte, then records
+#   flags(1) cdb_len(1) edtl(3) cdb(cdb_len) dlen(2) data(dlen)
+NONE, READ, WRITE, BIDI = 0, 1, 2, 3
+
+
+def rec(cdb, d=NONE, edtl=0, data=b"", nexus=0, lun=0, reset=False, fail=False,
+        cdb_len=None):
+    flags = d | (nexus << 2) | (lun << 3) | (0x20 if reset else 0) | (0x40 if fail else 0)
+    cdb = bytes(cdb)
+    n = len(cdb) if cdb_len is None else cdb_len
+    cdb = (cdb + bytes(32))[:min(n, 32)]  # the harness reads min(cdb_len, 32) bytes
+    return (bytes([flags, n]) + edtl.to_bytes(3, "big") + cdb +
+            len(data).to_bytes(2, "big") + data)
+
+
+def cdb6(op, lba=0, n=0, b1=0):
+    return bytes([op, b1 | ((lba >> 16) & 0x1f), (lba >> 8) & 0xff, lba & 0xff, n, 0])
+
+
+def cdb10(op, lba=0, n=0, b1=0):
+    return bytes([op, b1]) + struct.pack(">I", lba) + b"\0" + struct.pack(">H", n) + b"\0"
+
+
+def cdb16(op, lba=0, n=0, b1=0):
+    return bytes([op, b1]) + struct.pack(">QI", lba, n) + b"\0\0"
+
+
+def sa_in16(sa, alloc, lba=0):
+    return bytes([0x9e, sa]) + struct.pack(">QI", lba, alloc) + b"\0\0"
+
+
+def inquiry(evpd=0, page=0, alloc=255):
+    return bytes([0x12, evpd, page]) + struct.pack(">H", alloc) + b"\0"
+
+
+def pr_out(sa, ptype=0, key=0, sakey=0, flags=0):
+    params = struct.pack(">QQ", key, sakey) + b"\0\0\0\0" + bytes([flags, 0, 0, 0])
+    cdb = bytes([0x5f, sa, ptype, 0, 0]) + struct.pack(">I", len(params)) + b"\0"
+    return cdb, params
+
+
+def pr_in(sa, alloc=1024):
+    return bytes([0x5e, sa, 0, 0, 0, 0, 0]) + struct.pack(">H", alloc) + b"\0"
+
+
+def mode_select6(page):
+    params = bytes([0, 0, 0, 0]) + page
+    return bytes([0x15, 0x10, 0, 0, len(params), 0]), params
+
+
+def mode_select10(page):
+    params = bytes(8) + page
+    return bytes([0x55, 0x10, 0, 0, 0, 0, 0]) + struct.pack(">H", len(params)) + b"\0", params
+
+
+CACHING_WCE0 = bytes([0x08, 0x12]) + bytes(18)
+CONTROL_DSENSE = bytes([0x0a, 0x0a, 0x04, 0x10, 0, 0, 0, 0, 0xff, 0xff, 0, 0])
+
+
+def unmap(ranges):
+    desc = b"".join(struct.pack(">QI", lba, n) + b"\0" * 4 for lba, n in ranges)
+    params = struct.pack(">HH", len(desc) + 6, len(desc)) + b"\0" * 4 + desc
+    return bytes([0x42, 0, 0, 0, 0, 0, 0]) + struct.pack(">H", len(params)) + b"\0", params
+
+
+TUR = bytes(6)
+pattern = bytes(range(256)) * 16  # 4096 bytes
+
+cdb_seeds = {}
+cdb_seeds["inquiry_vpd"] = bytes([1]) + b"".join([
+    rec(TUR),  # clears the power-on unit attention
+    rec(inquiry(), READ, 255),
+    rec(inquiry(1, 0x00), READ, 255), rec(inquiry(1, 0x80), READ, 255),
+    rec(inquiry(1, 0x83), READ, 255), rec(inquiry(1, 0xb0), READ, 255),
+    rec(inquiry(1, 0xb1), READ, 255), rec(inquiry(1, 0xb2), READ, 255),
+    rec(bytes([0xa0, 0, 0, 0, 0, 0]) + struct.pack(">I", 256) + b"\0\0", READ, 256),
+    rec(bytes([0x03, 0, 0, 0, 252, 0]), READ, 252),
+])
+cdb_seeds["read_write"] = bytes([8]) + b"".join([
+    rec(TUR), rec(TUR, lun=1),
+    rec(cdb10(0x2a, 0, 2), WRITE, 1024, pattern[:1024]),
+    rec(cdb10(0x28, 0, 2), READ, 1024),
+    rec(cdb16(0x8a, 8, 1), WRITE, 512, pattern[:512]),
+    rec(cdb16(0x88, 8, 1), READ, 512),
+    rec(cdb6(0x0a, 16, 1), WRITE, 512, pattern[:512]),
+    rec(cdb6(0x08, 16, 1), READ, 512),
+    rec(bytes([0xa8, 0]) + struct.pack(">II", 4, 2) + b"\0\0", READ, 1024),
+    rec(cdb10(0x25), READ, 8), rec(sa_in16(0x10, 32), READ, 32),
+    rec(cdb10(0x35, 0, 0)), rec(cdb10(0x2f, 0, 2, 0x02), WRITE, 1024, pattern[:1024]),
+    rec(cdb10(0x2e, 0, 1), WRITE, 512, pattern[:512]),
+    rec(cdb10(0x28, 510, 4), READ, 2048),  # past the end: LBA OUT OF RANGE
+    rec(cdb10(0x28, 0, 4), READ, 512),     # EDTL shorter than the transfer: residual
+    rec(cdb10(0x28, 0, 1), READ, 512, fail=True),
+])
+thin_ws = cdb16(0x93, 32, 8, 0x08)
+caw = bytes([0x89, 0]) + struct.pack(">Q", 4) + b"\0\0\0" + bytes([1, 0, 0])
+cdb_seeds["thin_unmap_ws_caw"] = bytes([1]) + b"".join([
+    rec(TUR),
+    rec(*unmap([(0, 8), (100, 4)])[:1], WRITE, len(unmap([(0, 8), (100, 4)])[1]),
+        unmap([(0, 8), (100, 4)])[1]),
+    rec(thin_ws, WRITE, 512, bytes(512)),
+    rec(cdb16(0x93, 40, 4), WRITE, 512, pattern[:512]),
+    rec(cdb10(0x41, 48, 2), WRITE, 512, pattern[:512]),
+    rec(sa_in16(0x12, 64), READ, 64),
+    rec(cdb10(0x2a, 4, 1), WRITE, 512, pattern[:512]),
+    rec(caw, WRITE, 1024, pattern[:512] + bytes(512)),
+    rec(caw, WRITE, 1024, bytes(1024)),  # miscompare
+])
+ms6 = mode_select6(CACHING_WCE0)
+ms10 = mode_select10(CONTROL_DSENSE)
+cdb_seeds["mode_sense_select"] = bytes([0]) + b"".join([
+    rec(TUR),
+    rec(bytes([0x1a, 0, 0x3f, 0, 255, 0]), READ, 255),
+    rec(bytes([0x5a, 0, 0x3f, 0, 0, 0, 0]) + struct.pack(">H", 1024) + b"\0", READ, 1024),
+    rec(bytes([0x1a, 0, 0x48, 0, 255, 0]), READ, 255),  # changeable values
+    rec(ms6[0], WRITE, len(ms6[1]), ms6[1]),
+    rec(ms10[0], WRITE, len(ms10[1]), ms10[1]),
+    rec(cdb10(0x28, 9999, 1), READ, 512),  # descriptor-format sense now
+    rec(bytes([0x1a, 0, 0x08, 0, 255, 0]), READ, 255),
+])
+reg0 = pr_out(0, sakey=0x1111)
+reg1 = pr_out(0, sakey=0x2222)
+res_we = pr_out(1, ptype=1, key=0x1111)
+preempt = pr_out(4, ptype=1, key=0x2222, sakey=0x1111)
+release = pr_out(2, ptype=1, key=0x2222)
+clear = pr_out(3, key=0x2222)
+reg_ign = pr_out(6, sakey=0x3333, flags=0x01)
+cdb_seeds["persistent_reservations"] = bytes([0]) + b"".join([
+    rec(TUR), rec(TUR, nexus=1),
+    rec(reg0[0], WRITE, 24, reg0[1]), rec(reg1[0], WRITE, 24, reg1[1], nexus=1),
+    rec(res_we[0], WRITE, 24, res_we[1]),
+    rec(cdb10(0x2a, 0, 1), WRITE, 512, pattern[:512], nexus=1),  # RESERVATION CONFLICT
+    rec(pr_in(0), READ, 1024), rec(pr_in(1), READ, 1024), rec(pr_in(2), READ, 1024),
+    rec(pr_in(3), READ, 1024),
+    rec(preempt[0], WRITE, 24, preempt[1], nexus=1),
+    rec(release[0], WRITE, 24, release[1], nexus=1),
+    rec(reg_ign[0], WRITE, 24, reg_ign[1]),
+    rec(clear[0], WRITE, 24, clear[1], nexus=1),
+    rec(TUR), rec(TUR, nexus=0),
+])
+cdb_seeds["spc2_reserve_reset"] = bytes([8]) + b"".join([
+    rec(TUR), rec(TUR, nexus=1),
+    rec(cdb6(0x16)), rec(TUR, nexus=1), rec(cdb10(0x28, 0, 1), READ, 512, nexus=1),
+    rec(b"", reset=True, nexus=1),  # LUN RESET releases it
+    rec(TUR), rec(bytes([0x03, 0, 0, 0, 252, 0]), READ, 252),
+    rec(bytes([0x56]) + bytes(9)), rec(bytes([0x57]) + bytes(9)),
+    rec(TUR, lun=2), rec(inquiry(), READ, 96, lun=2), rec(TUR, lun=3),
+])
+cdb_seeds["removable_readonly"] = bytes([2]) + b"".join([
+    rec(TUR), rec(cdb10(0x2a, 0, 1), WRITE, 512, pattern[:512]),  # DATA PROTECT
+    rec(bytes([0x1e, 0, 0, 0, 1, 0])),                           # PREVENT
+    rec(bytes([0x1b, 0, 0, 0, 0x02, 0])),                        # eject: refused
+    rec(bytes([0x1e, 0, 0, 0, 0, 0])),                           # ALLOW
+    rec(bytes([0x1b, 0, 0, 0, 0x02, 0])),                        # eject
+    rec(TUR), rec(cdb10(0x28, 0, 1), READ, 512),                  # MEDIUM NOT PRESENT
+    rec(bytes([0x1b, 0, 0, 0, 0x03, 0])),                        # load
+    rec(TUR), rec(cdb10(0x28, 0, 1), READ, 512),
+])
+cdb_seeds["blocks_4096"] = bytes([3]) + b"".join([
+    rec(TUR), rec(sa_in16(0x10, 32), READ, 32), rec(inquiry(1, 0xb0), READ, 64),
+    rec(cdb10(0x2a, 1, 1), WRITE, 4096, pattern),
+    rec(cdb10(0x28, 1, 1), READ, 4096),
+    rec(cdb10(0x28, 0, 16), READ, 65536),  # beyond MAXIMUM TRANSFER LENGTH
+    rec(*unmap([(2, 2)])[:1], WRITE, 24, unmap([(2, 2)])[1]),
+])
+cdb_seeds["async_backend"] = bytes([4 | 1]) + b"".join([
+    rec(TUR), rec(cdb10(0x2a, 0, 2), WRITE, 1024, pattern[:1024]),
+    rec(cdb10(0x28, 0, 2), READ, 1024), rec(cdb10(0x35)), rec(thin_ws, WRITE, 512, bytes(512)),
+    rec(caw, WRITE, 1024, bytes(1024)), rec(cdb10(0x28, 0, 1), READ, 512, fail=True),
+])
+rsoc = bytes([0xa3, 0x0c, 0x80, 0, 0, 0]) + struct.pack(">I", 4096) + b"\0\0"
+rsoc_one = bytes([0xa3, 0x0c, 0x01, 0x28, 0, 0]) + struct.pack(">I", 64) + b"\0\0"
+cdb_seeds["malformed"] = bytes([16]) + b"".join([
+    rec(TUR), rec(rsoc, READ, 4096), rec(rsoc_one, READ, 64),
+    rec(TUR, cdb_len=0), rec(bytes(32), cdb_len=40),
+    rec(bytes([0xff]) + bytes(15)),                    # unknown opcode
+    rec(bytes([0x7f, 0, 0, 0, 0, 0, 0, 0x18, 0x00, 0x0d]) + bytes(22)),  # variable length
+    rec(bytes([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0x04]), READ, 512),  # NACA set
+    rec(cdb10(0x28, 0, 1)[:6], READ, 512),             # CDB too short
+    rec(cdb10(0x2a, 0, 4), WRITE, 512, pattern[:512]),  # less Data-Out than the CDB asks
+    rec(cdb10(0x2a, 0, 1), NONE, 0),                   # write without Data-Out
+    rec(inquiry(), WRITE, 16, bytes(16)),               # wrong direction
+    rec(bytes([0x9e, 0x1f]) + bytes(14), READ, 64),    # unknown service action
+])
+
+# ---------------------------------------------------------------------------------------
+# admin_request: JSON lines
+def lines(*reqs):
+    return b"".join(json.dumps(r).encode() + b"\n" for r in reqs)
+
+
+NEW_T = {"mode": "target", "op": "new", "tid": 1, "targetname": TARGET, "alias": "a"}
+NEW_LU = {"mode": "logicalunit", "op": "new", "tid": 1, "lun": 1, "bstype": "null",
+          "backing_store": "1M"}
+admin_seeds = {
+    "system_show": lines({"mode": "system", "op": "show"}),
+    "portal_show": lines({"mode": "portal", "op": "show", "lld": "iscsi"}),
+    "target_lifecycle": lines(
+        NEW_T, {"mode": "target", "op": "show"}, {"mode": "target", "op": "show", "tid": 1},
+        {"mode": "target", "op": "bind", "tid": 1, "initiator_address": "ALL"},
+        {"mode": "target", "op": "bind", "targetname": TARGET,
+         "initiator_address": "10.1.2.3/8", "initiator_name": INITIATOR},
+        {"mode": "target", "op": "unbind", "tid": 1, "initiator_address": "10.0.0.0/8"},
+        {"mode": "target", "op": "bind", "tid": 1, "initiator_address": "[::1]"},
+        {"mode": "target", "op": "delete", "targetname": TARGET, "force": True}),
+    "lu_lifecycle": lines(
+        NEW_T, NEW_LU,
+        {"mode": "logicalunit", "op": "new", "tid": 1, "lun": 2, "bstype": "null",
+         "backing_store": "x", "bsopts": "size=4M", "blocksize": 4096, "bsoflags": "direct,sync",
+         "params": {"readonly": "1", "removable": True, "thin_provisioning": 1,
+                    "vendor_id": "ACME", "product_id": "DISK", "product_rev": "0002",
+                    "scsi_sn": "SN123", "scsi_id": "ID1", "naa": "0x6001405000000001",
+                    "max_transfer_blocks": 128}},
+        {"mode": "logicalunit", "op": "show", "tid": 1},
+        {"mode": "logicalunit", "op": "show", "tid": 1, "lun": 2},
+        {"mode": "logicalunit", "op": "update", "tid": 1, "lun": 1, "params": "wce=0"},
+        {"mode": "logicalunit", "op": "update", "tid": 1, "lun": 1,
+         "params": {"readonly": "yes", "vendor_id": "NEW"}},
+        {"mode": "system", "op": "bsunload", "bstype": "null"},  # busy
+        {"mode": "logicalunit", "op": "delete", "tid": 1, "lun": 1},
+        {"mode": "logicalunit", "op": "delete", "tid": 1, "lun": 2, "force": True},
+        {"mode": "target", "op": "delete", "tid": 1}),
+    "lu_string_params": lines(
+        NEW_T, dict(NEW_LU, params="readonly=1,vendor_id=ACME,size=1M,wce=off"),
+        {"mode": "system", "op": "show"}),
+    "modules": lines({"mode": "system", "op": "bsunload", "bstype": "null"},
+                     {"mode": "system", "op": "bsload", "bstype": "null"},
+                     {"mode": "system", "op": "bsload", "bstype": "rdwr"},
+                     {"mode": "system", "op": "bsload", "bstype": "../x"}),
+    "errors": lines(
+        {"mode": "target", "op": "new", "tid": "1", "targetname": TARGET},
+        {"mode": "target", "op": "new", "tid": 0, "targetname": "bad name"},
+        {"mode": "target", "op": "new", "tid": 1, "tragetname": TARGET},
+        {"mode": "account", "op": "new"}, {"mode": "x", "op": "y"}, {"op": "show"},
+        {"mode": "system", "op": "show", "lld": "iser"},
+        dict(NEW_LU, lun=99999), dict(NEW_LU, params="readonly=2"),
+        dict(NEW_LU, params="readonly=1,readonly=0"), [1, 2], "str", None) +
+        b"not json\n{\"mode\":\"system\",\"op\":\"show\"}\r\n",
+}
+
+# ---------------------------------------------------------------------------------------
+# cli_args: option byte + NUL-separated argv
+def argv(*args, env=0):
+    return bytes([env]) + b"\0".join(a.encode() for a in args)
+
+
+cli_seeds = {
+    "target_new": argv("--lld", "iscsi", "--mode", "target", "--op", "new", "--tid", "2",
+                       "--targetname", "iqn.2024-01.org.modtgt:two"),
+    "lu_new_short": argv("-m", "logicalunit", "-o", "new", "-t", "1", "-l", "2", "-b", "1M",
+                         "-E", "null", "-y", "4096", "-P", "readonly=1,thin_provisioning=1"),
+    "bind": argv("--mode", "target", "--op", "bind", "--tid", "1", "-I", "ALL", "-Q", INITIATOR),
+    "help": argv("--help"),
+    "version": argv("-V"),
+    "json_socket": argv("--json", "--socket", "/run/x.sock", "--mode", "system", "--op", "show",
+                        env=1),
+    "update": argv("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", "1",
+                   "--params", "wce=0"),
+    "delete_force": argv("--mode", "logicalunit", "--op", "delete", "--tid=1", "--lun=1", "-F"),
+    "bsload": argv("--mode", "system", "--op", "bsload", "--bstype", "null"),
+    "bad": argv("--mode", "target", "--op", "new", "--tid", "x", "--bogus"),
+}
+
+# ---------------------------------------------------------------------------------------
+# iscsi_stream: config byte + initiator bytes. After the harness's login (CmdSN 1,
+# ExpStatSN 0) the first non-immediate command uses CmdSN 1.
+def bhs(opcode, flags=0, lun=0, itt=0, f20=0, f24=0, f28=0, cdb=b"", data=b"", ahs=b""):
+    h = bytearray(48)
+    h[0] = opcode
+    h[1] = flags
+    h[4] = len(ahs) // 4
+    h[5:8] = len(data).to_bytes(3, "big")
+    h[8:16] = lun.to_bytes(8, "big")
+    struct.pack_into(">IIII", h, 16, itt, f20, f24, f28)
+    h[32:32 + len(cdb)] = cdb
+    pad = (-len(data)) % 4
+    return bytes(h) + ahs + data + b"\0" * pad
+
+
+class Init:
+    def __init__(self, cmd_sn=1, exp_stat_sn=1):
+        self.itt = 0x10
+        self.cmd_sn = cmd_sn
+        self.exp = exp_stat_sn
+
+    def next_itt(self):
+        self.itt += 1
+        return self.itt
+
+    def scsi(self, cdb, edtl=0, read=False, write=False, data=b"", final=True, lun=0,
+             immediate=False):
+        flags = (0x80 if final else 0) | (0x40 if read else 0) | (0x20 if write else 0) | 1
+        sn = self.cmd_sn
+        if not immediate:
+            self.cmd_sn += 1
+        cdb = bytes(cdb) + bytes(16 - len(cdb))
+        return bhs(0x01 | (0x40 if immediate else 0), flags, lun << 48, self.next_itt(), edtl,
+                   sn, self.exp, cdb, data)
+
+    def data_out(self, itt, ttt, offset, data, data_sn=0, final=True, lun=0):
+        h = bytearray(bhs(0x05, 0x80 if final else 0, lun << 48, itt, ttt, 0, self.exp,
+                          b"", data))
+        struct.pack_into(">II", h, 36, data_sn, offset)
+        return bytes(h)
+
+    def nop(self, data=b"", ping=True):
+        itt = self.next_itt() if ping else 0xffffffff
+        return bhs(0x40, 0x80, 0, itt, 0xffffffff, self.cmd_sn, self.exp, b"", data)
+
+    def text(self, keys, ttt=0xffffffff):
+        sn = self.cmd_sn
+        self.cmd_sn += 1
+        return bhs(0x04, 0x80, 0, self.next_itt(), ttt, sn, self.exp, b"", keys)
+
+    def tmf(self, function, ref_itt=0xffffffff, lun=0, ref_cmd_sn=0):
+        h = bytearray(bhs(0x42, 0x80 | function, lun << 48, self.next_itt(), ref_itt,
+                          self.cmd_sn, self.exp))
+        struct.pack_into(">I", h, 32, ref_cmd_sn)
+        return bytes(h)
+
+    def logout(self, reason=0):
+        return bhs(0x46, 0x80 | reason, 0, self.next_itt(), 0, self.cmd_sn, self.exp)
+
+
+def keys(*pairs):
+    return b"".join(f"{k}={v}".encode() + b"\0" for k, v in pairs)
+
+
+def read10(lba, n):
+    return cdb10(0x28, lba, n)
+
+
+def write10(lba, n):
+    return cdb10(0x2a, lba, n)
+
+
+def ffp_session(i):
+    return b"".join([
+        i.scsi(TUR),  # power-on unit attention
+        i.scsi(inquiry(alloc=96), 96, read=True),
+        i.scsi(write10(0, 1), 512, write=True, data=pattern[:512]),
+        i.scsi(read10(0, 1), 512, read=True),
+        i.scsi(sa_in16(0x10, 32), 32, read=True),
+        i.nop(b"ping"),
+        i.text(keys(("SendTargets", "All"))),
+        i.tmf(1, ref_itt=0x999),  # ABORT TASK of an unknown task
+        i.scsi(TUR, immediate=True),
+        i.logout(),
+    ])
+
+
+stream_seeds = {}
+# The target's TTTs are (counter << 10) | task index: with one task busy, the first two
+# R2Ts of a connection carry these (see MODTGT_FUZZ_VERBOSE=1 output of the replay).
+R2T_TTT1 = 0x401
+R2T_TTT2 = 0x801
+stream_seeds["ffp_basic"] = bytes([1]) + ffp_session(Init())
+stream_seeds["ffp_digests"] = bytes([3]) + ffp_session(Init())
+i = Init()
+stream_seeds["r2t_small_segments"] = bytes([2]) + b"".join([
+    i.scsi(TUR),
+    i.scsi(write10(0, 4), 2048, write=True),                      # no immediate data: R2T
+    i.data_out(0x12, R2T_TTT1, 0, pattern[:512], final=False),    # TTT of the first R2T
+    i.data_out(0x12, R2T_TTT1, 512, pattern[512:2048], data_sn=1),
+    i.scsi(read10(0, 4), 2048, read=True),                        # Data-In in 512-byte PDUs
+    i.logout(),
+])
+i = Init()
+stream_seeds["unsolicited_data_out"] = bytes([1]) + b"".join([
+    i.scsi(TUR),
+    i.scsi(write10(0, 4), 2048, write=True, data=pattern[:512], final=False),
+    i.data_out(0x12, 0xffffffff, 512, pattern[512:2048]),
+    i.scsi(read10(0, 4), 2048, read=True),
+    i.scsi(TUR, lun=1),
+    i.scsi(write10(8, 2), 1024, write=True, data=pattern[:1024], lun=1),
+    i.scsi(cdb16(0x93, 16, 4, 0x08), 512, write=True, data=bytes(512), lun=1),
+    i.logout(),
+])
+i = Init()
+stream_seeds["small_limits_async"] = bytes([1 | 0x08 | 0x10]) + b"".join([
+    i.scsi(TUR),
+    i.scsi(write10(0, 16), 8192, write=True),                     # two R2Ts (MaxBurst 4096)
+    i.data_out(0x12, R2T_TTT1, 0, pattern[:4096]),
+    i.data_out(0x12, R2T_TTT2, 4096, pattern[:4096]),
+    i.scsi(read10(0, 16), 8192, read=True),                       # Data-In, 2 sequences
+    i.logout(),
+])
+i = Init()
+stream_seeds["tmf_and_errors"] = bytes([1]) + b"".join([
+    i.scsi(TUR),
+    i.scsi(write10(0, 8), 4096, write=True),  # waits for Data-Out
+    i.tmf(1, ref_itt=0x11),                   # ABORT TASK of it
+    i.tmf(5),                                 # LOGICAL UNIT RESET
+    i.tmf(2),                                 # ABORT TASK SET
+    i.tmf(14),                                # unknown function
+    bhs(0x1c, 0x80, 0, 0x77, 0, i.cmd_sn, 1),  # unknown opcode: Reject
+    i.scsi(read10(0, 1), 512, read=True, lun=7),  # LUN not supported
+    i.nop(ping=False),
+    i.logout(2),
+])
+i = Init()
+seq = [i.scsi(TUR) for _ in range(4)]
+stream_seeds["cmdsn_out_of_order"] = bytes([1]) + b"".join([seq[1], seq[3], seq[0], seq[2],
+                                                            i.scsi(TUR), i.logout()])
+i = Init()
+stream_seeds["discovery"] = bytes([4]) + b"".join([
+    i.text(keys(("SendTargets", "All"))),
+    i.text(keys(("SendTargets", TARGET))),
+    i.logout(),
+])
+
+
+def login_req(t, c, csg, nsg, data, itt, tsih=0):
+    flags = (0x80 if t else 0) | (0x40 if c else 0) | (csg << 2) | nsg
+    h = bytearray(bhs(0x43, flags, 0, itt, 0, 1, 0, b"", data))
+    h[8:14] = bytes([0x80, 0x12, 0x34, 0x56, 0x00, 0x02])
+    struct.pack_into(">H", h, 14, tsih)
+    return bytes(h)
+
+
+NAMES = [("InitiatorName", INITIATOR), ("TargetName", TARGET), ("SessionType", "Normal")]
+i = Init()
+stream_seeds["raw_two_stage_login"] = bytes([0]) + b"".join([
+    login_req(1, 0, 0, 1, keys(*NAMES, ("AuthMethod", "None")), 1),
+    login_req(1, 0, 1, 3, keys(("HeaderDigest", "None"), ("DataDigest", "None"),
+                               ("MaxRecvDataSegmentLength", "4096")), 2),
+    i.scsi(TUR), i.scsi(inquiry(alloc=36), 36, read=True), i.logout(),
+])
+stream_seeds["raw_garbage"] = bytes([0]) + b"\x43\x87" + bytes(46) + b"GET / HTTP/1.0\r\n\r\n"
+stream_seeds["raw_bad_target"] = bytes([0]) + login_req(
+    1, 0, 1, 3, keys(("InitiatorName", INITIATOR), ("TargetName", "iqn.2024-01.org.x:none")), 1)
+
+write_corpus("scsi_cdb", cdb_seeds)
+write_corpus("admin_request", admin_seeds)
+write_corpus("cli_args", cli_seeds)
+write_corpus("iscsi_stream", stream_seeds)
