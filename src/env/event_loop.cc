@@ -80,12 +80,26 @@ void EventLoop::Post(std::function<void()> fn) {
 }
 
 void EventLoop::PostCompletion(Completion* c) {
+  if (InLoopThread()) {
+    // Runs before the loop sleeps again: no eventfd write, no extra epoll turn.
+    c->next = nullptr;
+    if (local_tail_) {
+      local_tail_->next = c;
+    } else {
+      local_head_ = c;
+    }
+    local_tail_ = c;
+    return;
+  }
   Completion* head = completions_.load(std::memory_order_relaxed);
   do {
     c->next = head;
-  } while (!completions_.compare_exchange_weak(head, c, std::memory_order_release,
+  } while (!completions_.compare_exchange_weak(head, c, std::memory_order_seq_cst,
                                                std::memory_order_relaxed));
-  if (head == nullptr) Wake();  // only the first push of a batch needs to wake the loop
+  // Only the first push of a batch may need a wake-up, and only while the loop may be
+  // blocked: Run() sets sleeping_ and then re-reads completions_ (both seq_cst), so either
+  // it sees this push or this load sees sleeping_ == true.
+  if (head == nullptr && sleeping_.load(std::memory_order_seq_cst)) Wake();
 }
 
 void EventLoop::Stop() {
@@ -97,27 +111,43 @@ void EventLoop::DrainPosted() {
   uint64_t v;
   ssize_t n = read(wakefd_, &v, sizeof(v));
   (void)n;
-  // Completions: pop the whole stack, reverse it to FIFO order.
-  Completion* c = completions_.exchange(nullptr, std::memory_order_acquire);
-  Completion* fifo = nullptr;
-  while (c) {
-    Completion* next = c->next;
-    c->next = fifo;
-    fifo = c;
-    c = next;
-  }
-  while (fifo) {
-    Completion* next = fifo->next;
-    fifo->next = nullptr;
-    fifo->run(fifo);
-    fifo = next;
-  }
   std::vector<std::function<void()>> work;
   {
     std::lock_guard<std::mutex> l(post_mu_);
     work.swap(posted_);
   }
   for (auto& fn : work) fn();
+}
+
+void EventLoop::RunLocal() {
+  while (local_head_) {
+    Completion* c = local_head_;
+    local_head_ = c->next;
+    if (!local_head_) local_tail_ = nullptr;
+    c->next = nullptr;
+    c->run(c);
+  }
+}
+
+void EventLoop::RunCompletions() {
+  if (completions_.load(std::memory_order_relaxed) != nullptr) {
+    // Pop the whole stack, reverse it to FIFO order.
+    Completion* c = completions_.exchange(nullptr, std::memory_order_acquire);
+    Completion* fifo = nullptr;
+    while (c) {
+      Completion* next = c->next;
+      c->next = fifo;
+      fifo = c;
+      c = next;
+    }
+    while (fifo) {
+      Completion* next = fifo->next;
+      fifo->next = nullptr;
+      fifo->run(fifo);
+      fifo = next;
+    }
+  }
+  RunLocal();
 }
 
 uint64_t EventLoop::AddTimer(uint64_t delay_ms, std::function<void()> fn) {
@@ -168,8 +198,14 @@ void EventLoop::Run() {
   snprintf(name, sizeof(name), "loop%d", index_);
   pthread_setname_np(pthread_self(), name);
   epoll_event events[128];
-  while (!stop_.load(std::memory_order_relaxed)) {
-    int n = epoll_wait(epfd_, events, 128, -1);
+  for (;;) {
+    RunCompletions();
+    if (stop_.load(std::memory_order_relaxed)) break;
+    sleeping_.store(true, std::memory_order_seq_cst);
+    // Completions pushed before sleeping_ was visible did not wake us: poll instead.
+    int timeout = completions_.load(std::memory_order_seq_cst) != nullptr ? 0 : -1;
+    int n = epoll_wait(epfd_, events, 128, timeout);
+    sleeping_.store(false, std::memory_order_relaxed);
     if (n < 0) {
       if (errno == EINTR) continue;
       LOG_ERROR("epoll_wait: %s", strerror(errno));
@@ -186,7 +222,18 @@ void EventLoop::Run() {
       }
     }
   }
-  DrainPosted();
+  // Drain what is left (bounded: work may keep posting work).
+  for (int i = 0; i < 1000; i++) {
+    DrainPosted();
+    RunCompletions();
+    bool idle = completions_.load() == nullptr && local_head_ == nullptr;
+    if (idle) {
+      std::lock_guard<std::mutex> l(post_mu_);
+      if (posted_.empty()) break;
+    }
+  }
+  // Posts from this thread after Run() returns take the cross-thread path again.
+  thread_id_.store(std::thread::id());
 }
 
 WorkQueue::~WorkQueue() { Stop(); }
