@@ -108,8 +108,16 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Arguments come straight from the command line; JSON needs UTF-8, so refuse anything
+  // else here with a clear message instead of aborting in the serializer.
+  std::string request_text;
+  try {
+    request_text = opts.request.dump();
+  } catch (const nlohmann::json::exception&) {
+    return Fail(kExitUsage, "an argument is not valid UTF-8 text");
+  }
   std::string reply_text;
-  int rc = Exchange(opts.socket_path, opts.request.dump() + "\n", &reply_text);
+  int rc = Exchange(opts.socket_path, request_text + "\n", &reply_text);
   if (rc != 0) return rc;
   nlohmann::json reply = nlohmann::json::parse(reply_text, nullptr, /*allow_exceptions=*/false);
   if (reply.is_discarded() || !reply.is_object() || !reply.contains("ok") ||

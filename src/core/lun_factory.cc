@@ -164,7 +164,11 @@ Status ApplyLunParams(const std::vector<std::pair<std::string, std::string>>& pa
                       LunPlan* plan) {
   LunPlan p = *plan;
   std::set<std::string> seen;
-  for (const auto& [key_in, value] : params) {
+  for (const auto& kv : params) {
+    // Plain references, not structured bindings: lambdas below capture them (clang < 16
+    // cannot capture structured bindings).
+    const std::string& key_in = kv.first;
+    const std::string& value = kv.second;
     std::string key = key_in;
     if (key == "write_cache") key = "wce";
     if (!seen.insert(key).second) return Bad("parameter " + key_in + " given twice");
