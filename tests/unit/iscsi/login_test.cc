@@ -4,6 +4,9 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <cctype>
+#include <ostream>
 #include <netinet/in.h>
 
 #include <cstring>
@@ -258,6 +261,9 @@ struct NegotiationCase {
   const char* offer;
   const char* answer;  // nullptr: no answer expected
 };
+// Readable test names in gtest/ctest output ("HeaderDigest=CRC32C,None") instead of the
+// default dump of the struct's bytes (which includes pointer values).
+void PrintTo(const NegotiationCase& c, std::ostream* os) { *os << c.key << "=" << c.offer; }
 
 class NegotiationTest : public LoginTest,
                         public ::testing::WithParamInterface<NegotiationCase> {};
@@ -333,7 +339,14 @@ INSTANTIATE_TEST_SUITE_P(
         NegotiationCase{"X-com.example.Magic", "1", "NotUnderstood"},
         NegotiationCase{"FooBar", "1", "NotUnderstood"},
         NegotiationCase{"FooBar", "NotUnderstood", nullptr},
-        NegotiationCase{"InitiatorAlias", "h", nullptr}));
+        NegotiationCase{"InitiatorAlias", "h", nullptr}),
+    [](const ::testing::TestParamInfo<NegotiationCase>& i) {
+      std::string name = std::to_string(i.index) + "_" + i.param.key;
+      for (char& ch : name) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      return name;
+    });
 
 TEST_F(LoginTest, NegotiatedValuesReachSessionParams) {
   Pdu resp;
