@@ -39,6 +39,7 @@ struct Options {
   std::vector<std::string> portals;
   std::string socket_path;
   std::string module_dir = MODTGT_MODULE_DIR;
+  bool module_dir_given = false;
   std::vector<std::string> bstypes;
   int threads = 0;
   LogLevel log_level = LogLevel::kInfo;
@@ -112,6 +113,7 @@ bool ParseOptions(int argc, char** argv, Options* o) {
         break;
       case kModuleDir:
         o->module_dir = optarg;
+        o->module_dir_given = true;
         break;
       case kBstype:
         for (const std::string& n : SplitCommas(optarg)) o->bstypes.push_back(n);
@@ -152,6 +154,23 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     return false;
   }
   if (o->socket_path.empty()) o->socket_path = kDefaultSocket;
+  if (!o->module_dir_given) {
+    // A tree installed with `cmake --install --prefix OTHER` keeps the configure-time
+    // default; when that folder is missing, use the one beside this binary
+    // (<prefix>/sbin/modtgtd -> <prefix>/lib/modtgt).
+    struct stat st;
+    if (stat(o->module_dir.c_str(), &st) != 0) {
+      char exe[4096];
+      ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+      if (n > 0) {
+        exe[n] = '\0';
+        std::string dir(exe);
+        dir = dir.substr(0, dir.rfind('/'));
+        std::string candidate = dir.substr(0, dir.rfind('/')) + "/lib/modtgt";
+        if (stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) o->module_dir = candidate;
+      }
+    }
+  }
   if (o->portals.empty()) o->portals = {"0.0.0.0:3260", "[::]:3260"};
   if (o->threads == 0) {
     unsigned n = std::thread::hardware_concurrency();
