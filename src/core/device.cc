@@ -2,6 +2,9 @@
 #include "core/device.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <cstdio>
@@ -40,6 +43,7 @@ LoadedModule::~LoadedModule() {
     desc.unload();
   }
   if (handle) dlclose(handle);
+  if (fd >= 0) close(fd);
 }
 
 ModuleState LoadedModule::GetState(std::string* error_out) const {
@@ -56,6 +60,12 @@ void LoadedModule::AddUser(const void* key, const std::string& user) {
 void LoadedModule::RemoveUser(const void* key) {
   std::lock_guard<std::mutex> l(mu);
   users.erase(key);
+  devices.erase(std::remove(devices.begin(), devices.end(), key), devices.end());
+}
+
+std::vector<Device*> LoadedModule::DeviceList() const {
+  std::lock_guard<std::mutex> l(mu);
+  return devices;
 }
 
 std::vector<std::string> LoadedModule::UserList() const {
@@ -138,7 +148,8 @@ void FillDevConfig(const DeviceConfig& cfg, const std::string& subtype, modtgt_d
 // Device
 
 Device::Device(std::shared_ptr<LoadedModule> module, const DeviceConfig& cfg)
-    : module_(std::move(module)), desc_(module_->desc), user_(cfg.user) {
+    : module_(std::move(module)), desc_(module_->desc), name_(module_->name), user_(cfg.user) {
+  SetCaps();
   dev_.device = this;
   FillDevConfig(cfg, module_->subtype, &dev_);
   thread_name_ = "bs_" + module_->name;
@@ -154,40 +165,57 @@ Device::Device(std::shared_ptr<LoadedModule> module, const DeviceConfig& cfg)
 }
 
 Device::~Device() {
+  std::deque<scsi::Command*> held;
+  {
+    std::unique_lock<std::mutex> l(slots_mu_);
+    held.swap(held_cmds_);
+    held_ = false;
+    failed_ = true;
+  }
+  for (scsi::Command* c : held) FailCommand(c);  // a hold never outlives its reload; defensive
   {
     std::unique_lock<std::mutex> l(slots_mu_);
     // A command is never freed while the module may still touch it: wait, however long.
     while (!drained_cv_.wait_for(l, std::chrono::seconds(10), [this] { return inflight_ == 0; })) {
       LOG_WARN("%s: closing '%s' is waiting for %u I/O(s) the module has not completed",
-               module_->name.c_str(), dev_.cfgstring.c_str(), inflight_);
+               name_.c_str(), dev_.cfgstring.c_str(), inflight_);
     }
   }
-  if (pool_) pool_->Stop();
-  if (opened_) {
-    std::lock_guard<std::mutex> g(module_->call_mu);
-    CalloutScope scope(module_.get());
-    desc_.close(&dev_);
-  }
-  module_->RemoveUser(this);
+  CloseForReload();
 }
 
-Status Device::Open() {
+void Device::SetCaps() {
+  uint32_t c = 0;
+  if (desc_.flush) c |= kCapFlush;
+  if (desc_.unmap) c |= kCapUnmap;
+  if (desc_.write_same) c |= kCapWriteSame;
+  if (desc_.caw) c |= kCapCaw;
+  if (desc_.handle_cmd) c |= kCapHandleCmd;
+  if ((desc_.caps & MODTGT_CAP_THIN) && desc_.unmap) c |= kCapThin;
+  caps_.store(c, std::memory_order_relaxed);
+}
+
+Status Device::Open() { return OpenOnModule(0); }
+
+Status Device::OpenOnModule(int reopen) {
   int rc;
   std::string reason;
   {
     std::lock_guard<std::mutex> g(module_->call_mu);
     CalloutScope scope(module_.get());
-    rc = desc_.open(&dev_, 0);
+    rc = desc_.open(&dev_, reopen);
     if (rc != 0) reason = TakeCalloutError("the module gave no reason");
   }
   if (rc != 0) {
-    return ModuleErrorStatus(rc, "backing store '" + module_->name + "' cannot open '" +
-                                     dev_.cfgstring + "': " + reason);
+    return ModuleErrorStatus(rc, "backing store '" + name_ + "' cannot " +
+                                     (reopen ? "reopen '" : "open '") + dev_.cfgstring +
+                                     "': " + reason);
   }
-  opened_ = true;  // from here on, the destructor calls close()
+  opened_ = true;  // from here on, CloseForReload/the destructor call close()
   if (dev_.size.load() == 0) {
     if (dev_.config.size == 0) {
-      return Status::Internal("backing store '" + module_->name + "' opened '" + dev_.cfgstring +
+      CloseForReload();
+      return Status::Internal("backing store '" + name_ + "' opened '" + dev_.cfgstring +
                               "' but did not set its size (host->dev_set_size)");
     }
     dev_.size.store(dev_.config.size);
@@ -196,8 +224,118 @@ Status Device::Open() {
     pool_ = std::make_unique<env::WorkQueue>();
     pool_->Start(static_cast<int>(desc_.nr_threads), thread_name_.c_str());
   }
-  module_->AddUser(this, user_);
+  {
+    std::lock_guard<std::mutex> l(module_->mu);
+    module_->users[this] = user_;
+    module_->devices.push_back(this);
+  }
   return Status::OK();
+}
+
+std::shared_ptr<LoadedModule> Device::module() const {
+  std::lock_guard<std::mutex> l(slots_mu_);
+  return module_;
+}
+
+Status Device::Hold(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(slots_mu_);
+  held_ = true;
+  if (!drained_cv_.wait_for(l, timeout, [this] { return inflight_ == 0; })) {
+    return Status::Busy("device '" + dev_.cfgstring + "' (" + user_ + ") still has " +
+                        std::to_string(inflight_) + " I/O(s) in flight after " +
+                        std::to_string(timeout.count()) + " ms");
+  }
+  return Status::OK();
+}
+
+void Device::CloseForReload() {
+  if (pool_) {
+    pool_->Stop();
+    pool_.reset();
+  }
+  if (module_ == nullptr) return;
+  if (opened_) {
+    std::lock_guard<std::mutex> g(module_->call_mu);
+    CalloutScope scope(module_.get());
+    desc_.close(&dev_);
+    opened_ = false;
+  }
+  module_->RemoveUser(this);
+  std::lock_guard<std::mutex> l(slots_mu_);  // module() readers
+  module_.reset();
+}
+
+Status Device::Reopen(std::shared_ptr<LoadedModule> module) {
+  if (module_ != nullptr || opened_) {
+    return Status::Internal("device '" + dev_.cfgstring + "' reopened while still open");
+  }
+  {
+    std::lock_guard<std::mutex> l(slots_mu_);
+    module_ = std::move(module);
+  }
+  desc_ = module_->desc;
+  const uint64_t old_size = dev_.size.load();
+  dev_.priv = nullptr;
+  dev_.size.store(0);
+  Status s = OpenOnModule(1);
+  if (!s.ok()) {
+    dev_.size.store(old_size);
+    std::lock_guard<std::mutex> l(slots_mu_);
+    module_.reset();
+    return s;
+  }
+  if (dev_.size.load() != old_size) {
+    LOG_WARN("%s: '%s' changed size across the reload (%llu -> %llu bytes)", name_.c_str(),
+             dev_.cfgstring.c_str(), static_cast<unsigned long long>(old_size),
+             static_cast<unsigned long long>(dev_.size.load()));
+  }
+  SetCaps();
+  return Status::OK();
+}
+
+void Device::Resume() {
+  std::deque<scsi::Command*> cmds;
+  {
+    std::lock_guard<std::mutex> l(slots_mu_);
+    held_ = false;
+    cmds.swap(held_cmds_);
+  }
+  // Back to each command's owning loop: Submit's contract (callouts with nr_threads == 0
+  // run there, and only that loop may resize the command's buffer).
+  for (scsi::Command* c : cmds) {
+    env::EventLoop* loop = c->owner ? c->owner->loop() : nullptr;
+    if (loop == nullptr || loop->InLoopThread()) {
+      Submit(c);
+    } else {
+      loop->Post([this, c] { Submit(c); });
+    }
+  }
+}
+
+void Device::Fail() {
+  std::deque<scsi::Command*> cmds;
+  {
+    std::lock_guard<std::mutex> l(slots_mu_);
+    held_ = false;
+    failed_ = true;
+    cmds.swap(held_cmds_);
+  }
+  for (scsi::Command* c : cmds) FailCommand(c);
+}
+
+bool Device::held() const {
+  std::lock_guard<std::mutex> l(slots_mu_);
+  return held_;
+}
+
+size_t Device::held_count() const {
+  std::lock_guard<std::mutex> l(slots_mu_);
+  return held_cmds_.size();
+}
+
+void Device::FailCommand(scsi::Command* cmd) {
+  scsi::IoDone(cmd, cmd->io.op == scsi::IoOp::kRead ? MODTGT_STS_READ_ERROR
+                                                    : MODTGT_STS_WRITE_ERROR);
 }
 
 uint64_t Device::size_bytes() const { return dev_.size.load(std::memory_order_relaxed); }
@@ -211,10 +349,10 @@ uint32_t Device::inflight() const {
   return inflight_;
 }
 
+// REQUIRES: slots_mu_ held.
 Device::IoSlot* Device::AcquireSlot(scsi::Command* cmd) {
   IoSlot* s;
   {
-    std::lock_guard<std::mutex> l(slots_mu_);
     if (free_slots_ == nullptr) {
       // Grows by a chunk when the queue depth exceeds what this device has seen: the pool
       // only grows, so the steady state does not allocate.
@@ -250,14 +388,33 @@ void Device::ReleaseSlot(IoSlot* s) {
 void Device::Submit(scsi::Command* cmd) {
   scsi::IoRequest& io = cmd->io;
   bool present = false;
-  switch (io.op) {
-    case scsi::IoOp::kRead: present = desc_.read != nullptr; break;
-    case scsi::IoOp::kWrite: present = desc_.write != nullptr; break;
-    case scsi::IoOp::kFlush: present = desc_.flush != nullptr; break;
-    case scsi::IoOp::kUnmap: present = desc_.unmap != nullptr; break;
-    case scsi::IoOp::kWriteSame: present = desc_.write_same != nullptr; break;
-    case scsi::IoOp::kCaw: present = desc_.caw != nullptr; break;
-    case scsi::IoOp::kHandleCmd: present = desc_.handle_cmd != nullptr; break;
+  bool failed = false;
+  IoSlot* s = nullptr;
+  {
+    std::lock_guard<std::mutex> l(slots_mu_);
+    if (held_) {  // a reload is in progress: the command waits here, the loop does not
+      held_cmds_.push_back(cmd);
+      return;
+    }
+    failed = failed_;
+    if (!failed) {
+      switch (io.op) {
+        case scsi::IoOp::kRead: present = desc_.read != nullptr; break;
+        case scsi::IoOp::kWrite: present = desc_.write != nullptr; break;
+        case scsi::IoOp::kFlush: present = desc_.flush != nullptr; break;
+        case scsi::IoOp::kUnmap: present = desc_.unmap != nullptr; break;
+        case scsi::IoOp::kWriteSame: present = desc_.write_same != nullptr; break;
+        case scsi::IoOp::kCaw: present = desc_.caw != nullptr; break;
+        case scsi::IoOp::kHandleCmd: present = desc_.handle_cmd != nullptr; break;
+      }
+      // The slot keeps a Hold from completing, so module_/desc_/pool_ stay as read below
+      // until this I/O finishes.
+      if (present) s = AcquireSlot(cmd);
+    }
+  }
+  if (failed) {
+    FailCommand(cmd);
+    return;
   }
   if (!present) {
     // module.h: a missing flush means there is nothing to flush.
@@ -266,7 +423,6 @@ void Device::Submit(scsi::Command* cmd) {
                                                         : MODTGT_STS_UNSUPPORTED);
     return;
   }
-  IoSlot* s = AcquireSlot(cmd);
   if (io.op == scsi::IoOp::kHandleCmd && io.iovcnt == 0) {
     // The command's own buffer, sized for the Data-In it may produce. On the owning loop:
     // the only thread allowed to resize it.
@@ -318,7 +474,7 @@ int Device::Call(IoSlot* s) {
 void Device::Finish(IoSlot* s, int status) {
   if (!s->busy.exchange(false, std::memory_order_acq_rel)) {
     LOG_ERROR("%s: module completed an I/O that is not in flight (completed twice?)",
-              module_->name.c_str());
+              name_.c_str());
     return;
   }
   scsi::Command* cmd = s->cmd;
@@ -327,7 +483,7 @@ void Device::Finish(IoSlot* s, int status) {
     static std::atomic<uint32_t> logged{0};
     if (logged.fetch_add(1, std::memory_order_relaxed) < kMaxBadStatusLogs) {
       LOG_ERROR("%s: callout returned invalid status %d; reporting a medium error",
-                module_->name.c_str(), status);
+                name_.c_str(), status);
     }
     status = op == scsi::IoOp::kRead ? MODTGT_STS_READ_ERROR : MODTGT_STS_WRITE_ERROR;
   }

@@ -18,12 +18,24 @@
 // (nr_threads > 0); completions arrive from any thread. The destructor waits for every
 // in-flight I/O, stops the queue and calls the module's close(); it must not run on a
 // loop thread that still has to process one of this device's completions.
+//
+// Live reload (DESIGN.md "Modules" rule 6; ModuleRegistry::Reload drives it on the admin
+// thread): Hold() makes Submit queue new commands inside the device (the loop is never
+// blocked) and waits for in-flight I/O to drain; CloseForReload() stops the worker queue,
+// calls close() and drops the module; Reopen() switches to a (new or re-loaded) module and
+// calls open(dev, 1); Resume() hands the held commands back to their owning loops, which
+// submit them to the module now in place. Fail() instead completes them (and every later
+// command) with an error: used only when even the rollback could not reopen the device.
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <cstdarg>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,6 +82,11 @@ struct LoadedModule {
   std::string subtype;      // descriptor subtype, or name
   std::string log_prefix;   // "rdwr: "
   void* handle = nullptr;   // dlopen handle
+  // The opened file, kept open so that a failed reload can roll back to exactly this code
+  // even after the path was replaced on disk (dlopen of /proc/self/fd/N). -1 if unknown.
+  int fd = -1;
+  dev_t file_dev = 0;       // st_dev/st_ino of fd
+  ino_t file_ino = 0;
   modtgt_backing_store desc{};  // min(sizeof, struct_size) bytes copied, rest zero
 
   // Serialises the module's lifecycle callbacks (load, check_config, open, close): the
@@ -82,11 +99,14 @@ struct LoadedModule {
   std::string error;
   bool load_succeeded = false;  // unload() is owed at destruction
   std::map<const void*, std::string> users;  // Device* -> "tid 1 lun 1"
+  std::vector<Device*> devices;              // open devices (same keys as users)
 
   ModuleState GetState(std::string* error_out) const;
   void AddUser(const void* key, const std::string& user);
   void RemoveUser(const void* key);
   std::vector<std::string> UserList() const;
+  // The devices opened on this module (registered by Device::Open/Reopen).
+  std::vector<Device*> DeviceList() const;
 };
 
 // Fills dev->config (and the strings it points to) from the admin's config. `subtype` is
@@ -131,18 +151,36 @@ class Device : public scsi::Backend {
   // REQUIRES: called once, before any Submit. Takes module->call_mu.
   Status Open();
 
-  // scsi::Backend
+  // ---- Live reload (admin thread; see the file comment). ----
+  // Queues every later Submit and waits up to `timeout` for the in-flight I/O to complete.
+  // DeadlineExceeded (still held: call Resume) when it does not drain in time.
+  Status Hold(std::chrono::milliseconds timeout);
+  // REQUIRES: held and drained. Stops the worker queue, calls close() and releases the
+  // module (it loses this device as a user). Idempotent.
+  void CloseForReload();
+  // REQUIRES: held and closed. Calls module->open(dev, 1) and restarts the worker queue
+  // with the module's nr_threads. On failure the device stays closed.
+  Status Reopen(std::shared_ptr<LoadedModule> module);
+  // Ends a Hold: held commands go back to their owning loops and are submitted again.
+  void Resume();
+  // Ends a Hold with the device unusable (closed): held and later commands complete with
+  // a medium error. For a device that even the rollback could not reopen.
+  void Fail();
+  bool held() const;
+  // Commands queued by Hold (for tests).
+  size_t held_count() const;
+
+  // scsi::Backend. The capabilities follow the module currently open (they may change
+  // across a reload), read lock-free.
   uint64_t size_bytes() const override;
-  bool has_flush() const override { return desc_.flush != nullptr; }
+  bool has_flush() const override { return Cap(kCapFlush); }
   // UNMAP is advertised exactly when the module has an unmap callout. thin() additionally
   // needs MODTGT_CAP_THIN (the registry refuses THIN without unmap at load).
-  bool has_unmap() const override { return desc_.unmap != nullptr; }
-  bool has_write_same() const override { return desc_.write_same != nullptr; }
-  bool has_caw() const override { return desc_.caw != nullptr; }
-  bool has_handle_cmd() const override { return desc_.handle_cmd != nullptr; }
-  bool thin() const override {
-    return (desc_.caps & MODTGT_CAP_THIN) != 0 && desc_.unmap != nullptr;
-  }
+  bool has_unmap() const override { return Cap(kCapUnmap); }
+  bool has_write_same() const override { return Cap(kCapWriteSame); }
+  bool has_caw() const override { return Cap(kCapCaw); }
+  bool has_handle_cmd() const override { return Cap(kCapHandleCmd); }
+  bool thin() const override { return Cap(kCapThin); }
   // Runs cmd->io. Ops whose callout is missing complete at once: kFlush with
   // MODTGT_STS_OK (nothing to flush), the others with MODTGT_STS_UNSUPPORTED.
   // kHandleCmd with no iovecs in cmd->io gets cmd->data as its buffer (grown to
@@ -150,8 +188,11 @@ class Device : public scsi::Backend {
   void Submit(scsi::Command* cmd) override;
   void SetWriteCache(bool enabled) override;
 
-  const std::string& module_name() const { return module_->name; }
+  const std::string& module_name() const { return name_; }
   uint32_t nr_threads() const { return desc_.nr_threads; }
+  const std::string& user() const { return user_; }
+  // The module currently open (null while closed for a reload or after Fail()).
+  std::shared_ptr<LoadedModule> module() const;
   modtgt_dev* dev() { return &dev_; }
   // In-flight I/O count (for tests and drain diagnostics).
   uint32_t inflight() const;
@@ -177,12 +218,29 @@ class Device : public scsi::Backend {
   // Completes slot's I/O with status (sanitised), frees the slot, calls scsi::IoDone.
   void Finish(IoSlot* slot, int status);
   static void RunWork(env::Completion* c);
+  // Completes a command without the module (held at Fail, or submitted to a failed device).
+  static void FailCommand(scsi::Command* cmd);
 
-  const std::shared_ptr<LoadedModule> module_;
-  const modtgt_backing_store desc_;  // copy of module_->desc
+  enum : uint32_t {
+    kCapFlush = 1, kCapUnmap = 2, kCapWriteSame = 4, kCapCaw = 8, kCapHandleCmd = 16,
+    kCapThin = 32,
+  };
+  bool Cap(uint32_t bit) const { return (caps_.load(std::memory_order_relaxed) & bit) != 0; }
+  void SetCaps();
+  // Opens dev_ on module_ (open(dev, reopen)), checks the size, starts the worker queue,
+  // registers the user. REQUIRES: closed; module_/desc_ set.
+  Status OpenOnModule(int reopen);
+
+  // module_ and desc_ change only while the device is held, drained and closed (reload),
+  // and are read by the I/O path only with an I/O in flight; Hold/Resume publish them
+  // through slots_mu_.
+  std::shared_ptr<LoadedModule> module_;
+  modtgt_backing_store desc_;  // copy of module_->desc
+  const std::string name_;     // module name (the same across reloads)
   const std::string user_;
   modtgt_dev dev_;
   bool opened_ = false;
+  std::atomic<uint32_t> caps_{0};
   std::unique_ptr<env::WorkQueue> pool_;  // nr_threads > 0 only
   std::string thread_name_;
 
@@ -191,6 +249,9 @@ class Device : public scsi::Backend {
   std::vector<std::unique_ptr<IoSlot[]>> slot_chunks_;  // GUARDED_BY(slots_mu_)
   IoSlot* free_slots_ = nullptr;                        // GUARDED_BY(slots_mu_)
   uint32_t inflight_ = 0;                               // GUARDED_BY(slots_mu_)
+  bool held_ = false;                                   // GUARDED_BY(slots_mu_)
+  bool failed_ = false;                                 // GUARDED_BY(slots_mu_)
+  std::deque<scsi::Command*> held_cmds_;                // GUARDED_BY(slots_mu_)
 };
 
 }  // namespace modtgt::core

@@ -5,6 +5,9 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -345,34 +348,39 @@ ModuleRegistry::~ModuleRegistry() {
 
 const modtgt_host* ModuleRegistry::HostTable() { return &kHostTable; }
 
-Status ModuleRegistry::LoadFile(const std::string& path_in) {
-  std::lock_guard<std::mutex> l(impl_->mu);
-  const std::string path = Canonical(path_in);
+namespace {
+
+// dlopens `path` (or, when fd >= 0 and the path no longer names that file, the file open
+// on fd: how a rollback finds the old code after the path was replaced), runs the entry
+// point and validates the descriptor. No registry side effect; load() has not run. Takes
+// ownership of fd.
+Result<std::shared_ptr<LoadedModule>> OpenModuleFile(const std::string& path, int fd) {
   const std::string file = BaseName(path);
-
-  for (const auto& m : impl_->modules) {
-    if (m->path != path) continue;
-    std::string err;
-    if (m->GetState(&err) == ModuleState::kError) {
-      LOG_INFO("retrying load() of module '%s' (%s)", m->name.c_str(), path.c_str());
-      return RunLoad(m.get());
-    }
-    return Status::AlreadyExists("module '" + m->name + "' (" + path + ") is already loaded");
+  auto m = std::make_shared<LoadedModule>();  // closes fd and dlcloses on every exit
+  m->path = path;
+  m->file_name = file;
+  m->log_prefix = file + ": ";
+  m->fd = fd >= 0 ? fd : open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat fst {};
+  if (m->fd >= 0 && fstat(m->fd, &fst) == 0) {
+    m->file_dev = fst.st_dev;
+    m->file_ino = fst.st_ino;
   }
-
   // A path without '/' would make dlopen search the library path.
-  const std::string to_open = path.find('/') == std::string::npos ? "./" + path : path;
+  std::string to_open = path.find('/') == std::string::npos ? "./" + path : path;
+  if (fd >= 0) {
+    struct stat pst {};
+    if (stat(path.c_str(), &pst) != 0 || pst.st_dev != m->file_dev ||
+        pst.st_ino != m->file_ino) {
+      to_open = "/proc/self/fd/" + std::to_string(fd);
+    }
+  }
   dlerror();
   void* handle = dlopen(to_open.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     return Status::InvalidArgument("cannot load module " + path + ": " + DlError());
   }
-  // From here on, dropping `m` dlcloses the handle (load() has not run: no unload()).
-  auto m = std::make_shared<LoadedModule>();
   m->handle = handle;
-  m->path = path;
-  m->file_name = file;
-  m->log_prefix = file + ": ";
 
   dlerror();
   void* sym = dlsym(handle, MODTGT_MODULE_INIT_SYMBOL);
@@ -391,6 +399,51 @@ Status ModuleRegistry::LoadFile(const std::string& path_in) {
   m->name = m->desc.name;
   m->subtype = m->desc.subtype ? m->desc.subtype : m->name;
   m->log_prefix = m->name + ": ";
+  return m;
+}
+
+// A Status of code `c` carrying `msg`.
+Status WithMessage(Code c, std::string msg) {
+  switch (c) {
+    case Code::kNotFound: return Status::NotFound(std::move(msg));
+    case Code::kAlreadyExists: return Status::AlreadyExists(std::move(msg));
+    case Code::kPermissionDenied: return Status::PermissionDenied(std::move(msg));
+    case Code::kBusy: return Status::Busy(std::move(msg));
+    case Code::kIoError: return Status::IoError(std::move(msg));
+    case Code::kUnavailable: return Status::Unavailable(std::move(msg));
+    case Code::kInvalidArgument: return Status::InvalidArgument(std::move(msg));
+    default: return Status::Internal(std::move(msg));
+  }
+}
+
+// True while a file of that name is mapped into the process.
+bool StillMapped(const std::string& path) {
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (h == nullptr) return false;
+  dlclose(h);
+  return true;
+}
+
+}  // namespace
+
+Status ModuleRegistry::LoadFile(const std::string& path_in) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  const std::string path = Canonical(path_in);
+  const std::string file = BaseName(path);
+
+  for (const auto& m : impl_->modules) {
+    if (m->path != path) continue;
+    std::string err;
+    if (m->GetState(&err) == ModuleState::kError) {
+      LOG_INFO("retrying load() of module '%s' (%s)", m->name.c_str(), path.c_str());
+      return RunLoad(m.get());
+    }
+    return Status::AlreadyExists("module '" + m->name + "' (" + path + ") is already loaded");
+  }
+
+  auto opened = OpenModuleFile(path, -1);
+  if (!opened.ok()) return opened.status();
+  std::shared_ptr<LoadedModule> m = std::move(opened.value());
 
   // Names and subtypes are unique. A module in state error with the same name gives way
   // to the new file (it never started, so nothing uses it).
@@ -502,6 +555,146 @@ Status ModuleRegistry::Unload(const std::string& name) {
   }
   victim.reset();  // unload() + dlclose(), unless an OpenDevice in progress still holds it
   return Status::OK();
+}
+
+Status ModuleRegistry::Reload(const std::string& name, const std::string& new_path,
+                              std::chrono::milliseconds drain_timeout) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  auto it = std::find_if(impl_->modules.begin(), impl_->modules.end(),
+                         [&](const auto& m) { return m->name == name; });
+  if (it == impl_->modules.end()) {
+    return Status::NotFound("no backing store module named '" + name + "' is loaded");
+  }
+  std::shared_ptr<LoadedModule> old = *it;
+  std::string err;
+  const ModuleState st = old->GetState(&err);
+  if (st != ModuleState::kReady) {
+    return Status::Unavailable("module '" + name + "' is not ready (state " +
+                               ModuleStateName(st) + (err.empty() ? "" : ": " + err) +
+                               "); bsload retries it, bsunload removes it");
+  }
+  const std::string path = new_path.empty() ? old->path : Canonical(new_path);
+  const size_t index = static_cast<size_t>(it - impl_->modules.begin());
+  const std::vector<Device*> devs = old->DeviceList();
+  LOG_INFO("reloading module '%s' from %s (%zu device(s))", name.c_str(), path.c_str(),
+           devs.size());
+
+  // 1. Quiesce: every device queues new commands first, then each drains.
+  for (Device* d : devs) (void)d->Hold(std::chrono::milliseconds(0));
+  const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
+  for (Device* d : devs) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    Status s = d->Hold(std::max(left, std::chrono::milliseconds(0)));
+    if (!s.ok()) {
+      for (Device* r : devs) r->Resume();
+      return Status::Busy("reload of '" + name + "' abandoned, nothing changed: " + s.message());
+    }
+  }
+  {
+    std::lock_guard<std::mutex> ml(old->mu);
+    old->state = ModuleState::kUnloading;
+  }
+  // 2. Close the devices and drop the old code (unload() + dlclose), keeping its file open
+  // for a rollback.
+  for (Device* d : devs) d->CloseForReload();
+  const std::string old_path = old->path;
+  const int rollback_fd = old->fd >= 0 ? fcntl(old->fd, F_DUPFD_CLOEXEC, 0) : -1;
+  impl_->modules.erase(impl_->modules.begin() + static_cast<std::ptrdiff_t>(index));
+  old.reset();
+  if (StillMapped(old_path)) {
+    LOG_WARN("module '%s' is still mapped after dlclose (STB_GNU_UNIQUE symbols or a "
+             "library holding it?): its old code stays in memory",
+             name.c_str());
+  }
+  auto insert = [&](std::shared_ptr<LoadedModule> m) {
+    impl_->modules.insert(
+        impl_->modules.begin() + static_cast<std::ptrdiff_t>(
+                                     std::min(index, impl_->modules.size())),
+        std::move(m));
+  };
+
+  // 3. The new file: open, check, load().
+  Status failure;
+  std::shared_ptr<LoadedModule> fresh;
+  {
+    auto opened = OpenModuleFile(path, -1);
+    if (!opened.ok()) {
+      failure = opened.status();
+    } else {
+      fresh = std::move(opened.value());
+      if (fresh->name != name) {
+        failure = Status::InvalidArgument("module file " + path + " is backing store '" +
+                                          fresh->name + "', not '" + name + "'");
+      }
+      for (const auto& e : impl_->modules) {
+        if (failure.ok() && e->subtype == fresh->subtype) {
+          failure = Status::AlreadyExists("duplicate backing store subtype '" + fresh->subtype +
+                                          "': module " + fresh->file_name + " and the loaded '" +
+                                          e->name + "' (" + e->path + ")");
+        }
+      }
+      if (failure.ok()) failure = RunLoad(fresh.get());
+    }
+  }
+  // 4. Reopen every device on it.
+  std::vector<Device*> reopened;
+  if (failure.ok()) {
+    for (Device* d : devs) {
+      Status s = d->Reopen(fresh);
+      if (!s.ok()) {
+        failure = s;
+        break;
+      }
+      reopened.push_back(d);
+    }
+  }
+  if (failure.ok()) {
+    if (rollback_fd >= 0) close(rollback_fd);
+    insert(fresh);
+    for (Device* d : devs) d->Resume();
+    LOG_INFO("module '%s' reloaded from %s (version %s)", name.c_str(), path.c_str(),
+             fresh->desc.version ? fresh->desc.version : "?");
+    return Status::OK();
+  }
+
+  // 5. Roll back to the old code.
+  LOG_ERROR("reload of module '%s' from %s failed: %s; rolling back to %s", name.c_str(),
+            path.c_str(), failure.message().c_str(), old_path.c_str());
+  for (Device* d : reopened) d->CloseForReload();
+  fresh.reset();
+  std::string rollback_error;
+  std::shared_ptr<LoadedModule> back;
+  auto again = OpenModuleFile(old_path, rollback_fd);
+  if (!again.ok()) {
+    rollback_error = again.status().message();
+  } else {
+    back = std::move(again.value());
+    Status s = RunLoad(back.get());
+    if (!s.ok()) rollback_error = s.message();
+    insert(back);  // listed even in state error, with its reason
+  }
+  size_t failed = 0;
+  for (Device* d : devs) {
+    Status s = rollback_error.empty() ? d->Reopen(back) : Status::Unavailable(rollback_error);
+    if (s.ok()) {
+      d->Resume();
+    } else {
+      LOG_ERROR("module '%s': device %s cannot be reopened on the old code: %s", name.c_str(),
+                d->user().c_str(), s.message().c_str());
+      if (rollback_error.empty()) rollback_error = s.message();
+      d->Fail();
+      failed++;
+    }
+  }
+  std::string msg = "reload of '" + name + "' from " + path + " failed: " + failure.message();
+  if (failed == 0) {
+    msg += "; rolled back to the previous code (" + old_path + "), every device serving";
+  } else {
+    msg += "; ROLLBACK FAILED (" + rollback_error + "): " + std::to_string(failed) +
+           " device(s) now fail their I/O";
+  }
+  return WithMessage(failure.code(), msg);
 }
 
 std::vector<ModuleInfo> ModuleRegistry::List() const {

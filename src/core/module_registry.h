@@ -7,6 +7,7 @@
 // module's lifecycle callbacks are serialised per module. See core/device.h for the I/O side.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -77,6 +78,20 @@ class ModuleRegistry {
   // Unloads a module by name: refused (Busy, naming them) while devices use it;
   // otherwise unload() + dlclose(). NotFound for an unknown name.
   Status Unload(const std::string& name);
+  // Live reload (DESIGN.md "Modules" rule 6) of the ready module `name` from `new_path`
+  // (empty: its own path, read again from disk, so a file replaced there takes effect):
+  // holds new commands to its devices (queued inside each Device, loops never block),
+  // drains in-flight I/O (up to `drain_timeout`), closes every device, unload() + dlclose,
+  // dlopen + check + load() the new file (it must be the same module name), reopens every
+  // device with reopen=1 and resumes the held commands. On any failure (refused file,
+  // different name, duplicate subtype, load() error, an open() failing) the old code is
+  // loaded again from the file it came from (even if the path was replaced meanwhile) and
+  // the devices reopened on it; the error returned names the failure and the rollback.
+  // Errors: NotFound (no such module), Unavailable (not ready), Busy (I/O did not drain;
+  // nothing changed), or the failure's own code. REQUIRES: the admin thread (the module's
+  // lifecycle callbacks run on it); never a loop thread.
+  Status Reload(const std::string& name, const std::string& new_path,
+                std::chrono::milliseconds drain_timeout = std::chrono::seconds(30));
   // Every module, in load order.
   std::vector<ModuleInfo> List() const;
 

@@ -10,7 +10,10 @@
  *   USE_GONE_LIB       needs a library that is not installed
  *   LOAD_FAIL          load() fails with a reason   LOAD_RETRY        load() fails once
  *   SHORT_DESC         an older, shorter descriptor (valid) whose last field is garbage
- * MOD_NAME and MOD_SUBTYPE set the name and subtype (duplicate tests).
+ *   REOPEN_FAIL        open(dev, 1) fails (reload rollback tests)
+ * MOD_NAME and MOD_SUBTYPE set the name and subtype (duplicate tests); MOD_VERSION the
+ * version string and MOD_FILL the byte reads return (two builds of one module tell which
+ * code is running: reload and unload/replace tests).
  */
 #include <stddef.h>
 #include <string.h>
@@ -22,6 +25,12 @@
 #endif
 #ifndef MOD_SUBTYPE
 #define MOD_SUBTYPE NULL
+#endif
+#ifndef MOD_VERSION
+#define MOD_VERSION "0.1"
+#endif
+#ifndef MOD_FILL
+#define MOD_FILL 0
 #endif
 
 static const modtgt_host* host;
@@ -35,6 +44,12 @@ int modtgt_test_gone_function(void);
 
 static int b_open(modtgt_dev* dev, int reopen) {
   (void)reopen;
+#ifdef REOPEN_FAIL
+  if (reopen) {
+    host->error("this build refuses to reopen devices");
+    return MODTGT_EIO;
+  }
+#endif
   host->dev_set_size(dev, 1 << 20);
   return 0;
 }
@@ -48,7 +63,7 @@ __attribute__((unused)) static int b_read(modtgt_dev* dev, modtgt_io* io, const 
 #ifdef USE_GONE_LIB
   if (modtgt_test_gone_function() != 42) return MODTGT_STS_READ_ERROR;
 #endif
-  for (int i = 0; i < iovcnt; i++) memset(iov[i].iov_base, 0, iov[i].iov_len);
+  for (int i = 0; i < iovcnt; i++) memset(iov[i].iov_base, MOD_FILL, iov[i].iov_len);
   return MODTGT_STS_OK;
 }
 static int b_write(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, int iovcnt,
@@ -102,7 +117,7 @@ __attribute__((unused)) static const modtgt_backing_store desc = {
     .name = MOD_NAME,
 #endif
     .subtype = MOD_SUBTYPE,
-    .version = "0.1",
+    .version = MOD_VERSION,
     .description = "loader test module",
 #if defined(LOAD_FAIL) || defined(LOAD_RETRY)
     .load = b_load,

@@ -79,10 +79,12 @@ class Loop : public scsi::CommandOwner {
   int done_ = 0;
 };
 
-DeviceConfig Cfg(const std::string& bstype, const std::string& cfgstring) {
+DeviceConfig Cfg(const std::string& bstype, const std::string& cfgstring,
+                 const std::string& user = "") {
   DeviceConfig c;
   c.bstype = bstype;
   c.cfgstring = cfgstring;
+  c.user = user;
   return c;
 }
 
@@ -256,6 +258,106 @@ TEST(Device, ModuleOutlivesRegistryWhileDevicesAreOpen) {
   h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
   EXPECT_EQ(h, nullptr) << "the last device gone, the module is unloaded";
   if (h) dlclose(h);
+}
+
+
+// ---- Reload protocol pieces (ModuleRegistry::Reload drives them) ----
+
+TEST(Device, HoldQueuesCommandsWithoutBlockingTheLoopAndResumeRunsThem) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  ASSERT_NE(d, nullptr);
+  Loop loop;
+  ASSERT_TRUE(d->Hold(std::chrono::seconds(1)).ok());
+  EXPECT_TRUE(d->held());
+  std::vector<uint8_t> buf(512);
+  Loop::Cmd cmd;
+  loop.Prepare(&cmd, scsi::IoOp::kRead);
+  cmd.io.iov[0] = iovec{buf.data(), buf.size()};
+  cmd.io.iovcnt = 1;
+  std::atomic<bool> submitted{false};
+  loop.ev().Post([&] {
+    d->Submit(&cmd);
+    submitted = true;  // Submit returned: the loop was not blocked
+  });
+  for (int i = 0; i < 200 && !submitted; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(submitted);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(cmd.finished.load());
+  EXPECT_EQ(d->held_count(), 1u);
+  d->Resume();
+  ASSERT_TRUE(loop.WaitDone(1));
+  EXPECT_EQ(cmd.io.status, MODTGT_STS_OK);
+  EXPECT_FALSE(d->held());
+}
+
+TEST(Device, HoldWaitsForAsyncInFlightIoThenCloseAndReopen) {
+  ModuleRegistry reg;
+  const std::string path = TestModule("ctest");
+  ASSERT_TRUE(reg.LoadFile(path).ok());
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(h, nullptr);
+  int* open_devices = static_cast<int*>(dlsym(h, "ctest_open_devices"));
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  Loop loop;
+  Loop::Cmd flush;
+  loop.Prepare(&flush, scsi::IoOp::kFlush);  // the module completes it ~1 ms later
+  std::atomic<bool> submitted{false};
+  loop.ev().Post([&] {
+    d->Submit(&flush);
+    submitted = true;
+  });
+  for (int i = 0; i < 200 && !submitted; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(d->Hold(std::chrono::seconds(5)).ok());
+  EXPECT_EQ(d->inflight(), 0u);
+  ASSERT_TRUE(loop.WaitDone(1));
+  EXPECT_EQ(flush.io.status, MODTGT_STS_OK);
+  std::shared_ptr<LoadedModule> m = d->module();
+  ASSERT_NE(m, nullptr);
+  d->CloseForReload();
+  EXPECT_EQ(d->module(), nullptr);
+  EXPECT_EQ(*open_devices, 0);
+  EXPECT_TRUE(m->UserList().empty());
+  ASSERT_TRUE(d->Reopen(m).ok());
+  EXPECT_EQ(*open_devices, 1);
+  EXPECT_EQ(m->UserList(), std::vector<std::string>{"tid 1 lun 1"});
+  d->Resume();
+  Loop::Cmd again;
+  loop.Prepare(&again, scsi::IoOp::kFlush);
+  EXPECT_EQ(loop.Run(d, &again), MODTGT_STS_OK);
+  dev->reset();
+  EXPECT_EQ(*open_devices, 0);
+  dlclose(h);
+}
+
+TEST(Device, FailCompletesHeldAndLaterCommandsWithAnError) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  Loop loop;
+  ASSERT_TRUE(d->Hold(std::chrono::seconds(1)).ok());
+  std::vector<uint8_t> buf(512);
+  Loop::Cmd held;
+  loop.Prepare(&held, scsi::IoOp::kRead);
+  held.io.iov[0] = iovec{buf.data(), buf.size()};
+  held.io.iovcnt = 1;
+  loop.ev().Post([&] { d->Submit(&held); });
+  for (int i = 0; i < 200 && d->held_count() == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(d->held_count(), 1u);
+  d->CloseForReload();
+  d->Fail();
+  ASSERT_TRUE(loop.WaitDone(1));
+  EXPECT_EQ(held.io.status, MODTGT_STS_READ_ERROR);
+  Loop::Cmd later;
+  loop.Prepare(&later, scsi::IoOp::kWrite);
+  EXPECT_EQ(loop.Run(d, &later), MODTGT_STS_WRITE_ERROR);
 }
 
 }  // namespace

@@ -658,5 +658,181 @@ TEST(ModuleRegistry, HostTableStampsItsVersion) {
   EXPECT_NE(h->cmd_complete, nullptr);
 }
 
+
+// ---- Live reload, rollback, unload and replace (DESIGN.md "Modules" rule 6) ----
+// bs_ver1/bs_ver2 are two builds of module 'ver' (versions 1.0/2.0, reads fill 0x11/0x22):
+// what a read returns tells which code runs.
+
+class ReloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/modtgt-reload-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+  }
+  // Installs test module `from` as dir_/bs_NAME.so the way packagers do: write a new file,
+  // rename it over the old one (a mapped file is never overwritten in place).
+  std::string Install(const std::string& from, const std::string& name = "ver") {
+    const std::string dst = dir_ + "/bs_" + name + ".so";
+    const std::string tmp = dst + ".tmp";
+    std::string cmd = "cp '" + TestModule(from) + "' '" + tmp + "' && mv -f '" + tmp + "' '" +
+                      dst + "'";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+    return dst;
+  }
+  // The byte a read from the device returns (the running code's MOD_FILL), or -1.
+  int FillByte(scsi::Backend* b) {
+    std::vector<uint8_t> buf(512, 0xee);
+    if (io_.Read(b, buf.data(), buf.size(), 0) != MODTGT_STS_OK) return -1;
+    return buf[0];
+  }
+  static std::string Version(const ModuleRegistry& reg) {
+    const auto list = reg.List();
+    const ModuleInfo* m = Find(list, "ver");
+    return m ? m->version : "(not listed)";
+  }
+
+  std::string dir_;
+  IoHarness io_;
+};
+
+TEST_F(ReloadTest, ReloadSwapsTheCodeUnderAnOpenDevice) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ver1")).ok());
+  auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok()) << dev.status().ToString();
+  EXPECT_EQ(FillByte(dev->get()), 0x11);
+  ASSERT_TRUE(reg.Reload("ver", TestModule("ver2")).ok());
+  EXPECT_EQ(Version(reg), "2.0");
+  EXPECT_EQ(FillByte(dev->get()), 0x22);
+  EXPECT_FALSE(IsMapped(TestModule("ver1"))) << "the old code must be dlclosed";
+  const auto list = reg.List();
+  ASSERT_NE(Find(list, "ver"), nullptr);
+  EXPECT_EQ(Find(list, "ver")->users, std::vector<std::string>{"tid 1 lun 1"});
+  EXPECT_EQ(Find(list, "ver")->path, TestModule("ver2"));
+  // And back again, many times.
+  for (int i = 0; i < 10; i++) {
+    ASSERT_TRUE(reg.Reload("ver", TestModule(i % 2 ? "ver2" : "ver1")).ok());
+    EXPECT_EQ(FillByte(dev->get()), i % 2 ? 0x22 : 0x11);
+  }
+  dev->reset();
+  EXPECT_TRUE(reg.Unload("ver").ok());
+}
+
+TEST_F(ReloadTest, ReloadWithoutPathRereadsTheReplacedFile) {
+  ModuleRegistry reg;
+  const std::string path = Install("ver1");
+  ASSERT_TRUE(reg.LoadFile(path).ok());
+  auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok());
+  Install("ver2");
+  ASSERT_TRUE(reg.Reload("ver", "").ok());
+  EXPECT_EQ(Version(reg), "2.0");
+  EXPECT_EQ(FillByte(dev->get()), 0x22);
+}
+
+struct BadReload {
+  const char* file;  // test module name, or "-" for a missing file
+  const char* message_part;
+};
+
+class ReloadRollback : public ReloadTest, public ::testing::WithParamInterface<BadReload> {};
+
+TEST_P(ReloadRollback, FailedReloadRollsBackAndKeepsServing) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());  // another module: subtype clash
+  ASSERT_TRUE(reg.LoadFile(TestModule("ver1")).ok());
+  auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok());
+  const std::string file = std::string(GetParam().file) == "-" ? dir_ + "/bs_missing.so"
+                                                               : TestModule(GetParam().file);
+  Status s = reg.Reload("ver", file);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr(GetParam().message_part));
+  EXPECT_THAT(s.message(), HasSubstr("rolled back to the previous code"));
+  EXPECT_EQ(Version(reg), "1.0");
+  const auto list = reg.List();
+  ASSERT_NE(Find(list, "ver"), nullptr);
+  EXPECT_EQ(Find(list, "ver")->state, ModuleState::kReady);
+  EXPECT_EQ(Find(list, "ver")->users, std::vector<std::string>{"tid 1 lun 1"});
+  EXPECT_EQ(FillByte(dev->get()), 0x11) << "the old code serves again";
+  // A good reload still works afterwards.
+  ASSERT_TRUE(reg.Reload("ver", TestModule("ver2")).ok());
+  EXPECT_EQ(FillByte(dev->get()), 0x22);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Files, ReloadRollback,
+    ::testing::Values(BadReload{"verloadfail", "no licence for the frobnicator"},
+                      BadReload{"verreopenfail", "this build refuses to reopen devices"},
+                      BadReload{"notelf", "invalid ELF header"},
+                      BadReload{"noentry", "has no entry point modtgt_module_init"},
+                      BadReload{"abi2", "built for ABI 2.0, this daemon speaks 1."},
+                      BadReload{"loadretry", "is backing store 'loadretry', not 'ver'"},
+                      BadReload{"versub", "duplicate backing store subtype 'ctest'"},
+                      BadReload{"-", "cannot load module"}),
+    [](const auto& info) {
+      std::string n = info.param.file;
+      return n == "-" ? std::string("missing") : n;
+    });
+
+TEST_F(ReloadTest, RollbackFindsTheOldCodeAfterThePathWasReplaced) {
+  ModuleRegistry reg;
+  const std::string path = Install("ver1");
+  ASSERT_TRUE(reg.LoadFile(path).ok());
+  auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok());
+  Install("verreopenfail");  // the path now names a build that cannot reopen
+  Status s = reg.Reload("ver", "");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("rolled back"));
+  EXPECT_EQ(Version(reg), "1.0");
+  EXPECT_EQ(FillByte(dev->get()), 0x11);
+}
+
+TEST_F(ReloadTest, ReloadRefusesUnknownAndFailedModules) {
+  ModuleRegistry reg;
+  EXPECT_EQ(reg.Reload("nope", "").code(), Code::kNotFound);
+  EXPECT_FALSE(reg.LoadFile(TestModule("loadfail")).ok());
+  Status s = reg.Reload("loadfail", "");
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("no licence for the frobnicator"));
+}
+
+TEST_F(ReloadTest, ReloadWithoutDevicesSwapsTheFile) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ver1")).ok());
+  ASSERT_TRUE(reg.Reload("ver", TestModule("ver2")).ok());
+  EXPECT_EQ(Version(reg), "2.0");
+  EXPECT_FALSE(IsMapped(TestModule("ver1")));
+}
+
+TEST_F(ReloadTest, UnloadReallyDlclosesSoAReplacedFileLoadsNewCode) {
+  ModuleRegistry reg;
+  const std::string path = Install("ver1");
+  ASSERT_TRUE(reg.LoadFile(path).ok());
+  {
+    auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+    ASSERT_TRUE(dev.ok());
+    EXPECT_EQ(FillByte(dev->get()), 0x11);
+    Status busy = reg.Unload("ver");
+    EXPECT_EQ(busy.code(), Code::kBusy);
+    EXPECT_THAT(busy.message(), HasSubstr("tid 1 lun 1"));
+  }
+  ASSERT_TRUE(reg.Unload("ver").ok());
+  EXPECT_FALSE(IsMapped(path));
+  EXPECT_EQ(Find(reg.List(), "ver"), nullptr);
+  Install("ver2");
+  ASSERT_TRUE(reg.LoadFile(path).ok());
+  EXPECT_EQ(Version(reg), "2.0");
+  auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok());
+  EXPECT_EQ(FillByte(dev->get()), 0x22);
+}
+
 }  // namespace
 }  // namespace modtgt::core
