@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <exception>
 #include <set>
@@ -261,6 +263,7 @@ json ModuleJson(const core::ModuleInfo& m) {
           {"path", m.path},
           {"version", m.version},
           {"abi_version", m.abi_version},
+          {"abi", std::to_string(m.abi_version >> 16) + "." + std::to_string(m.abi_version & 0xffff)},
           {"state", core::ModuleStateName(m.state)},
           {"error", m.error},
           {"description", m.description},
@@ -298,6 +301,8 @@ bool LookupTarget(AdminContext* ctx, const Request& r, std::shared_ptr<core::Tar
 
 // ---- system ----
 
+bool IsKnownModule(AdminContext* ctx, const std::string& bstype);
+
 Outcome SystemShow(AdminContext* ctx, const Request& r) {
   Error err;
   if (!r.OnlyFields({}, &err)) return err;
@@ -324,31 +329,131 @@ Outcome SystemShow(AdminContext* ctx, const Request& r) {
   return j;
 }
 
-// --mode system --op bsload --bstype NAME: loads <module_dir>/backing-store/bs_NAME.so.
+bool ValidModuleName(const std::string& name) {
+  return !name.empty() && name.size() <= 64 &&
+         std::all_of(name.begin(), name.end(), [](unsigned char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+         });
+}
+
+// The module listed under `name`, if any.
+bool FindModule(AdminContext* ctx, const std::string& name, core::ModuleInfo* out) {
+  for (auto& m : ctx->modules->List()) {
+    if (m.name == name) {
+      *out = std::move(m);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Reads "bstype" and "path" of bsload/bsreload. A bstype containing '/' is a path (tgtadm
+// has no --path option). A path must be absolute: the daemon's working folder is not the
+// caller's. On return *name may be empty (bsload with only a path).
+bool ModuleTarget(const Request& r, bool name_required, std::string* name, std::string* path,
+                  Error* err) {
+  if (!r.String("bstype", false, name, err) || !r.String("path", false, path, err)) return false;
+  if (name->find('/') != std::string::npos) {
+    if (!path->empty()) {
+      *err = Invalid("give the module file either as bstype or as path, not both");
+      return false;
+    }
+    *path = *name;
+    name->clear();
+  }
+  if (name->empty() && (name_required || path->empty())) {
+    *err = Invalid(name_required ? "missing field 'bstype' (the module name)"
+                                 : "missing field 'bstype' (a module name or a file path)");
+    return false;
+  }
+  if (!name->empty() && !ValidModuleName(*name)) {
+    *err = Invalid("invalid bstype '" + *name + "' (module names are [a-z0-9_]+)");
+    return false;
+  }
+  if (!path->empty() && (*path)[0] != '/') {
+    *err = Invalid("module path '" + *path + "' must be absolute");
+    return false;
+  }
+  return true;
+}
+
+// --mode system --op bsload --bstype NAME [--path FILE]: loads <module_dir>/backing-store/
+// bs_NAME.so, or FILE. Loading a module listed in state error again retries its load().
 Outcome SystemBsLoad(AdminContext* ctx, const Request& r) {
   Error err;
-  std::string name;
-  if (!r.OnlyFields({"bstype"}, &err) || !r.String("bstype", true, &name, &err)) return err;
-  if (name.empty() || name.size() > 64 ||
-      !std::all_of(name.begin(), name.end(), [](unsigned char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-      })) {
-    return Invalid("invalid bstype '" + name + "' (module names are [a-z0-9_]+)");
+  std::string name, path;
+  if (!r.OnlyFields({"bstype", "path"}, &err) ||
+      !ModuleTarget(r, /*name_required=*/false, &name, &path, &err)) {
+    return err;
   }
   if (ctx->modules == nullptr) return Error{ErrorCode::kInternal, "no module registry"};
-  std::string path = ctx->module_dir + "/backing-store/bs_" + name + ".so";
+  core::ModuleInfo listed;
+  if (path.empty()) {
+    // A failed module is retried from the file it was loaded from.
+    if (FindModule(ctx, name, &listed) && listed.state == core::ModuleState::kError) {
+      path = listed.path;
+    } else {
+      path = ctx->module_dir + "/backing-store/bs_" + name + ".so";
+    }
+  }
   if (access(path.c_str(), F_OK) != 0) {
     return Error{ErrorCode::kNoSuchModule, "no module file " + path};
   }
+  char real[PATH_MAX];
+  const std::string canonical = realpath(path.c_str(), real) ? real : path;
   Status s = ctx->modules->LoadFile(path);
+  // The module now listed for this file (also after a failed load(): state error).
+  bool found = false;
+  for (auto& m : ctx->modules->List()) {
+    if (m.path == canonical) {
+      listed = std::move(m);
+      found = true;
+    }
+  }
+  if (found && !name.empty() && listed.name != name) {
+    if (s.ok() || listed.state == core::ModuleState::kError) (void)ctx->modules->Unload(listed.name);
+    return Invalid("module file " + path + " is backing store '" + listed.name + "', not '" +
+                   name + "'; nothing loaded");
+  }
   if (!s.ok()) {
     if (s.code() == Code::kAlreadyExists) return Error{ErrorCode::kBusy, s.message()};
     return Error{ErrorCode::kModuleError, s.message()};
   }
-  for (const auto& m : ctx->modules->List()) {
-    if (m.name == name) return json{{"module", ModuleJson(m)}};
-  }
+  LOG_INFO("admin: module %s loaded from %s", listed.name.c_str(), canonical.c_str());
+  if (found) return json{{"module", ModuleJson(listed)}};
   return json{{"module", {{"name", name}, {"path", path}}}};
+}
+
+// --mode system --op bsreload --bstype NAME [--path FILE]: live reload under the module's
+// LUNs (core::ModuleRegistry::Reload); on failure the old code keeps serving and the error
+// says so.
+Outcome SystemBsReload(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::string name, path;
+  if (!r.OnlyFields({"bstype", "path"}, &err) ||
+      !ModuleTarget(r, /*name_required=*/true, &name, &path, &err)) {
+    return err;
+  }
+  if (ctx->modules == nullptr) return Error{ErrorCode::kInternal, "no module registry"};
+  if (!path.empty() && access(path.c_str(), F_OK) != 0) {
+    return Error{ErrorCode::kNoSuchModule, "no module file " + path};
+  }
+  Status s = ctx->modules->Reload(name, path);
+  if (!s.ok()) {
+    switch (s.code()) {
+      case Code::kNotFound:
+        // A NotFound from the module itself (open() of a LUN) is a module error.
+        if (!IsKnownModule(ctx, name)) return Error{ErrorCode::kNoSuchModule, s.message()};
+        return Error{ErrorCode::kModuleError, s.message()};
+      case Code::kBusy: return Error{ErrorCode::kBusy, s.message()};
+      default: return Error{ErrorCode::kModuleError, s.message()};
+    }
+  }
+  core::ModuleInfo listed;
+  if (!FindModule(ctx, name, &listed)) return Error{ErrorCode::kInternal, "module vanished"};
+  LOG_INFO("admin: module %s reloaded from %s (version %s)", name.c_str(), listed.path.c_str(),
+           listed.version.c_str());
+  return json{{"module", ModuleJson(listed)}};
 }
 
 // --mode system --op bsunload --bstype NAME: refused (busy, naming the users) while LUNs
@@ -694,6 +799,7 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
     if (op == "show") return SystemShow(ctx, r);
     if (op == "bsload") return SystemBsLoad(ctx, r);
     if (op == "bsunload") return SystemBsUnload(ctx, r);
+    if (op == "bsreload") return SystemBsReload(ctx, r);
   } else if (mode == "target") {
     if (op == "new") return TargetNew(ctx, r);
     if (op == "delete") return TargetDelete(ctx, r);

@@ -40,6 +40,7 @@ constexpr OptionSpec kOptions[] = {
     {"initiator-address", 'I', Kind::kString, "initiator_address"},
     {"initiator-name", 'Q', Kind::kString, "initiator_name"},
     {"alias", 0, Kind::kString, "alias"},
+    {"path", 0, Kind::kString, "path"},
     {"force", 'F', Kind::kFlag, "force"},
     {"json", 0, Kind::kFlag, nullptr},
     {"socket", 0, Kind::kString, nullptr},
@@ -199,6 +200,13 @@ Result<CliOptions> ParseArgs(const std::vector<std::string>& args, const char* e
                                        "--op " + op);
       }
     }
+  } else if (mode == "system" && (op == "bsload" || op == "bsunload" || op == "bsreload")) {
+    if (!r.contains("bstype") && !(op == "bsload" && r.contains("path"))) {
+      return Status::InvalidArgument("--bstype is required for --mode system --op " + op);
+    }
+    if (r.contains("path") && op == "bsunload") {
+      return Status::InvalidArgument("--path is not used by --op bsunload");
+    }
   } else if (mode == "logicalunit") {
     if (!r.contains("tid") && !r.contains("targetname")) {
       return Status::InvalidArgument("--tid is required for --mode logicalunit");
@@ -221,12 +229,14 @@ Administers a running modtgtd (tgtadm-compatible syntax).
   -L, --lld iscsi                 low-level driver (only iscsi; the default)
   -m, --mode MODE                 system | target | logicalunit | portal
   -o, --op OP                     new | delete | show | bind | unbind | update |
-                                  bsload | bsunload (with --bstype)
+                                  bsload | bsunload | bsreload (with --bstype)
   -t, --tid N                     target id
   -T, --targetname IQN            target name
   -l, --lun N                     logical unit number (0..16383; no LUN 0 is implied)
   -b, --backing-store PATH        backing store path or "subtype/config"
-  -E, --bstype NAME               backing-store module (default rdwr)
+  -E, --bstype NAME               backing-store module (default rdwr); for bsload and
+                                  bsreload also an absolute module file path
+      --path FILE                 bsload/bsreload: the module file (absolute path)
   -S, --bsopts OPTS               module options
   -f, --bsoflags FLAGS            direct, sync (comma or colon separated)
   -y, --blocksize N               512 or 4096
@@ -245,6 +255,8 @@ Examples:
   modtgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL
   modtgtadm --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --backing-store /srv/disk.img
   modtgtadm --lld iscsi --mode target --op show
+  modtgtadm --mode system --op bsload --bstype rdwr
+  modtgtadm --mode system --op bsreload --bstype rdwr --path /opt/new/bs_rdwr.so
 
 Exit status: 0 success, 2 invalid request, 3 no such target, 4 target exists, 5 no such LUN,
 6 LUN exists, 7 busy, 8 no such module, 9 module error, 10 permission, 11 internal,

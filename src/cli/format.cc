@@ -128,6 +128,11 @@ void FormatSystem(const json& r, std::string* out) {
     uint64_t abi = U64(m, "abi_version");
     if (abi) s += ", abi " + std::to_string(abi >> 16) + "." + std::to_string(abi & 0xffff);
     Line(out, 1, s);
+    Line(out, 2, "Kind: " + Str(m, "kind", "backing-store"));
+    std::string path = Str(m, "path");
+    if (!path.empty()) Line(out, 2, "Path: " + path);
+    std::string cfg = Str(m, "cfg_desc");
+    if (!cfg.empty()) Line(out, 2, "Config: " + cfg);
     std::string caps;
     for (const json& c : Arr(m, "capabilities")) {
       if (c.is_string()) caps += (caps.empty() ? "" : ", ") + c.get<std::string>();

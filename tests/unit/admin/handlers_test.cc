@@ -365,5 +365,96 @@ TEST_F(HandlersTest, BsLoad) {
   Err({{"mode", "system"}, {"op", "bsunload"}}, "invalid-request");
 }
 
+std::string TestModule(const std::string& name) {
+  return std::string(MODTGT_TEST_MODULE_DIR) + "/backing-store/bs_" + name + ".so";
+}
+
+TEST_F(HandlersTest, BsLoadByPathReportsEachRefusalWithItsMessage) {
+  struct Case {
+    const char* module;
+    const char* message_part;
+  } const cases[] = {
+      {"notelf", "invalid ELF header"},
+      {"noentry", "has no entry point modtgt_module_init"},
+      {"abi2", "was built for ABI 2.0, this daemon speaks 1."},
+      {"noread", "has no .read callback"},
+      {"undef", "modtgt_test_no_such_symbol"},
+      {"missingdep", "libmodtgt_test_gone.so"},
+  };
+  for (const Case& c : cases) {
+    std::string msg = Err({{"mode", "system"}, {"op", "bsload"}, {"path", TestModule(c.module)}},
+                          "module-error");
+    EXPECT_NE(msg.find(c.message_part), std::string::npos) << c.module << ": " << msg;
+  }
+  // Duplicates: name and subtype.
+  Ok({{"mode", "system"}, {"op", "bsload"}, {"bstype", TestModule("ctest")}});  // '/' = path
+  // Duplicates are AlreadyExists, reported as busy like loading a loaded module again.
+  std::string msg = Err({{"mode", "system"}, {"op", "bsload"}, {"path", TestModule("dupname")}},
+                        "busy");
+  EXPECT_NE(msg.find("duplicate backing store name 'ctest'"), std::string::npos) << msg;
+  msg = Err({{"mode", "system"}, {"op", "bsload"}, {"path", TestModule("dupsub")}}, "busy");
+  EXPECT_NE(msg.find("duplicate backing store subtype 'ctest'"), std::string::npos) << msg;
+  // Nothing of the refused ones is listed.
+  json show = Ok({{"mode", "system"}, {"op", "show"}});
+  ASSERT_EQ(show["modules"].size(), 1u);
+  EXPECT_EQ(show["modules"][0]["name"], "ctest");
+  // Path checks.
+  Err({{"mode", "system"}, {"op", "bsload"}, {"path", "relative/bs_x.so"}}, "invalid-request");
+  Err({{"mode", "system"}, {"op", "bsload"}, {"path", "/nonexistent/bs_x.so"}}, "no-such-module");
+  // A bstype that does not match the file's module: refused, nothing stays.
+  msg = Err({{"mode", "system"}, {"op", "bsload"}, {"bstype", "other"}, {"path", TestModule("ver1")}},
+            "invalid-request");
+  EXPECT_NE(msg.find("is backing store 'ver', not 'other'"), std::string::npos) << msg;
+  EXPECT_EQ(Ok({{"mode", "system"}, {"op", "show"}})["modules"].size(), 1u);
+}
+
+TEST_F(HandlersTest, FailedLoadIsListedInErrorThenRetriedByName) {
+  std::string msg = Err({{"mode", "system"}, {"op", "bsload"}, {"path", TestModule("loadretry")}},
+                        "module-error");
+  EXPECT_NE(msg.find("first attempt fails (attempt 1)"), std::string::npos) << msg;
+  json show = Ok({{"mode", "system"}, {"op", "show"}});
+  ASSERT_EQ(show["modules"].size(), 1u);
+  EXPECT_EQ(show["modules"][0]["state"], "error");
+  EXPECT_EQ(show["modules"][0]["error"], "first attempt fails (attempt 1)");
+  // No LUN on a module in error.
+  NewTarget(1, kIqn);
+  msg = Err({{"mode", "logicalunit"}, {"op", "new"}, {"tid", 1}, {"lun", 1}, {"bstype", "loadretry"},
+             {"backing_store", "x"}},
+            "module-error");
+  EXPECT_NE(msg.find("not ready (state error: first attempt fails"), std::string::npos) << msg;
+  // bsload by name retries the file it came from (not <module_dir>).
+  json r = Ok({{"mode", "system"}, {"op", "bsload"}, {"bstype", "loadretry"}});
+  EXPECT_EQ(r["module"]["state"], "ready");
+  EXPECT_EQ(r["module"]["error"], "");
+  Ok({{"mode", "logicalunit"}, {"op", "new"}, {"tid", 1}, {"lun", 1}, {"bstype", "loadretry"},
+      {"backing_store", "x"}});
+}
+
+TEST_F(HandlersTest, BsReload) {
+  Err({{"mode", "system"}, {"op", "bsreload"}}, "invalid-request");
+  Err({{"mode", "system"}, {"op", "bsreload"}, {"bstype", "ver"}}, "no-such-module");
+  Ok({{"mode", "system"}, {"op", "bsload"}, {"path", TestModule("ver1")}});
+  NewTarget(1, kIqn);
+  Ok({{"mode", "logicalunit"}, {"op", "new"}, {"tid", 1}, {"lun", 1}, {"bstype", "ver"},
+      {"backing_store", "x"}});
+  json r = Ok({{"mode", "system"}, {"op", "bsreload"}, {"bstype", "ver"}, {"path", TestModule("ver2")}});
+  EXPECT_EQ(r["module"]["version"], "2.0");
+  EXPECT_EQ(r["module"]["state"], "ready");
+  EXPECT_EQ(r["module"]["users"], json::array({"tid 1 lun 1"}));
+  EXPECT_EQ(r["module"]["abi"], "1.0");
+  std::string msg = Err({{"mode", "system"}, {"op", "bsreload"}, {"bstype", "ver"},
+                         {"path", TestModule("verloadfail")}},
+                        "module-error");
+  EXPECT_NE(msg.find("no licence for the frobnicator"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("rolled back"), std::string::npos) << msg;
+  json show = Ok({{"mode", "system"}, {"op", "show"}});
+  EXPECT_EQ(show["modules"][0]["version"], "2.0");
+  EXPECT_EQ(show["modules"][0]["state"], "ready");
+  Err({{"mode", "system"}, {"op", "bsreload"}, {"bstype", "ver"}, {"path", "/nonexistent/bs.so"}},
+      "no-such-module");
+  // Same file again (no path): fine.
+  Ok({{"mode", "system"}, {"op", "bsreload"}, {"bstype", "ver"}});
+}
+
 }  // namespace
 }  // namespace modtgt::admin

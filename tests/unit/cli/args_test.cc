@@ -114,5 +114,32 @@ TEST(CliArgs, Errors) {
   }
 }
 
+TEST(CliArgs, ModuleOpsTakeBstypeOrPath) {
+  auto a = Parse({"--mode", "system", "--op", "bsreload", "--bstype", "rdwr", "--path",
+                  "/opt/bs_rdwr.so"});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->request, (json{{"lld", "iscsi"},
+                              {"mode", "system"},
+                              {"op", "bsreload"},
+                              {"bstype", "rdwr"},
+                              {"path", "/opt/bs_rdwr.so"}}));
+  auto b = Parse({"--mode", "system", "--op", "bsload", "--path", "/opt/bs_x.so"});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->request["path"], "/opt/bs_x.so");
+  auto c = Parse({"--mode", "system", "--op", "bsload", "--bstype", "/opt/bs_x.so"});
+  ASSERT_TRUE(c.ok());
+  for (const char* op : {"bsload", "bsunload", "bsreload"}) {
+    auto r = Parse({"--mode", "system", "--op", op});
+    ASSERT_FALSE(r.ok()) << op;
+    EXPECT_NE(r.status().message().find("--bstype is required"), std::string::npos)
+        << r.status().message();
+  }
+  auto d = Parse({"--mode", "system", "--op", "bsreload", "--path", "/opt/bs_x.so"});
+  ASSERT_FALSE(d.ok());
+  auto e = Parse({"--mode", "system", "--op", "bsunload", "--bstype", "x", "--path", "/a"});
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("--path"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace modtgt::cli

@@ -41,12 +41,18 @@ TEST(CliFormat, SystemShow) {
                     {"state", "ready"},
                     {"version", "1.0"},
                     {"abi_version", 0x10000},
+                    {"kind", "backing-store"},
+                    {"path", "/usr/lib/modtgt/backing-store/bs_rdwr.so"},
+                    {"cfg_desc", "a file path"},
+                    {"capabilities", {"read", "write", "flush"}},
                     {"users", {"tid 1 lun 1"}}},
                    {{"name", "bad"}, {"state", "error"}, {"error", "load failed"}}}},
                  {"targets", {{{"tid", 1}, {"name", "iqn.x"}, {"luns", 2}, {"sessions", 0}}}}};
   std::string out = FormatResult({{"mode", "system"}, {"op", "show"}}, result);
   for (const char* want : {"System information:\n", "Daemon pid: 42", "127.0.0.1:3260",
                            "rdwr: ready, version 1.0, abi 1.0", "Users: tid 1 lun 1",
+                           "Kind: backing-store", "Path: /usr/lib/modtgt/backing-store/bs_rdwr.so",
+                           "Config: a file path", "Capabilities: read, write, flush",
                            "bad: error (load failed)", "Target 1: iqn.x (2 LUNs, 0 sessions)"}) {
     EXPECT_NE(out.find(want), std::string::npos) << "missing '" << want << "' in\n" << out;
   }
