@@ -274,9 +274,10 @@ Status Device::Reopen(std::shared_ptr<LoadedModule> module) {
     module_ = std::move(module);
   }
   desc_ = module_->desc;
+  // The size stays as it is: the core checks every command's range against size_bytes()
+  // on the loops, held or not. The module normally sets it again in open().
   const uint64_t old_size = dev_.size.load();
   dev_.priv = nullptr;
-  dev_.size.store(0);
   Status s = OpenOnModule(1);
   if (!s.ok()) {
     dev_.size.store(old_size);

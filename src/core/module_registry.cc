@@ -652,9 +652,13 @@ Status ModuleRegistry::Reload(const std::string& name, const std::string& new_pa
   if (failure.ok()) {
     if (rollback_fd >= 0) close(rollback_fd);
     insert(fresh);
-    for (Device* d : devs) d->Resume();
-    LOG_INFO("module '%s' reloaded from %s (version %s)", name.c_str(), path.c_str(),
-             fresh->desc.version ? fresh->desc.version : "?");
+    size_t held = 0;
+    for (Device* d : devs) {
+      held += d->held_count();
+      d->Resume();
+    }
+    LOG_INFO("module '%s' reloaded from %s (version %s; %zu held command(s) resumed)",
+             name.c_str(), path.c_str(), fresh->desc.version ? fresh->desc.version : "?", held);
     return Status::OK();
   }
 

@@ -319,9 +319,13 @@ TEST(Device, HoldWaitsForAsyncInFlightIoThenCloseAndReopen) {
   EXPECT_EQ(flush.io.status, MODTGT_STS_OK);
   std::shared_ptr<LoadedModule> m = d->module();
   ASSERT_NE(m, nullptr);
+  const uint64_t size = d->size_bytes();
+  ASSERT_GT(size, 0u);
   d->CloseForReload();
   EXPECT_EQ(d->module(), nullptr);
   EXPECT_EQ(*open_devices, 0);
+  // Commands keep being range-checked against the size while the device is closed.
+  EXPECT_EQ(d->size_bytes(), size);
   EXPECT_TRUE(m->UserList().empty());
   ASSERT_TRUE(d->Reopen(m).ok());
   EXPECT_EQ(*open_devices, 1);
