@@ -824,8 +824,10 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
 }  // namespace
 
 json HandleRequest(AdminContext* ctx, const json& request) {
+  // Transport (LLD) ops and the transports in system show: admin/lld_handlers.cc.
+  if (IsLldRequest(request)) return HandleLldRequest(ctx, request);
   try {
-    return Dispatch(ctx, request).ToReply();
+    return AddTransportsToReply(ctx, request, Dispatch(ctx, request).ToReply());
   } catch (const std::exception& e) {
     LOG_ERROR("admin: request failed with exception: %s", e.what());
     return ErrorReply(ErrorCode::kInternal, std::string("internal error: ") + e.what());

@@ -19,17 +19,21 @@
 namespace modtgt::core {
 class TargetRegistry;
 class ModuleRegistry;
+class Transport;
+class TransportRegistry;
 }  // namespace modtgt::core
-namespace modtgt::iscsi {
-class IscsiTransport;
-}
 
 namespace modtgt::admin {
 
 struct AdminContext {
   core::TargetRegistry* targets = nullptr;
   core::ModuleRegistry* modules = nullptr;
-  iscsi::IscsiTransport* iscsi = nullptr;
+  // The iSCSI transport while it is loaded (nullptr otherwise). The lld ops
+  // (lld_handlers.cc) keep it in step with `transports`; tests may set it directly.
+  core::Transport* iscsi = nullptr;
+  // Transport modules (lldload/lldunload/lldreload, system show); nullptr in tests that
+  // have no module loader.
+  core::TransportRegistry* transports = nullptr;
   std::string module_dir;
   std::string version;
   int threads = 0;  // event loops, for system show
@@ -37,6 +41,17 @@ struct AdminContext {
 
 // Runs one request (already parsed) and returns the reply object. Never throws.
 nlohmann::json HandleRequest(AdminContext* ctx, const nlohmann::json& request);
+
+// Transport (LLD) administration, admin/lld_handlers.cc; HandleRequest routes to these.
+// True for --mode system --op lldload | lldunload | lldreload.
+bool IsLldRequest(const nlohmann::json& request);
+// Runs an lld request: {"lld": NAME, "force": bool, "path": FILE (lldload/lldreload)}.
+// Never throws.
+nlohmann::json HandleLldRequest(AdminContext* ctx, const nlohmann::json& request);
+// For a successful --mode system --op show: adds every transport module to
+// result.modules (kind "transport") and result.transports. Other replies pass unchanged.
+nlohmann::json AddTransportsToReply(AdminContext* ctx, const nlohmann::json& request,
+                                    nlohmann::json reply);
 
 class AdminServer {
  public:

@@ -170,7 +170,10 @@ Result<CliOptions> ParseArgs(const std::vector<std::string>& args, const char* e
 
   nlohmann::json& r = opts.request;
   if (!r.contains("lld")) r["lld"] = "iscsi";
-  if (r["lld"] != "iscsi") {
+  // lldload/lldunload/lldreload name any transport module; every other op is iSCSI's.
+  const bool lld_op = r.contains("op") && r["op"].is_string() &&
+                      r["op"].get<std::string>().rfind("lld", 0) == 0;
+  if (r["lld"] != "iscsi" && !lld_op) {
     return Status::InvalidArgument("--lld " + r["lld"].get<std::string>() +
                                    ": only iscsi is supported");
   }

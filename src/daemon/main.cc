@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// modtgtd: the daemon. Parses the command line, starts the event loops, loads the modules,
-// opens the portals and the admin socket, then waits for SIGTERM/SIGINT and shuts down in
+// modtgtd: the daemon. Parses the command line, starts the event loops, loads the modules
+// (backing stores, and the transports: lld_*.so, none is compiled in), opens the portals
+// and the admin socket, then waits for SIGTERM/SIGINT and shuts down in
 // order: stop accepting admin requests and connections, finish or abort in-flight
 // commands, close the sessions, stop the loops, exit 0.
 //
@@ -14,6 +15,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -25,8 +27,8 @@
 #include "common/log.h"
 #include "core/module_registry.h"
 #include "core/target.h"
+#include "core/transport_registry.h"
 #include "env/event_loop.h"
-#include "iscsi/transport.h"
 #include "modtgt/version.h"
 
 namespace modtgt {
@@ -41,6 +43,7 @@ struct Options {
   std::string module_dir = MODTGT_MODULE_DIR;
   bool module_dir_given = false;
   std::vector<std::string> bstypes;
+  std::vector<std::string> llds;
   int threads = 0;
   LogLevel log_level = LogLevel::kInfo;
 };
@@ -55,6 +58,7 @@ void Usage(FILE* out) {
                "      --socket PATH         admin socket (default %s, or $MODTGT_SOCKET)\n"
                "      --module-dir DIR      module folder (default %s)\n"
                "      --bstype NAME[,NAME]  backing-store modules to load (default: all found)\n"
+               "      --lld NAME[,NAME]     transport modules to load (default: all found)\n"
                "  -t, --threads N           event loops (default: one per core)\n"
                "  -d, --debug               log level debug\n"
                "      --log-level LEVEL     error, warn, info (default) or debug\n"
@@ -75,13 +79,14 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 
 // Returns false (after printing why) on a bad command line.
 bool ParseOptions(int argc, char** argv, Options* o) {
-  enum { kIscsi = 256, kSocket, kModuleDir, kBstype, kLogLevel };
+  enum { kIscsi = 256, kSocket, kModuleDir, kBstype, kLld, kLogLevel };
   static const option kLong[] = {
       {"foreground", no_argument, nullptr, 'f'},
       {"iscsi", required_argument, nullptr, kIscsi},
       {"socket", required_argument, nullptr, kSocket},
       {"module-dir", required_argument, nullptr, kModuleDir},
       {"bstype", required_argument, nullptr, kBstype},
+      {"lld", required_argument, nullptr, kLld},
       {"threads", required_argument, nullptr, 't'},
       {"debug", no_argument, nullptr, 'd'},
       {"log-level", required_argument, nullptr, kLogLevel},
@@ -117,6 +122,9 @@ bool ParseOptions(int argc, char** argv, Options* o) {
         break;
       case kBstype:
         for (const std::string& n : SplitCommas(optarg)) o->bstypes.push_back(n);
+        break;
+      case kLld:
+        for (const std::string& n : SplitCommas(optarg)) o->llds.push_back(n);
         break;
       case 't': {
         char* end = nullptr;
@@ -253,7 +261,6 @@ int Run(const Options& opt) {
   }
 
   core::TargetRegistry targets;
-  iscsi::IscsiTransport iscsi(loop_ptrs, &targets);
 
   std::vector<std::thread> loop_threads;
   for (auto& l : loops) loop_threads.emplace_back([p = l.get()] { p->Run(); });
@@ -262,30 +269,60 @@ int Run(const Options& opt) {
     for (auto& t : loop_threads) t.join();
   };
 
-  for (const std::string& p : opt.portals) {
-    Result<std::string> bound = iscsi.AddPortal(p);
-    if (!bound.ok()) {
-      LOG_ERROR("cannot listen on %s: %s", p.c_str(), bound.status().ToString().c_str());
-      iscsi.Shutdown();
-      stop_loops();
-      return 1;
-    }
-    LOG_INFO("iSCSI portal listening on %s", bound.value().c_str());
+  // Transports run on the loops, so those are running before any transport is created.
+  core::TransportContext tctx;
+  tctx.loops = loop_ptrs;
+  tctx.targets = &targets;
+  core::TransportRegistry transports(tctx, opt.module_dir);
+  auto fail_start = [&] {
+    transports.ShutdownAll();
+    stop_loops();
+    return 1;
+  };
+  if (Status s = transports.LoadAtStart(opt.llds); !s.ok()) {
+    LOG_ERROR("%s", s.ToString().c_str());
+    return fail_start();
   }
+  bool iscsi_loaded = false;
+  for (const core::TransportInfo& t : transports.List()) {
+    if (t.state != core::ModuleState::kReady) {
+      LOG_ERROR("transport %s (%s) failed to start: %s", t.name.c_str(), t.path.c_str(),
+                t.error.c_str());
+      // Named on the command line: the admin asked for it, so it is fatal.
+      if (std::find(opt.llds.begin(), opt.llds.end(), t.name) != opt.llds.end()) {
+        return fail_start();
+      }
+    } else if (t.name == "iscsi") {
+      iscsi_loaded = true;
+    }
+  }
+  if (transports.List().empty()) {
+    LOG_WARN("no transport module in %s/transport: no portal is open (modtgtadm --mode "
+             "system --op lldload --lld NAME)", opt.module_dir.c_str());
+  }
+  if (!iscsi_loaded) {
+    LOG_WARN("the iscsi transport is not loaded; its portals open when it is (lldload)");
+  }
+  // --iscsi portal=... belong to the iscsi transport; remembered across lldunload/lldload.
+  Result<std::vector<std::string>> bound = transports.AddPortals("iscsi", opt.portals);
+  if (!bound.ok()) {
+    LOG_ERROR("cannot listen: %s", bound.status().ToString().c_str());
+    return fail_start();
+  }
+  for (const std::string& b : bound.value()) LOG_INFO("iSCSI portal listening on %s", b.c_str());
 
   admin::AdminContext actx;
   actx.targets = &targets;
   actx.modules = &modules;
-  actx.iscsi = &iscsi;
+  actx.transports = &transports;
+  actx.iscsi = transports.Get("iscsi");
   actx.module_dir = opt.module_dir;
   actx.version = MODTGT_PACKAGE_VERSION;
   actx.threads = static_cast<int>(loops.size());
   admin::AdminServer admin_server(actx);
   if (Status s = admin_server.Listen(opt.socket_path); !s.ok()) {
     LOG_ERROR("cannot open the admin socket %s: %s", opt.socket_path.c_str(), s.ToString().c_str());
-    iscsi.Shutdown();
-    stop_loops();
-    return 1;
+    return fail_start();
   }
   std::thread admin_thread([&] { admin_server.Run(); });
   LOG_INFO("ready; admin socket %s", opt.socket_path.c_str());
@@ -310,7 +347,8 @@ int Run(const Options& opt) {
 
   admin_server.Stop();
   admin_thread.join();
-  iscsi.Shutdown();
+  // Sessions close and the transport modules are unloaded before the targets go.
+  transports.ShutdownAll();
   // Targets and LUNs go before the modules whose devices they hold.
   for (const auto& t : targets.List()) {
     Status s = targets.Remove(t->tid(), /*force=*/true);

@@ -287,6 +287,8 @@ std::vector<std::string> IscsiTransport::portals() const {
   return out;
 }
 
+void IscsiTransport::StopListening() { impl_->StopListening(); }
+
 std::vector<SessionInfo> IscsiTransport::Sessions() const { return impl_->table.List(); }
 
 void IscsiTransport::CloseTargetSessions(int tid) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// IscsiTransport: the iSCSI/TCP transport. Listens on portals, accepts connections and
+// IscsiTransport: the iSCSI/TCP transport (core::Transport), built as the module
+// lld_iscsi.so (entry point in lld_entry.cc). Listens on portals, accepts connections and
 // spreads them across the event loops (round robin), runs login and full feature phase, and
 // submits SCSI commands to the core (scsi::Submit) on the connection's loop.
 //
@@ -13,45 +14,39 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/transport.h"
 #include "env/event_loop.h"
 #include "iscsi/params.h"
 
-namespace modtgt::core {
-class TargetRegistry;
-}
-
 namespace modtgt::iscsi {
 
-struct SessionInfo {
-  uint64_t nexus_id = 0;
-  int tid = 0;
-  std::string target_name;
-  std::string initiator_name;
-  std::string isid;        // 12 hex digits
-  uint16_t tsih = 0;
-  std::vector<std::string> connections;  // "cid 0 127.0.0.1:51234 -> 127.0.0.1:3260"
-};
+// The session listing type is the core's (core/transport.h); kept under this name for the
+// iSCSI code and its tests.
+using SessionInfo = core::SessionInfo;
 
-class IscsiTransport {
+class IscsiTransport final : public core::Transport {
  public:
   IscsiTransport(std::vector<env::EventLoop*> loops, core::TargetRegistry* targets,
                  TargetLimits limits = TargetLimits());
-  ~IscsiTransport();
+  ~IscsiTransport() override;
+
+  std::string name() const override { return "iscsi"; }
 
   // Listens on "ADDR:PORT" ("0.0.0.0:3260", "127.0.0.1:0", "[::1]:0", "[::]:3260");
   // port 0 picks a free port. Returns the bound "ADDR:PORT".
-  Result<std::string> AddPortal(const std::string& portal);
-  std::vector<std::string> portals() const;  // bound addresses
-  std::vector<SessionInfo> Sessions() const;
+  Result<std::string> AddPortal(const std::string& portal) override;
+  std::vector<std::string> portals() const override;  // bound addresses
+  void StopListening() override;
+  std::vector<SessionInfo> Sessions() const override;
   // Closes the sessions of target tid (admin target delete --force). Waits (up to 5 s) for
   // them to leave the session table unless called from an event loop thread.
-  void CloseTargetSessions(int tid);
+  void CloseTargetSessions(int tid) override;
   // Asks the initiators of target tid's sessions (tid < 0: every session) to log out within
   // `seconds` (RFC 7143 11.9.1 Async Message, AsyncEvent 1). Does not wait.
-  void RequestLogout(int tid, uint16_t seconds);
+  void RequestLogout(int tid, uint16_t seconds) override;
   // Stops accepting, aborts or finishes in-flight commands, closes every session.
   // Returns when all connections are gone.
-  void Shutdown();
+  void Shutdown() override;
 
  private:
   struct Impl;

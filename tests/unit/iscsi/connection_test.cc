@@ -10,9 +10,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "core/target.h"
 #include "fakes/fake_owner.h"
@@ -596,6 +598,25 @@ TEST_F(TransportTest, RequestLogoutSendsAsyncMessage) {
   EXPECT_EQ(m.bhs.Get16(42), 7);      // Parameter3: Time2Wait
   transport_->CloseTargetSessions(1);  // waits until the session is gone
   EXPECT_TRUE(transport_->Sessions().empty());
+  EXPECT_TRUE(c.Closed());
+}
+
+// Forced lldunload: the portals close first (no re-login), the sessions go on until they
+// log out or are closed.
+TEST_F(TransportTest, StopListeningKeepsSessionsButRefusesNewConnections) {
+  core::Transport* t = transport_.get();  // used through the core's interface
+  EXPECT_EQ(t->name(), "iscsi");
+  Client c(port_);
+  Ready(&c);
+  ASSERT_EQ(t->ActiveSessions(), 1u);
+  t->StopListening();
+  EXPECT_TRUE(t->portals().empty());
+  Client late(port_);
+  EXPECT_FALSE(late.ok()) << "a connection was accepted after StopListening";
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(t->ActiveSessions(), 1u) << "the logged-in session was dropped";
+  t->Shutdown();
+  EXPECT_EQ(t->ActiveSessions(), 0u);
   EXPECT_TRUE(c.Closed());
 }
 

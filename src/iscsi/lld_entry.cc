@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+// The entry point of lld_iscsi.so (core/transport.h): the module's only exported symbol
+// (src/iscsi/lld.syms). Built for, and only accepted by, this exact daemon version.
+#include <new>
+
+#include "core/transport.h"
+#include "iscsi/transport.h"
+#include "modtgt/version.h"
+
+namespace modtgt::iscsi {
+namespace {
+
+core::Transport* Create(const core::TransportContext* ctx, std::string* error) {
+  if (ctx == nullptr || ctx->loops.empty() || ctx->targets == nullptr) {
+    if (error) *error = "iscsi: the daemon gave no event loops or no target registry";
+    return nullptr;
+  }
+  if (!ctx->options.empty()) {
+    if (error) *error = "iscsi: unknown transport option '" + ctx->options[0].first + "'";
+    return nullptr;
+  }
+  return new (std::nothrow) IscsiTransport(ctx->loops, ctx->targets);
+}
+
+constexpr core::TransportEntry kEntry = {
+    sizeof(core::TransportEntry),
+    MODTGT_PACKAGE_VERSION,
+    "iscsi",
+    "iSCSI over TCP (RFC 7143)",
+    &Create,
+};
+
+}  // namespace
+}  // namespace modtgt::iscsi
+
+extern "C" __attribute__((visibility("default"))) const modtgt::core::TransportEntry*
+modtgt_transport_entry() {
+  return &modtgt::iscsi::kEntry;
+}
