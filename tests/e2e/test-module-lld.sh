@@ -60,6 +60,9 @@ info "forced unload: $(json_get 'j["detail"]' < "$TMP/forced.json")"
 [ "$(transports 'len(j["transports"])')" = 0 ] || fail "the unloaded transport is still listed"
 [ "$(transports 'len(j["portals"])')" = 0 ] || fail "portals remain after unload"
 grep -q "transport iscsi unloaded" "$LOG" || fail "no unload in the log"
+# Really dlclosed: neither the module nor its own library (ISA-L) is mapped any more.
+grep -q "lld_iscsi.so" "/proc/$DAEMON_PID/maps" && fail "lld_iscsi.so still mapped after unload"
+grep -q "libisal" "/proc/$DAEMON_PID/maps" && fail "libisal still mapped after unload"
 # The portal is closed: nothing listens on the old port.
 if iscsi-inq "$URL" > /dev/null 2>&1; then fail "login succeeded with the transport unloaded"; fi
 kill -KILL $client 2>/dev/null || true
@@ -76,6 +79,7 @@ NEW=$(json_get 'j["portals"][0]' < "$TMP/load.json")
 [ "${NEW%:*}" = 127.0.0.1 ] || fail "portal came back on another address: $NEW"
 [ "$(transports 'j["portals"][0]')" = "$NEW" ] || fail "system show does not report $NEW"
 [ "$(transports 'j["transports"][0]["state"]')" = ready ] || fail "not ready after lldload"
+grep -q "lld_iscsi.so" "/proc/$DAEMON_PID/maps" || fail "lld_iscsi.so not mapped after lldload"
 iscsi-inq "iscsi://$NEW/$IQN/1" > "$TMP/inq.out" || fail "no login after lldload"
 grep -qi "modtgt\|vendor" "$TMP/inq.out" || fail "unexpected INQUIRY: $(cat "$TMP/inq.out")"
 # Loading a loaded transport: busy; an unknown one: no-such-module, not listed.
