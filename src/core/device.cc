@@ -164,7 +164,13 @@ Device::Device(std::shared_ptr<LoadedModule> module, const DeviceConfig& cfg)
   slot_chunks_.push_back(std::move(chunk));
 }
 
+std::mutex& DeviceLifecycleMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 Device::~Device() {
+  std::lock_guard<std::mutex> lifecycle(DeviceLifecycleMutex());
   std::deque<scsi::Command*> held;
   {
     std::unique_lock<std::mutex> l(slots_mu_);

@@ -109,6 +109,11 @@ struct LoadedModule {
   std::vector<Device*> DeviceList() const;
 };
 
+// Held by ModuleRegistry::Reload for its whole run and by ~Device before it touches
+// anything: a device whose LUN was deleted (destroyed on a loop when its last command ends)
+// cannot vanish under a reload; its destruction waits for the reload to finish.
+std::mutex& DeviceLifecycleMutex();
+
 // Fills dev->config (and the strings it points to) from the admin's config. `subtype` is
 // the module's: a cfgstring "subtype/rest" yields path "rest"; any other cfgstring is the
 // path itself.

@@ -559,6 +559,8 @@ Status ModuleRegistry::Unload(const std::string& name) {
 
 Status ModuleRegistry::Reload(const std::string& name, const std::string& new_path,
                               std::chrono::milliseconds drain_timeout) {
+  // No device of the module is destroyed while it is being reloaded (device.h).
+  std::lock_guard<std::mutex> lifecycle(DeviceLifecycleMutex());
   std::lock_guard<std::mutex> l(impl_->mu);
   auto it = std::find_if(impl_->modules.begin(), impl_->modules.end(),
                          [&](const auto& m) { return m->name == name; });

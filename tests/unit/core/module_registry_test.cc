@@ -834,5 +834,39 @@ TEST_F(ReloadTest, UnloadReallyDlclosesSoAReplacedFileLoadsNewCode) {
   EXPECT_EQ(FillByte(dev->get()), 0x22);
 }
 
+TEST_F(ReloadTest, ReloadUnderConcurrentIoOnAWorkerPoolModule) {
+  // bs_ctest runs its callouts on a 2-thread daemon pool and completes flushes
+  // asynchronously: the pool is stopped and restarted by each reload, and no command may
+  // fail or be lost while the loop keeps submitting.
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok());
+  scsi::Backend* b = dev->get();
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, bad{0};
+  std::thread io([&] {
+    std::vector<uint8_t> buf(4096, 0x5a);
+    for (int i = 0; !stop; i++) {
+      int st = i % 3 == 0   ? io_.Write(b, buf.data(), buf.size(), 4096 * (i % 64))
+               : i % 3 == 1 ? io_.Read(b, buf.data(), buf.size(), 4096 * (i % 64))
+                            : io_.Simple(b, scsi::IoOp::kFlush);
+      (st == MODTGT_STS_OK ? ok : bad)++;
+    }
+  });
+  for (int i = 0; i < 20; i++) {
+    Status s = reg.Reload("ctest", "");
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  stop = true;
+  io.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(ok.load(), 20);
+  const auto list = reg.List();
+  ASSERT_NE(Find(list, "ctest"), nullptr);
+  EXPECT_EQ(Find(list, "ctest")->users, std::vector<std::string>{"tid 1 lun 1"});
+}
+
 }  // namespace
 }  // namespace modtgt::core
