@@ -11,11 +11,14 @@
  *   LOAD_FAIL          load() fails with a reason   LOAD_RETRY        load() fails once
  *   SHORT_DESC         an older, shorter descriptor (valid) whose last field is garbage
  *   REOPEN_FAIL        open(dev, 1) fails (reload rollback tests)
+ *   REOPEN_FAIL_ENV    open(dev, 1) fails while $MODTGT_TEST_REOPEN_FAIL is set (a
+ *                      rollback that cannot reopen either)
  * MOD_NAME and MOD_SUBTYPE set the name and subtype (duplicate tests); MOD_VERSION the
  * version string and MOD_FILL the byte reads return (two builds of one module tell which
  * code is running: reload and unload/replace tests).
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "modtgt/module.h"
@@ -44,6 +47,12 @@ int modtgt_test_gone_function(void);
 
 static int b_open(modtgt_dev* dev, int reopen) {
   (void)reopen;
+#ifdef REOPEN_FAIL_ENV
+  if (reopen && getenv("MODTGT_TEST_REOPEN_FAIL") != NULL) {
+    host->error("reopen refused by MODTGT_TEST_REOPEN_FAIL");
+    return MODTGT_EIO;
+  }
+#endif
 #ifdef REOPEN_FAIL
   if (reopen) {
     host->error("this build refuses to reopen devices");

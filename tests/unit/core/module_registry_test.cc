@@ -868,5 +868,27 @@ TEST_F(ReloadTest, ReloadUnderConcurrentIoOnAWorkerPoolModule) {
   EXPECT_EQ(Find(list, "ctest")->users, std::vector<std::string>{"tid 1 lun 1"});
 }
 
+TEST_F(ReloadTest, FailedRollbackFailsTheDeviceIoButKeepsTheModuleListed) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("verenv")).ok());
+  auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok());
+  EXPECT_EQ(FillByte(dev->get()), 0x55);
+  ASSERT_EQ(setenv("MODTGT_TEST_REOPEN_FAIL", "1", 1), 0);
+  // The new build refuses to reopen; so does the old one when the rollback reopens.
+  Status s = reg.Reload("ver", TestModule("verreopenfail"));
+  unsetenv("MODTGT_TEST_REOPEN_FAIL");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("this build refuses to reopen devices"));
+  EXPECT_THAT(s.message(), HasSubstr("ROLLBACK FAILED"));
+  EXPECT_THAT(s.message(), HasSubstr("reopen refused by MODTGT_TEST_REOPEN_FAIL"));
+  EXPECT_EQ(FillByte(dev->get()), -1) << "the failed device answers with an error";
+  std::vector<uint8_t> buf(512);
+  EXPECT_EQ(io_.Write(dev->get(), buf.data(), buf.size(), 0), MODTGT_STS_WRITE_ERROR);
+  EXPECT_EQ(Version(reg), "5.0");  // the old code is loaded again, without the device
+  dev->reset();                    // deleting the LUN still works
+  EXPECT_TRUE(reg.Unload("ver").ok());
+}
+
 }  // namespace
 }  // namespace modtgt::core
