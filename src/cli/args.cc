@@ -237,8 +237,8 @@ Administers a running modtgtd (tgtadm-compatible syntax).
   -T, --targetname IQN            target name
   -l, --lun N                     logical unit number (0..16383; no LUN 0 is implied)
   -b, --backing-store PATH        backing store path or "subtype/config"
-  -E, --bstype NAME               backing-store module (default rdwr); for bsload and
-                                  bsreload also an absolute module file path
+  -E, --bstype NAME               backing-store module (default rdwr); for bsload also
+                                  an absolute module file path
       --path FILE                 bsload/bsreload: the module file (absolute path)
   -S, --bsopts OPTS               module options
   -f, --bsoflags FLAGS            direct, sync (comma or colon separated)

@@ -159,6 +159,13 @@ std::string FormatResult(const json& request, const json& result) {
   std::string op = Str(request, "op");
   std::string out;
   if (op != "show") {
+    if (mode == "system" && (op == "bsload" || op == "bsreload") && result.is_object() &&
+        result.contains("module") && result.at("module").is_object()) {
+      const json& m = result.at("module");
+      return "Backing store " + Str(m, "name") + " " + (op == "bsload" ? "loaded" : "reloaded") +
+             ": " + Str(m, "state") + ", version " + Str(m, "version") + " (" + Str(m, "path") +
+             ")\n";
+    }
     if (mode == "logicalunit" && op == "update" && Bool(result, "rebuilt")) {
       const json& lu = result.contains("lun") ? result.at("lun") : json::object();
       return "LUN " + std::to_string(U64(lu, "lun")) + " rebuilt with the new parameters\n";

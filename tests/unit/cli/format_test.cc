@@ -72,5 +72,14 @@ TEST(CliFormat, SilentOpsAndHostileResults) {
             "Portal: [::1]:3260\n");
 }
 
+TEST(CliFormat, ModuleLoadAndReloadSayWhatRuns) {
+  json m = {{"module", {{"name", "rdwr"}, {"state", "ready"}, {"version", "1.2"},
+                        {"path", "/lib/modtgt/backing-store/bs_rdwr.so"}}}};
+  EXPECT_EQ(FormatResult({{"mode", "system"}, {"op", "bsreload"}}, m),
+            "Backing store rdwr reloaded: ready, version 1.2 (/lib/modtgt/backing-store/bs_rdwr.so)\n");
+  EXPECT_EQ(FormatResult({{"mode", "system"}, {"op", "bsload"}}, m).rfind("Backing store rdwr loaded", 0), 0u);
+  EXPECT_EQ(FormatResult({{"mode", "system"}, {"op", "bsload"}}, {{"module", 3}}), "");
+}
+
 }  // namespace
 }  // namespace modtgt::cli
