@@ -73,8 +73,10 @@ void LoopBarrier(const std::vector<env::EventLoop*>& loops) {
       auto done = std::make_shared<std::promise<void>>();
       std::future<void> f = done->get_future();
       l->Post([done] { done->set_value(); });
-      if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
-        LOG_WARN("transport: event loop %d did not answer within 2 s", l->index());
+      // A loop always answers eventually; giving up early would let the caller unmap a
+      // module whose closures are still queued on that loop.
+      while (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+        LOG_WARN("transport: still waiting for event loop %d", l->index());
       }
     }
   }
@@ -110,13 +112,15 @@ struct TransportRegistry::Impl {
   }
 
   // Frees the transport and closes the library (the transport must be shut down).
-  static void Drop(Entry* e, const std::vector<env::EventLoop*>& loops) {
+  static void Drop(Entry* e, const std::vector<env::EventLoop*>& loops, bool unmap = true) {
     if (e->transport) {
       e->transport->Shutdown();
       LoopBarrier(loops);
       e->transport.reset();
+      // The transport's destructor may itself have posted clean-up to the loops.
+      LoopBarrier(loops);
     }
-    if (e->handle != nullptr) {
+    if (unmap && e->handle != nullptr) {
       dlclose(e->handle);
       e->handle = nullptr;
     }
@@ -410,11 +414,11 @@ std::vector<TransportInfo> TransportRegistry::List() const {
   return out;
 }
 
-void TransportRegistry::ShutdownAll() {
+void TransportRegistry::ShutdownAll(bool unmap) {
   std::lock_guard<std::mutex> l(impl_->mu);
   // Reverse load order.
   while (!impl_->entries.empty()) {
-    Impl::Drop(impl_->entries.back().get(), impl_->ctx.loops);
+    Impl::Drop(impl_->entries.back().get(), impl_->ctx.loops, unmap);
     impl_->entries.pop_back();
   }
 }

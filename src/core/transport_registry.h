@@ -83,7 +83,9 @@ class TransportRegistry {
   // Every transport (ready or in error), in load order.
   std::vector<TransportInfo> List() const;
   // Shuts down and unloads every transport (sessions are closed). Idempotent.
-  void ShutdownAll();
+  // With unmap=false the module files stay mapped (the daemon is exiting: timers or
+  // closures a module left on the loops must not run unmapped code while the loops stop).
+  void ShutdownAll(bool unmap = true);
 
  private:
   struct Impl;

@@ -275,7 +275,7 @@ int Run(const Options& opt) {
   tctx.targets = &targets;
   core::TransportRegistry transports(tctx, opt.module_dir);
   auto fail_start = [&] {
-    transports.ShutdownAll();
+    transports.ShutdownAll(/*unmap=*/false);
     stop_loops();
     return 1;
   };
@@ -347,8 +347,9 @@ int Run(const Options& opt) {
 
   admin_server.Stop();
   admin_thread.join();
-  // Sessions close and the transport modules are unloaded before the targets go.
-  transports.ShutdownAll();
+  // Sessions close before the targets go. The transport code stays mapped until the
+  // process exits: the loops are still running and own timers the module created.
+  transports.ShutdownAll(/*unmap=*/false);
   // Targets and LUNs go before the modules whose devices they hold.
   for (const auto& t : targets.List()) {
     Status s = targets.Remove(t->tid(), /*force=*/true);
