@@ -229,10 +229,12 @@ std::string UsageText() {
   return R"(Usage: modtgtadm [OPTIONS] --mode MODE --op OP [ARGS]
 Administers a running modtgtd (tgtadm-compatible syntax).
 
-  -L, --lld iscsi                 low-level driver (only iscsi; the default)
+  -L, --lld NAME                  transport (default iscsi); for lldload/lldunload/lldreload
+                                  the transport module to act on
   -m, --mode MODE                 system | target | logicalunit | portal
   -o, --op OP                     new | delete | show | bind | unbind | update |
-                                  bsload | bsunload | bsreload (with --bstype)
+                                  bsload | bsunload | bsreload (with --bstype) |
+                                  lldload | lldunload | lldreload (with --lld)
   -t, --tid N                     target id
   -T, --targetname IQN            target name
   -l, --lun N                     logical unit number (0..16383; no LUN 0 is implied)
@@ -248,7 +250,8 @@ Administers a running modtgtd (tgtadm-compatible syntax).
                                   max_transfer_blocks
   -I, --initiator-address ADDR    ALL, an IPv4/IPv6 address or ADDR/PREFIXLEN
   -Q, --initiator-name NAME       initiator iSCSI name
-  -F, --force                     delete a target with sessions / a busy LUN
+  -F, --force                     delete a target with sessions / a busy LUN; lldunload:
+                                  log the initiators out first
       --json                      print the daemon's result as JSON
       --socket PATH               admin socket (default $MODTGT_SOCKET or /run/modtgt/modtgtd.sock)
   -h, --help                      this text
@@ -260,6 +263,7 @@ Examples:
   modtgtadm --lld iscsi --mode target --op show
   modtgtadm --mode system --op bsload --bstype rdwr
   modtgtadm --mode system --op bsreload --bstype rdwr --path /opt/new/bs_rdwr.so
+  modtgtadm --mode system --op lldunload --lld iscsi --force
 
 Exit status: 0 success, 2 invalid request, 3 no such target, 4 target exists, 5 no such LUN,
 6 LUN exists, 7 busy, 8 no such module, 9 module error, 10 permission, 11 internal,

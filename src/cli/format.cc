@@ -117,9 +117,25 @@ void FormatSystem(const json& r, std::string* out) {
     if (p.is_string()) Line(out, 1, p.get<std::string>());
   }
   Line(out, 0, "LLDs:");
-  Line(out, 1, "iscsi: ready");
+  for (const json& t : Arr(r, "transports")) {
+    std::string s = Str(t, "name") + ": " + Str(t, "state");
+    std::string err = Str(t, "error");
+    if (!err.empty()) s += " (" + err + ")";
+    std::string ver = Str(t, "version");
+    if (!ver.empty()) s += ", version " + ver;
+    Line(out, 1, s);
+    std::string path = Str(t, "path");
+    if (!path.empty()) Line(out, 2, "Path: " + path);
+    std::string portals;
+    for (const json& p : Arr(t, "portals")) {
+      if (p.is_string()) portals += (portals.empty() ? "" : ", ") + p.get<std::string>();
+    }
+    if (!portals.empty()) Line(out, 2, "Portals: " + portals);
+    Line(out, 2, "Sessions: " + std::to_string(Arr(t, "sessions").size()));
+  }
   Line(out, 0, "Backing stores:");
   for (const json& m : Arr(r, "modules")) {
+    if (Str(m, "kind", "backing-store") == "transport") continue;  // listed under LLDs
     std::string s = Str(m, "name") + ": " + Str(m, "state");
     std::string err = Str(m, "error");
     if (!err.empty()) s += " (" + err + ")";

@@ -58,6 +58,26 @@ TEST(CliFormat, SystemShow) {
   }
 }
 
+TEST(CliFormat, SystemShowListsTransportsFromTheReply) {
+  json result = json::parse(R"({"version": "0.1.0", "portals": [],
+      "transports": [{"kind": "transport", "name": "iscsi", "state": "error",
+                      "error": "cannot load lld_iscsi.so", "portals": [], "sessions": []},
+                     {"kind": "transport", "name": "other", "state": "ready",
+                      "version": "0.1.0", "portals": ["127.0.0.1:3260"],
+                      "sessions": [{"tsih": 1}]}],
+      "modules": [{"kind": "transport", "name": "iscsi", "state": "error"},
+                  {"kind": "backing-store", "name": "null", "state": "ready"}]})");
+  std::string out = FormatResult({{"mode", "system"}, {"op", "show"}}, result);
+  EXPECT_NE(out.find("LLDs:\n    iscsi: error (cannot load lld_iscsi.so)\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("    other: ready, version 0.1.0\n        Portals: 127.0.0.1:3260\n"
+                     "        Sessions: 1\n"),
+            std::string::npos)
+      << out;
+  // A transport is listed once, under LLDs, not again among the backing stores.
+  EXPECT_NE(out.find("Backing stores:\n    null: ready\n"), std::string::npos) << out;
+}
+
 TEST(CliFormat, SilentOpsAndHostileResults) {
   EXPECT_EQ(FormatResult({{"mode", "target"}, {"op", "new"}}, {{"tid", 1}}), "");
   // Wrong types and missing fields must not throw.
