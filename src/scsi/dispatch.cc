@@ -62,6 +62,11 @@ bool CoreOnly(uint8_t opcode) {
   }
 }
 
+void SubmitEnabled(Command* cmd);
+void Deliver(Command* cmd);
+bool EnterTaskSet(LogicalUnit* lu, Command* cmd);
+void ReleaseBlocked(LogicalUnit* lu, bool ordered_done);
+
 void RunCompletion(env::Completion* c) {
   Command* cmd = static_cast<Command*>(c);
   cmd->owner->CommandDone(cmd);
@@ -142,7 +147,28 @@ void TakeoverDone(Command* cmd) {
 }  // namespace
 
 void Complete(Command* cmd) {
-  if (cmd->lu) cmd->lu->inflight.fetch_sub(1, std::memory_order_relaxed);
+  // Rare path: an ORDERED command is in this LU's task set. Queued commands are enabled
+  // after cmd is handed over; the LU is kept alive here because the owner may drop cmd's
+  // reference as soon as it has it.
+  std::shared_ptr<LogicalUnit> release_lu;
+  bool ordered_done = false;
+  if (LogicalUnit* lu = cmd->lu.get()) {
+    lu->inflight.fetch_sub(1);
+    ordered_done = cmd->attr == TaskAttribute::kOrdered;
+    if (ordered_done || lu->order_active.load() != 0) release_lu = cmd->lu;
+  }
+  if (release_lu) {
+    Deliver(cmd);
+    ReleaseBlocked(release_lu.get(), ordered_done);
+    return;
+  }
+  Deliver(cmd);
+}
+
+namespace {
+
+// Hands a finished command to its owner on the owning loop.
+void Deliver(Command* cmd) {
   env::EventLoop* loop = cmd->owner->loop();
   if (loop == nullptr || loop->InLoopThread()) {
     cmd->owner->CommandDone(cmd);
@@ -151,6 +177,8 @@ void Complete(Command* cmd) {
   cmd->run = &RunCompletion;
   loop->PostCompletion(cmd);
 }
+
+}  // namespace
 
 void IoDone(Command* cmd, int status) {
   cmd->io.status = status;
@@ -192,8 +220,17 @@ void Submit(Command* cmd) {
     Complete(cmd);
     return;
   }
-  lu->inflight.fetch_add(1, std::memory_order_relaxed);
+  lu->inflight.fetch_add(1);  // seq_cst: pairs with EnterTaskSet's order_active checks
+  if (!EnterTaskSet(lu, cmd)) return;  // released later by ReleaseBlocked
+  SubmitEnabled(cmd);
+}
 
+namespace {
+
+// The part of Submit after the command entered the enabled state (SAM-5 8.6).
+void SubmitEnabled(Command* cmd) {
+  LogicalUnit* lu = cmd->lu.get();
+  const uint8_t opcode = cmd->cdb[0];
   const OpInfo* op = lu->type()->Find(opcode, ServiceActionOf(cmd->cdb, cmd->cdb_len));
 
   // SAM-5 5.14 / SPC-4 5.14: a pending unit attention is reported (and cleared) by any
@@ -243,6 +280,66 @@ void Submit(Command* cmd) {
   }
   Execute(cmd);
 }
+
+void RunReleased(env::Completion* c) { SubmitEnabled(static_cast<Command*>(c)); }
+
+// SAM-5 8.6 task attributes. Returns true when cmd is enabled now; otherwise it is queued
+// on lu->order_blocked and ReleaseBlocked() enables it on its own loop later.
+// REQUIRES: lu->inflight already counts cmd.
+bool EnterTaskSet(LogicalUnit* lu, Command* cmd) {
+  if (cmd->attr == TaskAttribute::kHeadOfQueue) return true;
+  const bool ordered = cmd->attr == TaskAttribute::kOrdered;
+  if (!ordered && lu->order_active.load() == 0) return true;  // the common case: no lock
+  std::lock_guard<std::mutex> l(lu->mutex());
+  if (ordered) {
+    lu->order_active.fetch_add(1);
+    // Older commands still running: everything counted in inflight except the queued
+    // ones and this command.
+    const uint32_t older = lu->inflight.load() - static_cast<uint32_t>(lu->order_blocked.size()) - 1;
+    if (lu->order_blocked.empty() && !lu->ordered_running && older == 0) {
+      lu->ordered_running = true;
+      return true;
+    }
+  } else if (lu->order_blocked.empty() && !lu->ordered_running) {
+    return true;
+  }
+  lu->order_blocked.push_back(cmd);
+  return false;
+}
+
+// Called after a command of lu completed: enables queued commands whose turn came.
+void ReleaseBlocked(LogicalUnit* lu, bool ordered_done) {
+  std::vector<Command*> enabled;
+  {
+    std::lock_guard<std::mutex> l(lu->mutex());
+    if (ordered_done) {
+      lu->ordered_running = false;
+      lu->order_active.fetch_sub(1);
+    }
+    while (!lu->order_blocked.empty() && !lu->ordered_running) {
+      Command* front = lu->order_blocked.front();
+      if (front->attr == TaskAttribute::kOrdered) {
+        const uint32_t older =
+            lu->inflight.load() - static_cast<uint32_t>(lu->order_blocked.size());
+        if (older != 0) break;
+        lu->ordered_running = true;
+      }
+      lu->order_blocked.pop_front();
+      enabled.push_back(front);
+    }
+  }
+  for (Command* c : enabled) {
+    env::EventLoop* loop = c->owner->loop();
+    if (loop == nullptr) {  // tests without loops
+      SubmitEnabled(c);
+      continue;
+    }
+    c->run = &RunReleased;
+    loop->PostCompletion(c);
+  }
+}
+
+}  // namespace
 
 void ResetLogicalUnit(LogicalUnit* lu, const Nexus* by) {
   std::lock_guard<std::mutex> lock(lu->mutex());

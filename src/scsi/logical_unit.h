@@ -141,6 +141,15 @@ class LogicalUnit {
   // In-flight commands, for LUN RESET / drain. Updated by dispatch.
   std::atomic<uint32_t> inflight{0};
 
+  // Task set ordering (SAM-5 8.6; one task set per LU, TST=000). An ORDERED command is
+  // enabled only when every older command has completed, and younger SIMPLE commands wait
+  // behind it; HEAD OF QUEUE commands are enabled at once. order_active counts ORDERED
+  // commands queued or running: while it is 0 (always, for initiators that only send
+  // SIMPLE), commands never take the LU mutex for ordering.
+  std::atomic<uint32_t> order_active{0};
+  std::deque<Command*> order_blocked;  // GUARDED_BY(mutex_): not yet enabled, oldest first
+  bool ordered_running = false;        // GUARDED_BY(mutex_)
+
  private:
   const LuConfig config_;
   const DeviceType* const type_;

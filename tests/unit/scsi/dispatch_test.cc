@@ -240,3 +240,87 @@ TEST(DeviceType, EveryEntryHasCdbLengthAndUsage) {
 
 }  // namespace
 }  // namespace modtgt::scsi
+
+namespace modtgt::scsi {
+namespace {
+
+// SAM-5 8.6 task attributes, with a backend that holds I/O until the test completes it.
+class HoldBackend : public Backend {
+ public:
+  uint64_t size_bytes() const override { return 1 << 20; }
+  bool has_flush() const override { return false; }
+  bool has_unmap() const override { return false; }
+  bool has_write_same() const override { return false; }
+  bool has_caw() const override { return false; }
+  bool has_handle_cmd() const override { return false; }
+  bool thin() const override { return false; }
+  void Submit(Command* cmd) override { held.push_back(cmd); }
+  std::vector<Command*> held;
+};
+
+class OrderOwner : public CommandOwner {
+ public:
+  env::EventLoop* loop() const override { return nullptr; }
+  void CommandDone(Command* cmd) override { done.push_back(cmd->tag); }
+  std::vector<uint32_t> done;
+};
+
+TEST(TaskAttributes, OrderedWaitsForOlderAndHoldsYoungerHeadOfQueueDoesNot) {
+  auto target = std::make_shared<spctest::FakeTarget>();
+  auto be = std::make_unique<HoldBackend>();
+  HoldBackend* backend = be.get();
+  auto lu = std::make_shared<LogicalUnit>(LuConfig{}, &spctest::TestDiskType(), std::move(be),
+                                          "iqn.2024-01.test:tgt");
+  target->luns[0] = lu;
+  Nexus nexus;
+  nexus.id = 7;
+  nexus.initiator_port = "iqn.2024-01.test:i,i,0x000000000001";
+  nexus.target = target;
+  OrderOwner owner;
+  std::vector<std::unique_ptr<Command>> cmds;
+  auto submit = [&](uint32_t tag, uint8_t opcode, TaskAttribute attr) {
+    auto c = std::make_unique<Command>();
+    c->cdb[0] = opcode;
+    if (opcode == 0x28) c->cdb[8] = 1;  // READ(10) of one block
+    c->cdb_len = opcode == 0x28 ? 10 : 6;
+    c->attr = attr;
+    c->tag = tag;
+    c->nexus = &nexus;
+    c->owner = &owner;
+    c->dir = opcode == 0x28 ? DataDirection::kRead : DataDirection::kNone;
+    c->expected_length = opcode == 0x28 ? 512 : 0;
+    Submit(c.get());
+    cmds.push_back(std::move(c));
+  };
+  submit(0, 0x00, TaskAttribute::kSimple);  // takes the power-on unit attention
+  owner.done.clear();
+
+  submit(1, 0x28, TaskAttribute::kSimple);       // held in the backend
+  submit(2, 0x00, TaskAttribute::kOrdered);      // must wait for 1
+  submit(3, 0x00, TaskAttribute::kSimple);       // must wait for 2
+  submit(4, 0x00, TaskAttribute::kHeadOfQueue);  // runs at once
+  EXPECT_EQ(owner.done, (std::vector<uint32_t>{4}));
+  EXPECT_EQ(lu->order_active.load(), 1u);
+
+  ASSERT_EQ(backend->held.size(), 1u);
+  IoDone(backend->held[0], MODTGT_STS_OK);
+  EXPECT_EQ(owner.done, (std::vector<uint32_t>{4, 1, 2, 3}));
+  EXPECT_EQ(lu->order_active.load(), 0u);
+  EXPECT_EQ(lu->inflight.load(), 0u);
+  for (const auto& c : cmds) {
+    if (c->tag != 0) {
+      EXPECT_EQ(c->status, Status::kGood) << c->tag;
+    }
+  }
+
+  // With no ORDERED command in the task set, SIMPLE commands pass without queueing.
+  owner.done.clear();
+  submit(5, 0x28, TaskAttribute::kSimple);
+  submit(6, 0x00, TaskAttribute::kSimple);
+  EXPECT_EQ(owner.done, (std::vector<uint32_t>{6}));
+  IoDone(backend->held[1], MODTGT_STS_OK);
+  EXPECT_EQ(owner.done, (std::vector<uint32_t>{6, 5}));
+}
+
+}  // namespace
+}  // namespace modtgt::scsi
