@@ -755,14 +755,17 @@ void CawReadDone(Command* cmd) {
   cmd->lu->backend()->Submit(cmd);
 }
 
-void CawLocked(Command* cmd) {
+// Reads the COMPARE AND WRITE range into the third n-byte part of cmd->data (after the
+// compare and write data) and continues with `done`.
+void CawReadMedium(Command* cmd, void (*done)(Command*)) {
   const uint32_t bs = cmd->lu->block_size();
   const uint64_t n = cmd->core_scratch[1] * bs;
   cmd->data.Resize(3 * n);
-  SetupIo(cmd, IoOp::kRead, cmd->core_scratch[0] * bs, n, cmd->data.data() + 2 * n, n, 0,
-          &CawReadDone);
+  SetupIo(cmd, IoOp::kRead, cmd->core_scratch[0] * bs, n, cmd->data.data() + 2 * n, n, 0, done);
   cmd->lu->backend()->Submit(cmd);
 }
+
+void CawLocked(Command* cmd) { CawReadMedium(cmd, &CawReadDone); }
 
 // A native caw() reported MISCOMPARE without an offset: read the range to find it.
 void CawNativeLocateDone(Command* cmd) {
@@ -783,12 +786,7 @@ void CawNativeDone(Command* cmd) {
     IoFinish(cmd);
     return;
   }
-  const uint32_t bs = cmd->lu->block_size();
-  const uint64_t n = cmd->core_scratch[1] * bs;
-  cmd->data.Resize(3 * n);
-  SetupIo(cmd, IoOp::kRead, cmd->core_scratch[0] * bs, n, cmd->data.data() + 2 * n, n, 0,
-          &CawNativeLocateDone);
-  cmd->lu->backend()->Submit(cmd);
+  CawReadMedium(cmd, &CawNativeLocateDone);
 }
 
 void CompareAndWrite(Command* cmd) {
