@@ -38,6 +38,13 @@
  * negative MODTGT_E* value on failure and describe it with host->error() on the calling
  * thread (like nbdkit_error). I/O callouts return a MODTGT_STS_* completion status.
  * Nothing may unwind (throw) across this ABI.
+ *
+ * Version history (fields are only ever appended; see docs/module-sdk.md):
+ *   1.0  the foundation: descriptor through handle_cmd, host through cmd_complete.
+ *   1.1  reconfig (size, config string, write cache); the cluster lock group (lock,
+ *        unlock, get_lock_tag, get_lock_state) and host->dev_report_event; device_type and
+ *        default_block_size; host sense helpers (cmd_set_status, cmd_set_sense_ex,
+ *        cmd_set_sense_raw); dev_config hw_max_sectors, max_data_area_mb, wwn.
  */
 #ifndef MODTGT_MODULE_H
 #define MODTGT_MODULE_H
@@ -55,7 +62,7 @@ extern "C" {
  * whose major equals its own and whose minor is <= its own (fields are only appended,
  * so an older module simply has a shorter descriptor). */
 #define MODTGT_ABI_MAJOR 1
-#define MODTGT_ABI_MINOR 0
+#define MODTGT_ABI_MINOR 1
 #define MODTGT_ABI_VERSION ((uint32_t)((MODTGT_ABI_MAJOR << 16) | MODTGT_ABI_MINOR))
 #define MODTGT_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define MODTGT_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
@@ -131,9 +138,69 @@ typedef struct modtgt_dev_config {
   uint32_t oflags;          /* MODTGT_OFLAG_* from --bsoflags */
   uint32_t readonly;        /* 1 if the LUN is read-only */
   uint64_t size;            /* requested size in bytes, 0 = let the module decide */
-  uint32_t write_cache;     /* 1 if the write cache is enabled (WCE) */
+  uint32_t write_cache;     /* 1 if the write cache is enabled (WCE); see reconfig */
   uint32_t reserved;
+  /* ---- added in 1.1 (check struct_size) ---- */
+  uint32_t hw_max_sectors;   /* largest transfer per command, in logical blocks (VPD 0xB0) */
+  uint32_t max_data_area_mb; /* data the LUN may have in flight at once, MiB (0 = default) */
+  const char* wwn;           /* unit serial number given with --wwn, "" if derived; never NULL */
 } modtgt_dev_config;
+
+/* A configuration change of an open device (struct modtgt_backing_store.reconfig, 1.1).
+ * OWNERSHIP: the daemon's, valid during the call. */
+#define MODTGT_RECONFIG_SIZE 0x1u        /* new size in `size` (bytes, block aligned) */
+#define MODTGT_RECONFIG_CFGSTRING 0x2u   /* new config string (e.g. a new optical medium) */
+#define MODTGT_RECONFIG_WRITE_CACHE 0x4u /* write cache turned on/off (MODE SELECT, admin) */
+typedef struct modtgt_reconfig {
+  uint32_t struct_size;
+  uint32_t what;          /* MODTGT_RECONFIG_* bits: the fields below that are meant */
+  uint64_t size;          /* SIZE */
+  const char* cfgstring;  /* CFGSTRING: the whole new string, e.g. "optical/new.iso" */
+  const char* path;       /* CFGSTRING: its part after "subtype/" */
+  uint32_t write_cache;   /* WRITE_CACHE: 1 = enabled */
+  uint32_t reserved;
+} modtgt_reconfig;
+
+/* Cluster lock state (struct modtgt_backing_store.get_lock_state, 1.1). */
+typedef enum modtgt_lock_state {
+  MODTGT_LOCK_UNLOCKED = 0,
+  MODTGT_LOCK_LOCKED = 1,   /* this daemon holds the lock */
+  MODTGT_LOCK_LOCKING = 2,  /* an acquisition is in progress */
+  MODTGT_LOCK_UNKNOWN = 3   /* e.g. the cluster is unreachable */
+} modtgt_lock_state;
+
+/* Events a module reports about a device (host->dev_report_event, 1.1). The core logs
+ * them, counts them per device (shown by `logicalunit show`) and acts on them: a lost
+ * lock makes the core consider the lock released (an ALUA-aware core moves the LUN's
+ * port group to standby and tries lock() again); a lost connection means I/O fails until
+ * the module reports MODTGT_EVENT_CONN_RESTORED. */
+typedef enum modtgt_event {
+  MODTGT_EVENT_LOCK_LOST = 1,      /* another node took the cluster lock */
+  MODTGT_EVENT_CONN_LOST = 2,      /* the connection to the storage cluster is gone */
+  MODTGT_EVENT_CONN_RESTORED = 3   /* ... and is back */
+} modtgt_event;
+
+/* Sense data to report from handle_cmd (host->cmd_set_sense_ex, 1.1). The core writes it in
+ * the format the initiator selected (fixed or descriptor, control mode page D_SENSE). */
+#define MODTGT_SENSE_INFO 0x1u          /* `info` goes into the INFORMATION field */
+#define MODTGT_SENSE_PROGRESS 0x2u      /* `progress` goes into the sense-key specific
+                                           PROGRESS INDICATION (NOT READY, NO SENSE) */
+#define MODTGT_SENSE_FIELD_POINTER 0x4u /* `field_pointer` (+ `bit_pointer` when
+                                           bit_pointer_valid) marks the bad byte: in the CDB
+                                           when field_in_cdb, else in the parameter list */
+typedef struct modtgt_sense {
+  uint8_t key;              /* sense key, e.g. 0x2 NOT READY */
+  uint8_t asc;              /* additional sense code, e.g. 0x04 */
+  uint8_t ascq;             /* qualifier, e.g. 0x04 FORMAT IN PROGRESS */
+  uint8_t flags;            /* MODTGT_SENSE_* */
+  uint16_t progress;        /* fraction done, in 1/65536ths (SPC-4 4.5.2.4.4) */
+  uint16_t field_pointer;
+  uint8_t bit_pointer;      /* 0..7 */
+  uint8_t bit_pointer_valid;
+  uint8_t field_in_cdb;
+  uint8_t reserved;
+  uint64_t info;
+} modtgt_sense;
 
 #define MODTGT_OFLAG_DIRECT 0x1u /* open with O_DIRECT */
 #define MODTGT_OFLAG_SYNC 0x2u   /* open with O_SYNC */
@@ -177,10 +244,33 @@ typedef struct modtgt_host {
   void (*cmd_set_data_in_length)(modtgt_cmd* cmd, uint32_t bytes);
   /* Completes a command for which handle_cmd returned MODTGT_STS_ASYNC. */
   void (*cmd_complete)(modtgt_cmd* cmd, modtgt_status status);
+
+  /* ---- added in 1.1 (check struct_size, or the host's abi_version minor >= 1) ---- */
+
+  /* Reports an event about the device (modtgt_event); `detail` is a short reason for the
+   * log and listings, may be NULL. Any thread, any time while the device is open. */
+  void (*dev_report_event)(modtgt_dev* dev, modtgt_event event, const char* detail);
+  /* handle_cmd: sets a SCSI status without sense data (e.g. 0x08 BUSY, 0x18 RESERVATION
+   * CONFLICT, 0x28 TASK SET FULL); return MODTGT_STS_SENSE_SET afterwards. 0x02 CHECK
+   * CONDITION needs sense: use the helpers below. */
+  void (*cmd_set_status)(modtgt_cmd* cmd, uint8_t scsi_status);
+  /* handle_cmd: CHECK CONDITION with sense built from *sense (INFORMATION, PROGRESS
+   * INDICATION or a field pointer when flagged), in the format the initiator chose.
+   * Return MODTGT_STS_SENSE_SET afterwards. */
+  void (*cmd_set_sense_ex)(modtgt_cmd* cmd, const modtgt_sense* sense);
+  /* handle_cmd: CHECK CONDITION with exactly these sense bytes (fixed 0x70/0x71 or
+   * descriptor 0x72/0x73 format, 8..96 bytes, the additional length consistent). Returns
+   * 0, or MODTGT_EINVAL (and sets nothing) when the bytes are not valid sense data. */
+  int (*cmd_set_sense_raw)(modtgt_cmd* cmd, const uint8_t* sense, size_t len);
 } modtgt_host;
 
 /* Capabilities a backing store may declare (struct modtgt_backing_store.caps). */
 #define MODTGT_CAP_THIN 0x1u /* storage is thin: UNMAP frees space, reads of unmapped are 0 */
+
+/* Device types a backing store may serve by default (struct modtgt_backing_store
+ * .device_type, 1.1; the SPC peripheral device type). The admin may still choose. */
+#define MODTGT_DEVTYPE_DISK 0x00u  /* SBC direct-access block device */
+#define MODTGT_DEVTYPE_CDROM 0x05u /* MMC CD/DVD device (read-only, removable) */
 
 /* The descriptor of a backing-store module. OWNERSHIP: the module's; must stay valid
  * (normally a static const object) until unload() returns.
@@ -249,6 +339,46 @@ typedef struct modtgt_backing_store {
    * MODTGT_STS_NOT_HANDLED to let the core handle it, a final status, or
    * MODTGT_STS_ASYNC and later host->cmd_complete(). Runs like the I/O callouts. */
   int (*handle_cmd)(modtgt_dev* dev, modtgt_cmd* cmd);
+
+  /* ---- added in 1.1 (a 1.0 module's shorter descriptor reads as all zero here) ---- */
+
+  /* The peripheral device type a LUN of this store gets unless the admin says otherwise
+   * (MODTGT_DEVTYPE_*), and its default logical block size (0 = 512). */
+  uint32_t device_type;
+  uint32_t default_block_size;
+
+  /* Changes the configuration of an open device; optional. rc->what says what changes.
+   * Return 0 to accept (the core then updates the config it shows through
+   * dev_get_config), or a negative MODTGT_E* with the reason through host->error() (the
+   * device keeps its old configuration).
+   *   SIZE, CFGSTRING: called on the admin thread with no I/O in flight on the device
+   *     (the core holds new commands until reconfig returns). SIZE: make the storage that
+   *     large (grow or shrink); the core sets the new size when reconfig returns 0 unless
+   *     the module called dev_set_size() itself. CFGSTRING: switch to the new storage
+   *     (e.g. a new medium) and call dev_set_size() with its size.
+   *   WRITE_CACHE: from any thread (MODE SELECT runs on an event loop), I/O may be in
+   *     flight; must not block. Without reconfig the core still changes WCE and the
+   *     module sees it in dev_get_config()->write_cache.
+   * Without reconfig, SIZE and CFGSTRING changes are refused. */
+  int (*reconfig)(modtgt_dev* dev, const modtgt_reconfig* rc);
+
+  /* Cluster lock group (tcmu-runner's lock, unlock, get_lock_tag, get_lock_state);
+   * optional, all four or none. For stores shared by several target nodes (e.g. Ceph
+   * RBD's exclusive lock): the node holding the lock is the one that may write. Called on
+   * the admin thread (later: the ALUA state machine's thread), never concurrently for one
+   * device; they may block.
+   *   lock(dev, tag): acquire the lock for this node, recording `tag` (the ALUA target port
+   *     group id) with it. MODTGT_STS_OK, MODTGT_STS_BUSY (another node holds it; retry
+   *     later) or MODTGT_STS_NO_RESOURCE (the cluster cannot be reached).
+   *   unlock(dev): release it. MODTGT_STS_OK or an error status.
+   *   get_lock_tag(dev, &tag): the tag of the current holder. MODTGT_STS_OK, or
+   *     MODTGT_STS_NOT_HANDLED when nobody holds the lock.
+   *   get_lock_state(dev): a modtgt_lock_state (this node's view).
+   * Losing the lock later is reported with host->dev_report_event(LOCK_LOST). */
+  int (*lock)(modtgt_dev* dev, uint16_t tag);
+  int (*unlock)(modtgt_dev* dev);
+  int (*get_lock_tag)(modtgt_dev* dev, uint16_t* tag);
+  int (*get_lock_state)(modtgt_dev* dev);
 } modtgt_backing_store;
 
 /* The entry point every module exports. Called once after dlopen with the host table

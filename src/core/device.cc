@@ -142,6 +142,10 @@ void FillDevConfig(const DeviceConfig& cfg, const std::string& subtype, modtgt_d
   c.readonly = cfg.readonly ? 1 : 0;
   c.size = cfg.size;
   c.write_cache = cfg.write_cache ? 1 : 0;
+  dev->wwn = cfg.wwn;
+  c.hw_max_sectors = cfg.hw_max_sectors;
+  c.max_data_area_mb = cfg.max_data_area_mb;
+  c.wwn = dev->wwn.c_str();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -226,6 +230,7 @@ Status Device::OpenOnModule(int reopen) {
     }
     dev_.size.store(dev_.config.size);
   }
+  size_published_.store(true);
   if (desc_.nr_threads > 0) {
     pool_ = std::make_unique<env::WorkQueue>();
     pool_->Start(static_cast<int>(desc_.nr_threads), thread_name_.c_str());
@@ -295,6 +300,7 @@ Status Device::Reopen(std::shared_ptr<LoadedModule> module) {
     LOG_WARN("%s: '%s' changed size across the reload (%llu -> %llu bytes)", name_.c_str(),
              dev_.cfgstring.c_str(), static_cast<unsigned long long>(old_size),
              static_cast<unsigned long long>(dev_.size.load()));
+    NotifySizeChanged();
   }
   SetCaps();
   return Status::OK();
@@ -349,6 +355,190 @@ uint64_t Device::size_bytes() const { return dev_.size.load(std::memory_order_re
 
 void Device::SetWriteCache(bool enabled) {
   std::atomic_ref<uint32_t>(dev_.config.write_cache).store(enabled ? 1 : 0, std::memory_order_relaxed);
+  // Counted like an I/O so that a reload (Hold) waits for the call and desc_/module_ stay
+  // as read here; during a hold the module is told at reopen through its config instead.
+  decltype(desc_.reconfig) fn = nullptr;
+  std::shared_ptr<LoadedModule> m;
+  {
+    std::lock_guard<std::mutex> l(slots_mu_);
+    if (held_ || failed_ || module_ == nullptr || desc_.reconfig == nullptr) return;
+    fn = desc_.reconfig;
+    m = module_;
+    ++inflight_;
+  }
+  modtgt_reconfig rc{};
+  rc.struct_size = sizeof(rc);
+  rc.what = MODTGT_RECONFIG_WRITE_CACHE;
+  rc.write_cache = enabled ? 1 : 0;
+  int r;
+  std::string reason;
+  {
+    CalloutScope scope(m.get());
+    r = fn(&dev_, &rc);
+    if (r != 0) reason = TakeCalloutError("the module gave no reason");
+  }
+  if (r != 0) {
+    // WCE stays as the initiator set it (MODE SELECT already succeeded); a module that
+    // cannot follow keeps writing through, which is always safe.
+    LOG_WARN("%s: '%s' refused write cache %s: %s", name_.c_str(), dev_.cfgstring.c_str(),
+             enabled ? "on" : "off", reason.c_str());
+  }
+  std::lock_guard<std::mutex> l(slots_mu_);
+  if (--inflight_ == 0) drained_cv_.notify_all();
+}
+
+Status Device::Reconfigure(const scsi::BackendReconfig& req) {
+  if (!req.size && !req.cfgstring) return Status::OK();
+  if (desc_.reconfig == nullptr) {
+    return Status::InvalidArgument("backing store '" + name_ + "' cannot change the " +
+                                   (req.size ? "size" : "config string") +
+                                   " of a live device (the module has no reconfig)");
+  }
+  if (req.size && *req.size % dev_.config.block_size != 0) {
+    return Status::InvalidArgument("size " + std::to_string(*req.size) +
+                                   " is not a multiple of the block size " +
+                                   std::to_string(dev_.config.block_size));
+  }
+  Status s = Hold(std::chrono::seconds(30));
+  if (!s.ok()) {
+    Resume();
+    return s;
+  }
+  std::shared_ptr<LoadedModule> m = module();
+  if (m == nullptr || !opened_) {
+    Resume();
+    return Status::Unavailable("backing store '" + name_ + "' device '" + dev_.cfgstring +
+                               "' is not open");
+  }
+  std::string new_cfg, new_path;
+  modtgt_reconfig rc{};
+  rc.struct_size = sizeof(rc);
+  if (req.size) {
+    rc.what |= MODTGT_RECONFIG_SIZE;
+    rc.size = *req.size;
+  }
+  if (req.cfgstring) {
+    DeviceConfig tmp;
+    tmp.cfgstring = *req.cfgstring;
+    modtgt_dev scratch;
+    FillDevConfig(tmp, m->subtype, &scratch);
+    new_cfg = scratch.cfgstring;
+    new_path = scratch.path;
+    rc.what |= MODTGT_RECONFIG_CFGSTRING;
+    rc.cfgstring = new_cfg.c_str();
+    rc.path = new_path.c_str();
+  }
+  const uint64_t sets_before = size_sets_.load();
+  int r;
+  std::string reason;
+  {
+    std::lock_guard<std::mutex> g(m->call_mu);
+    CalloutScope scope(m.get());
+    r = desc_.reconfig(&dev_, &rc);
+    if (r != 0) reason = TakeCalloutError("the module gave no reason");
+  }
+  if (r != 0) {
+    Resume();
+    return ModuleErrorStatus(r, "backing store '" + name_ + "' refused to change '" +
+                                    dev_.cfgstring + "': " + reason);
+  }
+  if (req.cfgstring) {
+    dev_.cfgstring = new_cfg;
+    dev_.path = new_path;
+    dev_.config.cfgstring = dev_.cfgstring.c_str();
+    dev_.config.path = dev_.path.c_str();
+  }
+  if (req.size) {
+    dev_.config.size = *req.size;
+    if (size_sets_.load() == sets_before) SetSizeFromModule(*req.size);
+  }
+  Resume();
+  return Status::OK();
+}
+
+void Device::SetSizeChangedCallback(std::function<void()> cb) {
+  std::lock_guard<std::mutex> l(cb_mu_);
+  size_changed_cb_ = std::move(cb);
+}
+
+void Device::SetSizeFromModule(uint64_t bytes) {
+  size_sets_.fetch_add(1);
+  const uint64_t old = dev_.size.exchange(bytes);
+  if (old != bytes && size_published_.load()) {
+    LOG_INFO("%s: '%s' is now %llu bytes (was %llu)", name_.c_str(), dev_.cfgstring.c_str(),
+             static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(old));
+    NotifySizeChanged();
+  }
+}
+
+void Device::NotifySizeChanged() {
+  std::lock_guard<std::mutex> l(cb_mu_);
+  if (size_changed_cb_) size_changed_cb_();
+}
+
+// ---- Cluster lock group ----
+
+int Device::Lock(uint16_t tag) {
+  std::shared_ptr<LoadedModule> m = module();
+  if (m == nullptr || desc_.lock == nullptr) return MODTGT_STS_UNSUPPORTED;
+  std::lock_guard<std::mutex> g(m->call_mu);
+  CalloutScope scope(m.get());
+  return desc_.lock(&dev_, tag);
+}
+
+int Device::Unlock() {
+  std::shared_ptr<LoadedModule> m = module();
+  if (m == nullptr || desc_.unlock == nullptr) return MODTGT_STS_UNSUPPORTED;
+  std::lock_guard<std::mutex> g(m->call_mu);
+  CalloutScope scope(m.get());
+  return desc_.unlock(&dev_);
+}
+
+int Device::GetLockTag(uint16_t* tag) {
+  std::shared_ptr<LoadedModule> m = module();
+  if (m == nullptr || desc_.get_lock_tag == nullptr) return MODTGT_STS_UNSUPPORTED;
+  std::lock_guard<std::mutex> g(m->call_mu);
+  CalloutScope scope(m.get());
+  return desc_.get_lock_tag(&dev_, tag);
+}
+
+int Device::GetLockState() {
+  std::shared_ptr<LoadedModule> m = module();
+  if (m == nullptr || desc_.get_lock_state == nullptr) return MODTGT_LOCK_UNKNOWN;
+  std::lock_guard<std::mutex> g(m->call_mu);
+  CalloutScope scope(m.get());
+  int st = desc_.get_lock_state(&dev_);
+  return st >= MODTGT_LOCK_UNLOCKED && st <= MODTGT_LOCK_UNKNOWN ? st : MODTGT_LOCK_UNKNOWN;
+}
+
+// ---- Events ----
+
+void Device::ReportEvent(int event, const char* detail) {
+  const char* what = event == MODTGT_EVENT_LOCK_LOST       ? "lock lost"
+                     : event == MODTGT_EVENT_CONN_LOST     ? "connection lost"
+                     : event == MODTGT_EVENT_CONN_RESTORED ? "connection restored"
+                                                           : nullptr;
+  if (what == nullptr) {
+    LOG_ERROR("%s: '%s' reported unknown event %d; ignored", name_.c_str(),
+              dev_.cfgstring.c_str(), event);
+    return;
+  }
+  std::string text = what;
+  if (detail != nullptr && *detail) text += std::string(": ") + detail;
+  LOG_WARN("%s: '%s' (%s): %s", name_.c_str(), dev_.cfgstring.c_str(), user_.c_str(),
+           text.c_str());
+  std::lock_guard<std::mutex> l(events_mu_);
+  switch (event) {
+    case MODTGT_EVENT_LOCK_LOST: ++events_.lock_lost; break;
+    case MODTGT_EVENT_CONN_LOST: ++events_.conn_lost; events_.connected = false; break;
+    case MODTGT_EVENT_CONN_RESTORED: ++events_.conn_restored; events_.connected = true; break;
+  }
+  events_.last = std::move(text);
+}
+
+Device::EventCounts Device::events() const {
+  std::lock_guard<std::mutex> l(events_mu_);
+  return events_;
 }
 
 uint32_t Device::inflight() const {

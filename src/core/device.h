@@ -36,6 +36,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,6 +62,7 @@ struct modtgt_dev {
   std::string bsopts;
   void* priv = nullptr;        // module-owned (host->dev_set_private)
   std::atomic<uint64_t> size{0};  // host->dev_set_size; 0 = not set
+  std::string wwn;
 };
 
 namespace modtgt::core {
@@ -191,7 +193,37 @@ class Device : public scsi::Backend {
   // kHandleCmd with no iovecs in cmd->io gets cmd->data as its buffer (grown to
   // expected_length for Data-In commands).
   void Submit(scsi::Command* cmd) override;
+  // Tells the module (reconfig WRITE_CACHE, when it has reconfig) and updates the config
+  // the module sees. Any thread.
   void SetWriteCache(bool enabled) override;
+  // Size / config string change through the module's reconfig, with the device held and
+  // drained around the call (admin thread). InvalidArgument when the module has no
+  // reconfig; Busy when I/O does not drain in 30 s; the module's reason otherwise.
+  Status Reconfigure(const scsi::BackendReconfig& rc) override;
+  void SetSizeChangedCallback(std::function<void()> cb) override;
+  // host->dev_set_size: stores the size; after open, a change calls the size callback.
+  void SetSizeFromModule(uint64_t bytes);
+
+  // ---- Cluster lock group (module.h lock/unlock/get_lock_tag/get_lock_state). ----
+  // Admin thread (later the ALUA thread); serialised with the lifecycle callbacks.
+  bool has_lock() const { return desc_.lock != nullptr; }
+  // Returns the module's modtgt_status (MODTGT_STS_UNSUPPORTED without a lock group).
+  int Lock(uint16_t tag);
+  int Unlock();
+  int GetLockTag(uint16_t* tag);
+  // A modtgt_lock_state; MODTGT_LOCK_UNKNOWN without a lock group.
+  int GetLockState();
+
+  // ---- Events (host->dev_report_event). Any thread. ----
+  struct EventCounts {
+    uint64_t lock_lost = 0;
+    uint64_t conn_lost = 0;
+    uint64_t conn_restored = 0;
+    bool connected = true;     // false between CONN_LOST and CONN_RESTORED
+    std::string last;          // "lock lost: <detail>" of the latest event, "" if none
+  };
+  void ReportEvent(int event, const char* detail);
+  EventCounts events() const;
 
   const std::string& module_name() const { return name_; }
   uint32_t nr_threads() const { return desc_.nr_threads; }
@@ -248,6 +280,14 @@ class Device : public scsi::Backend {
   std::atomic<uint32_t> caps_{0};
   std::unique_ptr<env::WorkQueue> pool_;  // nr_threads > 0 only
   std::string thread_name_;
+
+  void NotifySizeChanged();
+  std::atomic<bool> size_published_{false};  // open() done: size changes are news
+  std::atomic<uint64_t> size_sets_{0};       // host->dev_set_size calls
+  mutable std::mutex cb_mu_;
+  std::function<void()> size_changed_cb_;  // GUARDED_BY(cb_mu_)
+  mutable std::mutex events_mu_;
+  EventCounts events_;                     // GUARDED_BY(events_mu_)
 
   mutable std::mutex slots_mu_;
   std::condition_variable drained_cv_;

@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "core/device.h"
+#include "scsi/sense.h"
 
 namespace modtgt::core {
 namespace {
@@ -62,7 +63,15 @@ void* HostDevGetPrivate(modtgt_dev* dev) { return dev ? dev->priv : nullptr; }
 const modtgt_dev_config* HostDevGetConfig(modtgt_dev* dev) { return dev ? &dev->config : nullptr; }
 
 void HostDevSetSize(modtgt_dev* dev, uint64_t bytes) {
-  if (dev) dev->size.store(bytes);
+  if (dev && dev->device) {
+    dev->device->SetSizeFromModule(bytes);
+  } else if (dev) {
+    dev->size.store(bytes);
+  }
+}
+
+void HostDevReportEvent(modtgt_dev* dev, modtgt_event event, const char* detail) {
+  if (dev && dev->device) dev->device->ReportEvent(static_cast<int>(event), detail);
 }
 
 Device::IoSlot* SlotOf(void* handle) { return static_cast<Device::IoSlot*>(handle); }
@@ -87,17 +96,62 @@ struct iovec* HostCmdData(modtgt_cmd* cmd, int* iovcnt) {
   return &s->data_iov;
 }
 
-// SPC-4 4.5.3 fixed-format sense data, current error (response code 0x70).
+// CHECK CONDITION with key/asc/ascq, in the format the initiator selected (D_SENSE).
 void HostCmdSetSense(modtgt_cmd* cmd, uint8_t key, uint8_t asc, uint8_t ascq) {
+  scsi::SetCheckCondition(SlotOf(cmd)->cmd, static_cast<scsi::SenseKey>(key & 0x0f),
+                          scsi::Asc{static_cast<uint16_t>(asc << 8 | ascq)});
+}
+
+// SAM-5 5.3.1 status codes a module may set without sense data.
+void HostCmdSetStatus(modtgt_cmd* cmd, uint8_t st) {
   scsi::Command* c = SlotOf(cmd)->cmd;
-  std::memset(c->sense, 0, 18);
-  c->sense[0] = 0x70;
-  c->sense[2] = key & 0x0f;
-  c->sense[7] = 10;  // ADDITIONAL SENSE LENGTH: bytes 8..17
-  c->sense[12] = asc;
-  c->sense[13] = ascq;
-  c->sense_len = 18;
+  switch (st) {
+    case 0x00:  // GOOD
+    case 0x04:  // CONDITION MET
+    case 0x08:  // BUSY
+    case 0x18:  // RESERVATION CONFLICT
+    case 0x28:  // TASK SET FULL
+    case 0x30:  // ACA ACTIVE
+    case 0x40:  // TASK ABORTED
+      c->status = static_cast<scsi::Status>(st);
+      c->sense_len = 0;
+      return;
+    default: {
+      const LoadedModule* m = CurrentModule();
+      LOG_ERROR("%scmd_set_status(0x%02x): not a status without sense; reporting "
+                "HARDWARE ERROR", m ? m->log_prefix.c_str() : "", st);
+      scsi::SetCheckCondition(c, scsi::SenseKey::kHardwareError,
+                              scsi::asc::kInternalTargetFailure);
+    }
+  }
+}
+
+void HostCmdSetSenseEx(modtgt_cmd* cmd, const modtgt_sense* sense) {
+  scsi::Command* c = SlotOf(cmd)->cmd;
+  if (sense == nullptr) {
+    scsi::SetCheckCondition(c, scsi::SenseKey::kHardwareError, scsi::asc::kInternalTargetFailure);
+    return;
+  }
+  scsi::SenseExtras x;
+  x.has_info = (sense->flags & MODTGT_SENSE_INFO) != 0;
+  x.info = sense->info;
+  x.has_progress = (sense->flags & MODTGT_SENSE_PROGRESS) != 0;
+  x.progress = sense->progress;
+  x.has_field = (sense->flags & MODTGT_SENSE_FIELD_POINTER) != 0;
+  x.field_in_cdb = sense->field_in_cdb != 0;
+  x.field_byte = sense->field_pointer;
+  x.field_bit = sense->bit_pointer_valid ? (sense->bit_pointer & 7) : -1;
+  scsi::SetCheckConditionEx(c, static_cast<scsi::SenseKey>(sense->key & 0x0f),
+                            scsi::Asc{static_cast<uint16_t>(sense->asc << 8 | sense->ascq)}, x);
+}
+
+int HostCmdSetSenseRaw(modtgt_cmd* cmd, const uint8_t* sense, size_t len) {
+  scsi::Command* c = SlotOf(cmd)->cmd;
+  if (!scsi::ValidRawSense(sense, len)) return MODTGT_EINVAL;
+  std::memcpy(c->sense, sense, len);
+  c->sense_len = static_cast<uint8_t>(len);
   c->status = scsi::Status::kCheckCondition;
+  return 0;
 }
 
 void HostCmdSetDataInLength(modtgt_cmd* cmd, uint32_t bytes) {
@@ -124,6 +178,10 @@ const modtgt_host kHostTable = {
     .cmd_set_sense = &HostCmdSetSense,
     .cmd_set_data_in_length = &HostCmdSetDataInLength,
     .cmd_complete = &HostCmdComplete,
+    .dev_report_event = &HostDevReportEvent,
+    .cmd_set_status = &HostCmdSetStatus,
+    .cmd_set_sense_ex = &HostCmdSetSenseEx,
+    .cmd_set_sense_raw = &HostCmdSetSenseRaw,
 };
 
 // ---- Helpers ----
@@ -234,6 +292,25 @@ Status ValidateDescriptor(const std::string& file, const modtgt_backing_store* d
       return Status::InvalidArgument("backing store '" + name + "' has no ." + m.field +
                                      " callback");
     }
+  }
+  const int lock_fns = (out->lock != nullptr) + (out->unlock != nullptr) +
+                       (out->get_lock_tag != nullptr) + (out->get_lock_state != nullptr);
+  if (lock_fns != 0 && lock_fns != 4) {
+    return Status::InvalidArgument("backing store '" + name +
+                                   "' has only part of the lock group: lock, unlock, "
+                                   "get_lock_tag and get_lock_state come all four or none");
+  }
+  if (out->device_type != MODTGT_DEVTYPE_DISK && out->device_type != MODTGT_DEVTYPE_CDROM) {
+    return Status::InvalidArgument("backing store '" + name + "' has device_type " +
+                                   std::to_string(out->device_type) +
+                                   "; this daemon serves 0 (disk) and 5 (cd/dvd)");
+  }
+  if (out->default_block_size != 0 &&
+      (out->default_block_size < 512 || out->default_block_size > 65536 ||
+       (out->default_block_size & (out->default_block_size - 1)) != 0)) {
+    return Status::InvalidArgument("backing store '" + name + "' has default_block_size " +
+                                   std::to_string(out->default_block_size) +
+                                   "; use 0 or a power of two from 512 to 65536");
   }
   if ((out->caps & MODTGT_CAP_THIN) && out->unmap == nullptr) {
     return Status::InvalidArgument("backing store '" + name +
@@ -726,7 +803,13 @@ std::vector<ModuleInfo> ModuleRegistry::List() const {
     if (d.handle_cmd) i.capabilities.push_back("handle_cmd");
     if (d.check_config) i.capabilities.push_back("check_config");
     if (d.caps & MODTGT_CAP_THIN) i.capabilities.push_back("thin");
+    if (d.reconfig) i.capabilities.push_back("reconfig");
+    if (d.lock) i.capabilities.push_back("lock");
     i.nr_threads = d.nr_threads;
+    i.device_type = d.device_type;
+    i.default_block_size = d.default_block_size;
+    i.has_reconfig = d.reconfig != nullptr;
+    i.has_lock = d.lock != nullptr;
     i.users = m->UserList();
     out.push_back(std::move(i));
   }

@@ -35,6 +35,10 @@ struct ModuleInfo {
   std::string cfg_desc;
   std::vector<std::string> capabilities;  // "read", "write", "flush", "unmap", ...
   uint32_t nr_threads = 0;
+  uint32_t device_type = 0;          // default peripheral type (MODTGT_DEVTYPE_*), ABI 1.1
+  uint32_t default_block_size = 0;   // 0 = 512
+  bool has_reconfig = false;
+  bool has_lock = false;             // the cluster lock group (lock/unlock/...)
   std::vector<std::string> users;         // "tid 1 lun 1"
 };
 
@@ -48,6 +52,9 @@ struct DeviceConfig {
   bool readonly = false;
   uint64_t size = 0;       // 0 = the module decides
   bool write_cache = true;
+  uint32_t hw_max_sectors = 0;    // --hw-max-sectors (blocks per command), 0 = default
+  uint32_t max_data_area_mb = 0;  // --control max_data_area_mb, 0 = default
+  std::string wwn;                // --wwn, "" = derived
   std::string user;        // "tid 1 lun 1", for listings and unload refusals
 };
 

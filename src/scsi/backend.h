@@ -8,10 +8,20 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
 
+#include "common/status.h"
 #include "scsi/command.h"
 
 namespace modtgt::scsi {
+
+// A configuration change of a live backend (module.h modtgt_reconfig). Unset = unchanged.
+struct BackendReconfig {
+  std::optional<uint64_t> size;          // new size in bytes (block aligned)
+  std::optional<std::string> cfgstring;  // new "subtype/config" (e.g. a new optical medium)
+};
 
 class Backend {
  public:
@@ -28,8 +38,20 @@ class Backend {
   virtual bool thin() const = 0;
   // Performs cmd->io. REQUIRES: the range was checked against size_bytes().
   virtual void Submit(Command* cmd) = 0;
-  // Write cache state changed by MODE SELECT or the admin (WCE).
+  // Write cache state changed by MODE SELECT or the admin (WCE). Any thread; reaches the
+  // module's reconfig (MODTGT_RECONFIG_WRITE_CACHE) when it has one.
   virtual void SetWriteCache(bool enabled) { (void)enabled; }
+  // Changes size and/or config string of the live backend (module reconfig). REQUIRES: the
+  // admin thread (it holds new I/O and waits for in-flight I/O to drain). On error nothing
+  // changed. The default refuses.
+  virtual ::modtgt::Status Reconfigure(const BackendReconfig& rc) {
+    (void)rc;
+    return ::modtgt::Status::InvalidArgument("this backing store cannot be reconfigured");
+  }
+  // Called (any thread) whenever size_bytes() changes after open, whether through
+  // Reconfigure or on the module's own initiative (host->dev_set_size). The LU sets it to
+  // raise CAPACITY DATA HAS CHANGED. Set once, before I/O starts.
+  virtual void SetSizeChangedCallback(std::function<void()> cb) { (void)cb; }
 };
 
 // Completes cmd->io with a modtgt_status. Any thread; runs cmd->io.done on the owning loop.

@@ -17,9 +17,27 @@ LogicalUnit::LogicalUnit(LuConfig config, const DeviceType* type,
       target_name_(std::move(target_name)) {
   wce.store(config_.write_cache);
   for (auto& slot : known_nexus_) slot.store(0, std::memory_order_relaxed);
+  if (backend_) {
+    // SBC-4 4.10 / SPC-4 5.14: a capacity change is reported to every I_T nexus.
+    backend_->SetSizeChangedCallback([this] { AddUnitAttentionAll(asc::kCapacityDataHasChanged); });
+  }
 }
 
-LogicalUnit::~LogicalUnit() = default;
+LogicalUnit::~LogicalUnit() {
+  if (backend_) backend_->SetSizeChangedCallback(nullptr);
+}
+
+::modtgt::Status LogicalUnit::Resize(uint64_t bytes) {
+  if (bytes == 0 || bytes % config_.block_size != 0) {
+    return ::modtgt::Status::InvalidArgument("size " + std::to_string(bytes) +
+                                   " is not a positive multiple of the block size " +
+                                   std::to_string(config_.block_size));
+  }
+  if (!backend_) return ::modtgt::Status::InvalidArgument("this logical unit has no backing store");
+  BackendReconfig rc;
+  rc.size = bytes;
+  return backend_->Reconfigure(rc);
+}
 
 bool LogicalUnit::KnownFast(uint64_t id) const {
   return id != 0 && known_nexus_[id % kKnownSlots].load(std::memory_order_acquire) == id;

@@ -88,6 +88,13 @@ class LogicalUnit {
   uint64_t num_blocks() const { return backend_->size_bytes() / config_.block_size; }
   bool readonly() const { return config_.readonly; }
 
+  // ---- Live reconfiguration (admin thread). ----
+  // Resizes the backing store (module reconfig, I/O held meanwhile). Every nexus then gets
+  // CAPACITY DATA HAS CHANGED (SBC-4 4.10; raised by the backend's size-changed callback,
+  // which also fires when a module changes its size on its own). InvalidArgument for a
+  // size that is not a whole number of blocks or is 0; the module's error otherwise.
+  ::modtgt::Status Resize(uint64_t bytes);
+
   // ---- Unit attentions (SAM-5 5.14). Thread-safe. ----
   // Queues code for every nexus known to this LU except `except` (0 = none).
   void AddUnitAttentionAll(Asc code, uint64_t except_nexus = 0);

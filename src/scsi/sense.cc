@@ -105,6 +105,32 @@ void SetInvalidField(Command* cmd, bool in_cdb, uint16_t byte, int bit) {
            in_cdb ? asc::kInvalidFieldInCdb : asc::kInvalidFieldInParameterList, false, 0, sks);
 }
 
+void SetCheckConditionEx(Command* cmd, SenseKey key, Asc code, const SenseExtras& x) {
+  uint8_t sks[3] = {};
+  const uint8_t* p = nullptr;
+  if (x.has_progress) {
+    // SPC-4 4.5.2.4.4 progress indication: SKSV, then PROGRESS INDICATION.
+    sks[0] = 0x80;
+    PutBe16(sks + 1, x.progress);
+    p = sks;
+  } else if (x.has_field) {
+    PutFieldPointer(sks, x.field_in_cdb, x.field_byte, x.field_bit);
+    p = sks;
+  }
+  SetSense(cmd, key, code, x.has_info, x.info, p);
+}
+
+bool ValidRawSense(const uint8_t* sense, size_t len) {
+  if (sense == nullptr || len < 8 || len > kMaxSenseLength) return false;
+  const uint8_t rc = sense[0] & 0x7f;
+  if (rc == 0x70 || rc == 0x71) {
+    // Fixed format: bytes 0..7 plus ADDITIONAL SENSE LENGTH must fit in what was given.
+    return 8u + sense[7] <= len;
+  }
+  if (rc == 0x72 || rc == 0x73) return 8u + sense[7] <= len;
+  return false;
+}
+
 void SetStatusFromIo(Command* cmd, int modtgt_status) {
   switch (modtgt_status) {
     case MODTGT_STS_OK:

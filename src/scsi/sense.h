@@ -89,6 +89,24 @@ void SetInvalidField(Command* cmd, bool in_cdb, uint16_t byte, int bit = -1);
 size_t BuildSenseFieldPointer(uint8_t* buf, size_t buflen, bool descriptor_format, SenseKey key,
                               Asc code, bool in_cdb, uint16_t byte, int bit = -1);
 
+// Sets CHECK CONDITION with sense that may carry the INFORMATION field and one
+// sense-key-specific field (SPC-4 4.5.2.4): a PROGRESS INDICATION (NOT READY / NO SENSE,
+// e.g. FORMAT IN PROGRESS) or a field pointer. In the format the LU's D_SENSE selects.
+struct SenseExtras {
+  bool has_info = false;
+  uint64_t info = 0;
+  bool has_progress = false;
+  uint16_t progress = 0;  // 1/65536ths done
+  bool has_field = false;
+  bool field_in_cdb = false;
+  uint16_t field_byte = 0;
+  int field_bit = -1;  // -1 = no bit pointer
+};
+void SetCheckConditionEx(Command* cmd, SenseKey key, Asc code, const SenseExtras& extras);
+// Validates raw sense bytes (fixed 0x70/0x71 with length >= 8 + ADDITIONAL SENSE LENGTH
+// coverage, or descriptor 0x72/0x73), at most kMaxSenseLength. True if usable as is.
+bool ValidRawSense(const uint8_t* sense, size_t len);
+
 // Maps a backing store's modtgt_status (include/modtgt/module.h) to a SCSI status + sense:
 // OK -> GOOD; READ_ERROR -> MEDIUM ERROR/UNRECOVERED READ ERROR (0x11/0x00); WRITE_ERROR ->
 // MEDIUM ERROR/WRITE ERROR (0x0c/0x00); LBA_OUT_OF_RANGE -> ILLEGAL REQUEST (0x21/0x00);

@@ -9,6 +9,7 @@
  *   BROKEN_THIN        MODTGT_CAP_THIN, no unmap    USE_UNDEFINED     an unresolvable symbol
  *   USE_GONE_LIB       needs a library that is not installed
  *   LOAD_FAIL          load() fails with a reason   LOAD_RETRY        load() fails once
+ *   ABI_1_0            built for ABI 1.0: descriptor ends after handle_cmd (valid)
  *   SHORT_DESC         an older, shorter descriptor (valid) whose last field is garbage
  *   REOPEN_FAIL        open(dev, 1) fails (reload rollback tests)
  *   REOPEN_FAIL_ENV    open(dev, 1) fails while $MODTGT_TEST_REOPEN_FAIL is set (a
@@ -102,6 +103,9 @@ __attribute__((unused)) static const modtgt_backing_store desc = {
     .struct_size = 16,
 #elif defined(SHORT_DESC)
     .struct_size = offsetof(modtgt_backing_store, handle_cmd),
+#elif defined(ABI_1_0)
+    /* Built as a module of ABI 1.0 would be: its descriptor ends after handle_cmd. */
+    .struct_size = offsetof(modtgt_backing_store, device_type),
 #else
     .struct_size = sizeof(modtgt_backing_store),
 #endif
@@ -109,6 +113,8 @@ __attribute__((unused)) static const modtgt_backing_store desc = {
     .abi_version = (2u << 16) | 0u,
 #elif defined(BROKEN_ABI_MINOR)
     .abi_version = (1u << 16) | 7u,
+#elif defined(ABI_1_0)
+    .abi_version = (1u << 16) | 0u,
 #else
     .abi_version = MODTGT_ABI_VERSION,
 #endif

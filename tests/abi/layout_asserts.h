@@ -12,11 +12,15 @@
 #if defined(__x86_64__)
 #define ABI_ASSERT(cond) static_assert(cond, #cond)
 
-ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010000u);
+ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010001u);
 ABI_ASSERT(sizeof(modtgt_status) == 4);
 ABI_ASSERT(sizeof(modtgt_log_level) == 4);
 
-ABI_ASSERT(sizeof(modtgt_dev_config) == 56);
+/* 1.0 ended at 56 bytes; 1.1 appended three fields. */
+ABI_ASSERT(sizeof(modtgt_dev_config) == 72);
+ABI_ASSERT(offsetof(modtgt_dev_config, hw_max_sectors) == 56);
+ABI_ASSERT(offsetof(modtgt_dev_config, max_data_area_mb) == 60);
+ABI_ASSERT(offsetof(modtgt_dev_config, wwn) == 64);
 ABI_ASSERT(offsetof(modtgt_dev_config, struct_size) == 0);
 ABI_ASSERT(offsetof(modtgt_dev_config, block_size) == 4);
 ABI_ASSERT(offsetof(modtgt_dev_config, cfgstring) == 8);
@@ -28,7 +32,6 @@ ABI_ASSERT(offsetof(modtgt_dev_config, size) == 40);
 ABI_ASSERT(offsetof(modtgt_dev_config, write_cache) == 48);
 ABI_ASSERT(offsetof(modtgt_dev_config, reserved) == 52);
 
-ABI_ASSERT(sizeof(modtgt_host) == 104);
 ABI_ASSERT(offsetof(modtgt_host, struct_size) == 0);
 ABI_ASSERT(offsetof(modtgt_host, abi_version) == 4);
 ABI_ASSERT(offsetof(modtgt_host, log) == 8);
@@ -43,8 +46,33 @@ ABI_ASSERT(offsetof(modtgt_host, cmd_data) == 72);
 ABI_ASSERT(offsetof(modtgt_host, cmd_set_sense) == 80);
 ABI_ASSERT(offsetof(modtgt_host, cmd_set_data_in_length) == 88);
 ABI_ASSERT(offsetof(modtgt_host, cmd_complete) == 96);
+/* 1.1 */
+ABI_ASSERT(offsetof(modtgt_host, dev_report_event) == 104);
+ABI_ASSERT(offsetof(modtgt_host, cmd_set_status) == 112);
+ABI_ASSERT(offsetof(modtgt_host, cmd_set_sense_ex) == 120);
+ABI_ASSERT(offsetof(modtgt_host, cmd_set_sense_raw) == 128);
+ABI_ASSERT(sizeof(modtgt_host) == 136);
 
-ABI_ASSERT(sizeof(modtgt_backing_store) == 160);
+ABI_ASSERT(sizeof(modtgt_reconfig) == 40);
+ABI_ASSERT(offsetof(modtgt_reconfig, what) == 4);
+ABI_ASSERT(offsetof(modtgt_reconfig, size) == 8);
+ABI_ASSERT(offsetof(modtgt_reconfig, cfgstring) == 16);
+ABI_ASSERT(offsetof(modtgt_reconfig, path) == 24);
+ABI_ASSERT(offsetof(modtgt_reconfig, write_cache) == 32);
+ABI_ASSERT(sizeof(modtgt_sense) == 24);
+ABI_ASSERT(offsetof(modtgt_sense, progress) == 4);
+ABI_ASSERT(offsetof(modtgt_sense, field_pointer) == 6);
+ABI_ASSERT(offsetof(modtgt_sense, info) == 16);
+
+/* 1.0 ended at 160 bytes (after handle_cmd); 1.1 appended device_type .. get_lock_state. */
+ABI_ASSERT(sizeof(modtgt_backing_store) == 208);
+ABI_ASSERT(offsetof(modtgt_backing_store, device_type) == 160);
+ABI_ASSERT(offsetof(modtgt_backing_store, default_block_size) == 164);
+ABI_ASSERT(offsetof(modtgt_backing_store, reconfig) == 168);
+ABI_ASSERT(offsetof(modtgt_backing_store, lock) == 176);
+ABI_ASSERT(offsetof(modtgt_backing_store, unlock) == 184);
+ABI_ASSERT(offsetof(modtgt_backing_store, get_lock_tag) == 192);
+ABI_ASSERT(offsetof(modtgt_backing_store, get_lock_state) == 200);
 ABI_ASSERT(offsetof(modtgt_backing_store, struct_size) == 0);
 ABI_ASSERT(offsetof(modtgt_backing_store, abi_version) == 4);
 ABI_ASSERT(offsetof(modtgt_backing_store, kind) == 8);
@@ -77,4 +105,12 @@ ABI_ASSERT(MODTGT_STS_NOT_HANDLED == 8 && MODTGT_STS_SENSE_SET == 9 && MODTGT_ST
 ABI_ASSERT(MODTGT_KIND_BACKING_STORE == 1 && MODTGT_KIND_FILTER == 2);
 ABI_ASSERT(MODTGT_IO_FUA == 1 && MODTGT_CAP_THIN == 1);
 ABI_ASSERT(MODTGT_OFLAG_DIRECT == 1 && MODTGT_OFLAG_SYNC == 2);
+ABI_ASSERT(MODTGT_RECONFIG_SIZE == 1 && MODTGT_RECONFIG_CFGSTRING == 2 &&
+           MODTGT_RECONFIG_WRITE_CACHE == 4);
+ABI_ASSERT(MODTGT_LOCK_UNLOCKED == 0 && MODTGT_LOCK_LOCKED == 1 && MODTGT_LOCK_LOCKING == 2 &&
+           MODTGT_LOCK_UNKNOWN == 3);
+ABI_ASSERT(MODTGT_EVENT_LOCK_LOST == 1 && MODTGT_EVENT_CONN_LOST == 2 &&
+           MODTGT_EVENT_CONN_RESTORED == 3);
+ABI_ASSERT(MODTGT_SENSE_INFO == 1 && MODTGT_SENSE_PROGRESS == 2 && MODTGT_SENSE_FIELD_POINTER == 4);
+ABI_ASSERT(MODTGT_DEVTYPE_DISK == 0 && MODTGT_DEVTYPE_CDROM == 5);
 #endif

@@ -56,7 +56,7 @@ m = [m for m in json.load(sys.stdin)["modules"] if m["name"] == "null" and m["ki
 for k in ("kind", "name", "path", "version", "abi_version", "abi", "state", "error",
           "capabilities", "cfg_desc", "users"):
     assert k in m, k
-assert m["kind"] == "backing-store" and m["path"].endswith("/bs_null.so") and m["abi"] == "1.0", m
+assert m["kind"] == "backing-store" and m["path"].endswith("/bs_null.so") and m["abi"] == "1.1", m
 assert "read" in m["capabilities"], m
 ' || fail "system show --json lacks module fields"
 adm --mode system --op show > "$TMP/show.txt"
