@@ -8,6 +8,7 @@
 #include "modtgt/module.h"
 #include "scsi/backend.h"
 #include "scsi/logical_unit.h"
+#include "scsi/mmc.h"
 #include "scsi/sense.h"
 #include "scsi/spc.h"
 
@@ -256,9 +257,9 @@ void SubmitEnabled(Command* cmd) {
       Complete(cmd);
       return;
     }
-    if ((op->flags & kOpNeedsMedium) && lu->config().removable &&
+    if ((op->flags & kOpNeedsMedium) && MediumRemovable(*lu) &&
         !lu->medium_present.load(std::memory_order_relaxed)) {
-      SetCheckCondition(cmd, SenseKey::kNotReady, asc::kMediumNotPresent);
+      SetCheckCondition(cmd, SenseKey::kNotReady, NoMediumAsc(*lu));
       Complete(cmd);
       return;
     }

@@ -13,6 +13,7 @@
 #include "common/byteorder.h"
 #include "scsi/dispatch.h"
 #include "scsi/logical_unit.h"
+#include "scsi/mmc.h"
 #include "scsi/sbc.h"
 #include "scsi/sense.h"
 
@@ -66,6 +67,7 @@ std::string SerialOf(const LogicalUnit& lu) {
 }
 
 bool IsSbc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x00; }
+bool IsMmc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x05; }
 
 OpInfo Op(uint8_t opcode, OpHandler h, uint32_t flags, const char* name,
           std::initializer_list<uint8_t> usage) {
@@ -98,7 +100,7 @@ void StandardInquiry(Command* cmd, uint8_t* d) {
   const LuConfig& cfg = lu ? lu->config() : defaults;
   // PERIPHERAL QUALIFIER 3 / type 1Fh for a LUN that does not exist (SPC-4 6.6.2).
   d[0] = lu ? (lu->type()->peripheral_type() & 0x1f) : 0x7f;
-  d[1] = (lu && cfg.removable) ? 0x80 : 0x00;  // RMB
+  d[1] = (lu && MediumRemovable(*lu)) ? 0x80 : 0x00;  // RMB (always 1 for MMC)
   d[2] = 0x06;                                  // VERSION: SPC-4
   d[3] = 0x10 | 0x02;                           // HISUP, RESPONSE DATA FORMAT 2
   d[4] = kStdInquiryLen - 5;                    // ADDITIONAL LENGTH
@@ -113,6 +115,7 @@ void StandardInquiry(Command* cmd, uint8_t* d) {
   PutBe16(d + 60, 0x0960);  // iSCSI
   PutBe16(d + 62, 0x0460);  // SPC-4
   if (lu && IsSbc(*lu)) PutBe16(d + 64, 0x04c0);  // SBC-3
+  if (lu && IsMmc(*lu)) PutBe16(d + 64, 0x04e0);  // MMC-6
 }
 
 // Appends a designation descriptor (SPC-4 7.8.6.1).
@@ -273,8 +276,8 @@ void RequestSense(Command* cmd) {
     n = BuildSense(buf, sizeof(buf), desc, SenseKey::kIllegalRequest, asc::kLunNotSupported);
   } else if (cmd->nexus && lu->TakeUnitAttention(*cmd->nexus, &ua)) {
     n = BuildSense(buf, sizeof(buf), desc, SenseKey::kUnitAttention, ua);
-  } else if (lu->config().removable && !lu->medium_present.load()) {
-    n = BuildSense(buf, sizeof(buf), desc, SenseKey::kNotReady, asc::kMediumNotPresent);
+  } else if (MediumRemovable(*lu) && !lu->medium_present.load()) {
+    n = BuildSense(buf, sizeof(buf), desc, SenseKey::kNotReady, NoMediumAsc(*lu));
   } else {
     n = BuildSense(buf, sizeof(buf), desc, SenseKey::kNoSense, asc::kNone);
   }
@@ -318,11 +321,14 @@ constexpr uint8_t kPageInformationalExceptions = 0x1c;
 constexpr uint8_t kPageAll = 0x3f;
 constexpr uint8_t kPages[] = {kPageRwErrorRecovery, kPageCaching, kPageControl,
                               kPageInformationalExceptions};
+// MMC-6 7: the pages of an MM device (0x01, 0x1A and 0x2A from MmcModePage).
+constexpr uint8_t kMmcPages[] = {kPageRwErrorRecovery, kPageControl, 0x1a, 0x2a};
 
 // Writes one mode page; returns its length (0 if the page is not supported).
 size_t BuildPage(const LogicalUnit& lu, uint8_t page, Pc pc, uint8_t* d) {
   const bool changeable = pc == kPcChangeable;
   const bool dflt = pc == kPcDefault;
+  if (IsMmc(lu) && page != kPageControl) return MmcModePage(lu, page, pc, d);
   switch (page) {
     case kPageRwErrorRecovery:  // SBC-3 6.4.9
       if (!IsSbc(lu)) return 0;
@@ -407,8 +413,11 @@ void ModeSense(Command* cmd) {
   }
   const size_t bdlen = v.size() - (ten ? 8 : 4);
   uint8_t buf[64];
+  static_assert(sizeof(buf) >= kMmcModePageMax);
   if (page == kPageAll) {
-    for (uint8_t p : kPages) {
+    const bool mmc = IsMmc(lu);
+    for (uint8_t p : mmc ? std::vector<uint8_t>(std::begin(kMmcPages), std::end(kMmcPages))
+                         : std::vector<uint8_t>(std::begin(kPages), std::end(kPages))) {
       size_t n = BuildPage(lu, p, pc, buf);
       v.insert(v.end(), buf, buf + n);
     }
