@@ -4,34 +4,60 @@
 # (thin + removable LUN 1, read-only LUN 2, a second portal for the multipath tests), one
 # iscsi-test-cu process per test so a skip is told apart from a pass and one test's state
 # cannot leak into the next. Writes $OUT/results.tsv (test, PASS|FAIL|SKIP, note) and fails
-# when a test listed in expected-pass.txt does not pass.
+# when a test listed in the expected file does not pass.
 #
-#   run.sh [--update] [--tests PATTERN] [OUTDIR]
-#     --update   rewrite expected-pass.txt from this run's passes
-#     --tests    a grep -E pattern over test names (default: all)
+#   run.sh [--update] [--tests PATTERN] [--bstype NAME] [--size SIZE] [--expected FILE] [OUTDIR]
+#     --update     rewrite the expected file from this run's passes
+#     --tests      a grep -E pattern over test names (default: all)
+#     --bstype     the backing store of LUN 1 and LUN 2 (default rdwr): rdwr and uring get
+#                  sparse files, ram its size through --bsopts size=, any other module a
+#                  file path with --bstype NAME
+#     --size       LUN 1's size (default 1G; LUN 2 is 64M)
+#     --expected   the list of tests that must pass (default expected-pass.txt beside this
+#                  script). Every backing store is held to the same list as rdwr.
 source "$(dirname "$0")/../e2e/functions.sh"
 requires iscsi-test-cu python3 timeout
 HERE=$(cd "$(dirname "$0")" && pwd)
-UPDATE=0; PATTERN=.; OUT=
+UPDATE=0; PATTERN=.; OUT=; BSTYPE=rdwr; SIZE=1G; EXPECTED=$HERE/expected-pass.txt
 while [ $# -gt 0 ]; do
   case "$1" in
     --update) UPDATE=1; shift;;
     --tests) PATTERN=$2; shift 2;;
+    --bstype) BSTYPE=$2; shift 2;;
+    --size) SIZE=$2; shift 2;;
+    --expected) EXPECTED=$2; shift 2;;
+    -*) fail "unknown option $1";;
     *) OUT=$1; shift;;
   esac
 done
 OUT=${OUT:-$TMP/conformance}
+info "backing store: $BSTYPE, LUN 1 size $SIZE, expected: $EXPECTED"
 mkdir -p "$OUT"
 IQN=iqn.2026-11.org.modtgt.test:conformance
 
 start_daemon --iscsi portal=127.0.0.1:0
 PORTAL2=$(adm --mode system --op show --json | json_get 'j["portals"][1]')
-truncate -s 1G "$TMP/lun1.img"
-truncate -s 64M "$TMP/lun2.img"
 new_target 1 $IQN
-adm --mode logicalunit --op new --tid 1 --lun 1 --backing-store "$TMP/lun1.img" \
-  --params thin_provisioning=1,removable=1
-adm --mode logicalunit --op new --tid 1 --lun 2 --backing-store "$TMP/lun2.img" --params readonly=1
+# new_lun LUN SIZE PARAMS: a LUN of $BSTYPE.
+new_lun() {
+  local lun=$1 size=$2 params=$3
+  case "$BSTYPE" in
+    ram)
+      # TODO(modtgt): --size SIZE once every modtgtadm in use has it; bsopts works today.
+      adm --mode logicalunit --op new --tid 1 --lun "$lun" --bstype ram --backing-store ram/ \
+        --bsopts "size=$size" --params "$params";;
+    rdwr)
+      truncate -s "$size" "$TMP/lun$lun.img"
+      adm --mode logicalunit --op new --tid 1 --lun "$lun" --backing-store "$TMP/lun$lun.img" \
+        --params "$params";;
+    *)
+      truncate -s "$size" "$TMP/lun$lun.img"
+      adm --mode logicalunit --op new --tid 1 --lun "$lun" --bstype "$BSTYPE" \
+        --backing-store "$BSTYPE/$TMP/lun$lun.img" --params "$params";;
+  esac
+}
+new_lun 1 "$SIZE" thin_provisioning=1,removable=1
+new_lun 2 64M readonly=1
 URL=iscsi://$PORTAL/$IQN/1
 MPURL=iscsi://$PORTAL2/$IQN/1
 ROURL=iscsi://$PORTAL/$IQN/2
@@ -129,19 +155,21 @@ failn=$(awk -F'\t' '$2=="FAIL"' "$OUT/results.tsv" | wc -l)
 skip=$(awk -F'\t' '$2=="SKIP"' "$OUT/results.tsv" | wc -l)
 awk -F'\t' '$2!="PASS"{print "  " $2 "  " $1 "  " $3}' "$OUT/results.tsv" >&2
 if [ $UPDATE = 1 ]; then
-  awk -F'\t' '$2=="PASS"{print $1}' "$OUT/results.tsv" | sort > "$HERE/expected-pass.txt"
-  echo "expected-pass.txt updated: $pass tests" >&2
+  awk -F'\t' '$2=="PASS"{print $1}' "$OUT/results.tsv" | sort > "$EXPECTED"
+  echo "$EXPECTED updated: $pass tests" >&2
 fi
 regress=0
-if [ -f "$HERE/expected-pass.txt" ]; then
+if [ -f "$EXPECTED" ]; then
   while read -r t; do
     grep -qx "$t" "$OUT/tests.txt" || continue
     if ! awk -F'\t' -v t="$t" '$1==t && $2=="PASS"{f=1} END{exit !f}' "$OUT/results.tsv"; then
       echo "REGRESSION: $t ($(awk -F'\t' -v t="$t" '$1==t{print $2 " " $3}' "$OUT/results.tsv"))" >&2
       regress=$((regress + 1))
     fi
-  done < "$HERE/expected-pass.txt"
+  done < "$EXPECTED"
+else
+  [ $UPDATE = 1 ] || fail "expected list $EXPECTED not found"
 fi
 stop_daemon
-echo "conformance: $pass passed, $failn failed, $skip skipped"
+echo "conformance ($BSTYPE): $pass passed, $failn failed, $skip skipped"
 [ $regress -eq 0 ] || fail "$regress expected test(s) no longer pass"
