@@ -13,7 +13,7 @@
 #     comparison: every test must PASS on file_callouts, except the ones libiscsi skips on
 #     any fully provisioned LUN (then rdwr without thin must skip them too).
 source "$(dirname "$0")/functions.sh"
-requires qemu-img cmp python3 iscsi-inq iscsi-test-cu timeout
+requires qemu-img cmp python3 iscsi-inq iscsi-readcapacity16 iscsi-test-cu timeout
 PROBE=$MODTGT_BUILD/tests/tools/takeover_probe
 SO=$MODTGT_BUILD/examples/backing-store/bs_file_callouts.so
 [ -x "$PROBE" ] || fail "$PROBE not built (needs libiscsi-dev)"
@@ -70,6 +70,12 @@ grep -Eiq 'lbpu:? *0\b|unmap[^:]*: *0\b' "$TMP/b2" || { cat "$TMP/b2" >&2; fail 
 grep -Eiq 'lbpu:? *1\b' "$TMP/b2" && fail "VPD 0xB2 advertises UNMAP (LBPU=1)"
 grep -Eiq 'lbpws:? *1\b' "$TMP/b2" && fail "VPD 0xB2 advertises WRITE SAME(16) with UNMAP (LBPWS=1)"
 info "VPD 0xB2: $(tr '\n' ' ' < "$TMP/b2")"
+iscsi-inq -e 1 -c 176 "$URL" > "$TMP/b0" 2>&1 || fail "iscsi-inq VPD 0xB0: $(cat "$TMP/b0")"
+info "VPD 0xB0: $(tr '\n' ' ' < "$TMP/b0")"
+grep -Eiq 'unmap lba count: *0\b' "$TMP/b0" || fail "VPD 0xB0 has a MAXIMUM UNMAP LBA COUNT"
+grep -Eiq 'unmap block descriptor count: *0\b' "$TMP/b0" || fail "VPD 0xB0 has a MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT"
+iscsi-readcapacity16 "$URL" > "$TMP/rc16" 2>&1 || fail "iscsi-readcapacity16: $(cat "$TMP/rc16")"
+grep -Eiq 'lbpme:? *0\b' "$TMP/rc16" || { cat "$TMP/rc16" >&2; fail "READ CAPACITY(16) does not say LBPME=0"; }
 "$PROBE" "$URL" unmap 0 8 > "$TMP/unmap" || fail "takeover_probe unmap failed"
 cat "$TMP/unmap" >&2
 grep -q "status=0x02 sense=05/" "$TMP/unmap" || fail "UNMAP did not answer ILLEGAL REQUEST"

@@ -16,6 +16,7 @@
  *                                          that never shrinks and grows at least once;
  *                                          INQUIRY works and READ(10) is NOT READY 04/04
  *                                          meanwhile
+ *   takeover_probe URL format-start        FORMAT UNIT with IMMED=1, prints its result
  *   takeover_probe URL format-wait         FORMAT UNIT without IMMED on one session while
  *                                          a second session polls TEST UNIT READY: the
  *                                          FORMAT must not end before a NOT READY 04/04
@@ -161,9 +162,21 @@ static struct iscsi_context* connect_url(const char* url, int* lun, const char* 
   if (u == NULL) die(ctx, "bad URL");
   iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL);
   iscsi_set_header_digest(ctx, ISCSI_HEADER_DIGEST_NONE_CRC32C);
-  if (iscsi_full_connect_sync(ctx, u->portal, u->lun) != 0) die(ctx, "login");
+  /* Not iscsi_full_connect_sync: it sends TEST UNIT READY after the login and gives up
+   * on NOT READY, which a formatting LUN answers. */
+  iscsi_set_targetname(ctx, u->target);
+  if (iscsi_connect_sync(ctx, u->portal) != 0) die(ctx, "connect");
+  if (iscsi_login_sync(ctx) != 0) die(ctx, "login");
   *lun = u->lun;
   iscsi_destroy_url(u);
+  /* Consume the unit attentions of a new I_T nexus (POWER ON, RESET ...) with TEST UNIT
+   * READY, which may itself answer NOT READY: that is fine here. */
+  for (int i = 0; i < 8; i++) {
+    const uint8_t cdb[6] = {0x00};
+    struct result r;
+    run(ctx, *lun, cdb, 6, SCSI_XFER_NONE, NULL, 0, &r);
+    if (r.status != SCSI_STATUS_CHECK_CONDITION || r.key != 0x06) break;
+  }
   return ctx;
 }
 
@@ -447,7 +460,7 @@ int main(int argc, char** argv) {
   if (argc < 3) {
     fprintf(stderr,
             "usage: takeover_probe URL tur|read LBA BLOCKS|unmap LBA BLOCKS|rw BLOCKS|zeros|"
-            "format-progress|format-wait\n");
+            "format-start|format-progress|format-wait\n");
     return 2;
   }
   const char* url = argv[1];
@@ -481,6 +494,16 @@ int main(int argc, char** argv) {
     rc = cmd_rw(ctx, lun, (uint32_t)strtoul(argv[3], NULL, 0));
   } else if (strcmp(what, "zeros") == 0) {
     rc = cmd_zeros(ctx, lun);
+  } else if (strcmp(what, "format-start") == 0) {
+    uint8_t hdr[4];
+    struct iscsi_data d;
+    struct scsi_task* t = format_task(1, &d, hdr);
+    if (iscsi_scsi_command_sync(ctx, lun, t, &d) == NULL || t->status == SCSI_STATUS_ERROR) {
+      die(ctx, "FORMAT UNIT");
+    }
+    take_result(t, &r, NULL, 0);
+    scsi_free_scsi_task(t);
+    print_result("FORMAT UNIT (IMMED)", &r);
   } else if (strcmp(what, "format-progress") == 0) {
     rc = cmd_format_progress(ctx, lun);
   } else {
