@@ -236,7 +236,9 @@ static int lba_out_of_range(modtgt_cmd* cmd, uint64_t lba) {
 /* NOT READY / LOGICAL UNIT NOT READY, FORMAT IN PROGRESS (02/04/04) with the PROGRESS
  * INDICATION: the fraction done in 1/65536ths (SPC-4 4.5.2.4.4). REQUIRES: f->mu held. */
 static int format_in_progress_locked(struct ft_dev* f, modtgt_cmd* cmd) {
-  uint64_t p = f->format_total ? (f->format_done * 65536u) / f->format_total : 0;
+  uint64_t p = f->format_total
+                   ? (uint64_t)((double)f->format_done / (double)f->format_total * 65536.0)
+                   : 0;
   modtgt_sense s = {.key = KEY_NOT_READY, .asc = 0x04, .ascq = 0x04,
                     .flags = MODTGT_SENSE_PROGRESS,
                     .progress = (uint16_t)(p > 65535 ? 65535 : p)};
@@ -271,7 +273,7 @@ static int format_file(struct ft_dev* f, uint64_t total) {
     struct iovec v = {zeros, n};
     int e = rw_all(f->fd, 1, &v, 1, off, n, 0);
     if (e != 0) {
-      host->log(MODTGT_LOG_ERROR, "'%s': format write at %llu: %s", f->path,
+      host->log(MODTGT_LOG_ERROR, "file_takeover: '%s': format write at %llu: %s", f->path,
                 (unsigned long long)off, strerror(e));
       status = MODTGT_STS_WRITE_ERROR;
       break;
@@ -296,13 +298,15 @@ static int format_file(struct ft_dev* f, uint64_t total) {
   }
   free(zeros);
   if (status == MODTGT_STS_OK && fdatasync(f->fd) != 0) {
-    host->log(MODTGT_LOG_ERROR, "'%s': fdatasync after format: %s", f->path,
+    host->log(MODTGT_LOG_ERROR, "file_takeover: '%s': fdatasync after format: %s", f->path,
               strerror(errno));
     status = MODTGT_STS_WRITE_ERROR;
   }
   return status;
 }
 
+/* The format thread's messages name the module themselves: the host attributes a log
+ * line to a module only on threads running one of its callouts. */
 static void* format_thread(void* arg) {
   struct ft_dev* f = arg;
   pthread_mutex_lock(&f->mu);
@@ -317,7 +321,7 @@ static void* format_thread(void* arg) {
     uint64_t total = f->format_total;
     pthread_mutex_unlock(&f->mu);
 
-    host->log(MODTGT_LOG_INFO, "'%s': formatting %llu bytes", f->path,
+    host->log(MODTGT_LOG_INFO, "file_takeover: '%s': formatting %llu bytes", f->path,
               (unsigned long long)total);
     int status = format_file(f, total);
 
@@ -326,9 +330,11 @@ static void* format_thread(void* arg) {
     modtgt_cmd* cmd = f->format_cmd;
     f->format_cmd = NULL;
     pthread_mutex_unlock(&f->mu);
-    host->log(status == MODTGT_STS_OK ? MODTGT_LOG_INFO : MODTGT_LOG_ERROR,
-              "'%s': format %s", f->path,
-              status == MODTGT_STS_OK ? "done" : "failed");
+    host->log(status == MODTGT_STS_WRITE_ERROR ? MODTGT_LOG_ERROR : MODTGT_LOG_INFO,
+              "file_takeover: '%s': format %s", f->path,
+              status == MODTGT_STS_OK ? "done" : status == MODTGT_STS_BUSY
+                                                     ? "stopped: the device is closing"
+                                                     : "failed");
     /* The FORMAT UNIT without IMMED ends now, from this module-owned thread. */
     if (cmd != NULL) host->cmd_complete(cmd, (modtgt_status)status);
     pthread_mutex_lock(&f->mu);
