@@ -17,10 +17,13 @@
 #include "admin/protocol.h"
 #include "admin/server.h"
 #include "common/log.h"
+#include "core/device.h"
 #include "core/lun_factory.h"
 #include "core/module_registry.h"
 #include "core/target.h"
 #include "iscsi/transport.h"
+#include "modtgt/module.h"
+#include "scsi/mmc.h"
 #include "scsi/sense.h"
 
 namespace modtgt::admin {
@@ -119,6 +122,27 @@ class Request {
     return true;
   }
 
+  // A size: a string with a unit ("64M", see core::ParseSize) or a JSON integer of bytes.
+  bool SizeText(const char* key, std::string* out, Error* err) const {
+    if (!Has(key)) return true;
+    const json& v = j_.at(key);
+    if (v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0)) {
+      *out = v.dump();
+      return true;
+    }
+    if (!v.is_string()) {
+      *err = Invalid(std::string("field '") + key +
+                     "' must be a byte count (integer) or a string such as \"64M\"");
+      return false;
+    }
+    *out = v.get<std::string>();
+    if (out->empty()) {
+      *err = Invalid(std::string("field '") + key + "' is empty");
+      return false;
+    }
+    return true;
+  }
+
   // "params": an object {"k": "v"|number|bool} or a tgtadm string "k=v,k=v".
   bool ParamList(const char* key, Params* out, Error* err) const {
     if (!Has(key)) return true;
@@ -189,29 +213,54 @@ std::string NaaHex(uint64_t naa) {
   return buf;
 }
 
+const char* LockStateName(int state) {
+  switch (state) {
+    case MODTGT_LOCK_UNLOCKED: return "unlocked";
+    case MODTGT_LOCK_LOCKED: return "locked";
+    case MODTGT_LOCK_LOCKING: return "locking";
+    default: return "unknown";
+  }
+}
+
+bool IsCd(const scsi::LogicalUnit& lu) {
+  return lu.type() != nullptr && lu.type()->peripheral_type() == MODTGT_DEVTYPE_CDROM;
+}
+
 json LunJson(const core::Target& t, const scsi::LogicalUnit& lu) {
   const scsi::LuConfig& c = lu.config();
+  const bool cd = IsCd(lu);
   json j;
   j["lun"] = lu.lun();
-  j["type"] = "disk";
+  j["type"] = cd ? "cd" : "disk";
+  j["device_type"] = cd ? "cd" : "disk";
   uint64_t size = lu.backend() ? lu.backend()->size_bytes() : 0;
   j["size_bytes"] = size;
+  j["size"] = size;
   j["block_size"] = c.block_size;
   j["blocks"] = c.block_size ? size / c.block_size : 0;
   core::DeviceConfig dev;
   if (t.GetLunDeviceConfig(lu.lun(), &dev)) {
     j["backing_store"] = dev.cfgstring;
+    j["cfgstring"] = dev.cfgstring;
     j["bstype"] = dev.bstype;
     j["bsopts"] = dev.bsopts;
     j["bsoflags"] = core::FormatBsOflags(dev.oflags);
+    j["wwn"] = dev.wwn;
+    j["hw_max_sectors"] = dev.hw_max_sectors;
+    j["max_data_area_mb"] = dev.max_data_area_mb;
   } else {
     j["backing_store"] = nullptr;
+    j["cfgstring"] = nullptr;
     j["bstype"] = nullptr;
+    j["wwn"] = "";
+    j["hw_max_sectors"] = c.max_transfer_blocks;
+    j["max_data_area_mb"] = 0;
   }
   j["readonly"] = c.readonly;
   j["removable"] = c.removable;
   j["thin_provisioning"] = c.thin_provisioning;
   j["write_cache"] = lu.wce.load();
+  if (cd) j["medium_present"] = lu.medium_present.load();
   j["vendor_id"] = c.vendor;
   j["product_id"] = c.product;
   j["product_rev"] = c.revision;
@@ -220,6 +269,19 @@ json LunJson(const core::Target& t, const scsi::LogicalUnit& lu) {
   j["naa"] = NaaHex(c.naa);
   j["max_transfer_blocks"] = c.max_transfer_blocks;
   j["inflight"] = lu.inflight.load();
+  // A module-backed device: its cluster lock and the events the module reported.
+  auto* device = dynamic_cast<core::Device*>(lu.backend());
+  if (device != nullptr) {
+    const bool has_lock = device->has_lock();
+    j["lock"] = {{"supported", has_lock},
+                 {"state", has_lock ? LockStateName(device->GetLockState()) : "unknown"}};
+    core::Device::EventCounts ev = device->events();
+    j["events"] = {{"lock_lost", ev.lock_lost},
+                   {"conn_lost", ev.conn_lost},
+                   {"conn_restored", ev.conn_restored},
+                   {"connected", ev.connected},
+                   {"last", ev.last}};
+  }
   return j;
 }
 
@@ -592,40 +654,78 @@ bool IsKnownModule(AdminContext* ctx, const std::string& bstype) {
   return false;
 }
 
+// Reads and validates a logicalunit new/check request: the plan, the target, and the
+// module's check_config. Nothing is created or opened.
+bool PrepareLun(AdminContext* ctx, const Request& r, std::shared_ptr<core::Target>* t,
+                core::LunPlan* plan_out, Error* err) {
+  int64_t lun = 0, block_size = 0, hw_max_sectors = 0;
+  core::LunRequest req;
+  if (!r.OnlyFields({"tid", "targetname", "lun", "backing_store", "cfgstring", "bstype",
+                     "bsopts", "bsoflags", "blocksize", "params", "size", "wwn",
+                     "hw_max_sectors", "control", "device_type"},
+                    err) ||
+      !r.Int("lun", true, 0, static_cast<int64_t>(core::kMaxLun), &lun, err) ||
+      !r.String("backing_store", false, &req.backing_store, err) ||
+      !r.String("cfgstring", false, &req.cfgstring, err) ||
+      !r.String("bstype", false, &req.bstype, err) ||
+      !r.String("bsopts", false, &req.bsopts, err) ||
+      !r.String("bsoflags", false, &req.bsoflags, err) ||
+      !r.Int("blocksize", false, 0, 1 << 20, &block_size, err) ||
+      !r.ParamList("params", &req.params, err) || !r.SizeText("size", &req.size, err) ||
+      !r.String("wwn", false, &req.wwn, err) ||
+      !r.Int("hw_max_sectors", false, 1, UINT32_MAX, &hw_max_sectors, err) ||
+      !r.ParamList("control", &req.control, err) ||
+      !r.String("device_type", false, &req.device_type, err)) {
+    return false;
+  }
+  if (!r.Has("backing_store") && !r.Has("cfgstring")) {
+    *err = Invalid("missing field 'backing_store' or 'cfgstring'");
+    return false;
+  }
+  if (r.Has("wwn") && req.wwn.empty()) {
+    *err = Invalid("field 'wwn' is empty");
+    return false;
+  }
+  if (!LookupTarget(ctx, r, t, err)) return false;
+  req.lun = static_cast<uint64_t>(lun);
+  req.block_size = static_cast<uint32_t>(block_size);
+  req.hw_max_sectors = static_cast<uint64_t>(hw_max_sectors);
+  if ((*t)->FindLun(req.lun) != nullptr) {
+    *err = Error{ErrorCode::kLunExists, "LUN " + std::to_string(lun) +
+                                            " already exists in target " +
+                                            std::to_string((*t)->tid())};
+    return false;
+  }
+  if (ctx->modules == nullptr) {
+    *err = Error{ErrorCode::kInternal, "no module registry"};
+    return false;
+  }
+  std::vector<core::ModuleInfo> modules = ctx->modules->List();
+  Result<core::LunPlan> plan = core::PlanLun((*t)->tid(), (*t)->name(), req, modules);
+  if (!plan.ok()) {
+    *err = Invalid(plan.status().message());
+    return false;
+  }
+  if (!IsKnownModule(ctx, plan->device.bstype)) {
+    *err = Error{ErrorCode::kNoSuchModule, "no backing-store module '" + plan->device.bstype +
+                                               "' is loaded (bstype; see --mode system --op show)"};
+    return false;
+  }
+  Status s = ctx->modules->CheckConfig(plan->device);
+  if (!s.ok()) {
+    *err = ModuleFailure(plan->device, s);
+    return false;
+  }
+  *plan_out = std::move(*plan);
+  return true;
+}
+
 Outcome LunNew(AdminContext* ctx, const Request& r) {
   Error err;
   std::shared_ptr<core::Target> t;
-  int64_t lun = 0, block_size = 0;
-  core::LunRequest req;
-  if (!r.OnlyFields({"tid", "targetname", "lun", "backing_store", "bstype", "bsopts", "bsoflags",
-                     "blocksize", "params"},
-                    &err) ||
-      !r.Int("lun", true, 0, static_cast<int64_t>(core::kMaxLun), &lun, &err) ||
-      !r.String("backing_store", true, &req.backing_store, &err) ||
-      !r.String("bstype", false, &req.bstype, &err) ||
-      !r.String("bsopts", false, &req.bsopts, &err) ||
-      !r.String("bsoflags", false, &req.bsoflags, &err) ||
-      !r.Int("blocksize", false, 0, 1 << 20, &block_size, &err) ||
-      !r.ParamList("params", &req.params, &err) || !LookupTarget(ctx, r, &t, &err)) {
-    return err;
-  }
-  req.lun = static_cast<uint64_t>(lun);
-  req.block_size = static_cast<uint32_t>(block_size);
-  if (t->FindLun(req.lun) != nullptr) {
-    return Error{ErrorCode::kLunExists, "LUN " + std::to_string(lun) +
-                                            " already exists in target " +
-                                            std::to_string(t->tid())};
-  }
-  Result<core::LunPlan> plan = core::PlanLun(t->tid(), t->name(), req);
-  if (!plan.ok()) return Invalid(plan.status().message());
-  if (ctx->modules == nullptr) return Error{ErrorCode::kInternal, "no module registry"};
-  if (!IsKnownModule(ctx, plan->device.bstype)) {
-    return Error{ErrorCode::kNoSuchModule, "no backing-store module '" + plan->device.bstype +
-                                               "' is loaded (bstype; see --mode system --op show)"};
-  }
-  Status s = ctx->modules->CheckConfig(plan->device);
-  if (!s.ok()) return ModuleFailure(plan->device, s);
-  auto lu = core::CreateLun(*plan, t->name(), [ctx](const core::DeviceConfig& cfg) {
+  core::LunPlan plan;
+  if (!PrepareLun(ctx, r, &t, &plan, &err)) return err;
+  auto lu = core::CreateLun(plan, t->name(), [ctx](const core::DeviceConfig& cfg) {
     return ctx->modules->OpenDevice(cfg);
   });
   if (!lu.ok()) {
@@ -633,14 +733,34 @@ Outcome LunNew(AdminContext* ctx, const Request& r) {
         lu.status().message().find("smaller than one") != std::string::npos) {
       return Invalid(lu.status().message());
     }
-    return ModuleFailure(plan->device, lu.status());
+    return ModuleFailure(plan.device, lu.status());
   }
-  t->SetLunDeviceConfig(req.lun, plan->device);
-  s = t->AddLun(*lu);
+  t->SetLunDeviceConfig(plan.lu.lun, plan.device);
+  Status s = t->AddLun(*lu);
   if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchLun, ErrorCode::kLunExists);
-  LOG_INFO("admin: tid %d lun %" PRIu64 " created (%s %s)", t->tid(), req.lun,
-           plan->device.bstype.c_str(), plan->device.cfgstring.c_str());
+  LOG_INFO("admin: tid %d lun %" PRIu64 " created (%s %s)", t->tid(), plan.lu.lun,
+           plan.device.bstype.c_str(), plan.device.cfgstring.c_str());
   return json{{"tid", t->tid()}, {"lun", LunJson(*t, **lu)}};
+}
+
+// logicalunit check: the validation of logicalunit new (PlanLun + the module's
+// check_config), creating nothing.
+Outcome LunCheck(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  core::LunPlan plan;
+  if (!PrepareLun(ctx, r, &t, &plan, &err)) return err;
+  return json{{"tid", t->tid()},
+              {"lun", plan.lu.lun},
+              {"ok", true},
+              {"bstype", plan.device.bstype},
+              {"cfgstring", plan.device.cfgstring},
+              {"device_type", plan.device_type == MODTGT_DEVTYPE_CDROM ? "cd" : "disk"},
+              {"block_size", plan.lu.block_size},
+              {"size", plan.device.size},
+              {"scsi_sn", plan.lu.serial},
+              {"naa", NaaHex(plan.lu.naa)},
+              {"max_transfer_blocks", plan.lu.max_transfer_blocks}};
 }
 
 Outcome LunDelete(AdminContext* ctx, const Request& r) {
@@ -691,21 +811,37 @@ Outcome LunShow(AdminContext* ctx, const Request& r) {
   return json{{"tid", t->tid()}, {"luns", std::move(luns)}};
 }
 
-// logicalunit update --params k=v,...: write cache changes live (MODE SELECT semantics);
-// readonly, removable, thin_provisioning, inquiry strings and max_transfer_blocks rebuild the
-// LU on a newly opened device (same identity) and swap it in with ReplaceLun; identity,
-// size, block size and the backing store cannot change on a live LUN.
+// Maps a failed LogicalUnit::Resize to an admin error. The size was checked (a positive
+// block multiple) and the module has reconfig, so any refusal left is the module's own
+// (its MODTGT_EINVAL arrives as InvalidArgument): module-error; busy when I/O did not drain.
+Error ResizeFailure(const core::DeviceConfig& dev, uint64_t bytes, const Status& s) {
+  std::string what = "resize of bstype " + dev.bstype + ", backing store " + dev.cfgstring +
+                     " to " + std::to_string(bytes) + " bytes failed: " + s.message();
+  if (s.code() == Code::kBusy) return Error{ErrorCode::kBusy, what};
+  return Error{ErrorCode::kModuleError, what};
+}
+
+// logicalunit update --params k=v,... and/or --size SIZE: a new size resizes the live LU
+// through the module's reconfig (LogicalUnit::Resize; every nexus gets CAPACITY DATA HAS
+// CHANGED); write cache changes live (MODE SELECT semantics, reaching the module through
+// Backend::SetWriteCache); readonly, removable, thin_provisioning, inquiry strings and
+// max_transfer_blocks rebuild the LU on a newly opened device (same identity) and swap it in
+// with ReplaceLun; identity, block size and the backing store cannot change on a live LUN.
 Outcome LunUpdate(AdminContext* ctx, const Request& r) {
   Error err;
   std::shared_ptr<core::Target> t;
   int64_t lun = 0;
   Params params;
-  if (!r.OnlyFields({"tid", "targetname", "lun", "params"}, &err) ||
+  std::string size_text;
+  if (!r.OnlyFields({"tid", "targetname", "lun", "params", "size"}, &err) ||
       !r.Int("lun", true, 0, static_cast<int64_t>(core::kMaxLun), &lun, &err) ||
-      !r.ParamList("params", &params, &err) || !LookupTarget(ctx, r, &t, &err)) {
+      !r.ParamList("params", &params, &err) || !r.SizeText("size", &size_text, &err) ||
+      !LookupTarget(ctx, r, &t, &err)) {
     return err;
   }
-  if (params.empty()) return Invalid("missing field 'params' (nothing to update)");
+  if (params.empty() && size_text.empty()) {
+    return Invalid("missing field 'params' or 'size' (nothing to update)");
+  }
   auto lu = t->FindLun(static_cast<uint64_t>(lun));
   if (lu == nullptr) {
     return Error{ErrorCode::kNoSuchLun,
@@ -726,14 +862,55 @@ Outcome LunUpdate(AdminContext* ctx, const Request& r) {
   if (a.serial != b.serial || a.naa != b.naa || a.device_id != b.device_id) {
     return Invalid("scsi_sn, scsi_id and naa cannot change on a live LUN; delete and re-create it");
   }
-  if (plan.device.size != next.device.size) {
-    return Invalid("size cannot change on a live LUN; delete and re-create it");
+  // A new size: --size, or params size= (both must agree).
+  // (A flag next to the value rather than std::optional: g++ 12 warns maybe-uninitialized.)
+  bool resize = false;
+  uint64_t new_size = 0;
+  if (!size_text.empty()) {
+    Result<uint64_t> n = core::ParseSize(size_text);
+    if (!n.ok()) return Invalid("--size: " + n.status().message());
+    resize = true;
+    new_size = *n;
+  }
+  if (next.device.size != plan.device.size) {
+    if (resize && new_size != next.device.size) {
+      return Invalid("--size and --params size disagree");
+    }
+    resize = true;
+    new_size = next.device.size;
+  }
+  const uint64_t old_size = lu->backend() ? lu->backend()->size_bytes() : 0;
+  if (resize) {
+    if (new_size % plan.lu.block_size != 0) {
+      return Invalid("size " + std::to_string(new_size) + " is not a multiple of the block size " +
+                     std::to_string(plan.lu.block_size));
+    }
+    if (new_size == old_size) {
+      resize = false;  // nothing to do
+    } else {
+      core::ModuleInfo mi;
+      if (FindModule(ctx, plan.device.bstype, &mi) && !mi.has_reconfig) {
+        return Error{ErrorCode::kUnsupported,
+                     "backing store '" + plan.device.bstype +
+                         "' cannot resize a live LUN (the module has no reconfig callback)"};
+      }
+    }
+    next.device.size = resize ? new_size : old_size;
   }
   bool rebuild = a.readonly != b.readonly || a.removable != b.removable ||
                  a.thin_provisioning != b.thin_provisioning || a.vendor != b.vendor ||
                  a.product != b.product || a.revision != b.revision ||
                  a.max_transfer_blocks != b.max_transfer_blocks;
   std::shared_ptr<scsi::LogicalUnit> current = lu;
+  if (resize) {
+    // Resize first: a refusal leaves the LU exactly as it was.
+    s = lu->Resize(new_size);
+    if (!s.ok()) return ResizeFailure(plan.device, new_size, s);
+    LOG_INFO("admin: tid %d lun %" PRId64 " resized from %" PRIu64 " to %" PRIu64 " bytes",
+             t->tid(), lun, old_size, new_size);
+    plan.device.size = new_size;
+    t->SetLunDeviceConfig(lu->lun(), plan.device);
+  }
   if (rebuild) {
     if (ctx->modules == nullptr) return Error{ErrorCode::kInternal, "no module registry"};
     s = ctx->modules->CheckConfig(next.device);
@@ -769,7 +946,99 @@ Outcome LunUpdate(AdminContext* ctx, const Request& r) {
   t->SetLunDeviceConfig(current->lun(), next.device);
   LOG_INFO("admin: tid %d lun %" PRId64 " updated%s", t->tid(), lun,
            rebuild ? " (logical unit rebuilt)" : "");
-  return json{{"tid", t->tid()}, {"rebuilt", rebuild}, {"lun", LunJson(*t, *current)}};
+  json result = {{"tid", t->tid()}, {"rebuilt", rebuild}, {"lun", LunJson(*t, *current)}};
+  if (resize) result["resized"] = {{"from", old_size}, {"to", new_size}};
+  return result;
+}
+
+// Finds the LU of an eject/load request and checks it is a cd.
+bool FindCdLun(AdminContext* ctx, const Request& r, std::shared_ptr<core::Target>* t,
+               std::shared_ptr<scsi::LogicalUnit>* lu, Error* err) {
+  int64_t lun = 0;
+  if (!r.Int("lun", true, 0, static_cast<int64_t>(core::kMaxLun), &lun, err) ||
+      !LookupTarget(ctx, r, t, err)) {
+    return false;
+  }
+  *lu = (*t)->FindLun(static_cast<uint64_t>(lun));
+  if (*lu == nullptr) {
+    *err = Error{ErrorCode::kNoSuchLun,
+                 "no LUN " + std::to_string(lun) + " in target " + std::to_string((*t)->tid())};
+    return false;
+  }
+  if (!IsCd(**lu)) {
+    *err = Invalid("LUN " + std::to_string(lun) +
+                   " is a disk, not a cd: it has no removable medium (--device-type cd)");
+    return false;
+  }
+  return true;
+}
+
+// Maps a failed EjectMedium / LoadMedium to an admin error: busy while prevented; with
+// `module_called` (load of a new medium) any other refusal is the module's (module-error),
+// otherwise invalid-request.
+Error MediumFailure(const char* what, const Status& s, bool module_called) {
+  std::string msg = std::string(what) + " refused: " + s.message();
+  if (s.code() == Code::kBusy) return Error{ErrorCode::kBusy, msg};
+  if (s.code() == Code::kInvalidArgument && !module_called) return Invalid(msg);
+  return Error{ErrorCode::kModuleError, msg};
+}
+
+// logicalunit eject [--force]: removes the medium of a cd LU (scsi::EjectMedium); refused
+// with busy while an initiator prevents removal, unless force.
+Outcome LunEject(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  std::shared_ptr<scsi::LogicalUnit> lu;
+  bool force = false;
+  if (!r.OnlyFields({"tid", "targetname", "lun", "force"}, &err) ||
+      !r.Bool("force", &force, &err) || !FindCdLun(ctx, r, &t, &lu, &err)) {
+    return err;
+  }
+  Status s = scsi::EjectMedium(lu, force);
+  if (!s.ok()) return MediumFailure("eject", s, /*module_called=*/false);
+  LOG_INFO("admin: tid %d lun %" PRIu64 " medium ejected%s", t->tid(), lu->lun(),
+           force ? " (forced)" : "");
+  return json{{"tid", t->tid()}, {"lun", LunJson(*t, *lu)}};
+}
+
+// logicalunit load [--cfgstring SUBTYPE/PATH] [--force]: loads or changes the medium of a
+// cd LU (scsi::LoadMedium: the module's reconfig CFGSTRING); the subtype must be the
+// module's. Without cfgstring the current medium goes back in (after an eject).
+Outcome LunLoad(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  std::shared_ptr<scsi::LogicalUnit> lu;
+  std::string cfgstring;
+  bool force = false;
+  if (!r.OnlyFields({"tid", "targetname", "lun", "cfgstring", "force"}, &err) ||
+      !r.String("cfgstring", false, &cfgstring, &err) || !r.Bool("force", &force, &err) ||
+      !FindCdLun(ctx, r, &t, &lu, &err)) {
+    return err;
+  }
+  if (cfgstring.size() > 4096) return Invalid("cfgstring is longer than 4096 characters");
+  core::DeviceConfig dev;
+  const bool have_dev = t->GetLunDeviceConfig(lu->lun(), &dev);
+  if (!cfgstring.empty()) {
+    Result<std::string> subtype = core::CfgStringSubtype(cfgstring);
+    if (!subtype.ok()) return Invalid(subtype.status().message());
+    core::ModuleInfo mi;
+    if (have_dev && ctx->modules != nullptr && FindModule(ctx, dev.bstype, &mi) &&
+        mi.subtype != *subtype) {
+      return Invalid("cfgstring '" + cfgstring + "' has the subtype '" + *subtype +
+                     "', but this LUN's backing store '" + dev.bstype + "' takes '" +
+                     mi.subtype + "/...'");
+    }
+  }
+  Status s = scsi::LoadMedium(lu, cfgstring, force);
+  if (!s.ok()) return MediumFailure("load", s, /*module_called=*/!cfgstring.empty());
+  if (have_dev && !cfgstring.empty()) {
+    dev.cfgstring = cfgstring;
+    dev.size = 0;  // the new medium's own size
+    t->SetLunDeviceConfig(lu->lun(), dev);
+  }
+  LOG_INFO("admin: tid %d lun %" PRIu64 " medium %s loaded%s", t->tid(), lu->lun(),
+           cfgstring.empty() ? "(the previous one)" : cfgstring.c_str(), force ? " (forced)" : "");
+  return json{{"tid", t->tid()}, {"lun", LunJson(*t, *lu)}};
 }
 
 // ---- portal ----
@@ -811,6 +1080,9 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
     if (op == "delete") return LunDelete(ctx, r);
     if (op == "show") return LunShow(ctx, r);
     if (op == "update") return LunUpdate(ctx, r);
+    if (op == "check") return LunCheck(ctx, r);
+    if (op == "eject") return LunEject(ctx, r);
+    if (op == "load") return LunLoad(ctx, r);
   } else if (mode == "portal") {
     if (op == "show") return PortalShow(ctx, r);
   } else if (mode == "account" || mode == "lld" || mode == "conn" || mode == "session") {

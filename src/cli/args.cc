@@ -37,6 +37,12 @@ constexpr OptionSpec kOptions[] = {
     {"bsoflags", 'f', Kind::kString, "bsoflags"},
     {"blocksize", 'y', Kind::kInt, "blocksize"},
     {"params", 'P', Kind::kString, nullptr},
+    {"cfgstring", 0, Kind::kString, "cfgstring"},
+    {"size", 0, Kind::kString, "size"},
+    {"wwn", 0, Kind::kString, "wwn"},
+    {"hw-max-sectors", 0, Kind::kInt, "hw_max_sectors"},
+    {"control", 0, Kind::kString, nullptr},
+    {"device-type", 0, Kind::kString, "device_type"},
     {"initiator-address", 'I', Kind::kString, "initiator_address"},
     {"initiator-name", 'Q', Kind::kString, "initiator_name"},
     {"alias", 0, Kind::kString, "alias"},
@@ -89,13 +95,13 @@ Status Apply(const OptionSpec& o, const std::string& value, CliOptions* opts) {
   } else if (key == "socket") {
     if (value.empty()) return Status::InvalidArgument("--socket needs a path");
     opts->socket_path = value;
-  } else if (key == "params") {
+  } else if (key == "params" || key == "control") {
     auto pairs = admin::ParseParamList(value);
-    if (!pairs.ok()) return pairs.status();
-    nlohmann::json& params = opts->request["params"];
+    if (!pairs.ok()) return Status::InvalidArgument(name + ": " + pairs.status().message());
+    nlohmann::json& params = opts->request[key];
     if (!params.is_object()) params = nlohmann::json::object();
     for (const auto& [k, v] : *pairs) {
-      if (params.contains(k)) return Status::InvalidArgument("--params: '" + k + "' given twice");
+      if (params.contains(k)) return Status::InvalidArgument(name + ": '" + k + "' given twice");
       params[k] = v;
     }
   } else if (o.kind == Kind::kFlag) {
@@ -214,13 +220,23 @@ Result<CliOptions> ParseArgs(const std::vector<std::string>& args, const char* e
     if (!r.contains("tid") && !r.contains("targetname")) {
       return Status::InvalidArgument("--tid is required for --mode logicalunit");
     }
-    if (op == "new") {
+    if (op == "new" || op == "check") {
       MODTGT_RETURN_IF_ERROR(need("lun", "--lun"));
-      MODTGT_RETURN_IF_ERROR(need("backing_store", "--backing-store"));
-    } else if (op == "delete" || op == "update") {
+      const bool bs = r.contains("backing_store"), cfg = r.contains("cfgstring");
+      if (!bs && !cfg) {
+        return Status::InvalidArgument("--backing-store or --cfgstring is required for --mode " +
+                                       mode + " --op " + op);
+      }
+      if (bs && cfg) {
+        return Status::InvalidArgument("give either --backing-store or --cfgstring, not both");
+      }
+    } else if (op == "delete" || op == "update" || op == "eject" || op == "load") {
       MODTGT_RETURN_IF_ERROR(need("lun", "--lun"));
     }
-    if (op == "update") MODTGT_RETURN_IF_ERROR(need("params", "--params"));
+    if (op == "update" && !r.contains("params") && !r.contains("size")) {
+      return Status::InvalidArgument("--params or --size is required for --mode logicalunit "
+                                     "--op update");
+    }
   }
   return opts;
 }
@@ -233,6 +249,9 @@ Administers a running modtgtd (tgtadm-compatible syntax).
                                   the transport module to act on
   -m, --mode MODE                 system | target | logicalunit | portal
   -o, --op OP                     new | delete | show | bind | unbind | update |
+                                  check (validate a logicalunit new, create nothing) |
+                                  eject | load (cd medium, with --force to override a
+                                  PREVENT) |
                                   bsload | bsunload | bsreload (with --bstype) |
                                   lldload | lldunload | lldreload (with --lld)
   -t, --tid N                     target id
@@ -248,10 +267,24 @@ Administers a running modtgtd (tgtadm-compatible syntax).
   -P, --params k=v,...            readonly, removable, thin_provisioning, wce, vendor_id,
                                   product_id, product_rev, scsi_sn, scsi_id, naa, size,
                                   max_transfer_blocks
+      --cfgstring SUBTYPE/CONFIG  targetcli-style config string instead of --backing-store
+                                  (no ':'; --bstype may be omitted when a loaded module has
+                                  SUBTYPE); for --op load: the new medium (optical/PATH;
+                                  without it the ejected medium goes back in)
+      --size SIZE                 bytes, or with B, k/K/kB/KB, m/M/mB/MB, g/G/gB/GB,
+                                  t/T/tB/TB (powers of 1024); a multiple of the block size.
+                                  --op update --size resizes a live LUN
+      --wwn WWN                   unit serial number (VPD 0x80), source of the NAA (VPD 0x83);
+                                  printable ASCII, no spaces, at most 36 characters
+      --hw-max-sectors N          MAXIMUM TRANSFER LENGTH in blocks (VPD 0xB0)
+      --control k=v,...           max_data_area_mb (1..2048), hw_block_size (512, 1024, 2048,
+                                  4096)
+      --device-type disk|cd       LUN device type (default: the module's)
   -I, --initiator-address ADDR    ALL, an IPv4/IPv6 address or ADDR/PREFIXLEN
   -Q, --initiator-name NAME       initiator iSCSI name
   -F, --force                     delete a target with sessions / a busy LUN; lldunload:
-                                  log the initiators out first
+                                  log the initiators out first; eject/load: even while
+                                  an initiator prevents medium removal
       --json                      print the daemon's result as JSON
       --socket PATH               admin socket (default $MODTGT_SOCKET or /run/modtgt/modtgtd.sock)
   -h, --help                      this text
@@ -260,6 +293,11 @@ Examples:
   modtgtadm --lld iscsi --mode target --op new --tid 1 --targetname iqn.2026-01.org.example:disk1
   modtgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL
   modtgtadm --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --backing-store /srv/disk.img
+  modtgtadm --lld iscsi --mode logicalunit --op new --tid 1 --lun 2 --bstype ram \
+            --cfgstring ram/scratch --size 10G --wwn 7b1f0b2c-disk2 --control hw_block_size=4096
+  modtgtadm --mode logicalunit --op check --tid 1 --lun 3 --cfgstring rdwr//srv/missing.img
+  modtgtadm --mode logicalunit --op update --tid 1 --lun 2 --size 20G
+  modtgtadm --mode logicalunit --op load --tid 1 --lun 4 --cfgstring optical//srv/disc.iso
   modtgtadm --lld iscsi --mode target --op show
   modtgtadm --mode system --op bsload --bstype rdwr
   modtgtadm --mode system --op bsreload --bstype rdwr --path /opt/new/bs_rdwr.so

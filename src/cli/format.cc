@@ -52,7 +52,9 @@ void Line(std::string* out, int indent, const std::string& text) {
 void FormatLun(const json& lu, int indent, std::string* out) {
   Line(out, indent, "LUN: " + std::to_string(U64(lu, "lun")));
   int in = indent + 1;
-  Line(out, in, "Type: " + Str(lu, "type", "disk"));
+  // tgtadm's names: "disk", "cd/dvd".
+  std::string type = Str(lu, "device_type", Str(lu, "type", "disk"));
+  Line(out, in, "Type: " + (type == "cd" ? std::string("cd/dvd") : type));
   Line(out, in, "SCSI ID: " + Str(lu, "scsi_id"));
   Line(out, in, "SCSI SN: " + Str(lu, "scsi_sn"));
   Line(out, in, "NAA: " + Str(lu, "naa"));
@@ -67,11 +69,35 @@ void FormatLun(const json& lu, int indent, std::string* out) {
   Line(out, in, std::string("Readonly: ") + YesNo(Bool(lu, "readonly")));
   Line(out, in, std::string("Thin-provisioning: ") + YesNo(Bool(lu, "thin_provisioning")));
   Line(out, in, std::string("Write cache: ") + YesNo(Bool(lu, "write_cache")));
+  if (lu.is_object() && lu.contains("medium_present")) {
+    Line(out, in, std::string("Medium present: ") + YesNo(Bool(lu, "medium_present")));
+  }
+  std::string wwn = Str(lu, "wwn");
+  if (!wwn.empty()) Line(out, in, "WWN: " + wwn);
+  Line(out, in, "Max transfer length: " + std::to_string(U64(lu, "hw_max_sectors")) +
+                    " blocks (hw_max_sectors; 0 = default)");
+  uint64_t data_area = U64(lu, "max_data_area_mb");
+  if (data_area != 0) Line(out, in, "Max data area: " + std::to_string(data_area) + " MB");
   Line(out, in, "Backing store type: " + Str(lu, "bstype", "None"));
   Line(out, in, "Backing store path: " + Str(lu, "backing_store", "None"));
   Line(out, in, "Backing store flags: " + Str(lu, "bsoflags"));
   std::string bsopts = Str(lu, "bsopts");
   if (!bsopts.empty()) Line(out, in, "Backing store options: " + bsopts);
+  if (lu.is_object() && lu.contains("lock") && lu.at("lock").is_object()) {
+    const json& lock = lu.at("lock");
+    Line(out, in, std::string("Cluster lock: ") +
+                      (Bool(lock, "supported") ? Str(lock, "state") : "not supported"));
+  }
+  if (lu.is_object() && lu.contains("events") && lu.at("events").is_object()) {
+    const json& ev = lu.at("events");
+    std::string s = "Events: lock lost " + std::to_string(U64(ev, "lock_lost")) +
+                    ", connection lost " + std::to_string(U64(ev, "conn_lost")) +
+                    ", restored " + std::to_string(U64(ev, "conn_restored")) +
+                    (Bool(ev, "connected") ? ", connected" : ", DISCONNECTED");
+    std::string last = Str(ev, "last");
+    if (!last.empty()) s += " (last: " + last + ")";
+    Line(out, in, s);
+  }
 }
 
 void FormatTarget(const json& t, std::string* out) {
@@ -182,9 +208,25 @@ std::string FormatResult(const json& request, const json& result) {
              ": " + Str(m, "state") + ", version " + Str(m, "version") + " (" + Str(m, "path") +
              ")\n";
     }
-    if (mode == "logicalunit" && op == "update" && Bool(result, "rebuilt")) {
+    if (mode == "logicalunit" && op == "check") return "ok\n";
+    if (mode == "logicalunit" && op == "update") {
       const json& lu = result.contains("lun") ? result.at("lun") : json::object();
-      return "LUN " + std::to_string(U64(lu, "lun")) + " rebuilt with the new parameters\n";
+      std::string text;
+      if (result.contains("resized") && result.at("resized").is_object()) {
+        const json& rs = result.at("resized");
+        text += "LUN " + std::to_string(U64(lu, "lun")) + " resized from " +
+                std::to_string(U64(rs, "from")) + " to " + std::to_string(U64(rs, "to")) +
+                " bytes\n";
+      }
+      if (Bool(result, "rebuilt")) {
+        text += "LUN " + std::to_string(U64(lu, "lun")) + " rebuilt with the new parameters\n";
+      }
+      return text;
+    }
+    if (mode == "logicalunit" && (op == "eject" || op == "load")) {
+      const json& lu = result.contains("lun") ? result.at("lun") : json::object();
+      return "LUN " + std::to_string(U64(lu, "lun")) +
+             (op == "eject" ? ": medium ejected\n" : ": medium " + Str(lu, "cfgstring") + " loaded\n");
     }
     return "";
   }

@@ -14,6 +14,8 @@
 
 #include "modtgt/module.h"
 #include "scsi/dispatch.h"
+#include "scsi/mmc.h"
+#include "scsi/spc.h"
 
 namespace modtgt::core {
 
@@ -49,31 +51,6 @@ bool ParseU64(const std::string& v, uint64_t* out) {
   unsigned long long n = std::strtoull(v.c_str(), &end, 10);
   if (errno != 0 || *end != '\0') return false;
   *out = n;
-  return true;
-}
-
-// "1048576", "10G", "512M", "4k", "1T" (binary units).
-bool ParseSize(const std::string& v, uint64_t* out) {
-  if (v.empty()) return false;
-  std::string digits = v;
-  uint64_t mult = 1;
-  char last = static_cast<char>(std::toupper(static_cast<unsigned char>(v.back())));
-  if (last == 'B' && v.size() >= 2 && std::isalpha(static_cast<unsigned char>(v[v.size() - 2]))) {
-    digits.pop_back();  // "10GB"
-    last = static_cast<char>(std::toupper(static_cast<unsigned char>(digits.back())));
-  }
-  switch (last) {
-    case 'K': mult = 1ull << 10; break;
-    case 'M': mult = 1ull << 20; break;
-    case 'G': mult = 1ull << 30; break;
-    case 'T': mult = 1ull << 40; break;
-    default: break;
-  }
-  if (mult != 1) digits.pop_back();
-  uint64_t n = 0;
-  if (!ParseU64(digits, &n)) return false;
-  if (n > UINT64_MAX / mult) return false;
-  *out = n * mult;
   return true;
 }
 
@@ -160,6 +137,74 @@ std::string FormatBsOflags(uint32_t oflags) {
   return s;
 }
 
+Result<uint64_t> ParseSize(const std::string& s) {
+  auto bad = [&s]() {
+    return Bad("size '" + s +
+               "' is not a byte count (digits, optionally followed by B, k/K/kB/KB, m/M/mB/MB, "
+               "g/G/gB/GB or t/T/tB/TB; powers of 1024)");
+  };
+  size_t i = 0;
+  uint64_t v = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+    uint64_t d = static_cast<uint64_t>(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return Bad("size '" + s + "' is too large");
+    v = v * 10 + d;
+    ++i;
+  }
+  if (i == 0) return bad();
+  int shift = 0;
+  if (i < s.size()) {
+    switch (s[i]) {
+      case 'k': case 'K': shift = 10; ++i; break;
+      case 'm': case 'M': shift = 20; ++i; break;
+      case 'g': case 'G': shift = 30; ++i; break;
+      case 't': case 'T': shift = 40; ++i; break;
+      default: break;
+    }
+  }
+  if (i < s.size() && (s[i] == 'B' || s[i] == 'b')) ++i;
+  if (i != s.size()) return bad();
+  if (shift != 0 && v > (UINT64_MAX >> shift)) return Bad("size '" + s + "' is too large");
+  v <<= shift;
+  if (v == 0) return Bad("size '" + s + "' is zero");
+  return v;
+}
+
+Result<std::string> CfgStringSubtype(const std::string& cfgstring) {
+  if (cfgstring.find(':') != std::string::npos) {
+    return Bad("config string '" + cfgstring +
+               "' contains ':'; use the form SUBTYPE/CONFIG without ':' (e.g. ram/disk1, "
+               "rdwr//srv/disk.img)");
+  }
+  size_t slash = cfgstring.find('/');
+  if (slash == std::string::npos) {
+    return Bad("config string '" + cfgstring +
+               "' has no '/'; expected SUBTYPE/CONFIG (e.g. ram/disk1, rdwr//srv/disk.img)");
+  }
+  if (slash == 0) return Bad("config string '" + cfgstring + "' has an empty subtype before '/'");
+  return cfgstring.substr(0, slash);
+}
+
+Status CheckWwn(const std::string& wwn) {
+  if (wwn.empty()) return Bad("--wwn is empty");
+  if (wwn.size() > 36) {
+    return Bad("--wwn '" + wwn + "' is longer than 36 characters (it is the VPD 0x80 unit serial "
+               "number)");
+  }
+  for (unsigned char c : wwn) {
+    if (c <= 0x20 || c > 0x7e) {
+      return Bad("--wwn must be printable ASCII without spaces (it is the VPD 0x80 unit serial "
+                 "number)");
+    }
+  }
+  return Status::OK();
+}
+
+uint64_t NaaFromWwn(const std::string& wwn) {
+  uint64_t h = Fnv1a64(wwn.data(), wwn.size());
+  return (0x6001405ull << 36) | (h & 0xfffffffffull);
+}
+
 Status ApplyLunParams(const std::vector<std::pair<std::string, std::string>>& params,
                       LunPlan* plan) {
   LunPlan p = *plan;
@@ -216,11 +261,9 @@ Status ApplyLunParams(const std::vector<std::pair<std::string, std::string>>& pa
       if ((n >> 60) != 6) return Bad("parameter naa='" + value + "': must be an NAA-6 value (6...)");
       p.lu.naa = n;
     } else if (key == "size") {
-      uint64_t n = 0;
-      if (!ParseSize(value, &n) || n == 0) {
-        return Bad("parameter size='" + value + "': expected a byte count, optionally with K/M/G/T");
-      }
-      p.device.size = n;
+      Result<uint64_t> n = ParseSize(value);
+      if (!n.ok()) return Bad("parameter size: " + n.status().message());
+      p.device.size = *n;
     } else if (key == "max_transfer_blocks") {
       uint64_t n = 0;
       if (!ParseU64(value, &n) || n > UINT32_MAX) {
@@ -241,44 +284,239 @@ Status ApplyLunParams(const std::vector<std::pair<std::string, std::string>>& pa
   return Status::OK();
 }
 
-Result<LunPlan> PlanLun(int tid, const std::string& target_name, const LunRequest& req) {
+namespace {
+
+bool IsBlockSize(uint64_t n) { return n == 512 || n == 1024 || n == 2048 || n == 4096; }
+
+const ModuleInfo* FindModuleInfo(const std::vector<ModuleInfo>* modules, const std::string& name) {
+  if (modules == nullptr) return nullptr;
+  for (const auto& m : *modules) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+bool HasParam(const LunRequest& req, const char* key, std::string* value = nullptr) {
+  for (const auto& kv : req.params) {
+    if (kv.first == key) {
+      if (value != nullptr) *value = kv.second;
+      return true;
+    }
+  }
+  return false;
+}
+
+Result<LunPlan> PlanLunImpl(int tid, const std::string& target_name, const LunRequest& req,
+                            const std::vector<ModuleInfo>* modules) {
   if (req.lun > kMaxLun) {
     return Bad("LUN " + std::to_string(req.lun) + " out of range (0.." + std::to_string(kMaxLun) +
                ")");
   }
-  if (req.backing_store.empty()) return Bad("--backing-store is required");
-  if (req.backing_store.size() > 4096 || !IsPrintableAscii(req.backing_store)) {
-    return Bad("--backing-store must be printable text of at most 4096 characters");
+  if (!req.backing_store.empty() && !req.cfgstring.empty()) {
+    return Bad("give either --backing-store or --cfgstring, not both");
   }
-  std::string bstype = req.bstype.empty() ? "rdwr" : req.bstype;
+  if (req.backing_store.empty() && req.cfgstring.empty()) {
+    return Bad("--backing-store or --cfgstring is required");
+  }
+  const bool targetcli = !req.cfgstring.empty();
+  const std::string& cfg = targetcli ? req.cfgstring : req.backing_store;
+  const char* cfg_opt = targetcli ? "--cfgstring" : "--backing-store";
+  if (cfg.size() > 4096 || !IsPrintableAscii(cfg)) {
+    return Bad(std::string(cfg_opt) + " must be printable text of at most 4096 characters");
+  }
+  std::string subtype;
+  if (targetcli) {
+    Result<std::string> st = CfgStringSubtype(cfg);
+    if (!st.ok()) return st.status();
+    subtype = *st;
+  }
+
+  // The module: named, or found by the config string's subtype.
+  std::string bstype = req.bstype;
+  if (bstype.empty()) {
+    if (!targetcli) {
+      bstype = "rdwr";
+    } else if (modules != nullptr) {
+      for (const auto& m : *modules) {
+        if (m.subtype == subtype) {
+          bstype = m.name;
+          break;
+        }
+      }
+      if (bstype.empty()) {
+        std::string have;
+        for (const auto& m : *modules) have += (have.empty() ? "" : ", ") + m.subtype;
+        return Bad("no loaded backing store has the subtype '" + subtype + "' of --cfgstring '" +
+                   cfg + "' (loaded subtypes: " + (have.empty() ? "none" : have) +
+                   "); load one or give --bstype");
+      }
+    } else {
+      bstype = subtype;
+    }
+  }
   if (!IsModuleName(bstype)) {
     return Bad("invalid --bstype '" + bstype + "' (module names are [a-z0-9_]+)");
+  }
+  const ModuleInfo* minfo = FindModuleInfo(modules, bstype);
+  if (targetcli && minfo != nullptr && minfo->subtype != subtype) {
+    return Bad("--cfgstring '" + cfg + "' has the subtype '" + subtype + "', but backing store '" +
+               bstype + "' takes config strings '" + minfo->subtype + "/...'");
   }
   if (req.bsopts.size() > 4096 || !IsPrintableAscii(req.bsopts)) {
     return Bad("--bsopts must be printable text of at most 4096 characters");
   }
   Result<uint32_t> oflags = ParseBsOflags(req.bsoflags);
   if (!oflags.ok()) return oflags.status();
-  uint32_t block_size = req.block_size == 0 ? 512 : req.block_size;
-  if (block_size != 512 && block_size != 4096) {
-    return Bad("--blocksize " + std::to_string(req.block_size) + " not supported (512 or 4096)");
+
+  // Device type.
+  uint32_t device_type = MODTGT_DEVTYPE_DISK;
+  if (req.device_type.empty()) {
+    if (minfo != nullptr && minfo->device_type == MODTGT_DEVTYPE_CDROM) {
+      device_type = MODTGT_DEVTYPE_CDROM;
+    }
+  } else if (req.device_type == "cd") {
+    device_type = MODTGT_DEVTYPE_CDROM;
+  } else if (req.device_type != "disk") {
+    return Bad("unknown --device-type '" + req.device_type + "' (disk or cd)");
+  }
+  const bool cd = device_type == MODTGT_DEVTYPE_CDROM;
+
+  // --control.
+  uint64_t hw_block_size = 0, max_data_area_mb = 0;
+  std::set<std::string> seen;
+  for (const auto& kv : req.control) {
+    const std::string& key = kv.first;
+    const std::string& value = kv.second;
+    if (!seen.insert(key).second) return Bad("--control key " + key + " given twice");
+    if (key == "max_data_area_mb") {
+      if (!ParseU64(value, &max_data_area_mb) || max_data_area_mb < 1 ||
+          max_data_area_mb > 2048) {
+        return Bad("--control max_data_area_mb='" + value + "': expected 1..2048 (MiB)");
+      }
+    } else if (key == "hw_block_size") {
+      if (!ParseU64(value, &hw_block_size) || !IsBlockSize(hw_block_size)) {
+        return Bad("--control hw_block_size='" + value + "': expected 512, 1024, 2048 or 4096");
+      }
+    } else {
+      return Bad("unknown --control key '" + key + "' (known: max_data_area_mb, hw_block_size)");
+    }
   }
 
+  // Block size: --blocksize, --control hw_block_size, the module's default, 512 (cd: 2048).
+  if (req.block_size != 0 && !IsBlockSize(req.block_size)) {
+    return Bad("--blocksize " + std::to_string(req.block_size) +
+               " not supported (512, 1024, 2048 or 4096)");
+  }
+  if (req.block_size != 0 && hw_block_size != 0 && req.block_size != hw_block_size) {
+    return Bad("--blocksize " + std::to_string(req.block_size) + " and --control hw_block_size=" +
+               std::to_string(hw_block_size) + " disagree");
+  }
+  uint32_t default_bs = cd ? 2048 : 512;
+  if (minfo != nullptr && minfo->default_block_size != 0) {
+    if (!IsBlockSize(minfo->default_block_size)) {
+      return Bad("backing store '" + bstype + "' declares an unsupported default block size " +
+                 std::to_string(minfo->default_block_size));
+    }
+    default_bs = minfo->default_block_size;
+  }
+  const uint32_t explicit_bs =
+      req.block_size != 0 ? req.block_size : static_cast<uint32_t>(hw_block_size);
+  if (cd && explicit_bs != 0 && explicit_bs != default_bs) {
+    return Bad("a cd LUN has " + std::to_string(default_bs) + "-byte blocks; block size " +
+               std::to_string(explicit_bs) + " refused");
+  }
+  const uint32_t block_size = explicit_bs != 0 ? explicit_bs : default_bs;
+
   LunPlan plan;
+  plan.device_type = device_type;
   plan.lu.lun = req.lun;
   plan.lu.block_size = block_size;
   plan.device.bstype = bstype;
-  plan.device.cfgstring = req.backing_store;
+  plan.device.cfgstring = cfg;
   plan.device.bsopts = req.bsopts;
   plan.device.oflags = *oflags;
   plan.device.block_size = block_size;
   plan.device.user = "tid " + std::to_string(tid) + " lun " + std::to_string(req.lun);
+  if (cd) {
+    plan.lu.product = "VIRTUAL-CDROM";
+    std::string ro;
+    bool ro_value = true;
+    if (HasParam(req, "readonly", &ro) && ParseBool(ro, &ro_value) && !ro_value) {
+      return Bad("readonly=0 is not possible for a cd LUN (MMC media here are read-only)");
+    }
+  }
   MODTGT_RETURN_IF_ERROR(ApplyLunParams(req.params, &plan));
+
+  // --size (targetcli units).
+  if (!req.size.empty()) {
+    Result<uint64_t> size = ParseSize(req.size);
+    if (!size.ok()) return Bad("--size: " + size.status().message());
+    if (*size % block_size != 0) {
+      return Bad("--size " + req.size + " (" + std::to_string(*size) +
+                 " bytes) is not a multiple of the block size " + std::to_string(block_size));
+    }
+    if (plan.device.size != 0 && plan.device.size != *size) {
+      return Bad("--size " + req.size + " and --params size disagree");
+    }
+    plan.device.size = *size;
+  }
+
+  // --wwn: the unit serial number and the NAA's source.
+  if (!req.wwn.empty()) {
+    MODTGT_RETURN_IF_ERROR(CheckWwn(req.wwn));
+    if (!plan.lu.serial.empty() && plan.lu.serial != req.wwn) {
+      return Bad("--wwn '" + req.wwn + "' and scsi_sn '" + plan.lu.serial +
+                 "' disagree (the wwn is the unit serial number)");
+    }
+    plan.lu.serial = req.wwn;
+    if (plan.lu.naa == 0) plan.lu.naa = NaaFromWwn(req.wwn);
+    plan.device.wwn = req.wwn;
+  }
+
+  // Transfer length: --hw-max-sectors (VPD 0xB0 MAXIMUM TRANSFER LENGTH), capped by the
+  // data area.
+  const uint32_t max_blocks = std::max<uint32_t>(1, scsi::kMaxTransferBytes / block_size);
+  if (req.hw_max_sectors != 0) {
+    if (req.hw_max_sectors > max_blocks) {
+      return Bad("--hw-max-sectors " + std::to_string(req.hw_max_sectors) + " is above " +
+                 std::to_string(max_blocks) + " (" + std::to_string(scsi::kMaxTransferBytes >> 20) +
+                 " MiB of " + std::to_string(block_size) + "-byte blocks)");
+    }
+    if (plan.lu.max_transfer_blocks != 0 && plan.lu.max_transfer_blocks != req.hw_max_sectors) {
+      return Bad("--hw-max-sectors and --params max_transfer_blocks disagree");
+    }
+    plan.lu.max_transfer_blocks = static_cast<uint32_t>(req.hw_max_sectors);
+  }
+  if (max_data_area_mb != 0) {
+    plan.device.max_data_area_mb = static_cast<uint32_t>(max_data_area_mb);
+    const uint64_t fit = std::max<uint64_t>(1, (max_data_area_mb << 20) / block_size);
+    uint64_t want = plan.lu.max_transfer_blocks != 0
+                        ? plan.lu.max_transfer_blocks
+                        : scsi::kDefaultMaxTransferBytes / block_size;
+    plan.lu.max_transfer_blocks = static_cast<uint32_t>(std::min(want, fit));
+  }
+  plan.device.hw_max_sectors = plan.lu.max_transfer_blocks;
+
+  if (cd) {
+    plan.lu.removable = true;
+    plan.lu.readonly = true;
+  }
   plan.device.readonly = plan.lu.readonly;
   plan.device.write_cache = plan.lu.write_cache;
   if (plan.lu.serial.empty()) plan.lu.serial = DeriveSerial(target_name, req.lun);
   if (plan.lu.naa == 0) plan.lu.naa = DeriveNaa(target_name, req.lun);
   return plan;
+}
+
+}  // namespace
+
+Result<LunPlan> PlanLun(int tid, const std::string& target_name, const LunRequest& req) {
+  return PlanLunImpl(tid, target_name, req, nullptr);
+}
+
+Result<LunPlan> PlanLun(int tid, const std::string& target_name, const LunRequest& req,
+                        const std::vector<ModuleInfo>& modules) {
+  return PlanLunImpl(tid, target_name, req, &modules);
 }
 
 Result<std::shared_ptr<scsi::LogicalUnit>> CreateLun(const LunPlan& plan,
@@ -295,8 +533,10 @@ Result<std::shared_ptr<scsi::LogicalUnit>> CreateLun(const LunPlan& plan,
                                    std::to_string(size) + " bytes, smaller than one " +
                                    std::to_string(plan.lu.block_size) + "-byte block");
   }
-  return std::make_shared<scsi::LogicalUnit>(plan.lu, &scsi::SbcDeviceType(),
-                                             std::move(*backend), target_name);
+  const scsi::DeviceType* type = plan.device_type == MODTGT_DEVTYPE_CDROM
+                                      ? &scsi::MmcDeviceType()
+                                      : &scsi::SbcDeviceType();
+  return std::make_shared<scsi::LogicalUnit>(plan.lu, type, std::move(*backend), target_name);
 }
 
 Result<std::shared_ptr<scsi::LogicalUnit>> CreateLun(ModuleRegistry* modules, int tid,
@@ -304,7 +544,7 @@ Result<std::shared_ptr<scsi::LogicalUnit>> CreateLun(ModuleRegistry* modules, in
                                                      const LunRequest& req,
                                                      DeviceConfig* device_out) {
   if (modules == nullptr) return Status::Internal("no module registry");
-  Result<LunPlan> plan = PlanLun(tid, target_name, req);
+  Result<LunPlan> plan = PlanLun(tid, target_name, req, modules->List());
   if (!plan.ok()) return plan.status();
   MODTGT_RETURN_IF_ERROR(modules->CheckConfig(plan->device));
   auto lu = CreateLun(*plan, target_name,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // LUN factory: turns the administrator's parameters for a logical unit (tgtadm's --lun,
-// --backing-store, --bstype, --bsopts, --bsoflags, --blocksize, --params k=v,...) into a
-// scsi::LogicalUnit. Validation comes first and has no side effects (PlanLun); the device is
+// --backing-store, --bstype, --bsopts, --bsoflags, --blocksize, --params k=v,...; and the
+// targetcli-style --cfgstring SUBTYPE/CONFIG, --size, --wwn, --hw-max-sectors, --control
+// k=v,..., --device-type) into a scsi::LogicalUnit. Validation comes first and has no side effects (PlanLun); the device is
 // opened only for a plan that passed (CreateLun), so a bad parameter creates nothing.
 //
 // Identity is stable across restarts: without scsi_sn / naa the serial number and the NAA-6
@@ -34,24 +35,68 @@ inline constexpr uint64_t kMaxLun = 16383;
 struct LunRequest {
   uint64_t lun = 0;
   std::string backing_store;   // --backing-store PATH (or "subtype/config")
-  std::string bstype;          // --bstype; empty = "rdwr"
+  // --cfgstring SUBTYPE/CONFIG (targetcli / tcmu-runner): exactly one of backing_store and
+  // cfgstring is given. It must contain '/' and no ':'; with module information (see
+  // PlanLun) SUBTYPE must be the subtype of the module named by bstype, and an empty
+  // bstype is taken from the module whose subtype is SUBTYPE.
+  std::string cfgstring;
+  std::string bstype;          // --bstype; empty = "rdwr" (or from cfgstring's subtype)
   std::string bsopts;          // --bsopts
   std::string bsoflags;        // --bsoflags "direct", "sync", "direct,sync" ("" = none)
   uint32_t block_size = 0;     // --blocksize; 0 = 512
   // --params in order: readonly, removable, thin_provisioning, vendor_id, product_id,
   // product_rev, scsi_sn, scsi_id, naa, wce / write_cache, size, max_transfer_blocks.
   std::vector<std::pair<std::string, std::string>> params;
+  // targetcli-style options. Empty / 0 = not given.
+  std::string size;             // --size: bytes or with a unit (ParseSize)
+  std::string wwn;              // --wwn: unit serial number (VPD 0x80) and NAA source
+  uint64_t hw_max_sectors = 0;  // --hw-max-sectors: VPD 0xB0 MAXIMUM TRANSFER LENGTH
+  // --control k=v,...: max_data_area_mb (1..2048), hw_block_size (512/1024/2048/4096).
+  std::vector<std::pair<std::string, std::string>> control;
+  std::string device_type;      // --device-type "disk" | "cd"; "" = the module's default
 };
 
 // A validated request: the LU config (with identity filled in) and the device config.
 struct LunPlan {
   scsi::LuConfig lu;
   DeviceConfig device;
+  uint32_t device_type = 0;  // SPC peripheral type: MODTGT_DEVTYPE_DISK or MODTGT_DEVTYPE_CDROM
 };
 
 // Validates req for target `target_name` (tid) with no side effects. kInvalidArgument with a
 // message naming the parameter on any error.
+//
+// `modules` is what is known about the loaded modules (ModuleRegistry::List()); the 3-argument
+// form knows none. With it: an empty bstype with a cfgstring is resolved from the subtype
+// (InvalidArgument when no module has it), a cfgstring subtype that does not match the
+// named module is refused, and the module's device_type / default_block_size give the
+// defaults. Without it the subtype itself is taken as the bstype.
+//
+// Device type: "disk" (SBC) or "cd" (MMC: removable, read-only, 2048-byte blocks or the
+// module's default_block_size; another explicit block size or readonly=0 is refused).
+// Identity: --wwn sets the serial (VPD 0x80) and the NAA (NaaFromWwn) unless scsi_sn / naa
+// are given (a scsi_sn different from the wwn is refused). Transfer length: --hw-max-sectors
+// (or params max_transfer_blocks; both must agree) capped by max_data_area_mb.
 Result<LunPlan> PlanLun(int tid, const std::string& target_name, const LunRequest& req);
+Result<LunPlan> PlanLun(int tid, const std::string& target_name, const LunRequest& req,
+                        const std::vector<ModuleInfo>& modules);
+
+// targetcli's sizes: decimal digits with an optional unit k/K/m/M/g/G/t/T (powers of 1024)
+// and an optional trailing B/b ("512", "512B", "64M", "64MB", "16kB", "1T"). InvalidArgument
+// naming the text for anything else, 0, or an overflow.
+Result<uint64_t> ParseSize(const std::string& s);
+
+// Checks a config string "SUBTYPE/CONFIG" (targetcli / tcmu-runner rules): it must contain
+// '/', must not contain ':', SUBTYPE must be non-empty. Returns SUBTYPE.
+Result<std::string> CfgStringSubtype(const std::string& cfgstring);
+
+// Checks a --wwn value: 1..36 printable ASCII characters, no space (it is the VPD 0x80
+// unit serial number).
+Status CheckWwn(const std::string& wwn);
+
+// NAA-6 high 64 bits derived from a wwn (as LIO derives the NAA from the unit serial):
+// NAA 6, company id 0x001405, the 36 vendor-specific bits from FNV-1a 64 of the wwn.
+uint64_t NaaFromWwn(const std::string& wwn);
 
 // Applies --params (k=v pairs) on top of an existing plan (PlanLun and logicalunit update).
 // Validates every pair first; on error *plan is unchanged and the message names the key.
@@ -69,7 +114,7 @@ std::string FormatBsOflags(uint32_t oflags);
 using DeviceOpener =
     std::function<Result<std::unique_ptr<scsi::Backend>>(const DeviceConfig& cfg)>;
 
-// Opens the device of a validated plan and builds the LU (SBC disk). Fails with the
+// Opens the device of a validated plan and builds the LU (SBC disk, or MMC for a cd plan). Fails with the
 // opener's error; nothing is left behind on failure.
 Result<std::shared_ptr<scsi::LogicalUnit>> CreateLun(const LunPlan& plan,
                                                      const std::string& target_name,

@@ -141,5 +141,78 @@ TEST(CliArgs, ModuleOpsTakeBstypeOrPath) {
   EXPECT_NE(e.status().message().find("--path"), std::string::npos);
 }
 
+
+TEST(CliArgs, TargetcliStyleLogicalUnit) {
+  auto a = Parse({"--mode", "logicalunit", "--op", "new", "--tid", "1", "--lun", "2", "--bstype",
+                  "ram", "--cfgstring", "ram/x", "--size", "64M", "--wwn", "WWN-1",
+                  "--hw-max-sectors", "256", "--control", "max_data_area_mb=8,hw_block_size=4096",
+                  "--device-type", "disk"});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->request, (json{{"lld", "iscsi"},
+                              {"mode", "logicalunit"},
+                              {"op", "new"},
+                              {"tid", 1},
+                              {"lun", 2},
+                              {"bstype", "ram"},
+                              {"cfgstring", "ram/x"},
+                              {"size", "64M"},
+                              {"wwn", "WWN-1"},
+                              {"hw_max_sectors", 256},
+                              {"control", {{"max_data_area_mb", "8"}, {"hw_block_size", "4096"}}},
+                              {"device_type", "disk"}}));
+  // check takes the same arguments; bstype may be omitted.
+  auto c = Parse({"--mode", "logicalunit", "--op", "check", "--tid", "1", "--lun", "2",
+                  "--cfgstring", "rdwr//srv/missing.img"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->request["op"], "check");
+  EXPECT_FALSE(c->request.contains("bstype"));
+  // update --size alone; eject/load.
+  auto u = Parse({"--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", "2", "--size",
+                  "128M"});
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_EQ(u->request["size"], "128M");
+  auto e = Parse({"--mode", "logicalunit", "--op", "eject", "--tid", "1", "--lun", "2", "--force"});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->request["force"], true);
+  auto l = Parse({"--mode", "logicalunit", "--op", "load", "--tid", "1", "--lun", "2",
+                  "--cfgstring", "optical//srv/b.iso"});
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ(l->request["cfgstring"], "optical//srv/b.iso");
+  EXPECT_NE(UsageText().find("--cfgstring"), std::string::npos);
+  EXPECT_NE(UsageText().find("--hw-max-sectors"), std::string::npos);
+}
+
+TEST(CliArgs, TargetcliStyleErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* expect;
+  };
+  const std::vector<std::string> lu = {"--mode", "logicalunit", "--tid", "1", "--lun", "1"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> v = lu;
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+  const Case cases[] = {
+      {with({"--op", "new", "-b", "/x", "--cfgstring", "ram/x"}), "not both"},
+      {with({"--op", "check"}), "--cfgstring"},
+      {with({"--op", "new", "--cfgstring", "ram/x", "--hw-max-sectors", "many"}),
+       "--hw-max-sectors"},
+      {with({"--op", "new", "--cfgstring", "ram/x", "--control", "hw_block_size"}), "--control"},
+      {with({"--op", "new", "--cfgstring", "ram/x", "--control", "a=1,a=2"}), "twice"},
+      {with({"--op", "new", "--cfgstring", "ram/x", "--size", "1M", "--size", "2M"}), "twice"},
+      {with({"--op", "update"}), "--size"},
+      {{"--mode", "logicalunit", "--op", "eject", "--tid", "1"}, "--lun"},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseArgs(c.args, nullptr);
+    std::string joined;
+    for (const auto& a : c.args) joined += a + " ";
+    ASSERT_FALSE(r.ok()) << joined;
+    EXPECT_NE(r.status().message().find(c.expect), std::string::npos)
+        << joined << "-> " << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace modtgt::cli

@@ -101,5 +101,34 @@ TEST(CliFormat, ModuleLoadAndReloadSayWhatRuns) {
   EXPECT_EQ(FormatResult({{"mode", "system"}, {"op", "bsload"}}, {{"module", 3}}), "");
 }
 
+
+TEST(CliFormat, LogicalUnitTargetcliFieldsAndOps) {
+  json result = json::parse(R"({"tid": 1, "luns": [
+      {"lun": 2, "type": "cd", "device_type": "cd", "size_bytes": 2048000, "block_size": 2048,
+       "medium_present": false, "wwn": "WWN-9", "hw_max_sectors": 64, "max_data_area_mb": 8,
+       "write_cache": false, "bstype": "optical", "backing_store": "optical//a.iso",
+       "lock": {"supported": true, "state": "locked"},
+       "events": {"lock_lost": 1, "conn_lost": 2, "conn_restored": 1, "connected": false,
+                  "last": "connection lost: timeout"}}]})");
+  std::string out = FormatResult({{"mode", "logicalunit"}, {"op", "show"}}, result);
+  for (const char* want :
+       {"Type: cd/dvd\n", "Medium present: No\n", "WWN: WWN-9\n",
+        "Max transfer length: 64 blocks", "Max data area: 8 MB\n", "Write cache: No\n",
+        "Cluster lock: locked\n",
+        "Events: lock lost 1, connection lost 2, restored 1, DISCONNECTED (last: connection lost: "
+        "timeout)\n"}) {
+    EXPECT_NE(out.find(want), std::string::npos) << "missing '" << want << "' in\n" << out;
+  }
+  EXPECT_EQ(FormatResult({{"mode", "logicalunit"}, {"op", "check"}}, {{"ok", true}}), "ok\n");
+  EXPECT_EQ(FormatResult({{"mode", "logicalunit"}, {"op", "update"}},
+                         {{"resized", {{"from", 1024}, {"to", 2048}}}, {"lun", {{"lun", 3}}}}),
+            "LUN 3 resized from 1024 to 2048 bytes\n");
+  EXPECT_EQ(FormatResult({{"mode", "logicalunit"}, {"op", "eject"}}, {{"lun", {{"lun", 3}}}}),
+            "LUN 3: medium ejected\n");
+  EXPECT_EQ(FormatResult({{"mode", "logicalunit"}, {"op", "load"}},
+                         {{"lun", {{"lun", 3}, {"cfgstring", "optical//b.iso"}}}}),
+            "LUN 3: medium optical//b.iso loaded\n");
+}
+
 }  // namespace
 }  // namespace modtgt::cli
