@@ -25,7 +25,8 @@ capacity() {
   [ -n "$lba" ] && [ -n "$len" ] || fail "cannot parse READ CAPACITY: $(cat "$TMP/rc16")"
   echo "$(((lba + 1) * len)) $len"
 }
-vpd() { iscsi-inq -e 1 -c "$2" "$(url "$1")"; }
+# iscsi-inq reads the page code with atoi(): give it in decimal.
+vpd() { iscsi-inq -e 1 -c $(($2)) "$(url "$1")"; }
 max_transfer() { vpd "$1" 0xb0 | sed -n 's/^maximum transfer length:\([0-9]*\)$/\1/p'; }
 
 # ---- sizes in units (powers of 1024) ----
