@@ -34,6 +34,10 @@
 //                   uint64_t length);
 //     int Caw(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint64_t length);
 //     int HandleCmd(modtgt_cmd* cmd);
+//     int Reconfig(const modtgt_reconfig& rc);              // ABI 1.1; throw modtgt::Error
+//                                                           // to refuse (or return MODTGT_E*)
+//     int Lock(uint16_t tag); int Unlock();                 // ABI 1.1 cluster lock group:
+//     int GetLockTag(uint16_t* tag); int GetLockState();    // all four or none
 //   };
 //   MODTGT_REGISTER_BACKING_STORE(MyDev, "mine", .version = "1.0", .nr_threads = 4)
 //
@@ -41,7 +45,8 @@
 // modtgt::Complete(io, status). They run as the descriptor's nr_threads says (module.h):
 // with nr_threads > 1, several callouts of one device run at once, so guard shared state.
 // The options are BackingStoreOptions fields, in declaration order (designated
-// initializers): subtype, version, description, cfg_desc, nr_threads, caps.
+// initializers): subtype, version, description, cfg_desc, nr_threads, caps, device_type,
+// default_block_size.
 #ifndef MODTGT_MODULE_HPP
 #define MODTGT_MODULE_HPP
 
@@ -103,8 +108,13 @@ class Device {
   modtgt_dev* raw() const noexcept { return dev_; }
   // The configuration; valid until close.
   const modtgt_dev_config& config() const noexcept { return *Host()->dev_get_config(dev_); }
-  // Sets the size in bytes (in the constructor, unless config().size is set).
+  // Sets the size in bytes (in the constructor, unless config().size is set; in Reconfig;
+  // or at any time the storage changed size on its own: initiators are told).
   void set_size(uint64_t bytes) const noexcept { Host()->dev_set_size(dev_, bytes); }
+  // Reports a modtgt_event (ABI 1.1). Any thread.
+  void report_event(modtgt_event event, const char* detail) const noexcept {
+    Host()->dev_report_event(dev_, event, detail);
+  }
 
  private:
   modtgt_dev* dev_;
@@ -118,6 +128,8 @@ struct BackingStoreOptions {
   const char* cfg_desc = "";
   uint32_t nr_threads = 0;
   uint32_t caps = 0;
+  uint32_t device_type = MODTGT_DEVTYPE_DISK;  // ABI 1.1
+  uint32_t default_block_size = 0;             // ABI 1.1; 0 = 512
 };
 
 namespace detail {
@@ -152,6 +164,17 @@ concept HasCaw = requires(T& t, modtgt_io* io, const iovec* v, int n, uint64_t o
 };
 template <class T>
 concept HasHandleCmd = requires(T& t, modtgt_cmd* c) { { t.HandleCmd(c) } -> std::convertible_to<int>; };
+template <class T>
+concept HasReconfig = requires(T& t, const modtgt_reconfig& rc) {
+  { t.Reconfig(rc) } -> std::convertible_to<int>;
+};
+template <class T>
+concept HasLockGroup = requires(T& t, uint16_t tag, uint16_t* out) {
+  { t.Lock(tag) } -> std::convertible_to<int>;
+  { t.Unlock() } -> std::convertible_to<int>;
+  { t.GetLockTag(out) } -> std::convertible_to<int>;
+  { t.GetLockState() } -> std::convertible_to<int>;
+};
 
 // Runs a lifecycle body; an exception becomes host->error + a negative MODTGT_E*.
 template <class F>
@@ -256,6 +279,26 @@ struct Trampolines {
     return GuardIo("handle_cmd", MODTGT_STS_WRITE_ERROR,
                    [&] { return static_cast<int>(Self<T>(dev)->HandleCmd(cmd)); });
   }
+  static int Reconfig(modtgt_dev* dev, const modtgt_reconfig* rc) noexcept {
+    return GuardLifecycle("reconfig",
+                          [&] { return static_cast<int>(Self<T>(dev)->Reconfig(*rc)); });
+  }
+  static int Lock(modtgt_dev* dev, uint16_t tag) noexcept {
+    return GuardIo("lock", MODTGT_STS_NO_RESOURCE,
+                   [&] { return static_cast<int>(Self<T>(dev)->Lock(tag)); });
+  }
+  static int Unlock(modtgt_dev* dev) noexcept {
+    return GuardIo("unlock", MODTGT_STS_NO_RESOURCE,
+                   [&] { return static_cast<int>(Self<T>(dev)->Unlock()); });
+  }
+  static int GetLockTag(modtgt_dev* dev, uint16_t* tag) noexcept {
+    return GuardIo("get_lock_tag", MODTGT_STS_NO_RESOURCE,
+                   [&] { return static_cast<int>(Self<T>(dev)->GetLockTag(tag)); });
+  }
+  static int GetLockState(modtgt_dev* dev) noexcept {
+    return GuardIo("get_lock_state", MODTGT_LOCK_UNKNOWN,
+                   [&] { return static_cast<int>(Self<T>(dev)->GetLockState()); });
+  }
 };
 
 }  // namespace detail
@@ -293,6 +336,15 @@ constexpr modtgt_backing_store MakeBackingStore(const char* name, BackingStoreOp
   if constexpr (detail::HasWriteSame<T>) d.write_same = &Tr::WriteSame;
   if constexpr (detail::HasCaw<T>) d.caw = &Tr::Caw;
   if constexpr (detail::HasHandleCmd<T>) d.handle_cmd = &Tr::HandleCmd;
+  d.device_type = o.device_type;
+  d.default_block_size = o.default_block_size;
+  if constexpr (detail::HasReconfig<T>) d.reconfig = &Tr::Reconfig;
+  if constexpr (detail::HasLockGroup<T>) {
+    d.lock = &Tr::Lock;
+    d.unlock = &Tr::Unlock;
+    d.get_lock_tag = &Tr::GetLockTag;
+    d.get_lock_state = &Tr::GetLockState;
+  }
   return d;
 }
 

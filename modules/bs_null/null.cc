@@ -35,6 +35,8 @@ class NullDevice {
   int Flush(modtgt_io*) { return MODTGT_STS_OK; }
   int Unmap(modtgt_io*, uint64_t, uint64_t) { return MODTGT_STS_OK; }
   int WriteSame(modtgt_io*, const iovec*, int, uint64_t, uint64_t) { return MODTGT_STS_OK; }
+  // Any size (the core sets it), any write cache setting; the config string means nothing.
+  int Reconfig(const modtgt_reconfig&) { return 0; }
 };
 
 }  // namespace

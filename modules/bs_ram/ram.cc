@@ -6,8 +6,8 @@
 // as the device is open (a module reload reopens it empty: reload is for code, and RAM
 // contents cannot survive the old code being unmapped).
 //
-// Config: "ram/" (or any name) with the size from --size / bsopts size=<N>[KMGT]; a size is
-// required. I/O runs inline on the event loops (nr_threads = 0); a per-device mutex
+// Config: "ram/" (or any name) with the size from --size (targetcli style) or bsopts
+// size=<N>[KMGT]; a size is required. --op update --size resizes it live. I/O runs inline on the event loops (nr_threads = 0); a per-device mutex
 // serialises the chunk map across loops.
 #include <algorithm>
 #include <cstring>
@@ -63,6 +63,33 @@ class RamDevice {
 
   int Flush(modtgt_io*) { return MODTGT_STS_OK; }
 
+  // SIZE: grows, or shrinks and frees what lies past the new end (so growing again reads
+  // zeros there). No I/O is in flight (module.h). WRITE_CACHE: RAM has no stable storage
+  // behind it; nothing to change. Another config string names no other storage: refused.
+  int Reconfig(const modtgt_reconfig& rc) {
+    if (rc.what & MODTGT_RECONFIG_CFGSTRING) {
+      throw modtgt::Error(MODTGT_EINVAL, "ram has no storage to switch to; delete and re-create the LUN");
+    }
+    if (rc.what & MODTGT_RECONFIG_SIZE) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (rc.size < size_) {
+        for (auto it = chunks_.begin(); it != chunks_.end();) {
+          const uint64_t start = it->first * kChunk;
+          if (start >= rc.size) {
+            it = chunks_.erase(it);
+          } else {
+            if (start + kChunk > rc.size) {
+              std::memset(it->second.get() + (rc.size - start), 0, start + kChunk - rc.size);
+            }
+            ++it;
+          }
+        }
+      }
+      size_ = rc.size;
+    }
+    return 0;
+  }
+
   // Frees whole chunks in [offset, offset+length) and zeroes the partial ones at the ends.
   int Unmap(modtgt_io*, uint64_t offset, uint64_t length) {
     std::lock_guard<std::mutex> l(mu_);
@@ -100,7 +127,7 @@ class RamDevice {
     }
   }
 
-  const uint64_t size_;
+  uint64_t size_;  // GUARDED_BY(mu_) after construction
   std::mutex mu_;
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> chunks_;  // GUARDED_BY(mu_)
 };
@@ -109,5 +136,5 @@ class RamDevice {
 
 MODTGT_REGISTER_BACKING_STORE(RamDevice, "ram", .version = "1.0.0",
                               .description = "thin memory-backed store (pages on first write, freed on UNMAP)",
-                              .cfg_desc = "ram/ with a size: --bsopts size=<N>[KMGT]",
+                              .cfg_desc = "ram/ with --size SIZE (or --bsopts size=<N>[KMGT])",
                               .nr_threads = 0, .caps = MODTGT_CAP_THIN)

@@ -156,6 +156,29 @@ static int rdwr_check_config(const modtgt_dev_config* cfg) {
   return check_path(cfg, &st);
 }
 
+/* Makes the file at fd `want` bytes long when it has `have` (regular, writable files only).
+ * Returns 0 or a MODTGT_E* with the reason through host->error(). */
+static int grow_file(int fd, int is_blockdev, int readonly, const char* path, uint64_t have,
+                     uint64_t want) {
+  if (is_blockdev) {
+    host->error("block device '%s' has %llu bytes, fewer than the size %llu asked for", path,
+                (unsigned long long)have, (unsigned long long)want);
+    return MODTGT_EINVAL;
+  }
+  if (readonly) {
+    host->error("'%s' has %llu bytes, fewer than the size %llu asked for, and the LUN is "
+                "read-only (the file cannot be extended)", path, (unsigned long long)have,
+                (unsigned long long)want);
+    return MODTGT_EINVAL;
+  }
+  if (ftruncate(fd, (off_t)want) != 0) {
+    host->error("cannot extend '%s' to %llu bytes: %s", path, (unsigned long long)want,
+                strerror(errno));
+    return errno == ENOSPC || errno == EFBIG ? MODTGT_EINVAL : MODTGT_EIO;
+  }
+  return 0;
+}
+
 static int rdwr_open(modtgt_dev* dev, int reopen) {
   (void)reopen;
   const modtgt_dev_config* cfg = host->dev_get_config(dev);
@@ -190,10 +213,13 @@ static int rdwr_open(modtgt_dev* dev, int reopen) {
   }
   if (cfg->size != 0) {
     if (cfg->size > size) {
-      host->error("'%s' has %llu bytes, fewer than the configured size %llu", cfg->path,
-                  (unsigned long long)size, (unsigned long long)cfg->size);
-      close(fd);
-      return MODTGT_EINVAL;
+      /* A regular file grows (sparse) to the size asked for, as targetcli's fileio does;
+       * a block device or a read-only LUN cannot. */
+      int rc2 = grow_file(fd, is_blockdev, cfg->readonly, cfg->path, size, cfg->size);
+      if (rc2 != 0) {
+        close(fd);
+        return rc2;
+      }
     }
     size = cfg->size;
   }
@@ -514,6 +540,45 @@ static int rdwr_unmap(modtgt_dev* dev, modtgt_io* io, uint64_t offset, uint64_t 
   return queue_req(host->dev_get_private(dev), io, RDWR_UNMAP, NULL, 0, offset, length, 0);
 }
 
+/* Live changes (module.h reconfig). SIZE arrives with no I/O in flight: a larger size
+ * extends a regular file (a block device must already be that large); a smaller one only
+ * shrinks the LUN, never the file (its data past the new end is kept, as tcmu-runner's file
+ * handler does). WRITE_CACHE needs nothing: writes read config->write_cache each time
+ * (needs_sync). Another file is a new LUN, not a reconfig. */
+static int rdwr_reconfig(modtgt_dev* dev, const modtgt_reconfig* rc) {
+  struct rdwr_dev* d = host->dev_get_private(dev);
+  const modtgt_dev_config* cfg = host->dev_get_config(dev);
+  if (rc->what & MODTGT_RECONFIG_CFGSTRING) {
+    if (strcmp(rc->path, cfg->path) != 0) {
+      host->error("rdwr cannot switch a live LUN from '%s' to '%s'; delete and re-create it",
+                  cfg->path, rc->path);
+      return MODTGT_EINVAL;
+    }
+  }
+  if (rc->what & MODTGT_RECONFIG_SIZE) {
+    struct stat st;
+    if (fstat(d->fd, &st) != 0) {
+      host->error("fstat '%s': %s", cfg->path, strerror(errno));
+      return MODTGT_EIO;
+    }
+    uint64_t have = (uint64_t)st.st_size;
+    if (d->is_blockdev && ioctl(d->fd, BLKGETSIZE64, &have) != 0) {
+      host->error("BLKGETSIZE64 on '%s': %s", cfg->path, strerror(errno));
+      return MODTGT_EIO;
+    }
+    if (rc->size > have) {
+      int e = grow_file(d->fd, d->is_blockdev, cfg->readonly, cfg->path, have, rc->size);
+      if (e != 0) return e;
+    }
+    host->dev_set_size(dev, rc->size);
+  }
+  if (rc->what & MODTGT_RECONFIG_WRITE_CACHE) {
+    host->log(MODTGT_LOG_DEBUG, "'%s': write cache %s", cfg->path,
+              rc->write_cache ? "on" : "off (every write synchronous)");
+  }
+  return 0;
+}
+
 static const modtgt_backing_store rdwr_store = {
     .struct_size = sizeof(modtgt_backing_store),
     .abi_version = MODTGT_ABI_VERSION,
@@ -532,6 +597,8 @@ static const modtgt_backing_store rdwr_store = {
     .write = rdwr_write,
     .flush = rdwr_flush,
     .unmap = rdwr_unmap,
+    .device_type = MODTGT_DEVTYPE_DISK,
+    .reconfig = rdwr_reconfig,
 };
 
 MODTGT_EXPORT const modtgt_backing_store* modtgt_module_init(const modtgt_host* h);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * bs_ctest: a correct backing store in plain C (C11, module.h only): a RAM disk run on a
- * 2-thread pool, with an asynchronous flush, thin unmap, check_config, and a handle_cmd
- * that answers two vendor-specific opcodes. Counters are exported for the unit tests.
+ * 2-thread pool, with an asynchronous flush, thin unmap, check_config, reconfig, the
+ * cluster lock group, and a handle_cmd that answers vendor-specific opcodes 0xc0-0xc5
+ * (data, sense helpers, status, events). Counters are exported for the unit tests.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,9 +18,14 @@ __attribute__((visibility("default"))) int ctest_open_devices;
 
 static const modtgt_host* host;
 
+__attribute__((visibility("default"))) int ctest_wce_calls;
+__attribute__((visibility("default"))) int ctest_last_wce = -1;
+
 struct ram {
   unsigned char* data;
   uint64_t size;
+  int locked;        /* cluster lock group state (see c_lock) */
+  uint16_t lock_tag;
 };
 
 static int c_load(void) {
@@ -132,8 +138,57 @@ static int c_flush(modtgt_dev* dev, modtgt_io* io) {
   return rc == 0 ? MODTGT_STS_ASYNC : MODTGT_STS_NO_RESOURCE;
 }
 
+/* reconfig: SIZE reallocates (zero-filled growth); WRITE_CACHE is counted; a config
+ * string "refuse" is refused with a reason, any other accepted. */
+static int c_reconfig(modtgt_dev* dev, const modtgt_reconfig* rc) {
+  struct ram* r = host->dev_get_private(dev);
+  if ((rc->what & MODTGT_RECONFIG_CFGSTRING) && strcmp(rc->path, "refuse") == 0) {
+    host->error("ctest refuses config string '%s'", rc->cfgstring);
+    return MODTGT_EINVAL;
+  }
+  if (rc->what & MODTGT_RECONFIG_SIZE) {
+    unsigned char* p = realloc(r->data, rc->size);
+    if (p == NULL) {
+      host->error("out of memory for %llu bytes", (unsigned long long)rc->size);
+      return MODTGT_ENOMEM;
+    }
+    if (rc->size > r->size) memset(p + r->size, 0, rc->size - r->size);
+    r->data = p;
+    r->size = rc->size;
+    host->dev_set_size(dev, rc->size);
+  }
+  if (rc->what & MODTGT_RECONFIG_WRITE_CACHE) {
+    __atomic_add_fetch(&ctest_wce_calls, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ctest_last_wce, (int)rc->write_cache, __ATOMIC_SEQ_CST);
+  }
+  return 0;
+}
+
+/* Cluster lock group: tag 0xffff plays "another node holds it". */
+static int c_lock(modtgt_dev* dev, uint16_t tag) {
+  struct ram* r = host->dev_get_private(dev);
+  if (tag == 0xffff) return MODTGT_STS_BUSY;
+  r->locked = 1;
+  r->lock_tag = tag;
+  return MODTGT_STS_OK;
+}
+static int c_unlock(modtgt_dev* dev) {
+  struct ram* r = host->dev_get_private(dev);
+  r->locked = 0;
+  return MODTGT_STS_OK;
+}
+static int c_get_lock_tag(modtgt_dev* dev, uint16_t* tag) {
+  struct ram* r = host->dev_get_private(dev);
+  if (!r->locked) return MODTGT_STS_NOT_HANDLED;
+  *tag = r->lock_tag;
+  return MODTGT_STS_OK;
+}
+static int c_get_lock_state(modtgt_dev* dev) {
+  struct ram* r = host->dev_get_private(dev);
+  return r->locked ? MODTGT_LOCK_LOCKED : MODTGT_LOCK_UNLOCKED;
+}
+
 static int c_handle_cmd(modtgt_dev* dev, modtgt_cmd* cmd) {
-  (void)dev;
   size_t len;
   const uint8_t* cdb = host->cmd_cdb(cmd, &len);
   if (len > 0 && cdb[0] == 0xc0) { /* vendor specific: returns "CTEST" */
@@ -142,6 +197,29 @@ static int c_handle_cmd(modtgt_dev* dev, modtgt_cmd* cmd) {
     if (n < 1 || v[0].iov_len < 5) return MODTGT_STS_UNSUPPORTED;
     memcpy(v[0].iov_base, "CTEST", 5);
     host->cmd_set_data_in_length(cmd, 5);
+    return MODTGT_STS_OK;
+  }
+  if (len > 0 && cdb[0] == 0xc2) { /* NOT READY / FORMAT IN PROGRESS, 25% done, INFO 7 */
+    modtgt_sense s = {.key = 0x2, .asc = 0x04, .ascq = 0x04,
+                      .flags = MODTGT_SENSE_PROGRESS | MODTGT_SENSE_INFO,
+                      .progress = 0x4000, .info = 7};
+    host->cmd_set_sense_ex(cmd, &s);
+    return MODTGT_STS_SENSE_SET;
+  }
+  if (len > 0 && cdb[0] == 0xc3) { /* BUSY without sense */
+    host->cmd_set_status(cmd, 0x08);
+    return MODTGT_STS_SENSE_SET;
+  }
+  if (len > 0 && cdb[0] == 0xc4) { /* raw sense: valid (cdb[1]=0) or not (cdb[1]=1) */
+    static const uint8_t good[18] = {0x70, 0, 0x3, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x11, 0x05};
+    static const uint8_t bad[8] = {0x42, 0, 0, 0, 0, 0, 0, 0};
+    if (host->cmd_set_sense_raw(cmd, cdb[1] ? bad : good, cdb[1] ? sizeof(bad) : sizeof(good)) != 0) {
+      host->cmd_set_sense(cmd, 0x4, 0x44, 0x00); /* our own fallback */
+    }
+    return MODTGT_STS_SENSE_SET;
+  }
+  if (len > 0 && cdb[0] == 0xc5) { /* reports a lost lock */
+    host->dev_report_event(dev, MODTGT_EVENT_LOCK_LOST, "taken by node 2");
     return MODTGT_STS_OK;
   }
   if (len > 0 && cdb[0] == 0xc1) { /* ILLEGAL REQUEST / INVALID FIELD IN CDB */
@@ -171,6 +249,11 @@ static const modtgt_backing_store desc = {
     .flush = c_flush,
     .unmap = c_unmap,
     .handle_cmd = c_handle_cmd,
+    .reconfig = c_reconfig,
+    .lock = c_lock,
+    .unlock = c_unlock,
+    .get_lock_tag = c_get_lock_tag,
+    .get_lock_state = c_get_lock_state,
 };
 
 MODTGT_EXPORT const modtgt_backing_store* modtgt_module_init(const modtgt_host* h);

@@ -2,8 +2,10 @@
 #include "core/device.h"
 
 #include <dlfcn.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -18,6 +20,8 @@
 
 namespace modtgt::core {
 namespace {
+
+using ::testing::HasSubstr;
 
 std::string TestModule(const std::string& name) {
   return std::string(MODTGT_TEST_MODULE_DIR) + "/backing-store/bs_" + name + ".so";
@@ -362,6 +366,200 @@ TEST(Device, FailCompletesHeldAndLaterCommandsWithAnError) {
   Loop::Cmd later;
   loop.Prepare(&later, scsi::IoOp::kWrite);
   EXPECT_EQ(loop.Run(d, &later), MODTGT_STS_WRITE_ERROR);
+}
+
+
+// ---- ABI 1.1 ----
+
+// Runs a handle_cmd with `cdb` on dev and returns the command's io status.
+int RunCdb(Loop& loop, scsi::Backend* b, Loop::Cmd* cmd, std::initializer_list<uint8_t> cdb) {
+  loop.Prepare(cmd, scsi::IoOp::kHandleCmd);
+  std::copy(cdb.begin(), cdb.end(), cmd->cdb);
+  cmd->cdb_len = 16;
+  return loop.Run(b, cmd);
+}
+
+TEST(Device, WriteCacheChangeReachesTheModulesReconfig) {
+  ModuleRegistry reg;
+  const std::string path = TestModule("ctest");
+  ASSERT_TRUE(reg.LoadFile(path).ok());
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(h, nullptr);
+  int* calls = static_cast<int*>(dlsym(h, "ctest_wce_calls"));
+  int* last = static_cast<int*>(dlsym(h, "ctest_last_wce"));
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  ASSERT_TRUE(dev.ok());
+  const int before = *calls;
+  (*dev)->SetWriteCache(false);
+  EXPECT_EQ(*calls, before + 1);
+  EXPECT_EQ(*last, 0);
+  (*dev)->SetWriteCache(true);
+  EXPECT_EQ(*calls, before + 2);
+  EXPECT_EQ(*last, 1);
+  dev->reset();
+  dlclose(h);
+}
+
+TEST(Device, ReconfigureSizeAndConfigString) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  int changes = 0;
+  d->SetSizeChangedCallback([&] { changes++; });
+  scsi::BackendReconfig rc;
+  rc.size = 4u << 20;
+  ASSERT_TRUE(d->Reconfigure(rc).ok());
+  EXPECT_EQ(d->size_bytes(), 4u << 20);
+  EXPECT_EQ(changes, 1);
+  // The module's own dev_set_size and the core agree: no second notification.
+  EXPECT_EQ(ModuleRegistry::HostTable()->dev_get_config(d->dev())->size, 4u << 20);
+
+  scsi::BackendReconfig bad;
+  bad.cfgstring = "ctest/refuse";
+  Status s = d->Reconfigure(bad);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("ctest refuses config string 'ctest/refuse'"));
+  EXPECT_STREQ(ModuleRegistry::HostTable()->dev_get_config(d->dev())->cfgstring, "ram");
+  scsi::BackendReconfig ok;
+  ok.cfgstring = "ctest/other";
+  ASSERT_TRUE(d->Reconfigure(ok).ok());
+  EXPECT_STREQ(ModuleRegistry::HostTable()->dev_get_config(d->dev())->path, "other");
+  EXPECT_FALSE(d->held());  // every path resumes the device
+}
+
+TEST(Device, ReconfigureWithoutModuleReconfigIsRefused) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("short")).ok());
+  auto dev = reg.OpenDevice(Cfg("short", "x"));
+  ASSERT_TRUE(dev.ok());
+  scsi::BackendReconfig rc;
+  rc.size = 8192;
+  Status s = (*dev)->Reconfigure(rc);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("no reconfig"));
+  (*dev)->SetWriteCache(false);  // no reconfig: only the config changes
+  auto* d = dynamic_cast<Device*>(dev->get());
+  EXPECT_EQ(ModuleRegistry::HostTable()->dev_get_config(d->dev())->write_cache, 0u);
+}
+
+TEST(Device, SizeChangeByTheModuleItselfNotifies) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  int changes = 0;
+  d->SetSizeChangedCallback([&] { changes++; });
+  ModuleRegistry::HostTable()->dev_set_size(d->dev(), d->size_bytes());  // same: no news
+  EXPECT_EQ(changes, 0);
+  ModuleRegistry::HostTable()->dev_set_size(d->dev(), d->size_bytes() * 2);
+  EXPECT_EQ(changes, 1);
+}
+
+TEST(Device, LockGroupGoesToTheModule) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  ASSERT_TRUE(d->has_lock());
+  uint16_t tag = 0;
+  EXPECT_EQ(d->GetLockState(), MODTGT_LOCK_UNLOCKED);
+  EXPECT_EQ(d->GetLockTag(&tag), MODTGT_STS_NOT_HANDLED);
+  EXPECT_EQ(d->Lock(0xffff), MODTGT_STS_BUSY);
+  EXPECT_EQ(d->Lock(3), MODTGT_STS_OK);
+  EXPECT_EQ(d->GetLockState(), MODTGT_LOCK_LOCKED);
+  EXPECT_EQ(d->GetLockTag(&tag), MODTGT_STS_OK);
+  EXPECT_EQ(tag, 3);
+  EXPECT_EQ(d->Unlock(), MODTGT_STS_OK);
+  EXPECT_EQ(d->GetLockState(), MODTGT_LOCK_UNLOCKED);
+
+  ModuleRegistry reg2;
+  ASSERT_TRUE(reg2.LoadFile(TestModule("short")).ok());
+  auto plain = reg2.OpenDevice(Cfg("short", "x"));
+  ASSERT_TRUE(plain.ok());
+  auto* p = dynamic_cast<Device*>(plain->get());
+  EXPECT_FALSE(p->has_lock());
+  EXPECT_EQ(p->Lock(1), MODTGT_STS_UNSUPPORTED);
+  EXPECT_EQ(p->GetLockState(), MODTGT_LOCK_UNKNOWN);
+}
+
+TEST(Device, SenseHelpersStatusAndEventsFromHandleCmd) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
+  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  Loop loop;
+  {  // cmd_set_sense_ex: NOT READY / FORMAT IN PROGRESS, progress 0x4000, INFORMATION 7
+    Loop::Cmd cmd;
+    EXPECT_EQ(RunCdb(loop, d, &cmd, {0xc2}), MODTGT_STS_SENSE_SET);
+    EXPECT_EQ(cmd.status, scsi::Status::kCheckCondition);
+    ASSERT_EQ(cmd.sense_len, 18);
+    EXPECT_EQ(cmd.sense[0], 0xf0);  // VALID | 0x70
+    EXPECT_EQ(cmd.sense[2], 0x02);
+    EXPECT_EQ(cmd.sense[6], 7);     // INFORMATION
+    EXPECT_EQ(cmd.sense[12], 0x04);
+    EXPECT_EQ(cmd.sense[13], 0x04);
+    EXPECT_EQ(cmd.sense[15], 0x80);  // SKSV
+    EXPECT_EQ(cmd.sense[16], 0x40);  // PROGRESS INDICATION 0x4000
+    EXPECT_EQ(cmd.sense[17], 0x00);
+  }
+  {  // cmd_set_status: BUSY, no sense
+    Loop::Cmd cmd;
+    EXPECT_EQ(RunCdb(loop, d, &cmd, {0xc3}), MODTGT_STS_SENSE_SET);
+    EXPECT_EQ(cmd.status, scsi::Status::kBusy);
+    EXPECT_EQ(cmd.sense_len, 0);
+  }
+  {  // cmd_set_sense_raw: valid bytes are taken as they are
+    Loop::Cmd cmd;
+    EXPECT_EQ(RunCdb(loop, d, &cmd, {0xc4, 0}), MODTGT_STS_SENSE_SET);
+    EXPECT_EQ(cmd.status, scsi::Status::kCheckCondition);
+    ASSERT_EQ(cmd.sense_len, 18);
+    EXPECT_EQ(cmd.sense[2], 0x03);
+    EXPECT_EQ(cmd.sense[12], 0x11);
+    EXPECT_EQ(cmd.sense[13], 0x05);
+  }
+  {  // ... invalid ones are refused (the module then sets its own)
+    Loop::Cmd cmd;
+    EXPECT_EQ(RunCdb(loop, d, &cmd, {0xc4, 1}), MODTGT_STS_SENSE_SET);
+    EXPECT_EQ(cmd.sense[2], 0x04);
+    EXPECT_EQ(cmd.sense[12], 0x44);
+  }
+  EXPECT_EQ(d->events().lock_lost, 0u);
+  {
+    Loop::Cmd cmd;
+    EXPECT_EQ(RunCdb(loop, d, &cmd, {0xc5}), MODTGT_STS_OK);
+  }
+  Device::EventCounts ev = d->events();
+  EXPECT_EQ(ev.lock_lost, 1u);
+  EXPECT_TRUE(ev.connected);
+  EXPECT_EQ(ev.last, "lock lost: taken by node 2");
+  d->ReportEvent(MODTGT_EVENT_CONN_LOST, nullptr);
+  EXPECT_FALSE(d->events().connected);
+  d->ReportEvent(MODTGT_EVENT_CONN_RESTORED, "back");
+  EXPECT_TRUE(d->events().connected);
+  EXPECT_EQ(d->events().conn_lost, 1u);
+  d->ReportEvent(99, "bogus");  // logged and ignored
+  EXPECT_EQ(d->events().last, "connection restored: back");
+}
+
+TEST(Device, Abi10ModuleHasNoneOfThe11Callouts) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ver1")).ok());  // built as ABI 1.0
+  auto list = reg.List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].abi_version, (1u << 16) | 0u);
+  EXPECT_FALSE(list[0].has_reconfig);
+  EXPECT_FALSE(list[0].has_lock);
+  EXPECT_EQ(list[0].device_type, 0u);
+  auto dev = reg.OpenDevice(Cfg("ver", "x"));
+  ASSERT_TRUE(dev.ok());
+  scsi::BackendReconfig rc;
+  rc.size = 1u << 20;
+  EXPECT_FALSE((*dev)->Reconfigure(rc).ok());
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/module_registry.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -463,7 +466,22 @@ TEST(ModuleRegistry, LoadDirectoryOnlyNamesUnknownModule) {
   Status s = reg.LoadDirectory(MODTGT_BUILD_MODULE_DIR, {"rdwr", "nosuch"});
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("unknown backing store 'nosuch'"));
-  EXPECT_THAT(s.message(), HasSubstr("null, ram, rdwr"));
+  // The message lists what exists: every bs_*.so of the folder, sorted, comma separated.
+  std::vector<std::string> names;
+  if (DIR* d = opendir((std::string(MODTGT_BUILD_MODULE_DIR) + "/backing-store").c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string f = e->d_name;
+      if (f.size() > 6 && f.rfind("bs_", 0) == 0 && f.compare(f.size() - 3, 3, ".so") == 0) {
+        names.push_back(f.substr(3, f.size() - 6));
+      }
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  ASSERT_GE(names.size(), 3u);
+  std::string listed;
+  for (const auto& n : names) listed += (listed.empty() ? "" : ", ") + n;
+  EXPECT_THAT(s.message(), HasSubstr(listed));
   EXPECT_TRUE(reg.List().empty());
   EXPECT_EQ(reg.LoadDirectory("/nonexistent-modtgt", {}).code(), Code::kNotFound);
 }
@@ -581,16 +599,59 @@ TEST_F(RdwrTest, MissingFileIsRefusedWithReason) {
   EXPECT_TRUE(Find(reg_.List(), "rdwr")->users.empty());
 }
 
-TEST_F(RdwrTest, ConfiguredSizeLargerThanFileIsRefused) {
+TEST_F(RdwrTest, ConfiguredSizeLargerThanFileExtendsItUnlessReadOnly) {
   DeviceConfig c = Cfg("rdwr", path_);
   c.size = 2 << 20;
+  c.readonly = true;
+  auto ro = reg_.OpenDevice(c);
+  ASSERT_FALSE(ro.ok());
+  EXPECT_THAT(ro.status().message(), HasSubstr("read-only (the file cannot be extended)"));
+  c.readonly = false;
   auto dev = reg_.OpenDevice(c);
-  ASSERT_FALSE(dev.ok());
-  EXPECT_THAT(dev.status().message(), HasSubstr("fewer than the configured size"));
+  ASSERT_TRUE(dev.ok()) << dev.status().message();
+  EXPECT_EQ((*dev)->size_bytes(), 2u << 20);
+  struct stat st;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 2 << 20);  // sparse-extended, like targetcli's fileio
+  dev->reset();
   c.size = 512 * 1024;
   auto smaller = reg_.OpenDevice(c);
   ASSERT_TRUE(smaller.ok());
   EXPECT_EQ((*smaller)->size_bytes(), 512u * 1024);
+}
+
+// reconfig SIZE through Device::Reconfigure: the file grows, the size-changed callback (the
+// LU's CAPACITY DATA HAS CHANGED) fires once, a shrink keeps the file, and an unaligned
+// size or another file is refused with the reason.
+TEST_F(RdwrTest, ReconfigureResizesLiveDevice) {
+  auto dev = reg_.OpenDevice(Cfg("rdwr", path_));
+  ASSERT_TRUE(dev.ok());
+  const uint64_t before = (*dev)->size_bytes();
+  std::atomic<int> changes{0};
+  (*dev)->SetSizeChangedCallback([&] { changes++; });
+  scsi::BackendReconfig rc;
+  rc.size = before * 2;
+  ASSERT_TRUE((*dev)->Reconfigure(rc).ok());
+  EXPECT_EQ((*dev)->size_bytes(), before * 2);
+  EXPECT_EQ(changes.load(), 1);
+  struct stat st;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), before * 2);
+  rc.size = before / 2;
+  ASSERT_TRUE((*dev)->Reconfigure(rc).ok());
+  EXPECT_EQ((*dev)->size_bytes(), before / 2);
+  EXPECT_EQ(changes.load(), 2);
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), before * 2);  // data past the end is kept
+  rc.size = before + 100;
+  EXPECT_THAT((*dev)->Reconfigure(rc).message(), HasSubstr("not a multiple of the block size"));
+  scsi::BackendReconfig other;
+  other.cfgstring = "/tmp/some-other-file";
+  Status s = (*dev)->Reconfigure(other);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("cannot switch a live LUN"));
+  EXPECT_EQ((*dev)->size_bytes(), before / 2);
+  EXPECT_EQ(changes.load(), 2);
 }
 
 TEST_F(RdwrTest, ReadOnlyDeviceCannotWrite) {
