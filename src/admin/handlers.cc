@@ -857,6 +857,7 @@ Outcome LunUpdate(AdminContext* ctx, const Request& r) {
   core::LunPlan next = plan;
   Status s = core::ApplyLunParams(params, &next);
   if (!s.ok()) return Invalid(s.message());
+  next.device.hw_max_sectors = next.lu.max_transfer_blocks;  // what the module is told
   const scsi::LuConfig& a = plan.lu;
   const scsi::LuConfig& b = next.lu;
   if (a.serial != b.serial || a.naa != b.naa || a.device_id != b.device_id) {

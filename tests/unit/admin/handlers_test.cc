@@ -554,6 +554,12 @@ TEST_F(TargetcliTest, NewWithEveryOptionAndShow) {
     EXPECT_EQ(r["lun"]["bstype"], "ctest");
     EXPECT_EQ(r["lun"]["size"], bytes) << size;
   }
+  // A rebuild with a new transfer limit tells the module too.
+  r = Ok({{"mode", "logicalunit"}, {"op", "update"}, {"tid", 1}, {"lun", 2},
+          {"params", "max_transfer_blocks=32"}});
+  EXPECT_EQ(r["rebuilt"], true);
+  EXPECT_EQ(r["lun"]["hw_max_sectors"], 32);
+  EXPECT_EQ(r["lun"]["max_transfer_blocks"], 32);
 }
 
 TEST_F(TargetcliTest, RefusalsCreateNothing) {
