@@ -152,7 +152,11 @@ void FillDevConfig(const DeviceConfig& cfg, const std::string& subtype, modtgt_d
 // Device
 
 Device::Device(std::shared_ptr<LoadedModule> module, const DeviceConfig& cfg)
-    : module_(std::move(module)), desc_(module_->desc), name_(module_->name), user_(cfg.user) {
+    : module_(std::move(module)),
+      desc_(module_->desc),
+      name_(module_->name),
+      user_(cfg.user),
+      area_budget_(static_cast<uint64_t>(cfg.max_data_area_mb) << 20) {
   SetCaps();
   dev_.device = this;
   FillDevConfig(cfg, module_->subtype, &dev_);
@@ -575,12 +579,49 @@ Device::IoSlot* Device::AcquireSlot(scsi::Command* cmd) {
 
 void Device::ReleaseSlot(IoSlot* s) {
   s->cmd = nullptr;
-  std::lock_guard<std::mutex> l(slots_mu_);
-  s->next_free = free_slots_;
-  free_slots_ = s;
-  // Notify under the lock: the destructor may run as soon as it sees 0.
-  if (--inflight_ == 0) drained_cv_.notify_all();
+  std::deque<scsi::Command*> retry;
+  {
+    std::lock_guard<std::mutex> l(slots_mu_);
+    s->next_free = free_slots_;
+    free_slots_ = s;
+    area_inflight_ -= s->area_bytes;
+    s->area_bytes = 0;
+    // Waiters go back through Submit (which re-checks the budget) on their own loops. The
+    // commands are not complete, so their LU and this device stay alive meanwhile.
+    if (!area_wait_.empty()) retry.swap(area_wait_);
+    // Notify under the lock: the destructor may run as soon as it sees 0.
+    if (--inflight_ == 0) drained_cv_.notify_all();
+  }
+  for (scsi::Command* c : retry) {
+    env::EventLoop* loop = c->owner ? c->owner->loop() : nullptr;
+    if (loop == nullptr) {
+      Submit(c);
+    } else {
+      loop->Post([this, c] { Submit(c); });
+    }
+  }
 }
+
+uint64_t Device::data_area_peak() const {
+  std::lock_guard<std::mutex> l(slots_mu_);
+  return area_peak_;
+}
+
+uint64_t Device::data_area_waiting() const {
+  std::lock_guard<std::mutex> l(slots_mu_);
+  return area_wait_.size();
+}
+
+namespace {
+// The data bytes an I/O holds while in flight, for the data-area budget.
+uint64_t AreaBytes(const scsi::Command* cmd) {
+  const scsi::IoRequest& io = cmd->io;
+  if (io.op == scsi::IoOp::kHandleCmd) return cmd->expected_length;
+  uint64_t n = 0;
+  for (int i = 0; i < io.iovcnt; i++) n += io.iov[i].iov_len;
+  return n;
+}
+}  // namespace
 
 void Device::Submit(scsi::Command* cmd) {
   scsi::IoRequest& io = cmd->io;
@@ -604,9 +645,21 @@ void Device::Submit(scsi::Command* cmd) {
         case scsi::IoOp::kCaw: present = desc_.caw != nullptr; break;
         case scsi::IoOp::kHandleCmd: present = desc_.handle_cmd != nullptr; break;
       }
-      // The slot keeps a Hold from completing, so module_/desc_/pool_ stay as read below
-      // until this I/O finishes.
-      if (present) s = AcquireSlot(cmd);
+      if (present && area_budget_ > 0) {
+        const uint64_t bytes = AreaBytes(cmd);
+        if (inflight_ > 0 && area_inflight_ + bytes > area_budget_) {
+          area_wait_.push_back(cmd);
+          return;
+        }
+        area_inflight_ += bytes;
+        area_peak_ = std::max(area_peak_, area_inflight_);
+        // The slot keeps a Hold from completing, so module_/desc_/pool_ stay as read below
+        // until this I/O finishes.
+        s = AcquireSlot(cmd);
+        s->area_bytes = bytes;
+      } else if (present) {
+        s = AcquireSlot(cmd);
+      }
     }
   }
   if (failed) {

@@ -242,7 +242,13 @@ class Device : public scsi::Backend {
     IoSlot* next_free = nullptr;
     std::atomic<bool> busy{false};
     iovec data_iov{};      // handle_cmd buffer when the core gave no iovecs
+    uint64_t area_bytes = 0;  // counted against the data-area budget
   };
+  // max_data_area_mb: the data bytes this device's in-flight I/O may hold at once (0 = no
+  // limit). For tests and show.
+  uint64_t data_area_budget() const { return area_budget_; }
+  uint64_t data_area_waiting() const;
+  uint64_t data_area_peak() const;  // the most bytes ever in flight at once
 
   // host->complete / host->cmd_complete. Any thread.
   static void CompleteFromModule(IoSlot* slot, int status);
@@ -297,6 +303,15 @@ class Device : public scsi::Backend {
   bool held_ = false;                                   // GUARDED_BY(slots_mu_)
   bool failed_ = false;                                 // GUARDED_BY(slots_mu_)
   std::deque<scsi::Command*> held_cmds_;                // GUARDED_BY(slots_mu_)
+  // --control max_data_area_mb (tcmu-runner's data area): commands whose data would take
+  // the in-flight bytes past the budget wait here (not in flight; a command always runs
+  // when nothing else is in flight) and are submitted again, oldest first, as I/O
+  // completes. Only SIMPLE-task reordering can result, which SAM-5 8.6 allows; dispatch has
+  // already enforced ORDERED/HEAD OF QUEUE before the backend.
+  const uint64_t area_budget_;
+  uint64_t area_inflight_ = 0;                          // GUARDED_BY(slots_mu_)
+  uint64_t area_peak_ = 0;                              // GUARDED_BY(slots_mu_)
+  std::deque<scsi::Command*> area_wait_;                // GUARDED_BY(slots_mu_)
 };
 
 }  // namespace modtgt::core

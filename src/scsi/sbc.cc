@@ -587,6 +587,14 @@ void WriteSame(Command* cmd) {
     Complete(cmd);
     return;
   }
+  // UNMAP=1 where VPD 0xB2 says LBPWS/LBPWS10 = 0 (no provisioning, or a backing store
+  // without unmap): refused rather than silently written, as LIO does and libiscsi's
+  // WriteSame*.UnmapVPD checks (an UNMAP bit honoured only makes sense with LBPME).
+  if (unmap && !SbcLbpEnabled(*lu)) {
+    SetInvalidField(cmd, true, 1, 3);
+    Complete(cmd);
+    return;
+  }
   if (blocks == 0) {
     // SBC-4: NUMBER OF LOGICAL BLOCKS 0 = through the last LBA (WSNZ is 0 in VPD 0xB0).
     if (lba >= nb) {

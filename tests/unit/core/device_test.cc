@@ -546,6 +546,38 @@ TEST(Device, SenseHelpersStatusAndEventsFromHandleCmd) {
   EXPECT_EQ(d->events().last, "connection restored: back");
 }
 
+TEST(Device, DataAreaBudgetBoundsBytesInFlight) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());  // 2 pool threads
+  DeviceConfig cfg = Cfg("ctest", "ram");
+  cfg.size = 8u << 20;
+  cfg.max_data_area_mb = 1;
+  auto dev = reg.OpenDevice(cfg);
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  EXPECT_EQ(d->data_area_budget(), 1u << 20);
+  Loop loop;
+  constexpr int kIos = 24;
+  constexpr size_t kLen = 384 * 1024;  // two fit in the budget, three do not
+  std::vector<std::vector<uint8_t>> bufs(kIos, std::vector<uint8_t>(kLen));
+  std::vector<Loop::Cmd> cmds(kIos);
+  for (int i = 0; i < kIos; i++) {
+    loop.Prepare(&cmds[i], scsi::IoOp::kRead);
+    cmds[i].io.iov[0] = iovec{bufs[i].data(), kLen};
+    cmds[i].io.iovcnt = 1;
+    cmds[i].io.offset = (i % 16) * kLen;
+  }
+  loop.ev().Post([&] {
+    for (auto& c : cmds) d->Submit(&c);
+  });
+  ASSERT_TRUE(loop.WaitDone(kIos));
+  for (auto& c : cmds) EXPECT_EQ(c.io.status, MODTGT_STS_OK);
+  EXPECT_LE(d->data_area_peak(), 1u << 20);
+  EXPECT_GE(d->data_area_peak(), kLen);
+  EXPECT_EQ(d->data_area_waiting(), 0u);
+  EXPECT_EQ(d->inflight(), 0u);
+}
+
 TEST(Device, Abi10ModuleHasNoneOfThe11Callouts) {
   ModuleRegistry reg;
   ASSERT_TRUE(reg.LoadFile(TestModule("ver1")).ok());  // built as ABI 1.0

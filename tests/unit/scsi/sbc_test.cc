@@ -619,7 +619,7 @@ TEST_F(SbcTest, WriteSameUsesTheNativeCalloutWhenPresent) {
   EXPECT_EQ(backend_->ReadBytes(29 * 512, 512), block);
 }
 
-TEST_F(SbcTest, WriteSameUnmapDeallocatesOnThinLusAndWritesOtherwise) {
+TEST_F(SbcTest, WriteSameUnmapDeallocatesOnThinLusAndIsRefusedOtherwise) {
   MemBackendCaps caps;
   caps.unmap = true;
   caps.thin = true;
@@ -633,11 +633,19 @@ TEST_F(SbcTest, WriteSameUnmapDeallocatesOnThinLusAndWritesOtherwise) {
   EXPECT_EQ(log[0].length, 24u * 512);
   EXPECT_EQ(backend_->ReadBytes(1000 * 512, 24 * 512), std::vector<uint8_t>(24 * 512, 0));
 
-  MakeLu(64, 512);  // no unmap: UNMAP bit falls back to writing the block
+  // No logical block provisioning (VPD 0xB2 LBPWS = LBPWS10 = 0): the UNMAP bit is refused
+  // with INVALID FIELD IN CDB (byte 1 bit 3) and nothing is written, as libiscsi's
+  // WriteSame*.UnmapVPD expects and LIO does (SBC-4 table "ANCHOR bit, UNMAP bit": the
+  // bit is for LUs that support logical block provisioning management).
+  MakeLu(64, 512);
   auto block = Pattern(512, 3);
-  ExpectGood(Run(Cdb10(0x41, 0, 4, 0x08), block));
+  backend_->Fill(0, 64 * 512, 0x55);
+  Command* c = Run(Cdb10(0x41, 0, 4, 0x08), block);
+  ExpectCheck(c, kIllegal, kInvalidCdb);
+  EXPECT_EQ(c->sense[15], 0x80 | 0x40 | 0x08 | 3);  // SKSV, C/D, BPV, bit 3
+  EXPECT_EQ(c->sense[17], 1);                         // byte 1
   EXPECT_EQ(backend_->CountOps(IoOp::kUnmap), 0u);
-  EXPECT_EQ(backend_->ReadBytes(3 * 512, 512), block);
+  EXPECT_EQ(backend_->ReadBytes(3 * 512, 1), std::vector<uint8_t>(1, 0x55));
 }
 
 TEST_F(SbcTest, WriteSameNdobWritesZerosWithoutDataOut) {
