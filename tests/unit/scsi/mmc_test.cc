@@ -473,6 +473,36 @@ TEST(Mmc, ReportSupportedOpcodesListsTheMmcTable) {
   EXPECT_EQ(w[1] & 0x07, 0x01);  // not supported
 }
 
+TEST(Mmc, EveryOpcodeWithJunkCdbsCompletesOnce) {
+  MmcFixture f(1000);
+  uint32_t seed = 12345;
+  auto rnd = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return static_cast<uint8_t>(seed >> 16);
+  };
+  for (bool medium : {true, false}) {
+    if (!medium) {
+      ASSERT_TRUE(EjectMedium(f.lu, true).ok());
+    }
+    for (const OpInfo& op : MmcDeviceType().ops()) {
+      for (int i = 0; i < 64; ++i) {
+        std::vector<uint8_t> cdb(16);
+        for (auto& b : cdb) b = rnd();
+        cdb[0] = op.opcode;
+        if (op.has_service_action) cdb[1] = static_cast<uint8_t>((cdb[1] & 0xe0) | op.service_action);
+        if (i % 2) cdb[op.cdb_length ? op.cdb_length - 1 : 5] = 0;  // valid CONTROL byte
+        auto c = f.Run(i % 3, cdb, rnd() % 2 ? 0 : 4096);  // Run checks: completed once
+        EXPECT_TRUE(c->status == Status::kGood || c->status == Status::kCheckCondition ||
+                    c->status == Status::kReservationConflict)
+            << op.name;
+        if (c->status == Status::kCheckCondition) {
+          EXPECT_GE(c->sense_len, 8) << op.name;
+        }
+      }
+    }
+  }
+}
+
 TEST(Mmc, NotRemovableDiskCannotBeEjectedByTheAdmin) {
   Fixture disk;  // the SPC fixture's disk: not removable
   EXPECT_EQ(EjectMedium(disk.lu.get(), false).code(), ::modtgt::Code::kInvalidArgument);
