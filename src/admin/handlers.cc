@@ -995,7 +995,7 @@ Outcome LunEject(AdminContext* ctx, const Request& r) {
       !r.Bool("force", &force, &err) || !FindCdLun(ctx, r, &t, &lu, &err)) {
     return err;
   }
-  Status s = scsi::EjectMedium(lu, force);
+  Status s = scsi::EjectMedium(lu.get(), force);
   if (!s.ok()) return MediumFailure("eject", s, /*module_called=*/false);
   LOG_INFO("admin: tid %d lun %" PRIu64 " medium ejected%s", t->tid(), lu->lun(),
            force ? " (forced)" : "");
@@ -1030,7 +1030,7 @@ Outcome LunLoad(AdminContext* ctx, const Request& r) {
                      mi.subtype + "/...'");
     }
   }
-  Status s = scsi::LoadMedium(lu, cfgstring, force);
+  Status s = scsi::LoadMedium(lu.get(), cfgstring, force);
   if (!s.ok()) return MediumFailure("load", s, /*module_called=*/!cfgstring.empty());
   if (have_dev && !cfgstring.empty()) {
     dev.cfgstring = cfgstring;

@@ -145,6 +145,11 @@ class LogicalUnit {
   std::atomic<int> prevent_count{0};       // nexuses with PREVENT in force
   std::atomic<bool> stopped{false};        // START STOP UNIT START=0 (power condition)
 
+  // Per-device-type state (e.g. MMC's tray, disc and pending media events), created by the
+  // device type's code on first use and freed with the LU. GUARDED_BY(type_state_mutex()).
+  std::mutex& type_state_mutex() const { return type_state_mu_; }
+  std::shared_ptr<void>& type_state_locked() const { return type_state_; }
+
   // In-flight commands, for LUN RESET / drain. Updated by dispatch.
   std::atomic<uint32_t> inflight{0};
 
@@ -163,6 +168,8 @@ class LogicalUnit {
   std::unique_ptr<Backend> backend_;
   const std::string target_name_;
   std::mutex mutex_;
+  mutable std::mutex type_state_mu_;
+  mutable std::shared_ptr<void> type_state_;
   std::map<uint64_t, NexusLuState> nexus_states_;  // GUARDED_BY(mutex_), keyed by Nexus::id
   std::atomic<uint32_t> ua_total_{0};  // fast path: no UA queued anywhere
   // Lock-free "this nexus already has a state entry" hint, hashed by nexus id (0 = empty).

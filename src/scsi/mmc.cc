@@ -11,7 +11,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #include "common/byteorder.h"
@@ -54,68 +53,37 @@ constexpr uint8_t kMediaNewMedia = 2;
 constexpr uint8_t kMediaRemoval = 3;
 
 // ---------------------------------------------------------------------------------------
-// Drive state (tray, disc, pending media events), keyed by LU address. LogicalUnit has no
-// slot for per-device-type state, so the entry must recognise a dead LU whose address was
-// reused: it keeps a weak_ptr to the LU it belongs to, taken from the first command that
-// touches it (commands hold the LU's shared_ptr). While that weak_ptr exists the LU's
-// storage cannot be reused (make_shared keeps the block), so an expired owner means a
-// stale entry. An entry not yet bound (only admin ops or dispatch touched it) is also
-// checked against the backend pointer.
+// Drive state (tray, disc, pending media events): the LU's device-type state slot
+// (LogicalUnit::type_state_locked), created on first use.
 
 struct DriveState {
-  const Backend* backend = nullptr;
-  std::weak_ptr<const LogicalUnit> owner;
-  bool bound = false;
   bool tray_open = false;
   bool disc = true;  // a disc is in the drive (on the tray when it is open)
   std::map<uint64_t, uint8_t> pending_event;  // nexus id -> media event not yet reported
 };
 
-std::mutex g_drive_mu;
-
-std::unordered_map<const LogicalUnit*, DriveState>& DriveTable() {
-  static auto* table = new std::unordered_map<const LogicalUnit*, DriveState>();
-  return *table;
-}
-
-// The entry of lu, created (or reset when stale) as needed; `self` (may be null) is lu's
-// shared_ptr when the caller has it. REQUIRES: g_drive_mu held.
-DriveState& DriveLocked(const LogicalUnit& lu, const std::shared_ptr<LogicalUnit>* self = nullptr) {
-  auto& table = DriveTable();
-  auto it = table.find(&lu);
-  if (it == table.end()) {
-    // Drop entries of LUs that are gone (frees their storage kept by the weak_ptr).
-    for (auto e = table.begin(); e != table.end();) {
-      e = (e->second.bound && e->second.owner.expired()) ? table.erase(e) : std::next(e);
-    }
-    it = table.try_emplace(&lu).first;
-    it->second.backend = nullptr;  // set below
+// lu's drive state, created as needed. REQUIRES: lu.type_state_mutex() held.
+DriveState& DriveLocked(const LogicalUnit& lu) {
+  std::shared_ptr<void>& slot = lu.type_state_locked();
+  if (!slot) {
+    auto st = std::make_shared<DriveState>();
+    st->tray_open = !lu.medium_present.load();
+    slot = st;
   }
-  DriveState& st = it->second;
-  if ((st.bound && st.owner.expired()) || st.backend != lu.backend()) {
-    st = DriveState{};
-    st.backend = lu.backend();
-    st.tray_open = !lu.medium_present.load();
-  }
-  if (!st.bound && self != nullptr && *self) {
-    st.owner = *self;
-    st.bound = true;
-  }
-  return st;
+  return *static_cast<DriveState*>(slot.get());
 }
 
 // Sets the drive state; publishes medium_present and, when event != kMediaNoChange,
 // queues the media event for every I_T nexus that knows the LU. Takes the LU mutex, then
-// g_drive_mu (never both at once).
-void SetDrive(LogicalUnit* lu, bool disc, bool tray_open, uint8_t event,
-              const std::shared_ptr<LogicalUnit>* self = nullptr) {
+// its type_state_mutex() (never both at once).
+void SetDrive(LogicalUnit* lu, bool disc, bool tray_open, uint8_t event) {
   std::vector<uint64_t> nexuses;
   if (event != kMediaNoChange) {
     std::lock_guard<std::mutex> l(lu->mutex());
     for (const auto& [id, st] : lu->nexus_states_locked()) nexuses.push_back(id);
   }
-  std::lock_guard<std::mutex> l(g_drive_mu);
-  DriveState& st = DriveLocked(*lu, self);
+  std::lock_guard<std::mutex> l(lu->type_state_mutex());
+  DriveState& st = DriveLocked(*lu);
   st.disc = disc;
   st.tray_open = tray_open;
   lu->medium_present.store(disc && !tray_open);
@@ -316,8 +284,8 @@ void GetEventStatusNotification(Command* cmd) {
     uint8_t event = kMediaNoChange;
     bool tray_open, present;
     {
-      std::lock_guard<std::mutex> l(g_drive_mu);
-      DriveState& st = DriveLocked(*lu, &cmd->lu);
+      std::lock_guard<std::mutex> l(lu->type_state_mutex());
+      DriveState& st = DriveLocked(*lu);
       if (cmd->nexus) {
         auto it = st.pending_event.find(cmd->nexus->id);
         if (it != st.pending_event.end()) {
@@ -405,8 +373,8 @@ void MechanismStatus(Command* cmd) {
   const uint32_t alloc = GetBe16(cmd->cdb + 8);
   bool tray_open;
   {
-    std::lock_guard<std::mutex> l(g_drive_mu);
-    tray_open = DriveLocked(*cmd->lu, &cmd->lu).tray_open;
+    std::lock_guard<std::mutex> l(cmd->lu->type_state_mutex());
+    tray_open = DriveLocked(*cmd->lu).tray_open;
   }
   std::vector<uint8_t> v(8, 0);
   v[0] = 0;                           // FAULT 0, CHANGER STATE 0 (ready), CURRENT SLOT 0
@@ -435,19 +403,19 @@ void StartStopUnit(Command* cmd) {
     }
     bool disc, was_present;
     {
-      std::lock_guard<std::mutex> l(g_drive_mu);
-      DriveState& st = DriveLocked(*lu, &cmd->lu);
+      std::lock_guard<std::mutex> l(lu->type_state_mutex());
+      DriveState& st = DriveLocked(*lu);
       disc = st.disc;
       was_present = st.disc && !st.tray_open;
     }
     if (start) {
-      SetDrive(lu, disc, false, disc ? kMediaNewMedia : kMediaNoChange, &cmd->lu);
+      SetDrive(lu, disc, false, disc ? kMediaNewMedia : kMediaNoChange);
       // 6.39: a medium that became ready is reported to the other I_T nexuses.
       if (disc && !was_present) {
         lu->AddUnitAttentionAll(asc::kNotReadyToReadyChange, cmd->nexus ? cmd->nexus->id : 0);
       }
     } else {
-      SetDrive(lu, disc, true, was_present ? kMediaRemoval : kMediaNoChange, &cmd->lu);
+      SetDrive(lu, disc, true, was_present ? kMediaRemoval : kMediaNoChange);
     }
   }
   lu->stopped.store(!start);
@@ -525,7 +493,7 @@ bool MediumRemovable(const LogicalUnit& lu) { return lu.config().removable || Is
 
 Asc NoMediumAsc(const LogicalUnit& lu) {
   if (!IsMmc(lu)) return asc::kMediumNotPresent;
-  std::lock_guard<std::mutex> l(g_drive_mu);
+  std::lock_guard<std::mutex> l(lu.type_state_mutex());
   return DriveLocked(lu).tray_open ? asc::kMediumNotPresentTrayOpen
                                    : asc::kMediumNotPresentTrayClosed;
 }
@@ -567,7 +535,7 @@ size_t MmcModePage(const LogicalUnit& lu, uint8_t page, uint8_t pc, uint8_t* d) 
 
 namespace {
 
-::modtgt::Status Eject(LogicalUnit* lu, bool force, const std::shared_ptr<LogicalUnit>* self) {
+::modtgt::Status Eject(LogicalUnit* lu, bool force) {
   if (!MediumRemovable(*lu)) {
     return ::modtgt::Status::InvalidArgument("LUN " + std::to_string(lu->lun()) +
                                              " has no removable medium");
@@ -580,26 +548,25 @@ namespace {
   }
   bool was_present;
   {
-    std::lock_guard<std::mutex> l(g_drive_mu);
-    DriveState& st = DriveLocked(*lu, self);
+    std::lock_guard<std::mutex> l(lu->type_state_mutex());
+    DriveState& st = DriveLocked(*lu);
     was_present = st.disc && !st.tray_open;
   }
   // The disc is taken away and the tray left open (MMC-6 4.1.6.2: NOT READY / MEDIUM NOT
   // PRESENT - TRAY OPEN until a load).
-  SetDrive(lu, false, true, was_present ? kMediaRemoval : kMediaNoChange, self);
+  SetDrive(lu, false, true, was_present ? kMediaRemoval : kMediaNoChange);
   return ::modtgt::Status::OK();
 }
 
-::modtgt::Status Load(LogicalUnit* lu, const std::string& cfgstring, bool force,
-                      const std::shared_ptr<LogicalUnit>* self) {
+::modtgt::Status Load(LogicalUnit* lu, const std::string& cfgstring, bool force) {
   if (!MediumRemovable(*lu)) {
     return ::modtgt::Status::InvalidArgument("LUN " + std::to_string(lu->lun()) +
                                              " has no removable medium");
   }
   bool present;
   {
-    std::lock_guard<std::mutex> l(g_drive_mu);
-    DriveState& st = DriveLocked(*lu, self);
+    std::lock_guard<std::mutex> l(lu->type_state_mutex());
+    DriveState& st = DriveLocked(*lu);
     present = st.disc && !st.tray_open;
   }
   const int prevented = lu->prevent_count.load();
@@ -625,7 +592,7 @@ namespace {
     if (!s.ok()) return s;
   }
   if (present && cfgstring.empty()) return ::modtgt::Status::OK();  // nothing changed
-  SetDrive(lu, true, false, kMediaNewMedia, self);
+  SetDrive(lu, true, false, kMediaNewMedia);
   // MMC-6 4.1.6.3 / SPC-4 5.14: NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED.
   lu->AddUnitAttentionAll(asc::kNotReadyToReadyChange);
   return ::modtgt::Status::OK();
@@ -633,19 +600,10 @@ namespace {
 
 }  // namespace
 
-::modtgt::Status EjectMedium(LogicalUnit* lu, bool force) { return Eject(lu, force, nullptr); }
-
-::modtgt::Status EjectMedium(const std::shared_ptr<LogicalUnit>& lu, bool force) {
-  return Eject(lu.get(), force, &lu);
-}
+::modtgt::Status EjectMedium(LogicalUnit* lu, bool force) { return Eject(lu, force); }
 
 ::modtgt::Status LoadMedium(LogicalUnit* lu, const std::string& cfgstring, bool force) {
-  return Load(lu, cfgstring, force, nullptr);
-}
-
-::modtgt::Status LoadMedium(const std::shared_ptr<LogicalUnit>& lu, const std::string& cfgstring,
-                            bool force) {
-  return Load(lu.get(), cfgstring, force, &lu);
+  return Load(lu, cfgstring, force);
 }
 
 }  // namespace modtgt::scsi

@@ -54,13 +54,6 @@ const DeviceType& MmcDeviceType();
 // CHANGED (SBC-4 4.10 does not apply to MMC; Linux sr revalidates on 28/00).
 ::modtgt::Status LoadMedium(LogicalUnit* lu, const std::string& cfgstring, bool force);
 
-// Prefer these overloads where the caller holds the LU's shared_ptr (the admin does): the
-// drive state is kept outside LogicalUnit, keyed by its address, and the shared_ptr lets
-// it tell a live LU from a deleted one at a reused address (see mmc.cc). Same contract.
-::modtgt::Status EjectMedium(const std::shared_ptr<LogicalUnit>& lu, bool force);
-::modtgt::Status LoadMedium(const std::shared_ptr<LogicalUnit>& lu, const std::string& cfgstring,
-                            bool force);
-
 // ---- Used by the SPC code and dispatch for peripheral type 0x05 ----
 
 // True when the LU has a removable medium: LuConfig::removable, or any MMC LU.

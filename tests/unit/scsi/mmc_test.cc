@@ -280,7 +280,7 @@ TEST(Mmc, GetConfigurationRtSelectsFeatures) {
   EXPECT_EQ(f.Data(0, {0x46, 0x02, 0x01, 0x00, 0, 0, 0, 0x04, 0, 0}).size(), 8u);
   EXPECT_TRUE(IsCheck(*f.Run(0, {0x46, 0x03, 0, 0, 0, 0, 0, 0x04, 0, 0}), 0x5, 0x2400));
   // Without a medium: no current profile, Random Readable not current.
-  ASSERT_TRUE(EjectMedium(f.lu, false).ok());
+  ASSERT_TRUE(EjectMedium(f.lu.get(), false).ok());
   auto e = f.Data(0, {0x46, 0x02, 0x00, 0x10, 0, 0, 0, 0x04, 0, 0});
   EXPECT_EQ(GetBe16(&e[6]), 0);
   EXPECT_EQ(e[10] & 0x01, 0);
@@ -293,12 +293,12 @@ TEST(Mmc, GetEventStatusReportsRemovalAndNewMediaOncePerNexus) {
   // Nothing happened yet: NoChg, medium present, tray closed.
   auto d = f.Data(0, kGesnMedia);
   EXPECT_EQ(d, (std::vector<uint8_t>{0, 6, 0x04, 0x10, 0, 0x02, 0, 0}));
-  ASSERT_TRUE(EjectMedium(f.lu, false).ok());
+  ASSERT_TRUE(EjectMedium(f.lu.get(), false).ok());
   EXPECT_EQ(f.Data(0, kGesnMedia), (std::vector<uint8_t>{0, 6, 0x04, 0x10, 3, 0x01, 0, 0}));
   EXPECT_EQ(f.Data(0, kGesnMedia), (std::vector<uint8_t>{0, 6, 0x04, 0x10, 0, 0x01, 0, 0}));
   EXPECT_EQ(f.Data(1, kGesnMedia)[4], 3);  // the other nexus gets it too, once
   EXPECT_EQ(f.Data(1, kGesnMedia)[4], 0);
-  ASSERT_TRUE(LoadMedium(f.lu, "optical/b.iso", false).ok());
+  ASSERT_TRUE(LoadMedium(f.lu.get(), "optical/b.iso", false).ok());
   // GESN neither reports nor clears the pending unit attention.
   EXPECT_EQ(f.Data(0, kGesnMedia), (std::vector<uint8_t>{0, 6, 0x04, 0x10, 2, 0x02, 0, 0}));
   EXPECT_EQ(f.Data(0, kGesnMedia)[4], 0);
@@ -321,7 +321,7 @@ TEST(Mmc, EjectIsRefusedWhilePrevented) {
   EXPECT_EQ(f.Run(0, kPrevent)->status, Status::kGood);
   EXPECT_TRUE(IsCheck(*f.Run(1, kEject), 0x5, 0x5302));
   EXPECT_TRUE(IsCheck(*f.Run(0, kEject), 0x5, 0x5302));
-  ::modtgt::Status s = EjectMedium(f.lu, false);
+  ::modtgt::Status s = EjectMedium(f.lu.get(), false);
   EXPECT_EQ(s.code(), ::modtgt::Code::kBusy);
   EXPECT_NE(s.message().find("prevent"), std::string::npos) << s.message();
   EXPECT_EQ(f.Run(0, kTur)->status, Status::kGood);  // still there
@@ -355,7 +355,7 @@ TEST(Mmc, ForcedEjectWhilePrevented) {
   MmcFixture f;
   f.ClearUa(0);
   EXPECT_EQ(f.Run(0, kPrevent)->status, Status::kGood);
-  EXPECT_TRUE(EjectMedium(f.lu, true).ok());
+  EXPECT_TRUE(EjectMedium(f.lu.get(), true).ok());
   EXPECT_TRUE(IsCheck(*f.Run(0, kTur), 0x2, 0x3a02));
   // The admin took the disc away: closing the tray finds nothing (once allowed).
   EXPECT_EQ(f.Run(0, kAllow)->status, Status::kGood);
@@ -367,8 +367,8 @@ TEST(Mmc, LoadMediumRaisesMediumChangedForEveryNexusThenNewCapacity) {
   MmcFixture f(1000, 3000);
   f.ClearUa(0);
   f.ClearUa(1);
-  ASSERT_TRUE(EjectMedium(f.lu, false).ok());
-  ::modtgt::Status s = LoadMedium(f.lu, "optical/b.iso", false);
+  ASSERT_TRUE(EjectMedium(f.lu.get(), false).ok());
+  ::modtgt::Status s = LoadMedium(f.lu.get(), "optical/b.iso", false);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(f.backend->current(), "optical/b.iso");
   for (int i : {0, 1}) {
@@ -379,9 +379,9 @@ TEST(Mmc, LoadMediumRaisesMediumChangedForEveryNexusThenNewCapacity) {
   }
   // Changing a present medium while prevented: refused, then forced.
   EXPECT_EQ(f.Run(0, kPrevent)->status, Status::kGood);
-  EXPECT_EQ(LoadMedium(f.lu, "optical/a.iso", false).code(), ::modtgt::Code::kBusy);
+  EXPECT_EQ(LoadMedium(f.lu.get(), "optical/a.iso", false).code(), ::modtgt::Code::kBusy);
   EXPECT_EQ(f.backend->current(), "optical/b.iso");
-  EXPECT_TRUE(LoadMedium(f.lu, "optical/a.iso", true).ok());
+  EXPECT_TRUE(LoadMedium(f.lu.get(), "optical/a.iso", true).ok());
   EXPECT_TRUE(IsCheck(*f.Run(1, kTur), 0x6, 0x2800));
   EXPECT_EQ(GetBe32(&f.Data(1, kReadCapacity)[0]), 999u);
 }
@@ -389,13 +389,13 @@ TEST(Mmc, LoadMediumRaisesMediumChangedForEveryNexusThenNewCapacity) {
 TEST(Mmc, FailedLoadChangesNothing) {
   MmcFixture f;
   f.ClearUa(0);
-  ASSERT_TRUE(EjectMedium(f.lu, false).ok());
-  ::modtgt::Status s = LoadMedium(f.lu, "optical/missing.iso", false);
+  ASSERT_TRUE(EjectMedium(f.lu.get(), false).ok());
+  ::modtgt::Status s = LoadMedium(f.lu.get(), "optical/missing.iso", false);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("missing"), std::string::npos);
   EXPECT_TRUE(IsCheck(*f.Run(0, kTur), 0x2, 0x3a02));  // still ejected, no UA
   // The capacity callback still works after the switch attempt.
-  ASSERT_TRUE(LoadMedium(f.lu, "", false).ok());  // the old disc back
+  ASSERT_TRUE(LoadMedium(f.lu.get(), "", false).ok());  // the old disc back
   EXPECT_TRUE(IsCheck(*f.Run(0, kTur), 0x6, 0x2800));
   EXPECT_EQ(f.Run(0, kTur)->status, Status::kGood);
   EXPECT_EQ(f.backend->current(), "optical/a.iso");
@@ -482,7 +482,7 @@ TEST(Mmc, EveryOpcodeWithJunkCdbsCompletesOnce) {
   };
   for (bool medium : {true, false}) {
     if (!medium) {
-      ASSERT_TRUE(EjectMedium(f.lu, true).ok());
+      ASSERT_TRUE(EjectMedium(f.lu.get(), true).ok());
     }
     for (const OpInfo& op : MmcDeviceType().ops()) {
       for (int i = 0; i < 64; ++i) {
