@@ -236,6 +236,7 @@ class Device {
   void Advance(Req* r, size_t n);
   void ZeroRest(Req* r);
   int SyncFlags(uint32_t flags) const;
+  uint8_t* BounceAlloc(size_t n);
   void CompletionLoop();
 
   modtgt_dev* dev_ = nullptr;
@@ -249,6 +250,7 @@ class Device {
   std::atomic<bool> write_cache_{true};
   std::atomic<bool> punch_works_{true};  // cleared after the first EOPNOTSUPP
   std::atomic<bool> zero_works_{true};
+  std::atomic<bool> bounce_logged_{false};
 
   io_uring ring_{};
   bool ring_ready_ = false;
@@ -442,6 +444,15 @@ void Device::FreeReq(Req* r) {
   std::lock_guard<std::mutex> l(pool_mu_);
   r->next_free = free_reqs_;
   free_reqs_ = r;
+}
+
+// An aligned buffer for an O_DIRECT transfer whose iovecs are not aligned.
+uint8_t* Device::BounceAlloc(size_t n) {
+  if (!bounce_logged_.exchange(true, std::memory_order_relaxed)) {
+    g_host->log(MODTGT_LOG_DEBUG, "'%s': O_DIRECT with unaligned buffers: using bounce buffers",
+                path_.c_str());
+  }
+  return AlignedAlloc(n);
 }
 
 int Device::SyncFlags(uint32_t flags) const {
@@ -694,7 +705,7 @@ int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
   r->end = offset + total;
   try {
     if (direct_ && !IovAligned(iov, iovcnt)) {
-      r->buf = AlignedAlloc(total);
+      r->buf = BounceAlloc(total);
       if (r->buf == nullptr) throw std::bad_alloc();
       r->user_iov = iov;
       r->user_iovcnt = iovcnt;
@@ -720,7 +731,7 @@ int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, 
   r->end = offset + total;
   try {
     if (direct_ && !IovAligned(iov, iovcnt)) {
-      r->buf = AlignedAlloc(total);
+      r->buf = BounceAlloc(total);
       if (r->buf == nullptr) throw std::bad_alloc();
       uint8_t* dst = r->buf;
       for (int i = 0; i < iovcnt; i++) {
