@@ -13,25 +13,27 @@
 #                  sparse files, ram its size through --bsopts size=, any other module a
 #                  file path with --bstype NAME
 #     --size       LUN 1's size (default 1G; LUN 2 is 64M)
+#     --bsoflags   passed to both LUNs (e.g. direct), for the file-backed stores
 #     --expected   the list of tests that must pass (default expected-pass.txt beside this
 #                  script). Every backing store is held to the same list as rdwr.
 source "$(dirname "$0")/../e2e/functions.sh"
 requires iscsi-test-cu python3 timeout
 HERE=$(cd "$(dirname "$0")" && pwd)
-UPDATE=0; PATTERN=.; OUT=; BSTYPE=rdwr; SIZE=1G; EXPECTED=$HERE/expected-pass.txt
+UPDATE=0; PATTERN=.; OUT=; BSTYPE=rdwr; SIZE=1G; EXPECTED=$HERE/expected-pass.txt; OFLAGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --update) UPDATE=1; shift;;
     --tests) PATTERN=$2; shift 2;;
     --bstype) BSTYPE=$2; shift 2;;
     --size) SIZE=$2; shift 2;;
+    --bsoflags) OFLAGS=(--bsoflags "$2"); shift 2;;
     --expected) EXPECTED=$2; shift 2;;
     -*) fail "unknown option $1";;
     *) OUT=$1; shift;;
   esac
 done
 OUT=${OUT:-$TMP/conformance}
-info "backing store: $BSTYPE, LUN 1 size $SIZE, expected: $EXPECTED"
+info "backing store: $BSTYPE ${OFLAGS[*]}, LUN 1 size $SIZE, expected: $EXPECTED"
 mkdir -p "$OUT"
 IQN=iqn.2026-11.org.modtgt.test:conformance
 
@@ -49,11 +51,11 @@ new_lun() {
     rdwr)
       truncate -s "$size" "$TMP/lun$lun.img"
       adm --mode logicalunit --op new --tid 1 --lun "$lun" --backing-store "$TMP/lun$lun.img" \
-        --params "$params";;
+        --params "$params" "${OFLAGS[@]}";;
     *)
       truncate -s "$size" "$TMP/lun$lun.img"
       adm --mode logicalunit --op new --tid 1 --lun "$lun" --bstype "$BSTYPE" \
-        --backing-store "$BSTYPE/$TMP/lun$lun.img" --params "$params";;
+        --backing-store "$BSTYPE/$TMP/lun$lun.img" --params "$params" "${OFLAGS[@]}";;
   esac
 }
 new_lun 1 "$SIZE" thin_provisioning=1,removable=1
