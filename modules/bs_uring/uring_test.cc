@@ -74,7 +74,10 @@ modtgt_host MakeHost() {
   return h;
 }
 const modtgt_host g_host = MakeHost();
-const modtgt_backing_store* D() { return modtgt_module_init(&g_host); }
+const modtgt_backing_store* D() {
+  static const modtgt_backing_store* desc = modtgt_module_init(&g_host);  // once, as dlopen
+  return desc;
+}
 
 // Distinct I/O handles: the module treats them as opaque.
 modtgt_io* Io(uintptr_t n) { return reinterpret_cast<modtgt_io*>(n * 16 + 16); }
