@@ -8,6 +8,26 @@
 
 namespace modtgt::scsi {
 
+OpInfo Op(uint8_t opcode, OpHandler handler, uint32_t flags, std::initializer_list<uint8_t> usage,
+          const char* name) {
+  OpInfo op;
+  op.opcode = opcode;
+  op.handler = handler;
+  op.flags = flags;
+  op.cdb_length = static_cast<uint8_t>(usage.size());
+  std::copy(usage.begin(), usage.end(), op.usage.begin());
+  op.name = name;
+  return op;
+}
+
+OpInfo SaOp(uint8_t opcode, uint16_t sa, OpHandler handler, uint32_t flags,
+            std::initializer_list<uint8_t> usage, const char* name) {
+  OpInfo op = Op(opcode, handler, flags, usage, name);
+  op.has_service_action = true;
+  op.service_action = sa;
+  return op;
+}
+
 DeviceType::DeviceType(std::string name, uint8_t peripheral_type, std::vector<OpInfo> ops)
     : name_(std::move(name)), peripheral_type_(peripheral_type) {
   // A later entry for the same opcode (+ service action) replaces an earlier one, so a

@@ -54,6 +54,13 @@ class DeviceType {
   std::array<int16_t, 256> first_index_;  // opcode -> first index in ops_, or -1
 };
 
+// Builds a table entry: `usage` is the REPORT SUPPORTED OPERATION CODES usage bitmap, whose
+// length is the CDB length. SaOp adds a service action.
+OpInfo Op(uint8_t opcode, OpHandler handler, uint32_t flags, std::initializer_list<uint8_t> usage,
+          const char* name);
+OpInfo SaOp(uint8_t opcode, uint16_t sa, OpHandler handler, uint32_t flags,
+            std::initializer_list<uint8_t> usage, const char* name);
+
 // Where the service action lives for opcodes that have one (0 if none).
 uint16_t ServiceActionOf(const uint8_t* cdb, uint8_t cdb_len);
 

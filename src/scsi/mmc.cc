@@ -425,18 +425,6 @@ void StartStopUnit(Command* cmd) {
 // ---------------------------------------------------------------------------------------
 // The table
 
-OpInfo Op(uint8_t opcode, OpHandler handler, uint32_t flags, std::initializer_list<uint8_t> usage,
-          const char* name) {
-  OpInfo op;
-  op.opcode = opcode;
-  op.handler = handler;
-  op.flags = flags;
-  op.cdb_length = static_cast<uint8_t>(usage.size());
-  std::copy(usage.begin(), usage.end(), op.usage.begin());
-  op.name = name;
-  return op;
-}
-
 // The SBC handler for opcode: READ (10/12) and READ CAPACITY (10) are the same commands on
 // an MM device (MMC-6 6.15, 6.16, 6.23) and go through the same backend read path.
 OpHandler SbcHandler(uint8_t opcode) {

@@ -995,26 +995,6 @@ void ReadDefectData(Command* cmd) {
 
 // ---- The table ----
 
-OpInfo Op(uint8_t opcode, OpHandler handler, uint32_t flags, std::initializer_list<uint8_t> usage,
-          const char* name) {
-  OpInfo op;
-  op.opcode = opcode;
-  op.handler = handler;
-  op.flags = flags;
-  op.cdb_length = static_cast<uint8_t>(usage.size());
-  std::copy(usage.begin(), usage.end(), op.usage.begin());
-  op.name = name;
-  return op;
-}
-
-OpInfo SaOp(uint8_t opcode, uint16_t sa, OpHandler handler, uint32_t flags,
-            std::initializer_list<uint8_t> usage, const char* name) {
-  OpInfo op = Op(opcode, handler, flags, usage, name);
-  op.has_service_action = true;
-  op.service_action = sa;
-  return op;
-}
-
 std::vector<OpInfo> SbcOps() {
   constexpr uint32_t kR = kOpNeedsMedium;
   constexpr uint32_t kW = kOpNeedsMedium | kOpWritesMedium;

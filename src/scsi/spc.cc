@@ -69,24 +69,15 @@ std::string SerialOf(const LogicalUnit& lu) {
 bool IsSbc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x00; }
 bool IsMmc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x05; }
 
+// The SPC table lists the name before the usage bitmap; same entries as scsi::Op/SaOp.
 OpInfo Op(uint8_t opcode, OpHandler h, uint32_t flags, const char* name,
           std::initializer_list<uint8_t> usage) {
-  OpInfo op;
-  op.opcode = opcode;
-  op.handler = h;
-  op.flags = flags;
-  op.name = name;
-  op.cdb_length = static_cast<uint8_t>(usage.size());
-  std::copy(usage.begin(), usage.end(), op.usage.begin());
-  return op;
+  return scsi::Op(opcode, h, flags, usage, name);
 }
 
 OpInfo OpSa(uint8_t opcode, uint16_t sa, OpHandler h, uint32_t flags, const char* name,
             std::initializer_list<uint8_t> usage) {
-  OpInfo op = Op(opcode, h, flags, name, usage);
-  op.has_service_action = true;
-  op.service_action = sa;
-  return op;
+  return scsi::SaOp(opcode, sa, h, flags, usage, name);
 }
 
 // ---------------------------------------------------------------------------------------
