@@ -81,7 +81,7 @@ adm --mode logicalunit --op delete --tid 1 --lun 2
 # ---- Acceptance 5: every refusal, with its message; nothing is left behind. ----
 expect_fail 9 "invalid ELF header" --mode system --op bsload --path "$TESTMODS/bs_notelf.so"
 expect_fail 9 "has no entry point modtgt_module_init" --mode system --op bsload --path "$TESTMODS/bs_noentry.so"
-expect_fail 9 "was built for ABI 2\.0, this daemon speaks 1\.0" --mode system --op bsload --path "$TESTMODS/bs_abi2.so"
+expect_fail 9 "was built for ABI 2\.0, this daemon speaks 1\.1" --mode system --op bsload --path "$TESTMODS/bs_abi2.so"
 expect_fail 9 "backing store 'noread' has no \.read callback" --mode system --op bsload --path "$TESTMODS/bs_noread.so"
 expect_fail 9 "undefined symbol: modtgt_test_no_such_symbol" --mode system --op bsload --path "$TESTMODS/bs_undef.so"
 expect_fail 9 "libmodtgt_test_gone\.so: cannot open shared object file" --mode system --op bsload --path "$TESTMODS/bs_missingdep.so"

@@ -9,6 +9,7 @@
 //          bit 2     asynchronous backend (completes on another thread via an event loop)
 //          bit 3     a second LU (LUN 1, plain) exists
 //          bit 4     descriptor-format sense is preset (D_SENSE) on LU 0
+//          bit 5     with bit 3: LUN 1 is a CD/DVD-ROM (MMC, 2048-byte blocks)
 //   record: flags(1) cdb_len(1) edtl(3, big-endian) cdb(min(cdb_len, 32)) dlen(2) data(dlen)
 //   flags bits 0-1  direction (none, read, write, bidi)
 //         bit 2     nexus 0 or 1 (two initiator ports, for reservations / unit attentions)
@@ -39,6 +40,7 @@
 #include "scsi/backend.h"
 #include "scsi/dispatch.h"
 #include "scsi/logical_unit.h"
+#include "scsi/mmc.h"
 
 namespace {
 
@@ -152,12 +154,18 @@ std::shared_ptr<scsi::LogicalUnit> MakeLu(uint64_t lun, int variant, bool async,
       c.thin_provisioning = true;
       c.max_transfer_blocks = 8;
       break;
+    case 4:  // a CD/DVD-ROM (MMC)
+      c.block_size = 2048;
+      c.removable = true;
+      c.readonly = true;
+      break;
     default:
       break;
   }
   auto be = std::make_unique<CheckingBackend>(kMediumBytes, caps, async);
   *raw = be.get();
-  return std::make_shared<scsi::LogicalUnit>(c, &scsi::SbcDeviceType(), std::move(be), kTarget);
+  const scsi::DeviceType* type = variant == 4 ? &scsi::MmcDeviceType() : &scsi::SbcDeviceType();
+  return std::make_shared<scsi::LogicalUnit>(c, type, std::move(be), kTarget);
 }
 
 bool ValidStatus(scsi::Status s) {
@@ -216,7 +224,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckingBackend* be1 = nullptr;
   std::shared_ptr<scsi::LogicalUnit> lu0 = MakeLu(0, config & 3, async, &be0);
   std::shared_ptr<scsi::LogicalUnit> lu1;
-  if (config & 8) lu1 = MakeLu(1, 0, async, &be1);
+  if (config & 8) lu1 = MakeLu(1, (config & 32) ? 4 : 0, async, &be1);
   if (config & 16) lu0->d_sense.store(true);
   target->Add(lu0);
   if (lu1) target->Add(lu1);
