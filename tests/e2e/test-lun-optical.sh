@@ -78,7 +78,9 @@ grep -q "^Removable:1" "$TMP/inq" || fail "iscsi-inq does not show RMB=1: $(cat 
 
 # One initiator session kept open across the admin operations (its unit attentions matter).
 coproc MMC { "$MMC_RAW" "$URL" - 2>"$TMP/mmc.err"; }
-cleanup_fn "kill ${MMC_PID} 2>/dev/null"
+# bash unsets MMC_PID as soon as the coprocess is reaped: keep our own copy.
+MMC_CHILD=$MMC_PID
+cleanup_fn "kill $MMC_CHILD 2>/dev/null"
 OUT= RC=
 mmc() {  # mmc COMMAND...: runs it in the session; sets OUT (its lines) and RC
   echo "$*" >&"${MMC[1]}"
@@ -176,5 +178,5 @@ expect capacity -- "^last_lba=299 "
 expect allow -- "^ok$"
 
 eval "exec ${MMC[1]}>&-"
-wait "$MMC_PID" || true
+wait "$MMC_CHILD" || true
 stop_daemon
