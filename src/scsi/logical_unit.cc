@@ -19,7 +19,9 @@ LogicalUnit::LogicalUnit(LuConfig config, const DeviceType* type,
   for (auto& slot : known_nexus_) slot.store(0, std::memory_order_relaxed);
   if (backend_) {
     // SBC-4 4.10 / SPC-4 5.14: a capacity change is reported to every I_T nexus.
-    backend_->SetSizeChangedCallback([this] { AddUnitAttentionAll(asc::kCapacityDataHasChanged); });
+    backend_->SetSizeChangedCallback([this] {
+      if (announce_capacity_.load()) AddUnitAttentionAll(asc::kCapacityDataHasChanged);
+    });
   }
 }
 
@@ -33,10 +35,17 @@ LogicalUnit::~LogicalUnit() {
                                    " is not a positive multiple of the block size " +
                                    std::to_string(config_.block_size));
   }
-  if (!backend_) return ::modtgt::Status::InvalidArgument("this logical unit has no backing store");
   BackendReconfig rc;
   rc.size = bytes;
-  return backend_->Reconfigure(rc);
+  return Reconfigure(rc);
+}
+
+::modtgt::Status LogicalUnit::Reconfigure(const BackendReconfig& rc, bool announce_capacity) {
+  if (!backend_) return ::modtgt::Status::InvalidArgument("this logical unit has no backing store");
+  announce_capacity_.store(announce_capacity);
+  ::modtgt::Status s = backend_->Reconfigure(rc);
+  announce_capacity_.store(true);
+  return s;
 }
 
 bool LogicalUnit::KnownFast(uint64_t id) const {

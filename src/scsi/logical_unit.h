@@ -94,6 +94,10 @@ class LogicalUnit {
   // which also fires when a module changes its size on its own). InvalidArgument for a
   // size that is not a whole number of blocks or is 0; the module's error otherwise.
   ::modtgt::Status Resize(uint64_t bytes);
+  // Reconfigures the backend (size and/or config string; Backend::Reconfigure). With
+  // announce_capacity = false, a size change it brings raises no CAPACITY DATA HAS CHANGED:
+  // the caller reports the change another way (MMC's medium change, 28/00).
+  ::modtgt::Status Reconfigure(const BackendReconfig& rc, bool announce_capacity = true);
 
   // ---- Unit attentions (SAM-5 5.14). Thread-safe. ----
   // Queues code for every nexus known to this LU except `except` (0 = none).
@@ -168,6 +172,9 @@ class LogicalUnit {
   std::unique_ptr<Backend> backend_;
   const std::string target_name_;
   std::mutex mutex_;
+  // Cleared by Reconfigure(rc, false) for its duration: the size-changed callback then
+  // raises no CAPACITY DATA HAS CHANGED.
+  std::atomic<bool> announce_capacity_{true};
   mutable std::mutex type_state_mu_;
   mutable std::shared_ptr<void> type_state_;
   std::map<uint64_t, NexusLuState> nexus_states_;  // GUARDED_BY(mutex_), keyed by Nexus::id

@@ -564,19 +564,11 @@ namespace {
         " initiator(s) (PREVENT ALLOW MEDIUM REMOVAL); use --force to change the medium anyway");
   }
   if (!cfgstring.empty()) {
-    Backend* backend = lu->backend();
-    if (backend == nullptr) {
-      return ::modtgt::Status::InvalidArgument("this logical unit has no backing store");
-    }
     // The medium change is announced by 28/00 below; the capacity change that comes with
-    // it is not raised separately (see mmc.h). The callback is the LU's own, restored as
-    // LogicalUnit's constructor sets it.
-    backend->SetSizeChangedCallback(nullptr);
+    // it is not raised separately (see mmc.h).
     BackendReconfig rc;
     rc.cfgstring = cfgstring;
-    ::modtgt::Status s = backend->Reconfigure(rc);
-    backend->SetSizeChangedCallback(
-        [lu] { lu->AddUnitAttentionAll(asc::kCapacityDataHasChanged); });
+    ::modtgt::Status s = lu->Reconfigure(rc, /*announce_capacity=*/false);
     if (!s.ok()) return s;
   }
   if (present && cfgstring.empty()) return ::modtgt::Status::OK();  // nothing changed
