@@ -483,35 +483,17 @@ void Device::NotifySizeChanged() {
 // ---- Cluster lock group ----
 
 int Device::Lock(uint16_t tag) {
-  std::shared_ptr<LoadedModule> m = module();
-  if (m == nullptr || desc_.lock == nullptr) return MODTGT_STS_UNSUPPORTED;
-  std::lock_guard<std::mutex> g(m->call_mu);
-  CalloutScope scope(m.get());
-  return desc_.lock(&dev_, tag);
+  return CallLockGroup(desc_.lock, MODTGT_STS_UNSUPPORTED, tag);
 }
 
-int Device::Unlock() {
-  std::shared_ptr<LoadedModule> m = module();
-  if (m == nullptr || desc_.unlock == nullptr) return MODTGT_STS_UNSUPPORTED;
-  std::lock_guard<std::mutex> g(m->call_mu);
-  CalloutScope scope(m.get());
-  return desc_.unlock(&dev_);
-}
+int Device::Unlock() { return CallLockGroup(desc_.unlock, MODTGT_STS_UNSUPPORTED); }
 
 int Device::GetLockTag(uint16_t* tag) {
-  std::shared_ptr<LoadedModule> m = module();
-  if (m == nullptr || desc_.get_lock_tag == nullptr) return MODTGT_STS_UNSUPPORTED;
-  std::lock_guard<std::mutex> g(m->call_mu);
-  CalloutScope scope(m.get());
-  return desc_.get_lock_tag(&dev_, tag);
+  return CallLockGroup(desc_.get_lock_tag, MODTGT_STS_UNSUPPORTED, tag);
 }
 
 int Device::GetLockState() {
-  std::shared_ptr<LoadedModule> m = module();
-  if (m == nullptr || desc_.get_lock_state == nullptr) return MODTGT_LOCK_UNKNOWN;
-  std::lock_guard<std::mutex> g(m->call_mu);
-  CalloutScope scope(m.get());
-  int st = desc_.get_lock_state(&dev_);
+  int st = CallLockGroup(desc_.get_lock_state, MODTGT_LOCK_UNKNOWN);
   return st >= MODTGT_LOCK_UNLOCKED && st <= MODTGT_LOCK_UNKNOWN ? st : MODTGT_LOCK_UNKNOWN;
 }
 

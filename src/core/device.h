@@ -288,6 +288,16 @@ class Device : public scsi::Backend {
   std::string thread_name_;
 
   void NotifySizeChanged();
+  // Calls a lock-group callout fn(&dev_, args...) serialised with the lifecycle callbacks
+  // (module->call_mu), or returns `missing` when the device is closed or fn is NULL.
+  template <typename Fn, typename... Args>
+  int CallLockGroup(Fn fn, int missing, Args... args) {
+    std::shared_ptr<LoadedModule> m = module();
+    if (m == nullptr || fn == nullptr) return missing;
+    std::lock_guard<std::mutex> g(m->call_mu);
+    CalloutScope scope(m.get());
+    return fn(&dev_, args...);
+  }
   std::atomic<bool> size_published_{false};  // open() done: size changes are news
   std::atomic<uint64_t> size_sets_{0};       // host->dev_set_size calls
   mutable std::mutex cb_mu_;
