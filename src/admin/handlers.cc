@@ -363,8 +363,6 @@ bool LookupTarget(AdminContext* ctx, const Request& r, std::shared_ptr<core::Tar
 
 // ---- system ----
 
-bool IsKnownModule(AdminContext* ctx, const std::string& bstype);
-
 Outcome SystemShow(AdminContext* ctx, const Request& r) {
   Error err;
   if (!r.OnlyFields({}, &err)) return err;
@@ -398,15 +396,13 @@ bool ValidModuleName(const std::string& name) {
          });
 }
 
-// The module listed under `name`, if any.
+// The module listed under `name`, if any (copied to *out unless out is null).
 bool FindModule(AdminContext* ctx, const std::string& name, core::ModuleInfo* out) {
-  for (auto& m : ctx->modules->List()) {
-    if (m.name == name) {
-      *out = std::move(m);
-      return true;
-    }
-  }
-  return false;
+  if (ctx->modules == nullptr) return false;
+  std::vector<core::ModuleInfo> modules = ctx->modules->List();
+  const core::ModuleInfo* m = core::FindModuleInfo(modules, name);
+  if (m != nullptr && out != nullptr) *out = *m;
+  return m != nullptr;
 }
 
 // Reads "bstype" and "path" of bsload/bsreload. A bstype containing '/' is a path (tgtadm
@@ -505,7 +501,7 @@ Outcome SystemBsReload(AdminContext* ctx, const Request& r) {
     switch (s.code()) {
       case Code::kNotFound:
         // A NotFound from the module itself (open() of a LUN) is a module error.
-        if (!IsKnownModule(ctx, name)) return Error{ErrorCode::kNoSuchModule, s.message()};
+        if (!FindModule(ctx, name, nullptr)) return Error{ErrorCode::kNoSuchModule, s.message()};
         return Error{ErrorCode::kModuleError, s.message()};
       case Code::kBusy: return Error{ErrorCode::kBusy, s.message()};
       default: return Error{ErrorCode::kModuleError, s.message()};
@@ -646,14 +642,6 @@ Error ModuleFailure(const core::DeviceConfig& dev, const Status& s) {
                "bstype " + dev.bstype + ", backing store " + dev.cfgstring + ": " + s.message()};
 }
 
-bool IsKnownModule(AdminContext* ctx, const std::string& bstype) {
-  if (ctx->modules == nullptr) return false;
-  for (const auto& m : ctx->modules->List()) {
-    if (m.name == bstype) return true;
-  }
-  return false;
-}
-
 // Reads and validates a logicalunit new/check request: the plan, the target, and the
 // module's check_config. Nothing is created or opened.
 bool PrepareLun(AdminContext* ctx, const Request& r, std::shared_ptr<core::Target>* t,
@@ -706,7 +694,7 @@ bool PrepareLun(AdminContext* ctx, const Request& r, std::shared_ptr<core::Targe
     *err = Invalid(plan.status().message());
     return false;
   }
-  if (!IsKnownModule(ctx, plan->device.bstype)) {
+  if (core::FindModuleInfo(modules, plan->device.bstype) == nullptr) {
     *err = Error{ErrorCode::kNoSuchModule, "no backing-store module '" + plan->device.bstype +
                                                "' is loaded (bstype; see --mode system --op show)"};
     return false;
@@ -1023,7 +1011,7 @@ Outcome LunLoad(AdminContext* ctx, const Request& r) {
     Result<std::string> subtype = core::CfgStringSubtype(cfgstring);
     if (!subtype.ok()) return Invalid(subtype.status().message());
     core::ModuleInfo mi;
-    if (have_dev && ctx->modules != nullptr && FindModule(ctx, dev.bstype, &mi) &&
+    if (have_dev && FindModule(ctx, dev.bstype, &mi) &&
         mi.subtype != *subtype) {
       return Invalid("cfgstring '" + cfgstring + "' has the subtype '" + *subtype +
                      "', but this LUN's backing store '" + dev.bstype + "' takes '" +

@@ -288,14 +288,6 @@ namespace {
 
 bool IsBlockSize(uint64_t n) { return n == 512 || n == 1024 || n == 2048 || n == 4096; }
 
-const ModuleInfo* FindModuleInfo(const std::vector<ModuleInfo>* modules, const std::string& name) {
-  if (modules == nullptr) return nullptr;
-  for (const auto& m : *modules) {
-    if (m.name == name) return &m;
-  }
-  return nullptr;
-}
-
 bool HasParam(const LunRequest& req, const char* key, std::string* value = nullptr) {
   for (const auto& kv : req.params) {
     if (kv.first == key) {
@@ -357,7 +349,7 @@ Result<LunPlan> PlanLunImpl(int tid, const std::string& target_name, const LunRe
   if (!IsModuleName(bstype)) {
     return Bad("invalid --bstype '" + bstype + "' (module names are [a-z0-9_]+)");
   }
-  const ModuleInfo* minfo = FindModuleInfo(modules, bstype);
+  const ModuleInfo* minfo = modules != nullptr ? FindModuleInfo(*modules, bstype) : nullptr;
   if (targetcli && minfo != nullptr && minfo->subtype != subtype) {
     return Bad("--cfgstring '" + cfg + "' has the subtype '" + subtype + "', but backing store '" +
                bstype + "' takes config strings '" + minfo->subtype + "/...'");

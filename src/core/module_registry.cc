@@ -780,6 +780,13 @@ Status ModuleRegistry::Reload(const std::string& name, const std::string& new_pa
   return WithMessage(failure.code(), msg);
 }
 
+const ModuleInfo* FindModuleInfo(const std::vector<ModuleInfo>& modules, const std::string& name) {
+  for (const auto& m : modules) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
 std::vector<ModuleInfo> ModuleRegistry::List() const {
   std::lock_guard<std::mutex> l(impl_->mu);
   std::vector<ModuleInfo> out;

@@ -58,6 +58,9 @@ struct DeviceConfig {
   std::string user;        // "tid 1 lun 1", for listings and unload refusals
 };
 
+// The entry named `name` in a module listing (ModuleRegistry::List()), or nullptr.
+const ModuleInfo* FindModuleInfo(const std::vector<ModuleInfo>& modules, const std::string& name);
+
 class ModuleRegistry {
  public:
   ModuleRegistry();
