@@ -104,11 +104,16 @@ std::string DeriveSerial(const std::string& target_name, uint64_t lun) {
 
 // SPC-4 7.8.6.6.5: NAA IEEE Registered Extended designator: NAA (4 bits) = 6, IEEE company
 // id (24 bits), vendor specific identifier (36 bits) [, extension (64 bits)].
+namespace {
+// NAA-6 high 64 bits: NAA 6, IEEE company id 0x001405, 36 vendor-specific bits of `hash`.
+uint64_t Naa6(uint64_t hash) { return (0x6001405ull << 36) | (hash & 0xfffffffffull); }
+}  // namespace
+
 uint64_t DeriveNaa(const std::string& target_name, uint64_t lun) {
   uint64_t h = IdentityHash(target_name, lun);
   // A second round so the NAA bits are not simply the serial's low bits.
   h = Fnv1a64(&h, sizeof(h), 0x6001405ull);
-  return (0x6001405ull << 36) | (h & 0xfffffffffull);
+  return Naa6(h);
 }
 
 Result<uint32_t> ParseBsOflags(const std::string& s) {
@@ -200,10 +205,7 @@ Status CheckWwn(const std::string& wwn) {
   return Status::OK();
 }
 
-uint64_t NaaFromWwn(const std::string& wwn) {
-  uint64_t h = Fnv1a64(wwn.data(), wwn.size());
-  return (0x6001405ull << 36) | (h & 0xfffffffffull);
-}
+uint64_t NaaFromWwn(const std::string& wwn) { return Naa6(Fnv1a64(wwn.data(), wwn.size())); }
 
 Status ApplyLunParams(const std::vector<std::pair<std::string, std::string>>& params,
                       LunPlan* plan) {
