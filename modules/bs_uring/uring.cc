@@ -241,6 +241,7 @@ class Device {
   void ZeroRest(Req* r);
   int SyncFlags(uint32_t flags) const;
   uint8_t* BounceAlloc(size_t n);
+  bool SetData(Req* r, const iovec* iov, int iovcnt);
   void CompletionLoop();
 
   modtgt_dev* dev_ = nullptr;
@@ -702,25 +703,43 @@ void Device::CompletionLoop() {
 
 // ---- Callouts ----
 
+// Points r at the caller's buffer, or, for O_DIRECT with unaligned iovecs, at an aligned
+// bounce buffer: filled from iov now for a write, copied back to iov at completion for a
+// read (Finish). r->offset and r->op must be set. False when out of memory.
+bool Device::SetData(Req* r, const iovec* iov, int iovcnt) {
+  const size_t total = IovBytes(iov, iovcnt);
+  r->end = r->offset + total;
+  try {
+    if (direct_ && !IovAligned(iov, iovcnt)) {
+      r->buf = BounceAlloc(total);
+      if (r->buf == nullptr) return false;
+      if (r->op == Op::kWrite) {
+        uint8_t* dst = r->buf;
+        for (int i = 0; i < iovcnt; i++) {
+          std::memcpy(dst, iov[i].iov_base, iov[i].iov_len);
+          dst += iov[i].iov_len;
+        }
+      } else {
+        r->user_iov = iov;
+        r->user_iovcnt = iovcnt;
+      }
+      r->iov.push_back(iovec{r->buf, total});
+    } else {
+      r->iov.assign(iov, iov + iovcnt);
+    }
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  return true;
+}
+
 int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
   r->op = Op::kRead;
   r->offset = offset;
-  const size_t total = IovBytes(iov, iovcnt);
-  r->end = offset + total;
-  try {
-    if (direct_ && !IovAligned(iov, iovcnt)) {
-      r->buf = BounceAlloc(total);
-      if (r->buf == nullptr) throw std::bad_alloc();
-      r->user_iov = iov;
-      r->user_iovcnt = iovcnt;
-      r->iov.push_back(iovec{r->buf, total});
-    } else {
-      r->iov.assign(iov, iov + iovcnt);
-    }
-  } catch (const std::bad_alloc&) {
+  if (!SetData(r, iov, iovcnt)) {
     FreeReq(r);
     return MODTGT_STS_NO_RESOURCE;
   }
@@ -734,22 +753,7 @@ int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, 
   r->op = Op::kWrite;
   r->offset = offset;
   r->rw_flags = SyncFlags(flags);
-  const size_t total = IovBytes(iov, iovcnt);
-  r->end = offset + total;
-  try {
-    if (direct_ && !IovAligned(iov, iovcnt)) {
-      r->buf = BounceAlloc(total);
-      if (r->buf == nullptr) throw std::bad_alloc();
-      uint8_t* dst = r->buf;
-      for (int i = 0; i < iovcnt; i++) {
-        std::memcpy(dst, iov[i].iov_base, iov[i].iov_len);
-        dst += iov[i].iov_len;
-      }
-      r->iov.push_back(iovec{r->buf, total});
-    } else {
-      r->iov.assign(iov, iov + iovcnt);
-    }
-  } catch (const std::bad_alloc&) {
+  if (!SetData(r, iov, iovcnt)) {
     FreeReq(r);
     return MODTGT_STS_NO_RESOURCE;
   }
