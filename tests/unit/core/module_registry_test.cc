@@ -39,13 +39,6 @@ bool IsMapped(const std::string& path) {
   return true;
 }
 
-const ModuleInfo* Find(const std::vector<ModuleInfo>& list, const std::string& name) {
-  for (const auto& m : list) {
-    if (m.name == name) return &m;
-  }
-  return nullptr;
-}
-
 bool HasCap(const ModuleInfo& m, const std::string& cap) {
   return std::find(m.capabilities.begin(), m.capabilities.end(), cap) != m.capabilities.end();
 }
@@ -498,17 +491,17 @@ TEST(ModuleRegistry, LoadDirectorySkipsRefusalsAndKeepsFailedLoads) {
   ModuleRegistry reg;
   EXPECT_TRUE(reg.LoadDirectory(MODTGT_TEST_MODULE_DIR, {}).ok());
   auto list = reg.List();
-  ASSERT_NE(Find(list, "ctest"), nullptr);
-  EXPECT_EQ(Find(list, "ctest")->state, ModuleState::kReady);
-  ASSERT_NE(Find(list, "cxxtest"), nullptr);
-  ASSERT_NE(Find(list, "loadfail"), nullptr);
-  EXPECT_EQ(Find(list, "loadfail")->state, ModuleState::kError);
+  ASSERT_NE(FindModuleInfo(list, "ctest"), nullptr);
+  EXPECT_EQ(FindModuleInfo(list, "ctest")->state, ModuleState::kReady);
+  ASSERT_NE(FindModuleInfo(list, "cxxtest"), nullptr);
+  ASSERT_NE(FindModuleInfo(list, "loadfail"), nullptr);
+  EXPECT_EQ(FindModuleInfo(list, "loadfail")->state, ModuleState::kError);
   for (const char* refused : {"abi2", "noread", "nulldesc", "undef", "missingdep", "dupsub"}) {
-    EXPECT_EQ(Find(list, refused), nullptr) << refused;
+    EXPECT_EQ(FindModuleInfo(list, refused), nullptr) << refused;
   }
   // bs_dupname.so also says "ctest": the first one loaded stays, the other is refused.
-  ASSERT_NE(Find(list, "ctest"), nullptr);
-  EXPECT_THAT(Find(list, "ctest")->path, HasSubstr("bs_ctest.so"));
+  ASSERT_NE(FindModuleInfo(list, "ctest"), nullptr);
+  EXPECT_THAT(FindModuleInfo(list, "ctest")->path, HasSubstr("bs_ctest.so"));
   EXPECT_FALSE(IsMapped(TestModule("dupname")));
   // A second scan loads nothing new and does not disturb what is loaded.
   EXPECT_TRUE(reg.LoadDirectory(MODTGT_TEST_MODULE_DIR, {}).ok());
@@ -548,7 +541,7 @@ TEST_F(RdwrTest, ReadWriteFlushUnmapThroughDevice) {
   scsi::Backend* b = dev->get();
   EXPECT_EQ(b->size_bytes(), 1u << 20);
   EXPECT_TRUE(b->has_flush() && b->has_unmap() && b->thin());
-  EXPECT_EQ(Find(reg_.List(), "rdwr")->users, std::vector<std::string>{"tid 1 lun 1"});
+  EXPECT_EQ(FindModuleInfo(reg_.List(), "rdwr")->users, std::vector<std::string>{"tid 1 lun 1"});
 
   IoHarness io;
   std::vector<uint8_t> out(8192), in(8192);
@@ -596,7 +589,7 @@ TEST_F(RdwrTest, MissingFileIsRefusedWithReason) {
   EXPECT_THAT(reg_.CheckConfig(Cfg("rdwr", "/tmp")).message(),
               HasSubstr("neither a regular file nor a block device"));
   EXPECT_THAT(reg_.CheckConfig(Cfg("rdwr", "")).message(), HasSubstr("no file given"));
-  EXPECT_TRUE(Find(reg_.List(), "rdwr")->users.empty());
+  EXPECT_TRUE(FindModuleInfo(reg_.List(), "rdwr")->users.empty());
 }
 
 TEST_F(RdwrTest, ConfiguredSizeLargerThanFileExtendsItUnlessReadOnly) {
@@ -753,7 +746,7 @@ class ReloadTest : public ::testing::Test {
   }
   static std::string Version(const ModuleRegistry& reg) {
     const auto list = reg.List();
-    const ModuleInfo* m = Find(list, "ver");
+    const ModuleInfo* m = FindModuleInfo(list, "ver");
     return m ? m->version : "(not listed)";
   }
 
@@ -772,9 +765,9 @@ TEST_F(ReloadTest, ReloadSwapsTheCodeUnderAnOpenDevice) {
   EXPECT_EQ(FillByte(dev->get()), 0x22);
   EXPECT_FALSE(IsMapped(TestModule("ver1"))) << "the old code must be dlclosed";
   const auto list = reg.List();
-  ASSERT_NE(Find(list, "ver"), nullptr);
-  EXPECT_EQ(Find(list, "ver")->users, std::vector<std::string>{"tid 1 lun 1"});
-  EXPECT_EQ(Find(list, "ver")->path, TestModule("ver2"));
+  ASSERT_NE(FindModuleInfo(list, "ver"), nullptr);
+  EXPECT_EQ(FindModuleInfo(list, "ver")->users, std::vector<std::string>{"tid 1 lun 1"});
+  EXPECT_EQ(FindModuleInfo(list, "ver")->path, TestModule("ver2"));
   // And back again, many times.
   for (int i = 0; i < 10; i++) {
     ASSERT_TRUE(reg.Reload("ver", TestModule(i % 2 ? "ver2" : "ver1")).ok());
@@ -817,9 +810,9 @@ TEST_P(ReloadRollback, FailedReloadRollsBackAndKeepsServing) {
   EXPECT_THAT(s.message(), HasSubstr("rolled back to the previous code"));
   EXPECT_EQ(Version(reg), "1.0");
   const auto list = reg.List();
-  ASSERT_NE(Find(list, "ver"), nullptr);
-  EXPECT_EQ(Find(list, "ver")->state, ModuleState::kReady);
-  EXPECT_EQ(Find(list, "ver")->users, std::vector<std::string>{"tid 1 lun 1"});
+  ASSERT_NE(FindModuleInfo(list, "ver"), nullptr);
+  EXPECT_EQ(FindModuleInfo(list, "ver")->state, ModuleState::kReady);
+  EXPECT_EQ(FindModuleInfo(list, "ver")->users, std::vector<std::string>{"tid 1 lun 1"});
   EXPECT_EQ(FillByte(dev->get()), 0x11) << "the old code serves again";
   // A good reload still works afterwards.
   ASSERT_TRUE(reg.Reload("ver", TestModule("ver2")).ok());
@@ -886,7 +879,7 @@ TEST_F(ReloadTest, UnloadReallyDlclosesSoAReplacedFileLoadsNewCode) {
   }
   ASSERT_TRUE(reg.Unload("ver").ok());
   EXPECT_FALSE(IsMapped(path));
-  EXPECT_EQ(Find(reg.List(), "ver"), nullptr);
+  EXPECT_EQ(FindModuleInfo(reg.List(), "ver"), nullptr);
   Install("ver2");
   ASSERT_TRUE(reg.LoadFile(path).ok());
   EXPECT_EQ(Version(reg), "2.0");
@@ -925,8 +918,8 @@ TEST_F(ReloadTest, ReloadUnderConcurrentIoOnAWorkerPoolModule) {
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(ok.load(), 20);
   const auto list = reg.List();
-  ASSERT_NE(Find(list, "ctest"), nullptr);
-  EXPECT_EQ(Find(list, "ctest")->users, std::vector<std::string>{"tid 1 lun 1"});
+  ASSERT_NE(FindModuleInfo(list, "ctest"), nullptr);
+  EXPECT_EQ(FindModuleInfo(list, "ctest")->users, std::vector<std::string>{"tid 1 lun 1"});
 }
 
 TEST_F(ReloadTest, FailedRollbackFailsTheDeviceIoButKeepsTheModuleListed) {
