@@ -21,7 +21,7 @@
 #include "core/lun_factory.h"
 #include "core/module_registry.h"
 #include "core/target.h"
-#include "iscsi/transport.h"
+#include "core/transport_registry.h"
 #include "modtgt/module.h"
 #include "scsi/mmc.h"
 #include "scsi/sense.h"
@@ -285,13 +285,17 @@ json LunJson(const core::Target& t, const scsi::LogicalUnit& lu) {
   return j;
 }
 
-std::vector<iscsi::SessionInfo> SessionsOf(AdminContext* ctx, int tid) {
-  std::vector<iscsi::SessionInfo> out;
-  if (ctx->iscsi == nullptr) return out;
-  for (auto& s : ctx->iscsi->Sessions()) {
+std::vector<core::SessionInfo> SessionsOf(AdminContext* ctx, int tid) {
+  std::vector<core::SessionInfo> out;
+  if (ctx->transports == nullptr) return out;
+  for (auto& s : ctx->transports->Sessions()) {
     if (s.tid == tid) out.push_back(std::move(s));
   }
   return out;
+}
+
+std::vector<std::string> Portals(AdminContext* ctx) {
+  return ctx->transports ? ctx->transports->Portals() : std::vector<std::string>();
 }
 
 json TargetJson(AdminContext* ctx, const core::Target& t) {
@@ -372,7 +376,7 @@ Outcome SystemShow(AdminContext* ctx, const Request& r) {
   j["pid"] = static_cast<int64_t>(getpid());
   j["threads"] = ctx->threads;
   j["module_dir"] = ctx->module_dir;
-  j["portals"] = ctx->iscsi ? ctx->iscsi->portals() : std::vector<std::string>();
+  j["portals"] = Portals(ctx);
   json mods = json::array();
   if (ctx->modules) {
     for (const auto& m : ctx->modules->List()) mods.push_back(ModuleJson(m));
@@ -569,7 +573,7 @@ Outcome TargetDelete(AdminContext* ctx, const Request& r) {
                                          std::to_string(sessions) +
                                          " session(s); log them out first or use --force"};
     }
-    if (ctx->iscsi) ctx->iscsi->CloseTargetSessions(t->tid());
+    if (ctx->transports) ctx->transports->CloseTargetSessions(t->tid());
   }
   Status s = ctx->targets->Remove(t->tid(), force);
   if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchTarget, ErrorCode::kTargetExists);
@@ -1035,7 +1039,7 @@ Outcome LunLoad(AdminContext* ctx, const Request& r) {
 Outcome PortalShow(AdminContext* ctx, const Request& r) {
   Error err;
   if (!r.OnlyFields({}, &err)) return err;
-  return json{{"portals", ctx->iscsi ? ctx->iscsi->portals() : std::vector<std::string>()}};
+  return json{{"portals", Portals(ctx)}};
 }
 
 Outcome Dispatch(AdminContext* ctx, const json& j) {
@@ -1047,11 +1051,18 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
       !r.String("lld", false, &lld, &err)) {
     return err;
   }
-  if (!lld.empty() && lld != "iscsi") {
-    return Error{ErrorCode::kUnsupported, "lld '" + lld + "' is not supported (only iscsi)"};
-  }
   if (ctx == nullptr || ctx->targets == nullptr) {
     return Error{ErrorCode::kInternal, "admin context not set up"};
+  }
+  // Targets and LUNs belong to the core, not to a transport: --lld only has to name a
+  // transport this daemon has (loaded, in error, or a module file it can load).
+  if (!lld.empty() && (ctx->transports == nullptr || !ctx->transports->Known(lld))) {
+    std::string known;
+    if (ctx->transports) {
+      for (const auto& n : ctx->transports->KnownNames()) known += (known.empty() ? "" : ", ") + n;
+    }
+    return Error{ErrorCode::kUnsupported, "lld '" + lld + "' is not a transport of this daemon (" +
+                                              (known.empty() ? "none" : "known: " + known) + ")"};
   }
   if (mode == "system") {
     if (op == "show") return SystemShow(ctx, r);
