@@ -9,6 +9,7 @@
 
 #include "admin/protocol.h"
 #include "admin/server.h"
+#include "admin/views.h"
 #include "common/log.h"
 #include "core/transport_registry.h"
 
@@ -17,33 +18,6 @@ namespace modtgt::admin {
 namespace {
 
 using nlohmann::json;
-
-json TransportJson(const core::TransportInfo& t) {
-  json sessions = json::array();
-  for (const auto& s : t.sessions) {
-    sessions.push_back({{"tid", s.tid},
-                        {"target", s.target_name},
-                        {"initiator", s.initiator_name},
-                        {"isid", s.isid},
-                        {"tsih", s.tsih},
-                        {"connections", s.connections}});
-  }
-  return {{"kind", t.kind},
-          {"name", t.name},
-          {"path", t.path},
-          {"version", t.version},
-          // Transports have no separate ABI: they are pinned to the exact daemon version.
-          {"abi_version", 0},
-          {"pinned_to", "modtgtd " + t.version},
-          {"state", core::ModuleStateName(t.state)},
-          {"error", t.error},
-          {"description", t.description},
-          {"configured_portals", t.configured_portals},
-          {"portals", t.portals},
-          {"sessions", sessions},
-          {"targets", t.targets},
-          {"users", t.users}};
-}
 
 ErrorCode CodeFor(const Status& s) {
   switch (s.code()) {

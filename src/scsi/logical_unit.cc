@@ -48,6 +48,23 @@ LogicalUnit::~LogicalUnit() {
   return s;
 }
 
+void LogicalUnit::CarryStateFrom(LogicalUnit& old) {
+  {
+    std::scoped_lock lock(old.mutex_, mutex_);
+    pr_registrations = old.pr_registrations;
+    pr_generation = old.pr_generation;
+    pr_reserved = old.pr_reserved;
+    pr_type = old.pr_type;
+    pr_holder_initiator_port = old.pr_holder_initiator_port;
+    pr_holder_target_port = old.pr_holder_target_port;
+    pr_aptpl = old.pr_aptpl;
+    // The fast-path flag follows the reservation, or dispatch would skip the conflict check.
+    UpdateReservationActiveLocked();
+  }
+  d_sense.store(old.d_sense.load());
+  swp.store(old.swp.load());
+}
+
 bool LogicalUnit::KnownFast(uint64_t id) const {
   return id != 0 && known_nexus_[id % kKnownSlots].load(std::memory_order_acquire) == id;
 }

@@ -99,6 +99,13 @@ class LogicalUnit {
   // the caller reports the change another way (MMC's medium change, 28/00).
   ::modtgt::Status Reconfigure(const BackendReconfig& rc, bool announce_capacity = true);
 
+  // Takes over the state an LU keeps across a rebuild on a new device with the same
+  // identity (an admin parameter change): persistent reservations (SPC-4 5.13: they
+  // survive configuration changes) and the mode page settings D_SENSE and SWP. Every
+  // such field is copied here, so a rebuild cannot forget one. Thread-safe (takes both
+  // LU mutexes). REQUIRES: this LU is not yet serving commands.
+  void CarryStateFrom(LogicalUnit& old);
+
   // ---- Unit attentions (SAM-5 5.14). Thread-safe. ----
   // Queues code for every nexus known to this LU except `except` (0 = none).
   void AddUnitAttentionAll(Asc code, uint64_t except_nexus = 0);
