@@ -80,6 +80,14 @@ bool TargetAndLun(AdminContext* ctx, const Request& r, std::shared_ptr<core::Tar
   return LunNumber(r, lun, err) && LookupTarget(ctx, r, t, err);
 }
 
+// A request naming an existing LU and an optional force flag, and nothing else (delete,
+// eject).
+bool LunAndForce(AdminContext* ctx, const Request& r, std::shared_ptr<core::Target>* t,
+                 int64_t* lun, bool* force, Error* err) {
+  return r.OnlyFields({"tid", "targetname", "lun", "force"}, err) && r.Bool("force", force, err) &&
+         TargetAndLun(ctx, r, t, lun, err);
+}
+
 }  // namespace
 
 Outcome LunNew(AdminContext* ctx, const Request& r) {
@@ -118,10 +126,7 @@ Outcome LunDelete(AdminContext* ctx, const Request& r) {
   std::shared_ptr<core::Target> t;
   int64_t lun = 0;
   bool force = false;
-  if (!r.OnlyFields({"tid", "targetname", "lun", "force"}, &err) ||
-      !r.Bool("force", &force, &err) || !TargetAndLun(ctx, r, &t, &lun, &err)) {
-    return err;
-  }
+  if (!LunAndForce(ctx, r, &t, &lun, &force, &err)) return err;
   auto lu = t->FindLun(static_cast<uint64_t>(lun));
   if (lu == nullptr) {
     return Error{ErrorCode::kNoSuchLun,
@@ -189,10 +194,7 @@ Outcome LunEject(AdminContext* ctx, const Request& r) {
   std::shared_ptr<core::Target> t;
   int64_t lun = 0;
   bool force = false;
-  if (!r.OnlyFields({"tid", "targetname", "lun", "force"}, &err) ||
-      !r.Bool("force", &force, &err) || !TargetAndLun(ctx, r, &t, &lun, &err)) {
-    return err;
-  }
+  if (!LunAndForce(ctx, r, &t, &lun, &force, &err)) return err;
   Status s = core::EjectMedium(t.get(), static_cast<uint64_t>(lun), force);
   if (!s.ok()) return LunError(s);
   LOG_INFO("admin: tid %d lun %" PRId64 " medium ejected%s", t->tid(), lun,
