@@ -20,22 +20,10 @@
 #include "scsi/logical_unit.h"
 #include "scsi/sense.h"
 #include "scsi/spc.h"
+#include "scsi/spec.h"
 
 namespace modtgt::scsi {
 namespace {
-
-// Operation codes (MMC-6 6, table "Commands for MM devices").
-constexpr uint8_t kStartStopUnit = 0x1b;
-constexpr uint8_t kReadCapacity = 0x25;
-constexpr uint8_t kRead10 = 0x28;
-constexpr uint8_t kReadTocPmaAtip = 0x43;
-constexpr uint8_t kGetConfiguration = 0x46;
-constexpr uint8_t kGetEventStatusNotification = 0x4a;
-constexpr uint8_t kReadDiscInformation = 0x51;
-constexpr uint8_t kReadTrackInformation = 0x52;
-constexpr uint8_t kRead12 = 0xa8;
-constexpr uint8_t kSetCdSpeed = 0xbb;
-constexpr uint8_t kMechanismStatus = 0xbd;
 
 constexpr uint32_t kMmcBlockSize = 2048;
 constexpr uint8_t kLeadOutTrack = 0xaa;
@@ -114,7 +102,7 @@ void Fail(Command* cmd, SenseKey key, Asc code) {
   Complete(cmd);
 }
 
-bool IsMmc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x05; }
+bool IsMmc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == kPeripheralMmc; }
 
 // Logical blocks of the medium, in 2048-byte blocks whatever the LU's block size says.
 uint64_t MediumBlocks(const LogicalUnit& lu) {
@@ -440,28 +428,28 @@ std::vector<OpInfo> MmcOps() {
   constexpr uint8_t F = 0xff;
   constexpr uint8_t C = 0x07;  // CONTROL
   return {
-      Op(kStartStopUnit, &StartStopUnit, 0, {kStartStopUnit, 0x01, 0, 0x0f, 0xf3, C},
-         "START STOP UNIT"),
-      Op(kReadCapacity, SbcHandler(kReadCapacity), kR,
-         {kReadCapacity, 0, 0, 0, 0, 0, 0, 0, 0, C}, "READ CAPACITY"),
-      Op(kRead10, SbcHandler(kRead10), kR, {kRead10, 0x18, F, F, F, F, 0, F, F, C}, "READ(10)"),
-      Op(kReadTocPmaAtip, &ReadToc, kR, {kReadTocPmaAtip, 0x02, 0x0f, 0, 0, 0, F, F, F, C},
-         "READ TOC/PMA/ATIP"),
-      Op(kGetConfiguration, &GetConfiguration, kNoUa,
-         {kGetConfiguration, 0x03, F, F, 0, 0, 0, F, F, C}, "GET CONFIGURATION"),
+      Op(kStartStopUnit, &StartStopUnit, 0, "START STOP UNIT",
+         {kStartStopUnit, 0x01, 0, 0x0f, 0xf3, C}),
+      Op(kReadCapacity10, SbcHandler(kReadCapacity10), kR, "READ CAPACITY",
+         {kReadCapacity10, 0, 0, 0, 0, 0, 0, 0, 0, C}),
+      Op(kRead10, SbcHandler(kRead10), kR, "READ(10)", {kRead10, 0x18, F, F, F, F, 0, F, F, C}),
+      Op(kReadTocPmaAtip, &ReadToc, kR, "READ TOC/PMA/ATIP",
+         {kReadTocPmaAtip, 0x02, 0x0f, 0, 0, 0, F, F, F, C}),
+      Op(kGetConfiguration, &GetConfiguration, kNoUa, "GET CONFIGURATION",
+         {kGetConfiguration, 0x03, F, F, 0, 0, 0, F, F, C}),
       Op(kGetEventStatusNotification, &GetEventStatusNotification, kNoUa,
-         {kGetEventStatusNotification, 0x01, 0, 0, F, 0, 0, F, F, C},
-         "GET EVENT STATUS NOTIFICATION"),
-      Op(kReadDiscInformation, &ReadDiscInformation, kR,
-         {kReadDiscInformation, 0x07, 0, 0, 0, 0, 0, F, F, C}, "READ DISC INFORMATION"),
-      Op(kReadTrackInformation, &ReadTrackInformation, kR,
-         {kReadTrackInformation, 0x03, F, F, F, F, 0, F, F, C}, "READ TRACK INFORMATION"),
-      Op(kRead12, SbcHandler(kRead12), kR, {kRead12, 0x18, F, F, F, F, F, F, F, F, 0, C},
-         "READ(12)"),
-      Op(kSetCdSpeed, &SetCdSpeed, 0, {kSetCdSpeed, 0x03, F, F, F, F, 0, 0, 0, 0, 0, C},
-         "SET CD SPEED"),
-      Op(kMechanismStatus, &MechanismStatus, 0,
-         {kMechanismStatus, 0, 0, 0, 0, 0, 0, 0, F, F, 0, C}, "MECHANISM STATUS"),
+         "GET EVENT STATUS NOTIFICATION",
+         {kGetEventStatusNotification, 0x01, 0, 0, F, 0, 0, F, F, C}),
+      Op(kReadDiscInformation, &ReadDiscInformation, kR, "READ DISC INFORMATION",
+         {kReadDiscInformation, 0x07, 0, 0, 0, 0, 0, F, F, C}),
+      Op(kReadTrackInformation, &ReadTrackInformation, kR, "READ TRACK INFORMATION",
+         {kReadTrackInformation, 0x03, F, F, F, F, 0, F, F, C}),
+      Op(kRead12, SbcHandler(kRead12), kR, "READ(12)",
+         {kRead12, 0x18, F, F, F, F, F, F, F, F, 0, C}),
+      Op(kSetCdSpeed, &SetCdSpeed, 0, "SET CD SPEED",
+         {kSetCdSpeed, 0x03, F, F, F, F, 0, 0, 0, 0, 0, C}),
+      Op(kMechanismStatus, &MechanismStatus, 0, "MECHANISM STATUS",
+         {kMechanismStatus, 0, 0, 0, 0, 0, 0, 0, F, F, 0, C}),
   };
 }
 
@@ -472,7 +460,7 @@ const DeviceType& MmcDeviceType() {
     std::vector<OpInfo> ops = SpcOps();
     std::vector<OpInfo> mmc = MmcOps();
     ops.insert(ops.end(), mmc.begin(), mmc.end());  // START STOP UNIT replaces SPC's
-    return new DeviceType("mmc", 0x05, std::move(ops));
+    return new DeviceType("mmc", kPeripheralMmc, std::move(ops));
   }();
   return *type;
 }
@@ -492,19 +480,19 @@ uint16_t MmcCurrentProfile(const LogicalUnit& lu) {
 }
 
 size_t MmcModePage(const LogicalUnit& lu, uint8_t page, uint8_t pc, uint8_t* d) {
-  const bool changeable = pc == 1;
+  const bool changeable = pc == kPageControlChangeable;
   switch (page) {
-    case 0x01:  // MMC-6 7.3 Read/Write Error Recovery: default recovery, no retries to set
+    case kModePageReadWriteErrorRecovery:  // MMC-6 7.3 Read/Write Error Recovery: default recovery, no retries to set
       std::memset(d, 0, 12);
       d[0] = page;
       d[1] = 0x0a;
       return 12;
-    case 0x1a:  // MMC-6 7.4 Power Condition (the 10-byte MM form): no timers
+    case kModePagePowerCondition:  // MMC-6 7.4 Power Condition (the 10-byte MM form): no timers
       std::memset(d, 0, 12);
       d[0] = page;
       d[1] = 0x0a;
       return 12;
-    case 0x2a: {  // MMC-6 7.9 (legacy) CD/DVD Capabilities and Mechanical Status
+    case kModePageCdDvdCapabilities: {  // MMC-6 7.9 (legacy) CD/DVD Capabilities and Mechanical Status
       std::memset(d, 0, 32);
       d[0] = page;
       d[1] = 0x1e;

@@ -16,6 +16,7 @@
 #include "scsi/mmc.h"
 #include "scsi/sbc.h"
 #include "scsi/sense.h"
+#include "scsi/spec.h"
 
 namespace modtgt::scsi {
 namespace {
@@ -66,47 +67,34 @@ std::string SerialOf(const LogicalUnit& lu) {
   return std::string("beaf") + buf;
 }
 
-bool IsSbc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x00; }
-bool IsMmc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x05; }
-
-// The SPC table lists the name before the usage bitmap; same entries as scsi::Op/SaOp.
-OpInfo Op(uint8_t opcode, OpHandler h, uint32_t flags, const char* name,
-          std::initializer_list<uint8_t> usage) {
-  return scsi::Op(opcode, h, flags, usage, name);
-}
-
-OpInfo OpSa(uint8_t opcode, uint16_t sa, OpHandler h, uint32_t flags, const char* name,
-            std::initializer_list<uint8_t> usage) {
-  return scsi::SaOp(opcode, sa, h, flags, usage, name);
-}
+bool IsSbc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == kPeripheralDirectAccess; }
+bool IsMmc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == kPeripheralMmc; }
 
 // ---------------------------------------------------------------------------------------
 // INQUIRY (SPC-4 6.6)
 
-constexpr size_t kStdInquiryLen = 96;
-
-void StandardInquiry(Command* cmd, uint8_t* d) {
+// The whole of the standard INQUIRY data (SPC-4 6.6.2); d is zeroed.
+void StandardInquiry(Command* cmd, StandardInquiryData* d) {
   const LogicalUnit* lu = cmd->lu.get();
   LuConfig defaults;
   const LuConfig& cfg = lu ? lu->config() : defaults;
   // PERIPHERAL QUALIFIER 3 / type 1Fh for a LUN that does not exist (SPC-4 6.6.2).
-  d[0] = lu ? (lu->type()->peripheral_type() & 0x1f) : 0x7f;
-  d[1] = (lu && MediumRemovable(*lu)) ? 0x80 : 0x00;  // RMB (always 1 for MMC)
-  d[2] = 0x06;                                  // VERSION: SPC-4
-  d[3] = 0x10 | 0x02;                           // HISUP, RESPONSE DATA FORMAT 2
-  d[4] = kStdInquiryLen - 5;                    // ADDITIONAL LENGTH
-  d[5] = 0x00;                                  // TPGS 0, 3PC 0, PROTECT 0
-  d[6] = 0x00;
-  d[7] = 0x02;  // CMDQUE
-  PutAscii(d + 8, cfg.vendor, 8);
-  PutAscii(d + 16, cfg.product, 16);
-  PutAscii(d + 32, cfg.revision, 4);
-  // VERSION DESCRIPTORS (SPC-4 table 143).
-  PutBe16(d + 58, 0x00a0);  // SAM-5
-  PutBe16(d + 60, 0x0960);  // iSCSI
-  PutBe16(d + 62, 0x0460);  // SPC-4
-  if (lu && IsSbc(*lu)) PutBe16(d + 64, 0x04c0);  // SBC-3
-  if (lu && IsMmc(*lu)) PutBe16(d + 64, 0x04e0);  // MMC-6
+  d->peripheral = lu ? (lu->type()->peripheral_type() & 0x1f) : kPeripheralNoLun;
+  d->rmb = (lu && MediumRemovable(*lu)) ? kInquiryRmb : 0x00;  // always 1 for MMC
+  d->version = kInquiryVersionSpc4;
+  d->response_format = kInquiryHisup | kInquiryResponseDataFormat2;
+  d->additional_length = sizeof(StandardInquiryData) - 5;
+  d->flags5 = 0x00;  // TPGS 0, 3PC 0, PROTECT 0
+  d->flags6 = 0x00;
+  d->flags7 = kInquiryCmdque;
+  PutAscii(d->t10_vendor_identification, cfg.vendor, sizeof(d->t10_vendor_identification));
+  PutAscii(d->product_identification, cfg.product, sizeof(d->product_identification));
+  PutAscii(d->product_revision_level, cfg.revision, sizeof(d->product_revision_level));
+  PutBe16(d->version_descriptor[0], kVersionDescriptorSam5);
+  PutBe16(d->version_descriptor[1], kVersionDescriptorIscsi);
+  PutBe16(d->version_descriptor[2], kVersionDescriptorSpc4);
+  if (lu && IsSbc(*lu)) PutBe16(d->version_descriptor[3], kVersionDescriptorSbc3);
+  if (lu && IsMmc(*lu)) PutBe16(d->version_descriptor[3], kVersionDescriptorMmc6);
 }
 
 // Appends a designation descriptor (SPC-4 7.8.6.1).
@@ -168,80 +156,93 @@ void VpdDeviceId(Command* cmd, std::vector<uint8_t>& v) {
   }
 }
 
+// Appends the bytes of a wire layout after the page header in v.
+template <typename Page>
+void AppendPageBody(std::vector<uint8_t>& v, const Page& page) {
+  const auto* b = reinterpret_cast<const uint8_t*>(&page);
+  v.insert(v.end(), b + sizeof(VpdPageHeader), b + sizeof(Page));
+}
+
 void VpdBlockLimits(const LogicalUnit& lu, std::vector<uint8_t>& v) {
-  v.resize(64, 0);
-  uint8_t* d = v.data();
-  PutBe16(d + 2, 0x3c);
-  d[5] = kMaxCompareAndWriteBlocks;
+  BlockLimitsVpd d{};
+  d.maximum_compare_and_write_length = kMaxCompareAndWriteBlocks;
   uint32_t gran = std::max<uint32_t>(1, 4096 / lu.block_size());
-  PutBe16(d + 6, static_cast<uint16_t>(gran));  // OPTIMAL TRANSFER LENGTH GRANULARITY
+  PutBe16(d.optimal_transfer_length_granularity, static_cast<uint16_t>(gran));
   const uint32_t max = MaxTransferBlocks(lu);
-  PutBe32(d + 8, max);  // MAXIMUM TRANSFER LENGTH (enforced by the SBC handlers)
-  PutBe32(d + 12, std::clamp<uint32_t>(kOptimalTransferBytes / lu.block_size(), 1, max));
+  PutBe32(d.maximum_transfer_length, max);  // enforced by the SBC handlers
+  PutBe32(d.optimal_transfer_length,
+          std::clamp<uint32_t>(kOptimalTransferBytes / lu.block_size(), 1, max));
   if (SbcLbpEnabled(lu)) {
-    PutBe32(d + 20, kMaxUnmapLbaCount);
-    PutBe32(d + 24, kMaxUnmapBlockDescriptors);
+    PutBe32(d.maximum_unmap_lba_count, kMaxUnmapLbaCount);
+    PutBe32(d.maximum_unmap_block_descriptor_count, kMaxUnmapBlockDescriptors);
   }
-  PutBe64(d + 36, kMaxWriteSameBlocks);
+  PutBe64(d.maximum_write_same_length, kMaxWriteSameBlocks);
+  AppendPageBody(v, d);
 }
 
 void Inquiry(Command* cmd) {
   const uint8_t* cdb = cmd->cdb;
-  const bool evpd = cdb[1] & 0x01;
-  const uint8_t page = cdb[2];
-  const uint32_t alloc = GetBe16(cdb + 3);
+  const bool evpd = cdb[offsetof(InquiryCdb, evpd)] & 0x01;
+  const uint8_t page = cdb[offsetof(InquiryCdb, page_code)];
+  const uint32_t alloc = GetBe16(cdb + offsetof(InquiryCdb, allocation_length));
   if (cdb[1] & 0xfe) return FailField(cmd, true, 1, (cdb[1] & 0x02) ? 1 : -1);  // CMDDT obsolete
   if (!evpd) {
     if (page != 0) return FailField(cmd, true, 2);
-    uint8_t d[kStdInquiryLen] = {};
-    StandardInquiry(cmd, d);
-    return FinishDataIn(cmd, d, sizeof(d), alloc);
+    StandardInquiryData d{};
+    StandardInquiry(cmd, &d);
+    return FinishDataIn(cmd, reinterpret_cast<const uint8_t*>(&d), sizeof(d), alloc);
   }
   if (!cmd->lu) return Fail(cmd, SenseKey::kIllegalRequest, asc::kLunNotSupported);
   const LogicalUnit& lu = *cmd->lu;
   const bool sbc = IsSbc(lu);
-  std::vector<uint8_t> v(4, 0);
-  v[0] = lu.type()->peripheral_type() & 0x1f;
-  v[1] = page;
+  std::vector<uint8_t> v(sizeof(VpdPageHeader), 0);
+  v[offsetof(VpdPageHeader, peripheral)] = lu.type()->peripheral_type() & 0x1f;
+  v[offsetof(VpdPageHeader, page_code)] = page;
   switch (page) {
-    case 0x00: {  // Supported VPD pages
-      v.insert(v.end(), {0x00, 0x80, 0x83});
-      if (sbc) v.insert(v.end(), {0xb0, 0xb1, 0xb2});
+    case kVpdSupportedPages: {
+      v.insert(v.end(), {kVpdSupportedPages, kVpdUnitSerialNumber, kVpdDeviceIdentification});
+      if (sbc) {
+        v.insert(v.end(), {kVpdBlockLimits, kVpdBlockDeviceCharacteristics,
+                           kVpdLogicalBlockProvisioning});
+      }
       break;
     }
-    case 0x80: {  // Unit Serial Number (SPC-4 7.8.15)
+    case kVpdUnitSerialNumber: {  // SPC-4 7.8.15
       std::string s = SerialOf(lu);
       if (s.size() > 250) s.resize(250);
       v.insert(v.end(), s.begin(), s.end());
       break;
     }
-    case 0x83:  // Device Identification (SPC-4 7.8.6)
+    case kVpdDeviceIdentification:  // SPC-4 7.8.6
       VpdDeviceId(cmd, v);
       break;
-    case 0xb0:  // Block Limits (SBC-3 6.5.3)
+    case kVpdBlockLimits:  // SBC-3 6.5.3
       if (!sbc) return FailField(cmd, true, 2);
       VpdBlockLimits(lu, v);
       break;
-    case 0xb1:  // Block Device Characteristics (SBC-3 6.5.2)
+    case kVpdBlockDeviceCharacteristics: {  // SBC-3 6.5.2
       if (!sbc) return FailField(cmd, true, 2);
-      v.resize(64, 0);
-      PutBe16(v.data() + 4, 0x0001);  // MEDIUM ROTATION RATE: non-rotating
+      BlockDeviceCharacteristicsVpd d{};
+      PutBe16(d.medium_rotation_rate, kMediumRotationRateNonRotating);
+      AppendPageBody(v, d);
       break;
-    case 0xb2: {  // Logical Block Provisioning (SBC-3 6.5.4)
+    }
+    case kVpdLogicalBlockProvisioning: {  // SBC-3 6.5.4
       if (!sbc) return FailField(cmd, true, 2);
-      v.resize(8, 0);
+      LogicalBlockProvisioningVpd d{};
       // Same answers as READ CAPACITY (16) LBPME/LBPRZ (SBC-4 6.6.5: they shall match).
       if (SbcLbpEnabled(lu)) {
-        v[5] = 0x80 | 0x40 | 0x20;  // LBPU LBPWS LBPWS10
-        if (SbcLbprz(lu)) v[5] |= 0x04;  // LBPRZ
-        v[6] = 0x02;  // PROVISIONING TYPE: thin
+        d.flags = kLbpVpdLbpu | kLbpVpdLbpws | kLbpVpdLbpws10;
+        if (SbcLbprz(lu)) d.flags |= kLbpVpdLbprz;
+        d.provisioning_type = kProvisioningTypeThin;
       }
+      AppendPageBody(v, d);
       break;
     }
     default:
       return FailField(cmd, true, 2);
   }
-  PutBe16(v.data() + 2, static_cast<uint16_t>(v.size() - 4));
+  PutBe16(v.data() + offsetof(VpdPageHeader, page_length), static_cast<uint16_t>(v.size() - 4));
   FinishDataIn(cmd, v.data(), v.size(), alloc);
 }
 
@@ -303,64 +304,69 @@ void ReportLuns(Command* cmd) {
 // ---------------------------------------------------------------------------------------
 // MODE SENSE / MODE SELECT (SPC-4 6.11-6.12, 7.5)
 
-enum Pc : uint8_t { kPcCurrent = 0, kPcChangeable = 1, kPcDefault = 2, kPcSaved = 3 };
-
-constexpr uint8_t kPageRwErrorRecovery = 0x01;
-constexpr uint8_t kPageCaching = 0x08;
-constexpr uint8_t kPageControl = 0x0a;
-constexpr uint8_t kPageInformationalExceptions = 0x1c;
-constexpr uint8_t kPageAll = 0x3f;
-constexpr uint8_t kPages[] = {kPageRwErrorRecovery, kPageCaching, kPageControl,
-                              kPageInformationalExceptions};
+constexpr uint8_t kPages[] = {kModePageReadWriteErrorRecovery, kModePageCaching,
+                              kModePageControl, kModePageInformationalExceptions};
 // MMC-6 7: the pages of an MM device (0x01, 0x1A and 0x2A from MmcModePage).
-constexpr uint8_t kMmcPages[] = {kPageRwErrorRecovery, kPageControl, 0x1a, 0x2a};
+constexpr uint8_t kMmcPages[] = {kModePageReadWriteErrorRecovery, kModePageControl,
+                                 kModePagePowerCondition, kModePageCdDvdCapabilities};
 
-// Writes one mode page; returns its length (0 if the page is not supported).
-size_t BuildPage(const LogicalUnit& lu, uint8_t page, Pc pc, uint8_t* d) {
-  const bool changeable = pc == kPcChangeable;
-  const bool dflt = pc == kPcDefault;
-  if (IsMmc(lu) && page != kPageControl) return MmcModePage(lu, page, pc, d);
+// Copies a mode page layout to d; returns its length.
+template <typename Page>
+size_t PutPage(uint8_t* d, const Page& page) {
+  std::memcpy(d, &page, sizeof(page));
+  return sizeof(page);
+}
+
+// Writes one mode page for page control pc (kPageControl*); returns its length (0 if the
+// page is not supported).
+size_t BuildPage(const LogicalUnit& lu, uint8_t page, uint8_t pc, uint8_t* d) {
+  const bool changeable = pc == kPageControlChangeable;
+  const bool dflt = pc == kPageControlDefault;
+  if (IsMmc(lu) && page != kModePageControl) return MmcModePage(lu, page, pc, d);
   switch (page) {
-    case kPageRwErrorRecovery:  // SBC-3 6.4.9
+    case kModePageReadWriteErrorRecovery: {  // SBC-3 6.4.9
       if (!IsSbc(lu)) return 0;
-      std::memset(d, 0, 12);
-      d[0] = page;
-      d[1] = 0x0a;
-      if (!changeable) d[2] = 0x80 | 0x40;  // AWRE ARRE
-      return 12;
-    case kPageCaching: {  // SBC-3 6.4.5
+      ReadWriteErrorRecoveryModePage p{};
+      p.page_code = page;
+      p.page_length = sizeof(p) - 2;
+      if (!changeable) p.flags = 0x80 | 0x40;  // AWRE ARRE
+      return PutPage(d, p);
+    }
+    case kModePageCaching: {  // SBC-3 6.4.5
       if (!IsSbc(lu)) return 0;
-      std::memset(d, 0, 20);
-      d[0] = page;
-      d[1] = 0x12;
+      CachingModePage p{};
+      p.page_code = page;
+      p.page_length = sizeof(p) - 2;
       if (changeable) {
-        d[2] = 0x04;  // WCE
+        p.flags = kCachingWce;
       } else {
         bool wce = dflt ? lu.config().write_cache : lu.wce.load();
-        d[2] = wce ? 0x04 : 0x00;  // RCD = 0
+        p.flags = wce ? kCachingWce : 0x00;  // RCD = 0
       }
-      return 20;
+      return PutPage(d, p);
     }
-    case kPageControl:  // SPC-4 7.5.8
-      std::memset(d, 0, 12);
-      d[0] = page;
-      d[1] = 0x0a;
+    case kModePageControl: {  // SPC-4 7.5.8
+      ControlModePage p{};
+      p.page_code = page;
+      p.page_length = sizeof(p) - 2;
       if (changeable) {
-        d[2] = 0x04;  // D_SENSE
-        d[4] = 0x08;  // SWP
+        p.flags2 = kControlDSense;
+        p.flags4 = kControlSwp;
       } else {
-        d[2] = (!dflt && lu.d_sense.load()) ? 0x04 : 0x00;  // TST 0, D_SENSE
-        d[3] = 0x10;                                        // QUEUE ALGORITHM MODIFIER 1, QERR 0
-        d[4] = (!dflt && lu.swp.load()) ? 0x08 : 0x00;      // SWP
-        d[5] = 0x00;  // TAS 0: aborted tasks of other nexuses end silently
-        PutBe16(d + 8, 0xffff);                             // BUSY TIMEOUT PERIOD: unlimited
+        p.flags2 = (!dflt && lu.d_sense.load()) ? kControlDSense : 0x00;  // TST 0
+        p.flags3 = kControlQueueAlgorithmModifier1;                        // QERR 0
+        p.flags4 = (!dflt && lu.swp.load()) ? kControlSwp : 0x00;
+        p.flags5 = 0x00;  // TAS 0: aborted tasks of other nexuses end silently
+        PutBe16(p.busy_timeout_period, 0xffff);  // unlimited
       }
-      return 12;
-    case kPageInformationalExceptions:  // SPC-4 7.5.11
-      std::memset(d, 0, 12);
-      d[0] = page;
-      d[1] = 0x0a;
-      return 12;
+      return PutPage(d, p);
+    }
+    case kModePageInformationalExceptions: {  // SPC-4 7.5.11
+      InformationalExceptionsControlModePage p{};
+      p.page_code = page;
+      p.page_length = sizeof(p) - 2;
+      return PutPage(d, p);
+    }
     default:
       return 0;
   }
@@ -368,44 +374,50 @@ size_t BuildPage(const LogicalUnit& lu, uint8_t page, Pc pc, uint8_t* d) {
 
 void ModeSense(Command* cmd) {
   const uint8_t* cdb = cmd->cdb;
-  const bool ten = cdb[0] == 0x5a;
+  const bool ten = cdb[0] == kModeSense10;
   const bool dbd = cdb[1] & 0x08;
   const bool llbaa = ten && (cdb[1] & 0x10);
-  const Pc pc = static_cast<Pc>(cdb[2] >> 6);
+  const uint8_t pc = cdb[2] >> 6;
   const uint8_t page = cdb[2] & 0x3f;
   const uint8_t subpage = cdb[3];
   const uint32_t alloc = ten ? GetBe16(cdb + 7) : cdb[4];
   const LogicalUnit& lu = *cmd->lu;
 
-  if (pc == kPcSaved) return Fail(cmd, SenseKey::kIllegalRequest, asc::kSavingParametersNotSupported);
+  if (pc == kPageControlSaved) {
+    return Fail(cmd, SenseKey::kIllegalRequest, asc::kSavingParametersNotSupported);
+  }
   if (subpage != 0x00 && subpage != 0xff) return FailField(cmd, true, 3);
 
-  std::vector<uint8_t> v(ten ? 8 : 4, 0);
+  const size_t hdr = ten ? sizeof(ModeParameterHeader10) : sizeof(ModeParameterHeader6);
+  std::vector<uint8_t> v(hdr, 0);
   const bool sbc = IsSbc(lu);
   // Device-specific parameter (SBC-3 6.4.1): WP and DPOFUA.
   uint8_t dsp = 0;
   if (sbc) {
-    dsp = 0x10;  // DPOFUA
-    if (lu.readonly() || lu.swp.load()) dsp |= 0x80;
+    dsp = kDeviceSpecificDpofua;
+    if (lu.readonly() || lu.swp.load()) dsp |= kDeviceSpecificWp;
   }
   if (!dbd && sbc) {
     uint64_t blocks = lu.num_blocks();
     if (llbaa) {
-      uint8_t bd[16] = {};
-      PutBe64(bd, blocks);
-      PutBe32(bd + 12, lu.block_size());
-      v.insert(v.end(), bd, bd + 16);
+      LongLbaBlockDescriptor bd{};
+      PutBe64(bd.number_of_logical_blocks, blocks);
+      PutBe32(bd.logical_block_length, lu.block_size());
+      const auto* b = reinterpret_cast<const uint8_t*>(&bd);
+      v.insert(v.end(), b, b + sizeof(bd));
     } else {
-      uint8_t bd[8] = {};
-      PutBe32(bd, blocks > 0xffffffffull ? 0xffffffffu : static_cast<uint32_t>(blocks));
-      PutBe24(bd + 5, lu.block_size());
-      v.insert(v.end(), bd, bd + 8);
+      ShortLbaBlockDescriptor bd{};
+      PutBe32(bd.number_of_logical_blocks,
+              blocks > 0xffffffffull ? 0xffffffffu : static_cast<uint32_t>(blocks));
+      PutBe24(bd.logical_block_length, lu.block_size());
+      const auto* b = reinterpret_cast<const uint8_t*>(&bd);
+      v.insert(v.end(), b, b + sizeof(bd));
     }
   }
-  const size_t bdlen = v.size() - (ten ? 8 : 4);
+  const size_t bdlen = v.size() - hdr;
   uint8_t buf[64];
   static_assert(sizeof(buf) >= kMmcModePageMax);
-  if (page == kPageAll) {
+  if (page == kModePageAll) {
     const bool mmc = IsMmc(lu);
     for (uint8_t p : mmc ? std::vector<uint8_t>(std::begin(kMmcPages), std::end(kMmcPages))
                          : std::vector<uint8_t>(std::begin(kPages), std::end(kPages))) {
@@ -418,22 +430,24 @@ void ModeSense(Command* cmd) {
     v.insert(v.end(), buf, buf + n);
   }
   if (ten) {
-    PutBe16(v.data(), static_cast<uint16_t>(v.size() - 2));
-    v[3] = dsp;
-    v[4] = llbaa && bdlen ? 0x01 : 0x00;  // LONGLBA
-    PutBe16(v.data() + 6, static_cast<uint16_t>(bdlen));
+    using H = ModeParameterHeader10;
+    PutBe16(v.data() + offsetof(H, mode_data_length), static_cast<uint16_t>(v.size() - 2));
+    v[offsetof(H, device_specific_parameter)] = dsp;
+    v[offsetof(H, longlba)] = llbaa && bdlen ? 0x01 : 0x00;
+    PutBe16(v.data() + offsetof(H, block_descriptor_length), static_cast<uint16_t>(bdlen));
   } else {
+    using H = ModeParameterHeader6;
     if (v.size() > 256) v.resize(256);
-    v[0] = static_cast<uint8_t>(v.size() - 1);
-    v[2] = dsp;
-    v[3] = static_cast<uint8_t>(bdlen);
+    v[offsetof(H, mode_data_length)] = static_cast<uint8_t>(v.size() - 1);
+    v[offsetof(H, device_specific_parameter)] = dsp;
+    v[offsetof(H, block_descriptor_length)] = static_cast<uint8_t>(bdlen);
   }
   FinishDataIn(cmd, v.data(), v.size(), alloc);
 }
 
 void ModeSelect(Command* cmd) {
   const uint8_t* cdb = cmd->cdb;
-  const bool ten = cdb[0] == 0x55;
+  const bool ten = cdb[0] == kModeSelect10;
   const bool sp = cdb[1] & 0x01;
   const uint32_t plen = ten ? GetBe16(cdb + 7) : cdb[4];
   LogicalUnit* lu = cmd->lu.get();
@@ -466,11 +480,11 @@ void ModeSelect(Command* cmd) {
     if (p[off] & 0x40) return FailField(cmd, false, static_cast<uint16_t>(off), 6);  // SPF: no subpages
     const size_t len = 2 + static_cast<size_t>(p[off + 1]);
     uint8_t cur[64], chg[64];
-    size_t n = BuildPage(*lu, code, kPcCurrent, cur);
+    size_t n = BuildPage(*lu, code, kPageControlCurrent, cur);
     if (n == 0) return FailField(cmd, false, static_cast<uint16_t>(off), 5);
     if (len != n) return FailField(cmd, false, static_cast<uint16_t>(off + 1));
     if (off + len > plen) return Fail(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
-    BuildPage(*lu, code, kPcChangeable, chg);
+    BuildPage(*lu, code, kPageControlChangeable, chg);
     for (size_t i = 2; i < n; ++i) {
       const uint8_t diff = static_cast<uint8_t>((p[off + i] ^ cur[i]) & ~chg[i]);
       if (diff) {
@@ -479,10 +493,10 @@ void ModeSelect(Command* cmd) {
         return FailField(cmd, false, static_cast<uint16_t>(off + i), bit);
       }
     }
-    if (code == kPageCaching) new_wce = p[off + 2] & 0x04;
-    if (code == kPageControl) {
-      new_dsense = p[off + 2] & 0x04;
-      new_swp = p[off + 4] & 0x08;
+    if (code == kModePageCaching) new_wce = p[off + offsetof(CachingModePage, flags)] & kCachingWce;
+    if (code == kModePageControl) {
+      new_dsense = p[off + offsetof(ControlModePage, flags2)] & kControlDSense;
+      new_swp = p[off + offsetof(ControlModePage, flags4)] & kControlSwp;
     }
     off += len;
   }
@@ -516,7 +530,7 @@ void PutUsage(std::vector<uint8_t>& v, const OpInfo& op) {
   // (whatever the table says); the other bits are the usage map.
   u[0] = op.opcode;
   if (op.has_service_action) {
-    if (op.opcode == 0x7f) {
+    if (op.opcode == kVariableLengthCdb) {
       PutBe16(u.data() + 8, op.service_action);
     } else {
       u[1] = static_cast<uint8_t>((u[1] & 0xe0) | (op.service_action & 0x1f));
@@ -635,7 +649,7 @@ void PreventAllow(Command* cmd) {
 
 void Reserve(Command* cmd) {
   LogicalUnit* lu = cmd->lu.get();
-  if (cmd->cdb[0] == 0x56 && (cmd->cdb[1] & 0x12)) {
+  if (cmd->cdb[0] == kReserve10 && (cmd->cdb[1] & 0x12)) {
     return FailField(cmd, true, 1, (cmd->cdb[1] & 0x10) ? 4 : 1);  // 3RDPTY, LONGID
   }
   {
@@ -688,42 +702,48 @@ uint8_t PhysicalBlockExponent(const LogicalUnit& lu) {
 std::vector<OpInfo> SpcOps() {
   constexpr uint32_t kInfo = kOpNoUnitAttention | kOpNoLun | kOpConflictExempt;
   std::vector<OpInfo> ops = {
-      Op(0x00, &TestUnitReady, kOpNeedsMedium, "TEST UNIT READY", {0x00, 0, 0, 0, 0, 0}),
-      Op(0x03, &RequestSense, kInfo, "REQUEST SENSE", {0x03, 0x01, 0, 0, 0xff, 0}),
-      Op(0x12, &Inquiry, kInfo, "INQUIRY", {0x12, 0x01, 0xff, 0xff, 0xff, 0}),
-      Op(0x15, &ModeSelect, 0, "MODE SELECT(6)", {0x15, 0x11, 0, 0, 0xff, 0}),
-      Op(0x16, &Reserve, 0, "RESERVE(6)", {0x16, 0, 0, 0, 0, 0}),
-      Op(0x17, &Release, 0, "RELEASE(6)", {0x17, 0, 0, 0, 0, 0}),
-      Op(0x1a, &ModeSense, 0, "MODE SENSE(6)", {0x1a, 0x08, 0xff, 0xff, 0xff, 0}),
-      Op(0x1b, &StartStopUnit, 0, "START STOP UNIT", {0x1b, 0x01, 0, 0x0f, 0xf7, 0}),
-      Op(0x1e, &PreventAllow, 0, "PREVENT ALLOW MEDIUM REMOVAL", {0x1e, 0, 0, 0, 0x03, 0}),
-      Op(0x55, &ModeSelect, 0, "MODE SELECT(10)", {0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0}),
-      Op(0x56, &Reserve, 0, "RESERVE(10)", {0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
-      Op(0x57, &Release, 0, "RELEASE(10)", {0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
-      Op(0x5a, &ModeSense, 0, "MODE SENSE(10)",
-         {0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0}),
-      Op(0xa0, &ReportLuns, kInfo, "REPORT LUNS",
-         {0xa0, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0}),
-      OpSa(0xa3, 0x0c, &ReportSupportedOpcodes, kOpConflictExempt,
-           "REPORT SUPPORTED OPERATION CODES",
-           {0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0}),
+      Op(kTestUnitReady, &TestUnitReady, kOpNeedsMedium, "TEST UNIT READY",
+         {kTestUnitReady, 0, 0, 0, 0, 0}),
+      Op(kRequestSense, &RequestSense, kInfo, "REQUEST SENSE",
+         {kRequestSense, 0x01, 0, 0, 0xff, 0}),
+      Op(kInquiry, &Inquiry, kInfo, "INQUIRY", {kInquiry, 0x01, 0xff, 0xff, 0xff, 0}),
+      Op(kModeSelect6, &ModeSelect, 0, "MODE SELECT(6)", {kModeSelect6, 0x11, 0, 0, 0xff, 0}),
+      Op(kReserve6, &Reserve, 0, "RESERVE(6)", {kReserve6, 0, 0, 0, 0, 0}),
+      Op(kRelease6, &Release, 0, "RELEASE(6)", {kRelease6, 0, 0, 0, 0, 0}),
+      Op(kModeSense6, &ModeSense, 0, "MODE SENSE(6)", {kModeSense6, 0x08, 0xff, 0xff, 0xff, 0}),
+      Op(kStartStopUnit, &StartStopUnit, 0, "START STOP UNIT",
+         {kStartStopUnit, 0x01, 0, 0x0f, 0xf7, 0}),
+      Op(kPreventAllowMediumRemoval, &PreventAllow, 0, "PREVENT ALLOW MEDIUM REMOVAL",
+         {kPreventAllowMediumRemoval, 0, 0, 0, 0x03, 0}),
+      Op(kModeSelect10, &ModeSelect, 0, "MODE SELECT(10)",
+         {kModeSelect10, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0}),
+      Op(kReserve10, &Reserve, 0, "RESERVE(10)", {kReserve10, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
+      Op(kRelease10, &Release, 0, "RELEASE(10)", {kRelease10, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
+      Op(kModeSense10, &ModeSense, 0, "MODE SENSE(10)",
+         {kModeSense10, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0}),
+      Op(kReportLuns, &ReportLuns, kInfo, "REPORT LUNS",
+         {kReportLuns, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0}),
+      Op({kMaintenanceIn, kSaReportSupportedOperationCodes}, &ReportSupportedOpcodes,
+         kOpConflictExempt, "REPORT SUPPORTED OPERATION CODES",
+         {kMaintenanceIn, kSaReportSupportedOperationCodes, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff,
+          0xff, 0xff, 0, 0}),
   };
   static const char* const kPrinNames[] = {"PERSISTENT RESERVE IN/READ KEYS",
                                            "PERSISTENT RESERVE IN/READ RESERVATION",
                                            "PERSISTENT RESERVE IN/REPORT CAPABILITIES",
                                            "PERSISTENT RESERVE IN/READ FULL STATUS"};
-  for (uint8_t sa = 0; sa <= 3; ++sa) {
-    ops.push_back(OpSa(0x5e, sa, &PersistentReserveIn, 0, kPrinNames[sa],
-                       {0x5e, sa, 0, 0, 0, 0, 0, 0xff, 0xff, 0}));
+  for (uint8_t sa = kSaReadKeys; sa <= kSaReadFullStatus; ++sa) {
+    ops.push_back(Op({kPersistentReserveIn, sa}, &PersistentReserveIn, 0, kPrinNames[sa],
+                     {kPersistentReserveIn, sa, 0, 0, 0, 0, 0, 0xff, 0xff, 0}));
   }
   static const char* const kProutNames[] = {
       "PERSISTENT RESERVE OUT/REGISTER", "PERSISTENT RESERVE OUT/RESERVE",
       "PERSISTENT RESERVE OUT/RELEASE",  "PERSISTENT RESERVE OUT/CLEAR",
       "PERSISTENT RESERVE OUT/PREEMPT",  "PERSISTENT RESERVE OUT/PREEMPT AND ABORT",
       "PERSISTENT RESERVE OUT/REGISTER AND IGNORE EXISTING KEY"};
-  for (uint8_t sa = 0; sa <= 6; ++sa) {
-    ops.push_back(OpSa(0x5f, sa, &PersistentReserveOut, 0, kProutNames[sa],
-                       {0x5f, sa, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0}));
+  for (uint8_t sa = kSaRegister; sa <= kSaRegisterAndIgnoreExistingKey; ++sa) {
+    ops.push_back(Op({kPersistentReserveOut, sa}, &PersistentReserveOut, 0, kProutNames[sa],
+                     {kPersistentReserveOut, sa, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0}));
   }
   return ops;
 }

@@ -153,7 +153,7 @@ TEST(Dispatch, TakeoverNotHandledFallsBackToEmulation) {
   EXPECT_EQ(f.backend->submits, 1);
   f.backend->next_status = MODTGT_STS_UNSUPPORTED;
   EXPECT_TRUE(IsCheck(*f.Run(0, {0x12, 0, 0, 0, 36, 0}), 0x5, 0x2000));
-  // REPORT LUNS stays in the core.
+  // REPORT LUNS stays in the SCSI layer.
   int before = f.backend->submits;
   f.Run(0, {0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0});
   EXPECT_EQ(f.backend->submits, before);
