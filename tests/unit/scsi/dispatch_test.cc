@@ -15,6 +15,7 @@
 #include "scsi/logical_unit.h"
 #include "scsi/sense.h"
 #include "scsi/spc.h"
+#include "fakes/fake_owner.h"
 #include "fakes/spc_fixture.h"
 
 namespace modtgt::scsi {
@@ -184,10 +185,12 @@ TEST(Dispatch, IoDoneFromAnotherThreadRunsOnOwningLoop) {
   ASSERT_TRUE(loop.Init().ok());
   std::thread t([&] { loop.Run(); });
   Fixture f;
-  f.owner.loop_ = &loop;
+  // An owner on the loop that signals CommandDone, so the test waits on the condition
+  // instead of sleeping.
+  testing::FakeOwner owner(&loop);
   auto cmd = std::make_unique<Command>();
   cmd->nexus = &f.nexus[0];
-  cmd->owner = &f.owner;
+  cmd->owner = &owner;
   static std::atomic<bool> on_loop{false};
   static env::EventLoop* the_loop = nullptr;
   the_loop = &loop;
@@ -196,12 +199,10 @@ TEST(Dispatch, IoDoneFromAnotherThreadRunsOnOwningLoop) {
     Complete(c);
   };
   IoDone(cmd.get(), MODTGT_STS_OK);  // from the test thread, not the loop
-  for (int i = 0; i < 2000 && f.owner.done == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  EXPECT_TRUE(owner.WaitForDone(1));
   loop.Stop();
   t.join();
-  EXPECT_EQ(f.owner.done, 1);
+  EXPECT_EQ(owner.done_count(), 1);
   EXPECT_TRUE(on_loop);
 }
 
