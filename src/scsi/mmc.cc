@@ -17,6 +17,7 @@
 #include "scsi/backend.h"
 #include "scsi/command.h"
 #include "scsi/dispatch.h"
+#include "scsi/handler_util.h"
 #include "scsi/logical_unit.h"
 #include "scsi/sense.h"
 #include "scsi/spc.h"
@@ -84,26 +85,6 @@ void SetDrive(LogicalUnit* lu, bool disc, bool tray_open, uint8_t event) {
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-void FinishDataIn(Command* cmd, const std::vector<uint8_t>& v, uint32_t alloc) {
-  const uint32_t n = static_cast<uint32_t>(std::min<size_t>(v.size(), alloc));
-  cmd->data.Resize(n);
-  if (n) std::memcpy(cmd->data.data(), v.data(), n);
-  cmd->data_in_length = n;
-  Complete(cmd);
-}
-
-void FailField(Command* cmd, uint16_t byte, int bit = -1) {
-  SetInvalidField(cmd, true, byte, bit);
-  Complete(cmd);
-}
-
-void Fail(Command* cmd, SenseKey key, Asc code) {
-  SetCheckCondition(cmd, key, code);
-  Complete(cmd);
-}
-
-bool IsMmc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == kPeripheralMmc; }
-
 // Logical blocks of the medium, in 2048-byte blocks whatever the LU's block size says.
 uint64_t MediumBlocks(const LogicalUnit& lu) {
   return lu.backend() ? lu.backend()->size_bytes() / kMmcBlockSize : 0;
@@ -138,7 +119,7 @@ void ReadToc(Command* cmd) {
   switch (format) {
     case 0x0: {  // 6.26.2.3 Formatted TOC
       // TRACK/SESSION NUMBER: the first track to describe; the lead-out is always last.
-      if (track > 1 && track != kLeadOutTrack) return FailField(cmd, 6);
+      if (track > 1 && track != kLeadOutTrack) return FailField(cmd, true, 6);
       v[2] = 1;  // FIRST TRACK NUMBER
       v[3] = 1;  // LAST TRACK NUMBER
       auto add = [&](uint8_t number, uint64_t lba) {
@@ -163,7 +144,7 @@ void ReadToc(Command* cmd) {
       break;
     }
     default:
-      return FailField(cmd, 2, 3);
+      return FailField(cmd, true, 2, 3);
   }
   PutBe16(v.data(), static_cast<uint16_t>(v.size() - 2));  // TOC DATA LENGTH
   FinishDataIn(cmd, v, alloc);
@@ -234,7 +215,7 @@ void GetConfiguration(Command* cmd) {
   const uint8_t rt = cdb[1] & 0x03;
   const uint16_t start = GetBe16(cdb + 2);
   const uint32_t alloc = GetBe16(cdb + 7);
-  if (rt == 0x3) return FailField(cmd, 1, 1);
+  if (rt == 0x3) return FailField(cmd, true, 1, 1);
   const LogicalUnit& lu = *cmd->lu;
   const uint16_t profile = MmcCurrentProfile(lu);
   std::vector<uint8_t> v(8, 0);
@@ -264,7 +245,7 @@ void GetEventStatusNotification(Command* cmd) {
   constexpr uint8_t kClassMedia = 4;
   constexpr uint8_t kSupported = 1u << kClassMedia;
   // 6.7.1: asynchronous operation is not supported: POLLED 0 is INVALID FIELD IN CDB.
-  if (!polled) return FailField(cmd, 1, 0);
+  if (!polled) return FailField(cmd, true, 1, 0);
   std::vector<uint8_t> v(4, 0);
   v[3] = kSupported;  // SUPPORTED EVENT CLASSES
   if (request & kSupported) {
@@ -304,7 +285,7 @@ void GetEventStatusNotification(Command* cmd) {
 void ReadDiscInformation(Command* cmd) {
   const uint8_t type = cmd->cdb[1] & 0x07;
   const uint32_t alloc = GetBe16(cmd->cdb + 7);
-  if (type != 0) return FailField(cmd, 1, 2);  // only Standard Disc Information
+  if (type != 0) return FailField(cmd, true, 1, 2);  // only Standard Disc Information
   std::vector<uint8_t> v(34, 0);
   PutBe16(v.data(), 32);  // DISC INFORMATION LENGTH
   // DISC INFORMATION DATA TYPE 000b, ERASABLE 0, STATE OF LAST SESSION 11b (complete),
@@ -333,14 +314,14 @@ void ReadTrackInformation(Command* cmd) {
   const uint64_t blocks = MediumBlocks(*cmd->lu);
   switch (type) {
     case 0x0:  // LOGICAL BLOCK ADDRESS: the track containing it
-      if (number >= blocks) return FailField(cmd, 2);
+      if (number >= blocks) return FailField(cmd, true, 2);
       break;
     case 0x1:  // LOGICAL TRACK NUMBER
     case 0x2:  // SESSION NUMBER: its first track
-      if (number != 1) return FailField(cmd, 2);
+      if (number != 1) return FailField(cmd, true, 2);
       break;
     default:
-      return FailField(cmd, 1, 1);
+      return FailField(cmd, true, 1, 1);
   }
   std::vector<uint8_t> v(48, 0);
   PutBe16(v.data(), 46);  // DATA LENGTH

@@ -16,6 +16,7 @@
 #include "scsi/backend.h"
 #include "scsi/command.h"
 #include "scsi/dispatch.h"
+#include "scsi/handler_util.h"
 #include "scsi/logical_unit.h"
 #include "scsi/sbc_internal.h"
 #include "scsi/sense.h"
@@ -24,11 +25,6 @@
 
 namespace modtgt::scsi {
 namespace sbc_internal {
-
-void FailAndComplete(Command* cmd, SenseKey key, Asc code) {
-  SetCheckCondition(cmd, key, code);
-  Complete(cmd);
-}
 
 uint64_t FirstMismatch(const uint8_t* a, const uint8_t* b, uint64_t n) {
   if (std::memcmp(a, b, n) == 0) return n;
@@ -99,7 +95,7 @@ bool PrepareWrite(Command* cmd, LbaRange* out) {
   // EDTL > SPDTL: write the CDB's amount.
   const uint64_t have = DataOutAvailable(cmd, bytes);
   if (have % bs != 0) {
-    FailAndComplete(cmd, SenseKey::kIllegalRequest, asc::kInvalidFieldInInformationUnit);
+    Fail(cmd, SenseKey::kIllegalRequest, asc::kInvalidFieldInInformationUnit);
     return false;
   }
   if (have == 0) {

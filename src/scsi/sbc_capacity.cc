@@ -8,6 +8,7 @@
 
 #include "common/byteorder.h"
 #include "scsi/dispatch.h"
+#include "scsi/handler_util.h"
 #include "scsi/logical_unit.h"
 #include "scsi/sbc.h"
 #include "scsi/sbc_internal.h"

@@ -11,6 +11,7 @@
 #include "modtgt/module.h"
 #include "scsi/backend.h"
 #include "scsi/dispatch.h"
+#include "scsi/handler_util.h"
 #include "scsi/logical_unit.h"
 #include "scsi/sbc_internal.h"
 #include "scsi/sense.h"
@@ -236,7 +237,7 @@ void Verify(Command* cmd) {
   const uint64_t cmp_len = bytchk == 1 ? n : bs;
   cmd->data_out_needed = static_cast<uint32_t>(cmp_len);
   if (DataOutAvailable(cmd, cmp_len) != cmp_len) {
-    FailAndComplete(cmd, SenseKey::kIllegalRequest, asc::kInvalidFieldInInformationUnit);
+    Fail(cmd, SenseKey::kIllegalRequest, asc::kInvalidFieldInInformationUnit);
     return;
   }
   cmd->sbc.compare_bytes = cmp_len;

@@ -122,9 +122,6 @@ inline uint64_t DataOutAvailable(const Command* cmd, uint64_t needed) {
   return std::min<uint64_t>({needed, cmd->expected_length, cmd->data.size()});
 }
 
-// Sets CHECK CONDITION with key/code and completes cmd.
-void FailAndComplete(Command* cmd, SenseKey key, Asc code);
-
 // Index of the first differing byte in [a, a+n) vs [b, b+n), or n if equal.
 uint64_t FirstMismatch(const uint8_t* a, const uint8_t* b, uint64_t n);
 

@@ -13,6 +13,7 @@
 #include "modtgt/module.h"
 #include "scsi/backend.h"
 #include "scsi/dispatch.h"
+#include "scsi/handler_util.h"
 #include "scsi/logical_unit.h"
 #include "scsi/sbc_internal.h"
 #include "scsi/sense.h"
@@ -150,7 +151,7 @@ void WriteSame(Command* cmd) {
   if (blocks == 0) {
     // SBC-4: NUMBER OF LOGICAL BLOCKS 0 = through the last LBA (WSNZ is 0 in VPD 0xB0).
     if (lba >= nb) {
-      FailAndComplete(cmd, SenseKey::kIllegalRequest, asc::kLbaOutOfRange);
+      Fail(cmd, SenseKey::kIllegalRequest, asc::kLbaOutOfRange);
       return;
     }
     blocks = nb - lba;
@@ -207,7 +208,7 @@ void WriteSame(Command* cmd) {
 void Unmap(Command* cmd) {
   LogicalUnit* lu = cmd->lu.get();
   if (!SbcLbpEnabled(*lu)) {
-    FailAndComplete(cmd, SenseKey::kIllegalRequest, asc::kInvalidOpcode);
+    Fail(cmd, SenseKey::kIllegalRequest, asc::kInvalidOpcode);
     return;
   }
   if (cmd->cdb[offsetof(UnmapCdb, anchor)] & 0x01) {  // ANCHOR without ANC_SUP
@@ -225,7 +226,7 @@ void Unmap(Command* cmd) {
   constexpr size_t kDescriptorLen = sizeof(UnmapBlockDescriptor);
   const uint64_t avail = DataOutAvailable(cmd, plen);
   if (plen < kHeaderLen || avail < kHeaderLen) {
-    FailAndComplete(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
+    Fail(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
     return;
   }
   const uint8_t* p = cmd->data.data();
@@ -273,7 +274,7 @@ void GetLbaStatus(Command* cmd) {
   const uint32_t alloc = GetBe32(cmd->cdb + offsetof(ServiceActionIn16Cdb, allocation_length));
   const uint64_t nb = lu->num_blocks();
   if (lba >= nb) {
-    FailAndComplete(cmd, SenseKey::kIllegalRequest, asc::kLbaOutOfRange);
+    Fail(cmd, SenseKey::kIllegalRequest, asc::kLbaOutOfRange);
     return;
   }
   struct {

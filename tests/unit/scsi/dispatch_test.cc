@@ -206,39 +206,6 @@ TEST(Dispatch, IoDoneFromAnotherThreadRunsOnOwningLoop) {
   EXPECT_TRUE(on_loop);
 }
 
-TEST(DeviceType, FindByServiceActionAndOverride) {
-  std::vector<OpInfo> ops = SpcOps();
-  OpInfo inq;
-  inq.opcode = 0x12;
-  inq.name = "override";
-  ops.push_back(inq);
-  DeviceType t("x", 0, ops);
-  EXPECT_STREQ(t.Find(0x12, 0)->name, "override");
-  EXPECT_NE(t.Find(0x5e, 3), nullptr);
-  EXPECT_EQ(t.Find(0x5e, 4), nullptr);
-  EXPECT_TRUE(t.HasOpcode(0x5e));
-  EXPECT_FALSE(t.HasOpcode(0xc0));
-  uint8_t cdb[16] = {0x9e, 0xf0 | 0x10};
-  EXPECT_EQ(ServiceActionOf(cdb, 16), 0x10);
-  uint8_t var[32] = {0x7f};
-  var[8] = 0x00;
-  var[9] = 0x0b;
-  EXPECT_EQ(ServiceActionOf(var, 32), 0x0b);
-  EXPECT_EQ(ServiceActionOf(var, 8), 0);
-}
-
-// REPORT SUPPORTED OPERATION CODES is built from the tables: every entry needs a CDB
-// length and a usage bitmap that starts with its opcode (libiscsi checks both).
-TEST(DeviceType, EveryEntryHasCdbLengthAndUsage) {
-  for (const DeviceType* t : {&SbcDeviceType()}) {
-    for (const OpInfo& op : t->ops()) {
-      EXPECT_NE(op.cdb_length, 0) << t->name() << " " << op.name;
-      EXPECT_EQ(op.usage[0], op.opcode) << t->name() << " " << op.name;
-      EXPECT_NE(op.handler, nullptr) << op.name;
-    }
-  }
-}
-
 }  // namespace
 }  // namespace modtgt::scsi
 
