@@ -17,6 +17,7 @@
 #include "scsi/spc.h"
 #include "fakes/fake_owner.h"
 #include "fakes/spc_fixture.h"
+#include "plain_backend.h"
 
 namespace modtgt::scsi {
 namespace {
@@ -213,15 +214,9 @@ namespace modtgt::scsi {
 namespace {
 
 // SAM-5 8.6 task attributes, with a backend that holds I/O until the test completes it.
-class HoldBackend : public Backend {
+class HoldBackend : public PlainBackend {
  public:
   uint64_t size_bytes() const override { return 1 << 20; }
-  bool has_flush() const override { return false; }
-  bool has_unmap() const override { return false; }
-  bool has_write_same() const override { return false; }
-  bool has_caw() const override { return false; }
-  bool has_handle_cmd() const override { return false; }
-  bool thin() const override { return false; }
   void Submit(Command* cmd) override { held.push_back(cmd); }
   std::vector<Command*> held;
 };

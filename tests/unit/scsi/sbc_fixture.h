@@ -20,6 +20,7 @@
 #include "scsi/logical_unit.h"
 #include "scsi/sbc.h"
 #include "scsi/spc.h"
+#include "plain_backend.h"
 
 namespace modtgt::scsi::sbctest {
 
@@ -96,16 +97,10 @@ inline std::vector<uint8_t> UnmapCdb(uint16_t plen) {
 }
 
 // A backend with a large size and no storage: for capacity reporting only.
-class SizeOnlyBackend : public Backend {
+class SizeOnlyBackend : public PlainBackend {
  public:
   explicit SizeOnlyBackend(uint64_t size) : size_(size) {}
   uint64_t size_bytes() const override { return size_; }
-  bool has_flush() const override { return false; }
-  bool has_unmap() const override { return false; }
-  bool has_write_same() const override { return false; }
-  bool has_caw() const override { return false; }
-  bool has_handle_cmd() const override { return false; }
-  bool thin() const override { return false; }
   void Submit(Command* cmd) override {
     ++submits;
     IoDone(cmd, MODTGT_STS_OK);
