@@ -51,13 +51,7 @@ LogicalUnit::~LogicalUnit() {
 void LogicalUnit::CarryStateFrom(LogicalUnit& old) {
   {
     std::scoped_lock lock(old.mutex_, mutex_);
-    pr_registrations = old.pr_registrations;
-    pr_generation = old.pr_generation;
-    pr_reserved = old.pr_reserved;
-    pr_type = old.pr_type;
-    pr_holder_initiator_port = old.pr_holder_initiator_port;
-    pr_holder_target_port = old.pr_holder_target_port;
-    pr_aptpl = old.pr_aptpl;
+    pr = old.pr;
     // The fast-path flag follows the reservation, or dispatch would skip the conflict check.
     UpdateReservationActiveLocked();
   }

@@ -69,13 +69,13 @@ TEST_F(LunOpsTest, RebuildCarriesReservationsAndModeSettingsAndKeepsThemEnforced
     reg.key = 0xabc;
     reg.initiator_port = "iqn.i,i,0x1";
     reg.target_port = kIqn + ",t,0x1";
-    lu->pr_registrations.push_back(reg);
-    lu->pr_generation = 7;
-    lu->pr_reserved = true;
-    lu->pr_type = 1;
-    lu->pr_holder_initiator_port = reg.initiator_port;
-    lu->pr_holder_target_port = reg.target_port;
-    lu->pr_aptpl = true;
+    lu->pr.registrations.push_back(reg);
+    lu->pr.generation = 7;
+    lu->pr.reserved = true;
+    lu->pr.type = 1;
+    lu->pr.holder_initiator_port = reg.initiator_port;
+    lu->pr.holder_target_port = reg.target_port;
+    lu->pr.aptpl = true;
     lu->UpdateReservationActiveLocked();
   }
   lu->d_sense.store(true);
@@ -91,13 +91,13 @@ TEST_F(LunOpsTest, RebuildCarriesReservationsAndModeSettingsAndKeepsThemEnforced
   EXPECT_EQ(fresh, done->lu);
   EXPECT_TRUE(fresh->readonly());
   std::lock_guard<std::mutex> l(fresh->mutex());
-  ASSERT_EQ(fresh->pr_registrations.size(), 1u);
-  EXPECT_EQ(fresh->pr_registrations[0].key, 0xabcu);
-  EXPECT_EQ(fresh->pr_generation, 7u);
-  EXPECT_TRUE(fresh->pr_reserved);
-  EXPECT_EQ(fresh->pr_type, 1);
-  EXPECT_EQ(fresh->pr_holder_initiator_port, "iqn.i,i,0x1");
-  EXPECT_TRUE(fresh->pr_aptpl);
+  ASSERT_EQ(fresh->pr.registrations.size(), 1u);
+  EXPECT_EQ(fresh->pr.registrations[0].key, 0xabcu);
+  EXPECT_EQ(fresh->pr.generation, 7u);
+  EXPECT_TRUE(fresh->pr.reserved);
+  EXPECT_EQ(fresh->pr.type, 1);
+  EXPECT_EQ(fresh->pr.holder_initiator_port, "iqn.i,i,0x1");
+  EXPECT_TRUE(fresh->pr.aptpl);
   // Dispatch checks reservation conflicts only while this is set.
   EXPECT_TRUE(fresh->reservation_active.load());
   EXPECT_TRUE(fresh->d_sense.load());
