@@ -37,7 +37,7 @@ bool Matches(const PrRegistration& r, const std::string& iport, const std::strin
 }
 
 PrRegistration* FindReg(LogicalUnit* lu, const Nexus& n) {
-  for (auto& r : lu->pr_registrations) {
+  for (auto& r : lu->pr.registrations) {
     if (Matches(r, n.initiator_port, n.target_port)) return &r;
   }
   return nullptr;
@@ -45,25 +45,25 @@ PrRegistration* FindReg(LogicalUnit* lu, const Nexus& n) {
 
 // REQUIRES: lu->mutex() held.
 bool IsHolder(LogicalUnit* lu, const Nexus& n) {
-  if (!lu->pr_reserved) return false;
-  if (AllRegistrants(lu->pr_type)) return FindReg(lu, n) != nullptr;
-  return lu->pr_holder_initiator_port == n.initiator_port &&
-         lu->pr_holder_target_port == n.target_port;
+  if (!lu->pr.reserved) return false;
+  if (AllRegistrants(lu->pr.type)) return FindReg(lu, n) != nullptr;
+  return lu->pr.holder_initiator_port == n.initiator_port &&
+         lu->pr.holder_target_port == n.target_port;
 }
 
 // REQUIRES: lu->mutex() held.
 void ReleaseReservation(LogicalUnit* lu) {
-  lu->pr_reserved = false;
-  lu->pr_type = 0;
-  lu->pr_holder_initiator_port.clear();
-  lu->pr_holder_target_port.clear();
+  lu->pr.reserved = false;
+  lu->pr.type = 0;
+  lu->pr.holder_initiator_port.clear();
+  lu->pr.holder_target_port.clear();
   lu->UpdateReservationActiveLocked();
 }
 
 // Queues code to every registered I_T nexus except `except`'s ports.
 // REQUIRES: lu->mutex() held.
 void UaToRegistrants(LogicalUnit* lu, const Nexus& except, Asc code) {
-  for (const auto& r : lu->pr_registrations) {
+  for (const auto& r : lu->pr.registrations) {
     for (auto& [id, st] : lu->nexus_states_locked()) {
       if (id == except.id) continue;
       if (Matches(r, st.initiator_port, st.target_port)) {
@@ -76,16 +76,16 @@ void UaToRegistrants(LogicalUnit* lu, const Nexus& except, Asc code) {
 // Removes registration at index i, handling the reservation it may hold (SPC-4 5.13.11.3).
 // REQUIRES: lu->mutex() held.
 void RemoveRegistration(LogicalUnit* lu, size_t i, const Nexus& by, bool notify_release) {
-  PrRegistration r = lu->pr_registrations[i];
-  lu->pr_registrations.erase(lu->pr_registrations.begin() + static_cast<long>(i));
-  if (!lu->pr_reserved) return;
-  if (AllRegistrants(lu->pr_type)) {
-    if (lu->pr_registrations.empty()) ReleaseReservation(lu);
+  PrRegistration r = lu->pr.registrations[i];
+  lu->pr.registrations.erase(lu->pr.registrations.begin() + static_cast<long>(i));
+  if (!lu->pr.reserved) return;
+  if (AllRegistrants(lu->pr.type)) {
+    if (lu->pr.registrations.empty()) ReleaseReservation(lu);
     return;
   }
-  if (r.initiator_port == lu->pr_holder_initiator_port &&
-      (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)) {
-    uint8_t type = lu->pr_type;
+  if (r.initiator_port == lu->pr.holder_initiator_port &&
+      (r.all_tg_pt || r.target_port == lu->pr.holder_target_port)) {
+    uint8_t type = lu->pr.type;
     ReleaseReservation(lu);
     if (notify_release && RegistrantsOnly(type)) {
       UaToRegistrants(lu, by, asc::kReservationsReleased);
@@ -150,9 +150,9 @@ bool ReservationConflict(LogicalUnit* lu, const Nexus& nexus, const OpInfo& op,
         return !prevent_off;
     }
   }
-  if (!lu->pr_reserved || IsHolder(lu, nexus)) return false;
+  if (!lu->pr.reserved || IsHolder(lu, nexus)) return false;
   // Registrants-only and all-registrants types: every registered I_T nexus has access.
-  if ((RegistrantsOnly(lu->pr_type) || AllRegistrants(lu->pr_type)) && FindReg(lu, nexus)) {
+  if ((RegistrantsOnly(lu->pr.type) || AllRegistrants(lu->pr.type)) && FindReg(lu, nexus)) {
     return false;
   }
   // SPC-4 5.13.1 table 44 (and SBC-3 4.17): commands allowed from a non-holder.
@@ -179,7 +179,7 @@ bool ReservationConflict(LogicalUnit* lu, const Nexus& nexus, const OpInfo& op,
       break;
   }
   if (always_allowed) return false;
-  const uint8_t type = lu->pr_type;
+  const uint8_t type = lu->pr.type;
   const bool exclusive_access = type == kPrTypeExclusiveAccess || type == kPrTypeExclusiveAccessRegistrantsOnly || type == kPrTypeExclusiveAccessAllRegistrants;
   if (exclusive_access) return true;
   // Write Exclusive types: reads allowed, anything that changes the medium or LU state
@@ -220,33 +220,33 @@ void PersistentReserveIn(Command* cmd) {
     std::lock_guard<std::mutex> lock(lu->mutex());
     switch (sa) {
       case kSaReadKeys: {
-        out.resize(8 + 8 * lu->pr_registrations.size());
-        PutBe32(out.data(), lu->pr_generation);
-        PutBe32(out.data() + 4, static_cast<uint32_t>(8 * lu->pr_registrations.size()));
+        out.resize(8 + 8 * lu->pr.registrations.size());
+        PutBe32(out.data(), lu->pr.generation);
+        PutBe32(out.data() + 4, static_cast<uint32_t>(8 * lu->pr.registrations.size()));
         size_t off = 8;
-        for (const auto& r : lu->pr_registrations) {
+        for (const auto& r : lu->pr.registrations) {
           PutBe64(out.data() + off, r.key);
           off += 8;
         }
         break;
       }
       case kSaReadReservation: {
-        out.assign(lu->pr_reserved ? 24 : 8, 0);
-        PutBe32(out.data(), lu->pr_generation);
-        if (lu->pr_reserved) {
+        out.assign(lu->pr.reserved ? 24 : 8, 0);
+        PutBe32(out.data(), lu->pr.generation);
+        if (lu->pr.reserved) {
           PutBe32(out.data() + 4, 16);
           uint64_t key = 0;
-          if (!AllRegistrants(lu->pr_type)) {
-            for (const auto& r : lu->pr_registrations) {
-              if (r.initiator_port == lu->pr_holder_initiator_port &&
-                  (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)) {
+          if (!AllRegistrants(lu->pr.type)) {
+            for (const auto& r : lu->pr.registrations) {
+              if (r.initiator_port == lu->pr.holder_initiator_port &&
+                  (r.all_tg_pt || r.target_port == lu->pr.holder_target_port)) {
                 key = r.key;
                 break;
               }
             }
           }
           PutBe64(out.data() + 8, key);
-          out[21] = lu->pr_type & 0x0f;  // SCOPE 0 (LU_SCOPE)
+          out[21] = lu->pr.type & 0x0f;  // SCOPE 0 (LU_SCOPE)
         }
         break;
       }
@@ -261,19 +261,19 @@ void PersistentReserveIn(Command* cmd) {
       }
       case kSaReadFullStatus: {  // SPC-4 6.13.5
         out.assign(8, 0);
-        PutBe32(out.data(), lu->pr_generation);
-        for (const auto& r : lu->pr_registrations) {
+        PutBe32(out.data(), lu->pr.generation);
+        for (const auto& r : lu->pr.registrations) {
           size_t tid_len = TransportIdLength(r.initiator_port);
           size_t off = out.size();
           out.resize(off + 24 + tid_len, 0);
           uint8_t* d = out.data() + off;
           PutBe64(d, r.key);
-          bool holder = lu->pr_reserved &&
-                        (AllRegistrants(lu->pr_type) ||
-                         (r.initiator_port == lu->pr_holder_initiator_port &&
-                          (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)));
+          bool holder = lu->pr.reserved &&
+                        (AllRegistrants(lu->pr.type) ||
+                         (r.initiator_port == lu->pr.holder_initiator_port &&
+                          (r.all_tg_pt || r.target_port == lu->pr.holder_target_port)));
           d[12] = (r.all_tg_pt ? 0x02 : 0) | (holder ? 0x01 : 0);
-          if (holder) d[13] = lu->pr_type & 0x0f;
+          if (holder) d[13] = lu->pr.type & 0x0f;
           PutBe16(d + 18, r.relative_port_id);
           PutBe32(d + 20, static_cast<uint32_t>(tid_len));
           PutTransportId(d + 24, r.initiator_port, tid_len);
@@ -381,19 +381,19 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
           r.target_port = nexus.target_port;
           r.relative_port_id = nexus.relative_port_id;
           r.all_tg_pt = prm.all_tg_pt;
-          lu->pr_registrations.push_back(std::move(r));
-          ++lu->pr_generation;
+          lu->pr.registrations.push_back(std::move(r));
+          ++lu->pr.generation;
         }
         break;
       }
       if (prm.sa_key == 0) {
         // Unregister (SPC-4 5.13.11.3).
-        size_t i = static_cast<size_t>(reg - lu->pr_registrations.data());
+        size_t i = static_cast<size_t>(reg - lu->pr.registrations.data());
         RemoveRegistration(lu, i, nexus, /*notify_release=*/true);
       } else {
         reg->key = prm.sa_key;
       }
-      ++lu->pr_generation;
+      ++lu->pr.generation;
       break;
     }
     case kSaReserve: {
@@ -402,14 +402,14 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
         Conflict(cmd);
         break;
       }
-      if (lu->pr_reserved) {
-        if (!IsHolder(lu, nexus) || lu->pr_type != type) Conflict(cmd);
+      if (lu->pr.reserved) {
+        if (!IsHolder(lu, nexus) || lu->pr.type != type) Conflict(cmd);
         break;
       }
-      lu->pr_reserved = true;
-      lu->pr_type = type;
-      lu->pr_holder_initiator_port = nexus.initiator_port;
-      lu->pr_holder_target_port = nexus.target_port;
+      lu->pr.reserved = true;
+      lu->pr.type = type;
+      lu->pr.holder_initiator_port = nexus.initiator_port;
+      lu->pr.holder_target_port = nexus.target_port;
       lu->UpdateReservationActiveLocked();
       break;
     }
@@ -419,12 +419,12 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
         Conflict(cmd);
         break;
       }
-      if (!lu->pr_reserved || !IsHolder(lu, nexus)) break;
-      if (lu->pr_type != type) {
+      if (!lu->pr.reserved || !IsHolder(lu, nexus)) break;
+      if (lu->pr.type != type) {
         SetCheckCondition(cmd, SenseKey::kIllegalRequest, asc::kInvalidReleaseOfPersistentReservation);
         break;
       }
-      uint8_t old = lu->pr_type;
+      uint8_t old = lu->pr.type;
       ReleaseReservation(lu);
       // Registrants-only and all-registrants: the other registrants learn of it; the
       // releasing nexus itself does not get a unit attention.
@@ -440,9 +440,9 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
         break;
       }
       UaToRegistrants(lu, nexus, asc::kReservationsPreempted);
-      lu->pr_registrations.clear();
+      lu->pr.registrations.clear();
       ReleaseReservation(lu);
-      ++lu->pr_generation;
+      ++lu->pr.generation;
       break;
     }
     case kSaPreempt:
@@ -452,13 +452,13 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
         Conflict(cmd);
         break;
       }
-      const bool reserved = lu->pr_reserved;
-      const bool all_reg = reserved && AllRegistrants(lu->pr_type);
+      const bool reserved = lu->pr.reserved;
+      const bool all_reg = reserved && AllRegistrants(lu->pr.type);
       uint64_t holder_key = 0;
       if (reserved && !all_reg) {
-        for (const auto& r : lu->pr_registrations) {
-          if (r.initiator_port == lu->pr_holder_initiator_port &&
-              (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)) {
+        for (const auto& r : lu->pr.registrations) {
+          if (r.initiator_port == lu->pr.holder_initiator_port &&
+              (r.all_tg_pt || r.target_port == lu->pr.holder_target_port)) {
             holder_key = r.key;
             break;
           }
@@ -477,7 +477,7 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
       // Remove the preempted registrations (all others for all-registrants with key 0).
       std::vector<PrRegistration> removed;
       std::vector<PrRegistration> kept;
-      for (auto& r : lu->pr_registrations) {
+      for (auto& r : lu->pr.registrations) {
         bool self = Matches(r, nexus.initiator_port, nexus.target_port);
         bool hit = (all_reg && prm.sa_key == 0) ? !self : (r.key == prm.sa_key && !self);
         (hit ? removed : kept).push_back(r);
@@ -493,22 +493,22 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
           }
         }
       }
-      lu->pr_registrations = std::move(kept);
+      lu->pr.registrations = std::move(kept);
       if (takes_reservation) {
-        const uint8_t old_type = lu->pr_type;
-        lu->pr_reserved = true;
-        lu->pr_type = type;
-        lu->pr_holder_initiator_port = nexus.initiator_port;
-        lu->pr_holder_target_port = nexus.target_port;
+        const uint8_t old_type = lu->pr.type;
+        lu->pr.reserved = true;
+        lu->pr.type = type;
+        lu->pr.holder_initiator_port = nexus.initiator_port;
+        lu->pr.holder_target_port = nexus.target_port;
         lu->UpdateReservationActiveLocked();
         if (old_type != type) {
           // The remaining registrants lose their view of the old reservation.
           UaToRegistrants(lu, nexus, asc::kReservationsReleased);
         }
-      } else if (all_reg && lu->pr_registrations.empty()) {
+      } else if (all_reg && lu->pr.registrations.empty()) {
         ReleaseReservation(lu);
       }
-      ++lu->pr_generation;
+      ++lu->pr.generation;
       break;
     }
     default:

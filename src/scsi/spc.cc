@@ -423,7 +423,7 @@ void Reserve(Command* cmd) {
   {
     std::lock_guard<std::mutex> lock(lu->mutex());
     const uint64_t me = cmd->nexus ? cmd->nexus->id : 0;
-    if (!lu->pr_registrations.empty() || lu->pr_reserved ||
+    if (!lu->pr.registrations.empty() || lu->pr.reserved ||
         (lu->spc2_reservation_holder != 0 && lu->spc2_reservation_holder != me)) {
       cmd->status = Status::kReservationConflict;
     } else {
@@ -439,7 +439,7 @@ void Release(Command* cmd) {
   {
     std::lock_guard<std::mutex> lock(lu->mutex());
     const uint64_t me = cmd->nexus ? cmd->nexus->id : 0;
-    if (!lu->pr_registrations.empty() || lu->pr_reserved) {
+    if (!lu->pr.registrations.empty() || lu->pr.reserved) {
       cmd->status = Status::kReservationConflict;
     } else if (lu->spc2_reservation_holder == me) {
       lu->spc2_reservation_holder = 0;
