@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Login state machine (src/iscsi/login.cc) and SendTargets (src/iscsi/text.cc).
 #include "iscsi/login.h"
+#include "iscsi/text.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
