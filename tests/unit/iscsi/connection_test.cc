@@ -21,12 +21,7 @@ class ConnectionTest : public TransportTest {};
 TEST_F(ConnectionTest, NopPingEchoesDataAndUnknownOpcodeIsRejected) {
   Client c(port_);
   Ready(&c);
-  Bhs nop;
-  nop.b[0] = 0x40;  // NOP-Out, immediate
-  nop.b[1] = 0x80;
-  nop.set_itt(0x1234);
-  nop.Put32(20, 0xffffffff);
-  nop.Put32(24, c.cmd_sn);
+  Bhs nop = c.NopOut(0x1234);
   std::vector<uint8_t> ping = {'p', 'i', 'n', 'g', '!'};
   ASSERT_TRUE(c.Send(nop, ping));
   RxPdu in;
@@ -95,10 +90,7 @@ TEST_F(ConnectionTest, LogoutClosesSessionAndReinstatementReplacesOld) {
 TEST_F(ConnectionTest, OversizedDataSegmentDropsConnection) {
   Client c(port_);
   Ready(&c);
-  Bhs nop;
-  nop.b[0] = 0x40;
-  nop.b[1] = 0x80;
-  nop.set_itt(1);
+  Bhs nop = c.NopOut(1);
   nop.set_data_segment_length(8u << 20);  // far above MaxRecvDataSegmentLength
   ASSERT_TRUE(c.SendRaw(nop.b.data(), kBhsLength));
   EXPECT_TRUE(c.Closed());

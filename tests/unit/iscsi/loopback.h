@@ -198,6 +198,43 @@ class Client {
     return h;
   }
 
+  // An immediate NOP-Out ping (RFC 7143 11.18) that wants an answer.
+  Bhs NopOut(uint32_t ping_itt) const {
+    Bhs h;
+    h.b[0] = 0x40;  // NOP-Out, immediate
+    h.b[1] = 0x80;
+    h.set_itt(ping_itt);
+    h.Put32(20, 0xffffffff);
+    h.Put32(24, cmd_sn);
+    return h;
+  }
+
+  // One Data-Out (RFC 7143 11.7): `len` bytes of `payload` at `offset`, F set on request.
+  bool SendDataOut(uint32_t task_itt, uint32_t ttt, uint32_t data_sn, uint32_t offset,
+                   const std::vector<uint8_t>& payload, uint32_t len, bool final) {
+    Bhs d;
+    d.b[0] = 0x05;
+    d.b[1] = final ? 0x80 : 0;
+    d.set_itt(task_itt);
+    d.Put32(20, ttt);
+    d.Put32(28, exp_stat_sn);
+    d.Put32(36, data_sn);
+    d.Put32(40, offset);
+    return Send(d, std::vector<uint8_t>(payload.begin() + offset,
+                                         payload.begin() + offset + len));
+  }
+  // One sequence of Data-Outs for payload[from, to) in pieces of at most `segment` bytes,
+  // DataSN from 0, F on the last.
+  bool SendBurst(uint32_t task_itt, uint32_t ttt, const std::vector<uint8_t>& payload,
+                 uint32_t from, uint32_t to, uint32_t segment) {
+    for (uint32_t sn = 0, off = from; off < to; sn++) {
+      uint32_t n = std::min<uint32_t>(segment, to - off);
+      if (!SendDataOut(task_itt, ttt, sn, off, payload, n, off + n == to)) return false;
+      off += n;
+    }
+    return true;
+  }
+
   int fd_ = -1;
   bool ok_ = false;
   uint32_t itt = 0x10;
@@ -221,6 +258,49 @@ inline std::vector<std::pair<std::string, std::string>> NormalKeys(bool digests 
           {"ErrorRecoveryLevel", "0"},
           {"MaxConnections", "1"}};
 }
+
+// n bytes of a pattern that differs by seed.
+inline std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; i++) v[i] = static_cast<uint8_t>(i * 31 + seed);
+  return v;
+}
+
+// A nonblocking AF_UNIX socketpair: end 0 for the code under test, end 1 for the test.
+class SocketPair {
+ public:
+  SocketPair() { EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fd_), 0); }
+  ~SocketPair() {
+    for (int fd : fd_) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  SocketPair(const SocketPair&) = delete;
+  SocketPair& operator=(const SocketPair&) = delete;
+  int ours() const { return fd_[0]; }
+  int peer() const { return fd_[1]; }
+  void ClosePeer() {
+    close(fd_[1]);
+    fd_[1] = -1;
+  }
+  void Write(const std::vector<uint8_t>& b) {
+    ASSERT_EQ(write(fd_[1], b.data(), b.size()), static_cast<ssize_t>(b.size()));
+  }
+  // Everything the peer end can read now.
+  std::vector<uint8_t> ReadAll() {
+    std::vector<uint8_t> out;
+    uint8_t buf[65536];
+    for (;;) {
+      ssize_t n = read(fd_[1], buf, sizeof(buf));
+      if (n <= 0) break;
+      out.insert(out.end(), buf, buf + n);
+    }
+    return out;
+  }
+
+ private:
+  int fd_[2] = {-1, -1};
+};
 
 class TransportTest : public ::testing::Test {
  protected:
@@ -252,10 +332,12 @@ class TransportTest : public ::testing::Test {
   }
 
   // Logs in and clears the power-on unit attention with TEST UNIT READY.
-  void Ready(Client* c, bool digests = false) {
+  void Ready(Client* c, bool digests = false) { ReadyWith(c, NormalKeys(digests), digests); }
+  void ReadyWith(Client* c, const std::vector<std::pair<std::string, std::string>>& keys,
+                 bool digests) {
     ASSERT_TRUE(c->ok());
     RxPdu r;
-    ASSERT_TRUE(c->Login(NormalKeys(digests), &r));
+    ASSERT_TRUE(c->Login(keys, &r));
     ASSERT_EQ(r.bhs.b[36], 0) << "login status class";
     c->hd = c->dd = digests;
     uint8_t tur[16] = {};
@@ -281,6 +363,28 @@ class TransportTest : public ::testing::Test {
       if (p.op() == 0x21) break;
       if (p.op() == 0x25 && (p.bhs.b[1] & 0x01)) break;
     }
+  }
+
+  // Sends a one-block READ of `lba` one CmdSN ahead of ExpCmdSN, so that the session holds
+  // it: *gap is the CmdSN left out, *read the command sent.
+  void SendReadAhead(Client* c, uint32_t lba, uint32_t* gap, Bhs* read) {
+    *gap = c->cmd_sn++;
+    uint8_t cdb[16] = {0x28};
+    PutBe32(cdb + 2, lba);
+    PutBe16(cdb + 7, 1);
+    *read = c->Command(cdb, kBlock, true, false);
+    ASSERT_TRUE(c->Send(*read));
+  }
+
+  // Sends a ping and checks that the next PDU is its answer (nothing else came first);
+  // the answer in *answer if given.
+  void ExpectPingAnswered(Client* c, uint32_t ping_itt, RxPdu* answer = nullptr) {
+    ASSERT_TRUE(c->Send(c->NopOut(ping_itt)));
+    RxPdu in;
+    ASSERT_TRUE(c->Recv(&in)) << "no answer to the ping";
+    EXPECT_EQ(in.op(), 0x20);
+    EXPECT_EQ(in.bhs.itt(), ping_itt);
+    if (answer) *answer = in;
   }
 
   modtgt::testing::LoopThread loop1_, loop2_;

@@ -5,15 +5,16 @@
 #include "iscsi/receiver.h"
 
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstring>
-#include <string>
 #include <vector>
+
+#include "loopback.h"
 
 namespace modtgt::iscsi {
 namespace {
+
+using loopback::Pattern;
 
 struct Seen {
   Bhs bhs;
@@ -70,17 +71,9 @@ class FakeHandler : public Receiver::Handler {
 
 class ReceiverTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv_), 0);
-    h_.rx = &rx_;
-  }
-  void TearDown() override {
-    close(sv_[0]);
-    if (sv_[1] >= 0) close(sv_[1]);
-  }
-  void Write(const std::vector<uint8_t>& b) {
-    ASSERT_EQ(write(sv_[1], b.data(), b.size()), static_cast<ssize_t>(b.size()));
-  }
+  void SetUp() override { h_.rx = &rx_; }
+  void Write(const std::vector<uint8_t>& b) { sp_.Write(b); }
+  Receiver::ReadStatus Read() { return rx_.ReadFrom(sp_.ours()); }
   // A PDU: BHS (opcode, AHS words, data length), AHS, header digest, data, padding, data
   // digest.
   static std::vector<uint8_t> Pdu(uint8_t opcode, const std::vector<uint8_t>& ahs,
@@ -110,16 +103,10 @@ class ReceiverTest : public ::testing::Test {
     return out;
   }
 
-  int sv_[2] = {-1, -1};
+  loopback::SocketPair sp_;
   FakeHandler h_;
   Receiver rx_{&h_};
 };
-
-std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
-  std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; i++) v[i] = static_cast<uint8_t>(i * 31 + seed);
-  return v;
-}
 
 TEST_F(ReceiverTest, FramesPdusThatArriveInPieces) {
   std::vector<uint8_t> ahs = {0, 5, 1, 0, 1, 2, 3, 4};  // one extended-CDB AHS, 8 bytes
@@ -131,7 +118,7 @@ TEST_F(ReceiverTest, FramesPdusThatArriveInPieces) {
   for (size_t cut : {size_t{20}, size_t{60}, all.size()}) {
     Write(std::vector<uint8_t>(all.begin() + from, all.begin() + cut));
     from = cut;
-    EXPECT_EQ(rx_.ReadFrom(sv_[0]), Receiver::ReadStatus::kOk);
+    EXPECT_EQ(Read(), Receiver::ReadStatus::kOk);
   }
   ASSERT_EQ(h_.seen.size(), 2u);
   EXPECT_EQ(h_.seen[0].bhs.opcode(), Opcode::kScsiCommand);
@@ -148,10 +135,10 @@ TEST_F(ReceiverTest, LongDataSegmentLandsInTheHandlersBuffer) {
   std::vector<uint8_t> pdu = Pdu(0x05, {}, data, true, true);
   // The header first, so the data is still unread when its destination is known.
   Write(std::vector<uint8_t>(pdu.begin(), pdu.begin() + kBhsLength + 4));
-  EXPECT_EQ(rx_.ReadFrom(sv_[0]), Receiver::ReadStatus::kOk);
+  EXPECT_EQ(Read(), Receiver::ReadStatus::kOk);
   ASSERT_EQ(h_.seen.size(), 1u);
   Write(std::vector<uint8_t>(pdu.begin() + kBhsLength + 4, pdu.end()));
-  EXPECT_EQ(rx_.ReadFrom(sv_[0]), Receiver::ReadStatus::kOk);
+  EXPECT_EQ(Read(), Receiver::ReadStatus::kOk);
   ASSERT_EQ(h_.seen.size(), 1u);
   EXPECT_TRUE(h_.seen[0].header_ok);
   EXPECT_TRUE(h_.seen[0].data_ok);
@@ -164,7 +151,7 @@ TEST_F(ReceiverTest, DigestMismatchesAreReported) {
   std::vector<uint8_t> bad_data = good;
   bad_data.back() ^= 1;
   Write(bad_data);
-  EXPECT_EQ(rx_.ReadFrom(sv_[0]), Receiver::ReadStatus::kOk);
+  EXPECT_EQ(Read(), Receiver::ReadStatus::kOk);
   ASSERT_EQ(h_.seen.size(), 1u);
   EXPECT_TRUE(h_.seen[0].header_ok);
   EXPECT_FALSE(h_.seen[0].data_ok);
@@ -172,7 +159,7 @@ TEST_F(ReceiverTest, DigestMismatchesAreReported) {
   bad_header[kBhsLength] ^= 1;
   Write(bad_header);
   Write(good);  // never parsed: the handler stopped the receiver
-  EXPECT_EQ(rx_.ReadFrom(sv_[0]), Receiver::ReadStatus::kOk);
+  EXPECT_EQ(Read(), Receiver::ReadStatus::kOk);
   ASSERT_EQ(h_.seen.size(), 2u);
   EXPECT_FALSE(h_.seen[1].header_ok);
   EXPECT_TRUE(rx_.stopped());
@@ -182,7 +169,7 @@ TEST_F(ReceiverTest, BackPressureKeepsTheHeaderUntilResumed) {
   h_.hold_opcode = 0x01;
   Write(Pdu(0x00, {}, {}, false, false));
   Write(Pdu(0x01, {}, Pattern(5, 9), false, false));
-  EXPECT_EQ(rx_.ReadFrom(sv_[0]), Receiver::ReadStatus::kOk);
+  EXPECT_EQ(Read(), Receiver::ReadStatus::kOk);
   ASSERT_EQ(h_.seen.size(), 1u);
   EXPECT_TRUE(rx_.paused());
   EXPECT_EQ(h_.held, 1);
@@ -195,12 +182,11 @@ TEST_F(ReceiverTest, BackPressureKeepsTheHeaderUntilResumed) {
 
 TEST_F(ReceiverTest, EndOfStreamIsReported) {
   Write(Pdu(0x00, {}, {}, false, false));
-  close(sv_[1]);
-  sv_[1] = -1;
+  sp_.ClosePeer();
   // A short read means the socket is drained: the end shows on the next event.
-  EXPECT_EQ(rx_.ReadFrom(sv_[0]), Receiver::ReadStatus::kOk);
+  EXPECT_EQ(Read(), Receiver::ReadStatus::kOk);
   EXPECT_EQ(h_.seen.size(), 1u);
-  EXPECT_EQ(rx_.ReadFrom(sv_[0]), Receiver::ReadStatus::kPeerClosed);
+  EXPECT_EQ(Read(), Receiver::ReadStatus::kPeerClosed);
 }
 
 }  // namespace

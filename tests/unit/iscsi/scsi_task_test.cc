@@ -116,19 +116,7 @@ TEST_F(ScsiTaskTest, WriteWithImmediateDataAndR2t) {
   EXPECT_EQ(r2t.bhs.Get32(44), len - 8192);
   uint32_t ttt = r2t.bhs.Get32(20);
   // Two Data-Outs of 8K and 4K.
-  for (uint32_t sn = 0, off = 8192; off < len; sn++) {
-    uint32_t n = std::min<uint32_t>(8192, len - off);
-    Bhs d;
-    d.b[0] = 0x05;
-    d.b[1] = off + n == len ? 0x80 : 0;
-    d.set_itt(itt);
-    d.Put32(20, ttt);
-    d.Put32(28, c.exp_stat_sn);
-    d.Put32(36, sn);
-    d.Put32(40, off);
-    ASSERT_TRUE(c.Send(d, std::vector<uint8_t>(payload.begin() + off, payload.begin() + off + n)));
-    off += n;
-  }
+  ASSERT_TRUE(c.SendBurst(itt, ttt, payload, 8192, len, 8192));
   RxPdu rsp;
   ASSERT_TRUE(c.Recv(&rsp));
   ASSERT_EQ(rsp.op(), 0x21);
@@ -175,53 +163,27 @@ TEST_F(ScsiTaskTest, BadDataSnFailsTheCommandAndKeepsTheConnection) {
 
 TEST_F(ScsiTaskTest, UnsolicitedDataOutThenR2tForTheRest) {
   Client c(port_);
-  ASSERT_TRUE(c.ok());
   std::vector<std::pair<std::string, std::string>> keys = NormalKeys();
   for (auto& [k, v] : keys) {
     if (k == "InitialR2T") v = "No";  // OR with our preference (No): unsolicited data allowed
   }
-  RxPdu r;
-  ASSERT_TRUE(c.Login(keys, &r));
-  ASSERT_EQ(r.bhs.b[36], 0);
-  uint8_t tur[16] = {};
-  ASSERT_TRUE(c.Send(c.Command(tur, 0, false, false)));
-  ASSERT_TRUE(c.Recv(&r));  // the power-on unit attention
-  ASSERT_EQ(r.op(), 0x21);
+  ReadyWith(&c, keys, false);
   // 20 KiB, FirstBurstLength 8 KiB: 4 KiB immediate + 4 KiB unsolicited Data-Out (F), then
   // one R2T for the remaining 12 KiB (MaxBurstLength 16 KiB).
   const uint32_t len = 40 * kBlock;
-  std::vector<uint8_t> payload(len);
-  for (uint32_t i = 0; i < len; i++) payload[i] = static_cast<uint8_t>(i * 13 + 1);
+  std::vector<uint8_t> payload = Pattern(len, 1);
   uint8_t cdb[16] = {0x2a};
   PutBe32(cdb + 2, 300);
   PutBe16(cdb + 7, 40);
   Bhs cmd = c.Command(cdb, len, false, true, /*final=*/false);
   ASSERT_TRUE(c.Send(cmd, std::vector<uint8_t>(payload.begin(), payload.begin() + 4096)));
-  Bhs d;
-  d.b[0] = 0x05;
-  d.b[1] = 0x80;
-  d.set_itt(cmd.itt());
-  d.Put32(20, 0xffffffff);  // unsolicited
-  d.Put32(36, 0);
-  d.Put32(40, 4096);
-  ASSERT_TRUE(c.Send(d, std::vector<uint8_t>(payload.begin() + 4096, payload.begin() + 8192)));
+  ASSERT_TRUE(c.SendBurst(cmd.itt(), 0xffffffff, payload, 4096, 8192, 8192));
   RxPdu r2t;
   ASSERT_TRUE(c.Recv(&r2t));
   ASSERT_EQ(r2t.op(), 0x31);
   EXPECT_EQ(r2t.bhs.Get32(40), 8192u);
   EXPECT_EQ(r2t.bhs.Get32(44), len - 8192);
-  for (uint32_t sn = 0, off = 8192; off < len; sn++) {
-    uint32_t n = std::min<uint32_t>(8192, len - off);
-    Bhs o;
-    o.b[0] = 0x05;
-    o.b[1] = off + n == len ? 0x80 : 0;
-    o.set_itt(cmd.itt());
-    o.Put32(20, r2t.bhs.Get32(20));
-    o.Put32(36, sn);
-    o.Put32(40, off);
-    ASSERT_TRUE(c.Send(o, std::vector<uint8_t>(payload.begin() + off, payload.begin() + off + n)));
-    off += n;
-  }
+  ASSERT_TRUE(c.SendBurst(cmd.itt(), r2t.bhs.Get32(20), payload, 8192, len, 8192));
   RxPdu rsp;
   ASSERT_TRUE(c.Recv(&rsp));
   ASSERT_EQ(rsp.op(), 0x21);

@@ -47,11 +47,9 @@ TEST_F(TmfTest, AbortTaskOfAHeldCommandDropsItSilently) {
   Client c(port_);
   Ready(&c);
   // A READ one CmdSN ahead of ExpCmdSN waits in the session's held queue.
-  uint32_t gap = c.cmd_sn++;
-  uint8_t cdb[16] = {0x28};
-  PutBe16(cdb + 7, 1);
-  Bhs held = c.Command(cdb, kBlock, true, false);
-  ASSERT_TRUE(c.Send(held));
+  uint32_t gap = 0;
+  Bhs held;
+  SendReadAhead(&c, 0, &gap, &held);
   Bhs tmf;
   tmf.b[0] = 0x42;      // TMF, immediate
   tmf.b[1] = 0x80 | 1;  // ABORT TASK
@@ -74,16 +72,7 @@ TEST_F(TmfTest, AbortTaskOfAHeldCommandDropsItSilently) {
   EXPECT_EQ(rsp.op(), 0x21);
   EXPECT_EQ(rsp.bhs.itt(), fill.itt());
   // The next PDU is the answer to this ping, not a late response to the aborted READ.
-  Bhs nop;
-  nop.b[0] = 0x40;
-  nop.b[1] = 0x80;
-  nop.set_itt(0x601);
-  nop.Put32(20, 0xffffffff);
-  nop.Put32(24, c.cmd_sn);
-  ASSERT_TRUE(c.Send(nop));
-  ASSERT_TRUE(c.Recv(&rsp));
-  EXPECT_EQ(rsp.op(), 0x20);
-  EXPECT_EQ(rsp.bhs.itt(), 0x601u);
+  ExpectPingAnswered(&c, 0x601, &rsp);
   EXPECT_EQ(rsp.bhs.Get32(28), gap + 2) << "ExpCmdSN moved past the aborted command";
 }
 

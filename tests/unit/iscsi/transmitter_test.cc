@@ -5,15 +5,16 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <vector>
 
 #include "iscsi/scsi_task.h"
+#include "loopback.h"
 
 namespace modtgt::iscsi {
 namespace {
+
+using loopback::Pattern;
 
 class FakeHandler : public Transmitter::Handler {
  public:
@@ -23,24 +24,8 @@ class FakeHandler : public Transmitter::Handler {
 
 class TransmitterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv_), 0);
-  }
-  void TearDown() override {
-    close(sv_[0]);
-    close(sv_[1]);
-  }
-  // Everything the peer can read now.
-  std::vector<uint8_t> ReadAll() {
-    std::vector<uint8_t> out;
-    uint8_t buf[65536];
-    for (;;) {
-      ssize_t n = read(sv_[1], buf, sizeof(buf));
-      if (n <= 0) break;
-      out.insert(out.end(), buf, buf + n);
-    }
-    return out;
-  }
+  std::vector<uint8_t> ReadAll() { return sp_.ReadAll(); }
+  Transmitter::FlushStatus Flush() { return tx_.Flush(sp_.ours()); }
   static Bhs Header(Opcode op) {
     Bhs h;
     h.set_opcode(op);
@@ -49,23 +34,17 @@ class TransmitterTest : public ::testing::Test {
     return h;
   }
 
-  int sv_[2] = {-1, -1};
+  loopback::SocketPair sp_;
   FakeHandler h_;
   Transmitter tx_{&h_};
 };
-
-std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
-  std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; i++) v[i] = static_cast<uint8_t>(i * 17 + seed);
-  return v;
-}
 
 TEST_F(TransmitterTest, ControlPduWithoutDigests) {
   std::vector<uint8_t> data = Pattern(5, 1);
   tx_.Queue(Header(Opcode::kNopIn), data.data(), 5, true, nullptr);
   data.assign(5, 0);  // copied: the caller's buffer may change at once
   EXPECT_FALSE(tx_.empty());
-  EXPECT_EQ(tx_.Flush(sv_[0]), Transmitter::FlushStatus::kEmpty);
+  EXPECT_EQ(Flush(), Transmitter::FlushStatus::kEmpty);
   EXPECT_TRUE(tx_.empty());
   std::vector<uint8_t> wire = ReadAll();
   ASSERT_EQ(wire.size(), kBhsLength + 8);  // 5 bytes padded to 8
@@ -84,7 +63,7 @@ TEST_F(TransmitterTest, DataInIsSentFromTheCallersBufferWithDigests) {
   tx_.Queue(Header(Opcode::kDataIn), data.data(), 1001, false, &task);
   tx_.Queue(Header(Opcode::kScsiResponse), nullptr, 0, true, nullptr);
   EXPECT_TRUE(h_.sent.empty());
-  EXPECT_EQ(tx_.Flush(sv_[0]), Transmitter::FlushStatus::kEmpty);
+  EXPECT_EQ(Flush(), Transmitter::FlushStatus::kEmpty);
   ASSERT_EQ(h_.sent.size(), 1u);
   EXPECT_EQ(h_.sent[0], &task);
   std::vector<uint8_t> wire = ReadAll();
@@ -102,25 +81,25 @@ TEST_F(TransmitterTest, DataInIsSentFromTheCallersBufferWithDigests) {
 TEST_F(TransmitterTest, HeaderOnlyPduCarriesItsRelease) {
   Task task;
   tx_.Queue(Header(Opcode::kDataIn), nullptr, 0, false, &task);
-  EXPECT_EQ(tx_.Flush(sv_[0]), Transmitter::FlushStatus::kEmpty);
+  EXPECT_EQ(Flush(), Transmitter::FlushStatus::kEmpty);
   ASSERT_EQ(h_.sent.size(), 1u);
   EXPECT_EQ(ReadAll().size(), kBhsLength);
 }
 
 TEST_F(TransmitterTest, FullSocketBlocksAndResumesWhereItStopped) {
   int small = 4096;
-  setsockopt(sv_[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+  setsockopt(sp_.ours(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
   Task task;
   std::vector<uint8_t> data = Pattern(1u << 20, 5);
   tx_.Queue(Header(Opcode::kDataIn), data.data(), static_cast<uint32_t>(data.size()), false,
             &task);
-  EXPECT_EQ(tx_.Flush(sv_[0]), Transmitter::FlushStatus::kBlocked);
+  EXPECT_EQ(Flush(), Transmitter::FlushStatus::kBlocked);
   EXPECT_TRUE(h_.sent.empty()) << "released before its last byte was written";
   std::vector<uint8_t> wire;
   for (int i = 0; i < 100000 && !tx_.empty(); i++) {
     std::vector<uint8_t> got = ReadAll();
     wire.insert(wire.end(), got.begin(), got.end());
-    Transmitter::FlushStatus st = tx_.Flush(sv_[0]);
+    Transmitter::FlushStatus st = Flush();
     ASSERT_NE(st, Transmitter::FlushStatus::kError);
   }
   ASSERT_TRUE(tx_.empty());
@@ -141,15 +120,14 @@ TEST_F(TransmitterTest, DropReleasesWhatWasNotWritten) {
   ASSERT_EQ(h_.sent.size(), 2u);
   EXPECT_EQ(h_.sent[0], &a);
   EXPECT_EQ(h_.sent[1], &b);
-  EXPECT_EQ(tx_.Flush(sv_[0]), Transmitter::FlushStatus::kEmpty);
+  EXPECT_EQ(Flush(), Transmitter::FlushStatus::kEmpty);
   EXPECT_TRUE(ReadAll().empty());
 }
 
 TEST_F(TransmitterTest, ClosedPeerIsAnError) {
-  close(sv_[1]);
-  sv_[1] = socket(AF_UNIX, SOCK_STREAM, 0);  // something to close in TearDown
+  sp_.ClosePeer();
   tx_.Queue(Header(Opcode::kNopIn), nullptr, 0, true, nullptr);
-  EXPECT_EQ(tx_.Flush(sv_[0]), Transmitter::FlushStatus::kError);
+  EXPECT_EQ(Flush(), Transmitter::FlushStatus::kError);
 }
 
 }  // namespace

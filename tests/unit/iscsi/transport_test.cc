@@ -39,16 +39,7 @@ TEST_F(TransportTest, StopListeningKeepsSessionsButRefusesNewConnections) {
   Client late(port_);
   EXPECT_FALSE(late.ok()) << "a connection was accepted after StopListening";
   // The logged-in session still answers a ping.
-  Bhs nop;
-  nop.b[0] = 0x40;  // NOP-Out, immediate
-  nop.b[1] = 0x80;
-  nop.set_itt(0x4321);
-  nop.Put32(20, 0xffffffff);
-  nop.Put32(24, c.cmd_sn);
-  ASSERT_TRUE(c.Send(nop));
-  RxPdu in;
-  ASSERT_TRUE(c.Recv(&in)) << "the logged-in session was dropped";
-  EXPECT_EQ(in.op(), 0x20);
+  ExpectPingAnswered(&c, 0x4321);
   EXPECT_EQ(t->ActiveSessions(), 1u) << "the logged-in session was dropped";
   t->Shutdown();
   EXPECT_EQ(t->ActiveSessions(), 0u);
