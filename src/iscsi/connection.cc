@@ -406,9 +406,9 @@ LoginStatus Connection::PrepareSession(const Login& login, uint16_t* tsih) {
                                                    : LoginStatus::kSessionDoesNotExist;
   }
   SessionTable::Entry old;
-  std::shared_ptr<Session> s = host_->sessions()->Create(
-      login.isid(), login.target(), login.session_params(), weak_from_this(), loop_,
-      Describe(), &old);
+  std::shared_ptr<Session> s =
+      host_->sessions()->Create(login.isid(), login.target(), login.session_params(),
+                                weak_from_this(), loop_, Describe(), &old);
   if (!s) return LoginStatus::kOutOfResources;
   session_ = std::move(s);
   session_->window().Reset(login_cmd_sn_, Session::kCmdWindow);

@@ -74,9 +74,7 @@ class Receiver {
   size_t header_length() const { return hdr_len_; }
   uint32_t data_segment_length() const { return GetBe24(hdr_ + 5); }
   // The AHS (it follows the BHS in header()) is this long.
-  size_t ahs_length() const {
-    return hdr_len_ - kBhsLength - (header_digest_ ? kDigestLength : 0);
-  }
+  size_t ahs_length() const { return hdr_len_ - kBhsLength - (header_digest_ ? kDigestLength : 0); }
   // The data segment of a PDU whose OnHeader returned null.
   const std::vector<uint8_t>& control_data() const { return ctrl_data_; }
 

@@ -45,7 +45,7 @@ Residual ComputeResidual(uint32_t expected, uint32_t actual) {
 DataInSlice NextDataIn(uint32_t offset, uint32_t total, uint32_t max_segment, uint32_t max_burst) {
   DataInSlice s;
   s.offset = offset;
-  uint32_t burst_end = (offset / max_burst + 1) * max_burst;  // next sequence boundary
+  uint32_t burst_end = (offset / max_burst + 1) * max_burst;       // next sequence boundary
   if (burst_end < offset || burst_end > total) burst_end = total;  // overflow guard
   s.length = std::min(max_segment, burst_end - offset);
   s.final = offset + s.length == burst_end;
@@ -142,8 +142,8 @@ void Connection::FinishScsiCommand(bool data_digest_ok) {
   CmdSnWindow& window = session_->window();
   CmdSnWindow::Verdict v = window.Check(t->cmd_sn, t->immediate);
   if (v == CmdSnWindow::Verdict::kDrop) {
-    LOG_DEBUG("iscsi: dropping command CmdSN %u outside [%u, %u]", t->cmd_sn,
-              window.exp_cmd_sn(), window.MaxCmdSn());
+    LOG_DEBUG("iscsi: dropping command CmdSN %u outside [%u, %u]", t->cmd_sn, window.exp_cmd_sn(),
+              window.MaxCmdSn());
     session_->ReleaseTask(t);
     return;
   }
@@ -171,9 +171,9 @@ void Connection::Deliver(Task* t) {
   t->delivered = true;
   if (t->fail_early) {
     t->status = scsi::Status::kCheckCondition;
-    t->sense_len = static_cast<uint8_t>(scsi::BuildSense(
-        t->sense, sizeof(t->sense), false, scsi::SenseKey::kIllegalRequest,
-        scsi::asc::kInvalidFieldInCdb));
+    t->sense_len = static_cast<uint8_t>(scsi::BuildSense(t->sense, sizeof(t->sense), false,
+                                                         scsi::SenseKey::kIllegalRequest,
+                                                         scsi::asc::kInvalidFieldInCdb));
     t->state = TaskState::kInCore;  // SendCommandResponse expects a finished command
     SendCommandResponse(t);
     return;
@@ -259,8 +259,8 @@ uint8_t* Connection::BeginDataOut() {
     // ERL0 has no recovery for a sequence error. Rather than dropping the connection, the
     // task fails (CHECK CONDITION once the initiator has closed its open sequences), which
     // is what libiscsi's iSCSIDataSnInvalid expects.
-    LOG_WARN("iscsi: bad Data-Out (DataSN %u, offset %u, %u bytes) for ITT 0x%x", data_sn,
-             offset, dsl, itt);
+    LOG_WARN("iscsi: bad Data-Out (DataSN %u, offset %u, %u bytes) for ITT 0x%x", data_sn, offset,
+             dsl, itt);
     t->data_error = true;
     return nullptr;
   }
@@ -274,8 +274,8 @@ void Connection::FinishDataOut(bool data_digest_ok) {
   cur_task_ = nullptr;
   cur_r2t_ = nullptr;
   if (!t) {
-    RejectReason why = bhs.Get32(20) != kReserved ? RejectReason::kInvalidPduField
-                                                  : RejectReason::kProtocolError;
+    RejectReason why =
+        bhs.Get32(20) != kReserved ? RejectReason::kInvalidPduField : RejectReason::kProtocolError;
     SendReject(why, rx_.header());
     return;
   }

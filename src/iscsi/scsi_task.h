@@ -45,7 +45,7 @@ struct R2t {
 };
 
 struct Task : scsi::Command {
-  uint32_t index = 0;       // place in the session's pool (the low 10 bits of its TTTs)
+  uint32_t index = 0;  // place in the session's pool (the low 10 bits of its TTTs)
   TaskState state = TaskState::kFree;
   Task* next_free = nullptr;
   Connection* conn = nullptr;  // allegiance: the connection that carries its PDUs
@@ -54,17 +54,17 @@ struct Task : scsi::Command {
   uint32_t edtl = 0;
   uint64_t lun_raw = 0;
   bool immediate = false;
-  bool counted = false;     // holds a CmdSN window slot
+  bool counted = false;  // holds a CmdSN window slot
   bool read = false;
   bool write = false;
-  bool delivered = false;   // reached in CmdSN order
-  bool tmf_aborted = false; // aborted by task management: no response
-  bool fail_early = false;  // answered without the core (sense already set)
-  bool data_error = false;  // a Data-Out sequence error: fail once the sequences close
-  int tmf_slot = -1;        // the pending TMF waiting for it (tmf.h), -1: none
+  bool delivered = false;    // reached in CmdSN order
+  bool tmf_aborted = false;  // aborted by task management: no response
+  bool fail_early = false;   // answered without the core (sense already set)
+  bool data_error = false;   // a Data-Out sequence error: fail once the sequences close
+  int tmf_slot = -1;         // the pending TMF waiting for it (tmf.h), -1: none
   // Data-Out collection (writes)
   uint32_t received = 0;
-  uint32_t unsol_end = 0;   // immediate + unsolicited data end offset
+  uint32_t unsol_end = 0;  // immediate + unsolicited data end offset
   uint32_t unsol_next = 0;
   uint32_t unsol_data_sn = 0;
   bool unsol_open = false;  // unsolicited Data-Out still expected (no F yet)

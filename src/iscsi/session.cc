@@ -179,9 +179,8 @@ void Session::CommandDone(scsi::Command* cmd) {
 
 std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<core::Target> target,
                                               const SessionParams& params,
-                                              std::weak_ptr<Connection> conn,
-                                              env::EventLoop* loop, std::string connection_desc,
-                                              Entry* reinstated) {
+                                              std::weak_ptr<Connection> conn, env::EventLoop* loop,
+                                              std::string connection_desc, Entry* reinstated) {
   std::lock_guard<std::mutex> l(mu_);
   if (reinstated) *reinstated = Entry();
   // RFC 7143 6.3.5: a leading login with the ISID and initiator name of an existing session

@@ -121,8 +121,8 @@ class Session : public scsi::CommandOwner {
 
   // `loop` is the loop the session and its connections live on (null in tests that never
   // submit a command).
-  Session(uint16_t tsih, uint64_t isid, std::shared_ptr<core::Target> target,
-          SessionParams params, uint64_t nexus_id, env::EventLoop* loop = nullptr);
+  Session(uint16_t tsih, uint64_t isid, std::shared_ptr<core::Target> target, SessionParams params,
+          uint64_t nexus_id, env::EventLoop* loop = nullptr);
   ~Session() override { End(); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -226,8 +226,8 @@ class SessionTable {
  private:
   mutable std::mutex mu_;
   std::map<uint16_t, Entry> by_tsih_;  // GUARDED_BY(mu_)
-  uint16_t next_tsih_ = 1;            // GUARDED_BY(mu_)
-  uint64_t next_nexus_id_ = 1;        // GUARDED_BY(mu_)
+  uint16_t next_tsih_ = 1;             // GUARDED_BY(mu_)
+  uint64_t next_nexus_id_ = 1;         // GUARDED_BY(mu_)
 };
 
 }  // namespace modtgt::iscsi

@@ -61,8 +61,7 @@ constexpr uint8_t kFlagC = 0x40;  // Text: continue
 
 void AnswerSendTargets(const std::string& what, const sockaddr* local, uint16_t tpgt,
                        const std::vector<std::shared_ptr<core::Target>>& targets,
-                       const sockaddr* peer, const std::string& initiator_name,
-                       KeyValues* out) {
+                       const sockaddr* peer, const std::string& initiator_name, KeyValues* out) {
   const std::string address = FormatTargetAddress(local, tpgt);
   // "All" (and the empty value, which the caller uses in a Normal session with just the
   // session's target) lists every target given; any other value names one target.

@@ -69,7 +69,6 @@ class TextExchange {
 // Targets whose ACL refuses (peer, initiator_name) are left out. Appends to *out.
 void AnswerSendTargets(const std::string& what, const sockaddr* local, uint16_t tpgt,
                        const std::vector<std::shared_ptr<core::Target>>& targets,
-                       const sockaddr* peer, const std::string& initiator_name,
-                       KeyValues* out);
+                       const sockaddr* peer, const std::string& initiator_name, KeyValues* out);
 
 }  // namespace modtgt::iscsi

@@ -65,8 +65,7 @@ void TaskManagement::ConnectionGone(const Connection* conn) {
 
 void TaskManagement::Execute(Connection* conn, const Bhs& req) {
   uint32_t cmd_sn = req.Get32(24);
-  if (!req.immediate() &&
-      session_->window().Check(cmd_sn, false) == CmdSnWindow::Verdict::kDrop) {
+  if (!req.immediate() && session_->window().Check(cmd_sn, false) == CmdSnWindow::Verdict::kDrop) {
     return;  // outside the window: ignored (RFC 7143 4.2.2.1)
   }
   session_->AdvanceCmdSn(cmd_sn, req.immediate());

@@ -60,7 +60,7 @@ class Transmitter {
     const uint8_t* ext = nullptr;  // null: staged at stage_[off]
     uint32_t off = 0;
     uint32_t len = 0;
-    Task* release = nullptr;       // to Handler::Sent once written
+    Task* release = nullptr;  // to Handler::Sent once written
   };
 
   size_t StageReserve(size_t n);

@@ -187,8 +187,7 @@ class Client {
   Bhs Command(const uint8_t* cdb, uint32_t edtl, bool read, bool write, bool final = true) {
     Bhs h;
     h.b[0] = 0x01;
-    h.b[1] = static_cast<uint8_t>((final ? 0x80 : 0) | (read ? 0x40 : 0) | (write ? 0x20 : 0) |
-                                  1);
+    h.b[1] = static_cast<uint8_t>((final ? 0x80 : 0) | (read ? 0x40 : 0) | (write ? 0x20 : 0) | 1);
     h.set_lun_raw(EncodeLun(0));
     h.set_itt(itt++);
     h.Put32(20, edtl);
@@ -220,8 +219,7 @@ class Client {
     d.Put32(28, exp_stat_sn);
     d.Put32(36, data_sn);
     d.Put32(40, offset);
-    return Send(d, std::vector<uint8_t>(payload.begin() + offset,
-                                         payload.begin() + offset + len));
+    return Send(d, std::vector<uint8_t>(payload.begin() + offset, payload.begin() + offset + len));
   }
   // One sequence of Data-Outs for payload[from, to) in pieces of at most `segment` bytes,
   // DataSN from 0, F on the last.
@@ -350,8 +348,7 @@ class TransportTest : public ::testing::Test {
     EXPECT_EQ(rsp.data[2 + 2] & 0x0f, 0x06);  // UNIT ATTENTION
   }
 
-  void Read(Client* c, uint32_t lba, uint32_t blocks, uint32_t edtl,
-            std::vector<RxPdu>* pdus) {
+  void Read(Client* c, uint32_t lba, uint32_t blocks, uint32_t edtl, std::vector<RxPdu>* pdus) {
     uint8_t cdb[16] = {0x28};
     PutBe32(cdb + 2, lba);
     PutBe16(cdb + 7, static_cast<uint16_t>(blocks));

@@ -121,7 +121,7 @@ TEST_F(ScsiTaskTest, WriteWithImmediateDataAndR2t) {
   ASSERT_TRUE(c.Recv(&rsp));
   ASSERT_EQ(rsp.op(), 0x21);
   EXPECT_EQ(rsp.bhs.b[3], 0x00);
-  EXPECT_EQ(rsp.bhs.b[1], 0x80);  // no residual
+  EXPECT_EQ(rsp.bhs.b[1], 0x80);     // no residual
   EXPECT_EQ(rsp.bhs.Get32(36), 1u);  // ExpDataSN: one R2T
   EXPECT_EQ(backend_->ReadBytes(100 * kBlock, len), payload);
 }
@@ -152,7 +152,7 @@ TEST_F(ScsiTaskTest, BadDataSnFailsTheCommandAndKeepsTheConnection) {
   EXPECT_EQ(rsp.bhs.itt(), cmd.itt());
   EXPECT_EQ(rsp.bhs.b[3], 0x02);  // CHECK CONDITION
   ASSERT_GE(rsp.data.size(), 2u + 14u);
-  EXPECT_EQ(rsp.data[2 + 2] & 0x0f, 0x0b);  // ABORTED COMMAND
+  EXPECT_EQ(rsp.data[2 + 2] & 0x0f, 0x0b);            // ABORTED COMMAND
   EXPECT_EQ(backend_->ReadBytes(0, kBlock), before);  // nothing written
   // The connection still works.
   std::vector<RxPdu> pdus;

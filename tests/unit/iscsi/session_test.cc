@@ -31,8 +31,8 @@ TEST(CmdSnWindow, DeliversInOrderHoldsAheadDropsOutside) {
   EXPECT_EQ(w.Check(10, false), CmdSnWindow::Verdict::kDeliver);
   EXPECT_EQ(w.Check(12, false), CmdSnWindow::Verdict::kHold);
   EXPECT_EQ(w.Check(13, false), CmdSnWindow::Verdict::kHold);
-  EXPECT_EQ(w.Check(14, false), CmdSnWindow::Verdict::kDrop);  // beyond MaxCmdSN
-  EXPECT_EQ(w.Check(9, false), CmdSnWindow::Verdict::kDrop);   // duplicate
+  EXPECT_EQ(w.Check(14, false), CmdSnWindow::Verdict::kDrop);   // beyond MaxCmdSN
+  EXPECT_EQ(w.Check(9, false), CmdSnWindow::Verdict::kDrop);    // duplicate
   EXPECT_EQ(w.Check(9, true), CmdSnWindow::Verdict::kDeliver);  // immediate bypasses
 }
 

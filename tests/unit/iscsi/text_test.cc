@@ -229,8 +229,10 @@ TEST_F(TextTest, DiscoverySendTargetsUsesLocalAddress) {
   Client c(port_);
   ASSERT_TRUE(c.ok());
   RxPdu r;
-  ASSERT_TRUE(c.Login({{"InitiatorName", kInitiatorName}, {"SessionType", "Discovery"},
-                       {"HeaderDigest", "None"}, {"DataDigest", "None"}},
+  ASSERT_TRUE(c.Login({{"InitiatorName", kInitiatorName},
+                       {"SessionType", "Discovery"},
+                       {"HeaderDigest", "None"},
+                       {"DataDigest", "None"}},
                       &r));
   ASSERT_EQ(r.bhs.b[36], 0);
   EXPECT_TRUE(transport_->Sessions().empty());  // discovery sessions are not listed

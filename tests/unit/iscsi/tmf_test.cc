@@ -19,10 +19,10 @@ TEST_F(TmfTest, AbortTaskForUnknownTaskAndLunReset) {
   Client c(port_);
   Ready(&c);
   Bhs tmf;
-  tmf.b[0] = 0x42;  // TMF, immediate
+  tmf.b[0] = 0x42;      // TMF, immediate
   tmf.b[1] = 0x80 | 1;  // ABORT TASK
   tmf.set_itt(0x500);
-  tmf.Put32(20, 0x777);          // referenced task tag: unknown
+  tmf.Put32(20, 0x777);  // referenced task tag: unknown
   tmf.Put32(24, c.cmd_sn);
   tmf.Put32(32, c.cmd_sn + 50);  // RefCmdSN outside the window
   ASSERT_TRUE(c.Send(tmf));
@@ -31,7 +31,7 @@ TEST_F(TmfTest, AbortTaskForUnknownTaskAndLunReset) {
   EXPECT_EQ(rsp.op(), 0x22);
   EXPECT_EQ(rsp.bhs.itt(), 0x500u);
   EXPECT_EQ(rsp.bhs.b[2], 1);  // task does not exist
-  tmf.b[1] = 0x80 | 5;           // LOGICAL UNIT RESET
+  tmf.b[1] = 0x80 | 5;         // LOGICAL UNIT RESET
   tmf.set_itt(0x501);
   ASSERT_TRUE(c.Send(tmf));
   ASSERT_TRUE(c.Recv(&rsp));

@@ -91,8 +91,7 @@ TEST_F(TransmitterTest, FullSocketBlocksAndResumesWhereItStopped) {
   setsockopt(sp_.ours(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
   Task task;
   std::vector<uint8_t> data = Pattern(1u << 20, 5);
-  tx_.Queue(Header(Opcode::kDataIn), data.data(), static_cast<uint32_t>(data.size()), false,
-            &task);
+  tx_.Queue(Header(Opcode::kDataIn), data.data(), static_cast<uint32_t>(data.size()), false, &task);
   EXPECT_EQ(Flush(), Transmitter::FlushStatus::kBlocked);
   EXPECT_TRUE(h_.sent.empty()) << "released before its last byte was written";
   std::vector<uint8_t> wire;

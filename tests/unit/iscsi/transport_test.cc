@@ -19,8 +19,8 @@ TEST_F(TransportTest, RequestLogoutSendsAsyncMessage) {
   RxPdu m;
   ASSERT_TRUE(c.Recv(&m));
   EXPECT_EQ(m.op(), 0x32);
-  EXPECT_EQ(m.bhs.b[36], 1);          // AsyncEvent: target requests logout
-  EXPECT_EQ(m.bhs.Get16(42), 7);      // Parameter3: Time2Wait
+  EXPECT_EQ(m.bhs.b[36], 1);           // AsyncEvent: target requests logout
+  EXPECT_EQ(m.bhs.Get16(42), 7);       // Parameter3: Time2Wait
   transport_->CloseTargetSessions(1);  // waits until the session is gone
   EXPECT_TRUE(transport_->Sessions().empty());
   EXPECT_TRUE(c.Closed());
