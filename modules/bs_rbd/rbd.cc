@@ -102,6 +102,9 @@ int ModtgtError(int r) {
   }
 }
 
+// librbd calls the progress callback of rbd_resize2 unconditionally: it must not be NULL.
+int NoProgress(uint64_t, uint64_t, void*) { return 0; }
+
 std::string UserName(const RbdConfig& c) { return "client." + (c.id.empty() ? "admin" : c.id); }
 
 // ---- Connection: one cluster handle, pool context and open image ----
@@ -303,6 +306,7 @@ class Device {
   int WriteSame(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint64_t length);
   int Caw(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint64_t length);
   int Reconfig(const modtgt_reconfig* rc);
+  int ReconfigLocked(const modtgt_reconfig* rc);
   int Lock(uint16_t tag);
   int Unlock();
   int GetLockTag(uint16_t* tag);
@@ -318,8 +322,9 @@ class Device {
   // Breaks another holder's lock and acquires it on `image`; records `tag`. Returns 0 or a
   // negative errno with *why.
   int TakeLock(rbd_image_t image, uint16_t tag, std::string* why);
-  // Sets the device size from the image (open, reconfig, the monitor).
-  void ApplyImageSize(uint64_t image_size, bool from_monitor);
+  // The monitor saw the image's size change (rbd resize elsewhere): the LUN follows.
+  // REQUIRES: size_mu_ held.
+  void ApplyImageSize(uint64_t image_size);
 
   Req* AllocReq();
   void FreeReq(Req* r);
@@ -340,6 +345,9 @@ class Device {
 
   static void OnImageUpdate(void* arg);
   void MonitorLoop();
+  // One round of the monitor on the current image: size, lock ownership, connection.
+  void Probe(rbd_image_t image, bool size_dirty);
+  void Reconnect();
   void StartMonitor();
   void StopMonitor();
 
@@ -374,6 +382,7 @@ class Device {
   std::condition_variable mon_cv_;
   bool mon_stop_ = false;                // GUARDED_BY(mon_mu_)
   bool mon_size_dirty_ = false;          // GUARDED_BY(mon_mu_)
+  bool reconnect_failing_ = false;       // monitor thread only
   std::thread monitor_;
 
   std::mutex pool_mu_;
@@ -431,7 +440,7 @@ int Device::Open(modtgt_dev* dev, Device** out) {
                     static_cast<unsigned long long>(cfg->size));
       return MODTGT_EINVAL;
     }
-    r = rbd_resize2(conn->image(), cfg->size, false, nullptr, nullptr);
+    r = rbd_resize2(conn->image(), cfg->size, false, NoProgress, nullptr);
     if (r < 0) {
       g_host->error("cannot grow '%s' to %llu bytes: %s", d->cfg_.Name().c_str(),
                     static_cast<unsigned long long>(cfg->size), ErrText(r).c_str());
@@ -611,53 +620,91 @@ void Device::MonitorLoop() {
       size_dirty = mon_size_dirty_;
       mon_size_dirty_ = false;
     }
-    std::shared_lock<std::shared_mutex> l(conn_mu_);
-    if (!conn_) continue;
-    rbd_image_t image = conn_->image();
-    if (size_dirty) {
-      uint64_t image_size = 0;
-      if (rbd_get_size(image, &image_size) == 0) ApplyImageSize(image_size, true);
+    {
+      std::shared_lock<std::shared_mutex> l(conn_mu_);
+      if (conn_) Probe(conn_->image(), size_dirty);
     }
-    if (lock_state_.load() == MODTGT_LOCK_LOCKED) {
-      // librbd asserts the lock on the header object: a broken lock or a blocklisted
-      // client shows here even with no I/O.
-      int owner = 0;
-      const int r = rbd_is_exclusive_lock_owner(image, &owner);
-      if (r == 0 && owner) {
-        NoteResult(0);
-      } else if (r == 0 || r == -ESHUTDOWN) {
-        std::string who;
-        rbd_lock_mode_t mode;
-        char* owners[kMaxLockOwners];
-        size_t n = kMaxLockOwners;
-        if (r == 0 && rbd_lock_get_owners(image, &mode, owners, &n) == 0 && n > 0) {
-          who = owners[0];
-          rbd_lock_get_owners_cleanup(owners, n);
-        }
-        LockLost(who.empty() ? (r == -ESHUTDOWN ? "this client was blocklisted"
-                                                : "the lock was released or broken")
-                             : "taken by " + who,
-                 r == -ESHUTDOWN);
-      } else {
-        NoteResult(r);
-      }
-    } else if (conn_lost_.load()) {
-      // Nothing else probes the cluster: read one block to see whether it is back.
-      std::vector<char> probe(block_);
-      const ssize_t n = rbd_read(image, 0, block_, probe.data());
-      NoteResult(n < 0 ? static_cast<int>(n) : 0);
-    }
+    // After a lost lock this client is (most likely) blocklisted: replace it, so that the
+    // LUN is a clean standby (reads, get_lock_tag, a quick lock()).
+    if (lock_lost_.load()) Reconnect();
   }
 }
 
-// REQUIRES: not size_mu_.
-void Device::ApplyImageSize(uint64_t image_size, bool from_monitor) {
-  std::lock_guard<std::mutex> l(size_mu_);
+// REQUIRES: conn_mu_ held (shared); image is conn_'s.
+void Device::Probe(rbd_image_t image, bool size_dirty) {
+  if (size_dirty) {
+    // Read and applied under size_mu_: a resize by reconfig (which holds it) cannot be
+    // overtaken by a size read before it.
+    std::lock_guard<std::mutex> sl(size_mu_);
+    uint64_t image_size = 0;
+    if (rbd_get_size(image, &image_size) == 0) ApplyImageSize(image_size);
+  }
+  if (lock_state_.load() == MODTGT_LOCK_LOCKED) {
+    // librbd asserts the lock on the header object: a broken lock or a blocklisted
+    // client shows here even with no I/O.
+    int owner = 0;
+    const int r = rbd_is_exclusive_lock_owner(image, &owner);
+    if (r == 0 && owner) {
+      NoteResult(0);
+    } else if (r == 0 || r == -ESHUTDOWN) {
+      std::string who;
+      rbd_lock_mode_t mode;
+      char* owners[kMaxLockOwners];
+      size_t n = kMaxLockOwners;
+      if (r == 0 && rbd_lock_get_owners(image, &mode, owners, &n) == 0 && n > 0) {
+        who = owners[0];
+        rbd_lock_get_owners_cleanup(owners, n);
+      }
+      LockLost(who.empty() ? (r == -ESHUTDOWN ? "this client was blocklisted"
+                                              : "the lock was released or broken")
+                           : "taken by " + who,
+               r == -ESHUTDOWN);
+    } else {
+      NoteResult(r);
+    }
+  } else if (conn_lost_.load()) {
+    // Nothing else probes the cluster: read one block to see whether it is back.
+    std::vector<char> probe(block_);
+    const ssize_t n = rbd_read(image, 0, block_, probe.data());
+    NoteResult(n < 0 ? static_cast<int>(n) : 0);
+  }
+}
+
+// Monitor thread. A new client in place of one that lost the lock. Skipped (retried a
+// second later) while lock(), unlock() or reconfig run: they hold lock_op_mu_.
+void Device::Reconnect() {
+  std::unique_lock<std::mutex> op(lock_op_mu_, std::try_to_lock);
+  if (!op.owns_lock() || !lock_lost_.load()) return;
+  std::unique_ptr<Connection> conn;
+  std::string why;
+  const int rc = Connection::Open(cfg_, readonly_, &Device::OnImageUpdate, this, &conn, &why);
+  if (rc != 0) {
+    if (!reconnect_failing_) {
+      g_host->log(MODTGT_LOG_WARN, "%s: cannot reconnect after the lost lock (retrying): %s",
+                  cfg_.Name().c_str(), why.c_str());
+    }
+    reconnect_failing_ = true;
+    return;
+  }
+  reconnect_failing_ = false;
+  std::unique_ptr<Connection> old;
+  {
+    std::unique_lock<std::shared_mutex> l(conn_mu_);
+    old.swap(conn_);
+    conn_ = std::move(conn);
+  }
+  old.reset();
+  lock_lost_.store(false);
+  g_host->log(MODTGT_LOG_INFO, "%s: reconnected as a standby client (writes wait for lock())",
+              cfg_.Name().c_str());
+}
+
+// REQUIRES: size_mu_ held.
+void Device::ApplyImageSize(uint64_t image_size) {
   if (image_size == image_size_) return;
   g_host->log(MODTGT_LOG_INFO, "%s: the image is now %llu bytes (was %llu)%s",
               cfg_.Name().c_str(), static_cast<unsigned long long>(image_size),
-              static_cast<unsigned long long>(image_size_),
-              from_monitor ? ", resized outside this LUN" : "");
+              static_cast<unsigned long long>(image_size_), ", resized outside this LUN");
   image_size_ = image_size;
   const uint64_t lun = image_size - image_size % block_;
   if (lun != 0 && lun != size_.load()) {
@@ -1080,7 +1127,24 @@ void Device::CawNext() {
 // ---- Reconfiguration ----
 
 int Device::Reconfig(const modtgt_reconfig* rc) {
-  std::lock_guard<std::mutex> op(lock_op_mu_);
+  if (rc->what & MODTGT_RECONFIG_WRITE_CACHE) {
+    // Any thread, I/O in flight, must not block: only the flag, read per write.
+    write_cache_.store(rc->write_cache != 0);
+  }
+  if (!(rc->what & (MODTGT_RECONFIG_CFGSTRING | MODTGT_RECONFIG_SIZE))) return 0;
+  // Admin thread, drained. The monitor is stopped first for a new connection (it may be
+  // waiting for lock_op_mu_ itself, or inside a librbd call on the old image).
+  const bool restart_monitor = (rc->what & MODTGT_RECONFIG_CFGSTRING) != 0;
+  if (restart_monitor) StopMonitor();
+  std::unique_lock<std::mutex> op(lock_op_mu_);
+  const int r = ReconfigLocked(rc);
+  op.unlock();
+  if (restart_monitor) StartMonitor();
+  return r;
+}
+
+// REQUIRES: lock_op_mu_ held; the monitor stopped when rc changes the config string.
+int Device::ReconfigLocked(const modtgt_reconfig* rc) {
   if (rc->what & MODTGT_RECONFIG_CFGSTRING) {
     const modtgt_dev_config* cfg = g_host->dev_get_config(dev_);
     RbdConfig next;
@@ -1095,7 +1159,6 @@ int Device::Reconfig(const modtgt_reconfig* rc) {
     // one; on failure reopen the old one.
     const RbdConfig old_cfg = cfg_;
     const bool old_readonly = readonly_;
-    StopMonitor();
     std::unique_ptr<Connection> old;
     {
       std::unique_lock<std::shared_mutex> l(conn_mu_);
@@ -1134,7 +1197,6 @@ int Device::Reconfig(const modtgt_reconfig* rc) {
                     "is reconfigured", cfg_.Name().c_str(), why2.c_str());
         g_host->dev_report_event(dev_, MODTGT_EVENT_CONN_LOST, why2.c_str());
       }
-      StartMonitor();
       g_host->error("%s", why.c_str());
       return r;
     }
@@ -1150,7 +1212,6 @@ int Device::Reconfig(const modtgt_reconfig* rc) {
     const uint64_t lun = image_size - image_size % block_;
     size_.store(lun);
     g_host->dev_set_size(dev_, lun);
-    StartMonitor();
     g_host->log(MODTGT_LOG_INFO, "now serving %s (%llu bytes)", cfg_.Name().c_str(),
                 static_cast<unsigned long long>(lun));
   }
@@ -1185,7 +1246,7 @@ int Device::Reconfig(const modtgt_reconfig* rc) {
       }
       // Shrinking drops the data past the new end: what the administrator asked for (as
       // the file stores do).
-      const int r = rbd_resize2(conn_->image(), want, true, nullptr, nullptr);
+      const int r = rbd_resize2(conn_->image(), want, true, NoProgress, nullptr);
       if (r < 0) {
         g_host->error("cannot resize '%s' to %llu bytes: %s", cfg_.Name().c_str(),
                       static_cast<unsigned long long>(want), ErrText(r).c_str());
@@ -1195,9 +1256,6 @@ int Device::Reconfig(const modtgt_reconfig* rc) {
     }
     size_.store(want);
     g_host->dev_set_size(dev_, want);
-  }
-  if (rc->what & MODTGT_RECONFIG_WRITE_CACHE) {
-    write_cache_.store(rc->write_cache != 0);
   }
   return 0;
 }
