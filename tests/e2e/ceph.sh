@@ -19,6 +19,7 @@
 #   ceph_mon_stop / ceph_mon_start
 #   cephc ARGS / rbdc ARGS / radosc ARGS   the CLIs on this cluster (bounded by timeouts)
 #   rbd_new IMAGE SIZE       an image with layering + exclusive-lock
+#   rbd_requires             ceph_requires + bs_rbd.so built (skip, or fail with CI=true)
 #
 # Start-up takes about 5 s (mon 0.5 s, OSD 2 s, pool 2-3 s); every wait polls, none sleeps
 # a fixed time.
@@ -36,7 +37,18 @@ CEPH_OSD_UUID=
 # cluster that is not there.
 CEPH_CLI_TIMEOUT=${CEPH_CLI_TIMEOUT:-60}
 
-ceph_requires() { requires ceph-mon ceph-osd ceph-authtool monmaptool ceph rbd rados uuidgen timeout; }
+ceph_requires() { requires ceph-mon ceph-osd ceph-authtool monmaptool ceph rbd rados uuidgen timeout python3; }
+
+# The Ceph tools and bs_rbd.so (built only where librbd is found): skip without them,
+# except in CI, where a missing one fails the test.
+rbd_requires() {
+  ceph_requires
+  if [ ! -f "$MODULE_DIR/backing-store/bs_rbd.so" ]; then
+    if [ "${CI:-}" = true ]; then fail "bs_rbd.so was not built (librbd-dev/librados-dev missing?)"; fi
+    echo "SKIP: $TEST_NAME: bs_rbd.so not built (librbd-dev, librados-dev)" >&2
+    exit 77
+  fi
+}
 
 cephc() { timeout "$CEPH_CLI_TIMEOUT" ceph -c "$CEPH_CONF" --connect-timeout 30 "$@"; }
 rbdc() { timeout "$CEPH_CLI_TIMEOUT" rbd -c "$CEPH_CONF" "$@"; }
@@ -143,6 +155,12 @@ ceph_osd_stop() {
 }
 
 ceph_stop() {
+  # A test that fails leaves its modtgtd running until after the cleanups: stop it while
+  # the cluster is still there (librbd's close talks to it), then the cluster.
+  if [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -TERM "$DAEMON_PID" 2>/dev/null || true
+    _ceph_wait_gone "$DAEMON_PID" 60
+  fi
   ceph_osd_stop
   ceph_mon_stop
 }
