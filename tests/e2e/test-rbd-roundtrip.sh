@@ -5,8 +5,10 @@
 # iSCSI (qemu-img convert) and come back byte-identical, and `rbd export` reads the same
 # straight from the cluster; the tgt-style form (--bstype rbd --backing-store POOL/IMAGE
 # --bsopts ...) with a cephx user limited to the pool works too; a live resize grows the
-# image (rbd info) and READ CAPACITY; UNMAP deletes the image's objects and reads zeros; a
-# snapshot LUN serves the snapshot and refuses writes with DATA PROTECT / WRITE PROTECTED.
+# image (rbd info) and READ CAPACITY, and an `rbd resize` elsewhere reaches the LUN too; a
+# live module reload keeps both LUNs (and their locks); UNMAP deletes the image's objects
+# and reads zeros; a snapshot LUN serves the snapshot and refuses writes with DATA PROTECT /
+# WRITE PROTECTED.
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/ceph.sh"
 rbd_requires
@@ -72,6 +74,13 @@ qemu-img convert -n -f raw -O raw "$TMP/src2" "$URL2"
 rm -f "$TMP/export"
 rbdc export --no-progress "$P/disk2" "$TMP/export"
 cmp "$TMP/src2" "$TMP/export" || fail "LUN 2 (client.gw): rbd export differs"
+
+# ---- live reload of the module under both LUNs: they reopen (and retake their locks) ----
+adm --mode system --op bsreload --bstype rbd > /dev/null
+[ "$(show 1 | json_get 'j["luns"][0]["lock"]["state"]')" = locked ] || fail "LUN 1 lock after bsreload: $(show 1)"
+rm -f "$TMP/back"
+qemu-img convert -f raw -O raw "$URL" "$TMP/back"
+cmp "$TMP/src" "$TMP/back" || fail "data read back after bsreload differs"
 
 # ---- live resize: the image grows, initiators see it ----
 adm --mode logicalunit --op update --tid 1 --lun 1 --size 96M
