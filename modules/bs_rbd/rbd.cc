@@ -813,16 +813,12 @@ int Device::StatusFor(const Req* r, int ret) {
 int Device::Submit(Req* r, rbd_image_t image, rbd_completion_t c) {
   if (r->flushing) return rbd_aio_flush(image, c);
   switch (r->op) {
-    case Op::kRead:
-    case Op::kCawRead:
-      if (r->user_iov != nullptr) {  // through buf
-        return rbd_aio_read(image, r->offset, r->length,
-                            reinterpret_cast<char*>(r->buf.data() + (r->op == Op::kCawRead
-                                                                         ? 2 * r->length
-                                                                         : 0)),
-                            c);
-      }
-      return -EINVAL;  // set up by Read() directly
+    case Op::kRead:  // only reads through buf come here (Read() submits the others)
+      return rbd_aio_read(image, r->offset, r->length, reinterpret_cast<char*>(r->buf.data()),
+                          c);
+    case Op::kCawRead:  // the medium goes after the compare and write data
+      return rbd_aio_read(image, r->offset, r->length,
+                          reinterpret_cast<char*>(r->buf.data() + 2 * r->length), c);
     case Op::kWrite:
       return rbd_aio_write(image, r->offset, r->length,
                            reinterpret_cast<const char*>(r->buf.data()), c);
@@ -1090,7 +1086,6 @@ int Device::Caw(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
     return MODTGT_STS_NO_RESOURCE;
   }
   r->op = Op::kCawRead;
-  r->user_iov = iov;  // marks "read through buf" for Submit
   {
     std::lock_guard<std::mutex> l(caw_mu_);
     if (caw_active_) {
