@@ -353,11 +353,9 @@ class Device {
 
   modtgt_dev* dev_ = nullptr;
   RbdConfig cfg_;
-  std::string path_;            // the config string after "rbd/", as opened
   uint32_t block_ = 512;
   bool readonly_ = false;       // the LUN is read-only, or cfg_ is a snapshot
   std::atomic<bool> has_lock_feature_{false};
-  uint64_t lun_size_config_ = 0;  // --size as configured (0 = the image's)
 
   mutable std::shared_mutex conn_mu_;
   std::unique_ptr<Connection> conn_;  // GUARDED_BY(conn_mu_); null only while failed
@@ -405,11 +403,9 @@ int Device::Open(modtgt_dev* dev, Device** out) {
     return rc;
   }
   d->dev_ = dev;
-  d->path_ = cfg->path;
   d->block_ = cfg->block_size ? cfg->block_size : 512;
   d->readonly_ = cfg->readonly != 0 || !d->cfg_.snap.empty();
   d->write_cache_.store(cfg->write_cache != 0);
-  d->lun_size_config_ = cfg->size;
   std::unique_ptr<Connection> conn;
   {
     std::lock_guard<std::mutex> l(d->lock_op_mu_);
@@ -1199,7 +1195,6 @@ int Device::ReconfigLocked(const modtgt_reconfig* rc) {
       std::unique_lock<std::shared_mutex> l(conn_mu_);
       conn_ = std::move(conn);
     }
-    path_ = rc->path;
     {
       std::lock_guard<std::mutex> l(size_mu_);
       image_size_ = image_size;
