@@ -24,9 +24,15 @@ rbd_new bench "$SIZE"
 rbdc bench --io-type write --io-size 4M --io-threads 8 --io-pattern seq --io-total "$SIZE" \
   "$P/bench" > /dev/null
 
-rbd_bench() {  # rbd_bench TYPE -> IOPS
-  rbdc bench --io-type "$1" --io-size 4K --io-threads 32 --io-pattern rand --io-total 256M \
-    "$P/bench" 2> /dev/null | awk '/^elapsed:/ {for (i = 1; i < NF; i++) if ($i == "ops/sec:") print int($(i + 1))}'
+rbd_bench() {  # rbd_bench TYPE -> "IOPS (client cpu N us/io)"
+  local TIMEFORMAT='%U %S' iops cpu
+  { time rbdc bench --io-type "$1" --io-size 4K --io-threads 32 --io-pattern rand \
+      --io-total 256M "$P/bench" > "$TMP/rbd-bench.out" 2> /dev/null; } 2> "$TMP/rbd-bench.time"
+  iops=$(awk '/^elapsed:/ {for (i = 1; i < NF; i++) if ($i == "ops/sec:") print int($(i + 1))}' \
+    "$TMP/rbd-bench.out")
+  # 256 MiB / 4 KiB = 65536 I/Os; user+sys of the whole rbd process (connect included).
+  cpu=$(awk '{printf "%.2f", ($1 + $2) * 1e6 / 65536}' "$TMP/rbd-bench.time")
+  echo "$iops	(client cpu $cpu us/io)"
 }
 out=$TMP/results.tsv
 printf 'client\tshape\tiops\n' > "$out"
