@@ -33,6 +33,9 @@ CEPH_OPTS=
 CEPH_MON_PID=
 CEPH_OSD_PID=
 CEPH_OSD_UUID=
+# A daemon outlives its test by at most this long even if the test is SIGKILLed before its
+# cleanup runs (GNU timeout relays the SIGTERM of ceph_*_stop to the daemon).
+CEPH_MAX_LIFETIME=${CEPH_MAX_LIFETIME:-3600}
 # Client-side bound on every CLI call: never wait 300 s (client_mount_timeout) for a
 # cluster that is not there.
 CEPH_CLI_TIMEOUT=${CEPH_CLI_TIMEOUT:-60}
@@ -116,7 +119,7 @@ _ceph_wait_gone() {
 }
 
 ceph_mon_start() {
-  ceph-mon -f -c "$CEPH_CONF" -i a >> "$CEPH_DIR/mon.a.out" 2>&1 &
+  timeout -k 10 "$CEPH_MAX_LIFETIME" ceph-mon -f -c "$CEPH_CONF" -i a >> "$CEPH_DIR/mon.a.out" 2>&1 &
   CEPH_MON_PID=$!
   # Up when it answers (single monitor: quorum of one at once).
   local deadline=$((SECONDS + 30))
@@ -135,7 +138,7 @@ ceph_mon_stop() {
 }
 
 ceph_osd_start() {
-  ceph-osd -f -c "$CEPH_CONF" -i 0 >> "$CEPH_DIR/osd.0.out" 2>&1 &
+  timeout -k 10 "$CEPH_MAX_LIFETIME" ceph-osd -f -c "$CEPH_CONF" -i 0 >> "$CEPH_DIR/osd.0.out" 2>&1 &
   CEPH_OSD_PID=$!
   [ "${1:-}" != --nowait ] || return 0
   local deadline=$((SECONDS + 60))
