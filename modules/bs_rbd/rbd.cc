@@ -1352,7 +1352,7 @@ int RbdCheckConfig(const modtgt_dev_config* cfg) noexcept {
     std::string why;
     int rc = ParseDevConfig(cfg, cfg->path, &c, &why);
     if (rc == 0) {
-      // Connect and open the image read-only: no watch on the head, no lock, no change.
+      // Connect and open the image read-only, then close: no lock taken, nothing changed.
       std::unique_ptr<Connection> conn;
       rc = Connection::Open(c, /*readonly=*/true, nullptr, nullptr, &conn, &why);
       if (rc == 0) {
