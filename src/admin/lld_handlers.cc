@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Transport (LLD) administration: --mode system --op lldload | lldunload | lldreload
 // --lld NAME [--force] [path], and the transports in --mode system --op show.
-// Runs on the admin thread (server.h); keeps AdminContext::iscsi in step with the
-// registry so the target handlers see the loaded iSCSI transport (or none).
+// Runs on the admin thread (server.h).
 #include <algorithm>
 #include <exception>
 #include <string>
@@ -10,6 +9,7 @@
 
 #include "admin/protocol.h"
 #include "admin/server.h"
+#include "admin/views.h"
 #include "common/log.h"
 #include "core/transport_registry.h"
 
@@ -18,37 +18,6 @@ namespace modtgt::admin {
 namespace {
 
 using nlohmann::json;
-
-json TransportJson(const core::TransportInfo& t) {
-  json sessions = json::array();
-  for (const auto& s : t.sessions) {
-    sessions.push_back({{"tid", s.tid},
-                        {"target", s.target_name},
-                        {"initiator", s.initiator_name},
-                        {"isid", s.isid},
-                        {"tsih", s.tsih},
-                        {"connections", s.connections}});
-  }
-  return {{"kind", t.kind},
-          {"name", t.name},
-          {"path", t.path},
-          {"version", t.version},
-          // Transports have no separate ABI: they are pinned to the exact daemon version.
-          {"abi_version", 0},
-          {"pinned_to", "modtgtd " + t.version},
-          {"state", core::ModuleStateName(t.state)},
-          {"error", t.error},
-          {"description", t.description},
-          {"configured_portals", t.configured_portals},
-          {"portals", t.portals},
-          {"sessions", sessions},
-          {"targets", t.targets},
-          {"users", t.users}};
-}
-
-void SyncIscsi(AdminContext* ctx) {
-  if (ctx->transports != nullptr) ctx->iscsi = ctx->transports->Get("iscsi");
-}
 
 ErrorCode CodeFor(const Status& s) {
   switch (s.code()) {
@@ -111,17 +80,14 @@ json Run(AdminContext* ctx, const json& j) {
     Result<std::vector<std::string>> r = op == "lldload"
                                              ? ctx->transports->Load(name, path)
                                              : ctx->transports->Reload(name, path, force);
-    SyncIscsi(ctx);
     if (!r.ok()) return ErrorReply(CodeFor(r.status()), r.status().message());
     LOG_INFO("admin: transport %s %s; portals %zu", name.c_str(),
              op == "lldload" ? "loaded" : "reloaded", r.value().size());
     return OkReply({{"transport", InfoFor(ctx, name)}, {"portals", r.value()}});
   }
-  // lldunload. The target handlers must stop using the transport before it goes.
-  ctx->iscsi = nullptr;
+  // lldunload.
   std::string detail;
   Status s = ctx->transports->Unload(name, force, &detail);
-  SyncIscsi(ctx);
   if (!s.ok()) return ErrorReply(CodeFor(s), s.message());
   LOG_INFO("admin: transport %s unloaded%s%s", name.c_str(), detail.empty() ? "" : ": ",
            detail.c_str());

@@ -19,7 +19,6 @@
 namespace modtgt::core {
 class TargetRegistry;
 class ModuleRegistry;
-class Transport;
 class TransportRegistry;
 }  // namespace modtgt::core
 
@@ -28,11 +27,9 @@ namespace modtgt::admin {
 struct AdminContext {
   core::TargetRegistry* targets = nullptr;
   core::ModuleRegistry* modules = nullptr;
-  // The iSCSI transport while it is loaded (nullptr otherwise). The lld ops
-  // (lld_handlers.cc) keep it in step with `transports`; tests may set it directly.
-  core::Transport* iscsi = nullptr;
-  // Transport modules (lldload/lldunload/lldreload, system show); nullptr in tests that
-  // have no module loader.
+  // Transport modules: the admin reaches sessions, portals and transports only through
+  // it (never a transport's own types). nullptr in tests without transports: then no
+  // --lld is known and there are no sessions or portals.
   core::TransportRegistry* transports = nullptr;
   std::string module_dir;
   std::string version;

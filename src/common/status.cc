@@ -16,6 +16,8 @@ const char* CodeName(Code c) {
     case Code::kIoError: return "I/O error";
     case Code::kUnavailable: return "unavailable";
     case Code::kInternal: return "internal error";
+    case Code::kUnsupported: return "unsupported";
+    case Code::kModuleError: return "module error";
   }
   return "unknown";
 }

@@ -22,6 +22,8 @@ enum class Code {
   kIoError,
   kUnavailable,
   kInternal,
+  kUnsupported,  // the operation is not possible on this object (e.g. resize without reconfig)
+  kModuleError,  // a backing-store module refused or failed (its reason in the message)
 };
 
 class [[nodiscard]] Status {
@@ -36,6 +38,8 @@ class [[nodiscard]] Status {
   static Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
   static Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
+  static Status Unsupported(std::string m) { return Status(Code::kUnsupported, std::move(m)); }
+  static Status ModuleError(std::string m) { return Status(Code::kModuleError, std::move(m)); }
   // errno-based I/O error: "<what>: <strerror(err)>".
   static Status FromErrno(int err, const std::string& what);
 

@@ -235,6 +235,14 @@ std::vector<uint64_t> Target::ListLuns() const {
 // SPC-4 6.37 / SAM-5 5.14: after the LUN inventory changes, every other LU reports
 // REPORTED LUNS DATA HAS CHANGED to each I_T nexus.
 Status Target::AddLun(std::shared_ptr<scsi::LogicalUnit> lu) {
+  return InsertLun(std::move(lu), nullptr);
+}
+
+Status Target::AddLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig cfg) {
+  return InsertLun(std::move(lu), &cfg);
+}
+
+Status Target::InsertLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig* cfg) {
   if (lu == nullptr) return Status::InvalidArgument("no logical unit");
   std::lock_guard<std::mutex> lock(mu_);
   std::shared_ptr<const LunMap> old = luns_.load();
@@ -244,6 +252,7 @@ Status Target::AddLun(std::shared_ptr<scsi::LogicalUnit> lu) {
   }
   auto next = std::make_shared<LunMap>(*old);
   (*next)[lu->lun()] = lu;
+  if (cfg != nullptr) lun_devices_[lu->lun()] = std::move(*cfg);
   luns_.store(std::move(next));
   for (const auto& [n, other] : *old) {
     other->AddUnitAttentionAll(scsi::asc::kReportedLunsDataHasChanged);

@@ -39,6 +39,9 @@ class Target : public scsi::TargetView {
 
   // Adds lu; existing LUs get REPORTED LUNS DATA HAS CHANGED. Fails if the number is taken.
   Status AddLun(std::shared_ptr<scsi::LogicalUnit> lu);
+  // The same, recording the backing-store configuration the LU was created with in the
+  // same step (see SetLunDeviceConfig); on failure nothing is recorded.
+  Status AddLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig cfg);
   // Removes and returns the LU; the remaining LUs get REPORTED LUNS DATA HAS CHANGED.
   Result<std::shared_ptr<scsi::LogicalUnit>> RemoveLun(uint64_t lun);
   // Replaces an LU with one of the same number (e.g. after --op update changed its config).
@@ -76,6 +79,8 @@ class Target : public scsi::TargetView {
   std::vector<std::string> acl_names_;      // GUARDED_BY(mu_)
   std::map<uint64_t, DeviceConfig> lun_devices_;  // GUARDED_BY(mu_)
   std::atomic<std::shared_ptr<const LunMap>> luns_;
+  // AddLun; cfg (may be null) is recorded in the same critical section.
+  Status InsertLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig* cfg);
 };
 
 class TargetRegistry {

@@ -33,6 +33,7 @@ class TargetRegistry;
 
 // One logged-in session of a transport (for listings, unload refusals, target delete).
 struct SessionInfo {
+  std::string transport;   // "iscsi" (set by TransportRegistry::Sessions)
   uint64_t nexus_id = 0;
   int tid = 0;
   std::string target_name;

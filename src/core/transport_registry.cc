@@ -388,6 +388,57 @@ Transport* TransportRegistry::Get(const std::string& name) const {
   return (e != nullptr && e->state == ModuleState::kReady) ? e->transport.get() : nullptr;
 }
 
+bool TransportRegistry::Known(const std::string& name) const {
+  if (!ValidName(name)) return false;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    if (impl_->Find(name) != nullptr) return true;
+  }
+  struct stat st;
+  return stat(FileFor(impl_->module_dir, name).c_str(), &st) == 0;
+}
+
+std::vector<std::string> TransportRegistry::KnownNames() const {
+  std::vector<std::string> names = Scan(impl_->Dir());
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    for (const auto& e : impl_->entries) names.push_back(e->name);
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+std::vector<SessionInfo> TransportRegistry::Sessions() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  std::vector<SessionInfo> out;
+  for (const auto& e : impl_->entries) {
+    if (e->state != ModuleState::kReady || !e->transport) continue;
+    for (SessionInfo& s : e->transport->Sessions()) {
+      s.transport = e->name;
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> TransportRegistry::Portals() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  std::vector<std::string> out;
+  for (const auto& e : impl_->entries) {
+    if (e->state != ModuleState::kReady || !e->transport) continue;
+    for (std::string& p : e->transport->portals()) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+void TransportRegistry::CloseTargetSessions(int tid) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  for (const auto& e : impl_->entries) {
+    if (e->state == ModuleState::kReady && e->transport) e->transport->CloseTargetSessions(tid);
+  }
+}
+
 std::vector<TransportInfo> TransportRegistry::List() const {
   std::lock_guard<std::mutex> l(impl_->mu);
   std::vector<TransportInfo> out;
@@ -405,6 +456,7 @@ std::vector<TransportInfo> TransportRegistry::List() const {
     if (e->transport) {
       i.portals = e->transport->portals();
       i.sessions = e->transport->Sessions();
+      for (auto& si : i.sessions) si.transport = e->name;
       i.targets = ntargets;
       for (const auto& p : i.portals) i.users.push_back("portal " + p);
       for (const auto& s : i.sessions) i.users.push_back(DescribeSession(s));

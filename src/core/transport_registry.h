@@ -80,6 +80,19 @@ class TransportRegistry {
                                           bool force);
   // The ready transport `name`, or nullptr.
   Transport* Get(const std::string& name) const;
+  // True if `name` is a transport of this daemon: listed (ready or in error) or a module
+  // file for it is in the module folder. What the admin's --lld NAME is checked against.
+  bool Known(const std::string& name) const;
+  // The names of the transports listed and of the module files found, sorted, unique.
+  std::vector<std::string> KnownNames() const;
+
+  // ---- Across every ready transport (what the admin sees; no transport type leaks) ----
+  // Logged-in sessions, each with SessionInfo::transport set.
+  std::vector<SessionInfo> Sessions() const;
+  // Bound portal addresses.
+  std::vector<std::string> Portals() const;
+  // Closes the sessions of target tid on every transport (target delete --force).
+  void CloseTargetSessions(int tid);
   // Every transport (ready or in error), in load order.
   std::vector<TransportInfo> List() const;
   // Shuts down and unloads every transport (sessions are closed). Idempotent.

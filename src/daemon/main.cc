@@ -315,7 +315,6 @@ int Run(const Options& opt) {
   actx.targets = &targets;
   actx.modules = &modules;
   actx.transports = &transports;
-  actx.iscsi = transports.Get("iscsi");
   actx.module_dir = opt.module_dir;
   actx.version = MODTGT_PACKAGE_VERSION;
   actx.threads = static_cast<int>(loops.size());

@@ -27,7 +27,7 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual uint64_t size_bytes() const = 0;
-  // Which optional callouts the module offers. The core emulates the rest (WRITE SAME
+  // Which optional callouts the module offers. The SCSI layer emulates the rest (WRITE SAME
   // and COMPARE AND WRITE from read/write; SYNCHRONIZE CACHE as a no-op) and does not
   // advertise UNMAP without has_unmap().
   virtual bool has_flush() const = 0;

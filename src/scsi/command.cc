@@ -57,7 +57,7 @@ void Command::Reset() {
   lu.reset();
   io = IoRequest{};
   aborted.store(false, std::memory_order_relaxed);
-  std::memset(core_scratch, 0, sizeof(core_scratch));
+  sbc = SbcState{};
   next = nullptr;
   run = nullptr;
 }

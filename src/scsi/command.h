@@ -18,6 +18,7 @@
 #include <string>
 
 #include "env/event_loop.h"
+#include "scsi/spec.h"
 
 namespace modtgt::scsi {
 
@@ -27,18 +28,6 @@ struct Command;
 
 enum class DataDirection : uint8_t { kNone = 0, kRead = 1 /* Data-In */, kWrite = 2, kBidi = 3 };
 enum class TaskAttribute : uint8_t { kUntagged = 0, kSimple = 1, kOrdered = 2, kHeadOfQueue = 3, kAca = 4 };
-
-// SAM-5 status codes.
-enum class Status : uint8_t {
-  kGood = 0x00,
-  kCheckCondition = 0x02,
-  kConditionMet = 0x04,
-  kBusy = 0x08,
-  kReservationConflict = 0x18,
-  kTaskSetFull = 0x28,
-  kAcaActive = 0x30,
-  kTaskAborted = 0x40,
-};
 
 // A growable byte buffer aligned to 4 KiB (usable with O_DIRECT). Resize() never shrinks
 // the allocation, so a pooled command stops allocating once it has seen its largest I/O.
@@ -79,7 +68,7 @@ struct Nexus {
 };
 
 // Implemented by a transport connection. CommandDone() is called on loop() exactly once per
-// submitted command, after which the core no longer touches the command.
+// submitted command, after which the SCSI layer no longer touches the command.
 class CommandOwner {
  public:
   virtual ~CommandOwner() = default;
@@ -90,7 +79,7 @@ class CommandOwner {
 // Backing-store operations (see include/modtgt/module.h for their semantics).
 enum class IoOp : uint8_t { kRead, kWrite, kFlush, kUnmap, kWriteSame, kCaw, kHandleCmd };
 
-// One I/O issued to a Backend on behalf of a command. The core fills it, calls
+// One I/O issued to a Backend on behalf of a command. The SCSI layer fills it, calls
 // Backend::Submit, and gets `done` called on the owning loop with `status` set.
 struct IoRequest {
   IoOp op = IoOp::kRead;
@@ -106,6 +95,39 @@ struct IoRequest {
 inline constexpr size_t kMaxCdbLength = 32;
 inline constexpr size_t kMaxSenseLength = 96;
 
+// The SBC emulation's per-command state across its asynchronous steps (src/scsi/sbc*.cc):
+// named, typed fields instead of scratch slots. Each field says which commands use it;
+// the others leave it alone. Lives inside Command (no allocation per I/O) and is reset
+// with it.
+struct SbcState {
+  // Prepares cmd->io for the next backend I/O and returns true, or completes the command
+  // and returns false (the step driver of sbc_provisioning.cc).
+  using StepFn = bool (*)(Command* cmd);
+  // Continues a command once its LBA range is locked (sbc_range_lock.cc).
+  using ResumeFn = void (*)(Command* cmd);
+
+  // The LBA range the command works on: COMPARE AND WRITE and ORWRITE (the range locked,
+  // read and written), WRITE AND VERIFY (written, then read back), VERIFY with BYTCHK (read
+  // and compared); the WRITE SAME emulation (the next LBA to write, the blocks left).
+  uint64_t lba = 0;
+  uint64_t blocks = 0;
+  // VERIFY with BYTCHK: the Data-Out bytes compared with each stretch of the medium (the
+  // whole range for BYTCHK 01b, one block for 11b).
+  uint64_t compare_bytes = 0;
+  // UNMAP: the next block descriptor to issue, and how many there are.
+  uint32_t next_descriptor = 0;
+  uint32_t descriptor_count = 0;
+  // COMPARE AND WRITE, ORWRITE: IoRequest::flags of the write step (MODTGT_IO_FUA).
+  uint32_t write_flags = 0;
+  // The step driver (WRITE SAME emulation, UNMAP): the next step, and whether a
+  // Backend::Submit of it is under way / completed before returning.
+  bool step_in_submit = false;
+  bool step_completed_inline = false;
+  StepFn step = nullptr;
+  // The range lock (COMPARE AND WRITE and ORWRITE emulation): runs once the range is held.
+  ResumeFn resume = nullptr;
+};
+
 struct Command : env::Completion {
   // ---- Set by the transport before scsi::Submit() ----
   uint8_t cdb[kMaxCdbLength] = {};
@@ -117,11 +139,11 @@ struct Command : env::Completion {
   uint32_t tag = 0;                // transport's task tag (iSCSI ITT), for task management
   Nexus* nexus = nullptr;
   CommandOwner* owner = nullptr;
-  // Write: holds the Data-Out received (expected_length bytes). Read: the core fills it and
-  // sets data_in_length. Transports send min(data_in_length, expected_length) bytes.
+  // Write: holds the Data-Out received (expected_length bytes). Read: the SCSI layer fills
+  // it and sets data_in_length. Transports send min(data_in_length, expected_length) bytes.
   Buffer data;
 
-  // ---- Set by the core ----
+  // ---- Set by the SCSI layer ----
   Status status = Status::kGood;
   uint8_t sense_len = 0;
   uint8_t sense[kMaxSenseLength] = {};
@@ -130,10 +152,10 @@ struct Command : env::Completion {
   uint32_t data_out_needed = 0;
   std::shared_ptr<LogicalUnit> lu; // set by Submit; null for a LUN that does not exist
 
-  // ---- Core-private execution state ----
+  // ---- The SCSI layer's execution state ----
   IoRequest io;
   std::atomic<bool> aborted{false};
-  uint64_t core_scratch[4] = {};   // per-opcode state across asynchronous steps
+  SbcState sbc;                    // SBC commands' state across asynchronous steps
   uint64_t submit_time_ms = 0;
 
   // Makes the command ready for reuse; keeps data's allocation.

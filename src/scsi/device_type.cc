@@ -5,26 +5,22 @@
 #include <cassert>
 
 #include "common/byteorder.h"
+#include "scsi/spec.h"
 
 namespace modtgt::scsi {
 
-OpInfo Op(uint8_t opcode, OpHandler handler, uint32_t flags, std::initializer_list<uint8_t> usage,
-          const char* name) {
+OpInfo Op(OpKey key, OpHandler handler, uint32_t flags, const char* name,
+          std::initializer_list<uint8_t> usage) {
+  assert(usage.size() <= OpInfo{}.usage.size());
   OpInfo op;
-  op.opcode = opcode;
+  op.opcode = key.opcode;
+  op.has_service_action = key.has_service_action;
+  op.service_action = key.service_action;
   op.handler = handler;
   op.flags = flags;
   op.cdb_length = static_cast<uint8_t>(usage.size());
   std::copy(usage.begin(), usage.end(), op.usage.begin());
   op.name = name;
-  return op;
-}
-
-OpInfo SaOp(uint8_t opcode, uint16_t sa, OpHandler handler, uint32_t flags,
-            std::initializer_list<uint8_t> usage, const char* name) {
-  OpInfo op = Op(opcode, handler, flags, usage, name);
-  op.has_service_action = true;
-  op.service_action = sa;
   return op;
 }
 
@@ -69,18 +65,18 @@ bool DeviceType::HasOpcode(uint8_t opcode) const { return first_index_[opcode] >
 uint16_t ServiceActionOf(const uint8_t* cdb, uint8_t cdb_len) {
   if (cdb_len < 2) return 0;
   switch (cdb[0]) {
-    case 0x48:  // SANITIZE (SBC-4)
-    case 0x5e:  // PERSISTENT RESERVE IN (SPC-4 6.13)
-    case 0x5f:  // PERSISTENT RESERVE OUT (SPC-4 6.14)
-    case 0x83:  // THIRD-PARTY COPY OUT
-    case 0x84:  // THIRD-PARTY COPY IN
-    case 0x9e:  // SERVICE ACTION IN (16)
-    case 0x9f:  // SERVICE ACTION OUT (16)
-    case 0xa3:  // MAINTENANCE IN
-    case 0xa4:  // MAINTENANCE OUT
-    case 0xab:  // SERVICE ACTION IN (12)
+    case kSanitize:
+    case kPersistentReserveIn:
+    case kPersistentReserveOut:
+    case kThirdPartyCopyOut:
+    case kThirdPartyCopyIn:
+    case kServiceActionIn16:
+    case kServiceActionOut16:
+    case kMaintenanceIn:
+    case kMaintenanceOut:
+    case kServiceActionIn12:
       return cdb[1] & 0x1f;
-    case 0x7f:  // variable length CDB: SERVICE ACTION in bytes 8-9 (SPC-4 4.2.4)
+    case kVariableLengthCdb:  // SERVICE ACTION in bytes 8-9 (SPC-4 4.2.4)
       return cdb_len >= 10 ? GetBe16(cdb + 8) : 0;
     default:
       return 0;

@@ -54,12 +54,24 @@ class DeviceType {
   std::array<int16_t, 256> first_index_;  // opcode -> first index in ops_, or -1
 };
 
-// Builds a table entry: `usage` is the REPORT SUPPORTED OPERATION CODES usage bitmap, whose
-// length is the CDB length. SaOp adds a service action.
-OpInfo Op(uint8_t opcode, OpHandler handler, uint32_t flags, std::initializer_list<uint8_t> usage,
-          const char* name);
-OpInfo SaOp(uint8_t opcode, uint16_t sa, OpHandler handler, uint32_t flags,
-            std::initializer_list<uint8_t> usage, const char* name);
+// The key of a table entry: an operation code and, for the opcodes that have service
+// actions (SERVICE ACTION IN, PERSISTENT RESERVE IN/OUT, ...), one service action.
+// Implicit from a plain opcode: Op(kRead10, ...), Op({kServiceActionIn16, kSaGetLbaStatus}, ...).
+struct OpKey {
+  constexpr OpKey(uint8_t op) : opcode(op) {}  // NOLINT(google-explicit-constructor)
+  constexpr OpKey(uint8_t op, uint16_t sa)
+      : opcode(op), has_service_action(true), service_action(sa) {}
+  uint8_t opcode;
+  bool has_service_action = false;
+  uint16_t service_action = 0;
+};
+
+// Builds a table entry, the one way every device type's table is written:
+//   Op(kRead10, &Read, kOpNeedsMedium, "READ(10)", {kRead10, 0x18, 0xff, ...})
+// `name` is the command's name in the standard; `usage` is the REPORT SUPPORTED OPERATION
+// CODES usage bitmap (SPC-4 6.35.3), whose length is the CDB length.
+OpInfo Op(OpKey key, OpHandler handler, uint32_t flags, const char* name,
+          std::initializer_list<uint8_t> usage);
 
 // Where the service action lives for opcodes that have one (0 if none).
 uint16_t ServiceActionOf(const uint8_t* cdb, uint8_t cdb_len);

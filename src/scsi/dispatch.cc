@@ -11,23 +11,14 @@
 #include "scsi/mmc.h"
 #include "scsi/sense.h"
 #include "scsi/spc.h"
+#include "scsi/spec.h"
 
 namespace modtgt::scsi {
 namespace {
 
-constexpr uint8_t kOpRequestSense = 0x03;
-constexpr uint8_t kOpReserve6 = 0x16;
-constexpr uint8_t kOpRelease6 = 0x17;
-constexpr uint8_t kOpReserve10 = 0x56;
-constexpr uint8_t kOpRelease10 = 0x57;
-constexpr uint8_t kOpPrIn = 0x5e;
-constexpr uint8_t kOpPrOut = 0x5f;
-constexpr uint8_t kOpVariableLength = 0x7f;
-constexpr uint8_t kOpReportLuns = 0xa0;
-
 // The SPC entries, for commands addressed to a LUN that does not exist.
 const DeviceType& NoLunType() {
-  static const DeviceType* type = new DeviceType("no-lun", 0x1f, SpcOps());
+  static const DeviceType* type = new DeviceType("no-lun", kPeripheralUnknown, SpcOps());
   return *type;
 }
 
@@ -40,23 +31,24 @@ uint32_t GroupCdbLength(const uint8_t* cdb, uint8_t cdb_len) {
     case 4: return 16;
     case 5: return 12;
     case 3:
-      if (cdb[0] == kOpVariableLength) return cdb_len >= 8 ? 8u + cdb[7] : 8u;
+      if (cdb[0] == kVariableLengthCdb) return cdb_len >= 8 ? 8u + cdb[7] : 8u;
       return 0;
     default: return 0;
   }
 }
 
-// Commands whose state lives in the core: never offered to a module's handle_cmd.
-bool CoreOnly(uint8_t opcode) {
+// Commands whose state lives in the SCSI layer (LogicalUnit: unit attentions, the LUN
+// map, reservations): never offered to a module's handle_cmd.
+bool NeverTakenOver(uint8_t opcode) {
   switch (opcode) {
-    case kOpRequestSense:
-    case kOpReportLuns:
-    case kOpReserve6:
-    case kOpRelease6:
-    case kOpReserve10:
-    case kOpRelease10:
-    case kOpPrIn:
-    case kOpPrOut:
+    case kRequestSense:
+    case kReportLuns:
+    case kReserve6:
+    case kRelease6:
+    case kReserve10:
+    case kRelease10:
+    case kPersistentReserveIn:
+    case kPersistentReserveOut:
       return true;
     default:
       return false;
@@ -82,20 +74,20 @@ void RunIoDone(env::Completion* c) {
 // with sense set on a malformed CDB.
 bool CheckCdb(Command* cmd, const OpInfo& op) {
   uint32_t need = op.cdb_length ? op.cdb_length : GroupCdbLength(cmd->cdb, cmd->cdb_len);
-  if (cmd->cdb[0] == kOpVariableLength) need = GroupCdbLength(cmd->cdb, cmd->cdb_len);
+  if (cmd->cdb[0] == kVariableLengthCdb) need = GroupCdbLength(cmd->cdb, cmd->cdb_len);
   if (need == 0 || need > cmd->cdb_len || need > kMaxCdbLength) {
     SetInvalidField(cmd, true, 0);
     return false;
   }
   // SAM-5 5.2 CONTROL byte: NACA (bit 2) and LINK (bit 0) are not supported. For the
   // variable-length CDB the CONTROL byte is byte 1 (SPC-4 4.2.4).
-  uint16_t control = cmd->cdb[0] == kOpVariableLength ? 1 : static_cast<uint16_t>(need - 1);
+  uint16_t control = cmd->cdb[0] == kVariableLengthCdb ? 1 : static_cast<uint16_t>(need - 1);
   uint8_t c = cmd->cdb[control];
-  if (c & 0x04) {
+  if (c & kControlNaca) {
     SetInvalidField(cmd, true, control, 2);
     return false;
   }
-  if (c & 0x01) {
+  if (c & kControlLink) {
     SetInvalidField(cmd, true, control, 0);
     return false;
   }
@@ -111,8 +103,8 @@ void Execute(Command* cmd) {
   if (op == nullptr) {
     if (type->HasOpcode(cmd->cdb[0])) {
       // The opcode exists with other service actions (SPC-4 4.2.5.2).
-      uint16_t byte = cmd->cdb[0] == kOpVariableLength ? 8 : 1;
-      SetInvalidField(cmd, true, byte, cmd->cdb[0] == kOpVariableLength ? -1 : 4);
+      uint16_t byte = cmd->cdb[0] == kVariableLengthCdb ? 8 : 1;
+      SetInvalidField(cmd, true, byte, cmd->cdb[0] == kVariableLengthCdb ? -1 : 4);
     } else {
       SetCheckCondition(cmd, SenseKey::kIllegalRequest, asc::kInvalidOpcode);
     }
@@ -272,7 +264,7 @@ void SubmitEnabled(Command* cmd) {
   }
 
   Backend* backend = lu->backend();
-  if (backend && backend->has_handle_cmd() && !CoreOnly(opcode)) {
+  if (backend && backend->has_handle_cmd() && !NeverTakenOver(opcode)) {
     cmd->io = IoRequest{};
     cmd->io.op = IoOp::kHandleCmd;
     cmd->io.done = &TakeoverDone;

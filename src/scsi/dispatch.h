@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The SCSI core's entry points for transports: Submit a command, run task management, and
+// The SCSI layer's entry points for transports: Submit a command, run task management, and
 // build the device types. See docs/architecture.md for the command lifecycle.
 //
 // Threading: Submit and TaskManagement are called on the command's owning loop.

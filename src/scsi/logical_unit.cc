@@ -48,6 +48,17 @@ LogicalUnit::~LogicalUnit() {
   return s;
 }
 
+void LogicalUnit::CarryStateFrom(LogicalUnit& old) {
+  {
+    std::scoped_lock lock(old.mutex_, mutex_);
+    pr = old.pr;
+    // The fast-path flag follows the reservation, or dispatch would skip the conflict check.
+    UpdateReservationActiveLocked();
+  }
+  d_sense.store(old.d_sense.load());
+  swp.store(old.swp.load());
+}
+
 bool LogicalUnit::KnownFast(uint64_t id) const {
   return id != 0 && known_nexus_[id % kKnownSlots].load(std::memory_order_acquire) == id;
 }

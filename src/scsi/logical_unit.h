@@ -60,6 +60,20 @@ struct PrRegistration {
   bool all_tg_pt = false;
 };
 
+// The persistent-reservation state of one LU (SPC-4 5.13): what PERSISTENT RESERVE OUT
+// changes, PERSISTENT RESERVE IN reports, a rebuild of the LU carries over
+// (LogicalUnit::CarryStateFrom) and APTPL keeps across a restart. One struct, so a copy
+// or a save cannot leave a field behind.
+struct PersistentReservations {
+  std::vector<PrRegistration> registrations;
+  uint32_t generation = 0;
+  bool reserved = false;
+  uint8_t type = 0;                 // SPC-4 table: 1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR
+  std::string holder_initiator_port;  // for non all-registrants types
+  std::string holder_target_port;
+  bool aptpl = false;
+};
+
 // Per I_T nexus state of this LU.
 struct NexusLuState {
   std::deque<Asc> unit_attentions;  // oldest first; reported one per command
@@ -99,6 +113,13 @@ class LogicalUnit {
   // the caller reports the change another way (MMC's medium change, 28/00).
   ::modtgt::Status Reconfigure(const BackendReconfig& rc, bool announce_capacity = true);
 
+  // Takes over the state an LU keeps across a rebuild on a new device with the same
+  // identity (an admin parameter change): persistent reservations (SPC-4 5.13: they
+  // survive configuration changes) and the mode page settings D_SENSE and SWP. Every
+  // such field is copied here, so a rebuild cannot forget one. Thread-safe (takes both
+  // LU mutexes). REQUIRES: this LU is not yet serving commands.
+  void CarryStateFrom(LogicalUnit& old);
+
   // ---- Unit attentions (SAM-5 5.14). Thread-safe. ----
   // Queues code for every nexus known to this LU except `except` (0 = none).
   void AddUnitAttentionAll(Asc code, uint64_t except_nexus = 0);
@@ -124,20 +145,14 @@ class LogicalUnit {
 
   // SPC-2 RESERVE/RELEASE: the holder's nexus id, 0 = none. GUARDED_BY(mutex_)
   uint64_t spc2_reservation_holder = 0;
-  // Persistent reservations. GUARDED_BY(mutex_)
-  std::vector<PrRegistration> pr_registrations;
-  uint32_t pr_generation = 0;
-  bool pr_reserved = false;
-  uint8_t pr_type = 0;                 // SPC-4 table: 1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR
-  std::string pr_holder_initiator_port;  // for non all-registrants types
-  std::string pr_holder_target_port;
-  bool pr_aptpl = false;
+  // Persistent reservations (SPC-4 5.13). GUARDED_BY(mutex_)
+  PersistentReservations pr;
   // True while an SPC-2 or persistent reservation exists: lets dispatch skip the conflict
   // check (and the lock) on unreserved LUs. Written under mutex_, read without it.
   std::atomic<bool> reservation_active{false};
   // REQUIRES: mutex() held. Recomputes reservation_active.
   void UpdateReservationActiveLocked() {
-    reservation_active.store(spc2_reservation_holder != 0 || pr_reserved,
+    reservation_active.store(spc2_reservation_holder != 0 || pr.reserved,
                              std::memory_order_release);
   }
 

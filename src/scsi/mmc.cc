@@ -17,25 +17,14 @@
 #include "scsi/backend.h"
 #include "scsi/command.h"
 #include "scsi/dispatch.h"
+#include "scsi/handler_util.h"
 #include "scsi/logical_unit.h"
 #include "scsi/sense.h"
 #include "scsi/spc.h"
+#include "scsi/spec.h"
 
 namespace modtgt::scsi {
 namespace {
-
-// Operation codes (MMC-6 6, table "Commands for MM devices").
-constexpr uint8_t kStartStopUnit = 0x1b;
-constexpr uint8_t kReadCapacity = 0x25;
-constexpr uint8_t kRead10 = 0x28;
-constexpr uint8_t kReadTocPmaAtip = 0x43;
-constexpr uint8_t kGetConfiguration = 0x46;
-constexpr uint8_t kGetEventStatusNotification = 0x4a;
-constexpr uint8_t kReadDiscInformation = 0x51;
-constexpr uint8_t kReadTrackInformation = 0x52;
-constexpr uint8_t kRead12 = 0xa8;
-constexpr uint8_t kSetCdSpeed = 0xbb;
-constexpr uint8_t kMechanismStatus = 0xbd;
 
 constexpr uint32_t kMmcBlockSize = 2048;
 constexpr uint8_t kLeadOutTrack = 0xaa;
@@ -96,26 +85,6 @@ void SetDrive(LogicalUnit* lu, bool disc, bool tray_open, uint8_t event) {
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-void FinishDataIn(Command* cmd, const std::vector<uint8_t>& v, uint32_t alloc) {
-  const uint32_t n = static_cast<uint32_t>(std::min<size_t>(v.size(), alloc));
-  cmd->data.Resize(n);
-  if (n) std::memcpy(cmd->data.data(), v.data(), n);
-  cmd->data_in_length = n;
-  Complete(cmd);
-}
-
-void FailField(Command* cmd, uint16_t byte, int bit = -1) {
-  SetInvalidField(cmd, true, byte, bit);
-  Complete(cmd);
-}
-
-void Fail(Command* cmd, SenseKey key, Asc code) {
-  SetCheckCondition(cmd, key, code);
-  Complete(cmd);
-}
-
-bool IsMmc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x05; }
-
 // Logical blocks of the medium, in 2048-byte blocks whatever the LU's block size says.
 uint64_t MediumBlocks(const LogicalUnit& lu) {
   return lu.backend() ? lu.backend()->size_bytes() / kMmcBlockSize : 0;
@@ -150,7 +119,7 @@ void ReadToc(Command* cmd) {
   switch (format) {
     case 0x0: {  // 6.26.2.3 Formatted TOC
       // TRACK/SESSION NUMBER: the first track to describe; the lead-out is always last.
-      if (track > 1 && track != kLeadOutTrack) return FailField(cmd, 6);
+      if (track > 1 && track != kLeadOutTrack) return FailField(cmd, true, 6);
       v[2] = 1;  // FIRST TRACK NUMBER
       v[3] = 1;  // LAST TRACK NUMBER
       auto add = [&](uint8_t number, uint64_t lba) {
@@ -175,7 +144,7 @@ void ReadToc(Command* cmd) {
       break;
     }
     default:
-      return FailField(cmd, 2, 3);
+      return FailField(cmd, true, 2, 3);
   }
   PutBe16(v.data(), static_cast<uint16_t>(v.size() - 2));  // TOC DATA LENGTH
   FinishDataIn(cmd, v, alloc);
@@ -246,7 +215,7 @@ void GetConfiguration(Command* cmd) {
   const uint8_t rt = cdb[1] & 0x03;
   const uint16_t start = GetBe16(cdb + 2);
   const uint32_t alloc = GetBe16(cdb + 7);
-  if (rt == 0x3) return FailField(cmd, 1, 1);
+  if (rt == 0x3) return FailField(cmd, true, 1, 1);
   const LogicalUnit& lu = *cmd->lu;
   const uint16_t profile = MmcCurrentProfile(lu);
   std::vector<uint8_t> v(8, 0);
@@ -276,7 +245,7 @@ void GetEventStatusNotification(Command* cmd) {
   constexpr uint8_t kClassMedia = 4;
   constexpr uint8_t kSupported = 1u << kClassMedia;
   // 6.7.1: asynchronous operation is not supported: POLLED 0 is INVALID FIELD IN CDB.
-  if (!polled) return FailField(cmd, 1, 0);
+  if (!polled) return FailField(cmd, true, 1, 0);
   std::vector<uint8_t> v(4, 0);
   v[3] = kSupported;  // SUPPORTED EVENT CLASSES
   if (request & kSupported) {
@@ -316,7 +285,7 @@ void GetEventStatusNotification(Command* cmd) {
 void ReadDiscInformation(Command* cmd) {
   const uint8_t type = cmd->cdb[1] & 0x07;
   const uint32_t alloc = GetBe16(cmd->cdb + 7);
-  if (type != 0) return FailField(cmd, 1, 2);  // only Standard Disc Information
+  if (type != 0) return FailField(cmd, true, 1, 2);  // only Standard Disc Information
   std::vector<uint8_t> v(34, 0);
   PutBe16(v.data(), 32);  // DISC INFORMATION LENGTH
   // DISC INFORMATION DATA TYPE 000b, ERASABLE 0, STATE OF LAST SESSION 11b (complete),
@@ -345,14 +314,14 @@ void ReadTrackInformation(Command* cmd) {
   const uint64_t blocks = MediumBlocks(*cmd->lu);
   switch (type) {
     case 0x0:  // LOGICAL BLOCK ADDRESS: the track containing it
-      if (number >= blocks) return FailField(cmd, 2);
+      if (number >= blocks) return FailField(cmd, true, 2);
       break;
     case 0x1:  // LOGICAL TRACK NUMBER
     case 0x2:  // SESSION NUMBER: its first track
-      if (number != 1) return FailField(cmd, 2);
+      if (number != 1) return FailField(cmd, true, 2);
       break;
     default:
-      return FailField(cmd, 1, 1);
+      return FailField(cmd, true, 1, 1);
   }
   std::vector<uint8_t> v(48, 0);
   PutBe16(v.data(), 46);  // DATA LENGTH
@@ -440,28 +409,28 @@ std::vector<OpInfo> MmcOps() {
   constexpr uint8_t F = 0xff;
   constexpr uint8_t C = 0x07;  // CONTROL
   return {
-      Op(kStartStopUnit, &StartStopUnit, 0, {kStartStopUnit, 0x01, 0, 0x0f, 0xf3, C},
-         "START STOP UNIT"),
-      Op(kReadCapacity, SbcHandler(kReadCapacity), kR,
-         {kReadCapacity, 0, 0, 0, 0, 0, 0, 0, 0, C}, "READ CAPACITY"),
-      Op(kRead10, SbcHandler(kRead10), kR, {kRead10, 0x18, F, F, F, F, 0, F, F, C}, "READ(10)"),
-      Op(kReadTocPmaAtip, &ReadToc, kR, {kReadTocPmaAtip, 0x02, 0x0f, 0, 0, 0, F, F, F, C},
-         "READ TOC/PMA/ATIP"),
-      Op(kGetConfiguration, &GetConfiguration, kNoUa,
-         {kGetConfiguration, 0x03, F, F, 0, 0, 0, F, F, C}, "GET CONFIGURATION"),
+      Op(kStartStopUnit, &StartStopUnit, 0, "START STOP UNIT",
+         {kStartStopUnit, 0x01, 0, 0x0f, 0xf3, C}),
+      Op(kReadCapacity10, SbcHandler(kReadCapacity10), kR, "READ CAPACITY",
+         {kReadCapacity10, 0, 0, 0, 0, 0, 0, 0, 0, C}),
+      Op(kRead10, SbcHandler(kRead10), kR, "READ(10)", {kRead10, 0x18, F, F, F, F, 0, F, F, C}),
+      Op(kReadTocPmaAtip, &ReadToc, kR, "READ TOC/PMA/ATIP",
+         {kReadTocPmaAtip, 0x02, 0x0f, 0, 0, 0, F, F, F, C}),
+      Op(kGetConfiguration, &GetConfiguration, kNoUa, "GET CONFIGURATION",
+         {kGetConfiguration, 0x03, F, F, 0, 0, 0, F, F, C}),
       Op(kGetEventStatusNotification, &GetEventStatusNotification, kNoUa,
-         {kGetEventStatusNotification, 0x01, 0, 0, F, 0, 0, F, F, C},
-         "GET EVENT STATUS NOTIFICATION"),
-      Op(kReadDiscInformation, &ReadDiscInformation, kR,
-         {kReadDiscInformation, 0x07, 0, 0, 0, 0, 0, F, F, C}, "READ DISC INFORMATION"),
-      Op(kReadTrackInformation, &ReadTrackInformation, kR,
-         {kReadTrackInformation, 0x03, F, F, F, F, 0, F, F, C}, "READ TRACK INFORMATION"),
-      Op(kRead12, SbcHandler(kRead12), kR, {kRead12, 0x18, F, F, F, F, F, F, F, F, 0, C},
-         "READ(12)"),
-      Op(kSetCdSpeed, &SetCdSpeed, 0, {kSetCdSpeed, 0x03, F, F, F, F, 0, 0, 0, 0, 0, C},
-         "SET CD SPEED"),
-      Op(kMechanismStatus, &MechanismStatus, 0,
-         {kMechanismStatus, 0, 0, 0, 0, 0, 0, 0, F, F, 0, C}, "MECHANISM STATUS"),
+         "GET EVENT STATUS NOTIFICATION",
+         {kGetEventStatusNotification, 0x01, 0, 0, F, 0, 0, F, F, C}),
+      Op(kReadDiscInformation, &ReadDiscInformation, kR, "READ DISC INFORMATION",
+         {kReadDiscInformation, 0x07, 0, 0, 0, 0, 0, F, F, C}),
+      Op(kReadTrackInformation, &ReadTrackInformation, kR, "READ TRACK INFORMATION",
+         {kReadTrackInformation, 0x03, F, F, F, F, 0, F, F, C}),
+      Op(kRead12, SbcHandler(kRead12), kR, "READ(12)",
+         {kRead12, 0x18, F, F, F, F, F, F, F, F, 0, C}),
+      Op(kSetCdSpeed, &SetCdSpeed, 0, "SET CD SPEED",
+         {kSetCdSpeed, 0x03, F, F, F, F, 0, 0, 0, 0, 0, C}),
+      Op(kMechanismStatus, &MechanismStatus, 0, "MECHANISM STATUS",
+         {kMechanismStatus, 0, 0, 0, 0, 0, 0, 0, F, F, 0, C}),
   };
 }
 
@@ -472,7 +441,7 @@ const DeviceType& MmcDeviceType() {
     std::vector<OpInfo> ops = SpcOps();
     std::vector<OpInfo> mmc = MmcOps();
     ops.insert(ops.end(), mmc.begin(), mmc.end());  // START STOP UNIT replaces SPC's
-    return new DeviceType("mmc", 0x05, std::move(ops));
+    return new DeviceType("mmc", kPeripheralMmc, std::move(ops));
   }();
   return *type;
 }
@@ -492,19 +461,19 @@ uint16_t MmcCurrentProfile(const LogicalUnit& lu) {
 }
 
 size_t MmcModePage(const LogicalUnit& lu, uint8_t page, uint8_t pc, uint8_t* d) {
-  const bool changeable = pc == 1;
+  const bool changeable = pc == kPageControlChangeable;
   switch (page) {
-    case 0x01:  // MMC-6 7.3 Read/Write Error Recovery: default recovery, no retries to set
+    case kModePageReadWriteErrorRecovery:  // MMC-6 7.3 Read/Write Error Recovery: default recovery, no retries to set
       std::memset(d, 0, 12);
       d[0] = page;
       d[1] = 0x0a;
       return 12;
-    case 0x1a:  // MMC-6 7.4 Power Condition (the 10-byte MM form): no timers
+    case kModePagePowerCondition:  // MMC-6 7.4 Power Condition (the 10-byte MM form): no timers
       std::memset(d, 0, 12);
       d[0] = page;
       d[1] = 0x0a;
       return 12;
-    case 0x2a: {  // MMC-6 7.9 (legacy) CD/DVD Capabilities and Mechanical Status
+    case kModePageCdDvdCapabilities: {  // MMC-6 7.9 (legacy) CD/DVD Capabilities and Mechanical Status
       std::memset(d, 0, 32);
       d[0] = page;
       d[1] = 0x1e;

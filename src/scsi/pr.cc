@@ -15,45 +15,29 @@
 #include "scsi/logical_unit.h"
 #include "scsi/sense.h"
 #include "scsi/spc.h"
+#include "scsi/spec.h"
 
 namespace modtgt::scsi {
 namespace {
 
-// PERSISTENT RESERVE OUT service actions (SPC-4 6.14.2).
-enum ProutSa : uint8_t {
-  kRegister = 0,
-  kReserve = 1,
-  kRelease = 2,
-  kClear = 3,
-  kPreempt = 4,
-  kPreemptAndAbort = 5,
-  kRegisterAndIgnore = 6,
-  kRegisterAndMove = 7,
-};
-
-// Reservation types (SPC-4 6.13.3.4).
-constexpr uint8_t kTypeWe = 1;
-constexpr uint8_t kTypeEa = 3;
-constexpr uint8_t kTypeWeRo = 5;
-constexpr uint8_t kTypeEaRo = 6;
-constexpr uint8_t kTypeWeAr = 7;
-constexpr uint8_t kTypeEaAr = 8;
-
-constexpr Asc kInvalidReleaseOfPr{0x2604};
-
 bool ValidType(uint8_t t) {
-  return t == kTypeWe || t == kTypeEa || t == kTypeWeRo || t == kTypeEaRo || t == kTypeWeAr ||
-         t == kTypeEaAr;
+  return t == kPrTypeWriteExclusive || t == kPrTypeExclusiveAccess ||
+         t == kPrTypeWriteExclusiveRegistrantsOnly || t == kPrTypeExclusiveAccessRegistrantsOnly ||
+         t == kPrTypeWriteExclusiveAllRegistrants || t == kPrTypeExclusiveAccessAllRegistrants;
 }
-bool AllRegistrants(uint8_t t) { return t == kTypeWeAr || t == kTypeEaAr; }
-bool RegistrantsOnly(uint8_t t) { return t == kTypeWeRo || t == kTypeEaRo; }
+bool AllRegistrants(uint8_t t) {
+  return t == kPrTypeWriteExclusiveAllRegistrants || t == kPrTypeExclusiveAccessAllRegistrants;
+}
+bool RegistrantsOnly(uint8_t t) {
+  return t == kPrTypeWriteExclusiveRegistrantsOnly || t == kPrTypeExclusiveAccessRegistrantsOnly;
+}
 
 bool Matches(const PrRegistration& r, const std::string& iport, const std::string& tport) {
   return r.initiator_port == iport && (r.all_tg_pt || r.target_port == tport);
 }
 
 PrRegistration* FindReg(LogicalUnit* lu, const Nexus& n) {
-  for (auto& r : lu->pr_registrations) {
+  for (auto& r : lu->pr.registrations) {
     if (Matches(r, n.initiator_port, n.target_port)) return &r;
   }
   return nullptr;
@@ -61,25 +45,25 @@ PrRegistration* FindReg(LogicalUnit* lu, const Nexus& n) {
 
 // REQUIRES: lu->mutex() held.
 bool IsHolder(LogicalUnit* lu, const Nexus& n) {
-  if (!lu->pr_reserved) return false;
-  if (AllRegistrants(lu->pr_type)) return FindReg(lu, n) != nullptr;
-  return lu->pr_holder_initiator_port == n.initiator_port &&
-         lu->pr_holder_target_port == n.target_port;
+  if (!lu->pr.reserved) return false;
+  if (AllRegistrants(lu->pr.type)) return FindReg(lu, n) != nullptr;
+  return lu->pr.holder_initiator_port == n.initiator_port &&
+         lu->pr.holder_target_port == n.target_port;
 }
 
 // REQUIRES: lu->mutex() held.
 void ReleaseReservation(LogicalUnit* lu) {
-  lu->pr_reserved = false;
-  lu->pr_type = 0;
-  lu->pr_holder_initiator_port.clear();
-  lu->pr_holder_target_port.clear();
+  lu->pr.reserved = false;
+  lu->pr.type = 0;
+  lu->pr.holder_initiator_port.clear();
+  lu->pr.holder_target_port.clear();
   lu->UpdateReservationActiveLocked();
 }
 
 // Queues code to every registered I_T nexus except `except`'s ports.
 // REQUIRES: lu->mutex() held.
 void UaToRegistrants(LogicalUnit* lu, const Nexus& except, Asc code) {
-  for (const auto& r : lu->pr_registrations) {
+  for (const auto& r : lu->pr.registrations) {
     for (auto& [id, st] : lu->nexus_states_locked()) {
       if (id == except.id) continue;
       if (Matches(r, st.initiator_port, st.target_port)) {
@@ -92,16 +76,16 @@ void UaToRegistrants(LogicalUnit* lu, const Nexus& except, Asc code) {
 // Removes registration at index i, handling the reservation it may hold (SPC-4 5.13.11.3).
 // REQUIRES: lu->mutex() held.
 void RemoveRegistration(LogicalUnit* lu, size_t i, const Nexus& by, bool notify_release) {
-  PrRegistration r = lu->pr_registrations[i];
-  lu->pr_registrations.erase(lu->pr_registrations.begin() + static_cast<long>(i));
-  if (!lu->pr_reserved) return;
-  if (AllRegistrants(lu->pr_type)) {
-    if (lu->pr_registrations.empty()) ReleaseReservation(lu);
+  PrRegistration r = lu->pr.registrations[i];
+  lu->pr.registrations.erase(lu->pr.registrations.begin() + static_cast<long>(i));
+  if (!lu->pr.reserved) return;
+  if (AllRegistrants(lu->pr.type)) {
+    if (lu->pr.registrations.empty()) ReleaseReservation(lu);
     return;
   }
-  if (r.initiator_port == lu->pr_holder_initiator_port &&
-      (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)) {
-    uint8_t type = lu->pr_type;
+  if (r.initiator_port == lu->pr.holder_initiator_port &&
+      (r.all_tg_pt || r.target_port == lu->pr.holder_target_port)) {
+    uint8_t type = lu->pr.type;
     ReleaseReservation(lu);
     if (notify_release && RegistrantsOnly(type)) {
       UaToRegistrants(lu, by, asc::kReservationsReleased);
@@ -146,74 +130,74 @@ bool ReservationConflict(LogicalUnit* lu, const Nexus& nexus, const OpInfo& op,
                          const uint8_t* cdb, uint8_t cdb_len) {
   if (op.flags & kOpConflictExempt) return false;
   const uint8_t opcode = op.opcode;
-  const bool prevent_off = opcode == 0x1e && cdb_len >= 5 && (cdb[4] & 0x03) == 0;
+  const bool prevent_off = opcode == kPreventAllowMediumRemoval && cdb_len >= 5 && (cdb[4] & 0x03) == 0;
   std::lock_guard<std::mutex> lock(lu->mutex());
   if (lu->spc2_reservation_holder != 0 && lu->spc2_reservation_holder != nexus.id) {
     // SPC-2 5.5.1: only these are allowed from other I_T nexuses. TEST UNIT READY is
     // allowed too: initiators (libiscsi's login) send it right after login and give up
     // on anything but GOOD or a unit attention.
     switch (opcode) {
-      case 0x00:  // TEST UNIT READY
-      case 0x03:  // REQUEST SENSE
-      case 0x12:  // INQUIRY
-      case 0x17:  // RELEASE(6): a no-op for a non-holder
-      case 0x57:  // RELEASE(10)
-      case 0x4d:  // LOG SENSE
-      case 0xa0:  // REPORT LUNS
-      case 0xa3:  // MAINTENANCE IN (REPORT TARGET PORT GROUPS, RSOC...)
+      case kTestUnitReady:
+      case kRequestSense:
+      case kInquiry:
+      case kRelease6:  // a no-op for a non-holder
+      case kRelease10:
+      case kLogSense:
+      case kReportLuns:
+      case kMaintenanceIn:  // REPORT TARGET PORT GROUPS, REPORT SUPPORTED OPERATION CODES...
         return false;
       default:
         return !prevent_off;
     }
   }
-  if (!lu->pr_reserved || IsHolder(lu, nexus)) return false;
+  if (!lu->pr.reserved || IsHolder(lu, nexus)) return false;
   // Registrants-only and all-registrants types: every registered I_T nexus has access.
-  if ((RegistrantsOnly(lu->pr_type) || AllRegistrants(lu->pr_type)) && FindReg(lu, nexus)) {
+  if ((RegistrantsOnly(lu->pr.type) || AllRegistrants(lu->pr.type)) && FindReg(lu, nexus)) {
     return false;
   }
   // SPC-4 5.13.1 table 44 (and SBC-3 4.17): commands allowed from a non-holder.
   bool always_allowed = false;
   switch (opcode) {
-    case 0x00:  // TEST UNIT READY
-    case 0x03:  // REQUEST SENSE
-    case 0x12:  // INQUIRY
-    case 0x25:  // READ CAPACITY(10)
-    case 0x4d:  // LOG SENSE
-    case 0x5e:  // PERSISTENT RESERVE IN
-    case 0x5f:  // PERSISTENT RESERVE OUT (service action rules apply in the handler)
-    case 0xa0:  // REPORT LUNS
-    case 0xa3:  // MAINTENANCE IN
+    case kTestUnitReady:
+    case kRequestSense:
+    case kInquiry:
+    case kReadCapacity10:
+    case kLogSense:
+    case kPersistentReserveIn:
+    case kPersistentReserveOut:  // service action rules apply in the handler
+    case kReportLuns:
+    case kMaintenanceIn:
       always_allowed = true;
       break;
-    case 0x9e:  // READ CAPACITY(16)
-      always_allowed = op.has_service_action && op.service_action == 0x10;
+    case kServiceActionIn16:
+      always_allowed = op.has_service_action && op.service_action == kSaReadCapacity16;
       break;
-    case 0x1e:
+    case kPreventAllowMediumRemoval:
       always_allowed = prevent_off;
       break;
     default:
       break;
   }
   if (always_allowed) return false;
-  const uint8_t type = lu->pr_type;
-  const bool exclusive_access = type == kTypeEa || type == kTypeEaRo || type == kTypeEaAr;
+  const uint8_t type = lu->pr.type;
+  const bool exclusive_access = type == kPrTypeExclusiveAccess || type == kPrTypeExclusiveAccessRegistrantsOnly || type == kPrTypeExclusiveAccessAllRegistrants;
   if (exclusive_access) return true;
   // Write Exclusive types: reads allowed, anything that changes the medium or LU state
   // conflicts.
   if (op.flags & kOpWritesMedium) return true;
   switch (opcode) {
-    case 0x04:  // FORMAT UNIT
-    case 0x15:  // MODE SELECT(6)
-    case 0x55:  // MODE SELECT(10)
-    case 0x16:  // RESERVE(6)
-    case 0x56:  // RESERVE(10)
-    case 0x17:  // RELEASE(6)
-    case 0x57:  // RELEASE(10)
-    case 0x1e:  // PREVENT ALLOW MEDIUM REMOVAL (PREVENT != 0)
-    case 0x35:  // SYNCHRONIZE CACHE(10)
-    case 0x91:  // SYNCHRONIZE CACHE(16)
-    case 0x3b:  // WRITE BUFFER
-    case 0x4c:  // LOG SELECT
+    case kFormatUnit:
+    case kModeSelect6:
+    case kModeSelect10:
+    case kReserve6:
+    case kReserve10:
+    case kRelease6:
+    case kRelease10:
+    case kPreventAllowMediumRemoval:  // PREVENT != 0
+    case kSynchronizeCache10:
+    case kSynchronizeCache16:
+    case kWriteBuffer:
+    case kLogSelect:
       return true;
     default:
       return false;
@@ -226,7 +210,7 @@ void PersistentReserveIn(Command* cmd) {
   const uint8_t* cdb = cmd->cdb;
   const uint8_t sa = cdb[1] & 0x1f;
   const uint32_t alloc = GetBe16(cdb + 7);
-  if (sa > 0x03) {
+  if (sa > kSaReadFullStatus) {
     SetInvalidField(cmd, true, 1, 4);
     Complete(cmd);
     return;
@@ -235,38 +219,38 @@ void PersistentReserveIn(Command* cmd) {
   {
     std::lock_guard<std::mutex> lock(lu->mutex());
     switch (sa) {
-      case 0x00: {  // READ KEYS
-        out.resize(8 + 8 * lu->pr_registrations.size());
-        PutBe32(out.data(), lu->pr_generation);
-        PutBe32(out.data() + 4, static_cast<uint32_t>(8 * lu->pr_registrations.size()));
+      case kSaReadKeys: {
+        out.resize(8 + 8 * lu->pr.registrations.size());
+        PutBe32(out.data(), lu->pr.generation);
+        PutBe32(out.data() + 4, static_cast<uint32_t>(8 * lu->pr.registrations.size()));
         size_t off = 8;
-        for (const auto& r : lu->pr_registrations) {
+        for (const auto& r : lu->pr.registrations) {
           PutBe64(out.data() + off, r.key);
           off += 8;
         }
         break;
       }
-      case 0x01: {  // READ RESERVATION
-        out.assign(lu->pr_reserved ? 24 : 8, 0);
-        PutBe32(out.data(), lu->pr_generation);
-        if (lu->pr_reserved) {
+      case kSaReadReservation: {
+        out.assign(lu->pr.reserved ? 24 : 8, 0);
+        PutBe32(out.data(), lu->pr.generation);
+        if (lu->pr.reserved) {
           PutBe32(out.data() + 4, 16);
           uint64_t key = 0;
-          if (!AllRegistrants(lu->pr_type)) {
-            for (const auto& r : lu->pr_registrations) {
-              if (r.initiator_port == lu->pr_holder_initiator_port &&
-                  (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)) {
+          if (!AllRegistrants(lu->pr.type)) {
+            for (const auto& r : lu->pr.registrations) {
+              if (r.initiator_port == lu->pr.holder_initiator_port &&
+                  (r.all_tg_pt || r.target_port == lu->pr.holder_target_port)) {
                 key = r.key;
                 break;
               }
             }
           }
           PutBe64(out.data() + 8, key);
-          out[21] = lu->pr_type & 0x0f;  // SCOPE 0 (LU_SCOPE)
+          out[21] = lu->pr.type & 0x0f;  // SCOPE 0 (LU_SCOPE)
         }
         break;
       }
-      case 0x02: {  // REPORT CAPABILITIES (SPC-4 6.13.4)
+      case kSaReportCapabilities: {  // SPC-4 6.13.4
         out.assign(8, 0);
         PutBe16(out.data(), 8);
         out[2] = 0x04;  // ATP_C: ALL_TG_PT supported; SIP_C, PTPL_C, CRH = 0
@@ -275,21 +259,21 @@ void PersistentReserveIn(Command* cmd) {
         out[5] = 0x01;                              // EX_AC_AR
         break;
       }
-      case 0x03: {  // READ FULL STATUS (SPC-4 6.13.5)
+      case kSaReadFullStatus: {  // SPC-4 6.13.5
         out.assign(8, 0);
-        PutBe32(out.data(), lu->pr_generation);
-        for (const auto& r : lu->pr_registrations) {
+        PutBe32(out.data(), lu->pr.generation);
+        for (const auto& r : lu->pr.registrations) {
           size_t tid_len = TransportIdLength(r.initiator_port);
           size_t off = out.size();
           out.resize(off + 24 + tid_len, 0);
           uint8_t* d = out.data() + off;
           PutBe64(d, r.key);
-          bool holder = lu->pr_reserved &&
-                        (AllRegistrants(lu->pr_type) ||
-                         (r.initiator_port == lu->pr_holder_initiator_port &&
-                          (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)));
+          bool holder = lu->pr.reserved &&
+                        (AllRegistrants(lu->pr.type) ||
+                         (r.initiator_port == lu->pr.holder_initiator_port &&
+                          (r.all_tg_pt || r.target_port == lu->pr.holder_target_port)));
           d[12] = (r.all_tg_pt ? 0x02 : 0) | (holder ? 0x01 : 0);
-          if (holder) d[13] = lu->pr_type & 0x0f;
+          if (holder) d[13] = lu->pr.type & 0x0f;
           PutBe16(d + 18, r.relative_port_id);
           PutBe32(d + 20, static_cast<uint32_t>(tid_len));
           PutTransportId(d + 24, r.initiator_port, tid_len);
@@ -319,13 +303,13 @@ void PersistentReserveOut(Command* cmd) {
   const uint32_t plen = GetBe32(cdb + 5);
   cmd->data_out_needed = plen;
 
-  if (sa > kRegisterAndIgnore) {  // REGISTER AND MOVE is not supported
+  if (sa > kSaRegisterAndIgnoreExistingKey) {  // REGISTER AND MOVE is not supported
     SetInvalidField(cmd, true, 1, 4);
     Complete(cmd);
     return;
   }
   // SPC-4 6.14.3: the basic parameter list is 24 bytes (more only with SPEC_I_PT).
-  if (plen != 24) {
+  if (plen != sizeof(ProutParameterList)) {
     SetCheckCondition(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
     Complete(cmd);
     return;
@@ -337,30 +321,31 @@ void PersistentReserveOut(Command* cmd) {
   }
   const uint8_t* p = cmd->data.data();
   ProutParams prm;
-  prm.key = GetBe64(p);
-  prm.sa_key = GetBe64(p + 8);
-  prm.spec_i_pt = p[20] & 0x08;
-  prm.all_tg_pt = p[20] & 0x04;
-  prm.aptpl = p[20] & 0x01;
+  using L = ProutParameterList;
+  prm.key = GetBe64(p + offsetof(L, reservation_key));
+  prm.sa_key = GetBe64(p + offsetof(L, service_action_reservation_key));
+  prm.spec_i_pt = p[offsetof(L, flags)] & kProutSpecIPt;
+  prm.all_tg_pt = p[offsetof(L, flags)] & kProutAllTgPt;
+  prm.aptpl = p[offsetof(L, flags)] & kProutAptpl;
 
   if (prm.aptpl) {  // PTPL_C = 0 (SPC-4 6.14.3)
-    SetInvalidField(cmd, false, 20, 0);
+    SetInvalidField(cmd, false, offsetof(L, flags), 0);
     Complete(cmd);
     return;
   }
   if (prm.spec_i_pt) {  // SIP_C = 0
-    SetInvalidField(cmd, false, 20, 3);
+    SetInvalidField(cmd, false, offsetof(L, flags), 3);
     Complete(cmd);
     return;
   }
   const bool needs_type =
-      sa == kReserve || sa == kRelease || sa == kPreempt || sa == kPreemptAndAbort;
+      sa == kSaReserve || sa == kSaRelease || sa == kSaPreempt || sa == kSaPreemptAndAbort;
   if (needs_type && scope != 0) {
     SetInvalidField(cmd, true, 2, 7);
     Complete(cmd);
     return;
   }
-  if (needs_type && !ValidType(type) && !(sa == kPreempt || sa == kPreemptAndAbort)) {
+  if (needs_type && !ValidType(type) && !(sa == kSaPreempt || sa == kSaPreemptAndAbort)) {
     SetInvalidField(cmd, true, 2, 3);
     Complete(cmd);
     return;
@@ -381,10 +366,10 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
   PrRegistration* reg = FindReg(lu, nexus);
 
   switch (sa) {
-    case kRegister:
-    case kRegisterAndIgnore: {
+    case kSaRegister:
+    case kSaRegisterAndIgnoreExistingKey: {
       // SPC-4 5.13.7.
-      if (sa == kRegister && (reg ? reg->key != prm.key : prm.key != 0)) {
+      if (sa == kSaRegister && (reg ? reg->key != prm.key : prm.key != 0)) {
         Conflict(cmd);
         break;
       }
@@ -396,84 +381,84 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
           r.target_port = nexus.target_port;
           r.relative_port_id = nexus.relative_port_id;
           r.all_tg_pt = prm.all_tg_pt;
-          lu->pr_registrations.push_back(std::move(r));
-          ++lu->pr_generation;
+          lu->pr.registrations.push_back(std::move(r));
+          ++lu->pr.generation;
         }
         break;
       }
       if (prm.sa_key == 0) {
         // Unregister (SPC-4 5.13.11.3).
-        size_t i = static_cast<size_t>(reg - lu->pr_registrations.data());
+        size_t i = static_cast<size_t>(reg - lu->pr.registrations.data());
         RemoveRegistration(lu, i, nexus, /*notify_release=*/true);
       } else {
         reg->key = prm.sa_key;
       }
-      ++lu->pr_generation;
+      ++lu->pr.generation;
       break;
     }
-    case kReserve: {
+    case kSaReserve: {
       // SPC-4 5.13.9.
       if (reg == nullptr || reg->key != prm.key) {
         Conflict(cmd);
         break;
       }
-      if (lu->pr_reserved) {
-        if (!IsHolder(lu, nexus) || lu->pr_type != type) Conflict(cmd);
+      if (lu->pr.reserved) {
+        if (!IsHolder(lu, nexus) || lu->pr.type != type) Conflict(cmd);
         break;
       }
-      lu->pr_reserved = true;
-      lu->pr_type = type;
-      lu->pr_holder_initiator_port = nexus.initiator_port;
-      lu->pr_holder_target_port = nexus.target_port;
+      lu->pr.reserved = true;
+      lu->pr.type = type;
+      lu->pr.holder_initiator_port = nexus.initiator_port;
+      lu->pr.holder_target_port = nexus.target_port;
       lu->UpdateReservationActiveLocked();
       break;
     }
-    case kRelease: {
+    case kSaRelease: {
       // SPC-4 5.13.11.2.
       if (reg == nullptr || reg->key != prm.key) {
         Conflict(cmd);
         break;
       }
-      if (!lu->pr_reserved || !IsHolder(lu, nexus)) break;
-      if (lu->pr_type != type) {
-        SetCheckCondition(cmd, SenseKey::kIllegalRequest, kInvalidReleaseOfPr);
+      if (!lu->pr.reserved || !IsHolder(lu, nexus)) break;
+      if (lu->pr.type != type) {
+        SetCheckCondition(cmd, SenseKey::kIllegalRequest, asc::kInvalidReleaseOfPersistentReservation);
         break;
       }
-      uint8_t old = lu->pr_type;
+      uint8_t old = lu->pr.type;
       ReleaseReservation(lu);
       // Registrants-only and all-registrants: the other registrants learn of it; the
       // releasing nexus itself does not get a unit attention.
-      if (old != kTypeWe && old != kTypeEa) {
+      if (old != kPrTypeWriteExclusive && old != kPrTypeExclusiveAccess) {
         UaToRegistrants(lu, nexus, asc::kReservationsReleased);
       }
       break;
     }
-    case kClear: {
+    case kSaClear: {
       // SPC-4 5.13.11.2.6.
       if (reg == nullptr || reg->key != prm.key) {
         Conflict(cmd);
         break;
       }
       UaToRegistrants(lu, nexus, asc::kReservationsPreempted);
-      lu->pr_registrations.clear();
+      lu->pr.registrations.clear();
       ReleaseReservation(lu);
-      ++lu->pr_generation;
+      ++lu->pr.generation;
       break;
     }
-    case kPreempt:
-    case kPreemptAndAbort: {
+    case kSaPreempt:
+    case kSaPreemptAndAbort: {
       // SPC-4 5.13.11.4. PREEMPT AND ABORT acts as PREEMPT: the transport aborts no tasks.
       if (reg == nullptr || reg->key != prm.key) {
         Conflict(cmd);
         break;
       }
-      const bool reserved = lu->pr_reserved;
-      const bool all_reg = reserved && AllRegistrants(lu->pr_type);
+      const bool reserved = lu->pr.reserved;
+      const bool all_reg = reserved && AllRegistrants(lu->pr.type);
       uint64_t holder_key = 0;
       if (reserved && !all_reg) {
-        for (const auto& r : lu->pr_registrations) {
-          if (r.initiator_port == lu->pr_holder_initiator_port &&
-              (r.all_tg_pt || r.target_port == lu->pr_holder_target_port)) {
+        for (const auto& r : lu->pr.registrations) {
+          if (r.initiator_port == lu->pr.holder_initiator_port &&
+              (r.all_tg_pt || r.target_port == lu->pr.holder_target_port)) {
             holder_key = r.key;
             break;
           }
@@ -492,7 +477,7 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
       // Remove the preempted registrations (all others for all-registrants with key 0).
       std::vector<PrRegistration> removed;
       std::vector<PrRegistration> kept;
-      for (auto& r : lu->pr_registrations) {
+      for (auto& r : lu->pr.registrations) {
         bool self = Matches(r, nexus.initiator_port, nexus.target_port);
         bool hit = (all_reg && prm.sa_key == 0) ? !self : (r.key == prm.sa_key && !self);
         (hit ? removed : kept).push_back(r);
@@ -508,22 +493,22 @@ void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, 
           }
         }
       }
-      lu->pr_registrations = std::move(kept);
+      lu->pr.registrations = std::move(kept);
       if (takes_reservation) {
-        const uint8_t old_type = lu->pr_type;
-        lu->pr_reserved = true;
-        lu->pr_type = type;
-        lu->pr_holder_initiator_port = nexus.initiator_port;
-        lu->pr_holder_target_port = nexus.target_port;
+        const uint8_t old_type = lu->pr.type;
+        lu->pr.reserved = true;
+        lu->pr.type = type;
+        lu->pr.holder_initiator_port = nexus.initiator_port;
+        lu->pr.holder_target_port = nexus.target_port;
         lu->UpdateReservationActiveLocked();
         if (old_type != type) {
           // The remaining registrants lose their view of the old reservation.
           UaToRegistrants(lu, nexus, asc::kReservationsReleased);
         }
-      } else if (all_reg && lu->pr_registrations.empty()) {
+      } else if (all_reg && lu->pr.registrations.empty()) {
         ReleaseReservation(lu);
       }
-      ++lu->pr_generation;
+      ++lu->pr.generation;
       break;
     }
     default:

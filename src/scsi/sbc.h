@@ -2,7 +2,8 @@
 // SBC-4 block command emulation (direct-access block device, peripheral type 0x00):
 // READ/WRITE (6/10/12/16), VERIFY, WRITE AND VERIFY, WRITE SAME, UNMAP, COMPARE AND
 // WRITE, ORWRITE, PRE-FETCH, SYNCHRONIZE CACHE, READ CAPACITY (10/16), GET LBA STATUS,
-// READ DEFECT DATA. The table itself is SbcDeviceType() (declared in scsi/dispatch.h).
+// READ DEFECT DATA. The table itself is SbcDeviceType() (declared in scsi/dispatch.h); the
+// code is in sbc.cc and the sbc_*.cc files next to it (listed in scsi/sbc_internal.h).
 //
 // This header also holds the block limits that the SPC side reports in VPD pages 0xB0
 // (Block Limits) and 0xB2 (Logical Block Provisioning), so the limits advertised and the

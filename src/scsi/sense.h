@@ -1,75 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// Sense data (SPC-4 4.5): sense keys, additional sense codes, and builders for fixed (0x70)
-// and descriptor (0x72) format. Pure functions, thread-compatible.
+// Sense data (SPC-4 4.5): builders for fixed (0x70) and descriptor (0x72) format, and the
+// backing-store status -> sense mapping. The sense keys and additional sense codes are in
+// scsi/spec.h. Pure functions, thread-compatible.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "scsi/spec.h"
+
 namespace modtgt::scsi {
 
 struct Command;
-
-enum class SenseKey : uint8_t {
-  kNoSense = 0x0,
-  kRecoveredError = 0x1,
-  kNotReady = 0x2,
-  kMediumError = 0x3,
-  kHardwareError = 0x4,
-  kIllegalRequest = 0x5,
-  kUnitAttention = 0x6,
-  kDataProtect = 0x7,
-  kBlankCheck = 0x8,
-  kAbortedCommand = 0xb,
-  kMiscompare = 0xe,
-};
-
-// Additional sense code + qualifier, as one 16-bit value 0xAAQQ.
-struct Asc {
-  uint16_t v;
-  constexpr uint8_t asc() const { return static_cast<uint8_t>(v >> 8); }
-  constexpr uint8_t ascq() const { return static_cast<uint8_t>(v); }
-  constexpr bool operator==(const Asc& o) const { return v == o.v; }
-};
-
-namespace asc {
-inline constexpr Asc kNone{0x0000};
-inline constexpr Asc kLunNotReadyManualIntervention{0x0403};
-inline constexpr Asc kLunNotReadyFormatInProgress{0x0404};
-inline constexpr Asc kWriteError{0x0c00};
-inline constexpr Asc kUnrecoveredReadError{0x1100};
-inline constexpr Asc kMiscompareDuringVerify{0x1d00};
-inline constexpr Asc kParameterListLengthError{0x1a00};
-inline constexpr Asc kInvalidOpcode{0x2000};
-inline constexpr Asc kLbaOutOfRange{0x2100};
-inline constexpr Asc kInvalidFieldInCdb{0x2400};
-inline constexpr Asc kLunNotSupported{0x2500};
-inline constexpr Asc kInvalidFieldInParameterList{0x2600};
-inline constexpr Asc kWriteProtected{0x2700};
-inline constexpr Asc kNotReadyToReadyChange{0x2800};
-inline constexpr Asc kPowerOnResetOccurred{0x2900};
-inline constexpr Asc kPowerOnOccurred{0x2901};
-inline constexpr Asc kBusResetOccurred{0x2902};
-inline constexpr Asc kLunResetOccurred{0x2903};  // "BUS DEVICE RESET FUNCTION OCCURRED"
-inline constexpr Asc kItNexusLoss{0x2907};
-inline constexpr Asc kParametersChanged{0x2a00};
-inline constexpr Asc kModeParametersChanged{0x2a01};
-inline constexpr Asc kReservationsPreempted{0x2a03};
-inline constexpr Asc kReservationsReleased{0x2a04};
-inline constexpr Asc kRegistrationsPreempted{0x2a05};
-inline constexpr Asc kCapacityDataHasChanged{0x2a09};
-inline constexpr Asc kCommandsClearedByAnotherInitiator{0x2f00};
-inline constexpr Asc kSavingParametersNotSupported{0x3900};
-inline constexpr Asc kMediumNotPresent{0x3a00};
-inline constexpr Asc kMediumNotPresentTrayClosed{0x3a01};
-inline constexpr Asc kMediumNotPresentTrayOpen{0x3a02};
-inline constexpr Asc kInquiryDataHasChanged{0x3f03};
-inline constexpr Asc kReportedLunsDataHasChanged{0x3f0e};
-inline constexpr Asc kInternalTargetFailure{0x4400};
-inline constexpr Asc kInvalidMessageError{0x4900};
-inline constexpr Asc kMediumRemovalPrevented{0x5302};
-inline constexpr Asc kInsufficientRegistrationResources{0x5504};
-}  // namespace asc
 
 // Writes sense into buf (at least 18 bytes for fixed, 8 + 8 for descriptor with
 // information). Returns the length written. `info` (the INFORMATION field) is included only

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// SPC-4 commands shared by every device type. Handlers run on the command's owning loop;
-// each completes the command exactly once (scsi::Complete). Persistent reservations are in
-// pr.cc.
+// SPC-4 commands shared by every device type: INQUIRY and its VPD pages, TEST UNIT READY,
+// REQUEST SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, START STOP UNIT, PREVENT
+// ALLOW MEDIUM REMOVAL, RESERVE/RELEASE, and the SPC table (SpcOps). MODE SENSE/SELECT are
+// in spc_mode.cc, persistent reservations in pr.cc. Handlers run on the command's owning
+// loop; each completes the command exactly once (scsi::Complete).
 #include "scsi/spc.h"
 
 #include <algorithm>
@@ -12,36 +14,18 @@
 
 #include "common/byteorder.h"
 #include "scsi/dispatch.h"
+#include "scsi/handler_util.h"
 #include "scsi/logical_unit.h"
 #include "scsi/mmc.h"
 #include "scsi/sbc.h"
 #include "scsi/sense.h"
+#include "scsi/spec.h"
 
 namespace modtgt::scsi {
 namespace {
 
 // ---------------------------------------------------------------------------------------
 // Helpers
-
-// Returns min(len, alloc) bytes of buf as Data-In and completes cmd (SPC-4 4.2.5.6: the
-// ALLOCATION LENGTH truncates; the transport computes the residual against EDTL).
-void FinishDataIn(Command* cmd, const uint8_t* buf, size_t len, uint32_t alloc) {
-  uint32_t n = static_cast<uint32_t>(std::min<size_t>(len, alloc));
-  cmd->data.Resize(n);
-  if (n) std::memcpy(cmd->data.data(), buf, n);
-  cmd->data_in_length = n;
-  Complete(cmd);
-}
-
-void Fail(Command* cmd, SenseKey key, Asc code) {
-  SetCheckCondition(cmd, key, code);
-  Complete(cmd);
-}
-
-void FailField(Command* cmd, bool in_cdb, uint16_t byte, int bit = -1) {
-  SetInvalidField(cmd, in_cdb, byte, bit);
-  Complete(cmd);
-}
 
 // Copies s into n bytes, space padded (SPC-4 4.4.1 ASCII fields).
 void PutAscii(uint8_t* p, const std::string& s, size_t n) {
@@ -66,47 +50,31 @@ std::string SerialOf(const LogicalUnit& lu) {
   return std::string("beaf") + buf;
 }
 
-bool IsSbc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x00; }
-bool IsMmc(const LogicalUnit& lu) { return lu.type()->peripheral_type() == 0x05; }
-
-// The SPC table lists the name before the usage bitmap; same entries as scsi::Op/SaOp.
-OpInfo Op(uint8_t opcode, OpHandler h, uint32_t flags, const char* name,
-          std::initializer_list<uint8_t> usage) {
-  return scsi::Op(opcode, h, flags, usage, name);
-}
-
-OpInfo OpSa(uint8_t opcode, uint16_t sa, OpHandler h, uint32_t flags, const char* name,
-            std::initializer_list<uint8_t> usage) {
-  return scsi::SaOp(opcode, sa, h, flags, usage, name);
-}
-
 // ---------------------------------------------------------------------------------------
 // INQUIRY (SPC-4 6.6)
 
-constexpr size_t kStdInquiryLen = 96;
-
-void StandardInquiry(Command* cmd, uint8_t* d) {
+// The whole of the standard INQUIRY data (SPC-4 6.6.2); d is zeroed.
+void StandardInquiry(Command* cmd, StandardInquiryData* d) {
   const LogicalUnit* lu = cmd->lu.get();
   LuConfig defaults;
   const LuConfig& cfg = lu ? lu->config() : defaults;
   // PERIPHERAL QUALIFIER 3 / type 1Fh for a LUN that does not exist (SPC-4 6.6.2).
-  d[0] = lu ? (lu->type()->peripheral_type() & 0x1f) : 0x7f;
-  d[1] = (lu && MediumRemovable(*lu)) ? 0x80 : 0x00;  // RMB (always 1 for MMC)
-  d[2] = 0x06;                                  // VERSION: SPC-4
-  d[3] = 0x10 | 0x02;                           // HISUP, RESPONSE DATA FORMAT 2
-  d[4] = kStdInquiryLen - 5;                    // ADDITIONAL LENGTH
-  d[5] = 0x00;                                  // TPGS 0, 3PC 0, PROTECT 0
-  d[6] = 0x00;
-  d[7] = 0x02;  // CMDQUE
-  PutAscii(d + 8, cfg.vendor, 8);
-  PutAscii(d + 16, cfg.product, 16);
-  PutAscii(d + 32, cfg.revision, 4);
-  // VERSION DESCRIPTORS (SPC-4 table 143).
-  PutBe16(d + 58, 0x00a0);  // SAM-5
-  PutBe16(d + 60, 0x0960);  // iSCSI
-  PutBe16(d + 62, 0x0460);  // SPC-4
-  if (lu && IsSbc(*lu)) PutBe16(d + 64, 0x04c0);  // SBC-3
-  if (lu && IsMmc(*lu)) PutBe16(d + 64, 0x04e0);  // MMC-6
+  d->peripheral = lu ? (lu->type()->peripheral_type() & 0x1f) : kPeripheralNoLun;
+  d->rmb = (lu && MediumRemovable(*lu)) ? kInquiryRmb : 0x00;  // always 1 for MMC
+  d->version = kInquiryVersionSpc4;
+  d->response_format = kInquiryHisup | kInquiryResponseDataFormat2;
+  d->additional_length = sizeof(StandardInquiryData) - 5;
+  d->flags5 = 0x00;  // TPGS 0, 3PC 0, PROTECT 0
+  d->flags6 = 0x00;
+  d->flags7 = kInquiryCmdque;
+  PutAscii(d->t10_vendor_identification, cfg.vendor, sizeof(d->t10_vendor_identification));
+  PutAscii(d->product_identification, cfg.product, sizeof(d->product_identification));
+  PutAscii(d->product_revision_level, cfg.revision, sizeof(d->product_revision_level));
+  PutBe16(d->version_descriptor[0], kVersionDescriptorSam5);
+  PutBe16(d->version_descriptor[1], kVersionDescriptorIscsi);
+  PutBe16(d->version_descriptor[2], kVersionDescriptorSpc4);
+  if (lu && IsSbc(*lu)) PutBe16(d->version_descriptor[3], kVersionDescriptorSbc3);
+  if (lu && IsMmc(*lu)) PutBe16(d->version_descriptor[3], kVersionDescriptorMmc6);
 }
 
 // Appends a designation descriptor (SPC-4 7.8.6.1).
@@ -168,80 +136,93 @@ void VpdDeviceId(Command* cmd, std::vector<uint8_t>& v) {
   }
 }
 
+// Appends the bytes of a wire layout after the page header in v.
+template <typename Page>
+void AppendPageBody(std::vector<uint8_t>& v, const Page& page) {
+  const auto* b = reinterpret_cast<const uint8_t*>(&page);
+  v.insert(v.end(), b + sizeof(VpdPageHeader), b + sizeof(Page));
+}
+
 void VpdBlockLimits(const LogicalUnit& lu, std::vector<uint8_t>& v) {
-  v.resize(64, 0);
-  uint8_t* d = v.data();
-  PutBe16(d + 2, 0x3c);
-  d[5] = kMaxCompareAndWriteBlocks;
+  BlockLimitsVpd d{};
+  d.maximum_compare_and_write_length = kMaxCompareAndWriteBlocks;
   uint32_t gran = std::max<uint32_t>(1, 4096 / lu.block_size());
-  PutBe16(d + 6, static_cast<uint16_t>(gran));  // OPTIMAL TRANSFER LENGTH GRANULARITY
+  PutBe16(d.optimal_transfer_length_granularity, static_cast<uint16_t>(gran));
   const uint32_t max = MaxTransferBlocks(lu);
-  PutBe32(d + 8, max);  // MAXIMUM TRANSFER LENGTH (enforced by the SBC handlers)
-  PutBe32(d + 12, std::clamp<uint32_t>(kOptimalTransferBytes / lu.block_size(), 1, max));
+  PutBe32(d.maximum_transfer_length, max);  // enforced by the SBC handlers
+  PutBe32(d.optimal_transfer_length,
+          std::clamp<uint32_t>(kOptimalTransferBytes / lu.block_size(), 1, max));
   if (SbcLbpEnabled(lu)) {
-    PutBe32(d + 20, kMaxUnmapLbaCount);
-    PutBe32(d + 24, kMaxUnmapBlockDescriptors);
+    PutBe32(d.maximum_unmap_lba_count, kMaxUnmapLbaCount);
+    PutBe32(d.maximum_unmap_block_descriptor_count, kMaxUnmapBlockDescriptors);
   }
-  PutBe64(d + 36, kMaxWriteSameBlocks);
+  PutBe64(d.maximum_write_same_length, kMaxWriteSameBlocks);
+  AppendPageBody(v, d);
 }
 
 void Inquiry(Command* cmd) {
   const uint8_t* cdb = cmd->cdb;
-  const bool evpd = cdb[1] & 0x01;
-  const uint8_t page = cdb[2];
-  const uint32_t alloc = GetBe16(cdb + 3);
+  const bool evpd = cdb[offsetof(InquiryCdb, evpd)] & 0x01;
+  const uint8_t page = cdb[offsetof(InquiryCdb, page_code)];
+  const uint32_t alloc = GetBe16(cdb + offsetof(InquiryCdb, allocation_length));
   if (cdb[1] & 0xfe) return FailField(cmd, true, 1, (cdb[1] & 0x02) ? 1 : -1);  // CMDDT obsolete
   if (!evpd) {
     if (page != 0) return FailField(cmd, true, 2);
-    uint8_t d[kStdInquiryLen] = {};
-    StandardInquiry(cmd, d);
-    return FinishDataIn(cmd, d, sizeof(d), alloc);
+    StandardInquiryData d{};
+    StandardInquiry(cmd, &d);
+    return FinishDataIn(cmd, reinterpret_cast<const uint8_t*>(&d), sizeof(d), alloc);
   }
   if (!cmd->lu) return Fail(cmd, SenseKey::kIllegalRequest, asc::kLunNotSupported);
   const LogicalUnit& lu = *cmd->lu;
   const bool sbc = IsSbc(lu);
-  std::vector<uint8_t> v(4, 0);
-  v[0] = lu.type()->peripheral_type() & 0x1f;
-  v[1] = page;
+  std::vector<uint8_t> v(sizeof(VpdPageHeader), 0);
+  v[offsetof(VpdPageHeader, peripheral)] = lu.type()->peripheral_type() & 0x1f;
+  v[offsetof(VpdPageHeader, page_code)] = page;
   switch (page) {
-    case 0x00: {  // Supported VPD pages
-      v.insert(v.end(), {0x00, 0x80, 0x83});
-      if (sbc) v.insert(v.end(), {0xb0, 0xb1, 0xb2});
+    case kVpdSupportedPages: {
+      v.insert(v.end(), {kVpdSupportedPages, kVpdUnitSerialNumber, kVpdDeviceIdentification});
+      if (sbc) {
+        v.insert(v.end(), {kVpdBlockLimits, kVpdBlockDeviceCharacteristics,
+                           kVpdLogicalBlockProvisioning});
+      }
       break;
     }
-    case 0x80: {  // Unit Serial Number (SPC-4 7.8.15)
+    case kVpdUnitSerialNumber: {  // SPC-4 7.8.15
       std::string s = SerialOf(lu);
       if (s.size() > 250) s.resize(250);
       v.insert(v.end(), s.begin(), s.end());
       break;
     }
-    case 0x83:  // Device Identification (SPC-4 7.8.6)
+    case kVpdDeviceIdentification:  // SPC-4 7.8.6
       VpdDeviceId(cmd, v);
       break;
-    case 0xb0:  // Block Limits (SBC-3 6.5.3)
+    case kVpdBlockLimits:  // SBC-3 6.5.3
       if (!sbc) return FailField(cmd, true, 2);
       VpdBlockLimits(lu, v);
       break;
-    case 0xb1:  // Block Device Characteristics (SBC-3 6.5.2)
+    case kVpdBlockDeviceCharacteristics: {  // SBC-3 6.5.2
       if (!sbc) return FailField(cmd, true, 2);
-      v.resize(64, 0);
-      PutBe16(v.data() + 4, 0x0001);  // MEDIUM ROTATION RATE: non-rotating
+      BlockDeviceCharacteristicsVpd d{};
+      PutBe16(d.medium_rotation_rate, kMediumRotationRateNonRotating);
+      AppendPageBody(v, d);
       break;
-    case 0xb2: {  // Logical Block Provisioning (SBC-3 6.5.4)
+    }
+    case kVpdLogicalBlockProvisioning: {  // SBC-3 6.5.4
       if (!sbc) return FailField(cmd, true, 2);
-      v.resize(8, 0);
+      LogicalBlockProvisioningVpd d{};
       // Same answers as READ CAPACITY (16) LBPME/LBPRZ (SBC-4 6.6.5: they shall match).
       if (SbcLbpEnabled(lu)) {
-        v[5] = 0x80 | 0x40 | 0x20;  // LBPU LBPWS LBPWS10
-        if (SbcLbprz(lu)) v[5] |= 0x04;  // LBPRZ
-        v[6] = 0x02;  // PROVISIONING TYPE: thin
+        d.flags = kLbpVpdLbpu | kLbpVpdLbpws | kLbpVpdLbpws10;
+        if (SbcLbprz(lu)) d.flags |= kLbpVpdLbprz;
+        d.provisioning_type = kProvisioningTypeThin;
       }
+      AppendPageBody(v, d);
       break;
     }
     default:
       return FailField(cmd, true, 2);
   }
-  PutBe16(v.data() + 2, static_cast<uint16_t>(v.size() - 4));
+  PutBe16(v.data() + offsetof(VpdPageHeader, page_length), static_cast<uint16_t>(v.size() - 4));
   FinishDataIn(cmd, v.data(), v.size(), alloc);
 }
 
@@ -301,205 +282,6 @@ void ReportLuns(Command* cmd) {
 }
 
 // ---------------------------------------------------------------------------------------
-// MODE SENSE / MODE SELECT (SPC-4 6.11-6.12, 7.5)
-
-enum Pc : uint8_t { kPcCurrent = 0, kPcChangeable = 1, kPcDefault = 2, kPcSaved = 3 };
-
-constexpr uint8_t kPageRwErrorRecovery = 0x01;
-constexpr uint8_t kPageCaching = 0x08;
-constexpr uint8_t kPageControl = 0x0a;
-constexpr uint8_t kPageInformationalExceptions = 0x1c;
-constexpr uint8_t kPageAll = 0x3f;
-constexpr uint8_t kPages[] = {kPageRwErrorRecovery, kPageCaching, kPageControl,
-                              kPageInformationalExceptions};
-// MMC-6 7: the pages of an MM device (0x01, 0x1A and 0x2A from MmcModePage).
-constexpr uint8_t kMmcPages[] = {kPageRwErrorRecovery, kPageControl, 0x1a, 0x2a};
-
-// Writes one mode page; returns its length (0 if the page is not supported).
-size_t BuildPage(const LogicalUnit& lu, uint8_t page, Pc pc, uint8_t* d) {
-  const bool changeable = pc == kPcChangeable;
-  const bool dflt = pc == kPcDefault;
-  if (IsMmc(lu) && page != kPageControl) return MmcModePage(lu, page, pc, d);
-  switch (page) {
-    case kPageRwErrorRecovery:  // SBC-3 6.4.9
-      if (!IsSbc(lu)) return 0;
-      std::memset(d, 0, 12);
-      d[0] = page;
-      d[1] = 0x0a;
-      if (!changeable) d[2] = 0x80 | 0x40;  // AWRE ARRE
-      return 12;
-    case kPageCaching: {  // SBC-3 6.4.5
-      if (!IsSbc(lu)) return 0;
-      std::memset(d, 0, 20);
-      d[0] = page;
-      d[1] = 0x12;
-      if (changeable) {
-        d[2] = 0x04;  // WCE
-      } else {
-        bool wce = dflt ? lu.config().write_cache : lu.wce.load();
-        d[2] = wce ? 0x04 : 0x00;  // RCD = 0
-      }
-      return 20;
-    }
-    case kPageControl:  // SPC-4 7.5.8
-      std::memset(d, 0, 12);
-      d[0] = page;
-      d[1] = 0x0a;
-      if (changeable) {
-        d[2] = 0x04;  // D_SENSE
-        d[4] = 0x08;  // SWP
-      } else {
-        d[2] = (!dflt && lu.d_sense.load()) ? 0x04 : 0x00;  // TST 0, D_SENSE
-        d[3] = 0x10;                                        // QUEUE ALGORITHM MODIFIER 1, QERR 0
-        d[4] = (!dflt && lu.swp.load()) ? 0x08 : 0x00;      // SWP
-        d[5] = 0x00;  // TAS 0: aborted tasks of other nexuses end silently
-        PutBe16(d + 8, 0xffff);                             // BUSY TIMEOUT PERIOD: unlimited
-      }
-      return 12;
-    case kPageInformationalExceptions:  // SPC-4 7.5.11
-      std::memset(d, 0, 12);
-      d[0] = page;
-      d[1] = 0x0a;
-      return 12;
-    default:
-      return 0;
-  }
-}
-
-void ModeSense(Command* cmd) {
-  const uint8_t* cdb = cmd->cdb;
-  const bool ten = cdb[0] == 0x5a;
-  const bool dbd = cdb[1] & 0x08;
-  const bool llbaa = ten && (cdb[1] & 0x10);
-  const Pc pc = static_cast<Pc>(cdb[2] >> 6);
-  const uint8_t page = cdb[2] & 0x3f;
-  const uint8_t subpage = cdb[3];
-  const uint32_t alloc = ten ? GetBe16(cdb + 7) : cdb[4];
-  const LogicalUnit& lu = *cmd->lu;
-
-  if (pc == kPcSaved) return Fail(cmd, SenseKey::kIllegalRequest, asc::kSavingParametersNotSupported);
-  if (subpage != 0x00 && subpage != 0xff) return FailField(cmd, true, 3);
-
-  std::vector<uint8_t> v(ten ? 8 : 4, 0);
-  const bool sbc = IsSbc(lu);
-  // Device-specific parameter (SBC-3 6.4.1): WP and DPOFUA.
-  uint8_t dsp = 0;
-  if (sbc) {
-    dsp = 0x10;  // DPOFUA
-    if (lu.readonly() || lu.swp.load()) dsp |= 0x80;
-  }
-  if (!dbd && sbc) {
-    uint64_t blocks = lu.num_blocks();
-    if (llbaa) {
-      uint8_t bd[16] = {};
-      PutBe64(bd, blocks);
-      PutBe32(bd + 12, lu.block_size());
-      v.insert(v.end(), bd, bd + 16);
-    } else {
-      uint8_t bd[8] = {};
-      PutBe32(bd, blocks > 0xffffffffull ? 0xffffffffu : static_cast<uint32_t>(blocks));
-      PutBe24(bd + 5, lu.block_size());
-      v.insert(v.end(), bd, bd + 8);
-    }
-  }
-  const size_t bdlen = v.size() - (ten ? 8 : 4);
-  uint8_t buf[64];
-  static_assert(sizeof(buf) >= kMmcModePageMax);
-  if (page == kPageAll) {
-    const bool mmc = IsMmc(lu);
-    for (uint8_t p : mmc ? std::vector<uint8_t>(std::begin(kMmcPages), std::end(kMmcPages))
-                         : std::vector<uint8_t>(std::begin(kPages), std::end(kPages))) {
-      size_t n = BuildPage(lu, p, pc, buf);
-      v.insert(v.end(), buf, buf + n);
-    }
-  } else {
-    size_t n = BuildPage(lu, page, pc, buf);
-    if (n == 0) return FailField(cmd, true, 2, 5);
-    v.insert(v.end(), buf, buf + n);
-  }
-  if (ten) {
-    PutBe16(v.data(), static_cast<uint16_t>(v.size() - 2));
-    v[3] = dsp;
-    v[4] = llbaa && bdlen ? 0x01 : 0x00;  // LONGLBA
-    PutBe16(v.data() + 6, static_cast<uint16_t>(bdlen));
-  } else {
-    if (v.size() > 256) v.resize(256);
-    v[0] = static_cast<uint8_t>(v.size() - 1);
-    v[2] = dsp;
-    v[3] = static_cast<uint8_t>(bdlen);
-  }
-  FinishDataIn(cmd, v.data(), v.size(), alloc);
-}
-
-void ModeSelect(Command* cmd) {
-  const uint8_t* cdb = cmd->cdb;
-  const bool ten = cdb[0] == 0x55;
-  const bool sp = cdb[1] & 0x01;
-  const uint32_t plen = ten ? GetBe16(cdb + 7) : cdb[4];
-  LogicalUnit* lu = cmd->lu.get();
-  cmd->data_out_needed = plen;
-  if (cdb[1] & 0xee) return FailField(cmd, true, 1);
-  if (sp) return Fail(cmd, SenseKey::kIllegalRequest, asc::kSavingParametersNotSupported);
-  if (plen == 0) return Complete(cmd);
-  const size_t hdr = ten ? 8 : 4;
-  if (plen < hdr || cmd->data.size() < plen) {
-    return Fail(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
-  }
-  const uint8_t* p = cmd->data.data();
-  const size_t bdlen = ten ? GetBe16(p + 6) : p[3];
-  size_t off = hdr;
-  if (bdlen) {
-    // One block descriptor; only the current block length is accepted.
-    const bool longlba = ten && (p[4] & 0x01);
-    const size_t want = longlba ? 16 : 8;
-    if (bdlen != want || off + bdlen > plen) return FailField(cmd, false, ten ? 6 : 3);
-    uint32_t bl = longlba ? GetBe32(p + off + 12) : GetBe24(p + off + 5);
-    if (bl != 0 && bl != lu->block_size()) {
-      return FailField(cmd, false, static_cast<uint16_t>(off + (longlba ? 12 : 5)));
-    }
-    off += bdlen;
-  }
-  bool new_wce = lu->wce.load(), new_dsense = lu->d_sense.load(), new_swp = lu->swp.load();
-  while (off < plen) {
-    if (plen - off < 2) return Fail(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
-    const uint8_t code = p[off] & 0x3f;
-    if (p[off] & 0x40) return FailField(cmd, false, static_cast<uint16_t>(off), 6);  // SPF: no subpages
-    const size_t len = 2 + static_cast<size_t>(p[off + 1]);
-    uint8_t cur[64], chg[64];
-    size_t n = BuildPage(*lu, code, kPcCurrent, cur);
-    if (n == 0) return FailField(cmd, false, static_cast<uint16_t>(off), 5);
-    if (len != n) return FailField(cmd, false, static_cast<uint16_t>(off + 1));
-    if (off + len > plen) return Fail(cmd, SenseKey::kIllegalRequest, asc::kParameterListLengthError);
-    BuildPage(*lu, code, kPcChangeable, chg);
-    for (size_t i = 2; i < n; ++i) {
-      const uint8_t diff = static_cast<uint8_t>((p[off + i] ^ cur[i]) & ~chg[i]);
-      if (diff) {
-        int bit = 7;
-        while (bit > 0 && !(diff & (1u << bit))) --bit;
-        return FailField(cmd, false, static_cast<uint16_t>(off + i), bit);
-      }
-    }
-    if (code == kPageCaching) new_wce = p[off + 2] & 0x04;
-    if (code == kPageControl) {
-      new_dsense = p[off + 2] & 0x04;
-      new_swp = p[off + 4] & 0x08;
-    }
-    off += len;
-  }
-  const bool changed =
-      new_wce != lu->wce.load() || new_dsense != lu->d_sense.load() || new_swp != lu->swp.load();
-  if (new_wce != lu->wce.load()) {
-    lu->wce.store(new_wce);
-    lu->backend()->SetWriteCache(new_wce);
-  }
-  lu->d_sense.store(new_dsense);
-  lu->swp.store(new_swp);
-  // SPC-4 7.5.1: the other I_T nexuses learn of the change.
-  if (changed) lu->AddUnitAttentionAll(asc::kModeParametersChanged, cmd->nexus ? cmd->nexus->id : 0);
-  Complete(cmd);
-}
-
-// ---------------------------------------------------------------------------------------
 // REPORT SUPPORTED OPERATION CODES (SPC-4 6.35)
 
 void PutTimeoutDescriptor(std::vector<uint8_t>& v) {
@@ -516,7 +298,7 @@ void PutUsage(std::vector<uint8_t>& v, const OpInfo& op) {
   // (whatever the table says); the other bits are the usage map.
   u[0] = op.opcode;
   if (op.has_service_action) {
-    if (op.opcode == 0x7f) {
+    if (op.opcode == kVariableLengthCdb) {
       PutBe16(u.data() + 8, op.service_action);
     } else {
       u[1] = static_cast<uint8_t>((u[1] & 0xe0) | (op.service_action & 0x1f));
@@ -635,13 +417,13 @@ void PreventAllow(Command* cmd) {
 
 void Reserve(Command* cmd) {
   LogicalUnit* lu = cmd->lu.get();
-  if (cmd->cdb[0] == 0x56 && (cmd->cdb[1] & 0x12)) {
+  if (cmd->cdb[0] == kReserve10 && (cmd->cdb[1] & 0x12)) {
     return FailField(cmd, true, 1, (cmd->cdb[1] & 0x10) ? 4 : 1);  // 3RDPTY, LONGID
   }
   {
     std::lock_guard<std::mutex> lock(lu->mutex());
     const uint64_t me = cmd->nexus ? cmd->nexus->id : 0;
-    if (!lu->pr_registrations.empty() || lu->pr_reserved ||
+    if (!lu->pr.registrations.empty() || lu->pr.reserved ||
         (lu->spc2_reservation_holder != 0 && lu->spc2_reservation_holder != me)) {
       cmd->status = Status::kReservationConflict;
     } else {
@@ -657,7 +439,7 @@ void Release(Command* cmd) {
   {
     std::lock_guard<std::mutex> lock(lu->mutex());
     const uint64_t me = cmd->nexus ? cmd->nexus->id : 0;
-    if (!lu->pr_registrations.empty() || lu->pr_reserved) {
+    if (!lu->pr.registrations.empty() || lu->pr.reserved) {
       cmd->status = Status::kReservationConflict;
     } else if (lu->spc2_reservation_holder == me) {
       lu->spc2_reservation_holder = 0;
@@ -688,42 +470,48 @@ uint8_t PhysicalBlockExponent(const LogicalUnit& lu) {
 std::vector<OpInfo> SpcOps() {
   constexpr uint32_t kInfo = kOpNoUnitAttention | kOpNoLun | kOpConflictExempt;
   std::vector<OpInfo> ops = {
-      Op(0x00, &TestUnitReady, kOpNeedsMedium, "TEST UNIT READY", {0x00, 0, 0, 0, 0, 0}),
-      Op(0x03, &RequestSense, kInfo, "REQUEST SENSE", {0x03, 0x01, 0, 0, 0xff, 0}),
-      Op(0x12, &Inquiry, kInfo, "INQUIRY", {0x12, 0x01, 0xff, 0xff, 0xff, 0}),
-      Op(0x15, &ModeSelect, 0, "MODE SELECT(6)", {0x15, 0x11, 0, 0, 0xff, 0}),
-      Op(0x16, &Reserve, 0, "RESERVE(6)", {0x16, 0, 0, 0, 0, 0}),
-      Op(0x17, &Release, 0, "RELEASE(6)", {0x17, 0, 0, 0, 0, 0}),
-      Op(0x1a, &ModeSense, 0, "MODE SENSE(6)", {0x1a, 0x08, 0xff, 0xff, 0xff, 0}),
-      Op(0x1b, &StartStopUnit, 0, "START STOP UNIT", {0x1b, 0x01, 0, 0x0f, 0xf7, 0}),
-      Op(0x1e, &PreventAllow, 0, "PREVENT ALLOW MEDIUM REMOVAL", {0x1e, 0, 0, 0, 0x03, 0}),
-      Op(0x55, &ModeSelect, 0, "MODE SELECT(10)", {0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0}),
-      Op(0x56, &Reserve, 0, "RESERVE(10)", {0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
-      Op(0x57, &Release, 0, "RELEASE(10)", {0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
-      Op(0x5a, &ModeSense, 0, "MODE SENSE(10)",
-         {0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0}),
-      Op(0xa0, &ReportLuns, kInfo, "REPORT LUNS",
-         {0xa0, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0}),
-      OpSa(0xa3, 0x0c, &ReportSupportedOpcodes, kOpConflictExempt,
-           "REPORT SUPPORTED OPERATION CODES",
-           {0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0}),
+      Op(kTestUnitReady, &TestUnitReady, kOpNeedsMedium, "TEST UNIT READY",
+         {kTestUnitReady, 0, 0, 0, 0, 0}),
+      Op(kRequestSense, &RequestSense, kInfo, "REQUEST SENSE",
+         {kRequestSense, 0x01, 0, 0, 0xff, 0}),
+      Op(kInquiry, &Inquiry, kInfo, "INQUIRY", {kInquiry, 0x01, 0xff, 0xff, 0xff, 0}),
+      Op(kModeSelect6, &ModeSelect, 0, "MODE SELECT(6)", {kModeSelect6, 0x11, 0, 0, 0xff, 0}),
+      Op(kReserve6, &Reserve, 0, "RESERVE(6)", {kReserve6, 0, 0, 0, 0, 0}),
+      Op(kRelease6, &Release, 0, "RELEASE(6)", {kRelease6, 0, 0, 0, 0, 0}),
+      Op(kModeSense6, &ModeSense, 0, "MODE SENSE(6)", {kModeSense6, 0x08, 0xff, 0xff, 0xff, 0}),
+      Op(kStartStopUnit, &StartStopUnit, 0, "START STOP UNIT",
+         {kStartStopUnit, 0x01, 0, 0x0f, 0xf7, 0}),
+      Op(kPreventAllowMediumRemoval, &PreventAllow, 0, "PREVENT ALLOW MEDIUM REMOVAL",
+         {kPreventAllowMediumRemoval, 0, 0, 0, 0x03, 0}),
+      Op(kModeSelect10, &ModeSelect, 0, "MODE SELECT(10)",
+         {kModeSelect10, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0}),
+      Op(kReserve10, &Reserve, 0, "RESERVE(10)", {kReserve10, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
+      Op(kRelease10, &Release, 0, "RELEASE(10)", {kRelease10, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
+      Op(kModeSense10, &ModeSense, 0, "MODE SENSE(10)",
+         {kModeSense10, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0}),
+      Op(kReportLuns, &ReportLuns, kInfo, "REPORT LUNS",
+         {kReportLuns, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0}),
+      Op({kMaintenanceIn, kSaReportSupportedOperationCodes}, &ReportSupportedOpcodes,
+         kOpConflictExempt, "REPORT SUPPORTED OPERATION CODES",
+         {kMaintenanceIn, kSaReportSupportedOperationCodes, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff,
+          0xff, 0xff, 0, 0}),
   };
   static const char* const kPrinNames[] = {"PERSISTENT RESERVE IN/READ KEYS",
                                            "PERSISTENT RESERVE IN/READ RESERVATION",
                                            "PERSISTENT RESERVE IN/REPORT CAPABILITIES",
                                            "PERSISTENT RESERVE IN/READ FULL STATUS"};
-  for (uint8_t sa = 0; sa <= 3; ++sa) {
-    ops.push_back(OpSa(0x5e, sa, &PersistentReserveIn, 0, kPrinNames[sa],
-                       {0x5e, sa, 0, 0, 0, 0, 0, 0xff, 0xff, 0}));
+  for (uint8_t sa = kSaReadKeys; sa <= kSaReadFullStatus; ++sa) {
+    ops.push_back(Op({kPersistentReserveIn, sa}, &PersistentReserveIn, 0, kPrinNames[sa],
+                     {kPersistentReserveIn, sa, 0, 0, 0, 0, 0, 0xff, 0xff, 0}));
   }
   static const char* const kProutNames[] = {
       "PERSISTENT RESERVE OUT/REGISTER", "PERSISTENT RESERVE OUT/RESERVE",
       "PERSISTENT RESERVE OUT/RELEASE",  "PERSISTENT RESERVE OUT/CLEAR",
       "PERSISTENT RESERVE OUT/PREEMPT",  "PERSISTENT RESERVE OUT/PREEMPT AND ABORT",
       "PERSISTENT RESERVE OUT/REGISTER AND IGNORE EXISTING KEY"};
-  for (uint8_t sa = 0; sa <= 6; ++sa) {
-    ops.push_back(OpSa(0x5f, sa, &PersistentReserveOut, 0, kProutNames[sa],
-                       {0x5f, sa, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0}));
+  for (uint8_t sa = kSaRegister; sa <= kSaRegisterAndIgnoreExistingKey; ++sa) {
+    ops.push_back(Op({kPersistentReserveOut, sa}, &PersistentReserveOut, 0, kProutNames[sa],
+                     {kPersistentReserveOut, sa, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0}));
   }
   return ops;
 }

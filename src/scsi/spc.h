@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // SPC-4 commands shared by every device type (INQUIRY and VPD pages, MODE SENSE/SELECT,
 // REPORT LUNS, REQUEST SENSE, TEST UNIT READY, REPORT SUPPORTED OPERATION CODES, START STOP
-// UNIT, PREVENT ALLOW MEDIUM REMOVAL, RESERVE/RELEASE, PERSISTENT RESERVE IN/OUT).
+// UNIT, PREVENT ALLOW MEDIUM REMOVAL, RESERVE/RELEASE, PERSISTENT RESERVE IN/OUT): spc.cc,
+// with MODE SENSE/SELECT in spc_mode.cc and persistent reservations in pr.cc.
 // Handlers run on the command's owning loop; they take the LU mutex where they touch
 // shared LU state.
 #pragma once
@@ -38,6 +39,11 @@ uint32_t MaxTransferBlocks(const LogicalUnit& lu);
 // physical blocks (0 when the logical block is 4 KiB or larger).
 inline constexpr uint32_t kPhysicalBlockBytes = 4096;
 uint8_t PhysicalBlockExponent(const LogicalUnit& lu);
+
+// MODE SENSE (6/10) / MODE SELECT (6/10) (SPC-4 6.9-6.12), implemented in spc_mode.cc.
+// One handler each for both CDB sizes.
+void ModeSense(Command* cmd);
+void ModeSelect(Command* cmd);
 
 // PERSISTENT RESERVE IN / OUT (SPC-4 6.13, 6.14), implemented in pr.cc. One handler per
 // opcode; the service action is decoded inside.

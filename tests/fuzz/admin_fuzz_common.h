@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "core/module_registry.h"
 #include "core/target.h"
+#include "core/transport_registry.h"
 
 namespace modtgt::fuzz {
 
@@ -34,7 +35,9 @@ namespace modtgt::fuzz {
 
 // The module folder the fuzzers give the admin code: a private temporary folder holding
 // only backing-store/bs_null.so (a symlink into the build), so "system bsload" can load
-// nothing else (no module that opens files) whatever the input asks.
+// nothing else (no module that opens files) whatever the input asks, and a placeholder
+// transport/lld_iscsi.so that is not a module: --lld iscsi is known, but no input can
+// start a transport (it would listen on the network).
 class FuzzModules {
  public:
   static FuzzModules& Get() {
@@ -42,6 +45,7 @@ class FuzzModules {
     return *m;
   }
   core::ModuleRegistry* registry() { return &registry_; }
+  core::TransportRegistry* transports() { return transports_.get(); }
   const std::string& dir() const { return dir_; }
   bool have_null() const { return have_null_; }
   // Loads bs_null again if an input unloaded it, so every input starts the same way.
@@ -60,6 +64,13 @@ class FuzzModules {
     dir_ = tmpl;
     std::string bs = dir_ + "/backing-store";
     if (mkdir(bs.c_str(), 0700) != 0) std::abort();
+    std::string lld = dir_ + "/transport";
+    if (mkdir(lld.c_str(), 0700) != 0) std::abort();
+    if (FILE* f = std::fopen((lld + "/lld_iscsi.so").c_str(), "w")) {
+      std::fputs("not a transport module\n", f);
+      std::fclose(f);
+    }
+    transports_ = std::make_unique<core::TransportRegistry>(core::TransportContext{}, dir_);
 #ifdef MODTGT_BUILD_MODULE_DIR
     std::string src = std::string(MODTGT_BUILD_MODULE_DIR) + "/backing-store/bs_null.so";
     if (access(src.c_str(), R_OK) == 0 && symlink(src.c_str(), (bs + "/bs_null.so").c_str()) == 0) {
@@ -73,6 +84,7 @@ class FuzzModules {
     });
   }
   core::ModuleRegistry registry_;
+  std::unique_ptr<core::TransportRegistry> transports_;
   std::string dir_;
   bool have_null_ = false;
 };

@@ -70,6 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   admin::AdminContext ctx;
   ctx.targets = &targets;
   ctx.modules = modules.registry();
+  ctx.transports = modules.transports();
   ctx.module_dir = modules.dir();
   ctx.version = "fuzz";
   // A target (and, with bs_null, a LU) to act on, so update/delete/show/bind get past the

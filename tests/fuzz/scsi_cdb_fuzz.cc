@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Fuzzes the SCSI core (scsi::Submit -> SPC/SBC handlers) with arbitrary CDBs, directions,
+// Fuzzes the SCSI layer (scsi::Submit -> SPC/SBC handlers) with arbitrary CDBs, directions,
 // expected lengths and Data-Out bytes, against SBC logical units over the in-memory backend.
 //
 // Input: one config byte, then command records until the input ends.
@@ -55,7 +55,7 @@ constexpr uint32_t kMaxWriteEdtl = 1 << 20;
   std::abort();
 }
 
-// Forwards to a MemBackend after checking Backend::Submit's contract: the core checked the
+// Forwards to a MemBackend after checking Backend::Submit's contract: the SCSI layer checked the
 // range against size_bytes() (MemBackend would quietly answer LBA OUT OF RANGE instead).
 class CheckingBackend : public scsi::Backend {
  public:
@@ -93,7 +93,7 @@ class CheckingBackend : public scsi::Backend {
         break;
     }
     if (io.offset > size_bytes() || range > size_bytes() - io.offset) {
-      Fail("backend I/O outside the medium (range not checked by the core)");
+      Fail("backend I/O outside the medium (range not checked by the SCSI layer)");
     }
     if (io.done == nullptr) Fail("I/O without a continuation");
     // Data that points into the command's buffer must stay inside its size: past it (but

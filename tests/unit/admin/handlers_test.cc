@@ -13,6 +13,7 @@
 #include "core/lun_factory.h"
 #include "core/module_registry.h"
 #include "core/target.h"
+#include "core/transport_registry.h"
 #include "modtgt/module.h"
 #include "scsi/sense.h"
 
@@ -27,6 +28,7 @@ class HandlersTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ctx_.targets = &targets_;
+    ctx_.transports = &transports_;
     ctx_.modules = &modules_;
     ctx_.version = "9.9.9";
     ctx_.threads = 3;
@@ -69,6 +71,9 @@ class HandlersTest : public ::testing::Test {
 
   core::TargetRegistry targets_;
   core::ModuleRegistry modules_;
+  // Nothing loaded: --lld NAME is known from the module files of the build tree
+  // (lld_iscsi.so), and there are no sessions or portals.
+  core::TransportRegistry transports_{core::TransportContext{}, MODTGT_BUILD_MODULE_DIR};
   AdminContext ctx_;
 };
 

@@ -82,7 +82,9 @@ TEST_F(LldHandlersTest, LoadRefusalsCarryTheReason) {
   EXPECT_THAT(Err(Op("lldload", "oldver"), "module-error"),
               HasSubstr("must match the daemon version exactly"));
   EXPECT_THAT(Err(Op("lldunload", "nosuch"), "no-such-module"), HasSubstr("no transport nosuch"));
-  EXPECT_EQ(ctx_.iscsi, nullptr);
+  // A refused transport is never handed out.
+  EXPECT_EQ(transports_.Get("oldver"), nullptr);
+  EXPECT_EQ(transports_.Get("nosuch"), nullptr);
 }
 
 TEST_F(LldHandlersTest, SystemShowListsTransportsInErrorWithTheirReason) {

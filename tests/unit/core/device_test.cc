@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "fakes/io_loop.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -27,61 +29,7 @@ std::string TestModule(const std::string& name) {
   return std::string(MODTGT_TEST_MODULE_DIR) + "/backing-store/bs_" + name + ".so";
 }
 
-// An event loop on its own thread, owning every command of the test; counts completions.
-class Loop : public scsi::CommandOwner {
- public:
-  Loop() : loop_(0) {
-    EXPECT_TRUE(loop_.Init().ok());
-    thread_ = std::thread([this] { loop_.Run(); });
-  }
-  ~Loop() override {
-    loop_.Stop();
-    thread_.join();
-  }
-  env::EventLoop* loop() const override { return const_cast<env::EventLoop*>(&loop_); }
-  void CommandDone(scsi::Command*) override {}
-  env::EventLoop& ev() { return loop_; }
-
-  struct Cmd : scsi::Command {
-    Loop* test = nullptr;
-    std::atomic<bool> finished{false};
-  };
-
-  void Prepare(Cmd* c, scsi::IoOp op) {
-    c->owner = this;
-    c->test = this;
-    c->io.op = op;
-    c->io.done = [](scsi::Command* sc) {
-      auto* t = static_cast<Cmd*>(sc);
-      EXPECT_TRUE(t->test->loop_.InLoopThread());
-      t->finished.store(true);
-      std::lock_guard<std::mutex> l(t->test->mu_);
-      t->test->done_++;
-      t->test->cv_.notify_all();
-    };
-  }
-  bool WaitDone(int n) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, std::chrono::seconds(10), [&] { return done_ >= n; });
-  }
-  int Run(scsi::Backend* b, Cmd* c) {
-    int before;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      before = done_;
-    }
-    loop_.Post([b, c] { b->Submit(c); });
-    if (!WaitDone(before + 1)) return -1;
-    return c->io.status;
-  }
-
- private:
-  env::EventLoop loop_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int done_ = 0;
-};
+using testing::IoLoop;
 
 DeviceConfig Cfg(const std::string& bstype, const std::string& cfgstring,
                  const std::string& user = "") {
@@ -126,7 +74,7 @@ TEST(Device, MissingCalloutsCompleteWithoutTheModule) {
   scsi::Backend* b = dev->get();
   EXPECT_FALSE(b->has_flush() || b->has_unmap() || b->has_write_same() || b->has_caw() ||
                b->has_handle_cmd() || b->thin());
-  Loop loop;
+  IoLoop loop;
   struct {
     scsi::IoOp op;
     int want;
@@ -138,7 +86,7 @@ TEST(Device, MissingCalloutsCompleteWithoutTheModule) {
       {scsi::IoOp::kHandleCmd, MODTGT_STS_NOT_HANDLED},
   };
   for (const auto& c : cases) {
-    Loop::Cmd cmd;
+    IoLoop::Cmd cmd;
     loop.Prepare(&cmd, c.op);
     EXPECT_EQ(loop.Run(b, &cmd), c.want) << static_cast<int>(c.op);
   }
@@ -149,9 +97,9 @@ TEST(Device, InvalidStatusFromModuleBecomesMediumError) {
   ASSERT_TRUE(reg.LoadFile(TestModule("cxxtest")).ok());
   auto dev = reg.OpenDevice(Cfg("cxxtest", "bad-status"));
   ASSERT_TRUE(dev.ok());
-  Loop loop;
+  IoLoop loop;
   std::vector<uint8_t> buf(512);
-  Loop::Cmd cmd;
+  IoLoop::Cmd cmd;
   loop.Prepare(&cmd, scsi::IoOp::kRead);
   cmd.io.iov[0] = iovec{buf.data(), buf.size()};
   cmd.io.iovcnt = 1;
@@ -168,12 +116,12 @@ TEST(Device, ManyConcurrentIosOnThePoolAllComplete) {
   auto* d = dynamic_cast<Device*>(dev->get());
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->nr_threads(), 2u);
-  Loop loop;
+  IoLoop loop;
   constexpr int kN = 200;  // more than one slot chunk, mixed sync and async callouts
-  std::vector<std::unique_ptr<Loop::Cmd>> cmds;
+  std::vector<std::unique_ptr<IoLoop::Cmd>> cmds;
   std::vector<std::vector<uint8_t>> bufs(kN, std::vector<uint8_t>(512));
   for (int i = 0; i < kN; i++) {
-    auto c = std::make_unique<Loop::Cmd>();
+    auto c = std::make_unique<IoLoop::Cmd>();
     if (i % 3 == 2) {
       loop.Prepare(c.get(), scsi::IoOp::kFlush);  // completes from a module thread
     } else {
@@ -207,8 +155,8 @@ TEST(Device, DestructionWaitsForInFlightAsyncIo) {
   ASSERT_TRUE(dev.ok());
   EXPECT_EQ(*open_devices, 1);
   std::unique_ptr<scsi::Backend> b = std::move(*dev);
-  Loop loop;
-  Loop::Cmd cmd;
+  IoLoop loop;
+  IoLoop::Cmd cmd;
   loop.Prepare(&cmd, scsi::IoOp::kFlush);  // the module completes it ~1 ms later
   std::atomic<bool> destroyed{false};
   loop.ev().Post([&] {
@@ -217,7 +165,7 @@ TEST(Device, DestructionWaitsForInFlightAsyncIo) {
     destroyed = true;
   });
   ASSERT_TRUE(loop.WaitDone(1));
-  for (int i = 0; i < 1000 && !destroyed; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // The completion ran on the loop after the closure that destroyed the device.
   EXPECT_TRUE(destroyed);
   EXPECT_EQ(cmd.io.status, MODTGT_STS_OK);
   EXPECT_EQ(*open_devices, 0);
@@ -251,9 +199,9 @@ TEST(Device, ModuleOutlivesRegistryWhileDevicesAreOpen) {
   void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
   ASSERT_NE(h, nullptr) << "the module must stay mapped while a device uses it";
   dlclose(h);
-  Loop loop;
+  IoLoop loop;
   std::vector<uint8_t> buf(512);
-  Loop::Cmd cmd;
+  IoLoop::Cmd cmd;
   loop.Prepare(&cmd, scsi::IoOp::kRead);
   cmd.io.iov[0] = iovec{buf.data(), buf.size()};
   cmd.io.iovcnt = 1;
@@ -274,11 +222,11 @@ TEST(Device, HoldQueuesCommandsWithoutBlockingTheLoopAndResumeRunsThem) {
   ASSERT_TRUE(dev.ok());
   auto* d = dynamic_cast<Device*>(dev->get());
   ASSERT_NE(d, nullptr);
-  Loop loop;
+  IoLoop loop;
   ASSERT_TRUE(d->Hold(std::chrono::seconds(1)).ok());
   EXPECT_TRUE(d->held());
   std::vector<uint8_t> buf(512);
-  Loop::Cmd cmd;
+  IoLoop::Cmd cmd;
   loop.Prepare(&cmd, scsi::IoOp::kRead);
   cmd.io.iov[0] = iovec{buf.data(), buf.size()};
   cmd.io.iovcnt = 1;
@@ -287,11 +235,12 @@ TEST(Device, HoldQueuesCommandsWithoutBlockingTheLoopAndResumeRunsThem) {
     d->Submit(&cmd);
     submitted = true;  // Submit returned: the loop was not blocked
   });
-  for (int i = 0; i < 200 && !submitted; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(loop.Sync());
   EXPECT_TRUE(submitted);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_FALSE(cmd.finished.load());
+  // Queued inside the device: never handed to the module.
   EXPECT_EQ(d->held_count(), 1u);
+  EXPECT_EQ(d->inflight(), 0u);
+  EXPECT_FALSE(cmd.finished.load());
   d->Resume();
   ASSERT_TRUE(loop.WaitDone(1));
   EXPECT_EQ(cmd.io.status, MODTGT_STS_OK);
@@ -308,15 +257,16 @@ TEST(Device, HoldWaitsForAsyncInFlightIoThenCloseAndReopen) {
   auto dev = reg.OpenDevice(Cfg("ctest", "ram", "tid 1 lun 1"));
   ASSERT_TRUE(dev.ok());
   auto* d = dynamic_cast<Device*>(dev->get());
-  Loop loop;
-  Loop::Cmd flush;
+  IoLoop loop;
+  IoLoop::Cmd flush;
   loop.Prepare(&flush, scsi::IoOp::kFlush);  // the module completes it ~1 ms later
   std::atomic<bool> submitted{false};
   loop.ev().Post([&] {
     d->Submit(&flush);
     submitted = true;
   });
-  for (int i = 0; i < 200 && !submitted; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(loop.Sync());
+  ASSERT_TRUE(submitted);
   ASSERT_TRUE(d->Hold(std::chrono::seconds(5)).ok());
   EXPECT_EQ(d->inflight(), 0u);
   ASSERT_TRUE(loop.WaitDone(1));
@@ -335,7 +285,7 @@ TEST(Device, HoldWaitsForAsyncInFlightIoThenCloseAndReopen) {
   EXPECT_EQ(*open_devices, 1);
   EXPECT_EQ(m->UserList(), std::vector<std::string>{"tid 1 lun 1"});
   d->Resume();
-  Loop::Cmd again;
+  IoLoop::Cmd again;
   loop.Prepare(&again, scsi::IoOp::kFlush);
   EXPECT_EQ(loop.Run(d, &again), MODTGT_STS_OK);
   dev->reset();
@@ -349,21 +299,21 @@ TEST(Device, FailCompletesHeldAndLaterCommandsWithAnError) {
   auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
   ASSERT_TRUE(dev.ok());
   auto* d = dynamic_cast<Device*>(dev->get());
-  Loop loop;
+  IoLoop loop;
   ASSERT_TRUE(d->Hold(std::chrono::seconds(1)).ok());
   std::vector<uint8_t> buf(512);
-  Loop::Cmd held;
+  IoLoop::Cmd held;
   loop.Prepare(&held, scsi::IoOp::kRead);
   held.io.iov[0] = iovec{buf.data(), buf.size()};
   held.io.iovcnt = 1;
   loop.ev().Post([&] { d->Submit(&held); });
-  for (int i = 0; i < 200 && d->held_count() == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(loop.Sync());
   ASSERT_EQ(d->held_count(), 1u);
   d->CloseForReload();
   d->Fail();
   ASSERT_TRUE(loop.WaitDone(1));
   EXPECT_EQ(held.io.status, MODTGT_STS_READ_ERROR);
-  Loop::Cmd later;
+  IoLoop::Cmd later;
   loop.Prepare(&later, scsi::IoOp::kWrite);
   EXPECT_EQ(loop.Run(d, &later), MODTGT_STS_WRITE_ERROR);
 }
@@ -372,7 +322,7 @@ TEST(Device, FailCompletesHeldAndLaterCommandsWithAnError) {
 // ---- ABI 1.1 ----
 
 // Runs a handle_cmd with `cdb` on dev and returns the command's io status.
-int RunCdb(Loop& loop, scsi::Backend* b, Loop::Cmd* cmd, std::initializer_list<uint8_t> cdb) {
+int RunCdb(IoLoop& loop, scsi::Backend* b, IoLoop::Cmd* cmd, std::initializer_list<uint8_t> cdb) {
   loop.Prepare(cmd, scsi::IoOp::kHandleCmd);
   std::copy(cdb.begin(), cdb.end(), cmd->cdb);
   cmd->cdb_len = 16;
@@ -492,9 +442,9 @@ TEST(Device, SenseHelpersStatusAndEventsFromHandleCmd) {
   auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
   ASSERT_TRUE(dev.ok());
   auto* d = dynamic_cast<Device*>(dev->get());
-  Loop loop;
+  IoLoop loop;
   {  // cmd_set_sense_ex: NOT READY / FORMAT IN PROGRESS, progress 0x4000, INFORMATION 7
-    Loop::Cmd cmd;
+    IoLoop::Cmd cmd;
     EXPECT_EQ(RunCdb(loop, d, &cmd, {0xc2}), MODTGT_STS_SENSE_SET);
     EXPECT_EQ(cmd.status, scsi::Status::kCheckCondition);
     ASSERT_EQ(cmd.sense_len, 18);
@@ -508,13 +458,13 @@ TEST(Device, SenseHelpersStatusAndEventsFromHandleCmd) {
     EXPECT_EQ(cmd.sense[17], 0x00);
   }
   {  // cmd_set_status: BUSY, no sense
-    Loop::Cmd cmd;
+    IoLoop::Cmd cmd;
     EXPECT_EQ(RunCdb(loop, d, &cmd, {0xc3}), MODTGT_STS_SENSE_SET);
     EXPECT_EQ(cmd.status, scsi::Status::kBusy);
     EXPECT_EQ(cmd.sense_len, 0);
   }
   {  // cmd_set_sense_raw: valid bytes are taken as they are
-    Loop::Cmd cmd;
+    IoLoop::Cmd cmd;
     EXPECT_EQ(RunCdb(loop, d, &cmd, {0xc4, 0}), MODTGT_STS_SENSE_SET);
     EXPECT_EQ(cmd.status, scsi::Status::kCheckCondition);
     ASSERT_EQ(cmd.sense_len, 18);
@@ -523,14 +473,14 @@ TEST(Device, SenseHelpersStatusAndEventsFromHandleCmd) {
     EXPECT_EQ(cmd.sense[13], 0x05);
   }
   {  // ... invalid ones are refused (the module then sets its own)
-    Loop::Cmd cmd;
+    IoLoop::Cmd cmd;
     EXPECT_EQ(RunCdb(loop, d, &cmd, {0xc4, 1}), MODTGT_STS_SENSE_SET);
     EXPECT_EQ(cmd.sense[2], 0x04);
     EXPECT_EQ(cmd.sense[12], 0x44);
   }
   EXPECT_EQ(d->events().lock_lost, 0u);
   {
-    Loop::Cmd cmd;
+    IoLoop::Cmd cmd;
     EXPECT_EQ(RunCdb(loop, d, &cmd, {0xc5}), MODTGT_STS_OK);
   }
   Device::EventCounts ev = d->events();
@@ -556,11 +506,11 @@ TEST(Device, DataAreaBudgetBoundsBytesInFlight) {
   ASSERT_TRUE(dev.ok());
   auto* d = dynamic_cast<Device*>(dev->get());
   EXPECT_EQ(d->data_area_budget(), 1u << 20);
-  Loop loop;
+  IoLoop loop;
   constexpr int kIos = 24;
   constexpr size_t kLen = 384 * 1024;  // two fit in the budget, three do not
   std::vector<std::vector<uint8_t>> bufs(kIos, std::vector<uint8_t>(kLen));
-  std::vector<Loop::Cmd> cmds(kIos);
+  std::vector<IoLoop::Cmd> cmds(kIos);
   for (int i = 0; i < kIos; i++) {
     loop.Prepare(&cmds[i], scsi::IoOp::kRead);
     cmds[i].io.iov[0] = iovec{bufs[i].data(), kLen};

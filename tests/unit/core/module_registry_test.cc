@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "fakes/io_loop.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,75 +45,7 @@ bool HasCap(const ModuleInfo& m, const std::string& cap) {
   return std::find(m.capabilities.begin(), m.capabilities.end(), cap) != m.capabilities.end();
 }
 
-// Runs an event loop on its own thread and submits commands to a Backend from it, the way
-// the core does; waits for scsi::IoDone to run the command's continuation.
-class IoHarness : public scsi::CommandOwner {
- public:
-  IoHarness() : loop_(0) {
-    EXPECT_TRUE(loop_.Init().ok());
-    thread_ = std::thread([this] { loop_.Run(); });
-  }
-  ~IoHarness() override {
-    loop_.Stop();
-    thread_.join();
-  }
-  env::EventLoop* loop() const override { return const_cast<env::EventLoop*>(&loop_); }
-  void CommandDone(scsi::Command*) override {}
-
-  struct Cmd : scsi::Command {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool finished = false;
-    bool on_loop = false;
-  };
-
-  // Submits cmd (io already filled) and returns the completion status, or -1 on timeout.
-  int Run(scsi::Backend* b, Cmd* cmd) {
-    cmd->owner = this;
-    cmd->finished = false;
-    cmd->io.done = [](scsi::Command* c) {
-      auto* t = static_cast<Cmd*>(c);
-      std::lock_guard<std::mutex> l(t->mu);
-      t->on_loop = t->owner->loop()->InLoopThread();
-      t->finished = true;
-      t->cv.notify_all();
-    };
-    loop_.Post([b, cmd] { b->Submit(cmd); });
-    std::unique_lock<std::mutex> l(cmd->mu);
-    if (!cmd->cv.wait_for(l, std::chrono::seconds(10), [cmd] { return cmd->finished; })) return -1;
-    EXPECT_TRUE(cmd->on_loop) << "the continuation must run on the owning loop";
-    return cmd->io.status;
-  }
-
-  int Read(scsi::Backend* b, void* buf, size_t len, uint64_t off) {
-    Cmd c;
-    c.io.op = scsi::IoOp::kRead;
-    c.io.iov[0] = iovec{buf, len};
-    c.io.iovcnt = 1;
-    c.io.offset = off;
-    return Run(b, &c);
-  }
-  int Write(scsi::Backend* b, const void* buf, size_t len, uint64_t off, uint32_t flags = 0) {
-    Cmd c;
-    c.io.op = scsi::IoOp::kWrite;
-    c.io.iov[0] = iovec{const_cast<void*>(buf), len};
-    c.io.iovcnt = 1;
-    c.io.offset = off;
-    c.io.flags = flags;
-    return Run(b, &c);
-  }
-  int Simple(scsi::Backend* b, scsi::IoOp op, uint64_t off = 0, uint64_t len = 0) {
-    Cmd c;
-    c.io.op = op;
-    c.io.offset = off;
-    c.io.length = len;
-    return Run(b, &c);
-  }
-
- private:
-  env::EventLoop loop_;
-  std::thread thread_;
-};
+using testing::IoLoop;
 
 DeviceConfig Cfg(const std::string& bstype, const std::string& cfgstring,
                  const std::string& user = "") {
@@ -354,7 +288,7 @@ TEST(ModuleRegistry, CModuleIoOnWorkerPool) {
   EXPECT_TRUE(b->has_flush() && b->has_unmap() && b->thin() && b->has_handle_cmd());
   EXPECT_FALSE(b->has_write_same() || b->has_caw());
 
-  IoHarness io;
+  IoLoop io;
   std::vector<uint8_t> out(4096), in(4096, 0);
   for (size_t i = 0; i < out.size(); i++) out[i] = static_cast<uint8_t>(i * 7);
   EXPECT_EQ(io.Write(b, out.data(), out.size(), 8192), MODTGT_STS_OK);
@@ -375,9 +309,9 @@ TEST(ModuleRegistry, HandleCmdHostServices) {
   ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
   auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
   ASSERT_TRUE(dev.ok());
-  IoHarness io;
+  IoLoop io;
   {
-    IoHarness::Cmd c;
+    IoLoop::Cmd c;
     c.cdb[0] = 0xc0;
     c.cdb_len = 6;
     c.dir = scsi::DataDirection::kRead;
@@ -389,7 +323,7 @@ TEST(ModuleRegistry, HandleCmdHostServices) {
     EXPECT_EQ(std::memcmp(c.data.data(), "CTEST", 5), 0);
   }
   {
-    IoHarness::Cmd c;
+    IoLoop::Cmd c;
     c.cdb[0] = 0xc1;
     c.cdb_len = 6;
     c.io.op = scsi::IoOp::kHandleCmd;
@@ -402,7 +336,7 @@ TEST(ModuleRegistry, HandleCmdHostServices) {
     EXPECT_EQ(c.sense[13], 0x00);
   }
   {
-    IoHarness::Cmd c;
+    IoLoop::Cmd c;
     c.cdb[0] = 0x00;
     c.cdb_len = 6;
     c.io.op = scsi::IoOp::kHandleCmd;
@@ -439,7 +373,7 @@ TEST(ModuleRegistry, CxxModuleTrampolines) {
   ASSERT_TRUE(dev.ok()) << dev.status().ToString();
   EXPECT_EQ((*dev)->size_bytes(), 64u * 1024);
   EXPECT_FALSE((*dev)->has_unmap());
-  IoHarness io;
+  IoLoop io;
   std::vector<uint8_t> out(512, 0xab), in(512);
   EXPECT_EQ(io.Write(dev->get(), out.data(), out.size(), 512), MODTGT_STS_OK);
   EXPECT_EQ(io.Read(dev->get(), in.data(), in.size(), 512), MODTGT_STS_OK);
@@ -543,7 +477,7 @@ TEST_F(RdwrTest, ReadWriteFlushUnmapThroughDevice) {
   EXPECT_TRUE(b->has_flush() && b->has_unmap() && b->thin());
   EXPECT_EQ(FindModuleInfo(reg_.List(), "rdwr")->users, std::vector<std::string>{"tid 1 lun 1"});
 
-  IoHarness io;
+  IoLoop io;
   std::vector<uint8_t> out(8192), in(8192);
   for (size_t i = 0; i < out.size(); i++) out[i] = static_cast<uint8_t>(i ^ 0x5a);
   EXPECT_EQ(io.Write(b, out.data(), out.size(), 4096, MODTGT_IO_FUA), MODTGT_STS_OK);
@@ -563,9 +497,9 @@ TEST_F(RdwrTest, ReadWriteFlushUnmapThroughDevice) {
 TEST_F(RdwrTest, ScatterGatherAcrossTwoIovecs) {
   auto dev = reg_.OpenDevice(Cfg("rdwr", "rdwr/" + path_));  // "subtype/path" form
   ASSERT_TRUE(dev.ok()) << dev.status().ToString();
-  IoHarness io;
+  IoLoop io;
   std::vector<uint8_t> a(512, 1), b(1024, 2);
-  IoHarness::Cmd w;
+  IoLoop::Cmd w;
   w.io.op = scsi::IoOp::kWrite;
   w.io.iov[0] = iovec{a.data(), a.size()};
   w.io.iov[1] = iovec{b.data(), b.size()};
@@ -652,7 +586,7 @@ TEST_F(RdwrTest, ReadOnlyDeviceCannotWrite) {
   c.readonly = true;
   auto dev = reg_.OpenDevice(c);
   ASSERT_TRUE(dev.ok());
-  IoHarness io;
+  IoLoop io;
   std::vector<uint8_t> buf(512, 9);
   EXPECT_EQ(io.Write(dev->get(), buf.data(), buf.size(), 0), MODTGT_STS_WRITE_ERROR);
   EXPECT_EQ(io.Read(dev->get(), buf.data(), buf.size(), 0), MODTGT_STS_OK);
@@ -696,7 +630,7 @@ TEST_F(RdwrTest, NullReadsZerosInline) {
   auto dev = reg_.OpenDevice(Cfg("null", "n"));
   ASSERT_TRUE(dev.ok());
   EXPECT_TRUE((*dev)->thin() && (*dev)->has_unmap() && (*dev)->has_write_same());
-  IoHarness io;
+  IoLoop io;
   std::vector<uint8_t> buf(4096, 0xff);
   EXPECT_EQ(io.Write(dev->get(), buf.data(), buf.size(), 0), MODTGT_STS_OK);
   EXPECT_EQ(io.Read(dev->get(), buf.data(), buf.size(), 0), MODTGT_STS_OK);
@@ -751,7 +685,7 @@ class ReloadTest : public ::testing::Test {
   }
 
   std::string dir_;
-  IoHarness io_;
+  IoLoop io_;
 };
 
 TEST_F(ReloadTest, ReloadSwapsTheCodeUnderAnOpenDevice) {
@@ -911,7 +845,12 @@ TEST_F(ReloadTest, ReloadUnderConcurrentIoOnAWorkerPoolModule) {
   for (int i = 0; i < 20; i++) {
     Status s = reg.Reload("ctest", "");
     EXPECT_TRUE(s.ok()) << s.ToString();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Let I/O complete between reloads (a wait on the I/O itself, not on time).
+    const int before = ok.load() + bad.load();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (ok.load() + bad.load() < before + 3 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
   }
   stop = true;
   io.join();

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -35,8 +37,29 @@ class RunningLoop {
   std::thread thread_;
 };
 
+// A counter the loop thread bumps and a test thread waits on (no polling, no sleeping).
+class Count {
+ public:
+  void Add() {
+    std::lock_guard<std::mutex> l(mu_);
+    v_.fetch_add(1, std::memory_order_relaxed);
+    cv_.notify_all();
+  }
+  int load() const { return v_.load(); }
+  // Waits (up to 10 s) until the count reaches want.
+  bool WaitFor(int want) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(10), [&] { return v_.load() >= want; });
+  }
+
+ private:
+  std::atomic<int> v_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
 struct Counted : Completion {
-  std::atomic<int>* count = nullptr;
+  Count* count = nullptr;
   int seq = 0;
   std::vector<int>* order = nullptr;  // loop thread only
 };
@@ -44,23 +67,15 @@ struct Counted : Completion {
 void RunCounted(Completion* c) {
   auto* k = static_cast<Counted*>(c);
   if (k->order) k->order->push_back(k->seq);
-  k->count->fetch_add(1, std::memory_order_relaxed);
-}
-
-bool WaitFor(const std::atomic<int>& v, int want) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (v.load() != want) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(100));
-  }
-  return true;
+  k->count->Add();
 }
 
 TEST(EventLoopTest, CrossThreadPostsAreNeverLost) {
   RunningLoop rl;
   constexpr int kThreads = 4;
   constexpr int kPerThread = 20000;
-  std::atomic<int> count{0};
+  Count count;
+  std::atomic<int> posted{0};
   std::vector<std::vector<Counted>> items(kThreads, std::vector<Counted>(kPerThread));
   std::vector<std::thread> posters;
   for (int t = 0; t < kThreads; t++) {
@@ -69,33 +84,36 @@ TEST(EventLoopTest, CrossThreadPostsAreNeverLost) {
         Counted& c = items[t][i];
         c.count = &count;
         c.run = &RunCounted;
+        const int n = posted.fetch_add(1) + 1;
         rl.loop().PostCompletion(&c);
-        // Let the loop fall asleep now and then, so both the busy and the asleep paths
-        // of the wake-up logic are taken.
-        if (i % 997 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        // Now and then let the loop drain everything posted so far, so it falls asleep and
+        // both the busy and the asleep paths of the wake-up logic are taken.
+        if (i % 997 == 0) {
+          ASSERT_TRUE(count.WaitFor(n));
+        }
       }
     });
   }
   for (auto& p : posters) p.join();
-  EXPECT_TRUE(WaitFor(count, kThreads * kPerThread)) << count.load();
+  EXPECT_TRUE(count.WaitFor(kThreads * kPerThread)) << count.load();
 }
 
 TEST(EventLoopTest, SingleSlowPosterWakesTheLoopEveryTime) {
   RunningLoop rl;
-  std::atomic<int> count{0};
+  Count count;
   std::vector<Counted> items(200);
   for (int i = 0; i < 200; i++) {
     items[i].count = &count;
     items[i].run = &RunCounted;
     rl.loop().PostCompletion(&items[i]);
     // Each post finds the loop asleep: it must be woken, or this times out.
-    ASSERT_TRUE(WaitFor(count, i + 1)) << "post " << i << " was not run";
+    ASSERT_TRUE(count.WaitFor(i + 1)) << "post " << i << " was not run";
   }
 }
 
 TEST(EventLoopTest, LoopThreadPostsRunLaterInTheSameTurnInFifoOrder) {
   RunningLoop rl;
-  std::atomic<int> count{0};
+  Count count;
   std::vector<int> order;
   std::vector<Counted> items(3);
   bool ran_inline = false;
@@ -113,7 +131,7 @@ TEST(EventLoopTest, LoopThreadPostsRunLaterInTheSameTurnInFifoOrder) {
   });
   done.get_future().wait();
   // Nothing else wakes the loop: the local FIFO must still run before it sleeps.
-  ASSERT_TRUE(WaitFor(count, 3));
+  ASSERT_TRUE(count.WaitFor(3));
   EXPECT_FALSE(ran_inline);
   std::promise<std::vector<int>> got;
   rl.loop().Post([&] { got.set_value(order); });
@@ -122,10 +140,10 @@ TEST(EventLoopTest, LoopThreadPostsRunLaterInTheSameTurnInFifoOrder) {
 
 TEST(EventLoopTest, CompletionPostedByACompletionRuns) {
   RunningLoop rl;
-  std::atomic<int> count{0};
+  Count count;
   struct Chain : Completion {
     EventLoop* loop = nullptr;
-    std::atomic<int>* count = nullptr;
+    Count* count = nullptr;
     int left = 0;
   } chain;
   chain.loop = &rl.loop();
@@ -133,23 +151,23 @@ TEST(EventLoopTest, CompletionPostedByACompletionRuns) {
   chain.left = 100;
   chain.run = [](Completion* c) {
     auto* ch = static_cast<Chain*>(c);
-    ch->count->fetch_add(1);
+    ch->count->Add();
     if (--ch->left > 0) ch->loop->PostCompletion(ch);  // re-posts itself from the loop
   };
   rl.loop().PostCompletion(&chain);
-  EXPECT_TRUE(WaitFor(count, 100));
+  EXPECT_TRUE(count.WaitFor(100));
 }
 
 TEST(EventLoopTest, PostsBeforeRunAndAfterStopAreDrained) {
   EventLoop loop(1);
   ASSERT_TRUE(loop.Init().ok());
-  std::atomic<int> count{0};
+  Count count;
   Counted before;
   before.count = &count;
   before.run = &RunCounted;
   loop.PostCompletion(&before);  // not running yet: the cross-thread path
   std::thread t([&] { loop.Run(); });
-  ASSERT_TRUE(WaitFor(count, 1));
+  ASSERT_TRUE(count.WaitFor(1));
   loop.Stop();
   t.join();
   EXPECT_FALSE(loop.InLoopThread());

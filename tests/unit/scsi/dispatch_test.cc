@@ -15,7 +15,9 @@
 #include "scsi/logical_unit.h"
 #include "scsi/sense.h"
 #include "scsi/spc.h"
+#include "fakes/fake_owner.h"
 #include "fakes/spc_fixture.h"
+#include "plain_backend.h"
 
 namespace modtgt::scsi {
 namespace {
@@ -153,7 +155,7 @@ TEST(Dispatch, TakeoverNotHandledFallsBackToEmulation) {
   EXPECT_EQ(f.backend->submits, 1);
   f.backend->next_status = MODTGT_STS_UNSUPPORTED;
   EXPECT_TRUE(IsCheck(*f.Run(0, {0x12, 0, 0, 0, 36, 0}), 0x5, 0x2000));
-  // REPORT LUNS stays in the core.
+  // REPORT LUNS stays in the SCSI layer.
   int before = f.backend->submits;
   f.Run(0, {0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0});
   EXPECT_EQ(f.backend->submits, before);
@@ -184,10 +186,12 @@ TEST(Dispatch, IoDoneFromAnotherThreadRunsOnOwningLoop) {
   ASSERT_TRUE(loop.Init().ok());
   std::thread t([&] { loop.Run(); });
   Fixture f;
-  f.owner.loop_ = &loop;
+  // An owner on the loop that signals CommandDone, so the test waits on the condition
+  // instead of sleeping.
+  testing::FakeOwner owner(&loop);
   auto cmd = std::make_unique<Command>();
   cmd->nexus = &f.nexus[0];
-  cmd->owner = &f.owner;
+  cmd->owner = &owner;
   static std::atomic<bool> on_loop{false};
   static env::EventLoop* the_loop = nullptr;
   the_loop = &loop;
@@ -196,46 +200,11 @@ TEST(Dispatch, IoDoneFromAnotherThreadRunsOnOwningLoop) {
     Complete(c);
   };
   IoDone(cmd.get(), MODTGT_STS_OK);  // from the test thread, not the loop
-  for (int i = 0; i < 2000 && f.owner.done == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  EXPECT_TRUE(owner.WaitForDone(1));
   loop.Stop();
   t.join();
-  EXPECT_EQ(f.owner.done, 1);
+  EXPECT_EQ(owner.done_count(), 1);
   EXPECT_TRUE(on_loop);
-}
-
-TEST(DeviceType, FindByServiceActionAndOverride) {
-  std::vector<OpInfo> ops = SpcOps();
-  OpInfo inq;
-  inq.opcode = 0x12;
-  inq.name = "override";
-  ops.push_back(inq);
-  DeviceType t("x", 0, ops);
-  EXPECT_STREQ(t.Find(0x12, 0)->name, "override");
-  EXPECT_NE(t.Find(0x5e, 3), nullptr);
-  EXPECT_EQ(t.Find(0x5e, 4), nullptr);
-  EXPECT_TRUE(t.HasOpcode(0x5e));
-  EXPECT_FALSE(t.HasOpcode(0xc0));
-  uint8_t cdb[16] = {0x9e, 0xf0 | 0x10};
-  EXPECT_EQ(ServiceActionOf(cdb, 16), 0x10);
-  uint8_t var[32] = {0x7f};
-  var[8] = 0x00;
-  var[9] = 0x0b;
-  EXPECT_EQ(ServiceActionOf(var, 32), 0x0b);
-  EXPECT_EQ(ServiceActionOf(var, 8), 0);
-}
-
-// REPORT SUPPORTED OPERATION CODES is built from the tables: every entry needs a CDB
-// length and a usage bitmap that starts with its opcode (libiscsi checks both).
-TEST(DeviceType, EveryEntryHasCdbLengthAndUsage) {
-  for (const DeviceType* t : {&SbcDeviceType()}) {
-    for (const OpInfo& op : t->ops()) {
-      EXPECT_NE(op.cdb_length, 0) << t->name() << " " << op.name;
-      EXPECT_EQ(op.usage[0], op.opcode) << t->name() << " " << op.name;
-      EXPECT_NE(op.handler, nullptr) << op.name;
-    }
-  }
 }
 
 }  // namespace
@@ -245,15 +214,9 @@ namespace modtgt::scsi {
 namespace {
 
 // SAM-5 8.6 task attributes, with a backend that holds I/O until the test completes it.
-class HoldBackend : public Backend {
+class HoldBackend : public PlainBackend {
  public:
   uint64_t size_bytes() const override { return 1 << 20; }
-  bool has_flush() const override { return false; }
-  bool has_unmap() const override { return false; }
-  bool has_write_same() const override { return false; }
-  bool has_caw() const override { return false; }
-  bool has_handle_cmd() const override { return false; }
-  bool thin() const override { return false; }
   void Submit(Command* cmd) override { held.push_back(cmd); }
   std::vector<Command*> held;
 };

@@ -18,6 +18,7 @@
 #include "scsi/backend.h"
 #include "scsi/dispatch.h"
 #include "scsi/logical_unit.h"
+#include "plain_backend.h"
 
 namespace modtgt::scsi {
 namespace {
@@ -36,17 +37,11 @@ uint8_t Pattern(const std::string& name, uint64_t offset) {
 // An optical backend: a medium chosen by config string from `media` (name -> bytes);
 // Reconfigure switches like core::Device does (the size callback fires when the size
 // changes). Inline completion.
-class OpticalBackend : public Backend {
+class OpticalBackend : public PlainBackend {
  public:
   OpticalBackend(std::map<std::string, uint64_t> media, std::string current)
       : media_(std::move(media)), current_(std::move(current)) {}
   uint64_t size_bytes() const override { return media_.at(current_); }
-  bool has_flush() const override { return false; }
-  bool has_unmap() const override { return false; }
-  bool has_write_same() const override { return false; }
-  bool has_caw() const override { return false; }
-  bool has_handle_cmd() const override { return false; }
-  bool thin() const override { return false; }
   void Submit(Command* cmd) override {
     ++submits;
     if (cmd->io.op == IoOp::kRead) {

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+// The admin protocol's request handlers, one per mode and op (internal to src/admin):
+// system_handlers.cc, target_handlers.cc, lun_handlers.cc; handlers.cc routes a request to
+// them (and lld_handlers.cc handles the transport ops). Each reads its fields through
+// Request (request.h), calls the core, and returns the reply's result object or an Error.
+//
+// Threading: admin thread.
+#pragma once
+
+#include "admin/request.h"
+#include "admin/server.h"
+
+namespace modtgt::admin {
+
+// --mode system
+Outcome SystemShow(AdminContext* ctx, const Request& r);
+Outcome SystemBsLoad(AdminContext* ctx, const Request& r);
+Outcome SystemBsReload(AdminContext* ctx, const Request& r);
+Outcome SystemBsUnload(AdminContext* ctx, const Request& r);
+// --mode target, --mode portal
+Outcome TargetNew(AdminContext* ctx, const Request& r);
+Outcome TargetDelete(AdminContext* ctx, const Request& r);
+Outcome TargetShow(AdminContext* ctx, const Request& r);
+Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind);
+Outcome PortalShow(AdminContext* ctx, const Request& r);
+// --mode logicalunit
+Outcome LunNew(AdminContext* ctx, const Request& r);
+Outcome LunCheck(AdminContext* ctx, const Request& r);
+Outcome LunDelete(AdminContext* ctx, const Request& r);
+Outcome LunShow(AdminContext* ctx, const Request& r);
+Outcome LunUpdate(AdminContext* ctx, const Request& r);
+Outcome LunEject(AdminContext* ctx, const Request& r);
+Outcome LunLoad(AdminContext* ctx, const Request& r);
+
+}  // namespace modtgt::admin

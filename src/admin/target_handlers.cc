@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+// --mode target (new, delete, show, bind, unbind) and --mode portal (show).
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "admin/handlers.h"
+#include "admin/request.h"
+#include "admin/views.h"
+#include "common/log.h"
+#include "core/target.h"
+#include "core/transport_registry.h"
+
+namespace modtgt::admin {
+
+using nlohmann::json;
+
+Outcome TargetNew(AdminContext* ctx, const Request& r) {
+  Error err;
+  int64_t tid = 0;
+  std::string name, alias;
+  if (!r.OnlyFields({"tid", "targetname", "alias"}, &err) ||
+      !r.Int("tid", true, 1, kMaxTid, &tid, &err) ||
+      !r.String("targetname", true, &name, &err) || !r.String("alias", false, &alias, &err)) {
+    return err;
+  }
+  auto t = std::make_shared<core::Target>(static_cast<int>(tid), name);
+  if (!alias.empty()) t->set_alias(alias);
+  Status s = ctx->targets->Add(t);
+  if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchTarget, ErrorCode::kTargetExists);
+  LOG_INFO("admin: target %d %s created", t->tid(), t->name().c_str());
+  return json{{"tid", t->tid()}, {"name", t->name()}};
+}
+
+Outcome TargetDelete(AdminContext* ctx, const Request& r) {
+  Error err;
+  bool force = false;
+  std::shared_ptr<core::Target> t;
+  if (!r.OnlyFields({"tid", "targetname", "force"}, &err) || !r.Bool("force", &force, &err) ||
+      !LookupTarget(ctx, r, &t, &err)) {
+    return err;
+  }
+  size_t sessions = std::max<size_t>(static_cast<size_t>(std::max(0, t->sessions.load())),
+                                     SessionsOf(ctx, t->tid()).size());
+  if (sessions > 0) {
+    if (!force) {
+      return Error{ErrorCode::kBusy, "target " + std::to_string(t->tid()) + " has " +
+                                         std::to_string(sessions) +
+                                         " session(s); log them out first or use --force"};
+    }
+    if (ctx->transports) ctx->transports->CloseTargetSessions(t->tid());
+  }
+  Status s = ctx->targets->Remove(t->tid(), force);
+  if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchTarget, ErrorCode::kTargetExists);
+  // Drop the LUs now so their devices close (in-flight commands hold their own refs).
+  for (uint64_t lun : t->ListLuns()) {
+    auto removed = t->RemoveLun(lun);
+    (void)removed;
+  }
+  LOG_INFO("admin: target %d %s deleted", t->tid(), t->name().c_str());
+  return json{{"tid", t->tid()}};
+}
+
+Outcome TargetShow(AdminContext* ctx, const Request& r) {
+  Error err;
+  if (!r.OnlyFields({"tid", "targetname"}, &err)) return err;
+  json targets = json::array();
+  if (r.Has("tid") || r.Has("targetname")) {
+    std::shared_ptr<core::Target> t;
+    if (!LookupTarget(ctx, r, &t, &err)) return err;
+    targets.push_back(TargetJson(ctx, *t));
+  } else {
+    for (const auto& t : ctx->targets->List()) targets.push_back(TargetJson(ctx, *t));
+  }
+  return json{{"targets", std::move(targets)}};
+}
+
+Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  std::string addr, name;
+  if (!r.OnlyFields({"tid", "targetname", "initiator_address", "initiator_name"}, &err) ||
+      !r.String("initiator_address", false, &addr, &err) ||
+      !r.String("initiator_name", false, &name, &err)) {
+    return err;
+  }
+  if (addr.empty() && name.empty()) {
+    return Invalid("missing field 'initiator_address' or 'initiator_name'");
+  }
+  if (!LookupTarget(ctx, r, &t, &err)) return err;
+  // Validate both before changing anything.
+  if (!addr.empty()) {
+    auto canon = core::CanonicalAclAddress(addr);
+    if (!canon.ok()) return Invalid(canon.status().message());
+  }
+  if (!name.empty() && (name.size() > 223 || name.find_first_of(" \t\r\n") != std::string::npos)) {
+    return Invalid("invalid initiator name '" + name + "'");
+  }
+  if (!addr.empty()) {
+    Status s = bind ? t->BindAddress(addr) : t->UnbindAddress(addr);
+    if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchAcl, ErrorCode::kAclExists);
+  }
+  if (!name.empty()) {
+    Status s = bind ? t->BindName(name) : t->UnbindName(name);
+    if (!s.ok()) {
+      if (!addr.empty()) {  // undo the address half so the request is all or nothing
+        Status undo = bind ? t->UnbindAddress(addr) : t->BindAddress(addr);
+        (void)undo;
+      }
+      return FromStatus(s, ErrorCode::kNoSuchAcl, ErrorCode::kAclExists);
+    }
+  }
+  return json{{"tid", t->tid()},
+              {"acl", {{"addresses", t->bound_addresses()}, {"names", t->bound_names()}}}};
+}
+
+Outcome PortalShow(AdminContext* ctx, const Request& r) {
+  Error err;
+  if (!r.OnlyFields({}, &err)) return err;
+  return json{{"portals", Portals(ctx)}};
+}
+
+}  // namespace modtgt::admin

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "admin/views.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "core/device.h"
+#include "core/lun_factory.h"
+#include "modtgt/module.h"
+
+namespace modtgt::admin {
+
+using nlohmann::json;
+
+std::string NaaHex(uint64_t naa) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%016" PRIx64, naa);
+  return buf;
+}
+
+namespace {
+
+const char* LockStateName(int state) {
+  switch (state) {
+    case MODTGT_LOCK_UNLOCKED: return "unlocked";
+    case MODTGT_LOCK_LOCKED: return "locked";
+    case MODTGT_LOCK_LOCKING: return "locking";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+bool IsCd(const scsi::LogicalUnit& lu) {
+  return lu.type() != nullptr && lu.type()->peripheral_type() == MODTGT_DEVTYPE_CDROM;
+}
+
+json LunJson(const core::Target& t, const scsi::LogicalUnit& lu) {
+  const scsi::LuConfig& c = lu.config();
+  const bool cd = IsCd(lu);
+  json j;
+  j["lun"] = lu.lun();
+  j["type"] = cd ? "cd" : "disk";
+  j["device_type"] = cd ? "cd" : "disk";
+  uint64_t size = lu.backend() ? lu.backend()->size_bytes() : 0;
+  j["size_bytes"] = size;
+  j["size"] = size;
+  j["block_size"] = c.block_size;
+  j["blocks"] = c.block_size ? size / c.block_size : 0;
+  core::DeviceConfig dev;
+  if (t.GetLunDeviceConfig(lu.lun(), &dev)) {
+    j["backing_store"] = dev.cfgstring;
+    j["cfgstring"] = dev.cfgstring;
+    j["bstype"] = dev.bstype;
+    j["bsopts"] = dev.bsopts;
+    j["bsoflags"] = core::FormatBsOflags(dev.oflags);
+    j["wwn"] = dev.wwn;
+    j["hw_max_sectors"] = dev.hw_max_sectors;
+    j["max_data_area_mb"] = dev.max_data_area_mb;
+  } else {
+    j["backing_store"] = nullptr;
+    j["cfgstring"] = nullptr;
+    j["bstype"] = nullptr;
+    j["wwn"] = "";
+    j["hw_max_sectors"] = c.max_transfer_blocks;
+    j["max_data_area_mb"] = 0;
+  }
+  j["readonly"] = c.readonly;
+  j["removable"] = c.removable;
+  j["thin_provisioning"] = c.thin_provisioning;
+  j["write_cache"] = lu.wce.load();
+  if (cd) j["medium_present"] = lu.medium_present.load();
+  j["vendor_id"] = c.vendor;
+  j["product_id"] = c.product;
+  j["product_rev"] = c.revision;
+  j["scsi_sn"] = c.serial;
+  j["scsi_id"] = c.device_id;
+  j["naa"] = NaaHex(c.naa);
+  j["max_transfer_blocks"] = c.max_transfer_blocks;
+  j["inflight"] = lu.inflight.load();
+  // A module-backed device: its cluster lock and the events the module reported.
+  auto* device = dynamic_cast<core::Device*>(lu.backend());
+  if (device != nullptr) {
+    const bool has_lock = device->has_lock();
+    j["lock"] = {{"supported", has_lock},
+                 {"state", has_lock ? LockStateName(device->GetLockState()) : "unknown"}};
+    core::Device::EventCounts ev = device->events();
+    j["events"] = {{"lock_lost", ev.lock_lost},
+                   {"conn_lost", ev.conn_lost},
+                   {"conn_restored", ev.conn_restored},
+                   {"connected", ev.connected},
+                   {"last", ev.last}};
+  }
+  return j;
+}
+
+std::vector<core::SessionInfo> SessionsOf(AdminContext* ctx, int tid) {
+  std::vector<core::SessionInfo> out;
+  if (ctx->transports == nullptr) return out;
+  for (auto& s : ctx->transports->Sessions()) {
+    if (s.tid == tid) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::string> Portals(AdminContext* ctx) {
+  return ctx->transports ? ctx->transports->Portals() : std::vector<std::string>();
+}
+
+json TargetJson(AdminContext* ctx, const core::Target& t) {
+  json j;
+  j["tid"] = t.tid();
+  j["name"] = t.name();
+  j["alias"] = t.alias();
+  json nexuses = json::array();
+  auto sessions = SessionsOf(ctx, t.tid());
+  for (const auto& s : sessions) {
+    nexuses.push_back({{"nexus_id", s.nexus_id},
+                       {"initiator", s.initiator_name},
+                       {"isid", s.isid},
+                       {"tsih", s.tsih},
+                       {"connections", s.connections}});
+  }
+  j["sessions"] = std::max<int64_t>(t.sessions.load(), static_cast<int64_t>(sessions.size()));
+  j["nexuses"] = std::move(nexuses);
+  json luns = json::array();
+  for (const auto& [n, lu] : *t.luns()) luns.push_back(LunJson(t, *lu));
+  j["luns"] = std::move(luns);
+  j["acl"] = {{"addresses", t.bound_addresses()}, {"names", t.bound_names()}};
+  j["accounts"] = json::array();  // CHAP accounts: not implemented yet
+  return j;
+}
+
+json ModuleJson(const core::ModuleInfo& m) {
+  return {{"kind", m.kind},
+          {"name", m.name},
+          {"subtype", m.subtype},
+          {"path", m.path},
+          {"version", m.version},
+          {"abi_version", m.abi_version},
+          {"abi", std::to_string(m.abi_version >> 16) + "." + std::to_string(m.abi_version & 0xffff)},
+          {"state", core::ModuleStateName(m.state)},
+          {"error", m.error},
+          {"description", m.description},
+          {"cfg_desc", m.cfg_desc},
+          {"capabilities", m.capabilities},
+          {"nr_threads", m.nr_threads},
+          {"users", m.users}};
+}
+
+json TransportJson(const core::TransportInfo& t) {
+  json sessions = json::array();
+  for (const auto& s : t.sessions) {
+    sessions.push_back({{"tid", s.tid},
+                        {"target", s.target_name},
+                        {"initiator", s.initiator_name},
+                        {"isid", s.isid},
+                        {"tsih", s.tsih},
+                        {"connections", s.connections}});
+  }
+  return {{"kind", t.kind},
+          {"name", t.name},
+          {"path", t.path},
+          {"version", t.version},
+          // Transports have no separate ABI: they are pinned to the exact daemon version.
+          {"abi_version", 0},
+          {"pinned_to", "modtgtd " + t.version},
+          {"state", core::ModuleStateName(t.state)},
+          {"error", t.error},
+          {"description", t.description},
+          {"configured_portals", t.configured_portals},
+          {"portals", t.portals},
+          {"sessions", sessions},
+          {"targets", t.targets},
+          {"users", t.users}};
+}
+
+}  // namespace modtgt::admin

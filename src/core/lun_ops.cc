@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/lun_ops.h"
+
+#include <cinttypes>
+
+#include "common/log.h"
+#include "core/device.h"
+#include "modtgt/module.h"
+#include "scsi/mmc.h"
+#include "scsi/sense.h"
+
+namespace modtgt::core {
+
+namespace {
+
+Status ModuleFailure(const DeviceConfig& dev, const Status& s) {
+  return Status::ModuleError("bstype " + dev.bstype + ", backing store " + dev.cfgstring + ": " +
+                             s.message());
+}
+
+Status NoSuchLun(const Target& t, uint64_t lun) {
+  return Status::NotFound("no LUN " + std::to_string(lun) + " in target " +
+                          std::to_string(t.tid()));
+}
+
+bool IsCd(const scsi::LogicalUnit& lu) {
+  return lu.type() != nullptr && lu.type()->peripheral_type() == MODTGT_DEVTYPE_CDROM;
+}
+
+DeviceOpener OpenerFor(ModuleRegistry* modules) {
+  return [modules](const DeviceConfig& cfg) { return modules->OpenDevice(cfg); };
+}
+
+// The new size an update asks for, if any: --size and params size= must agree.
+Status RequestedSize(const LunUpdate& update, const LunPlan& before, const LunPlan& after,
+                     bool* resize, uint64_t* bytes) {
+  *resize = false;
+  if (!update.size.empty()) {
+    Result<uint64_t> n = ParseSize(update.size);
+    if (!n.ok()) return Status::InvalidArgument("--size: " + n.status().message());
+    *resize = true;
+    *bytes = *n;
+  }
+  if (after.device.size != before.device.size) {
+    if (*resize && *bytes != after.device.size) {
+      return Status::InvalidArgument("--size and --params size disagree");
+    }
+    *resize = true;
+    *bytes = after.device.size;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<LunPlan> CheckLun(const Target& target, const LunRequest& req, ModuleRegistry* modules) {
+  if (target.FindLun(req.lun) != nullptr) {
+    return Status::AlreadyExists("LUN " + std::to_string(req.lun) +
+                                 " already exists in target " + std::to_string(target.tid()));
+  }
+  if (modules == nullptr) return Status::Internal("no module registry");
+  std::vector<ModuleInfo> listed = modules->List();
+  Result<LunPlan> plan = PlanLun(target.tid(), target.name(), req, listed);
+  if (!plan.ok()) return plan.status();
+  if (FindModuleInfo(listed, plan->device.bstype) == nullptr) {
+    return Status::NotFound("no backing-store module '" + plan->device.bstype +
+                            "' is loaded (bstype; see --mode system --op show)");
+  }
+  Status s = modules->CheckConfig(plan->device);
+  if (!s.ok()) return ModuleFailure(plan->device, s);
+  return plan;
+}
+
+Result<std::shared_ptr<scsi::LogicalUnit>> AddLun(Target* target, const LunPlan& plan,
+                                                  ModuleRegistry* modules) {
+  if (target->FindLun(plan.lu.lun) != nullptr) {
+    return Status::AlreadyExists("LUN " + std::to_string(plan.lu.lun) +
+                                 " already exists in target " + std::to_string(target->tid()));
+  }
+  auto lu = CreateLun(plan, target->name(), OpenerFor(modules));
+  if (!lu.ok()) {
+    // CreateLun's own check of the opened device's size is a parameter error.
+    if (lu.status().code() == Code::kInvalidArgument &&
+        lu.status().message().find("smaller than one") != std::string::npos) {
+      return lu.status();
+    }
+    return ModuleFailure(plan.device, lu.status());
+  }
+  MODTGT_RETURN_IF_ERROR(target->AddLun(*lu, plan.device));
+  return lu;
+}
+
+Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate& update,
+                                  ModuleRegistry* modules) {
+  if (update.params.empty() && update.size.empty()) {
+    return Status::InvalidArgument("missing field 'params' or 'size' (nothing to update)");
+  }
+  std::shared_ptr<scsi::LogicalUnit> lu = target->FindLun(lun);
+  if (lu == nullptr) return NoSuchLun(*target, lun);
+  LunPlan plan;
+  plan.lu = lu->config();
+  if (!target->GetLunDeviceConfig(lun, &plan.device)) {
+    return Status::Unsupported("LUN " + std::to_string(lun) +
+                               " was not created by the admin; cannot update it");
+  }
+  plan.lu.write_cache = lu->wce.load();
+  LunPlan next = plan;
+  MODTGT_RETURN_IF_ERROR(ApplyLunParams(update.params, &next));
+  next.device.hw_max_sectors = next.lu.max_transfer_blocks;  // what the module is told
+  const scsi::LuConfig& a = plan.lu;
+  const scsi::LuConfig& b = next.lu;
+  if (a.serial != b.serial || a.naa != b.naa || a.device_id != b.device_id) {
+    return Status::InvalidArgument(
+        "scsi_sn, scsi_id and naa cannot change on a live LUN; delete and re-create it");
+  }
+
+  LunUpdateResult out;
+  bool resize = false;
+  uint64_t new_size = 0;
+  MODTGT_RETURN_IF_ERROR(RequestedSize(update, plan, next, &resize, &new_size));
+  out.old_size = lu->backend() ? lu->backend()->size_bytes() : 0;
+  if (resize) {
+    if (new_size % plan.lu.block_size != 0) {
+      return Status::InvalidArgument("size " + std::to_string(new_size) +
+                                     " is not a multiple of the block size " +
+                                     std::to_string(plan.lu.block_size));
+    }
+    if (new_size == out.old_size) {
+      resize = false;  // nothing to do
+    } else if (modules != nullptr) {
+      std::vector<ModuleInfo> listed = modules->List();
+      const ModuleInfo* mi = FindModuleInfo(listed, plan.device.bstype);
+      if (mi != nullptr && !mi->has_reconfig) {
+        return Status::Unsupported("backing store '" + plan.device.bstype +
+                                   "' cannot resize a live LUN (the module has no reconfig "
+                                   "callback)");
+      }
+    }
+    next.device.size = resize ? new_size : out.old_size;
+  }
+  out.rebuilt = a.readonly != b.readonly || a.removable != b.removable ||
+                a.thin_provisioning != b.thin_provisioning || a.vendor != b.vendor ||
+                a.product != b.product || a.revision != b.revision ||
+                a.max_transfer_blocks != b.max_transfer_blocks;
+  out.lu = lu;
+  if (resize) {
+    // Resize first: a refusal leaves the LU exactly as it was.
+    Status s = lu->Resize(new_size);
+    if (!s.ok()) {
+      std::string what = "resize of bstype " + plan.device.bstype + ", backing store " +
+                         plan.device.cfgstring + " to " + std::to_string(new_size) +
+                         " bytes failed: " + s.message();
+      // The size was checked and the module has reconfig: what is left is the module's
+      // own refusal, or I/O that did not drain.
+      return s.code() == Code::kBusy ? Status::Busy(what) : Status::ModuleError(what);
+    }
+    LOG_INFO("tid %d lun %" PRIu64 " resized from %" PRIu64 " to %" PRIu64 " bytes",
+             target->tid(), lun, out.old_size, new_size);
+    out.resized = true;
+    out.new_size = new_size;
+    plan.device.size = new_size;
+    target->SetLunDeviceConfig(lun, plan.device);
+  }
+  if (out.rebuilt) {
+    if (modules == nullptr) return Status::Internal("no module registry");
+    Status s = modules->CheckConfig(next.device);
+    if (!s.ok()) return ModuleFailure(next.device, s);
+    auto fresh = CreateLun(next, target->name(), OpenerFor(modules));
+    if (!fresh.ok()) return ModuleFailure(next.device, fresh.status());
+    (*fresh)->CarryStateFrom(*lu);
+    (*fresh)->wce.store(b.write_cache);
+    (*fresh)->backend()->SetWriteCache(b.write_cache);
+    MODTGT_RETURN_IF_ERROR(target->ReplaceLun(*fresh));
+    out.lu = *fresh;
+  } else if (a.write_cache != b.write_cache) {
+    lu->wce.store(b.write_cache);
+    if (lu->backend()) lu->backend()->SetWriteCache(b.write_cache);
+    // SPC-4 5.14: mode parameters changed by other than this I_T nexus.
+    lu->AddUnitAttentionAll(scsi::asc::kModeParametersChanged);
+  }
+  target->SetLunDeviceConfig(lun, next.device);
+  return out;
+}
+
+Result<std::shared_ptr<scsi::LogicalUnit>> FindCdLun(const Target& target, uint64_t lun) {
+  std::shared_ptr<scsi::LogicalUnit> lu = target.FindLun(lun);
+  if (lu == nullptr) return NoSuchLun(target, lun);
+  if (!IsCd(*lu)) {
+    return Status::InvalidArgument("LUN " + std::to_string(lun) +
+                                   " is a disk, not a cd: it has no removable medium "
+                                   "(--device-type cd)");
+  }
+  return lu;
+}
+
+Status EjectMedium(Target* target, uint64_t lun, bool force) {
+  Result<std::shared_ptr<scsi::LogicalUnit>> lu = FindCdLun(*target, lun);
+  if (!lu.ok()) return lu.status();
+  Status s = scsi::EjectMedium(lu->get(), force);
+  if (!s.ok()) {
+    std::string msg = "eject refused: " + s.message();
+    return s.code() == Code::kBusy ? Status::Busy(msg) : Status::InvalidArgument(msg);
+  }
+  return Status::OK();
+}
+
+Status LoadMedium(Target* target, uint64_t lun, const std::string& cfgstring, bool force,
+                  ModuleRegistry* modules) {
+  Result<std::shared_ptr<scsi::LogicalUnit>> lu = FindCdLun(*target, lun);
+  if (!lu.ok()) return lu.status();
+  if (cfgstring.size() > 4096) {
+    return Status::InvalidArgument("cfgstring is longer than 4096 characters");
+  }
+  DeviceConfig dev;
+  const bool have_dev = target->GetLunDeviceConfig(lun, &dev);
+  if (!cfgstring.empty()) {
+    Result<std::string> subtype = CfgStringSubtype(cfgstring);
+    if (!subtype.ok()) return subtype.status();
+    if (have_dev && modules != nullptr) {
+      std::vector<ModuleInfo> listed = modules->List();
+      const ModuleInfo* mi = FindModuleInfo(listed, dev.bstype);
+      if (mi != nullptr && mi->subtype != *subtype) {
+        return Status::InvalidArgument("cfgstring '" + cfgstring + "' has the subtype '" +
+                                       *subtype + "', but this LUN's backing store '" +
+                                       dev.bstype + "' takes '" + mi->subtype + "/...'");
+      }
+    }
+  }
+  Status s = scsi::LoadMedium(lu->get(), cfgstring, force);
+  if (!s.ok()) {
+    // Busy while prevented. With a new medium the module was called: any other refusal
+    // is its own.
+    std::string msg = "load refused: " + s.message();
+    if (s.code() == Code::kBusy) return Status::Busy(msg);
+    if (s.code() == Code::kInvalidArgument && cfgstring.empty()) {
+      return Status::InvalidArgument(msg);
+    }
+    return Status::ModuleError(msg);
+  }
+  if (have_dev && !cfgstring.empty()) {
+    dev.cfgstring = cfgstring;
+    dev.size = 0;  // the new medium's own size
+    target->SetLunDeviceConfig(lun, dev);
+  }
+  return Status::OK();
+}
+
+}  // namespace modtgt::core
