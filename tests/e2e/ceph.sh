@@ -116,6 +116,7 @@ _ceph_wait_gone() {
   while kill -0 "$pid" 2>/dev/null; do
     if [ $SECONDS -ge $deadline ]; then
       info "ceph daemon $pid did not stop within $limit s: SIGKILL"
+      pkill -KILL -P "$pid" 2>/dev/null || true  # the daemon under its timeout wrapper
       kill -KILL "$pid" 2>/dev/null || true
     fi
     sleep 0.05
