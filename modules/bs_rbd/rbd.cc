@@ -287,8 +287,9 @@ struct Req {
   uint64_t offset = 0;
   uint64_t length = 0;
   std::vector<uint8_t> buf;  // bounce (reads/writes with > IOV_MAX iovecs), pattern, CAW
-  const iovec* user_iov = nullptr;  // kRead through buf: where the data goes
+  const iovec* user_iov = nullptr;  // kRead: the caller's buffer
   int user_iovcnt = 0;
+  bool bounce = false;              // kRead: read into buf, copied to user_iov at the end
   uint64_t mismatch_off = 0;  // rbd_aio_compare_and_write's out-parameter
 };
 
@@ -769,6 +770,7 @@ void Device::FreeReq(Req* r) {
   r->flushing = false;
   r->user_iov = nullptr;
   r->user_iovcnt = 0;
+  r->bounce = false;
   r->buf.clear();
   std::lock_guard<std::mutex> l(pool_mu_);
   r->next_free = free_reqs_;
@@ -880,10 +882,24 @@ void Device::OnDone(Req* r, ssize_t ret) {
     switch (r->op) {
       case Op::kRead:
       case Op::kCawRead:
-        if (ret >= 0 && static_cast<uint64_t>(ret) < r->length) {
-          // Past the end of an image shrunk underneath: zeros.
-          uint8_t* base = r->buf.data() + (r->op == Op::kCawRead ? 2 * r->length : 0);
-          std::memset(base + ret, 0, r->length - static_cast<uint64_t>(ret));
+        if (static_cast<uint64_t>(ret) < r->length) {
+          // librbd clips a read at the end of the image: past it (an image shrunk underneath
+          // before the LUN followed) reads as zeros.
+          if (r->op == Op::kCawRead || r->bounce) {
+            uint8_t* base = r->buf.data() + (r->op == Op::kCawRead ? 2 * r->length : 0);
+            std::memset(base + ret, 0, r->length - static_cast<uint64_t>(ret));
+          } else {
+            uint64_t skip = static_cast<uint64_t>(ret);
+            for (int i = 0; i < r->user_iovcnt; i++) {
+              const uint64_t len = r->user_iov[i].iov_len;
+              if (skip >= len) {
+                skip -= len;
+                continue;
+              }
+              std::memset(static_cast<uint8_t*>(r->user_iov[i].iov_base) + skip, 0, len - skip);
+              skip = 0;
+            }
+          }
         }
         if (r->op == Op::kCawRead) {
           // Emulated COMPARE AND WRITE: compare, then write (still one at a time per LUN).
@@ -896,7 +912,7 @@ void Device::OnDone(Req* r, ssize_t ret) {
           if (st != MODTGT_STS_ASYNC) Finish(r, st);
           return;
         }
-        if (r->user_iov != nullptr && r->op == Op::kRead) {
+        if (r->bounce) {
           const uint8_t* src = r->buf.data();
           for (int i = 0; i < r->user_iovcnt; i++) {
             std::memcpy(r->user_iov[i].iov_base, src, r->user_iov[i].iov_len);
@@ -938,6 +954,8 @@ int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
   r->op = Op::kRead;
   r->offset = offset;
   r->length = total;
+  r->user_iov = iov;
+  r->user_iovcnt = iovcnt;
   if (iovcnt > IOV_MAX) {  // librbd takes at most IOV_MAX iovecs: read through one buffer
     try {
       r->buf.resize(total);
@@ -945,8 +963,7 @@ int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
       FreeReq(r);
       return MODTGT_STS_NO_RESOURCE;
     }
-    r->user_iov = iov;
-    r->user_iovcnt = iovcnt;
+    r->bounce = true;
     return StartCallout(r);
   }
   std::shared_lock<std::shared_mutex> l(conn_mu_);

@@ -518,6 +518,23 @@ TEST_F(RbdTest, ResizeByAdminAndFromOutside) {
   EXPECT_TRUE(Eventually([&] { return d.size() == (20u << 20); })) << d.size();
 }
 
+TEST_F(RbdTest, ReadPastTheEndOfAShrunkImageIsZeros) {
+  const std::string img = NewImage("shrunk", 4 << 20);
+  Dev d(Path(img));
+  ASSERT_EQ(d.Open(), 0) << t_error;
+  const std::string data = Random(8192, 19);
+  ASSERT_EQ(d.Write(data, (2 << 20) - 4096, MODTGT_IO_FUA), MODTGT_STS_OK);
+  A().Resize(img, 2 << 20);  // shrunk by another client; the LUN follows a moment later
+  // Whatever the LUN's size: librbd clips the read at the image's end, the rest is zeros.
+  std::string a(4096, '\xff'), b(4096, '\xff');
+  iovec v[2] = {{a.data(), a.size()}, {b.data(), b.size()}};
+  modtgt_io* io = NewIo();
+  ASSERT_EQ(Wait(io, D()->read(d.raw(), io, v, 2, (2 << 20) - 4096)), MODTGT_STS_OK);
+  EXPECT_EQ(a, data.substr(0, 4096));
+  EXPECT_EQ(b, std::string(4096, '\0'));
+  EXPECT_TRUE(Eventually([&] { return d.size() == (2u << 20); })) << d.size();
+}
+
 TEST_F(RbdTest, ConfigStringSwitchAndRollback) {
   const std::string img1 = NewImage("sw", 4 << 20), img2 = NewImage("sw", 6 << 20);
   Dev d(Path(img1));
