@@ -1082,10 +1082,15 @@ int Device::Caw(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
   r->offset = offset;
   r->length = length;
   r->flush_after = !write_cache_.load(std::memory_order_relaxed);
-  if (!Gather(r, iov, iovcnt) || r->buf.size() != 2 * length) {
-    const bool nomem = r->buf.size() != 2 * length && r->buf.empty();
+  if (!Gather(r, iov, iovcnt)) {
     FreeReq(r);
-    return nomem ? MODTGT_STS_NO_RESOURCE : MODTGT_STS_WRITE_ERROR;
+    return MODTGT_STS_NO_RESOURCE;
+  }
+  if (r->buf.size() != 2 * length) {
+    g_host->log(MODTGT_LOG_ERROR, "caw: %zu bytes of data for %llu bytes", r->buf.size(),
+                static_cast<unsigned long long>(length));
+    FreeReq(r);
+    return MODTGT_STS_WRITE_ERROR;
   }
   if (offset % kNativeCawMax + length <= kNativeCawMax) {
     r->op = Op::kCaw;  // atomic on the OSD (cmpext + write)
