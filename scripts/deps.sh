@@ -5,10 +5,11 @@
 set -euo pipefail
 what=${1:-test}
 build_pkgs=(cmake ninja-build g++ pkg-config libisal-dev libssl-dev liburing-dev
-            nlohmann-json3-dev)
+            nlohmann-json3-dev librbd-dev librados-dev)
 test_pkgs=(libgtest-dev libgmock-dev libiscsi-dev libiscsi-bin qemu-utils qemu-block-extra
            python3 clang libclang-rt-14-dev procps iproute2 make binutils
-           qemu-system-x86 linux-image-amd64 open-iscsi busybox cpio)
+           qemu-system-x86 linux-image-amd64 open-iscsi busybox cpio
+           ceph-mon ceph-osd ceph-common ceph-base uuid-runtime)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()
