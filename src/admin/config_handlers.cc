@@ -24,7 +24,9 @@ using nlohmann::json;
 Outcome SystemDump(AdminContext* ctx, const Request& r) {
   Error err;
   if (!r.OnlyFields({}, &err)) return err;
-  json result = {{"config", core::SavedConfigJson(core::Snapshot(ctx->objects()))}};
+  core::SavedConfig c = core::Snapshot(ctx->objects());
+  // config: the object; config_text: the state file's own text (what modtgtadm prints).
+  json result = {{"config", core::SavedConfigJson(c)}, {"config_text", core::SerializeSavedConfig(c)}};
   if (ctx->config != nullptr && ctx->config->enabled()) {
     core::ConfigStore::State st = ctx->config->state();
     result["file"] = {{"path", ctx->config->path()},
@@ -80,10 +82,6 @@ Outcome PortalNew(AdminContext* ctx, const Request& r) {
   }
   if (portal.empty() || portal.size() > 300) return Invalid("field 'portal' must be ADDR:PORT");
   if (ctx->transports == nullptr) return Error{ErrorCode::kInternal, "no transport registry"};
-  std::vector<std::string> have = ctx->transports->ConfiguredPortals()[lld];
-  for (const auto& p : have) {
-    if (p == portal) return Error{ErrorCode::kBusy, lld + " portal " + portal + " is already configured"};
-  }
   Result<std::vector<std::string>> bound = ctx->transports->AddPortals(lld, {portal});
   if (!bound.ok()) {
     return Error{ErrorCode::kInvalidRequest, "cannot listen on " + portal + ": " + bound.status().message()};

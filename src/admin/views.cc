@@ -65,6 +65,9 @@ json LunJson(const core::Target& t, const scsi::LogicalUnit& lu) {
     j["hw_max_sectors"] = c.max_transfer_blocks;
     j["max_data_area_mb"] = 0;
   }
+  // Offline: the store could not be opened (with the reason), or the admin's online=0.
+  j["online"] = !lu.offline();
+  j["offline_reason"] = lu.offline() ? lu.offline_reason() : "";
   j["readonly"] = c.readonly;
   j["removable"] = c.removable;
   j["thin_provisioning"] = c.thin_provisioning;

@@ -108,6 +108,24 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (!opts.file.empty()) {
+    // The daemon may not see the caller's files (another folder, a hardened service):
+    // the configuration travels in the request.
+    std::FILE* f = std::fopen(opts.file.c_str(), "rb");
+    if (f == nullptr) return Fail(kExitUsage, "cannot read " + opts.file + ": " + std::strerror(errno));
+    std::string text;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+      text.append(buf, n);
+      if (text.size() > modtgt::admin::kMaxRequestBytes) break;
+    }
+    std::fclose(f);
+    if (text.size() > modtgt::admin::kMaxRequestBytes) {
+      return Fail(kExitUsage, opts.file + " is larger than an admin request may be");
+    }
+    opts.request["config_text"] = text;
+  }
   // Arguments come straight from the command line; JSON needs UTF-8, so refuse anything
   // else here with a clear message instead of aborting in the serializer.
   std::string request_text;

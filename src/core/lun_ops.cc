@@ -118,9 +118,12 @@ Result<std::shared_ptr<scsi::LogicalUnit>> AddOfflineLun(Target* target, const L
     return Status::AlreadyExists("LUN " + std::to_string(plan.lu.lun) +
                                  " already exists in target " + std::to_string(target->tid()));
   }
-  auto lu = CreateLun(plan, target->name(), [&plan](const DeviceConfig&) {
+  // The size is unknown when the store sizes itself (a file): one block stands in; the
+  // medium commands that would show it are answered NOT READY anyway.
+  const uint64_t size = plan.device.size != 0 ? plan.device.size : plan.lu.block_size;
+  auto lu = CreateLun(plan, target->name(), [size](const DeviceConfig&) {
     return Result<std::unique_ptr<scsi::Backend>>(
-        std::unique_ptr<scsi::Backend>(std::make_unique<OfflineBackend>(plan.device.size)));
+        std::unique_ptr<scsi::Backend>(std::make_unique<OfflineBackend>(size)));
   });
   if (!lu.ok()) return lu.status();
   (*lu)->SetOffline(/*admin=*/false, reason);

@@ -208,10 +208,11 @@ Status ParseModules(const json* list, const std::string& place, std::vector<Save
   return Status::OK();
 }
 
-json ModulesJson(const std::vector<SavedModule>& mods) {
-  json a = json::array();
+template <typename J>
+J ModulesJson(const std::vector<SavedModule>& mods) {
+  J a = J::array();
   for (const auto& m : mods) {
-    json o = {{"name", m.name}};
+    J o = {{"name", m.name}};
     if (!m.path.empty()) o["path"] = m.path;
     a.push_back(std::move(o));
   }
@@ -285,21 +286,25 @@ Result<SavedConfig> ParseSavedConfig(std::string_view text) {
   return SavedConfigFromJson(*j);
 }
 
-json SavedConfigJson(const SavedConfig& c) {
-  json j;
+namespace {
+
+// The file's layout, keys in a fixed, readable order (schema first).
+template <typename J>
+J ToJson(const SavedConfig& c) {
+  J j;
   j["schema"] = c.schema;
   if (c.has_modules) {
-    j["modules"] = {{"backing_stores", ModulesJson(c.backing_stores)},
-                    {"transports", ModulesJson(c.transports)}};
+    j["modules"] = {{"backing_stores", ModulesJson<J>(c.backing_stores)},
+                    {"transports", ModulesJson<J>(c.transports)}};
   }
   if (c.has_portals) {
-    json p = json::object();
+    J p = J::object();
     for (const auto& [name, list] : c.portals) p[name] = list;
     j["portals"] = std::move(p);
   }
-  json targets = json::array();
+  J targets = J::array();
   for (const auto& t : c.targets) {
-    json luns = json::array();
+    J luns = J::array();
     for (const auto& l : t.luns) {
       luns.push_back({{"lun", l.lun},
                       {"device_type", l.device_type},
@@ -334,8 +339,12 @@ json SavedConfigJson(const SavedConfig& c) {
   return j;
 }
 
+}  // namespace
+
+json SavedConfigJson(const SavedConfig& c) { return ToJson<json>(c); }
+
 std::string SerializeSavedConfig(const SavedConfig& c) {
-  return SavedConfigJson(c).dump(2) + "\n";
+  return ToJson<nlohmann::ordered_json>(c).dump(2) + "\n";
 }
 
 SavedLun SavedLunFromPlan(const LunPlan& plan) {

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -116,8 +117,16 @@ std::map<std::string, std::vector<std::string>> PortalsAtStart(const Options& op
   std::map<std::string, std::vector<std::string>> portals;
   if (saved.has_portals) portals = saved.portals;
   std::vector<std::string>& iscsi = portals["iscsi"];
+  // A command-line portal the file already has (it was saved from a previous run with the
+  // same command line) is that one; the same portal given twice is two portals.
+  std::multiset<std::string> unclaimed(iscsi.begin(), iscsi.end());
   for (const std::string& p : opt.portals) {
-    if (std::find(iscsi.begin(), iscsi.end(), p) == iscsi.end()) iscsi.push_back(p);
+    auto it = unclaimed.find(p);
+    if (it != unclaimed.end()) {
+      unclaimed.erase(it);
+    } else {
+      iscsi.push_back(p);
+    }
   }
   if (!saved.has_portals && opt.portals.empty()) iscsi = {"0.0.0.0:3260", "[::]:3260"};
   return portals;

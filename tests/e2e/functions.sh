@@ -5,7 +5,9 @@
 #
 #   requires CMD...            skip (exit 77) when a tool is missing; with CI=true, fail
 #   start_daemon [ARGS...]     start modtgtd, poll the admin socket until it answers;
-#                              sets DAEMON_PID, PORT, PORTAL
+#                              sets DAEMON_PID, PORT, PORTAL. Its state file is
+#                              $CONFIG ($TMP/config.json) unless ARGS give --config or
+#                              --no-config.
 #   stop_daemon                SIGTERM, wait, check exit status 0
 #   adm ARGS...                modtgtadm on this test's socket
 #   new_target TID IQN         create a target bound to ALL initiators
@@ -23,6 +25,7 @@ TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/modtgt-$TEST_NAME.XXXXXX")
 SOCK=$TMP/modtgtd.sock
 LOG=$TMP/modtgtd.log
+CONFIG=$TMP/config.json
 DAEMON_PID=
 _cleanups=()
 
@@ -75,8 +78,12 @@ wait_for() {
 }
 
 start_daemon() {
+  local config=(--config "$CONFIG") a
+  for a in "$@"; do
+    case "$a" in --config|--config=*|--no-config) config=();; esac
+  done
   "$MODTGTD" -f --iscsi portal=127.0.0.1:0 --socket "$SOCK" --module-dir "$MODULE_DIR" \
-    --log-level "${MODTGT_LOG_LEVEL:-info}" \
+    --log-level "${MODTGT_LOG_LEVEL:-info}" "${config[@]}" \
     "$@" >> "$LOG" 2>&1 &
   DAEMON_PID=$!
   if ! wait_for 20 adm --mode system --op show; then
