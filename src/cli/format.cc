@@ -238,6 +238,11 @@ std::string FormatResult(const json& request, const json& result) {
     if (mode == "logicalunit" && op == "update") {
       const json& lu = result.contains("lun") ? result.at("lun") : json::object();
       std::string text;
+      if (request.contains("params") && request.at("params").is_object() &&
+          request.at("params").contains("online")) {
+        return "LUN " + std::to_string(U64(lu, "lun")) +
+               (Bool(lu, "online") ? " online\n" : " offline: " + Str(lu, "offline_reason") + "\n");
+      }
       if (result.contains("resized") && result.at("resized").is_object()) {
         const json& rs = result.at("resized");
         text += "LUN " + std::to_string(U64(lu, "lun")) + " resized from " +
