@@ -160,6 +160,9 @@ int main(int argc, char** argv) {
     }
     return Fail(exit_code, msg);
   }
+  if (reply.contains("warning") && reply["warning"].is_string()) {
+    std::fprintf(stderr, "modtgtadm: warning: %s\n", reply["warning"].get<std::string>().c_str());
+  }
   const nlohmann::json& result =
       reply.contains("result") ? reply["result"] : nlohmann::json::object();
   if (opts.json_output) {
