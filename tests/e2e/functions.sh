@@ -47,6 +47,12 @@ _run_cleanups() {
     tail -n 40 "$LOG" >&2
   fi
   rm -rf "$TMP"
+  # Tests keep their state files in their own folder: on a CI machine (which runs no
+  # modtgtd service) the default state folder must never appear.
+  if [ "${CI:-}" = true ] && [ -e /var/lib/modtgt ] && [ $rc -eq 0 ]; then
+    echo "FAIL: $TEST_NAME: /var/lib/modtgt exists: a test started modtgtd without --config" >&2
+    rc=1
+  fi
   exit $rc
 }
 trap _run_cleanups EXIT
