@@ -23,10 +23,15 @@ using nlohmann::json;
 
 Outcome SystemDump(AdminContext* ctx, const Request& r) {
   Error err;
-  if (!r.OnlyFields({}, &err)) return err;
+  bool secrets = false;
+  if (!r.OnlyFields({"show_secrets"}, &err) || !r.Bool("show_secrets", &secrets, &err)) return err;
   core::SavedConfig c = core::Snapshot(ctx->objects());
   // config: the object; config_text: the state file's own text (what modtgtadm prints).
-  json result = {{"config", core::SavedConfigJson(c)}, {"config_text", core::SerializeSavedConfig(c)}};
+  // CHAP secrets only when asked (show_secrets); a restore of a dump without them keeps
+  // the running accounts' secrets.
+  json result = {{"config", core::SavedConfigJson(c, secrets)},
+                 {"config_text", core::SerializeSavedConfig(c, secrets)},
+                 {"secrets_shown", secrets}};
   if (ctx->config != nullptr && ctx->config->enabled()) {
     core::ConfigStore::State st = ctx->config->state();
     result["file"] = {{"path", ctx->config->path()},

@@ -67,10 +67,16 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
   } else if (mode == "portal") {
     if (op == "show") return PortalShow(ctx, r);
     if (op == "new") return PortalNew(ctx, r);
-  } else if (mode == "account" || mode == "lld" || mode == "conn" || mode == "session") {
+  } else if (mode == "account") {
+    if (op == "new") return AccountNew(ctx, r);
+    if (op == "delete") return AccountDelete(ctx, r);
+    if (op == "bind") return AccountBind(ctx, r, true);
+    if (op == "unbind") return AccountBind(ctx, r, false);
+    if (op == "show") return AccountShow(ctx, r);
+  } else if (mode == "lld" || mode == "conn" || mode == "session") {
     return Error{ErrorCode::kUnsupported, "mode '" + mode + "' is not implemented yet"};
   } else {
-    return Invalid("unknown mode '" + mode + "' (system, target, logicalunit, portal)");
+    return Invalid("unknown mode '" + mode + "' (system, target, logicalunit, account, portal)");
   }
   return Invalid("unknown op '" + op + "' for mode " + mode);
 }

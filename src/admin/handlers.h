@@ -27,6 +27,11 @@ Outcome TargetShow(AdminContext* ctx, const Request& r);
 Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind);
 Outcome PortalShow(AdminContext* ctx, const Request& r);
 Outcome PortalNew(AdminContext* ctx, const Request& r);
+// --mode account (account_handlers.cc)
+Outcome AccountNew(AdminContext* ctx, const Request& r);
+Outcome AccountDelete(AdminContext* ctx, const Request& r);
+Outcome AccountBind(AdminContext* ctx, const Request& r, bool bind);
+Outcome AccountShow(AdminContext* ctx, const Request& r);
 // --mode logicalunit
 Outcome LunNew(AdminContext* ctx, const Request& r);
 Outcome LunCheck(AdminContext* ctx, const Request& r);

@@ -44,7 +44,12 @@ struct AdminContext {
   // copies of this context).
   std::shared_ptr<std::mutex> op_mutex = std::make_shared<std::mutex>();
 
-  core::CoreObjects objects() const { return {targets, modules, transports, module_dir}; }
+  // CHAP accounts (--mode account); nullptr in tests without them.
+  core::AccountRegistry* accounts = nullptr;
+
+  core::CoreObjects objects() const {
+    return {targets, modules, transports, module_dir, accounts};
+  }
 };
 
 // Runs one request (already parsed) and returns the reply object. Never throws.

@@ -48,6 +48,10 @@ constexpr OptionSpec kOptions[] = {
     {"alias", 0, Kind::kString, "alias"},
     {"path", 0, Kind::kString, "path"},
     {"param", 0, Kind::kString, nullptr},
+    {"user", 'u', Kind::kString, "user"},
+    {"password", 'p', Kind::kString, "password"},
+    {"outgoing", 'O', Kind::kFlag, "outgoing"},
+    {"show-secrets", 0, Kind::kFlag, "show_secrets"},
     {"file", 0, Kind::kString, nullptr},
     {"dry-run", 0, Kind::kFlag, "dry_run"},
     {"force", 'F', Kind::kFlag, "force"},
@@ -237,6 +241,16 @@ Result<CliOptions> ParseArgs(const std::vector<std::string>& args, const char* e
     if (opts.file.empty()) {
       return Status::InvalidArgument("--file FILE is required for --mode system --op restore");
     }
+  } else if (mode == "account") {
+    if (op == "new") {
+      MODTGT_RETURN_IF_ERROR(need("user", "--user"));
+      MODTGT_RETURN_IF_ERROR(need("password", "--password"));
+    } else if (op == "delete") {
+      MODTGT_RETURN_IF_ERROR(need("user", "--user"));
+    } else if (op == "bind" || op == "unbind") {
+      MODTGT_RETURN_IF_ERROR(need("tid", "--tid"));
+      MODTGT_RETURN_IF_ERROR(need("user", "--user"));
+    }
   } else if (mode == "portal" && op == "new") {
     MODTGT_RETURN_IF_ERROR(need("portal", "--param portal=ADDR:PORT"));
   } else if (mode == "logicalunit") {
@@ -270,7 +284,7 @@ Administers a running modtgtd (tgtadm-compatible syntax).
 
   -L, --lld NAME                  transport (default iscsi); for lldload/lldunload/lldreload
                                   the transport module to act on
-  -m, --mode MODE                 system | target | logicalunit | portal
+  -m, --mode MODE                 system | target | logicalunit | account | portal
   -o, --op OP                     new | delete | show | bind | unbind | update |
                                   check (validate a logicalunit new, create nothing) |
                                   eject | load (cd medium, with --force to override a
@@ -309,6 +323,12 @@ Administers a running modtgtd (tgtadm-compatible syntax).
   -I, --initiator-address ADDR    ALL, an IPv4/IPv6 address or ADDR/PREFIXLEN
   -Q, --initiator-name NAME       initiator iSCSI name
       --param portal=ADDR:PORT    --mode portal --op new: listen on one more portal
+  -u, --user NAME                 --mode account: the CHAP user name
+  -p, --password SECRET           --mode account --op new: its secret (12 to 255 bytes);
+                                  "-" reads it from the first line of standard input
+  -O, --outgoing                  --mode account --op bind|unbind: the target's own account
+                                  for mutual CHAP (one per target; --tid 0: discovery)
+      --show-secrets              --mode system --op dump: include the CHAP secrets
       --file FILE                 --op restore: the configuration file (as dump prints)
       --dry-run                   --op restore: check and list the changes, change nothing
   -F, --force                     delete a target with sessions / a busy LUN; lldunload:
@@ -334,6 +354,8 @@ Examples:
   modtgtadm --mode system --op dump > saved.json
   modtgtadm --mode system --op restore --file saved.json --dry-run
   modtgtadm --mode portal --op new --param portal=192.0.2.10:3260
+  modtgtadm --mode account --op new --user initiator1 --password - < secret.txt
+  modtgtadm --mode account --op bind --tid 1 --user initiator1
 
 Exit status: 0 success, 2 invalid request, 3 no such target, 4 target exists, 5 no such LUN,
 6 LUN exists, 7 busy, 8 no such module, 9 module error, 10 permission, 11 internal,

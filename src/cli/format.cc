@@ -268,6 +268,17 @@ std::string FormatResult(const json& request, const json& result) {
   } else if (mode == "logicalunit") {
     Line(&out, 0, "Target " + std::to_string(U64(result, "tid")) + ":");
     for (const json& lu : Arr(result, "luns")) FormatLun(lu, 1, &out);
+  } else if (mode == "account") {
+    // tgtadm: "Account list:" and one user per line.
+    Line(&out, 0, "Account list:");
+    for (const json& a : Arr(result, "accounts")) {
+      std::string line = Str(a, "user");
+      std::string where;
+      for (const json& b : Arr(a, "bound")) {
+        if (b.is_string()) where += (where.empty() ? "" : ", ") + b.get<std::string>();
+      }
+      Line(&out, 1, line + (where.empty() ? "" : "  (" + where + ")"));
+    }
   } else if (mode == "portal") {
     for (const json& p : Arr(result, "portals")) {
       if (p.is_string()) Line(&out, 0, "Portal: " + p.get<std::string>());

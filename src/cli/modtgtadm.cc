@@ -108,6 +108,14 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (opts.request.contains("password") && opts.request["password"] == "-") {
+    // Keep the secret off the command line (and out of `ps`): read it from stdin.
+    std::string line;
+    int c;
+    while ((c = std::fgetc(stdin)) != EOF && c != '\n') line.push_back(static_cast<char>(c));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    opts.request["password"] = line;
+  }
   if (!opts.file.empty()) {
     // The daemon may not see the caller's files (another folder, a hardened service):
     // the configuration travels in the request.

@@ -117,6 +117,7 @@ class Applier {
 
   Status Run() {
     cur_ = starting() ? SavedConfig{} : Snapshot(objs_);
+    ValidateAccounts();
     ValidateTargets();
     if (!starting()) PlanModules();
     PlanLuns();
@@ -167,6 +168,55 @@ class Applier {
               " logged-in session(s) (--force closes them)");
     }
     if (n > 0) close_sessions_.insert(tid);
+  }
+
+  // Accounts: valid names and secrets (a secret left out, as a dump shows them, keeps the
+  // running account's), and every binding names an account of the file.
+  void ValidateAccounts() {
+    std::set<std::string> users;
+    for (const auto& a : want_.accounts) {
+      users.insert(a.user);
+      std::string secret = a.secret;
+      if (!a.has_secret) {
+        Result<std::string> cur = objs_.accounts != nullptr ? objs_.accounts->Secret(a.user)
+                                                           : Result<std::string>(Status::NotFound(""));
+        if (!cur.ok()) {
+          Problem("account " + a.user + ": no secret in the file and no such account running");
+          continue;
+        }
+        secret = *cur;
+      }
+      Status s = CheckAccount(a.user, secret);
+      if (!s.ok()) Problem("account " + a.user + ": " + s.message());
+      secrets_[a.user] = secret;
+    }
+    if ((!want_.accounts.empty() || !want_.discovery.incoming.empty() ||
+         !want_.discovery.outgoing.empty()) &&
+        objs_.accounts == nullptr) {
+      Problem("CHAP accounts are configured but this daemon has no account registry");
+    }
+    auto check = [&](const SavedChap& chap, const std::string& where) {
+      for (const auto& u : chap.incoming) {
+        if (!users.count(u)) Problem(where + ": CHAP user " + u + " is not an account of the file");
+      }
+      if (!chap.outgoing.empty() && !users.count(chap.outgoing)) {
+        Problem(where + ": outgoing CHAP user " + chap.outgoing + " is not an account of the file");
+      }
+    };
+    check(want_.discovery, "discovery");
+    for (const auto& t : want_.targets) check(t.chap, TargetPlace(t));
+    // Changed? (The running secrets against the resolved ones; the bindings.)
+    std::map<std::string, std::string> running;
+    for (const auto& a : cur_.accounts) running[a.user] = a.secret;
+    accounts_changed_ = running != secrets_ || cur_.discovery != want_.discovery;
+    for (const auto& t : want_.targets) {
+      const SavedTarget* ct = CurTarget(t.tid);
+      accounts_changed_ |= (ct == nullptr ? SavedChap{} : ct->chap) != t.chap;
+    }
+    if (accounts_changed_) {
+      Action("set the CHAP accounts and their bindings (" + std::to_string(want_.accounts.size()) +
+             " account(s))");
+    }
   }
 
   void ValidateTargets() {
@@ -479,12 +529,16 @@ class Applier {
     for (const auto& [tid, lun] : removed_luns_) {
       if (auto t = objs_.targets->FindByTid(tid)) (void)t->RemoveLun(lun);
     }
-    for (int tid : removed_targets_) RemoveTarget(tid);
+    for (int tid : removed_targets_) {
+      RemoveTarget(tid);
+      if (objs_.accounts != nullptr) objs_.accounts->ForgetTarget(tid);
+    }
     for (const auto& [tid, target] : built_targets_) {
       RemoveTarget(tid);
       Status s = objs_.targets->Add(target);
       if (!s.ok()) LOG_ERROR("restore: target %d: %s", tid, s.ToString().c_str());
     }
+    SetAccounts();
     for (const auto& name : modules_to_unload_) {
       Status s = objs_.modules->Unload(name);
       if (s.ok()) {
@@ -493,6 +547,21 @@ class Applier {
         Action("backing-store module " + name + " stays loaded: " + s.message());
       }
     }
+  }
+
+  // The accounts and every binding become the file's (validated before: nothing fails).
+  void SetAccounts() {
+    AccountRegistry* reg = objs_.accounts;
+    if (reg == nullptr || !accounts_changed_) return;
+    for (const auto& u : reg->Users()) (void)reg->Remove(u, /*force=*/true);
+    for (int tid : reg->BoundTids()) reg->ForgetTarget(tid);
+    for (const auto& [user, secret] : secrets_) (void)reg->Add(user, secret);
+    auto bind = [&](int tid, const SavedChap& chap) {
+      for (const auto& u : chap.incoming) (void)reg->Bind(tid, u, false);
+      if (!chap.outgoing.empty()) (void)reg->Bind(tid, chap.outgoing, true);
+    };
+    bind(kDiscoveryTid, want_.discovery);
+    for (const auto& t : want_.targets) bind(t.tid, t.chap);
   }
 
   void RemoveTarget(int tid) {
@@ -550,6 +619,8 @@ class Applier {
   std::map<int, std::shared_ptr<Target>> built_targets_;  // replacements, swapped in phase B
   std::vector<Replacement> replacements_;
   std::vector<std::function<void()>> undo_;
+  std::map<std::string, std::string> secrets_;  // the accounts to set, secrets resolved
+  bool accounts_changed_ = false;
 };
 
 }  // namespace
@@ -579,6 +650,14 @@ SavedConfig Snapshot(const CoreObjects& objs) {
     c.has_portals = true;
     c.portals = objs.transports->ConfiguredPortals();
   }
+  if (objs.accounts != nullptr) {
+    for (const auto& user : objs.accounts->Users()) {
+      Result<std::string> secret = objs.accounts->Secret(user);
+      c.accounts.push_back(SavedAccount{user, secret.ok() ? *secret : "", secret.ok()});
+    }
+    AccountRegistry::Binding d = objs.accounts->BindingOf(kDiscoveryTid);
+    c.discovery = SavedChap{d.incoming, d.outgoing};
+  }
   for (const auto& target : objs.targets->List()) {
     SavedTarget t;
     t.tid = target->tid();
@@ -586,6 +665,10 @@ SavedConfig Snapshot(const CoreObjects& objs) {
     t.alias = target->alias();
     t.acl_addresses = target->bound_addresses();
     t.acl_names = target->bound_names();
+    if (objs.accounts != nullptr) {
+      AccountRegistry::Binding b = objs.accounts->BindingOf(t.tid);
+      t.chap = SavedChap{b.incoming, b.outgoing};
+    }
     for (const auto& [n, lu] : *target->luns()) {
       DeviceConfig dev;
       if (!target->GetLunDeviceConfig(n, &dev)) continue;  // not made by the admin

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/accounts.h"
 #include "core/module_registry.h"
 #include "core/saved_config.h"
 #include "core/target.h"
@@ -35,6 +36,7 @@ struct CoreObjects {
   ModuleRegistry* modules = nullptr;
   TransportRegistry* transports = nullptr;  // may be null (tests): no portals then
   std::string module_dir;
+  AccountRegistry* accounts = nullptr;      // may be null (tests): no CHAP accounts then
 };
 
 // The running configuration: targets, ACLs, LUNs (as created, with their current size,

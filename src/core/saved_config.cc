@@ -3,6 +3,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <algorithm>
 #include <set>
 
 #include "core/strict_json.h"
@@ -114,6 +115,19 @@ Status ParseNaa(const std::string& text, const std::string& place, uint64_t* out
   return Status::OK();
 }
 
+Status ParseChap(const json* j, const std::string& where, SavedChap* out) {
+  if (j == nullptr) return Status::OK();
+  ObjectReader r(*j, where);
+  MODTGT_RETURN_IF_ERROR(r.IsObject());
+  MODTGT_RETURN_IF_ERROR(r.StrList("incoming", &out->incoming));
+  MODTGT_RETURN_IF_ERROR(r.Str("outgoing", false, &out->outgoing));
+  std::sort(out->incoming.begin(), out->incoming.end());
+  if (std::adjacent_find(out->incoming.begin(), out->incoming.end()) != out->incoming.end()) {
+    return ObjectReader::Bad(r.Place("incoming"), "a user is given twice");
+  }
+  return r.Finish();
+}
+
 Result<SavedLun> ParseLun(const json& j, const std::string& where) {
   ObjectReader r(j, where);
   MODTGT_RETURN_IF_ERROR(r.IsObject());
@@ -168,6 +182,7 @@ Result<SavedTarget> ParseTarget(const json& j, const std::string& where) {
     MODTGT_RETURN_IF_ERROR(a.StrList("names", &t.acl_names));
     MODTGT_RETURN_IF_ERROR(a.Finish());
   }
+  MODTGT_RETURN_IF_ERROR(ParseChap(r.Sub("chap"), r.Place("chap"), &t.chap));
   if (const json* luns = r.Sub("luns")) {
     if (!luns->is_array()) return ObjectReader::Bad(r.Place("luns"), "must be an array");
     std::set<uint64_t> seen;
@@ -276,6 +291,24 @@ Result<SavedConfig> SavedConfigFromJson(const json& j) {
       c.targets.push_back(std::move(*t));
     }
   }
+  if (const json* accounts = r.Sub("accounts")) {
+    if (!accounts->is_array()) return ObjectReader::Bad("accounts", "must be an array");
+    std::set<std::string> users;
+    for (size_t i = 0; i < accounts->size(); i++) {
+      ObjectReader a((*accounts)[i], "accounts[" + std::to_string(i) + "]");
+      MODTGT_RETURN_IF_ERROR(a.IsObject());
+      SavedAccount acc;
+      MODTGT_RETURN_IF_ERROR(a.Str("user", true, &acc.user));
+      acc.has_secret = a.Has("secret");
+      MODTGT_RETURN_IF_ERROR(a.Str("secret", false, &acc.secret));
+      MODTGT_RETURN_IF_ERROR(a.Finish());
+      if (!users.insert(acc.user).second) {
+        return ObjectReader::Bad(a.Place("user"), "account " + acc.user + " given twice");
+      }
+      c.accounts.push_back(std::move(acc));
+    }
+  }
+  MODTGT_RETURN_IF_ERROR(ParseChap(r.Sub("discovery"), "discovery", &c.discovery));
   MODTGT_RETURN_IF_ERROR(r.Finish());
   return c;
 }
@@ -290,7 +323,12 @@ namespace {
 
 // The file's layout, keys in a fixed, readable order (schema first).
 template <typename J>
-J ToJson(const SavedConfig& c) {
+J ChapJson(const SavedChap& chap) {
+  return J{{"incoming", chap.incoming}, {"outgoing", chap.outgoing}};
+}
+
+template <typename J>
+J ToJson(const SavedConfig& c, bool secrets) {
   J j;
   j["schema"] = c.schema;
   if (c.has_modules) {
@@ -333,18 +371,27 @@ J ToJson(const SavedConfig& c) {
                        {"name", t.name},
                        {"alias", t.alias},
                        {"acl", {{"addresses", t.acl_addresses}, {"names", t.acl_names}}},
+                       {"chap", ChapJson<J>(t.chap)},
                        {"luns", std::move(luns)}});
   }
   j["targets"] = std::move(targets);
+  J accounts = J::array();
+  for (const auto& a : c.accounts) {
+    J o = {{"user", a.user}};
+    if (secrets && a.has_secret) o["secret"] = a.secret;
+    accounts.push_back(std::move(o));
+  }
+  j["accounts"] = std::move(accounts);
+  j["discovery"] = ChapJson<J>(c.discovery);
   return j;
 }
 
 }  // namespace
 
-json SavedConfigJson(const SavedConfig& c) { return ToJson<json>(c); }
+json SavedConfigJson(const SavedConfig& c, bool secrets) { return ToJson<json>(c, secrets); }
 
-std::string SerializeSavedConfig(const SavedConfig& c) {
-  return ToJson<nlohmann::ordered_json>(c).dump(2) + "\n";
+std::string SerializeSavedConfig(const SavedConfig& c, bool secrets) {
+  return ToJson<nlohmann::ordered_json>(c, secrets).dump(2) + "\n";
 }
 
 SavedLun SavedLunFromPlan(const LunPlan& plan) {

@@ -64,15 +64,34 @@ struct SavedLun {
   bool operator==(const SavedLun&) const = default;
 };
 
+// CHAP accounts bound to a target or to discovery (AccountRegistry::Binding).
+struct SavedChap {
+  std::vector<std::string> incoming;  // sorted
+  std::string outgoing;               // "" = none
+
+  bool operator==(const SavedChap&) const = default;
+};
+
 struct SavedTarget {
   int tid = 0;
   std::string name;
   std::string alias;
   std::vector<std::string> acl_addresses;  // canonical (CanonicalAclAddress)
   std::vector<std::string> acl_names;
+  SavedChap chap;
   std::vector<SavedLun> luns;              // by LUN number
 
   bool operator==(const SavedTarget&) const = default;
+};
+
+// A CHAP account. A dump shows no secret unless asked (has_secret false then); a restore
+// of such an account keeps the running account's secret.
+struct SavedAccount {
+  std::string user;
+  std::string secret;
+  bool has_secret = true;
+
+  bool operator==(const SavedAccount&) const = default;
 };
 
 // A module to load: by name from the module folder, or from an explicit file.
@@ -95,6 +114,8 @@ struct SavedConfig {
   bool has_portals = false;
   std::map<std::string, std::vector<std::string>> portals;
   std::vector<SavedTarget> targets;  // by tid
+  std::vector<SavedAccount> accounts;  // by user
+  SavedChap discovery;                 // accounts bound to discovery sessions
 
   bool operator==(const SavedConfig&) const = default;
 };
@@ -105,9 +126,10 @@ struct SavedConfig {
 // stores open (core/config_apply.h does).
 Result<SavedConfig> ParseSavedConfig(std::string_view text);
 Result<SavedConfig> SavedConfigFromJson(const nlohmann::json& j);
-nlohmann::json SavedConfigJson(const SavedConfig& c);
+// With secrets false, accounts carry no secret (what `system dump` shows unless asked).
+nlohmann::json SavedConfigJson(const SavedConfig& c, bool secrets = true);
 // SavedConfigJson(c).dump(2) plus a newline: the file's text.
-std::string SerializeSavedConfig(const SavedConfig& c);
+std::string SerializeSavedConfig(const SavedConfig& c, bool secrets = true);
 
 // "0x" + 16 lowercase hex digits.
 std::string NaaText(uint64_t naa);

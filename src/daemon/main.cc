@@ -29,6 +29,7 @@
 #include "admin/server.h"
 #include "common/atomic_file.h"
 #include "common/log.h"
+#include "core/accounts.h"
 #include "core/config_apply.h"
 #include "core/config_store.h"
 #include "core/module_registry.h"
@@ -158,7 +159,8 @@ int CheckConfig(const Options& opt) {
     return 1;
   }
   core::TargetRegistry targets;
-  core::CoreObjects objs{&targets, &modules, nullptr, opt.module_dir};
+  core::AccountRegistry accounts;
+  core::CoreObjects objs{&targets, &modules, nullptr, opt.module_dir, &accounts};
   core::ApplyReport report;
   Status s = core::ApplyConfig(*saved, objs, core::ApplyMode::kCheck, false, &report);
   if (!s.ok()) {
@@ -263,6 +265,7 @@ int Run(const Options& opt) {
   }
 
   core::TargetRegistry targets;
+  core::AccountRegistry accounts;
 
   std::vector<std::thread> loop_threads;
   for (auto& l : loops) loop_threads.emplace_back([p = l.get()] { p->Run(); });
@@ -275,6 +278,7 @@ int Run(const Options& opt) {
   core::TransportContext tctx;
   tctx.loops = loop_ptrs;
   tctx.targets = &targets;
+  tctx.accounts = &accounts;
   core::TransportRegistry transports(tctx, opt.module_dir);
   auto fail_start = [&] {
     transports.ShutdownAll(/*unmap=*/false);
@@ -309,7 +313,7 @@ int Run(const Options& opt) {
 
   // The saved targets, ACLs and LUNs, before any portal opens. A LUN whose store cannot
   // open comes back offline with its reason; anything else wrong in the file stops us.
-  core::CoreObjects objs{&targets, &modules, &transports, opt.module_dir};
+  core::CoreObjects objs{&targets, &modules, &transports, opt.module_dir, &accounts};
   core::ApplyReport report;
   if (Status s = core::ApplyConfig(*saved, objs, core::ApplyMode::kStart, false, &report);
       !s.ok()) {
@@ -342,6 +346,7 @@ int Run(const Options& opt) {
   actx.version = MODTGT_PACKAGE_VERSION;
   actx.threads = static_cast<int>(loops.size());
   actx.config = &store;
+  actx.accounts = &accounts;
   admin::AdminServer admin_server(actx);
   if (Status s = admin_server.Listen(opt.socket_path); !s.ok()) {
     LOG_ERROR("cannot open the admin socket %s: %s", opt.socket_path.c_str(), s.ToString().c_str());

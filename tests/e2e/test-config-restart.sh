@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The saved configuration survives a SIGKILL (issue 9, acceptance 1): targets, LUNs on every
 # shipped store that needs no cluster (rdwr, uring, ram, null, optical), ACLs by address and
-# by name, a second portal and LUN parameters are configured; the daemon is killed with
+# by name, CHAP accounts, a second portal and LUN parameters are configured; the daemon is killed with
 # SIGKILL and started again with the same command line. `system dump` is identical, an
 # initiator logs in to the same targets through both portals and sees the same VPD 0x80 and
 # 0x83 pages, and the data of the persistent stores is intact. (A ram LUN's data lives in
@@ -34,6 +34,11 @@ adm --mode logicalunit --op new --tid 2 --lun 0 --bstype null --backing-store nu
 adm --mode logicalunit --op new --tid 2 --lun 1 --cfgstring "optical/$TMP/disc.iso" --device-type cd
 adm --mode logicalunit --op update --tid 1 --lun 1 --size 80M
 adm --mode portal --op new --param portal=127.0.0.1:0
+# CHAP accounts and their bindings (the login side is the iSCSI transport's).
+echo "restart-secret-1" | adm --mode account --op new --user restart-user --password -
+adm --mode account --op new --user restart-target --password restart-secret-2
+adm --mode account --op bind --tid 2 --user restart-user
+adm --mode account --op bind --tid 2 --user restart-target --outgoing
 
 # Data on the persistent stores.
 head -c $((8 << 20)) /dev/urandom > "$TMP/data"
@@ -60,6 +65,12 @@ vpd() {  # vpd PORTAL -> lines "target lun page: text"
 portals() { adm --mode system --op show --json | json_get '" ".join(j["portals"])'; }
 
 adm --mode system --op dump > "$TMP/dump.before"
+adm --mode account --op show > "$TMP/accounts.before"
+grep -q "restart-secret" "$TMP/dump.before" && fail "dump shows a CHAP secret without --show-secrets"
+adm --mode system --op dump --show-secrets | grep -q "restart-secret-1" || fail "--show-secrets"
+[ "$(stat -c %a "$CONFIG")" = 600 ] || fail "the state file is not private: $(stat -c %a "$CONFIG")"
+grep -q "restart-secret-1" "$CONFIG" || fail "the state file does not keep the secret"
+grep -q "restart-secret" "$LOG" && fail "a CHAP secret reached the log"
 vpd "$PORTAL" > "$TMP/vpd.before"
 grep -q "SERIAL-A1" "$TMP/vpd.before" || fail "VPD 0x80 does not show scsi_sn"
 grep -q "ram-lun-3" "$TMP/vpd.before" || fail "VPD 0x80 does not show the wwn"
@@ -74,6 +85,7 @@ start_daemon
 
 adm --mode system --op dump > "$TMP/dump.after"
 diff -u "$TMP/dump.before" "$TMP/dump.after" || fail "dump differs after the restart"
+adm --mode account --op show | diff -u "$TMP/accounts.before" - || fail "accounts differ after the restart"
 read -r P1 P2 <<< "$(portals)"
 [ -n "$P2" ] || fail "the second portal did not come back: $(portals)"
 for p in "$P1" "$P2"; do

@@ -51,7 +51,8 @@ class ConfigApplyTest : public ::testing::Test {
 
   TargetRegistry targets_;
   ModuleRegistry modules_;
-  CoreObjects objs_{&targets_, &modules_, nullptr, MODTGT_TEST_MODULE_DIR};
+  AccountRegistry accounts_;
+  CoreObjects objs_{&targets_, &modules_, nullptr, MODTGT_TEST_MODULE_DIR, &accounts_};
   ApplyReport report_;
 };
 
@@ -160,6 +161,35 @@ TEST_F(ConfigApplyTest, RemovingWhatHasSessionsNeedsForce) {
   ASSERT_TRUE(Apply(fewer, ApplyMode::kRestore, /*force=*/true).ok());
   EXPECT_EQ(targets_.FindByTid(1)->FindLun(2), nullptr);
   targets_.FindByTid(1)->sessions.store(0);
+}
+
+TEST_F(ConfigApplyTest, AccountsAndTheirBindingsAreRestoredAndAMaskedSecretKeepsTheRunningOne) {
+  SavedConfig c = OneTarget({Lun(1, "a")});
+  c.accounts = {{"alice", "0123456789ab", true}, {"bob", "ba9876543210", true}};
+  c.targets[0].chap = SavedChap{{"alice"}, "bob"};
+  c.discovery = SavedChap{{"bob"}, ""};
+  ASSERT_TRUE(Apply(c, ApplyMode::kStart).ok());
+  EXPECT_EQ(*accounts_.Secret("alice"), "0123456789ab");
+  EXPECT_EQ(accounts_.BindingOf(1).outgoing, "bob");
+  SavedConfig snap = Snapshot(objs_);
+  EXPECT_EQ(snap.accounts, c.accounts);
+  EXPECT_EQ(snap.discovery, c.discovery);
+
+  // A dump without secrets restores as it is (nothing to change) ...
+  SavedConfig masked = snap;
+  for (auto& a : masked.accounts) a.has_secret = false, a.secret.clear();
+  ASSERT_TRUE(Apply(masked, ApplyMode::kRestore).ok());
+  EXPECT_EQ(*accounts_.Secret("bob"), "ba9876543210");
+  // ... but a new account needs its secret, a short one is refused, bindings need accounts.
+  SavedConfig more = masked;
+  more.accounts.push_back({"carol", "", false});
+  EXPECT_THAT(Apply(more, ApplyMode::kRestore).message(), HasSubstr("account carol: no secret"));
+  more.accounts.back() = {"carol", "tooshort", true};
+  EXPECT_THAT(Apply(more, ApplyMode::kRestore).message(), HasSubstr("at least 12"));
+  more.accounts.pop_back();
+  more.targets[0].chap.incoming.push_back("dave");
+  EXPECT_THAT(Apply(more, ApplyMode::kRestore).message(), HasSubstr("CHAP user dave"));
+  EXPECT_EQ(Snapshot(objs_), snap);
 }
 
 }  // namespace

@@ -30,7 +30,10 @@ TEST_F(ConfigStoreTest, SavesPrivatelyKeepsThePreviousAndLoadsBack) {
   ConfigStore store(dir_ + "/var/lib/modtgt/config.json");  // folders made on the way
   EXPECT_EQ(store.Load().status().code(), Code::kNotFound);
   SavedConfig a;
-  a.targets.push_back(SavedTarget{1, "iqn.2026-12.org.modtgt.test:a", "", {}, {}, {}});
+  SavedTarget t;
+  t.tid = 1;
+  t.name = "iqn.2026-12.org.modtgt.test:a";
+  a.targets.push_back(t);
   ASSERT_TRUE(store.Save(a).ok());
   SavedConfig b = a;
   b.targets[0].alias = "b";
