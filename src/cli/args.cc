@@ -359,7 +359,8 @@ Examples:
 
 Exit status: 0 success, 2 invalid request, 3 no such target, 4 target exists, 5 no such LUN,
 6 LUN exists, 7 busy, 8 no such module, 9 module error, 10 permission, 11 internal,
-12 unsupported, 13 no such ACL, 14 ACL exists, 20 cannot connect to modtgtd, 21 bad reply.
+12 unsupported, 13 no such ACL, 14 ACL exists, 15 no such account, 16 account exists,
+20 cannot connect to modtgtd, 21 bad reply.
 )";
 }
 
