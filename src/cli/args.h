@@ -21,6 +21,7 @@ struct CliOptions {
   bool help = false;          // --help / -h: print usage, send nothing
   bool version = false;       // --version / -V
   std::string socket_path;    // --socket, else env_socket, else the default path
+  std::string file;           // --file: system restore reads the configuration from it
 };
 
 // Parses argv[1..] (args excludes the program name). env_socket is $MODTGT_SOCKET or

@@ -57,6 +57,31 @@ void LogicalUnit::CarryStateFrom(LogicalUnit& old) {
   }
   d_sense.store(old.d_sense.load());
   swp.store(old.swp.load());
+  if (old.admin_offline()) SetOffline(true, old.offline_reason());
+}
+
+void LogicalUnit::SetOffline(bool admin, std::string reason) {
+  std::lock_guard<std::mutex> l(offline_mu_);
+  admin_offline_ = admin;
+  offline_reason_ = std::move(reason);
+  offline_.store(true, std::memory_order_relaxed);
+}
+
+void LogicalUnit::SetOnline() {
+  std::lock_guard<std::mutex> l(offline_mu_);
+  admin_offline_ = false;
+  offline_reason_.clear();
+  offline_.store(false, std::memory_order_relaxed);
+}
+
+bool LogicalUnit::admin_offline() const {
+  std::lock_guard<std::mutex> l(offline_mu_);
+  return admin_offline_;
+}
+
+std::string LogicalUnit::offline_reason() const {
+  std::lock_guard<std::mutex> l(offline_mu_);
+  return offline_reason_;
 }
 
 bool LogicalUnit::KnownFast(uint64_t id) const {

@@ -29,7 +29,7 @@ SOCK_A=$SOCK
 SOCK_B=$TMP/b.sock
 LOG_B=$TMP/b.log
 "$MODTGTD" -f --iscsi portal=127.0.0.1:0 --socket "$SOCK_B" --module-dir "$MODULE_DIR" \
-  --log-level info >> "$LOG_B" 2>&1 &
+  --config "$TMP/b.json" --log-level info >> "$LOG_B" 2>&1 &
 PID_B=$!
 cleanup_fn "kill -TERM $PID_B 2>/dev/null; _ceph_wait_gone $PID_B 60; tail -n 20 $LOG_B >&2"
 admb() { "$MODTGTADM" --socket "$SOCK_B" "$@"; }

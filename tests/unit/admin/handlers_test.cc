@@ -122,7 +122,9 @@ TEST_F(HandlersTest, MalformedRequestShapes) {
             std::string::npos);
   Err({{"mode", "nonsense"}, {"op", "show"}}, "invalid-request");
   Err({{"mode", "target"}, {"op", "frobnicate"}}, "invalid-request");
-  Err({{"mode", "account"}, {"op", "show"}}, "unsupported");
+  Err({{"mode", "session"}, {"op", "show"}}, "unsupported");
+  // --mode account exists now: without an account registry it is an internal error.
+  Err({{"mode", "account"}, {"op", "new"}, {"user", "u"}, {"password", "0123456789ab"}}, "internal");
   Err({{"mode", "system"}, {"op", "show"}, {"lld", "iser"}}, "unsupported");
   Err({{"mode", "system"}, {"op", "show"}, {"lld", 1}}, "invalid-request");
   // tid: wrong type, fraction, negative, zero, too big.
