@@ -28,6 +28,7 @@
 #include "core/module_registry.h"
 #include "core/target.h"
 #include "core/transport_registry.h"
+#include "daemon/module_dir.h"
 #include "env/event_loop.h"
 #include "modtgt/version.h"
 
@@ -42,6 +43,7 @@ struct Options {
   std::string socket_path;
   std::string module_dir = MODTGT_MODULE_DIR;
   bool module_dir_given = false;
+  std::string module_dir_why;  // for the log: where module_dir came from
   std::vector<std::string> bstypes;
   std::vector<std::string> llds;
   int threads = 0;
@@ -57,6 +59,9 @@ void Usage(FILE* out) {
                "                            port 0 picks a free port). Default 0.0.0.0:3260 and [::]:3260\n"
                "      --socket PATH         admin socket (default %s, or $MODTGT_SOCKET)\n"
                "      --module-dir DIR      module folder (default %s)\n"
+               "                            (without it: build/lib/modtgt when run from the\n"
+               "                            build tree, else that default, else <prefix>/lib/modtgt\n"
+               "                            beside this modtgtd)\n"
                "      --bstype NAME[,NAME]  backing-store modules to load (default: all found)\n"
                "      --lld NAME[,NAME]     transport modules to load (default: all found)\n"
                "  -t, --threads N           event loops (default: one per core)\n"
@@ -162,22 +167,19 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     return false;
   }
   if (o->socket_path.empty()) o->socket_path = kDefaultSocket;
-  if (!o->module_dir_given) {
-    // A tree installed with `cmake --install --prefix OTHER` keeps the configure-time
-    // default; when that folder is missing, use the one beside this binary
-    // (<prefix>/sbin/modtgtd -> <prefix>/lib/modtgt).
-    struct stat st;
-    if (stat(o->module_dir.c_str(), &st) != 0) {
-      char exe[4096];
-      ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-      if (n > 0) {
-        exe[n] = '\0';
-        std::string dir(exe);
-        dir = dir.substr(0, dir.rfind('/'));
-        std::string candidate = dir.substr(0, dir.rfind('/')) + "/lib/modtgt";
-        if (stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) o->module_dir = candidate;
-      }
+  if (o->module_dir_given) {
+    o->module_dir_why = "--module-dir";
+  } else {
+    daemon::ModuleDirChoice c = daemon::FindModuleDir(daemon::SelfExe(), MODTGT_MODULE_DIR);
+    if (c.dir.empty()) {
+      std::fprintf(stderr,
+                   "modtgtd: no module folder found (looked in %s); pass --module-dir DIR, "
+                   "the folder holding backing-store/ and transport/\n",
+                   c.tried.c_str());
+      return false;
     }
+    o->module_dir = c.dir;
+    o->module_dir_why = c.why;
   }
   if (o->portals.empty()) o->portals = {"0.0.0.0:3260", "[::]:3260"};
   if (o->threads == 0) {
@@ -231,8 +233,8 @@ int Run(const Options& opt) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  LOG_INFO("modtgtd %s starting: %d event loop(s), modules from %s", MODTGT_PACKAGE_VERSION,
-           opt.threads, opt.module_dir.c_str());
+  LOG_INFO("modtgtd %s starting: %d event loop(s), modules from %s (%s)",
+           MODTGT_PACKAGE_VERSION, opt.threads, opt.module_dir.c_str(), opt.module_dir_why.c_str());
 
   std::vector<std::unique_ptr<env::EventLoop>> loops;
   std::vector<env::EventLoop*> loop_ptrs;
