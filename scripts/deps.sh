@@ -9,7 +9,8 @@ build_pkgs=(cmake ninja-build g++ pkg-config libisal-dev libssl-dev liburing-dev
 test_pkgs=(libgtest-dev libgmock-dev libiscsi-dev libiscsi-bin qemu-utils qemu-block-extra
            python3 clang libclang-rt-14-dev procps iproute2 make binutils
            qemu-system-x86 open-iscsi busybox cpio
-           man-db groff-base bsdextrautils systemd util-linux)
+           man-db groff-base bsdextrautils systemd util-linux
+           dpkg-dev debhelper fakeroot lintian debootstrap debian-archive-keyring git)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()

@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The Debian packages, end to end, in a throwaway Debian 12 root:
+#   1. `dpkg-buildpackage -b -uc -us` builds modtgt, modtgt-uring and modtgt-dev from a
+#      copy of this tree; lintian reports no error and no warning; the changelog version is
+#      the CMake project version; modtgt neither contains bs_uring.so nor depends on liburing;
+#   2. a minimal Debian 12 root (`debootstrap --variant=minbase bookworm`, from the mirror
+#      in this machine's apt sources; cached as a tarball under $MODTGT_BUILD/package-test,
+#      extracted afresh for every run) gets modtgt ALONE (apt-get install ./modtgt_*.deb,
+#      which takes its dependencies from the mirror): liburing is not pulled in;
+#   3. the installed modtgtd starts in that root (chroot, with /proc mounted in a private
+#      mount namespace that dies with the daemon) with its default module folder, serves a
+#      LUN to the host's initiators over loopback (iscsi-inq, a qemu-img round trip);
+#   4. bs_uring is not installed: `system show` does not list it, and bsload says so and
+#      names the package;
+#   5. modtgt-uring is installed into the root while the daemon runs; bsload --bstype uring
+#      then works in the same daemon (same pid, no restart) and a uring LUN serves I/O.
+# Everything is removed at the end, also on failure: the daemon is stopped, no mount is
+# left (checked), the root and the build are deleted. Nothing on this machine changes but
+# the cache tarball in the build folder. Needs root (chroot, mount namespaces).
+source "$(dirname "$0")/functions.sh"
+requires dpkg-buildpackage dpkg-deb dpkg-parsechangelog lintian debootstrap unshare chroot \
+  tar git python3 iscsi-inq qemu-img cmp
+if [ "$(id -u)" != 0 ]; then
+  [ "${CI:-}" = true ] && fail "this test needs root (chroot, mount namespaces)"
+  echo "SKIP: $TEST_NAME: needs root (chroot, mount namespaces)" >&2
+  exit 77
+fi
+T0=$SECONDS
+lap() { info "$1: $((SECONDS - LAP))s"; LAP=$SECONDS; }
+LAP=$SECONDS
+SUITE=bookworm
+IQN=iqn.2026-11.org.modtgt.test:package
+R=$TMP/root
+DEBS=$TMP/debs
+
+# Never leave a mount behind: everything is mounted in private namespaces, so this only
+# fires if that broke; then unmount before the root is deleted.
+check_mounts() {
+  if grep -qF " $TMP/" /proc/mounts; then
+    echo "FAIL: $TEST_NAME: mounts left under $TMP:" >&2
+    grep -F " $TMP/" /proc/mounts >&2
+    grep -F " $TMP/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
+    return 1
+  fi
+}
+cleanup_fn check_mounts
+
+# ---- 1. build the packages ---------------------------------------------------------------
+SRC=$TMP/build/src
+mkdir -p "$SRC"
+(cd "$MODTGT_SRC" && git ls-files -z --cached --others --exclude-standard |
+   tar --null -T - -cf -) | tar -xf - -C "$SRC"
+[ -x "$SRC/debian/rules" ] || fail "no debian/rules in the copied tree"
+# ccache (when installed) speeds up repeated runs; the copy's folder changes every time.
+if command -v ccache > /dev/null && [ -d /usr/lib/ccache ]; then
+  export PATH=/usr/lib/ccache:$PATH CCACHE_BASEDIR=$SRC CCACHE_NOHASHDIR=true
+fi
+(cd "$SRC" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -b -uc -us) \
+  > "$TMP/dpkg-buildpackage.log" 2>&1 ||
+  { tail -n 60 "$TMP/dpkg-buildpackage.log" >&2; fail "dpkg-buildpackage failed"; }
+lap "dpkg-buildpackage"
+VERSION=$(dpkg-parsechangelog -l "$SRC/debian/changelog" -S Version)
+CMAKE_VERSION=$(sed -n 's/^project(modtgt VERSION \([0-9.]*\) .*/\1/p' "$SRC/CMakeLists.txt")
+[ "$VERSION" = "$CMAKE_VERSION" ] ||
+  fail "debian/changelog says $VERSION, CMakeLists.txt says $CMAKE_VERSION"
+ARCH=$(dpkg --print-architecture)
+mkdir -p "$DEBS"
+for p in modtgt modtgt-uring modtgt-dev; do
+  f=$TMP/build/${p}_${VERSION}_$ARCH.deb
+  [ -f "$f" ] || fail "dpkg-buildpackage made no $(basename "$f")"
+  cp "$f" "$DEBS/"
+done
+for p in modtgt modtgt-uring modtgt-dev; do
+  dpkg-deb -c "$DEBS/${p}_${VERSION}_$ARCH.deb" | awk '{print $6}' > "$TMP/$p.files"
+  dpkg-deb -f "$DEBS/${p}_${VERSION}_$ARCH.deb" Depends > "$TMP/$p.depends"
+  info "$p Depends: $(cat "$TMP/$p.depends")"
+done
+grep -q uring "$TMP/modtgt.depends" && fail "modtgt depends on liburing: $(cat "$TMP/modtgt.depends")"
+grep -q 'bs_uring\.so' "$TMP/modtgt.files" && fail "modtgt contains bs_uring.so"
+grep -qx '\./usr/lib/modtgt/backing-store/bs_uring\.so' "$TMP/modtgt-uring.files" ||
+  fail "modtgt-uring lacks bs_uring.so"
+grep -q 'liburing' "$TMP/modtgt-uring.depends" || fail "modtgt-uring does not depend on liburing"
+grep -qF "modtgt (= $VERSION)" "$TMP/modtgt-uring.depends" ||
+  fail "modtgt-uring does not depend on modtgt (= $VERSION)"
+for f in usr/sbin/modtgtd usr/sbin/modtgtadm usr/lib/modtgt/transport/lld_iscsi.so \
+         usr/lib/modtgt/libmodtgt-core.so usr/lib/modtgt/backing-store/bs_rdwr.so \
+         usr/lib/modtgt/backing-store/bs_null.so usr/lib/modtgt/backing-store/bs_ram.so \
+         usr/lib/modtgt/backing-store/bs_optical.so lib/systemd/system/modtgtd.service \
+         usr/share/man/man8/modtgtd.8.gz usr/share/man/man8/modtgtadm.8.gz; do
+  grep -qxF "./$f" "$TMP/modtgt.files" || fail "modtgt lacks /$f"
+done
+for f in usr/include/modtgt/module.h usr/include/modtgt/module.hpp \
+         "usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/pkgconfig/modtgt-module.pc" \
+         usr/share/modtgt/module.syms usr/share/doc/modtgt-dev/module-sdk.md \
+         usr/share/man/man3/modtgt-module.3.gz \
+         usr/share/doc/modtgt-dev/examples/bs_example_c/example_c.c; do
+  grep -qxF "./$f" "$TMP/modtgt-dev.files" || fail "modtgt-dev lacks /$f"
+done
+
+# lintian: no error, no warning (info and pedantic notes are listed, not fatal).
+lrc=0
+lintian --pedantic --fail-on error,warning "$TMP/build/modtgt_${VERSION}_$ARCH.changes" \
+  > "$TMP/lintian.out" 2>&1 || lrc=$?
+grep -E '^[EWIPX]: ' "$TMP/lintian.out" | sed 's/^/# lintian: /' >&2 || true
+[ $lrc -ne 1 ] || fail "lintian reports errors or warnings (above)"
+[ $lrc -eq 0 ] || { cat "$TMP/lintian.out" >&2; fail "lintian failed ($lrc)"; }
+lap "lintian"
+rm -rf "$SRC"
+
+# ---- 2. a Debian 12 root -----------------------------------------------------------------
+# The mirror this machine's apt uses for the suite (one-line or deb822 sources).
+MIRROR=$(python3 - "$SUITE" <<'PY'
+import glob, sys
+suite = sys.argv[1]
+files = glob.glob("/etc/apt/sources.list") + sorted(glob.glob("/etc/apt/sources.list.d/*.list"))
+for f in files:
+    for line in open(f):
+        w = line.split("#")[0].split()
+        if w[:1] == ["deb"]:
+            w = [x for x in w[1:] if not x.startswith("[")]
+            if len(w) >= 2 and w[1] == suite:
+                print(w[0]); sys.exit(0)
+for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    for stanza in open(f).read().split("\n\n"):
+        fields = {}
+        for line in stanza.splitlines():
+            if line.startswith("#") or ":" not in line:
+                continue
+            k, v = line.split(":", 1)
+            fields[k.strip().lower()] = v.split()
+        if ("deb" in fields.get("types", []) and suite in fields.get("suites", [])
+                and fields.get("enabled", ["yes"])[0] != "no" and fields.get("uris")):
+            print(fields["uris"][0]); sys.exit(0)
+sys.exit(1)
+PY
+) || fail "no '$SUITE' source in /etc/apt/sources.list*: cannot pick a mirror"
+CACHE=$MODTGT_BUILD/package-test
+KEY=$(printf '%s %s minbase\n' "$MIRROR" "$SUITE" | sha256sum | cut -c1-12)
+TARBALL=$CACHE/$SUITE-minbase-$KEY.tar
+mkdir -p "$CACHE" "$R"
+(
+  flock 9
+  if [ ! -f "$TARBALL" ]; then
+    info "debootstrap --variant=minbase $SUITE from $MIRROR (cached in $TARBALL)"
+    s=$SECONDS
+    debootstrap --variant=minbase "$SUITE" "$R" "$MIRROR" > "$TMP/debootstrap.log" 2>&1 ||
+      { tail -n 30 "$TMP/debootstrap.log" >&2; exit 1; }
+    info "debootstrap: $((SECONDS - s))s"
+    tar -C "$R" -cf "$TARBALL.tmp" . && mv "$TARBALL.tmp" "$TARBALL"
+  else
+    tar -C "$R" -xpf "$TARBALL"
+  fi
+) 9> "$CACHE/.lock" || fail "cannot make the $SUITE root (debootstrap failed?)"
+lap "root ready"
+# No service may start inside the root (policy-rc.d, honoured by deb-systemd-invoke).
+printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"
+chmod 0755 "$R/usr/sbin/policy-rc.d"
+cp -L /etc/resolv.conf "$R/etc/resolv.conf"
+mkdir -p "$R/var/tmp/debs"
+cp "$DEBS"/*.deb "$R/var/tmp/debs/"
+
+# in_root CMD...: CMD in the root, with /proc mounted in a private mount namespace that
+# ends with the command; a clean environment.
+in_root() {
+  unshare -m --propagation private sh -c \
+    'r=$1; shift; mount -t proc proc "$r/proc" && exec chroot "$r" "$@"' sh "$R" \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
+    DEBIAN_FRONTEND=noninteractive "$@"
+}
+# apt_install DEB...: apt-get install the local packages; refresh the lists once if the
+# cached root's are too old for the mirror.
+apt_install() {
+  local log=$TMP/apt.log
+  if ! in_root apt-get install -y -q --no-install-recommends "$@" > "$log" 2>&1; then
+    in_root apt-get update -q >> "$log" 2>&1 || { cat "$log" >&2; return 1; }
+    in_root apt-get install -y -q --no-install-recommends "$@" >> "$log" 2>&1 ||
+      { cat "$log" >&2; return 1; }
+  fi
+}
+installed() { [ "$(in_root dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+
+# ---- 3. modtgt alone ---------------------------------------------------------------------
+apt_install "/var/tmp/debs/modtgt_${VERSION}_$ARCH.deb" || fail "apt-get install modtgt failed"
+lap "apt-get install modtgt"
+installed modtgt || fail "modtgt is not installed in the root"
+installed liburing2 && fail "installing modtgt pulled in liburing2"
+[ -z "$(find "$R/usr/lib" "$R/lib" -name 'liburing.so*' 2>/dev/null)" ] ||
+  fail "a liburing library is in the root after installing modtgt alone"
+[ -e "$R/usr/lib/modtgt/backing-store/bs_uring.so" ] && fail "bs_uring.so installed with modtgt"
+[ -f "$R/lib/systemd/system/modtgtd.service" ] || fail "no modtgtd.service in the root"
+# Only modtgt's own files under its folders.
+[ "$(in_root dpkg -S /usr/lib/modtgt/transport/lld_iscsi.so | cut -d: -f1)" = modtgt ] ||
+  fail "lld_iscsi.so does not belong to modtgt"
+
+# ---- 4. the installed daemon in the root -------------------------------------------------
+: > "$LOG"
+unshare -m --propagation private sh -c \
+  'r=$1; shift; mount -t proc proc "$r/proc" && exec chroot "$r" "$@"' sh "$R" \
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
+  /usr/sbin/modtgtd -f --no-config --iscsi portal=127.0.0.1:0 >> "$LOG" 2>&1 &
+DAEMON_PID=$!
+# The root's own modtgtadm on the root's default socket (/run/modtgt/modtgtd.sock).
+radm() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin LC_ALL=C.UTF-8 /usr/sbin/modtgtadm "$@"; }
+if ! wait_for 30 radm --mode system --op show; then
+  kill -0 "$DAEMON_PID" 2>/dev/null || fail "modtgtd exited at start in the root"
+  fail "modtgtd in the root did not answer within 30 s"
+fi
+lap "daemon up"
+grep -qF "modules from /usr/lib/modtgt (compiled-in default)" "$LOG" ||
+  fail "the installed daemon did not take /usr/lib/modtgt: $(head -n 1 "$LOG")"
+SHOW=$(radm --mode system --op show --json)
+PID_BEFORE=$(json_get 'j["pid"]' <<< "$SHOW")
+PORTAL=$(json_get 'j["portals"][0]' <<< "$SHOW")
+NAMES=$(json_get '" ".join(sorted(m["name"] for m in j["modules"]))' <<< "$SHOW")
+info "modules in the root: $NAMES; portal $PORTAL"
+for m in rdwr null ram optical iscsi; do
+  grep -qw "$m" <<< "$NAMES" || fail "module $m not loaded in the root (loaded: $NAMES)"
+done
+radm --lld iscsi --mode target --op new --tid 1 --targetname "$IQN"
+radm --mode target --op bind --tid 1 --initiator-address ALL
+mkdir -p "$R/srv"
+truncate -s 16M "$R/srv/disk.img"
+radm --mode logicalunit --op new --tid 1 --lun 1 --backing-store /srv/disk.img
+iscsi-inq "iscsi://$PORTAL/$IQN/1" > "$TMP/inq.out" 2>&1 || { cat "$TMP/inq.out" >&2; fail "iscsi-inq failed"; }
+grep -q '^Vendor:MODTGT' "$TMP/inq.out" || fail "iscsi-inq: $(cat "$TMP/inq.out")"
+head -c 8M /dev/urandom > "$TMP/data"
+roundtrip() {  # roundtrip LUN FILE_IN_ROOT: write $TMP/data, read it back, compare
+  qemu-img convert -n -f raw -O raw "$TMP/data" "iscsi://$PORTAL/$IQN/$1" ||
+    fail "qemu-img write to LUN $1 failed"
+  qemu-img convert -f raw -O raw "iscsi://$PORTAL/$IQN/$1" "$TMP/back" ||
+    fail "qemu-img read of LUN $1 failed"
+  cmp -n $((8 << 20)) "$TMP/data" "$TMP/back" || fail "LUN $1 read back differs"
+  cmp -n $((8 << 20)) "$TMP/data" "$R$2" || fail "$2 in the root does not hold what was written"
+}
+roundtrip 1 /srv/disk.img
+lap "rdwr LUN served"
+
+# ---- 5. uring is not installed -----------------------------------------------------------
+grep -qw uring <<< "$NAMES" && fail "uring is listed although modtgt-uring is not installed"
+rc=0
+radm --mode system --op bsload --bstype uring > "$TMP/bsload.out" 2>&1 || rc=$?
+[ $rc -eq 8 ] || fail "bsload --bstype uring without modtgt-uring: exit $rc, expected 8 (no such module)"
+grep -qF "backing store 'uring' is not installed (no bs_uring.so in /usr/lib/modtgt/backing-store; install modtgt-uring)" \
+  "$TMP/bsload.out" || fail "bsload --bstype uring: unclear refusal: $(cat "$TMP/bsload.out")"
+info "without modtgt-uring: $(cat "$TMP/bsload.out")"
+
+# ---- 6. modtgt-uring, live ---------------------------------------------------------------
+apt_install "/var/tmp/debs/modtgt-uring_${VERSION}_$ARCH.deb" || fail "apt-get install modtgt-uring failed"
+lap "apt-get install modtgt-uring"
+installed liburing2 || fail "modtgt-uring did not bring liburing2"
+radm --mode system --op bsload --bstype uring > "$TMP/bsload.out" 2>&1 ||
+  fail "bsload --bstype uring after installing modtgt-uring: $(cat "$TMP/bsload.out")"
+SHOW=$(radm --mode system --op show --json)
+[ "$(json_get 'j["pid"]' <<< "$SHOW")" = "$PID_BEFORE" ] || fail "the daemon restarted"
+[ "$(json_get '[m["state"] for m in j["modules"] if m["name"] == "uring"][0]' <<< "$SHOW")" = ready ] ||
+  fail "uring is not ready: $SHOW"
+truncate -s 16M "$R/srv/uring.img"
+radm --mode logicalunit --op new --tid 1 --lun 2 --bstype uring --backing-store /srv/uring.img
+head -c 8M /dev/urandom > "$TMP/data"
+roundtrip 2 /srv/uring.img
+lap "uring LUN served"
+
+stop_daemon
+check_mounts || fail "mounts were left behind"
+info "package test: $((SECONDS - T0))s in all"
