@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs every Debian 12 package modtgt needs to build and to run its tests.
 # Usage: scripts/deps.sh [build|test]   (default: test = build + test tools)
+# Nothing else on the machine changes: the kernel the VM tests boot is downloaded and
+# unpacked into the build folder by tests/e2e/vm/build-initramfs.sh, never installed.
 set -euo pipefail
 what=${1:-test}
 build_pkgs=(cmake ninja-build g++ pkg-config libisal-dev libssl-dev liburing-dev
             nlohmann-json3-dev)
 test_pkgs=(libgtest-dev libgmock-dev libiscsi-dev libiscsi-bin qemu-utils qemu-block-extra
            python3 clang libclang-rt-14-dev procps iproute2 make binutils
-           qemu-system-x86 open-iscsi busybox cpio
+           qemu-system-x86 open-iscsi busybox cpio kmod
            man-db groff-base bsdextrautils systemd util-linux
            dpkg-dev debhelper fakeroot lintian debootstrap debian-archive-keyring git)
 pkgs=("${build_pkgs[@]}")
