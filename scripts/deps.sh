@@ -9,12 +9,13 @@
 set -euo pipefail
 what=${1:-test}
 build_pkgs=(cmake ninja-build g++ pkg-config libisal-dev libssl-dev liburing-dev
-            nlohmann-json3-dev)
+            nlohmann-json3-dev librbd-dev librados-dev)
 # dpkg-buildpackage -b -uc -us (debian/control's Build-Depends are build_pkgs).
 package_pkgs=(dpkg-dev debhelper fakeroot)
 test_pkgs=(libgtest-dev libgmock-dev libiscsi-dev libiscsi-bin qemu-utils qemu-block-extra
            python3 clang libclang-rt-14-dev procps iproute2 make binutils
            qemu-system-x86 open-iscsi busybox cpio kmod genisoimage
+           ceph-mon ceph-osd ceph-common ceph-base uuid-runtime
            man-db groff-base bsdextrautils systemd util-linux
            lintian debootstrap debian-archive-keyring git)
 case $what in
