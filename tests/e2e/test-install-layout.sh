@@ -41,6 +41,9 @@ expected=(
   usr/share/man/man3/modtgt-module.3
   "${UNITDIR#/}/modtgtd.service"
 )
+# bs_rbd is built when librbd/librados are there (scripts/deps.sh installs them).
+[ -f "$MODTGT_BUILD/lib/modtgt/backing-store/bs_rbd.so" ] &&
+  expected+=(usr/lib/modtgt/backing-store/bs_rbd.so)
 for f in "${expected[@]}"; do
   [ -f "$R/$f" ] || fail "cmake --install did not install /$f"
 done

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The Debian packages, end to end, in a throwaway Debian 12 root:
-#   1. `dpkg-buildpackage -b -uc -us` builds modtgt, modtgt-uring and modtgt-dev from a
-#      copy of this tree; lintian reports no error and no warning; the changelog version is
-#      the CMake project version; modtgt neither contains bs_uring.so nor depends on liburing;
+#   1. `dpkg-buildpackage -b -uc -us` builds modtgt, modtgt-uring, modtgt-rbd and
+#      modtgt-dev from a copy of this tree; lintian reports no error and no warning; the
+#      changelog version is the CMake project version; modtgt neither contains bs_uring.so
+#      or bs_rbd.so nor depends on liburing, librbd or librados;
 #   2. a minimal Debian 12 root (`debootstrap --variant=minbase bookworm`, from the mirror
 #      in this machine's apt sources; cached as a tarball under $MODTGT_BUILD/package-test,
 #      extracted afresh for every run) gets modtgt ALONE (apt-get install ./modtgt_*.deb,
-#      which takes its dependencies from the mirror): liburing is not pulled in;
+#      which takes its dependencies from the mirror): neither liburing nor librbd comes;
 #   3. the installed modtgtd starts in that root (chroot, with /proc mounted in a private
 #      mount namespace that dies with the daemon) with its default module folder, serves a
 #      LUN to the host's initiators over loopback (iscsi-inq, a qemu-img round trip);
 #   4. bs_uring is not installed: `system show` does not list it, and bsload says so and
-#      names the package;
+#      names the package (bs_rbd too);
 #   5. modtgt-uring is installed into the root while the daemon runs; bsload --bstype uring
 #      then works in the same daemon (same pid, no restart) and a uring LUN serves I/O.
 # Everything is removed at the end, also on failure: the daemon is stopped, no mount is
@@ -20,7 +21,7 @@
 # the cache tarball in the build folder. Needs root (chroot, mount namespaces).
 source "$(dirname "$0")/functions.sh"
 requires dpkg-buildpackage dpkg-deb dpkg-parsechangelog lintian debootstrap unshare chroot \
-  tar git python3 iscsi-inq qemu-img cmp
+  tar python3 iscsi-inq qemu-img cmp
 if [ "$(id -u)" != 0 ]; then
   [ "${CI:-}" = true ] && fail "this test needs root (chroot, mount namespaces)"
   echo "SKIP: $TEST_NAME: needs root (chroot, mount namespaces)" >&2
@@ -49,13 +50,15 @@ cleanup_fn check_mounts
 # ---- 1. build the packages ---------------------------------------------------------------
 SRC=$TMP/build/src
 mkdir -p "$SRC"
-(cd "$MODTGT_SRC" && git ls-files -z --cached --others --exclude-standard |
-   tar --null -T - -cf -) | tar -xf - -C "$SRC"
-[ -x "$SRC/debian/rules" ] || fail "no debian/rules in the copied tree"
-# ccache (when installed) speeds up repeated runs; the copy's folder changes every time.
-if command -v ccache > /dev/null && [ -d /usr/lib/ccache ]; then
-  export PATH=/usr/lib/ccache:$PATH CCACHE_BASEDIR=$SRC CCACHE_NOHASHDIR=true
+# The tree as it is (tracked and new files, not what .gitignore names: no build folders).
+if git -C "$MODTGT_SRC" rev-parse --git-dir > /dev/null 2>&1; then
+  (cd "$MODTGT_SRC" && git ls-files -z --cached --others --exclude-standard |
+     tar --null -T - -cf -) | tar -xf - -C "$SRC"
+else
+  tar -C "$MODTGT_SRC" --exclude=./build --exclude='./build-*' --exclude='./obj-*' \
+    --exclude=./demo --exclude=./debian/tmp -cf - . | tar -xf - -C "$SRC"
 fi
+[ -x "$SRC/debian/rules" ] || fail "no debian/rules in the copied tree"
 (cd "$SRC" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -b -uc -us) \
   > "$TMP/dpkg-buildpackage.log" 2>&1 ||
   { tail -n 60 "$TMP/dpkg-buildpackage.log" >&2; fail "dpkg-buildpackage failed"; }
@@ -66,23 +69,31 @@ CMAKE_VERSION=$(sed -n 's/^project(modtgt VERSION \([0-9.]*\) .*/\1/p' "$SRC/CMa
   fail "debian/changelog says $VERSION, CMakeLists.txt says $CMAKE_VERSION"
 ARCH=$(dpkg --print-architecture)
 mkdir -p "$DEBS"
-for p in modtgt modtgt-uring modtgt-dev; do
+PACKAGES=(modtgt modtgt-uring modtgt-rbd modtgt-dev)
+for p in "${PACKAGES[@]}"; do
   f=$TMP/build/${p}_${VERSION}_$ARCH.deb
   [ -f "$f" ] || fail "dpkg-buildpackage made no $(basename "$f")"
   cp "$f" "$DEBS/"
 done
-for p in modtgt modtgt-uring modtgt-dev; do
+for p in "${PACKAGES[@]}"; do
   dpkg-deb -c "$DEBS/${p}_${VERSION}_$ARCH.deb" | awk '{print $6}' > "$TMP/$p.files"
   dpkg-deb -f "$DEBS/${p}_${VERSION}_$ARCH.deb" Depends > "$TMP/$p.depends"
   info "$p Depends: $(cat "$TMP/$p.depends")"
 done
-grep -q uring "$TMP/modtgt.depends" && fail "modtgt depends on liburing: $(cat "$TMP/modtgt.depends")"
-grep -q 'bs_uring\.so' "$TMP/modtgt.files" && fail "modtgt contains bs_uring.so"
+grep -qE 'uring|rbd|rados' "$TMP/modtgt.depends" &&
+  fail "modtgt depends on an optional module's library: $(cat "$TMP/modtgt.depends")"
+grep -qE 'bs_(uring|rbd)\.so' "$TMP/modtgt.files" && fail "modtgt contains bs_uring.so or bs_rbd.so"
 grep -qx '\./usr/lib/modtgt/backing-store/bs_uring\.so' "$TMP/modtgt-uring.files" ||
   fail "modtgt-uring lacks bs_uring.so"
 grep -q 'liburing' "$TMP/modtgt-uring.depends" || fail "modtgt-uring does not depend on liburing"
 grep -qF "modtgt (= $VERSION)" "$TMP/modtgt-uring.depends" ||
   fail "modtgt-uring does not depend on modtgt (= $VERSION)"
+grep -qx '\./usr/lib/modtgt/backing-store/bs_rbd\.so' "$TMP/modtgt-rbd.files" ||
+  fail "modtgt-rbd lacks bs_rbd.so"
+grep -q 'librbd1' "$TMP/modtgt-rbd.depends" && grep -q 'librados2' "$TMP/modtgt-rbd.depends" ||
+  fail "modtgt-rbd does not depend on librbd1 and librados2: $(cat "$TMP/modtgt-rbd.depends")"
+grep -qF "modtgt (= $VERSION)" "$TMP/modtgt-rbd.depends" ||
+  fail "modtgt-rbd does not depend on modtgt (= $VERSION)"
 for f in usr/sbin/modtgtd usr/sbin/modtgtadm usr/lib/modtgt/transport/lld_iscsi.so \
          usr/lib/modtgt/libmodtgt-core.so usr/lib/modtgt/backing-store/bs_rdwr.so \
          usr/lib/modtgt/backing-store/bs_null.so usr/lib/modtgt/backing-store/bs_ram.so \
@@ -185,6 +196,7 @@ apt_install "/var/tmp/debs/modtgt_${VERSION}_$ARCH.deb" || fail "apt-get install
 lap "apt-get install modtgt"
 installed modtgt || fail "modtgt is not installed in the root"
 installed liburing2 && fail "installing modtgt pulled in liburing2"
+installed librbd1 && fail "installing modtgt pulled in librbd1"
 [ -z "$(find "$R/usr/lib" "$R/lib" -name 'liburing.so*' 2>/dev/null)" ] ||
   fail "a liburing library is in the root after installing modtgt alone"
 [ -e "$R/usr/lib/modtgt/backing-store/bs_uring.so" ] && fail "bs_uring.so installed with modtgt"
@@ -244,6 +256,12 @@ radm --mode system --op bsload --bstype uring > "$TMP/bsload.out" 2>&1 || rc=$?
 grep -qF "backing store 'uring' is not installed (no bs_uring.so in /usr/lib/modtgt/backing-store; install modtgt-uring)" \
   "$TMP/bsload.out" || fail "bsload --bstype uring: unclear refusal: $(cat "$TMP/bsload.out")"
 info "without modtgt-uring: $(cat "$TMP/bsload.out")"
+# The same for rbd (modtgt-rbd is only built and checked above: installing it would bring
+# the Ceph client libraries into the root).
+rc=0
+radm --mode system --op bsload --bstype rbd > "$TMP/bsload.out" 2>&1 || rc=$?
+[ $rc -eq 8 ] && grep -qF "install modtgt-rbd)" "$TMP/bsload.out" ||
+  fail "bsload --bstype rbd without modtgt-rbd: exit $rc: $(cat "$TMP/bsload.out")"
 
 # ---- 6. modtgt-uring, live ---------------------------------------------------------------
 apt_install "/var/tmp/debs/modtgt-uring_${VERSION}_$ARCH.deb" || fail "apt-get install modtgt-uring failed"
