@@ -15,13 +15,16 @@
 #   4. bs_uring is not installed: `system show` does not list it, and bsload says so and
 #      names the package (bs_rbd too);
 #   5. modtgt-uring is installed into the root while the daemon runs; bsload --bstype uring
-#      then works in the same daemon (same pid, no restart) and a uring LUN serves I/O.
+#      then works in the same daemon (same pid, no restart) and a uring LUN serves I/O;
+#   6. the root boots with systemd (systemd-nspawn, private network) and modtgtd.service, as
+#      the package installed and enabled it, starts (Type=notify), serves, reloads, restarts
+#      with its configuration and stops, with all its hardening (tests/e2e/package/).
 # Everything is removed at the end, also on failure: the daemon is stopped, no mount is
 # left (checked), the root and the build are deleted. Nothing on this machine changes but
 # the cache tarball in the build folder. Needs root (chroot, mount namespaces).
 source "$(dirname "$0")/functions.sh"
 requires dpkg-buildpackage dpkg-deb dpkg-parsechangelog lintian debootstrap unshare chroot \
-  tar python3 iscsi-inq qemu-img cmp
+  tar python3 iscsi-inq qemu-img cmp systemd-nspawn timeout
 if [ "$(id -u)" != 0 ]; then
   [ "${CI:-}" = true ] && fail "this test needs root (chroot, mount namespaces)"
   echo "SKIP: $TEST_NAME: needs root (chroot, mount namespaces)" >&2
@@ -280,5 +283,38 @@ roundtrip 2 /srv/uring.img
 lap "uring LUN served"
 
 stop_daemon
+
+# ---- 7. the unit under systemd -----------------------------------------------------------
+# The same root boots with systemd (systemd-nspawn, in its own network namespace holding
+# only a loopback, so the unit's default portal, port 3260, collides with nothing).
+# modtgtd.service runs exactly as the package installed and enabled it; a check unit inside
+# drives it: Type=notify start, the admin socket in its RuntimeDirectory, a LUN file under
+# /srv (ReadWritePaths), an initiator over the container's loopback, reload (SIGHUP through
+# /bin/kill), restart with the configuration kept (the state file), stop.
+apt_install systemd libiscsi-bin || fail "apt-get install systemd libiscsi-bin in the root failed"
+lap "apt-get install systemd"
+[ -L "$R/etc/systemd/system/multi-user.target.wants/modtgtd.service" ] ||
+  fail "installing modtgt did not enable modtgtd.service"
+sed "s|@IQN@|$IQN|g" "$MODTGT_SRC/tests/e2e/package/systemd-check.sh" \
+  > "$R/usr/local/sbin/modtgt-systemd-check"
+chmod 0755 "$R/usr/local/sbin/modtgt-systemd-check"
+cp "$MODTGT_SRC/tests/e2e/package/modtgt-systemd-check.service" "$R/etc/systemd/system/"
+ln -s /etc/systemd/system/modtgt-systemd-check.service \
+  "$R/etc/systemd/system/multi-user.target.wants/modtgt-systemd-check.service"
+# nspawn keeps state under /run/systemd/nspawn: a private /run (mount namespace) takes it
+# away with it. No registration with a host systemd and no scope unit (none may run here).
+rc=0
+unshare -m --propagation private sh -c 'mount -t tmpfs modtgt-run /run && exec "$@"' sh \
+  timeout -k 10 240 systemd-nspawn -q --register=no --keep-unit --private-network \
+  --resolv-conf=off --timezone=off -D "$R" -b > "$TMP/nspawn.log" 2>&1 < /dev/null || rc=$?
+lap "boot under systemd-nspawn (exit $rc)"
+if ! grep -q '^RESULT: PASS' "$R/modtgt-check.txt" 2>/dev/null; then
+  cat "$R/modtgt-check.txt" >&2 2>/dev/null || true
+  tail -n 30 "$TMP/nspawn.log" >&2
+  fail "modtgtd.service under systemd: $(grep '^RESULT' "$R/modtgt-check.txt" 2>/dev/null ||
+                                         echo 'no result (the check never ran)')"
+fi
+grep -E '^(STEP|Type=|ExecMainStatus=)' "$R/modtgt-check.txt" | sed 's/^/# systemd: /' >&2
+
 check_mounts || fail "mounts were left behind"
 info "package test: $((SECONDS - T0))s in all"
