@@ -7,16 +7,17 @@
 #      or bs_rbd.so nor depends on liburing, librbd or librados;
 #   2. a minimal Debian 12 root (`debootstrap --variant=minbase bookworm`, from the mirror
 #      in this machine's apt sources; cached as a tarball under $MODTGT_BUILD/package-test,
-#      extracted afresh for every run) gets modtgt ALONE (apt-get install ./modtgt_*.deb,
-#      which takes its dependencies from the mirror): neither liburing nor librbd comes;
-#   3. the installed modtgtd starts in that root (chroot, with /proc mounted in a private
+#      extracted afresh for every run);
+#   3. modtgt ALONE goes into it (apt-get install ./modtgt_*.deb, which takes its
+#      dependencies from the mirror): neither liburing nor librbd comes;
+#   4. the installed modtgtd starts in that root (chroot, with /proc mounted in a private
 #      mount namespace that dies with the daemon) with its default module folder, serves a
 #      LUN to the host's initiators over loopback (iscsi-inq, a qemu-img round trip);
-#   4. bs_uring is not installed: `system show` does not list it, and bsload says so and
+#   5. bs_uring is not installed: `system show` does not list it, and bsload says so and
 #      names the package (bs_rbd too);
-#   5. modtgt-uring is installed into the root while the daemon runs; bsload --bstype uring
+#   6. modtgt-uring is installed into the root while the daemon runs; bsload --bstype uring
 #      then works in the same daemon (same pid, no restart) and a uring LUN serves I/O;
-#   6. the root boots with systemd (systemd-nspawn, private network) and modtgtd.service, as
+#   7. the root boots with systemd (systemd-nspawn, private network) and modtgtd.service, as
 #      the package installed and enabled it, starts (Type=notify), serves, reloads, restarts
 #      with its configuration and stops, with all its hardening (tests/e2e/package/).
 # Everything is removed at the end, also on failure: the daemon is stopped, no mount is
