@@ -16,7 +16,7 @@ DEFAULT_DIR=$("$MODTGTD" --help | sed -n 's/.*--module-dir DIR .*(default \(.*\)
 # start_plain BINARY: start BINARY without --module-dir; sets DAEMON_PID.
 start_plain() {
   : > "$LOG"
-  "$1" -f --iscsi portal=127.0.0.1:0 --socket "$SOCK" >> "$LOG" 2>&1 &
+  "$1" -f --no-config --iscsi portal=127.0.0.1:0 --socket "$SOCK" >> "$LOG" 2>&1 &
   DAEMON_PID=$!
   wait_for 20 adm --mode system --op show || fail "$1 did not answer on $SOCK"
 }
@@ -47,7 +47,8 @@ fi
 mkdir -p "$TMP/alone"
 cp "$MODTGTD" "$TMP/alone/modtgtd"   # its RPATH still finds the build's libmodtgt-core.so
 rc=0
-"$TMP/alone/modtgtd" -f --iscsi portal=127.0.0.1:0 --socket "$SOCK" > "$TMP/alone.out" 2>&1 || rc=$?
+"$TMP/alone/modtgtd" -f --no-config --iscsi portal=127.0.0.1:0 --socket "$SOCK" \
+  > "$TMP/alone.out" 2>&1 || rc=$?
 [ $rc -eq 2 ] || fail "modtgtd with no module folder exited $rc, expected 2: $(cat "$TMP/alone.out")"
 grep -qF "looked in $TMP/alone/lib/modtgt, $DEFAULT_DIR, $TMP/lib/modtgt" "$TMP/alone.out" ||
   fail "the refusal does not name the folders it looked in: $(cat "$TMP/alone.out")"
