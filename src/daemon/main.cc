@@ -234,8 +234,8 @@ int Run(const Options& opt) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  LOG_INFO("modtgtd %s starting: %d event loop(s), modules from %s, configuration %s",
-           MODTGT_PACKAGE_VERSION, opt.threads, opt.module_dir.c_str(),
+  LOG_INFO("modtgtd %s starting: %d event loop(s), modules from %s (%s), configuration %s",
+           MODTGT_PACKAGE_VERSION, opt.threads, opt.module_dir.c_str(), opt.module_dir_why.c_str(),
            store.enabled() ? store.path().c_str() : "not saved (--no-config)");
 
   std::vector<std::unique_ptr<env::EventLoop>> loops;

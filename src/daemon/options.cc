@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/config_store.h"
+#include "daemon/module_dir.h"
 #include "modtgt/version.h"
 
 namespace modtgt::daemon {
@@ -29,6 +30,9 @@ void Usage(FILE* out) {
                "                            Default (none given, none saved): 0.0.0.0:3260, [::]:3260\n"
                "      --socket PATH         admin socket (default %s, or $MODTGT_SOCKET)\n"
                "      --module-dir DIR      module folder (default %s)\n"
+               "                            (without it: build/lib/modtgt when run from the\n"
+               "                            build tree, else that default, else <prefix>/lib/modtgt\n"
+               "                            beside this modtgtd)\n"
                "      --bstype NAME[,NAME]  backing-store modules to load (default: the saved\n"
                "                            list, or all found)\n"
                "      --lld NAME[,NAME]     transport modules to load (default: the saved list,\n"
@@ -188,22 +192,19 @@ bool ParseOptions(int argc, char** argv, Options* o) {
   }
   if (no_config) o->config_path.clear();
   if (o->socket_path.empty()) o->socket_path = kDefaultSocket;
-  if (!o->module_dir_given) {
-    // A tree installed with `cmake --install --prefix OTHER` keeps the configure-time
-    // default; when that folder is missing, use the one beside this binary
-    // (<prefix>/sbin/modtgtd -> <prefix>/lib/modtgt).
-    struct stat st;
-    if (stat(o->module_dir.c_str(), &st) != 0) {
-      char exe[4096];
-      ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-      if (n > 0) {
-        exe[n] = '\0';
-        std::string dir(exe);
-        dir = dir.substr(0, dir.rfind('/'));
-        std::string candidate = dir.substr(0, dir.rfind('/')) + "/lib/modtgt";
-        if (stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) o->module_dir = candidate;
-      }
+  if (o->module_dir_given) {
+    o->module_dir_why = "--module-dir";
+  } else {
+    ModuleDirChoice c = FindModuleDir(SelfExe(), MODTGT_MODULE_DIR);
+    if (c.dir.empty()) {
+      std::fprintf(stderr,
+                   "modtgtd: no module folder found (looked in %s); pass --module-dir DIR, "
+                   "the folder holding backing-store/ and transport/\n",
+                   c.tried.c_str());
+      return false;
     }
+    o->module_dir = c.dir;
+    o->module_dir_why = c.why;
   }
   if (o->threads == 0) {
     unsigned n = std::thread::hardware_concurrency();

@@ -16,6 +16,7 @@ struct Options {
   std::string socket_path;
   std::string module_dir;
   bool module_dir_given = false;
+  std::string module_dir_why;         // for the log: where module_dir came from
   std::vector<std::string> bstypes;   // --bstype; empty: the saved list, else all found
   std::vector<std::string> llds;      // --lld; the same
   int threads = 0;
