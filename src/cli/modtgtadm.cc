@@ -63,6 +63,9 @@ int Exchange(const std::string& path, const std::string& line, std::string* repl
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int e = errno;
+      // The daemon may answer (and close) before reading everything: a refusal of the
+      // peer, or of an oversized request. Its reply is then waiting to be read.
+      if (e == EPIPE || e == ECONNRESET) break;
       close(fd);
       return Fail(kExitCannotConnect, "sending to modtgtd at " + path + ": " + std::strerror(e));
     }

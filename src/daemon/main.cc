@@ -347,6 +347,7 @@ int Run(const Options& opt) {
   actx.threads = static_cast<int>(loops.size());
   actx.config = &store;
   actx.accounts = &accounts;
+  actx.admin_gid = opt.admin_gid;
   admin::AdminServer admin_server(actx);
   if (Status s = admin_server.Listen(opt.socket_path); !s.ok()) {
     LOG_ERROR("cannot open the admin socket %s: %s", opt.socket_path.c_str(), s.ToString().c_str());

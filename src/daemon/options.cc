@@ -3,6 +3,7 @@
 #include "daemon/options.h"
 
 #include <getopt.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,8 @@ void Usage(FILE* out) {
                "                            would start; LUNs that would come back offline\n"
                "                            are listed)\n"
                "      --pidfile PATH        write the daemon's pid there (removed at exit)\n"
+               "      --admin-group GROUP   members of GROUP may administer the daemon too (the\n"
+               "                            socket becomes 0660, group GROUP); default root only\n"
                "  -V, --version             print the version\n"
                "  -h, --help                this text\n",
                kDefaultSocket, MODTGT_MODULE_DIR, core::kDefaultConfigPath);
@@ -69,7 +72,7 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 // Returns false (after printing why) on a bad command line.
 bool ParseOptions(int argc, char** argv, Options* o) {
   enum { kIscsi = 256, kSocket, kModuleDir, kBstype, kLld, kLogLevel, kLogTarget, kConfig,
-         kNoConfig, kCheckConfig, kPidfile };
+         kNoConfig, kCheckConfig, kPidfile, kAdminGroup };
   static const option kLong[] = {
       {"foreground", no_argument, nullptr, 'f'},
       {"iscsi", required_argument, nullptr, kIscsi},
@@ -85,6 +88,7 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       {"no-config", no_argument, nullptr, kNoConfig},
       {"check-config", no_argument, nullptr, kCheckConfig},
       {"pidfile", required_argument, nullptr, kPidfile},
+      {"admin-group", required_argument, nullptr, kAdminGroup},
       {"version", no_argument, nullptr, 'V'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -166,6 +170,15 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       case kPidfile:
         o->pidfile = optarg;
         break;
+      case kAdminGroup: {
+        const group* g = getgrnam(optarg);
+        if (g == nullptr) {
+          std::fprintf(stderr, "modtgtd: --admin-group: no group '%s'\n", optarg);
+          return false;
+        }
+        o->admin_gid = static_cast<int>(g->gr_gid);
+        break;
+      }
       case 'V':
         std::printf("modtgtd %s (module ABI %u.%u)\n", MODTGT_PACKAGE_VERSION, MODTGT_ABI_MAJOR,
                     MODTGT_ABI_MINOR);

@@ -25,6 +25,7 @@ struct Options {
   std::string config_path;            // "" with --no-config
   bool check_config = false;          // --check-config: validate the file and exit
   std::string pidfile;
+  int admin_gid = -1;                 // --admin-group: may administer besides root
 };
 
 // Parses argv. Returns false after printing why (exit status 2). --help and --version
