@@ -77,18 +77,30 @@ class CommandOwner {
 };
 
 // Backing-store operations (see include/modtgt/module.h for their semantics).
-enum class IoOp : uint8_t { kRead, kWrite, kFlush, kUnmap, kWriteSame, kCaw, kHandleCmd };
+enum class IoOp : uint8_t {
+  kRead, kWrite, kFlush, kUnmap, kWriteSame, kCaw, kHandleCmd,
+  kLbaStatus,  // get_lba_status: the provisioning state at offset, into IoRequest::extent
+};
+
+// The answer of a kLbaStatus I/O (the layout of module.h's modtgt_lba_status): the state
+// at IoRequest::offset and how many bytes from there share it.
+struct LbaExtent {
+  uint64_t length = 0;
+  uint32_t state = 0;  // MODTGT_LBA_MAPPED / MODTGT_LBA_DEALLOCATED
+  uint32_t reserved = 0;
+};
 
 // One I/O issued to a Backend on behalf of a command. The SCSI layer fills it, calls
 // Backend::Submit, and gets `done` called on the owning loop with `status` set.
 struct IoRequest {
   IoOp op = IoOp::kRead;
-  uint32_t flags = 0;        // MODTGT_IO_FUA
+  uint32_t flags = 0;        // MODTGT_IO_FUA, MODTGT_IO_ATOMIC
   uint64_t offset = 0;       // bytes
   uint64_t length = 0;       // bytes (unmap/write_same/caw range)
   iovec iov[2] = {};         // data (points into Command::data)
   int iovcnt = 0;
   int status = 0;            // modtgt_status of the completion
+  LbaExtent extent;          // kLbaStatus: filled by the backend
   void (*done)(Command* cmd) = nullptr;  // continuation, runs on the owning loop
 };
 

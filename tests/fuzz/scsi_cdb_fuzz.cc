@@ -68,6 +68,8 @@ class CheckingBackend : public scsi::Backend {
   bool has_caw() const override { return mem_.has_caw(); }
   bool has_handle_cmd() const override { return false; }
   bool thin() const override { return mem_.thin(); }
+  bool has_lba_status() const override { return mem_.has_lba_status(); }
+  scsi::AtomicLimits atomic_limits() const override { return mem_.atomic_limits(); }
   void SetWriteCache(bool enabled) override { mem_.SetWriteCache(enabled); }
   void Submit(scsi::Command* cmd) override {
     const scsi::IoRequest& io = cmd->io;
@@ -86,6 +88,7 @@ class CheckingBackend : public scsi::Backend {
       case scsi::IoOp::kUnmap:
       case scsi::IoOp::kWriteSame:
       case scsi::IoOp::kCaw:
+      case scsi::IoOp::kLbaStatus:
         range = io.length;
         break;
       case scsi::IoOp::kFlush:
