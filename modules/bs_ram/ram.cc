@@ -90,6 +90,18 @@ class RamDevice {
     return 0;
   }
 
+  // GET LBA STATUS: a run of chunks that hold memory is mapped, a run without is
+  // deallocated (a partly unmapped chunk keeps its memory: mapped).
+  int GetLbaStatus(modtgt_io*, uint64_t offset, uint64_t length, modtgt_lba_status* out) {
+    std::lock_guard<std::mutex> l(mu_);
+    const bool mapped = chunks_.count(offset / kChunk) != 0;
+    uint64_t end = (offset / kChunk + 1) * kChunk;
+    while (end < offset + length && (chunks_.count(end / kChunk) != 0) == mapped) end += kChunk;
+    out->state = mapped ? MODTGT_LBA_MAPPED : MODTGT_LBA_DEALLOCATED;
+    out->length = std::min(end, offset + length) - offset;
+    return MODTGT_STS_OK;
+  }
+
   // Frees whole chunks in [offset, offset+length) and zeroes the partial ones at the ends.
   int Unmap(modtgt_io*, uint64_t offset, uint64_t length) {
     std::lock_guard<std::mutex> l(mu_);

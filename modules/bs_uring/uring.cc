@@ -18,6 +18,8 @@
 //                  KEEP_SIZE) (fallback: written zeros); any other pattern is replicated
 //                  into a buffer of up to 1 MiB and written chunk after chunk.
 //   caw            none: the core emulates COMPARE AND WRITE with the LBA range locked.
+//   get_lba_status lseek(SEEK_DATA/SEEK_HOLE) inline (io_uring has no lseek; the extent
+//                  map is normally cached in memory); a block device reads as mapped.
 //
 // O_DIRECT (--bsoflags direct): iovecs whose base or length is not 4096-aligned go
 // through an aligned bounce buffer (copied in for writes, out for reads on completion).
@@ -48,6 +50,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/lba_status.h"
 #include "modtgt/module.h"
 
 namespace {
@@ -221,6 +224,10 @@ class Device {
   int Flush(modtgt_io* io);
   int Unmap(modtgt_io* io, uint64_t offset, uint64_t length);
   int WriteSame(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint64_t length);
+  int GetLbaStatus(uint64_t offset, uint64_t length, modtgt_lba_status* out) {
+    modtgt_fd_lba_status(fd_, blockdev_, offset, length, out);
+    return MODTGT_STS_OK;
+  }
   // Admin thread, no I/O in flight (SIZE, CFGSTRING); any thread (WRITE_CACHE).
   int Reconfig(const modtgt_reconfig* rc);
 
@@ -942,6 +949,11 @@ int UringWriteSame(modtgt_dev* dev, modtgt_io* io, const iovec* iov, int iovcnt,
   return Self(dev)->WriteSame(io, iov, iovcnt, offset, length);
 }
 
+int UringGetLbaStatus(modtgt_dev* dev, modtgt_io* /*io*/, uint64_t offset, uint64_t length,
+                      modtgt_lba_status* out) noexcept {
+  return Self(dev)->GetLbaStatus(offset, length, out);
+}
+
 int UringReconfig(modtgt_dev* dev, const modtgt_reconfig* rc) noexcept {
   return Self(dev)->Reconfig(rc);
 }
@@ -1006,6 +1018,7 @@ constexpr modtgt_backing_store MakeDescriptor() {
   d.device_type = MODTGT_DEVTYPE_DISK;
   d.default_block_size = 512;
   d.reconfig = UringReconfig;
+  d.get_lba_status = UringGetLbaStatus;
   return d;
 }
 

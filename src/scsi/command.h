@@ -138,6 +138,16 @@ struct SbcState {
   StepFn step = nullptr;
   // The range lock (COMPARE AND WRITE and ORWRITE emulation): runs once the range is held.
   ResumeFn resume = nullptr;
+  // GET LBA STATUS: the requested STARTING LOGICAL BLOCK ADDRESS, the LBA the next
+  // backend query starts at (a physical block boundary), the descriptors written into
+  // the Data-In buffer and the most it may hold, the backend queries made, and whether
+  // one is in flight (its answer is in IoRequest::extent).
+  uint64_t status_start = 0;
+  uint64_t status_next = 0;
+  uint32_t status_descriptors = 0;
+  uint32_t status_max_descriptors = 0;
+  uint32_t status_queries = 0;
+  bool status_query_pending = false;
 };
 
 struct Command : env::Completion {
