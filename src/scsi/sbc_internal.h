@@ -179,6 +179,7 @@ size_t RangeLockEntries();
 // sbc.cc
 void Read(Command* cmd);
 void Write(Command* cmd);
+void WriteAtomic(Command* cmd);
 void PreFetch(Command* cmd);
 void SynchronizeCache(Command* cmd);
 // sbc_capacity.cc

@@ -157,6 +157,13 @@ void VpdBlockLimits(const LogicalUnit& lu, std::vector<uint8_t>& v) {
     PutBe32(d.maximum_unmap_block_descriptor_count, kMaxUnmapBlockDescriptors);
   }
   PutBe64(d.maximum_write_same_length, kMaxWriteSameBlocks);
+  // SBC-4 6.6.4: atomic writes, only where the store guarantees them (no atomic boundary).
+  const AtomicBlockLimits atomic = AtomicLimitsOf(lu);
+  if (atomic.max_blocks != 0) {
+    PutBe32(d.maximum_atomic_transfer_length, atomic.max_blocks);
+    PutBe32(d.atomic_alignment, atomic.alignment);
+    PutBe32(d.atomic_transfer_length_granularity, atomic.granularity);
+  }
   AppendPageBody(v, d);
 }
 
@@ -315,12 +322,14 @@ void ReportSupportedOpcodes(Command* cmd) {
   const uint8_t req_op = cdb[3];
   const uint16_t req_sa = GetBe16(cdb + 4);
   const uint32_t alloc = GetBe32(cdb + 6);
-  const DeviceType& type = *cmd->lu->type();
+  const LogicalUnit& lu = *cmd->lu;
+  const DeviceType& type = *lu.type();
   std::vector<uint8_t> v;
   switch (options) {
     case 0: {  // all commands
       v.assign(4, 0);
       for (const OpInfo& op : type.ops()) {
+        if (!OpSupportedBy(op, lu)) continue;  // an entry this LU does not offer
         uint8_t d[8] = {};
         d[0] = op.opcode;
         PutBe16(d + 2, op.has_service_action ? op.service_action : 0);
@@ -335,7 +344,7 @@ void ReportSupportedOpcodes(Command* cmd) {
     case 1:
     case 2:
     case 3: {
-      const OpInfo* first = type.Find(req_op, req_sa);
+      const OpInfo* first = type.FindFor(lu, req_op, req_sa);
       bool has_sa = false;
       for (const OpInfo& op : type.ops()) {
         if (op.opcode == req_op && op.has_service_action) has_sa = true;
@@ -344,7 +353,7 @@ void ReportSupportedOpcodes(Command* cmd) {
       if (options == 2 && type.HasOpcode(req_op) && !has_sa) return FailField(cmd, true, 2);
       const OpInfo* op = nullptr;
       if (options == 1) {
-        op = type.HasOpcode(req_op) ? type.Find(req_op, 0) : nullptr;
+        op = type.HasOpcode(req_op) ? type.FindFor(lu, req_op, 0) : nullptr;
       } else if (options == 2) {
         op = first && first->has_service_action ? first : nullptr;
       } else {
@@ -465,6 +474,36 @@ uint8_t PhysicalBlockExponent(const LogicalUnit& lu) {
   uint8_t e = 0;
   while ((bs << e) < kPhysicalBlockBytes) ++e;
   return (bs << e) == kPhysicalBlockBytes ? e : 0;
+}
+
+AtomicBlockLimits AtomicLimitsOf(const LogicalUnit& lu) {
+  AtomicBlockLimits out;
+  const Backend* b = lu.backend();
+  if (b == nullptr || !IsSbc(lu)) return out;
+  const AtomicLimits l = b->atomic_limits();
+  const uint32_t bs = lu.block_size();
+  if (l.max_bytes == 0 || bs == 0) return out;
+  // A byte alignment or granularity in whole blocks: at most one block if it divides the
+  // block, else a whole number of blocks.
+  auto blocks = [bs](uint32_t bytes, uint32_t* n) {
+    if (bytes <= bs) {
+      if (bytes != 0 && bs % bytes != 0) return false;
+      *n = 1;
+      return true;
+    }
+    if (bytes % bs != 0) return false;
+    *n = bytes / bs;
+    return true;
+  };
+  uint32_t align = 1, gran = 1;
+  if (!blocks(l.align_bytes, &align) || !blocks(l.granularity_bytes, &gran)) return out;
+  uint32_t max = std::min(l.max_bytes / bs, MaxTransferBlocks(lu));
+  max -= max % gran;
+  if (max == 0) return out;
+  out.max_blocks = max;
+  out.alignment = align;
+  out.granularity = gran;
+  return out;
 }
 
 std::vector<OpInfo> SpcOps() {

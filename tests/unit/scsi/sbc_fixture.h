@@ -136,6 +136,7 @@ class SbcTest : public ::testing::Test {
     owner_.reset();
     loop_.reset();
     cmds_.clear();
+    target_.reset();
   }
 
   Command* NewCmd(const std::vector<uint8_t>& cdb, const std::vector<uint8_t>& out,
@@ -163,6 +164,50 @@ class SbcTest : public ::testing::Test {
     return cmd;
   }
 
+  // Runs one CDB through scsi::Submit (unit attention, reservation, sanitize and per-LU
+  // command checks before the handler), from nexus `n` (0..2) of a target holding the LU
+  // as LUN 0. A nexus's first command consumes its power-on unit attention here.
+  Command* Submitted(const std::vector<uint8_t>& cdb, const std::vector<uint8_t>& out = {},
+                     uint32_t edtl = kNoEdtl, int n = 0) {
+    if (!target_) {
+      target_ = std::make_shared<testing::FakeTarget>();
+      target_->Add(lu_);
+      for (int i = 0; i < 3; ++i) {
+        nexus_[i].id = 700 + i;
+        nexus_[i].initiator_name = "iqn.2024-01.test:init" + std::to_string(i);
+        nexus_[i].initiator_port = nexus_[i].initiator_name + ",i,0x00023d00000" + std::to_string(i);
+        nexus_[i].target_name = "iqn.test:t";
+        nexus_[i].target_port = "iqn.test:t,t,0x0001";
+        nexus_[i].target = target_;
+      }
+    }
+    if (!ua_cleared_[n]) {
+      ua_cleared_[n] = true;
+      for (int i = 0; i < 8; ++i) {
+        Command* tur = SubmitRaw({0x00, 0, 0, 0, 0, 0}, {}, 0, n);
+        if (!(tur->status == Status::kCheckCondition && Key(tur) == 0x6)) break;
+      }
+    }
+    if (edtl == kNoEdtl && out.empty()) edtl = 1u << 24;
+    return SubmitRaw(cdb, out, edtl, n);
+  }
+  Command* SubmitRaw(const std::vector<uint8_t>& cdb, const std::vector<uint8_t>& out,
+                     uint32_t edtl, int n) {
+    Command* cmd = NewCmd(cdb, out, edtl);
+    cmd->lu.reset();
+    cmd->lun = 0;
+    cmd->nexus = &nexus_[n];
+    EXPECT_TRUE(testing::RunSubmit(cmd, owner_.get()));
+    return cmd;
+  }
+
+  // The Data-In of INQUIRY for VPD page `page` (through Submit).
+  std::vector<uint8_t> Vpd(uint8_t page) {
+    Command* c = Submitted({0x12, 0x01, page, 0x10, 0, 0});
+    EXPECT_EQ(c->status, Status::kGood);
+    return std::vector<uint8_t>(c->data.data(), c->data.data() + c->data_in_length);
+  }
+
   static uint8_t Key(const Command* c) { return c->sense[2] & 0x0f; }
   static uint16_t AscQ(const Command* c) { return static_cast<uint16_t>(c->sense[12] << 8 | c->sense[13]); }
   static bool InfoValid(const Command* c) { return c->sense[0] & 0x80; }
@@ -186,6 +231,9 @@ class SbcTest : public ::testing::Test {
   }
 
   std::shared_ptr<LogicalUnit> lu_;
+  std::shared_ptr<testing::FakeTarget> target_;
+  Nexus nexus_[3];
+  bool ua_cleared_[3] = {};
   MemBackend* backend_ = nullptr;
   std::unique_ptr<LoopThread> loop_;
   std::unique_ptr<FakeOwner> owner_;
