@@ -9,6 +9,7 @@
 #include "scsi/backend.h"
 #include "scsi/logical_unit.h"
 #include "scsi/mmc.h"
+#include "scsi/sbc.h"
 #include "scsi/sense.h"
 #include "scsi/spc.h"
 #include "scsi/spec.h"
@@ -241,6 +242,10 @@ void SubmitEnabled(Command* cmd) {
 
   if (op != nullptr) {
     if (!CheckCdb(cmd, *op)) {
+      Complete(cmd);
+      return;
+    }
+    if (SanitizeRefuses(cmd, *op)) {
       Complete(cmd);
       return;
     }

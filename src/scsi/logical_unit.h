@@ -115,7 +115,8 @@ class LogicalUnit {
 
   // Takes over the state an LU keeps across a rebuild on a new device with the same
   // identity (an admin parameter change): persistent reservations (SPC-4 5.13: they
-  // survive configuration changes) and the mode page settings D_SENSE and SWP. Every
+  // survive configuration changes), the mode page settings D_SENSE and SWP, and the
+  // sanitize failure mode (SBC-4 4.11.5). Every
   // such field is copied here, so a rebuild cannot forget one. Thread-safe (takes both
   // LU mutexes). REQUIRES: this LU is not yet serving commands.
   void CarryStateFrom(LogicalUnit& old);
@@ -163,6 +164,18 @@ class LogicalUnit {
   std::atomic<bool> medium_present{true};  // removable medium loaded
   std::atomic<int> prevent_count{0};       // nexuses with PREVENT in force
   std::atomic<bool> stopped{false};        // START STOP UNIT START=0 (power condition)
+
+  // SANITIZE (SBC-4 4.11; sbc_sanitize.cc). While `sanitizing`, commands other than
+  // INQUIRY, REPORT LUNS, REQUEST SENSE and REPORT SUPPORTED OPERATION CODES answer NOT
+  // READY / SANITIZE IN PROGRESS with `sanitize_progress` (1/65536ths). After a failed
+  // sanitize operation, `sanitize_failed`: medium access answers MEDIUM ERROR / SANITIZE
+  // COMMAND FAILED until a SANITIZE succeeds or, if the failed one had AUSE set
+  // (`sanitize_failed_ause`), EXIT FAILURE MODE ends it. Set by the operation (any loop),
+  // read lock-free by dispatch.
+  std::atomic<bool> sanitizing{false};
+  std::atomic<uint16_t> sanitize_progress{0};
+  std::atomic<bool> sanitize_failed{false};
+  std::atomic<bool> sanitize_failed_ause{false};
 
   // Per-device-type state (e.g. MMC's tray, disc and pending media events), created by the
   // device type's code on first use and freed with the LU. GUARDED_BY(type_state_mutex()).

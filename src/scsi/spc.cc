@@ -211,6 +211,8 @@ void Inquiry(Command* cmd) {
       if (!sbc) return FailField(cmd, true, 2);
       BlockDeviceCharacteristicsVpd d{};
       PutBe16(d.medium_rotation_rate, kMediumRotationRateNonRotating);
+      // WABEREQ with SANITIZE BLOCK ERASE offered; WACEREQ 0: no CRYPTO ERASE.
+      if (SbcCanBlockErase(lu)) d.flags7 = kWabereqReadsSucceed;
       AppendPageBody(v, d);
       break;
     }
@@ -255,6 +257,10 @@ void RequestSense(Command* cmd) {
     n = BuildSense(buf, sizeof(buf), desc, SenseKey::kIllegalRequest, asc::kLunNotSupported);
   } else if (cmd->nexus && lu->TakeUnitAttention(*cmd->nexus, &ua)) {
     n = BuildSense(buf, sizeof(buf), desc, SenseKey::kUnitAttention, ua);
+  } else if (lu->sanitizing.load()) {
+    // SBC-4 4.11.3: the sanitize operation's progress.
+    n = BuildSenseProgress(buf, sizeof(buf), desc, SenseKey::kNotReady,
+                           asc::kLunNotReadySanitizeInProgress, lu->sanitize_progress.load());
   } else if (MediumRemovable(*lu) && !lu->medium_present.load()) {
     n = BuildSense(buf, sizeof(buf), desc, SenseKey::kNotReady, NoMediumAsc(*lu));
   } else {

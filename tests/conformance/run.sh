@@ -136,7 +136,16 @@ def verdict(d):
     body = lines[start:end]
     # A [SKIPPED] after which the test sent no more commands skipped the whole test; one
     # followed by more commands only skipped a sub-check (the test keeps its PASS).
-    skips = [i for i, l in enumerate(body) if "[SKIPPED]" in l and not PARTIAL.search(l)]
+    # libiscsi says "Check if X is supported" before a sub-check it may skip and go on
+    # (Sanitize.Reservations ends with one), "Check that X is supported" before skipping
+    # the whole test: a [SKIPPED] right after a "Check if" line skips only that sub-check.
+    def optional(i):
+        j = i - 1
+        while j >= 0 and not body[j].strip():
+            j -= 1
+        return j >= 0 and re.match(r"^\s*Check if .* supported", body[j])
+    skips = [i for i, l in enumerate(body)
+             if "[SKIPPED]" in l and not PARTIAL.search(l) and not optional(i)]
     sends = [i for i, l in enumerate(body) if re.match(r"^\s*Send ", l)]
     last_send = max(sends) if sends else -1
     whole = [i for i in skips if i > last_send]
