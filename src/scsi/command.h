@@ -9,6 +9,7 @@
 // reused; Reset() keeps the data buffer's capacity so the hot path does not allocate.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <atomic>
@@ -65,6 +66,9 @@ struct Nexus {
   std::string target_port;       // "<target name>,t,0x<tpgt>"
   uint16_t relative_port_id = 1; // relative target port identifier (TPGT)
   std::shared_ptr<TargetView> target;
+  // The initiator's address (the session's leading connection; AF_UNSPEC if unknown): what
+  // a target's ACL is checked against when EXTENDED COPY reaches another target's LU.
+  sockaddr_storage initiator_address{};
 };
 
 // Implemented by a transport connection. CommandDone() is called on loop() exactly once per

@@ -25,6 +25,8 @@
 
 namespace modtgt::scsi {
 
+class CopyTargetResolver;
+
 // Implemented by core::Target: the LUN map as SCSI sees it.
 class TargetView {
  public:
@@ -32,6 +34,9 @@ class TargetView {
   virtual std::shared_ptr<LogicalUnit> FindLun(uint64_t lun) const = 0;
   // Sorted ascending.
   virtual std::vector<uint64_t> ListLuns() const = 0;
+  // Where EXTENDED COPY looks up copy targets beyond this target (scsi/xcopy.h); nullptr:
+  // only this target's own LUs. The resolver outlives every command.
+  virtual const CopyTargetResolver* copy_target_resolver() const { return nullptr; }
 };
 
 // Fixed at creation by the admin (tgtadm --params / targetcli options).
@@ -74,6 +79,17 @@ struct PersistentReservations {
   bool aptpl = false;
 };
 
+// An EXTENDED COPY (LID1) of one I_T nexus, by LIST IDENTIFIER (SPC-4 6.4.3): in progress
+// (its list identifier is taken), or ended and held for RECEIVE COPY RESULTS.
+struct CopyListState {
+  bool hold = false;       // LIST ID USAGE 00b: RECEIVE COPY RESULTS may ask for it
+  bool active = true;      // still copying
+  bool failed = false;     // ended with an error (or aborted)
+  uint16_t segments_processed = 0;
+  uint64_t bytes_copied = 0;
+  uint64_t sequence = 0;   // age, to drop the oldest held status first
+};
+
 // Per I_T nexus state of this LU.
 struct NexusLuState {
   std::deque<Asc> unit_attentions;  // oldest first; reported one per command
@@ -85,6 +101,8 @@ struct NexusLuState {
   // registration (SPC-4 5.13: registrations are keyed by I_T nexus ports).
   std::string initiator_port;
   std::string target_port;
+  // EXTENDED COPY lists of this nexus with this LU as their copy manager (xcopy.cc).
+  std::map<uint8_t, CopyListState> copy_lists;
 };
 
 class LogicalUnit {

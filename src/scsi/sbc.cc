@@ -22,6 +22,7 @@
 #include "scsi/sense.h"
 #include "scsi/spc.h"
 #include "scsi/spec.h"
+#include "scsi/xcopy.h"
 
 namespace modtgt::scsi {
 namespace sbc_internal {
@@ -237,6 +238,15 @@ std::vector<OpInfo> SbcOps() {
          {kSynchronizeCache16, 0x02, F, F, F, F, F, F, F, F, F, F, F, F, G, C}),
       Op(kWriteSame16, &WriteSame, kW, "WRITE SAME(16)",
          {kWriteSame16, 0x19, F, F, F, F, F, F, F, F, F, F, F, F, G, C}),
+      // SPC-4 third-party copy: the copy manager copies between block devices.
+      Op({kThirdPartyCopyOut, kSaExtendedCopyLid1}, &ExtendedCopy, 0, "EXTENDED COPY(LID1)",
+         {kThirdPartyCopyOut, kSaExtendedCopyLid1, 0, 0, 0, 0, 0, 0, 0, 0, F, F, F, F, 0, C}),
+      Op({kThirdPartyCopyIn, kSaCopyStatusLid1}, &ReceiveCopyResults, 0,
+         "RECEIVE COPY RESULTS/COPY STATUS(LID1)",
+         {kThirdPartyCopyIn, kSaCopyStatusLid1, F, 0, 0, 0, 0, 0, 0, 0, F, F, F, F, 0, C}),
+      Op({kThirdPartyCopyIn, kSaOperatingParameters}, &ReceiveCopyResults, 0,
+         "RECEIVE COPY RESULTS/OPERATING PARAMETERS",
+         {kThirdPartyCopyIn, kSaOperatingParameters, 0, 0, 0, 0, 0, 0, 0, 0, F, F, F, F, 0, C}),
       Op({kSanitize, kSaSanitizeOverwrite}, &Sanitize, kW, "SANITIZE/OVERWRITE",
          {kSanitize, 0xa0, 0, 0, 0, 0, 0, F, F, C}),
       OnlyIf(&CanBlockErase, Op({kSanitize, kSaSanitizeBlockErase}, &Sanitize, kW,

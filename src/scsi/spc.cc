@@ -20,6 +20,7 @@
 #include "scsi/sbc.h"
 #include "scsi/sense.h"
 #include "scsi/spec.h"
+#include "scsi/xcopy.h"
 
 namespace modtgt::scsi {
 namespace {
@@ -64,7 +65,8 @@ void StandardInquiry(Command* cmd, StandardInquiryData* d) {
   d->version = kInquiryVersionSpc4;
   d->response_format = kInquiryHisup | kInquiryResponseDataFormat2;
   d->additional_length = sizeof(StandardInquiryData) - 5;
-  d->flags5 = 0x00;  // TPGS 0, 3PC 0, PROTECT 0
+  // 3PC: the copy manager (EXTENDED COPY) of block devices; TPGS 0, PROTECT 0.
+  d->flags5 = (lu && IsSbc(*lu)) ? kInquiry3pc : 0x00;
   d->flags6 = 0x00;
   d->flags7 = kInquiryCmdque;
   PutAscii(d->t10_vendor_identification, cfg.vendor, sizeof(d->t10_vendor_identification));
@@ -98,18 +100,8 @@ std::vector<uint8_t> NameString(const std::string& s) {
 void VpdDeviceId(Command* cmd, std::vector<uint8_t>& v) {
   const LogicalUnit& lu = *cmd->lu;
   const LuConfig& cfg = lu.config();
-  // NAA IEEE Registered Extended (NAA 6): 4-bit NAA, 24-bit OUI, 36-bit vendor id, 64-bit
-  // extension. Derived from the target name and LUN unless configured.
-  uint64_t hi = cfg.naa;
-  if (hi == 0) {
-    hi = (Fnv1a(lu.target_name()) & 0x0000000fffffffffull) | (0x001405ull << 36);
-  }
-  hi = (hi & 0x0fffffffffffffffull) | (0x6ull << 60);
-  uint64_t lo = Fnv1a(std::to_string(lu.lun()), Fnv1a(lu.target_name() + cfg.serial));
-  uint8_t naa[16];
-  PutBe64(naa, hi);
-  PutBe64(naa + 8, lo);
-  AddDesignator(v, 0x01 /* binary */, 0x03 /* LU, NAA */, naa, sizeof(naa));
+  const std::array<uint8_t, 16> naa = LuNaaDesignator(lu);
+  AddDesignator(v, 0x01 /* binary */, 0x03 /* LU, NAA */, naa.data(), naa.size());
 
   // T10 vendor ID based (type 1): "MODTGT  " + device id (or serial).
   std::string t10 = "MODTGT  ";
@@ -188,6 +180,7 @@ void Inquiry(Command* cmd) {
   switch (page) {
     case kVpdSupportedPages: {
       v.insert(v.end(), {kVpdSupportedPages, kVpdUnitSerialNumber, kVpdDeviceIdentification});
+      if (sbc) v.push_back(kVpdThirdPartyCopy);
       if (sbc) {
         v.insert(v.end(), {kVpdBlockLimits, kVpdBlockDeviceCharacteristics,
                            kVpdLogicalBlockProvisioning});
@@ -202,6 +195,10 @@ void Inquiry(Command* cmd) {
     }
     case kVpdDeviceIdentification:  // SPC-4 7.8.6
       VpdDeviceId(cmd, v);
+      break;
+    case kVpdThirdPartyCopy:  // SPC-4 7.8.17
+      if (!sbc) return FailField(cmd, true, 2);
+      AppendThirdPartyCopyVpd(lu, v);
       break;
     case kVpdBlockLimits:  // SBC-3 6.5.3
       if (!sbc) return FailField(cmd, true, 2);
@@ -480,6 +477,22 @@ uint8_t PhysicalBlockExponent(const LogicalUnit& lu) {
   uint8_t e = 0;
   while ((bs << e) < kPhysicalBlockBytes) ++e;
   return (bs << e) == kPhysicalBlockBytes ? e : 0;
+}
+
+std::array<uint8_t, 16> LuNaaDesignator(const LogicalUnit& lu) {
+  const LuConfig& cfg = lu.config();
+  // NAA IEEE Registered Extended (NAA 6): 4-bit NAA, 24-bit OUI, 36-bit vendor id, 64-bit
+  // extension. Derived from the target name and LUN unless configured.
+  uint64_t hi = cfg.naa;
+  if (hi == 0) {
+    hi = (Fnv1a(lu.target_name()) & 0x0000000fffffffffull) | (0x001405ull << 36);
+  }
+  hi = (hi & 0x0fffffffffffffffull) | (0x6ull << 60);
+  const uint64_t lo = Fnv1a(std::to_string(lu.lun()), Fnv1a(lu.target_name() + cfg.serial));
+  std::array<uint8_t, 16> naa{};
+  PutBe64(naa.data(), hi);
+  PutBe64(naa.data() + 8, lo);
+  return naa;
 }
 
 AtomicBlockLimits AtomicLimitsOf(const LogicalUnit& lu) {

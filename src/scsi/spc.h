@@ -7,6 +7,8 @@
 // shared LU state.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <vector>
 
 #include "scsi/command.h"
@@ -50,6 +52,11 @@ struct AtomicBlockLimits {
   uint32_t granularity = 1;
 };
 AtomicBlockLimits AtomicLimitsOf(const LogicalUnit& lu);
+
+// The LU's NAA IEEE Registered Extended designator (NAA 6, 16 bytes) that VPD page 0x83
+// reports with association "logical unit": from LuConfig::naa, or derived from the target
+// name and LUN. What EXTENDED COPY identifies copy targets by.
+std::array<uint8_t, 16> LuNaaDesignator(const LogicalUnit& lu);
 
 // MODE SENSE (6/10) / MODE SELECT (6/10) (SPC-4 6.9-6.12), implemented in spc_mode.cc.
 // One handler each for both CDB sizes.

@@ -495,6 +495,7 @@ inline constexpr uint8_t kInquiryRmb = 0x80;
 inline constexpr uint8_t kInquiryHisup = 0x10;
 inline constexpr uint8_t kInquiryResponseDataFormat2 = 0x02;
 inline constexpr uint8_t kInquiryCmdque = 0x02;
+inline constexpr uint8_t kInquiry3pc = 0x08;  // byte 5: third-party copy (EXTENDED COPY)
 inline constexpr uint8_t kInquiryVersionSpc4 = 0x06;
 // VERSION DESCRIPTOR values (SPC-4 6.6.2, table "Version descriptor values").
 inline constexpr uint16_t kVersionDescriptorSam5 = 0x00a0;
@@ -594,7 +595,7 @@ inline constexpr uint8_t kListIdUsageNone = 3;
 // block device type specific parameters (SPC-4 6.4.5.1.3).
 struct IdentificationTargetDescriptor {
   uint8_t descriptor_type_code;  // E4h
-  uint8_t flags;  // LU ID TYPE (7-6), NUL (5), PERIPHERAL DEVICE TYPE (4-0)
+  uint8_t flags;  // LU ID TYPE (7-6) and NUL (5), obsolete; PERIPHERAL DEVICE TYPE (4-0)
   uint8_t relative_initiator_port_identifier[2];
   uint8_t code_set;          // designation descriptor (SPC-4 7.8.6.1): CODE SET (3-0)
   uint8_t designator_type;   // PIV (7), ASSOCIATION (5-4), DESIGNATOR TYPE (3-0)
@@ -606,7 +607,6 @@ struct IdentificationTargetDescriptor {
 };
 static_assert(sizeof(IdentificationTargetDescriptor) == 32);
 inline constexpr uint8_t kTargetDescriptorIdentification = 0xe4;
-inline constexpr uint8_t kTargetDescriptorNul = 0x20;
 inline constexpr uint8_t kDesignatorTypeNaa = 0x3;
 // Block device to block device segment descriptor, type 02h (SPC-4 6.4.6.5).
 struct BlockToBlockSegmentDescriptor {
