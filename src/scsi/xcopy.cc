@@ -163,17 +163,19 @@ class CopyOperation : public BackgroundIo {
  private:
   // Ends the copy: the held status, the command, the daemon's count. Returns false.
   bool Finish(bool ok, Asc code, bool aborted = false) {
+    // The status and the count first: whoever sees the command complete sees the copy over.
     if (tracked_) UpdateCopyList(manager_.get(), nexus_id_, list_id_, index_, bytes_, true, !ok);
-    if (aborted) {
-      cmd_->status = Status::kTaskAborted;
-      Complete(cmd_);
-    } else if (!ok) {
-      CopyAborted(cmd_, code);
-    } else {
-      Complete(cmd_);
-    }
     g_active_copies.fetch_sub(1);
+    Command* cmd = cmd_;
     delete this;
+    if (aborted) {
+      cmd->status = Status::kTaskAborted;
+      Complete(cmd);
+    } else if (!ok) {
+      CopyAborted(cmd, code);
+    } else {
+      Complete(cmd);
+    }
     return false;
   }
 

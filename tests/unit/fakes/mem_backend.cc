@@ -38,12 +38,22 @@ void MemBackend::Submit(scsi::Command* cmd) {
     cv_.notify_all();
     return;
   }
+  RunBeforeIo(cmd);
   int status;
   {
     std::lock_guard<std::mutex> l(mu_);
     status = Perform(cmd);
   }
   scsi::IoDone(cmd, status);
+}
+
+void MemBackend::RunBeforeIo(scsi::Command* cmd) {
+  std::function<void(const scsi::IoRequest&)> fn;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    fn = before_io_;
+  }
+  if (fn) fn(cmd->io);  // unlocked: it may block while other I/O is queued
 }
 
 void MemBackend::Worker() {
@@ -56,6 +66,10 @@ void MemBackend::Worker() {
       if (queue_.empty()) return;
       cmd = queue_.front();
       queue_.pop_front();
+    }
+    RunBeforeIo(cmd);
+    {
+      std::lock_guard<std::mutex> l(mu_);
       status = Perform(cmd);
     }
     scsi::IoDone(cmd, status);
@@ -93,7 +107,6 @@ int MemBackend::Perform(scsi::Command* cmd) {
   const uint64_t range_len =
       (io.op == scsi::IoOp::kRead || io.op == scsi::IoOp::kWrite) ? data_len : io.length;
   log_.push_back({io.op, io.offset, range_len, io.flags});
-  if (before_io_) before_io_(io);
   if (fail_armed_ && fail_op_ == io.op) {
     fail_armed_ = false;
     return fail_status_;

@@ -71,13 +71,15 @@ class MemBackend : public scsi::Backend {
   void FailNext(scsi::IoOp op, int status);
   // Allocation units that hold data (lba_status).
   size_t AllocatedUnits();
-  // Runs fn (on the backend's thread, before the I/O is performed) for every I/O from
-  // now on, until cleared with nullptr: lets a test act while a multi-I/O command is in
-  // the middle of its work.
+  // Runs fn (on the backend's thread, before the I/O is performed, without the backend's
+  // lock: it may block, and I/O submitted meanwhile queues) for every I/O from now on,
+  // until cleared with nullptr: lets a test act while a multi-I/O command is in the middle
+  // of its work.
   void SetBeforeIo(std::function<void(const scsi::IoRequest&)> fn);
 
  private:
   int Perform(scsi::Command* cmd);  // REQUIRES: mu_ held
+  void RunBeforeIo(scsi::Command* cmd);  // REQUIRES: mu_ not held
   void Worker();
 
   const uint64_t size_;
