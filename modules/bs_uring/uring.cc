@@ -49,6 +49,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -812,6 +813,11 @@ void Device::ProbeAtomicWrites() {
   }
   const uint32_t unit = std::max(unit_min, block_);
   if ((unit & (unit - 1)) != 0 || unit > unit_max || unit > kMaxAtomicUnit) return;
+  // A 1.2 module is only loaded by a 1.2 daemon, which has the service; checked anyway.
+  if (g_host->struct_size < offsetof(modtgt_host, dev_set_atomic_limits) + sizeof(void*) ||
+      g_host->dev_set_atomic_limits == nullptr) {
+    return;
+  }
   atomic_unit_ = unit;
   modtgt_atomic_limits lim{};
   lim.struct_size = sizeof(lim);
