@@ -144,7 +144,8 @@ std::shared_ptr<scsi::LogicalUnit> MakeLu(uint64_t lun, int variant, bool async,
   testing::MemBackendCaps caps;
   switch (variant) {
     case 1:
-      caps.unmap = caps.write_same = caps.caw = caps.thin = true;
+      caps.unmap = caps.write_same = caps.caw = caps.thin = caps.lba_status = true;
+      caps.atomic.max_bytes = 64 * 1024;  // WRITE ATOMIC (16), any aligned length
       c.thin_provisioning = true;
       break;
     case 2:
@@ -153,7 +154,9 @@ std::shared_ptr<scsi::LogicalUnit> MakeLu(uint64_t lun, int variant, bool async,
       break;
     case 3:
       c.block_size = 4096;
-      caps.unmap = caps.thin = true;
+      caps.unmap = caps.thin = caps.lba_status = true;
+      caps.alloc_unit = 64 * 1024;  // coarser than the physical block
+      caps.atomic = {.max_bytes = 16384, .align_bytes = 16384, .granularity_bytes = 16384};
       c.thin_provisioning = true;
       c.max_transfer_blocks = 8;
       break;
