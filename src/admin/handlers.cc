@@ -3,6 +3,7 @@
 // op (handlers.h). Every field is read through checked accessors (request.h); a missing or
 // mistyped field gives invalid-request naming it. No exception leaves HandleRequest.
 #include <exception>
+#include <mutex>
 #include <string>
 
 #include "admin/handlers.h"
@@ -10,6 +11,8 @@
 #include "admin/request.h"
 #include "admin/server.h"
 #include "common/log.h"
+#include "core/config_apply.h"
+#include "core/config_store.h"
 #include "core/transport_registry.h"
 
 namespace modtgt::admin {
@@ -45,6 +48,8 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
     if (op == "bsload") return SystemBsLoad(ctx, r);
     if (op == "bsunload") return SystemBsUnload(ctx, r);
     if (op == "bsreload") return SystemBsReload(ctx, r);
+    if (op == "dump") return SystemDump(ctx, r);
+    if (op == "restore") return SystemRestore(ctx, r);
   } else if (mode == "target") {
     if (op == "new") return TargetNew(ctx, r);
     if (op == "delete") return TargetDelete(ctx, r);
@@ -61,20 +66,58 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
     if (op == "load") return LunLoad(ctx, r);
   } else if (mode == "portal") {
     if (op == "show") return PortalShow(ctx, r);
-  } else if (mode == "account" || mode == "lld" || mode == "conn" || mode == "session") {
+    if (op == "new") return PortalNew(ctx, r);
+  } else if (mode == "account") {
+    if (op == "new") return AccountNew(ctx, r);
+    if (op == "delete") return AccountDelete(ctx, r);
+    if (op == "bind") return AccountBind(ctx, r, true);
+    if (op == "unbind") return AccountBind(ctx, r, false);
+    if (op == "show") return AccountShow(ctx, r);
+  } else if (mode == "lld" || mode == "conn" || mode == "session") {
     return Error{ErrorCode::kUnsupported, "mode '" + mode + "' is not implemented yet"};
   } else {
-    return Invalid("unknown mode '" + mode + "' (system, target, logicalunit, portal)");
+    return Invalid("unknown mode '" + mode + "' (system, target, logicalunit, account, portal)");
   }
   return Invalid("unknown op '" + op + "' for mode " + mode);
 }
+// True for the ops that change what the saved configuration holds (everything but the
+// queries; a dry run changes nothing).
+bool Changes(const json& request) {
+  const std::string op = request.value("op", "");
+  if (op == "show" || op == "dump" || op == "check") return false;
+  if (op == "restore" && request.value("dry_run", false)) return false;
+  return true;
+}
+
+// After a successful change: the running configuration goes to the state file. A failure
+// to save does not undo the change (it is live); the reply says it was not saved.
+json SaveAfter(AdminContext* ctx, const json& request, json reply) {
+  if (ctx == nullptr || ctx->config == nullptr || !ctx->config->enabled() ||
+      !reply.value("ok", false) || !Changes(request)) {
+    return reply;
+  }
+  Status s = ctx->config->Save(core::Snapshot(ctx->objects()));
+  if (!s.ok()) {
+    reply["warning"] = "the change is live but the configuration was NOT saved to " +
+                       ctx->config->path() + ": " + s.message() +
+                       " (it is lost at the next restart unless a later change saves it)";
+  }
+  return reply;
+}
+
+json Handle(AdminContext* ctx, const json& request) {
+  // Transport (LLD) ops and the transports in system show: admin/lld_handlers.cc.
+  if (IsLldRequest(request)) return HandleLldRequest(ctx, request);
+  return AddTransportsToReply(ctx, request, Dispatch(ctx, request).ToReply());
+}
+
 }  // namespace
 
 json HandleRequest(AdminContext* ctx, const json& request) {
-  // Transport (LLD) ops and the transports in system show: admin/lld_handlers.cc.
-  if (IsLldRequest(request)) return HandleLldRequest(ctx, request);
   try {
-    return AddTransportsToReply(ctx, request, Dispatch(ctx, request).ToReply());
+    std::unique_lock<std::mutex> serial;
+    if (ctx != nullptr && ctx->op_mutex) serial = std::unique_lock<std::mutex>(*ctx->op_mutex);
+    return SaveAfter(ctx, request, Handle(ctx, request));
   } catch (const std::exception& e) {
     LOG_ERROR("admin: request failed with exception: %s", e.what());
     return ErrorReply(ErrorCode::kInternal, std::string("internal error: ") + e.what());

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The admin protocol's request handlers, one per mode and op (internal to src/admin):
-// system_handlers.cc, target_handlers.cc, lun_handlers.cc; handlers.cc routes a request to
+// system_handlers.cc, config_handlers.cc, target_handlers.cc, lun_handlers.cc; handlers.cc routes a request to
 // them (and lld_handlers.cc handles the transport ops). Each reads its fields through
 // Request (request.h), calls the core, and returns the reply's result object or an Error.
 //
@@ -17,12 +17,21 @@ Outcome SystemShow(AdminContext* ctx, const Request& r);
 Outcome SystemBsLoad(AdminContext* ctx, const Request& r);
 Outcome SystemBsReload(AdminContext* ctx, const Request& r);
 Outcome SystemBsUnload(AdminContext* ctx, const Request& r);
+// --mode system, the saved configuration (config_handlers.cc)
+Outcome SystemDump(AdminContext* ctx, const Request& r);
+Outcome SystemRestore(AdminContext* ctx, const Request& r);
 // --mode target, --mode portal
 Outcome TargetNew(AdminContext* ctx, const Request& r);
 Outcome TargetDelete(AdminContext* ctx, const Request& r);
 Outcome TargetShow(AdminContext* ctx, const Request& r);
 Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind);
 Outcome PortalShow(AdminContext* ctx, const Request& r);
+Outcome PortalNew(AdminContext* ctx, const Request& r);
+// --mode account (account_handlers.cc)
+Outcome AccountNew(AdminContext* ctx, const Request& r);
+Outcome AccountDelete(AdminContext* ctx, const Request& r);
+Outcome AccountBind(AdminContext* ctx, const Request& r, bool bind);
+Outcome AccountShow(AdminContext* ctx, const Request& r);
 // --mode logicalunit
 Outcome LunNew(AdminContext* ctx, const Request& r);
 Outcome LunCheck(AdminContext* ctx, const Request& r);

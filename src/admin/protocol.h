@@ -39,6 +39,8 @@ enum class ErrorCode : int {
   kUnsupported = 11,     // a mode/op this daemon does not implement
   kNoSuchAcl = 12,       // unbind of an address/name that is not bound
   kAclExists = 13,       // bind of an address/name already bound
+  kNoSuchAccount = 14,   // a CHAP account (or binding) that does not exist
+  kAccountExists = 15,   // account new of a known user; bind of a bound one
 };
 
 struct ErrorInfo {
@@ -61,6 +63,8 @@ inline constexpr ErrorInfo kErrorTable[] = {
     {ErrorCode::kUnsupported, "unsupported", 12},
     {ErrorCode::kNoSuchAcl, "no-such-acl", 13},
     {ErrorCode::kAclExists, "acl-exists", 14},
+    {ErrorCode::kNoSuchAccount, "no-such-account", 15},
+    {ErrorCode::kAccountExists, "account-exists", 16},
 };
 
 // CLI-only exit codes (no daemon reply involved).

@@ -60,6 +60,8 @@ class Request {
   explicit Request(const json& j) : j_(j) {}
 
   bool Has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+  // The field as given. REQUIRES: Has(key).
+  const json& Raw(const char* key) const { return j_.at(key); }
 
   // Each getter returns false and sets *err when the field is required but missing, or is
   // present with the wrong type or out of range.

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "admin/protocol.h"
+#include "core/strict_json.h"
 #include "common/log.h"
 
 namespace modtgt::admin {
@@ -154,11 +155,13 @@ struct AdminServer::Impl {
       return;
     }
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    nlohmann::json request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (request.is_discarded()) {
-      reply = ErrorReply(ErrorCode::kInvalidRequest, "request is not valid JSON");
+    // Strict: a duplicate key would otherwise be accepted with the last value winning.
+    Result<nlohmann::json> request = core::ParseJsonStrict(line);
+    if (!request.ok()) {
+      reply = ErrorReply(ErrorCode::kInvalidRequest,
+                         "request is not valid JSON: " + request.status().message());
     } else {
-      reply = HandleRequest(&ctx, request);
+      reply = HandleRequest(&ctx, *request);
     }
     WriteAll(fd, Serialize(reply), NowMs() + kRequestTimeoutMs);
   }

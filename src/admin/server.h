@@ -10,13 +10,16 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "core/config_apply.h"
 
 namespace modtgt::core {
+class ConfigStore;
 class TargetRegistry;
 class ModuleRegistry;
 class TransportRegistry;
@@ -34,6 +37,19 @@ struct AdminContext {
   std::string module_dir;
   std::string version;
   int threads = 0;  // event loops, for system show
+  // The state file every successful change is saved to; nullptr (tests) or a disabled
+  // store (--no-config): changes are not saved.
+  core::ConfigStore* config = nullptr;
+  // Serialises admin operations with each other and with a SIGHUP reload (shared by the
+  // copies of this context).
+  std::shared_ptr<std::mutex> op_mutex = std::make_shared<std::mutex>();
+
+  // CHAP accounts (--mode account); nullptr in tests without them.
+  core::AccountRegistry* accounts = nullptr;
+
+  core::CoreObjects objects() const {
+    return {targets, modules, transports, module_dir, accounts};
+  }
 };
 
 // Runs one request (already parsed) and returns the reply object. Never throws.

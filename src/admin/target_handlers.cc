@@ -8,6 +8,7 @@
 #include "admin/request.h"
 #include "admin/views.h"
 #include "common/log.h"
+#include "core/accounts.h"
 #include "core/target.h"
 #include "core/transport_registry.h"
 
@@ -52,6 +53,7 @@ Outcome TargetDelete(AdminContext* ctx, const Request& r) {
   }
   Status s = ctx->targets->Remove(t->tid(), force);
   if (!s.ok()) return FromStatus(s, ErrorCode::kNoSuchTarget, ErrorCode::kTargetExists);
+  if (ctx->accounts != nullptr) ctx->accounts->ForgetTarget(t->tid());
   // Drop the LUs now so their devices close (in-flight commands hold their own refs).
   for (uint64_t lun : t->ListLuns()) {
     auto removed = t->RemoveLun(lun);

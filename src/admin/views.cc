@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "core/accounts.h"
 #include "core/device.h"
 #include "core/lun_factory.h"
 #include "modtgt/module.h"
@@ -65,6 +66,9 @@ json LunJson(const core::Target& t, const scsi::LogicalUnit& lu) {
     j["hw_max_sectors"] = c.max_transfer_blocks;
     j["max_data_area_mb"] = 0;
   }
+  // Offline: the store could not be opened (with the reason), or the admin's online=0.
+  j["online"] = !lu.offline();
+  j["offline_reason"] = lu.offline() ? lu.offline_reason() : "";
   j["readonly"] = c.readonly;
   j["removable"] = c.removable;
   j["thin_provisioning"] = c.thin_provisioning;
@@ -127,7 +131,15 @@ json TargetJson(AdminContext* ctx, const core::Target& t) {
   for (const auto& [n, lu] : *t.luns()) luns.push_back(LunJson(t, *lu));
   j["luns"] = std::move(luns);
   j["acl"] = {{"addresses", t.bound_addresses()}, {"names", t.bound_names()}};
-  j["accounts"] = json::array();  // CHAP accounts: not implemented yet
+  // CHAP accounts bound to the target: tgtadm's lines ("user", "user (outgoing)"), and
+  // the structured form.
+  json accounts = json::array();
+  core::AccountRegistry::Binding chap;
+  if (ctx->accounts != nullptr) chap = ctx->accounts->BindingOf(t.tid());
+  for (const auto& u : chap.incoming) accounts.push_back(u);
+  if (!chap.outgoing.empty()) accounts.push_back(chap.outgoing + " (outgoing)");
+  j["accounts"] = std::move(accounts);
+  j["chap"] = {{"incoming", chap.incoming}, {"outgoing", chap.outgoing}};
   return j;
 }
 

@@ -47,6 +47,13 @@ constexpr OptionSpec kOptions[] = {
     {"initiator-name", 'Q', Kind::kString, "initiator_name"},
     {"alias", 0, Kind::kString, "alias"},
     {"path", 0, Kind::kString, "path"},
+    {"param", 0, Kind::kString, nullptr},
+    {"user", 'u', Kind::kString, "user"},
+    {"password", 'p', Kind::kString, "password"},
+    {"outgoing", 'O', Kind::kFlag, "outgoing"},
+    {"show-secrets", 0, Kind::kFlag, "show_secrets"},
+    {"file", 0, Kind::kString, nullptr},
+    {"dry-run", 0, Kind::kFlag, "dry_run"},
     {"force", 'F', Kind::kFlag, "force"},
     {"json", 0, Kind::kFlag, nullptr},
     {"socket", 0, Kind::kString, nullptr},
@@ -95,6 +102,20 @@ Status Apply(const OptionSpec& o, const std::string& value, CliOptions* opts) {
   } else if (key == "socket") {
     if (value.empty()) return Status::InvalidArgument("--socket needs a path");
     opts->socket_path = value;
+  } else if (key == "file") {
+    if (value.empty()) return Status::InvalidArgument("--file needs a path");
+    opts->file = value;
+  } else if (key == "param") {
+    // tgtadm: --mode portal --op new|delete --param portal=ADDR:PORT
+    auto pairs = admin::ParseParamList(value);
+    if (!pairs.ok()) return Status::InvalidArgument(name + ": " + pairs.status().message());
+    for (const auto& [k, v] : *pairs) {
+      if (k != "portal") {
+        return Status::InvalidArgument(name + ": unknown key '" + k + "' (portal=ADDR:PORT)");
+      }
+      if (opts->request.contains("portal")) return Status::InvalidArgument(name + ": portal given twice");
+      opts->request["portal"] = v;
+    }
   } else if (key == "params" || key == "control") {
     auto pairs = admin::ParseParamList(value);
     if (!pairs.ok()) return Status::InvalidArgument(name + ": " + pairs.status().message());
@@ -216,6 +237,22 @@ Result<CliOptions> ParseArgs(const std::vector<std::string>& args, const char* e
     if (r.contains("path") && op == "bsunload") {
       return Status::InvalidArgument("--path is not used by --op bsunload");
     }
+  } else if (mode == "system" && op == "restore") {
+    if (opts.file.empty()) {
+      return Status::InvalidArgument("--file FILE is required for --mode system --op restore");
+    }
+  } else if (mode == "account") {
+    if (op == "new") {
+      MODTGT_RETURN_IF_ERROR(need("user", "--user"));
+      MODTGT_RETURN_IF_ERROR(need("password", "--password"));
+    } else if (op == "delete") {
+      MODTGT_RETURN_IF_ERROR(need("user", "--user"));
+    } else if (op == "bind" || op == "unbind") {
+      MODTGT_RETURN_IF_ERROR(need("tid", "--tid"));
+      MODTGT_RETURN_IF_ERROR(need("user", "--user"));
+    }
+  } else if (mode == "portal" && op == "new") {
+    MODTGT_RETURN_IF_ERROR(need("portal", "--param portal=ADDR:PORT"));
   } else if (mode == "logicalunit") {
     if (!r.contains("tid") && !r.contains("targetname")) {
       return Status::InvalidArgument("--tid is required for --mode logicalunit");
@@ -241,36 +278,76 @@ Result<CliOptions> ParseArgs(const std::vector<std::string>& args, const char* e
   return opts;
 }
 
+void ResolveRelativePaths(CliOptions* opts, const std::string& cwd,
+                          const std::function<bool(const std::string&)>& exists,
+                          std::vector<std::string>* unresolved) {
+  nlohmann::json& r = opts->request;
+  // Returns value made absolute, or value itself when it is not a relative existing path.
+  auto resolve = [&](const std::string& value) -> std::string {
+    if (value.empty() || value[0] == '/') return value;
+    std::string rel = value;
+    while (rel.size() > 2 && rel.compare(0, 2, "./") == 0) rel.erase(0, 2);
+    std::string abs = (cwd == "/" ? "" : cwd) + "/" + (rel == "." ? "" : rel);
+    if (exists(abs)) return abs;
+    unresolved->push_back(value);
+    return value;
+  };
+  auto field = [&](const char* name, bool whole) {
+    if (!r.contains(name) || !r[name].is_string()) return;
+    const std::string value = r[name].get<std::string>();
+    if (whole) {
+      r[name] = resolve(value);
+      return;
+    }
+    // SUBTYPE/CONFIG: only CONFIG is a path (rdwr/disk.img -> rdwr//cwd/disk.img).
+    size_t slash = value.find('/');
+    if (slash == std::string::npos || slash + 1 >= value.size()) return;
+    r[name] = value.substr(0, slash + 1) + resolve(value.substr(slash + 1));
+  };
+  field("backing_store", true);
+  field("cfgstring", false);
+  field("path", true);
+  if (r.contains("bstype") && r["bstype"].is_string() &&
+      r["bstype"].get<std::string>().find('/') != std::string::npos) {
+    field("bstype", true);
+  }
+}
+
 std::string UsageText() {
   return R"(Usage: modtgtadm [OPTIONS] --mode MODE --op OP [ARGS]
 Administers a running modtgtd (tgtadm-compatible syntax).
 
   -L, --lld NAME                  transport (default iscsi); for lldload/lldunload/lldreload
                                   the transport module to act on
-  -m, --mode MODE                 system | target | logicalunit | portal
+  -m, --mode MODE                 system | target | logicalunit | account | portal
   -o, --op OP                     new | delete | show | bind | unbind | update |
                                   check (validate a logicalunit new, create nothing) |
                                   eject | load (cd medium, with --force to override a
                                   PREVENT) |
                                   bsload | bsunload | bsreload (with --bstype) |
-                                  lldload | lldunload | lldreload (with --lld)
+                                  lldload | lldunload | lldreload (with --lld) |
+                                  dump (the running configuration) |
+                                  restore (with --file: apply a configuration, all or
+                                  nothing; --dry-run only checks it)
   -t, --tid N                     target id
   -T, --targetname IQN            target name
   -l, --lun N                     logical unit number (0..16383; no LUN 0 is implied)
-  -b, --backing-store PATH        backing store path or "subtype/config"
+  -b, --backing-store PATH        backing store path or "subtype/config"; a relative
+                                  path naming an existing file here is made absolute
   -E, --bstype NAME               backing-store module (default rdwr); for bsload also
-                                  an absolute module file path
-      --path FILE                 bsload/bsreload: the module file (absolute path)
+                                  a module file path
+      --path FILE                 bsload/bsreload: the module file
   -S, --bsopts OPTS               module options
   -f, --bsoflags FLAGS            direct, sync (comma or colon separated)
-  -y, --blocksize N               512 or 4096
+  -y, --blocksize N               512, 1024, 2048 or 4096
   -P, --params k=v,...            readonly, removable, thin_provisioning, wce, vendor_id,
                                   product_id, product_rev, scsi_sn, scsi_id, naa, size,
                                   max_transfer_blocks
       --cfgstring SUBTYPE/CONFIG  targetcli-style config string instead of --backing-store
                                   (no ':'; --bstype may be omitted when a loaded module has
                                   SUBTYPE); for --op load: the new medium (optical/PATH;
-                                  without it the ejected medium goes back in)
+                                  without it the ejected medium goes back in). A relative
+                                  CONFIG naming an existing file here is made absolute
       --size SIZE                 bytes, or with B, k/K/kB/KB, m/M/mB/MB, g/G/gB/GB,
                                   t/T/tB/TB (powers of 1024); a multiple of the block size.
                                   --op update --size resizes a live LUN
@@ -282,6 +359,15 @@ Administers a running modtgtd (tgtadm-compatible syntax).
       --device-type disk|cd       LUN device type (default: the module's)
   -I, --initiator-address ADDR    ALL, an IPv4/IPv6 address or ADDR/PREFIXLEN
   -Q, --initiator-name NAME       initiator iSCSI name
+      --param portal=ADDR:PORT    --mode portal --op new: listen on one more portal
+  -u, --user NAME                 --mode account: the CHAP user name
+  -p, --password SECRET           --mode account --op new: its secret (12 to 255 bytes);
+                                  "-" reads it from the first line of standard input
+  -O, --outgoing                  --mode account --op bind|unbind: the target's own account
+                                  for mutual CHAP (one per target; --tid 0: discovery)
+      --show-secrets              --mode system --op dump: include the CHAP secrets
+      --file FILE                 --op restore: the configuration file (as dump prints)
+      --dry-run                   --op restore: check and list the changes, change nothing
   -F, --force                     delete a target with sessions / a busy LUN; lldunload:
                                   log the initiators out first; eject/load: even while
                                   an initiator prevents medium removal
@@ -302,10 +388,16 @@ Examples:
   modtgtadm --mode system --op bsload --bstype rdwr
   modtgtadm --mode system --op bsreload --bstype rdwr --path /opt/new/bs_rdwr.so
   modtgtadm --mode system --op lldunload --lld iscsi --force
+  modtgtadm --mode system --op dump > saved.json
+  modtgtadm --mode system --op restore --file saved.json --dry-run
+  modtgtadm --mode portal --op new --param portal=192.0.2.10:3260
+  modtgtadm --mode account --op new --user initiator1 --password - < secret.txt
+  modtgtadm --mode account --op bind --tid 1 --user initiator1
 
 Exit status: 0 success, 2 invalid request, 3 no such target, 4 target exists, 5 no such LUN,
 6 LUN exists, 7 busy, 8 no such module, 9 module error, 10 permission, 11 internal,
-12 unsupported, 13 no such ACL, 14 ACL exists, 20 cannot connect to modtgtd, 21 bad reply.
+12 unsupported, 13 no such ACL, 14 ACL exists, 15 no such account, 16 account exists,
+20 cannot connect to modtgtd, 21 bad reply.
 )";
 }
 

@@ -64,7 +64,9 @@ void FormatLun(const json& lu, int indent, std::string* out) {
                     " bytes), Block size: " + std::to_string(U64(lu, "block_size")));
   Line(out, in, "Vendor: " + Str(lu, "vendor_id") + ", Product: " + Str(lu, "product_id") +
                     ", Revision: " + Str(lu, "product_rev"));
-  Line(out, in, "Online: Yes");
+  const bool online = !lu.is_object() || !lu.contains("online") || Bool(lu, "online");
+  Line(out, in, std::string("Online: ") + YesNo(online));
+  if (!online) Line(out, in, "Offline reason: " + Str(lu, "offline_reason"));
   Line(out, in, std::string("Removable media: ") + YesNo(Bool(lu, "removable")));
   Line(out, in, std::string("Readonly: ") + YesNo(Bool(lu, "readonly")));
   Line(out, in, std::string("Thin-provisioning: ") + YesNo(Bool(lu, "thin_provisioning")));
@@ -209,9 +211,38 @@ std::string FormatResult(const json& request, const json& result) {
              ")\n";
     }
     if (mode == "logicalunit" && op == "check") return "ok\n";
+    if (mode == "system" && op == "dump") {
+      // The running configuration, as the state file holds it.
+      if (result.contains("config_text") && result.at("config_text").is_string()) {
+        return result.at("config_text").get<std::string>();
+      }
+      const json& c = result.contains("config") ? result.at("config") : json::object();
+      return c.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+    }
+    if (mode == "system" && op == "restore") {
+      const bool dry = Bool(result, "dry_run");
+      std::string text;
+      for (const json& a : Arr(result, "actions")) {
+        if (a.is_string()) text += (dry ? "would " : "") + a.get<std::string>() + "\n";
+      }
+      if (text.empty()) text = "nothing to change\n";
+      return text + (dry ? "dry run: nothing changed\n" : "");
+    }
+    if (mode == "portal" && op == "new") {
+      std::string text = "Portal " + Str(result, "portal") + " added";
+      for (const json& b : Arr(result, "bound")) {
+        if (b.is_string()) text += ", listening on " + b.get<std::string>();
+      }
+      return text + "\n";
+    }
     if (mode == "logicalunit" && op == "update") {
       const json& lu = result.contains("lun") ? result.at("lun") : json::object();
       std::string text;
+      if (request.contains("params") && request.at("params").is_object() &&
+          request.at("params").contains("online")) {
+        return "LUN " + std::to_string(U64(lu, "lun")) +
+               (Bool(lu, "online") ? " online\n" : " offline: " + Str(lu, "offline_reason") + "\n");
+      }
       if (result.contains("resized") && result.at("resized").is_object()) {
         const json& rs = result.at("resized");
         text += "LUN " + std::to_string(U64(lu, "lun")) + " resized from " +
@@ -237,6 +268,17 @@ std::string FormatResult(const json& request, const json& result) {
   } else if (mode == "logicalunit") {
     Line(&out, 0, "Target " + std::to_string(U64(result, "tid")) + ":");
     for (const json& lu : Arr(result, "luns")) FormatLun(lu, 1, &out);
+  } else if (mode == "account") {
+    // tgtadm: "Account list:" and one user per line.
+    Line(&out, 0, "Account list:");
+    for (const json& a : Arr(result, "accounts")) {
+      std::string line = Str(a, "user");
+      std::string where;
+      for (const json& b : Arr(a, "bound")) {
+        if (b.is_string()) where += (where.empty() ? "" : ", ") + b.get<std::string>();
+      }
+      Line(&out, 1, line + (where.empty() ? "" : "  (" + where + ")"));
+    }
   } else if (mode == "portal") {
     for (const json& p : Arr(result, "portals")) {
       if (p.is_string()) Line(&out, 0, "Portal: " + p.get<std::string>());

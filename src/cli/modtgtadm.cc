@@ -4,8 +4,10 @@
 // text, or JSON with --json). Errors go to stderr as "modtgtadm: <message>" with the exit
 // code of the error (admin/protocol.h).
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -108,6 +110,45 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Relative paths are the caller's: make them absolute here (cli/args.h has the rule).
+  std::vector<std::string> unresolved;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof(cwd)) != nullptr) {
+    modtgt::cli::ResolveRelativePaths(
+        &opts, cwd,
+        [](const std::string& p) {
+          struct stat st;
+          return stat(p.c_str(), &st) == 0;
+        },
+        &unresolved);
+  }
+
+  if (opts.request.contains("password") && opts.request["password"] == "-") {
+    // Keep the secret off the command line (and out of `ps`): read it from stdin.
+    std::string line;
+    int c;
+    while ((c = std::fgetc(stdin)) != EOF && c != '\n') line.push_back(static_cast<char>(c));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    opts.request["password"] = line;
+  }
+  if (!opts.file.empty()) {
+    // The daemon may not see the caller's files (another folder, a hardened service):
+    // the configuration travels in the request.
+    std::FILE* f = std::fopen(opts.file.c_str(), "rb");
+    if (f == nullptr) return Fail(kExitUsage, "cannot read " + opts.file + ": " + std::strerror(errno));
+    std::string text;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+      text.append(buf, n);
+      if (text.size() > modtgt::admin::kMaxRequestBytes) break;
+    }
+    std::fclose(f);
+    if (text.size() > modtgt::admin::kMaxRequestBytes) {
+      return Fail(kExitUsage, opts.file + " is larger than an admin request may be");
+    }
+    opts.request["config_text"] = text;
+  }
   // Arguments come straight from the command line; JSON needs UTF-8, so refuse anything
   // else here with a clear message instead of aborting in the serializer.
   std::string request_text;
@@ -140,7 +181,17 @@ int main(int argc, char** argv) {
       exit_code = modtgt::admin::ExitCodeForName(
           err.contains("code") && err["code"].is_string() ? err["code"].get<std::string>() : "");
     }
-    return Fail(exit_code, msg);
+    Fail(exit_code, msg);
+    for (const std::string& u : unresolved) {
+      std::fprintf(stderr,
+                   "modtgtadm: note: '%s' is not a file in this folder (%s), so it was sent as "
+                   "given; modtgtd does not resolve relative paths against your folder\n",
+                   u.c_str(), cwd);
+    }
+    return exit_code;
+  }
+  if (reply.contains("warning") && reply["warning"].is_string()) {
+    std::fprintf(stderr, "modtgtadm: warning: %s\n", reply["warning"].get<std::string>().c_str());
   }
   const nlohmann::json& result =
       reply.contains("result") ? reply["result"] : nlohmann::json::object();

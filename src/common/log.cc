@@ -11,8 +11,23 @@
 namespace modtgt {
 namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> g_target{static_cast<int>(LogTarget::kStderr)};
 const char* const kNames[] = {"error", "warn", "info", "debug"};
+const int kSyslogPriority[] = {3, 4, 6, 7};
 }  // namespace
+
+void SetLogTarget(LogTarget target) { g_target.store(static_cast<int>(target)); }
+
+bool ParseLogTarget(const char* s, LogTarget* out) {
+  if (std::strcmp(s, "stderr") == 0) {
+    *out = LogTarget::kStderr;
+  } else if (std::strcmp(s, "journal") == 0) {
+    *out = LogTarget::kJournal;
+  } else {
+    return false;
+  }
+  return true;
+}
 
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
@@ -31,13 +46,20 @@ bool ParseLogLevel(const char* s, LogLevel* out) {
 void LogV(LogLevel level, const char* prefix, const char* fmt, va_list ap) {
   if (!LogEnabled(level)) return;
   char buf[2048];
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm tmv;
-  gmtime_r(&ts.tv_sec, &tmv);
-  int n = std::snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03ld modtgtd %s: %s", tmv.tm_hour,
-                        tmv.tm_min, tmv.tm_sec, ts.tv_nsec / 1000000, kNames[static_cast<int>(level)],
-                        prefix ? prefix : "");
+  const int l = static_cast<int>(level);
+  int n;
+  if (g_target.load(std::memory_order_relaxed) == static_cast<int>(LogTarget::kJournal)) {
+    n = std::snprintf(buf, sizeof(buf), "<%d>modtgtd %s: %s", kSyslogPriority[l], kNames[l],
+                      prefix ? prefix : "");
+  } else {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    tm tmv;
+    gmtime_r(&ts.tv_sec, &tmv);
+    n = std::snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03ld modtgtd %s: %s", tmv.tm_hour,
+                      tmv.tm_min, tmv.tm_sec, ts.tv_nsec / 1000000, kNames[l],
+                      prefix ? prefix : "");
+  }
   if (n < 0) return;
   if (n < static_cast<int>(sizeof(buf))) {
     int m = std::vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);

@@ -8,6 +8,15 @@ namespace modtgt {
 
 enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
+// Where log lines go. kStderr: "HH:MM:SS.mmm modtgtd LEVEL: message" (UTC). kJournal:
+// "<P>modtgtd LEVEL: message" with P the syslog priority (3 error, 4 warning, 6 info, 7
+// debug), the prefix systemd's journal reads from a service's stderr; no time stamp (the
+// journal adds its own).
+enum class LogTarget { kStderr, kJournal };
+void SetLogTarget(LogTarget target);
+// Parses "stderr", "journal"; false on anything else.
+bool ParseLogTarget(const char* s, LogTarget* out);
+
 void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 // Parses "error", "warn", "info", "debug"; returns false on anything else.

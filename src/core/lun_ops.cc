@@ -27,6 +27,28 @@ bool IsCd(const scsi::LogicalUnit& lu) {
   return lu.type() != nullptr && lu.type()->peripheral_type() == MODTGT_DEVTYPE_CDROM;
 }
 
+// The backend of an LU whose store could not be opened: the recorded size, no capability,
+// and any I/O that reaches it (the SCSI layer stops the medium commands of an offline LU
+// first) fails.
+class OfflineBackend : public scsi::Backend {
+ public:
+  explicit OfflineBackend(uint64_t size) : size_(size) {}
+  uint64_t size_bytes() const override { return size_; }
+  bool has_flush() const override { return false; }
+  bool has_unmap() const override { return false; }
+  bool has_write_same() const override { return false; }
+  bool has_caw() const override { return false; }
+  bool has_handle_cmd() const override { return false; }
+  bool thin() const override { return false; }
+  void Submit(scsi::Command* cmd) override {
+    scsi::IoDone(cmd, cmd->io.op == scsi::IoOp::kRead ? MODTGT_STS_READ_ERROR
+                                                      : MODTGT_STS_WRITE_ERROR);
+  }
+
+ private:
+  const uint64_t size_;
+};
+
 DeviceOpener OpenerFor(ModuleRegistry* modules) {
   return [modules](const DeviceConfig& cfg) { return modules->OpenDevice(cfg); };
 }
@@ -90,13 +112,101 @@ Result<std::shared_ptr<scsi::LogicalUnit>> AddLun(Target* target, const LunPlan&
   return lu;
 }
 
-Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate& update,
+Result<std::shared_ptr<scsi::LogicalUnit>> AddOfflineLun(Target* target, const LunPlan& plan,
+                                                         const std::string& reason) {
+  if (target->FindLun(plan.lu.lun) != nullptr) {
+    return Status::AlreadyExists("LUN " + std::to_string(plan.lu.lun) +
+                                 " already exists in target " + std::to_string(target->tid()));
+  }
+  // The size is unknown when the store sizes itself (a file): one block stands in; the
+  // medium commands that would show it are answered NOT READY anyway.
+  const uint64_t size = plan.device.size != 0 ? plan.device.size : plan.lu.block_size;
+  auto lu = CreateLun(plan, target->name(), [size](const DeviceConfig&) {
+    return Result<std::unique_ptr<scsi::Backend>>(
+        std::unique_ptr<scsi::Backend>(std::make_unique<OfflineBackend>(size)));
+  });
+  if (!lu.ok()) return lu.status();
+  (*lu)->SetOffline(/*admin=*/false, reason);
+  MODTGT_RETURN_IF_ERROR(target->AddLun(*lu, plan.device));
+  return lu;
+}
+
+bool StoreUnavailable(const scsi::LogicalUnit& lu) {
+  return dynamic_cast<const OfflineBackend*>(lu.backend()) != nullptr;
+}
+
+namespace {
+
+// online=1 on an LU whose store never opened: open it now with the recorded configuration.
+Result<std::shared_ptr<scsi::LogicalUnit>> Reopen(Target* target,
+                                                  const std::shared_ptr<scsi::LogicalUnit>& lu,
+                                                  const LunPlan& plan, ModuleRegistry* modules) {
+  if (modules == nullptr) return Status::Internal("no module registry");
+  Status s = modules->CheckConfig(plan.device);
+  auto fresh = s.ok() ? CreateLun(plan, target->name(), OpenerFor(modules))
+                      : Result<std::shared_ptr<scsi::LogicalUnit>>(s);
+  if (!fresh.ok()) {
+    Status failed = ModuleFailure(plan.device, fresh.status());
+    lu->SetOffline(/*admin=*/false, failed.message());
+    return failed;
+  }
+  (*fresh)->CarryStateFrom(*lu);
+  (*fresh)->SetOnline();
+  MODTGT_RETURN_IF_ERROR(target->ReplaceLun(*fresh));
+  return fresh;
+}
+
+}  // namespace
+
+Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate& update_in,
                                   ModuleRegistry* modules) {
-  if (update.params.empty() && update.size.empty()) {
+  if (update_in.params.empty() && update_in.size.empty()) {
     return Status::InvalidArgument("missing field 'params' or 'size' (nothing to update)");
   }
   std::shared_ptr<scsi::LogicalUnit> lu = target->FindLun(lun);
   if (lu == nullptr) return NoSuchLun(*target, lun);
+  // online= is the LU's state, not its configuration: taken out of the parameters here.
+  LunUpdate update;
+  update.size = update_in.size;
+  int online = -1;
+  for (const auto& kv : update_in.params) {
+    if (kv.first != "online") {
+      update.params.push_back(kv);
+    } else if (online >= 0) {
+      return Status::InvalidArgument("parameter online given twice");
+    } else if (kv.second == "0" || kv.second == "1") {
+      online = kv.second == "1";
+    } else {
+      return Status::InvalidArgument("parameter online='" + kv.second + "': expected 0 or 1");
+    }
+  }
+  if (online >= 0) {
+    if (!update.params.empty() || !update.size.empty()) {
+      return Status::InvalidArgument("online= is changed on its own, not with other parameters");
+    }
+    LunUpdateResult out;
+    out.lu = lu;
+    if (online == 0) {
+      lu->SetOffline(/*admin=*/true, "taken offline by the administrator (online=0)");
+      return out;
+    }
+    if (StoreUnavailable(*lu)) {
+      LunPlan plan;
+      plan.lu = lu->config();
+      plan.lu.write_cache = lu->wce.load();
+      plan.device_type = lu->type() ? lu->type()->peripheral_type() : MODTGT_DEVTYPE_DISK;
+      if (!target->GetLunDeviceConfig(lun, &plan.device)) {
+        return Status::Internal("no recorded configuration for an offline LUN");
+      }
+      Result<std::shared_ptr<scsi::LogicalUnit>> fresh = Reopen(target, lu, plan, modules);
+      if (!fresh.ok()) return fresh.status();
+      out.lu = *fresh;
+      out.rebuilt = true;
+      return out;
+    }
+    lu->SetOnline();
+    return out;
+  }
   LunPlan plan;
   plan.lu = lu->config();
   if (!target->GetLunDeviceConfig(lun, &plan.device)) {

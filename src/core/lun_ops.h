@@ -7,6 +7,7 @@
 //   CheckLun      validate a new LU's request: plan + module check_config, no side effect
 //   AddLun        open the device of a validated plan, build the LU, record its config
 //   UpdateLun     --params / --size on a live LU: resize, write cache, or rebuild
+//   AddOfflineLun keep an LU whose store cannot open, offline (NOT READY) with the reason
 //   EjectMedium   take the medium out of a cd LU
 //   LoadMedium    put a medium (back) into a cd LU
 //
@@ -47,6 +48,17 @@ Result<LunPlan> CheckLun(const Target& target, const LunRequest& req, ModuleRegi
 Result<std::shared_ptr<scsi::LogicalUnit>> AddLun(Target* target, const LunPlan& plan,
                                                   ModuleRegistry* modules);
 
+// Adds LU plan.lu.lun to `target` offline: on a placeholder backend (the plan's size, no
+// I/O) that the SCSI layer never reaches, answering NOT READY / MANUAL INTERVENTION
+// REQUIRED, with `reason` (shown by logicalunit show). Its configuration is recorded like
+// any LU's, so it is saved and comes back online with logicalunit update --params
+// online=1 once its store can open. kAlreadyExists if the number is taken.
+Result<std::shared_ptr<scsi::LogicalUnit>> AddOfflineLun(Target* target, const LunPlan& plan,
+                                                         const std::string& reason);
+
+// True if `lu` is on the placeholder backend of AddOfflineLun (its store never opened).
+bool StoreUnavailable(const scsi::LogicalUnit& lu);
+
 // logicalunit update: what may change on a live LU.
 struct LunUpdate {
   std::vector<std::pair<std::string, std::string>> params;  // --params k=v (ApplyLunParams)
@@ -71,7 +83,11 @@ struct LunUpdateResult {
 //   rebuild the LU on a newly opened device with the same identity, carrying over the LU's
 //   state (LogicalUnit::CarryStateFrom: persistent reservations, mode page settings), and
 //   swap it in (Target::ReplaceLun);
-// - identity (scsi_sn, scsi_id, naa) never changes on a live LU: kInvalidArgument.
+// - identity (scsi_sn, scsi_id, naa) never changes on a live LU: kInvalidArgument;
+// - online=0 takes the LU offline (NOT READY, saved as such); online=1 brings it back, and
+//   for an LU whose store could not be opened (AddOfflineLun) opens it now with the
+//   recorded configuration and swaps the LU in (kModuleError with the reason if it still
+//   cannot: the LU stays offline, its reason updated).
 // The resize comes first, so a refusal leaves the LU exactly as it was. kUnsupported for
 // an LU with no recorded device configuration (not created by the admin).
 Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate& update,

@@ -29,6 +29,7 @@ class EventLoop;
 
 namespace modtgt::core {
 
+class AccountRegistry;
 class TargetRegistry;
 
 // One logged-in session of a transport (for listings, unload refusals, target delete).
@@ -48,6 +49,8 @@ struct SessionInfo {
 struct TransportContext {
   std::vector<env::EventLoop*> loops;  // at least one
   TargetRegistry* targets = nullptr;
+  // CHAP accounts and their bindings (core/accounts.h); may be null: no authentication.
+  AccountRegistry* accounts = nullptr;
   // Transport-specific key=value settings (reserved; the portals go through AddPortal).
   std::vector<std::pair<std::string, std::string>> options;
 };

@@ -466,6 +466,11 @@ std::vector<TransportInfo> TransportRegistry::List() const {
   return out;
 }
 
+std::map<std::string, std::vector<std::string>> TransportRegistry::ConfiguredPortals() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->portals;
+}
+
 void TransportRegistry::ShutdownAll(bool unmap) {
   std::lock_guard<std::mutex> l(impl_->mu);
   // Reverse load order.

@@ -14,6 +14,7 @@
 // unloaded, which only the admin thread (or ShutdownAll) does.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -95,6 +96,8 @@ class TransportRegistry {
   void CloseTargetSessions(int tid);
   // Every transport (ready or in error), in load order.
   std::vector<TransportInfo> List() const;
+  // The configured portals of every transport name (also of one not loaded now).
+  std::map<std::string, std::vector<std::string>> ConfiguredPortals() const;
   // Shuts down and unloads every transport (sessions are closed). Idempotent.
   // With unmap=false the module files stay mapped (the daemon is exiting: timers or
   // closures a module left on the loops must not run unmapped code while the loops stop).

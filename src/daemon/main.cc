@@ -1,194 +1,51 @@
 // SPDX-License-Identifier: Apache-2.0
-// modtgtd: the daemon. Parses the command line, starts the event loops, loads the modules
-// (backing stores, and the transports: lld_*.so, none is compiled in), opens the portals
-// and the admin socket, then waits for SIGTERM/SIGINT and shuts down in
-// order: stop accepting admin requests and connections, finish or abort in-flight
-// commands, close the sessions, stop the loops, exit 0.
+// modtgtd: the daemon. Reads the saved configuration (a broken file stops the start here,
+// before anything else happens), starts the event loops, loads the modules (backing stores
+// and transports: lld_*.so, none is compiled in), restores the targets and LUNs, opens the
+// portals and the admin socket, tells the service manager it is ready, then waits for
+// signals: SIGHUP re-reads and applies the configuration file, SIGTERM/SIGINT shut down in
+// order (stop accepting admin requests and connections, finish or abort in-flight commands,
+// close the sessions, stop the loops, exit 0).
 //
 // This is the only code not linked into the tests.
 
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <map>
+#include <set>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <memory>
-#include <sstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "admin/server.h"
+#include "common/atomic_file.h"
 #include "common/log.h"
+#include "core/accounts.h"
+#include "core/config_apply.h"
+#include "core/config_store.h"
 #include "core/module_registry.h"
 #include "core/target.h"
 #include "core/transport_registry.h"
+#include "daemon/notify.h"
+#include "daemon/options.h"
 #include "env/event_loop.h"
 #include "modtgt/version.h"
 
-namespace modtgt {
+namespace modtgt::daemon {
 namespace {
 
-constexpr char kDefaultSocket[] = "/run/modtgt/modtgtd.sock";
-
-struct Options {
-  bool foreground = false;
-  std::vector<std::string> portals;
-  std::string socket_path;
-  std::string module_dir = MODTGT_MODULE_DIR;
-  bool module_dir_given = false;
-  std::vector<std::string> bstypes;
-  std::vector<std::string> llds;
-  int threads = 0;
-  LogLevel log_level = LogLevel::kInfo;
-};
-
-void Usage(FILE* out) {
-  std::fprintf(out,
-               "Usage: modtgtd [OPTIONS]\n"
-               "  -f, --foreground          stay in the foreground\n"
-               "      --iscsi portal=ADDR:PORT\n"
-               "                            listen on ADDR:PORT (repeatable; IPv6 as [ADDR]:PORT;\n"
-               "                            port 0 picks a free port). Default 0.0.0.0:3260 and [::]:3260\n"
-               "      --socket PATH         admin socket (default %s, or $MODTGT_SOCKET)\n"
-               "      --module-dir DIR      module folder (default %s)\n"
-               "      --bstype NAME[,NAME]  backing-store modules to load (default: all found)\n"
-               "      --lld NAME[,NAME]     transport modules to load (default: all found)\n"
-               "  -t, --threads N           event loops (default: one per core)\n"
-               "  -d, --debug               log level debug\n"
-               "      --log-level LEVEL     error, warn, info (default) or debug\n"
-               "  -V, --version             print the version\n"
-               "  -h, --help                this text\n",
-               kDefaultSocket, MODTGT_MODULE_DIR);
-}
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-// Returns false (after printing why) on a bad command line.
-bool ParseOptions(int argc, char** argv, Options* o) {
-  enum { kIscsi = 256, kSocket, kModuleDir, kBstype, kLld, kLogLevel };
-  static const option kLong[] = {
-      {"foreground", no_argument, nullptr, 'f'},
-      {"iscsi", required_argument, nullptr, kIscsi},
-      {"socket", required_argument, nullptr, kSocket},
-      {"module-dir", required_argument, nullptr, kModuleDir},
-      {"bstype", required_argument, nullptr, kBstype},
-      {"lld", required_argument, nullptr, kLld},
-      {"threads", required_argument, nullptr, 't'},
-      {"debug", no_argument, nullptr, 'd'},
-      {"log-level", required_argument, nullptr, kLogLevel},
-      {"version", no_argument, nullptr, 'V'},
-      {"help", no_argument, nullptr, 'h'},
-      {nullptr, 0, nullptr, 0},
-  };
-  if (const char* env = std::getenv("MODTGT_SOCKET"); env && *env) o->socket_path = env;
-  int c;
-  while ((c = getopt_long(argc, argv, "ft:dVh", kLong, nullptr)) != -1) {
-    switch (c) {
-      case 'f':
-        o->foreground = true;
-        break;
-      case kIscsi: {
-        // tgtd syntax: --iscsi portal=ADDR:PORT[,portal=...]
-        for (const std::string& kv : SplitCommas(optarg)) {
-          if (kv.rfind("portal=", 0) != 0) {
-            std::fprintf(stderr, "modtgtd: unknown --iscsi option '%s' (expected portal=ADDR:PORT)\n",
-                         kv.c_str());
-            return false;
-          }
-          o->portals.push_back(kv.substr(7));
-        }
-        break;
-      }
-      case kSocket:
-        o->socket_path = optarg;
-        break;
-      case kModuleDir:
-        o->module_dir = optarg;
-        o->module_dir_given = true;
-        break;
-      case kBstype:
-        for (const std::string& n : SplitCommas(optarg)) o->bstypes.push_back(n);
-        break;
-      case kLld:
-        for (const std::string& n : SplitCommas(optarg)) o->llds.push_back(n);
-        break;
-      case 't': {
-        char* end = nullptr;
-        long n = std::strtol(optarg, &end, 10);
-        if (!end || *end || n < 1 || n > 256) {
-          std::fprintf(stderr, "modtgtd: --threads wants a number from 1 to 256, not '%s'\n", optarg);
-          return false;
-        }
-        o->threads = static_cast<int>(n);
-        break;
-      }
-      case 'd':
-        o->log_level = LogLevel::kDebug;
-        break;
-      case kLogLevel:
-        if (!ParseLogLevel(optarg, &o->log_level)) {
-          std::fprintf(stderr, "modtgtd: unknown log level '%s'\n", optarg);
-          return false;
-        }
-        break;
-      case 'V':
-        std::printf("modtgtd %s (module ABI %u.%u)\n", MODTGT_PACKAGE_VERSION, MODTGT_ABI_MAJOR,
-                    MODTGT_ABI_MINOR);
-        std::exit(0);
-      case 'h':
-        Usage(stdout);
-        std::exit(0);
-      default:
-        Usage(stderr);
-        return false;
-    }
-  }
-  if (optind < argc) {
-    std::fprintf(stderr, "modtgtd: unexpected argument '%s'\n", argv[optind]);
-    return false;
-  }
-  if (o->socket_path.empty()) o->socket_path = kDefaultSocket;
-  if (!o->module_dir_given) {
-    // A tree installed with `cmake --install --prefix OTHER` keeps the configure-time
-    // default; when that folder is missing, use the one beside this binary
-    // (<prefix>/sbin/modtgtd -> <prefix>/lib/modtgt).
-    struct stat st;
-    if (stat(o->module_dir.c_str(), &st) != 0) {
-      char exe[4096];
-      ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-      if (n > 0) {
-        exe[n] = '\0';
-        std::string dir(exe);
-        dir = dir.substr(0, dir.rfind('/'));
-        std::string candidate = dir.substr(0, dir.rfind('/')) + "/lib/modtgt";
-        if (stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) o->module_dir = candidate;
-      }
-    }
-  }
-  if (o->portals.empty()) o->portals = {"0.0.0.0:3260", "[::]:3260"};
-  if (o->threads == 0) {
-    unsigned n = std::thread::hardware_concurrency();
-    o->threads = n ? static_cast<int>(n) : 1;
-  }
-  return true;
-}
-
 // Forks; the parent waits until the child reports readiness on a pipe and exits with the
-// child's verdict, so `modtgtd && modtgtadm ...` works. Returns the write end in the child.
+// child's verdict, so `modtgtd && modtgtadm ...` works. Returns the write end in the child,
+// which runs in its own session with / as its folder.
 int Daemonize() {
   int fds[2];
   if (pipe(fds) < 0) {
@@ -208,6 +65,7 @@ int Daemonize() {
   }
   close(fds[0]);
   setsid();
+  if (chdir("/") != 0) std::perror("modtgtd: chdir /");
   int devnull = open("/dev/null", O_RDWR);
   if (devnull >= 0) {
     dup2(devnull, STDIN_FILENO);
@@ -218,9 +76,154 @@ int Daemonize() {
   return fds[1];
 }
 
+void Report(const char* what, const Status& s) {
+  if (!s.ok()) LOG_WARN("%s: %s", what, s.ToString().c_str());
+}
+
+// The backing-store modules: --bstype if given, else the saved list, else every one found.
+// A saved module whose file is gone is reported, not fatal: its LUNs come back offline.
+Status LoadBackingStores(const Options& opt, const core::SavedConfig& saved,
+                         core::ModuleRegistry* modules) {
+  if (!opt.bstypes.empty() || !saved.has_modules) {
+    return modules->LoadDirectory(opt.module_dir, opt.bstypes);
+  }
+  for (const core::SavedModule& m : saved.backing_stores) {
+    const std::string path = core::SavedModulePath(m, opt.module_dir, /*transport=*/false);
+    if (access(path.c_str(), F_OK) != 0) {
+      LOG_WARN("backing-store module %s is in the saved configuration but not installed "
+               "(no %s); its LUNs stay offline until it is (bsload)",
+               m.name.c_str(), path.c_str());
+      continue;
+    }
+    Report(("backing-store module " + m.name).c_str(), modules->LoadFile(path));
+  }
+  return Status::OK();
+}
+
+// The transports, the same way (--lld, the saved list, every one found).
+Status LoadTransports(const Options& opt, const core::SavedConfig& saved,
+                      core::TransportRegistry* transports) {
+  if (!opt.llds.empty() || !saved.has_modules) return transports->LoadAtStart(opt.llds);
+  for (const core::SavedModule& m : saved.transports) {
+    Result<std::vector<std::string>> r = transports->Load(m.name, m.path);
+    if (!r.ok()) LOG_WARN("transport %s: %s", m.name.c_str(), r.status().ToString().c_str());
+  }
+  return Status::OK();
+}
+
+// The portals to listen on: the saved ones and those of the command line (--iscsi), or
+// the defaults when there are neither.
+std::map<std::string, std::vector<std::string>> PortalsAtStart(const Options& opt,
+                                                               const core::SavedConfig& saved) {
+  std::map<std::string, std::vector<std::string>> portals;
+  if (saved.has_portals) portals = saved.portals;
+  std::vector<std::string>& iscsi = portals["iscsi"];
+  // A command-line portal the file already has (it was saved from a previous run with the
+  // same command line) is that one; the same portal given twice is two portals.
+  std::multiset<std::string> unclaimed(iscsi.begin(), iscsi.end());
+  for (const std::string& p : opt.portals) {
+    auto it = unclaimed.find(p);
+    if (it != unclaimed.end()) {
+      unclaimed.erase(it);
+    } else {
+      iscsi.push_back(p);
+    }
+  }
+  if (!saved.has_portals && opt.portals.empty()) iscsi = {"0.0.0.0:3260", "[::]:3260"};
+  return portals;
+}
+
+// Reads the configuration file: a missing one is a first start (nothing to restore).
+Result<core::SavedConfig> ReadConfig(const core::ConfigStore& store) {
+  if (!store.enabled()) return core::SavedConfig{};
+  Result<core::SavedConfig> c = store.Load();
+  if (!c.ok() && c.status().code() == Code::kNotFound) {
+    LOG_INFO("no configuration file %s yet: starting empty (it is written at the first change)",
+             store.path().c_str());
+    return core::SavedConfig{};
+  }
+  return c;
+}
+
+// --check-config: the checks of a start, without starting.
+int CheckConfig(const Options& opt) {
+  core::ConfigStore store(opt.config_path);
+  Result<core::SavedConfig> saved = store.Load();
+  if (!saved.ok()) {
+    std::fprintf(stderr, "modtgtd: %s\n", saved.status().message().c_str());
+    return 1;
+  }
+  core::ModuleRegistry modules;
+  if (Status s = LoadBackingStores(opt, *saved, &modules); !s.ok()) {
+    std::fprintf(stderr, "modtgtd: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  core::TargetRegistry targets;
+  core::AccountRegistry accounts;
+  core::CoreObjects objs{&targets, &modules, nullptr, opt.module_dir, &accounts};
+  core::ApplyReport report;
+  Status s = core::ApplyConfig(*saved, objs, core::ApplyMode::kCheck, false, &report);
+  if (!s.ok()) {
+    std::fprintf(stderr, "modtgtd: configuration file %s: it would not start:\n%s\n",
+                 opt.config_path.c_str(), s.message().c_str());
+    return 1;
+  }
+  size_t luns = 0;
+  for (const auto& t : saved->targets) luns += t.luns.size();
+  std::printf("%s: valid (%zu target(s), %zu LUN(s))\n", opt.config_path.c_str(),
+              saved->targets.size(), luns);
+  for (const auto& o : report.offline) std::printf("  would come back offline: %s\n", o.c_str());
+  return 0;
+}
+
+// SIGHUP: the file's configuration, all or nothing (as `system restore`); on a refusal the
+// running configuration stays.
+void Reload(core::ConfigStore* store, admin::AdminContext* actx) {
+  (void)Notify("RELOADING=1\nSTATUS=Reloading the configuration");
+  LOG_INFO("SIGHUP: reading %s", store->path().c_str());
+  {
+    std::lock_guard<std::mutex> serial(*actx->op_mutex);
+    Result<core::SavedConfig> c = store->Load();
+    if (!c.ok()) {
+      LOG_ERROR("reload refused, the running configuration stays: %s",
+                c.status().message().c_str());
+    } else {
+      core::ApplyReport report;
+      Status s = core::ApplyConfig(*c, actx->objects(), core::ApplyMode::kRestore,
+                                   /*force=*/false, &report);
+      if (!s.ok()) {
+        LOG_ERROR("reload refused, the running configuration stays:\n%s", s.message().c_str());
+      } else {
+        for (const auto& a : report.actions) LOG_INFO("reload: %s", a.c_str());
+        LOG_INFO("reload: %zu change(s) applied", report.actions.size());
+      }
+    }
+  }
+  (void)Notify("READY=1\nSTATUS=Serving");
+}
+
 int Run(const Options& opt) {
   SetLogLevel(opt.log_level);
+  SetLogTarget(opt.log_target);
+
+  // The configuration first: a broken file stops the start before anything else, with a
+  // message on the terminal that started us.
+  core::ConfigStore store(opt.config_path);
+  Result<core::SavedConfig> saved = ReadConfig(store);
+  if (!saved.ok()) {
+    LOG_ERROR("%s", saved.status().message().c_str());
+    return 1;
+  }
+  store.RemoveStaleTemporaries();
+
   int ready_fd = opt.foreground ? -1 : Daemonize();
+  if (!opt.pidfile.empty()) {
+    Status s = WriteFileAtomic(opt.pidfile, std::to_string(getpid()) + "\n");
+    if (!s.ok()) {
+      LOG_ERROR("cannot write the pid file: %s", s.ToString().c_str());
+      return 1;
+    }
+  }
 
   // Signals are taken synchronously by the main thread; every other thread blocks them.
   sigset_t sigs;
@@ -231,8 +234,9 @@ int Run(const Options& opt) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  LOG_INFO("modtgtd %s starting: %d event loop(s), modules from %s", MODTGT_PACKAGE_VERSION,
-           opt.threads, opt.module_dir.c_str());
+  LOG_INFO("modtgtd %s starting: %d event loop(s), modules from %s (%s), configuration %s",
+           MODTGT_PACKAGE_VERSION, opt.threads, opt.module_dir.c_str(), opt.module_dir_why.c_str(),
+           store.enabled() ? store.path().c_str() : "not saved (--no-config)");
 
   std::vector<std::unique_ptr<env::EventLoop>> loops;
   std::vector<env::EventLoop*> loop_ptrs;
@@ -248,7 +252,7 @@ int Run(const Options& opt) {
   }
 
   core::ModuleRegistry modules;
-  if (Status s = modules.LoadDirectory(opt.module_dir, opt.bstypes); !s.ok()) {
+  if (Status s = LoadBackingStores(opt, *saved, &modules); !s.ok()) {
     LOG_ERROR("%s", s.ToString().c_str());
     return 1;
   }
@@ -261,6 +265,7 @@ int Run(const Options& opt) {
   }
 
   core::TargetRegistry targets;
+  core::AccountRegistry accounts;
 
   std::vector<std::thread> loop_threads;
   for (auto& l : loops) loop_threads.emplace_back([p = l.get()] { p->Run(); });
@@ -273,13 +278,15 @@ int Run(const Options& opt) {
   core::TransportContext tctx;
   tctx.loops = loop_ptrs;
   tctx.targets = &targets;
+  tctx.accounts = &accounts;
   core::TransportRegistry transports(tctx, opt.module_dir);
   auto fail_start = [&] {
     transports.ShutdownAll(/*unmap=*/false);
+    for (const auto& t : targets.List()) (void)targets.Remove(t->tid(), /*force=*/true);
     stop_loops();
     return 1;
   };
-  if (Status s = transports.LoadAtStart(opt.llds); !s.ok()) {
+  if (Status s = LoadTransports(opt, *saved, &transports); !s.ok()) {
     LOG_ERROR("%s", s.ToString().c_str());
     return fail_start();
   }
@@ -303,13 +310,33 @@ int Run(const Options& opt) {
   if (!iscsi_loaded) {
     LOG_WARN("the iscsi transport is not loaded; its portals open when it is (lldload)");
   }
-  // --iscsi portal=... belong to the iscsi transport; remembered across lldunload/lldload.
-  Result<std::vector<std::string>> bound = transports.AddPortals("iscsi", opt.portals);
-  if (!bound.ok()) {
-    LOG_ERROR("cannot listen: %s", bound.status().ToString().c_str());
+
+  // The saved targets, ACLs and LUNs, before any portal opens. A LUN whose store cannot
+  // open comes back offline with its reason; anything else wrong in the file stops us.
+  core::CoreObjects objs{&targets, &modules, &transports, opt.module_dir, &accounts};
+  core::ApplyReport report;
+  if (Status s = core::ApplyConfig(*saved, objs, core::ApplyMode::kStart, false, &report);
+      !s.ok()) {
+    LOG_ERROR("configuration file %s cannot be applied; it was left as it is:\n%s",
+              store.path().c_str(), s.message().c_str());
     return fail_start();
   }
-  for (const std::string& b : bound.value()) LOG_INFO("iSCSI portal listening on %s", b.c_str());
+  if (!saved->targets.empty()) {
+    LOG_INFO("restored %zu target(s) from %s%s", saved->targets.size(), store.path().c_str(),
+             report.offline.empty() ? ""
+                                    : (", " + std::to_string(report.offline.size()) +
+                                       " LUN(s) offline").c_str());
+  }
+
+  // Then the portals (the saved ones and --iscsi), remembered across lldunload/lldload.
+  for (const auto& [name, list] : PortalsAtStart(opt, *saved)) {
+    Result<std::vector<std::string>> bound = transports.AddPortals(name, list);
+    if (!bound.ok()) {
+      LOG_ERROR("cannot listen: %s", bound.status().ToString().c_str());
+      return fail_start();
+    }
+    for (const std::string& b : bound.value()) LOG_INFO("%s portal listening on %s", name.c_str(), b.c_str());
+  }
 
   admin::AdminContext actx;
   actx.targets = &targets;
@@ -318,6 +345,8 @@ int Run(const Options& opt) {
   actx.module_dir = opt.module_dir;
   actx.version = MODTGT_PACKAGE_VERSION;
   actx.threads = static_cast<int>(loops.size());
+  actx.config = &store;
+  actx.accounts = &accounts;
   admin::AdminServer admin_server(actx);
   if (Status s = admin_server.Listen(opt.socket_path); !s.ok()) {
     LOG_ERROR("cannot open the admin socket %s: %s", opt.socket_path.c_str(), s.ToString().c_str());
@@ -326,6 +355,7 @@ int Run(const Options& opt) {
   std::thread admin_thread([&] { admin_server.Run(); });
   LOG_INFO("ready; admin socket %s", opt.socket_path.c_str());
 
+  Report("notify", Notify("READY=1\nSTATUS=Serving\nMAINPID=" + std::to_string(getpid())));
   if (ready_fd >= 0) {
     char ok = 1;
     ssize_t n = write(ready_fd, &ok, 1);
@@ -337,12 +367,17 @@ int Run(const Options& opt) {
   for (;;) {
     if (sigwait(&sigs, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      LOG_INFO("SIGHUP ignored (configuration is changed with modtgtadm)");
+      if (store.enabled()) {
+        Reload(&store, &actx);
+      } else {
+        LOG_INFO("SIGHUP ignored: no configuration file (--no-config)");
+      }
       continue;
     }
     break;
   }
   LOG_INFO("signal %d (%s): shutting down", sig, strsignal(sig));
+  (void)Notify("STOPPING=1");
 
   admin_server.Stop();
   admin_thread.join();
@@ -356,15 +391,17 @@ int Run(const Options& opt) {
   }
   stop_loops();
   unlink(opt.socket_path.c_str());
+  if (!opt.pidfile.empty()) unlink(opt.pidfile.c_str());
   LOG_INFO("stopped");
   return 0;
 }
 
 }  // namespace
-}  // namespace modtgt
+}  // namespace modtgt::daemon
 
 int main(int argc, char** argv) {
-  modtgt::Options opt;
-  if (!modtgt::ParseOptions(argc, argv, &opt)) return 2;
-  return modtgt::Run(opt);
+  modtgt::daemon::Options opt;
+  if (!modtgt::daemon::ParseOptions(argc, argv, &opt)) return 2;
+  if (opt.check_config) return modtgt::daemon::CheckConfig(opt);
+  return modtgt::daemon::Run(opt);
 }

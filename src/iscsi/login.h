@@ -135,15 +135,4 @@ class Login {
   std::unique_ptr<Impl> impl_;
 };
 
-// Builds a SendTargets answer (RFC 7143 Appendix C): for "All" every target the initiator
-// may see, for a name just that one. TargetAddress uses `local` (the address the initiator
-// connected to, so an initiator behind NAT can use it), formatted "ip:port,tpgt" ([ip6]);
-// an IPv4-mapped IPv6 address is given as IPv4, and a null/wildcard `local` gives no
-// TargetAddress. "" (a Normal session: the caller passes only its target) works like "All".
-// Targets whose ACL refuses (peer, initiator_name) are left out. Appends to *out.
-void AnswerSendTargets(const std::string& what, const sockaddr* local, uint16_t tpgt,
-                       const std::vector<std::shared_ptr<core::Target>>& targets,
-                       const sockaddr* peer, const std::string& initiator_name,
-                       KeyValues* out);
-
 }  // namespace modtgt::iscsi

@@ -54,4 +54,9 @@ uint32_t Crc32cUpdate(uint32_t crc_state, const void* data, size_t len) {
   return ~reg;
 }
 
+uint32_t DigestUpdate(uint32_t state, const void* data, size_t len) {
+  return crc32_iscsi(static_cast<unsigned char*>(const_cast<void*>(data)), static_cast<int>(len),
+                     state);
+}
+
 }  // namespace modtgt::iscsi

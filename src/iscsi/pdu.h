@@ -103,6 +103,13 @@ uint32_t Crc32c(const void* data, size_t len, uint32_t seed = 0);
 // Crc32c(data, len, crc_state).
 uint32_t Crc32cUpdate(uint32_t crc_state, const void* data, size_t len);
 
+// The same CRC32C on the raw register, for the data path (no inversion per call): start
+// with kDigestInit, DigestUpdate over each piece, DigestFinal. Same values as Crc32c; on the
+// wire with PutDigest.
+inline constexpr uint32_t kDigestInit = 0xffffffffu;
+uint32_t DigestUpdate(uint32_t state, const void* data, size_t len);
+inline uint32_t DigestFinal(uint32_t state) { return state ^ 0xffffffffu; }
+
 // The 4-byte digest as carried on the wire (RFC 3720 B.4 byte order: little-endian).
 inline void PutDigest(uint8_t* p, uint32_t crc) {
   p[0] = static_cast<uint8_t>(crc);

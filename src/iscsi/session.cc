@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "iscsi/session.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
 
 #include "common/log.h"
+#include "iscsi/connection.h"
 
 namespace modtgt::iscsi {
 
@@ -53,9 +55,24 @@ std::string TargetPortName(const std::string& target_name, uint16_t tpgt) {
   return target_name + ",t,0x" + buf;
 }
 
+TransferParams MakeTransferParams(const SessionParams& params) {
+  TransferParams t;
+  t.max_burst = std::max<uint32_t>(512, params.max_burst_length);
+  t.first_burst = std::max<uint32_t>(512, params.first_burst_length);
+  t.max_r2t = std::clamp<uint32_t>(params.max_outstanding_r2t, 1, kMaxR2tPerTask);
+  t.immediate_data = params.immediate_data;
+  t.initial_r2t = params.initial_r2t;
+  return t;
+}
+
 Session::Session(uint16_t tsih, uint64_t isid, std::shared_ptr<core::Target> target,
-                 SessionParams params, uint64_t nexus_id)
-    : tsih_(tsih), isid_(isid), target_(std::move(target)), params_(std::move(params)) {
+                 SessionParams params, uint64_t nexus_id, env::EventLoop* loop)
+    : tsih_(tsih),
+      isid_(isid),
+      target_(std::move(target)),
+      params_(std::move(params)),
+      transfer_(MakeTransferParams(params_)),
+      loop_(loop) {
   nexus_.id = nexus_id;
   nexus_.initiator_name = params_.initiator_name;
   nexus_.initiator_port = InitiatorPortName(params_.initiator_name, isid_);
@@ -83,11 +100,87 @@ void Session::End() {
   target_->sessions.fetch_sub(1);
 }
 
+void Session::AddConnection(Connection* conn) { connections_.push_back(conn); }
+
+size_t Session::RemoveConnection(Connection* conn) {
+  std::erase(connections_, conn);
+  tmf_.ConnectionGone(conn);
+  return connections_.size();
+}
+
+void Session::AdvanceCmdSn(uint32_t cmd_sn, bool immediate) {
+  if (immediate) return;
+  if (cmd_sn == window_.exp_cmd_sn()) {
+    window_.Advance();
+    DrainHeld();
+  }
+}
+
+void Session::Admit(Task* t, CmdSnWindow::Verdict v) {
+  if (!t->immediate) {
+    window_.Acquire();
+    t->counted = true;
+  }
+  if (v == CmdSnWindow::Verdict::kHold) {
+    t->state = TaskState::kHeld;
+    tasks_.Hold(t);
+    return;
+  }
+  if (!t->immediate) window_.Advance();
+  t->conn->Deliver(t);
+  DrainHeld();
+}
+
+void Session::DrainHeld() {
+  while (tasks_.has_held()) {
+    Task* t = tasks_.TakeHeld(window_.exp_cmd_sn());
+    if (!t) return;
+    window_.Advance();
+    t->state = TaskState::kCollecting;
+    if (t->tmf_aborted) {
+      ReleaseTask(t);
+    } else {
+      t->conn->Deliver(t);
+    }
+  }
+}
+
+void Session::ReleaseSlot(Task* t) {
+  if (t->counted) {
+    window_.Release();
+    t->counted = false;
+  }
+}
+
+void Session::ReleaseTask(Task* t) {
+  if (t->state == TaskState::kFree) return;
+  ReleaseSlot(t);
+  tasks_.Free(t);
+  for (Connection* c : connections_) c->TaskFreed();
+}
+
+void Session::DropTasks(Connection* conn) {
+  tasks_.ForEach([&](Task* t) {
+    if (t->conn != conn) return;
+    if (t->state == TaskState::kInCore) {
+      t->aborted.store(true, std::memory_order_relaxed);
+      t->tmf_aborted = true;
+    } else if (t->state == TaskState::kHeld || t->state == TaskState::kCollecting) {
+      ReleaseTask(t);
+    }
+  });
+  tasks_.ForgetFreedHeld();
+}
+
+void Session::CommandDone(scsi::Command* cmd) {
+  Task* t = static_cast<Task*>(cmd);
+  t->conn->CommandDone(t);
+}
+
 std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<core::Target> target,
                                               const SessionParams& params,
-                                              std::weak_ptr<Connection> conn,
-                                              env::EventLoop* loop, std::string connection_desc,
-                                              Entry* reinstated) {
+                                              std::weak_ptr<Connection> conn, env::EventLoop* loop,
+                                              std::string connection_desc, Entry* reinstated) {
   std::lock_guard<std::mutex> l(mu_);
   if (reinstated) *reinstated = Entry();
   // RFC 7143 6.3.5: a leading login with the ISID and initiator name of an existing session
@@ -116,7 +209,7 @@ std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<cor
   }
   if (tsih == 0) return nullptr;
   auto s = std::make_shared<Session>(tsih, isid, std::move(target), params,
-                                     g_next_nexus_id.fetch_add(1));
+                                     g_next_nexus_id.fetch_add(1), loop);
   Entry e;
   e.session = s;
   e.connection = std::move(conn);

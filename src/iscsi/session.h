@@ -1,14 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 // iSCSI sessions (RFC 7143 4.1, 4.2.2, 6.3.5): the command sequence window (CmdSN, ExpCmdSN,
-// MaxCmdSN with serial number arithmetic, RFC 1982), the Session (its I_T nexus, negotiated
-// parameters, the connection that carries it) and the SessionTable (TSIH allocation,
-// reinstatement, listing).
+// MaxCmdSN with serial number arithmetic, RFC 1982), the Session and the SessionTable
+// (TSIH allocation, reinstatement, listing).
+//
+// A Session owns everything whose scope is the session rather than one connection
+// (RFC 7143 13 gives each negotiated key its scope): the I_T nexus, the negotiated session
+// parameters, the CmdSN window, the task set (ITT lookup, the CmdSN-ordered held queue)
+// and task management across its tasks. Its connections keep only connection-scope state
+// (socket, PDU framing, transmit queue, digests, MaxRecv/MaxXmitDataSegmentLength, StatSN,
+// CID, keepalive, login phase); each Task records the connection it has allegiance to.
+//
+// Design rule: a session and all of its connections live on ONE event loop. A connection
+// that joins an existing session is handed to the session's loop at login (not
+// implemented yet: MaxConnections is 1). So session state is loop-owned and the I/O path
+// takes no lock; the session is also the scsi::CommandOwner of its tasks, so the core
+// hands a finished command back to that loop whichever connection carries it.
 //
 // Threading:
-// - CmdSnWindow: not thread-safe; owned by the session's connection loop.
-// - Session: immutable after creation except `window` (touched only on the loop of the
-//   session's one connection: MaxConnections=1) and the connection handle, which is guarded
-//   by the SessionTable's mutex.
+// - CmdSnWindow: not thread-safe; owned by its session's loop.
+// - Session: everything but the identity (tsih, isid, target, params, nexus: immutable after
+//   creation) is touched only on the session's loop. Construction and End() may happen
+//   elsewhere when no connection uses the session.
 // - SessionTable: thread-safe (internal mutex). The mutex is taken at login, logout,
 //   session end and by admin queries; never on the per-command path.
 #pragma once
@@ -24,7 +36,10 @@
 #include <vector>
 
 #include "core/target.h"
+#include "env/event_loop.h"
 #include "iscsi/params.h"
+#include "iscsi/task_set.h"
+#include "iscsi/tmf.h"
 #include "iscsi/transport.h"
 #include "scsi/command.h"
 
@@ -87,11 +102,28 @@ std::string TargetPortName(const std::string& target_name, uint16_t tpgt);
 // 12 lowercase hex digits.
 std::string IsidHex(uint64_t isid);
 
-class Session {
+// The session-wide negotiated values the data path uses (RFC 7143 13: MaxBurstLength,
+// FirstBurstLength, MaxOutstandingR2T, ImmediateData, InitialR2T), made safe to compute
+// with: bursts of at least 512 bytes, 1..kMaxR2tPerTask R2Ts per task.
+struct TransferParams {
+  uint32_t max_burst = 262144;
+  uint32_t first_burst = 65536;
+  uint32_t max_r2t = 1;
+  bool immediate_data = true;
+  bool initial_r2t = true;
+};
+TransferParams MakeTransferParams(const SessionParams& params);
+
+class Session : public scsi::CommandOwner {
  public:
-  Session(uint16_t tsih, uint64_t isid, std::shared_ptr<core::Target> target,
-          SessionParams params, uint64_t nexus_id);
-  ~Session() { End(); }
+  // Commands in the CmdSN window (the session's queue depth).
+  static constexpr uint32_t kCmdWindow = TaskSet::kQueueDepth;
+
+  // `loop` is the loop the session and its connections live on (null in tests that never
+  // submit a command).
+  Session(uint16_t tsih, uint64_t isid, std::shared_ptr<core::Target> target, SessionParams params,
+          uint64_t nexus_id, env::EventLoop* loop = nullptr);
+  ~Session() override { End(); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -99,13 +131,47 @@ class Session {
   uint64_t isid() const { return isid_; }
   bool discovery() const { return params_.discovery; }
   const SessionParams& params() const { return params_; }
+  const TransferParams& transfer() const { return transfer_; }
   const std::shared_ptr<core::Target>& target() const { return target_; }  // null: discovery
   scsi::Nexus* mutable_nexus() { return &nexus_; }
   const scsi::Nexus& nexus() const { return nexus_; }
   int tid() const { return target_ ? target_->tid() : -1; }
 
-  // Loop-owned by the session's connection.
-  CmdSnWindow window;
+  CmdSnWindow& window() { return window_; }
+  TaskSet& tasks() { return tasks_; }
+  TaskManagement& tmf() { return tmf_; }
+
+  // ---- Connections (on the session's loop) ----
+  void AddConnection(Connection* conn);
+  // Returns how many connections are left.
+  size_t RemoveConnection(Connection* conn);
+
+  // ---- CmdSN order (RFC 7143 3.2.2.1) ----
+  // A PDU that is not a SCSI Command carried this CmdSN: if it is the next one (and not
+  // immediate) ExpCmdSN moves past it, and the held commands that unblocks are delivered.
+  void AdvanceCmdSn(uint32_t cmd_sn, bool immediate);
+  // Takes a new task whose ITT is in the task set, with verdict v (kDeliver or kHold) from
+  // window().Check: a non-immediate task takes a window slot; a task ahead of ExpCmdSN is
+  // held; otherwise it is delivered to its connection (Connection::Deliver), followed by
+  // the held tasks its CmdSN unblocks.
+  void Admit(Task* t, CmdSnWindow::Verdict v);
+
+  // ---- The way back to the pool ----
+  // Gives back t's window slot, if it holds one (at its response, so the response's
+  // MaxCmdSN counts the slot as free).
+  void ReleaseSlot(Task* t);
+  // Returns t to the pool (slot, ITT, buffer) and tells every connection a task is free
+  // (Connection::TaskFreed: a connection stalled for lack of a task reads again).
+  void ReleaseTask(Task* t);
+  // conn is closing or logging out: its tasks that are not in the core go back to the
+  // pool; those in the core are marked aborted (no response) and come back through
+  // CommandDone, never freed under a backing store.
+  void DropTasks(Connection* conn);
+
+  // scsi::CommandOwner: the session's loop; a finished command goes to the connection the
+  // task has allegiance to (Connection::CommandDone).
+  env::EventLoop* loop() const override { return loop_; }
+  void CommandDone(scsi::Command* cmd) override;
 
   // Ends the I_T nexus: every LU of the target forgets it (NexusGone: unit attentions,
   // SPC-2 reservation), and the target's session count drops. Idempotent.
@@ -113,12 +179,21 @@ class Session {
   void End();
 
  private:
+  void DrainHeld();
+
   const uint16_t tsih_;
   const uint64_t isid_;
   const std::shared_ptr<core::Target> target_;
   const SessionParams params_;
+  const TransferParams transfer_;
+  env::EventLoop* const loop_;
   scsi::Nexus nexus_;
   bool ended_ = false;
+
+  CmdSnWindow window_;
+  TaskSet tasks_;
+  TaskManagement tmf_{this};
+  std::vector<Connection*> connections_;
 };
 
 // All live sessions of a transport. Thread-safe.
@@ -151,8 +226,8 @@ class SessionTable {
  private:
   mutable std::mutex mu_;
   std::map<uint16_t, Entry> by_tsih_;  // GUARDED_BY(mu_)
-  uint16_t next_tsih_ = 1;            // GUARDED_BY(mu_)
-  uint64_t next_nexus_id_ = 1;        // GUARDED_BY(mu_)
+  uint16_t next_tsih_ = 1;             // GUARDED_BY(mu_)
+  uint64_t next_nexus_id_ = 1;         // GUARDED_BY(mu_)
 };
 
 }  // namespace modtgt::iscsi

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// SendTargets (RFC 7143 13.3, Appendix C): the discovery answer.
+#include "iscsi/text.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "core/target.h"
-#include "iscsi/login.h"
 
 namespace modtgt::iscsi {
 namespace {
@@ -52,12 +53,15 @@ std::string FormatTargetAddress(const sockaddr* local, uint16_t tpgt) {
   return out;
 }
 
+constexpr uint32_t kReserved = 0xffffffffu;
+constexpr uint8_t kFlagF = 0x80;
+constexpr uint8_t kFlagC = 0x40;  // Text: continue
+
 }  // namespace
 
 void AnswerSendTargets(const std::string& what, const sockaddr* local, uint16_t tpgt,
                        const std::vector<std::shared_ptr<core::Target>>& targets,
-                       const sockaddr* peer, const std::string& initiator_name,
-                       KeyValues* out) {
+                       const sockaddr* peer, const std::string& initiator_name, KeyValues* out) {
   const std::string address = FormatTargetAddress(local, tpgt);
   // "All" (and the empty value, which the caller uses in a Normal session with just the
   // session's target) lists every target given; any other value names one target.
@@ -73,6 +77,63 @@ void AnswerSendTargets(const std::string& what, const sockaddr* local, uint16_t 
       out->emplace_back("TargetAddress", address);
     }
   }
+}
+
+TextExchange::Reply TextExchange::Step(const Bhs& req, const std::vector<uint8_t>& data,
+                                       uint32_t max_len, Host* host) {
+  uint32_t ttt = req.Get32(20);
+  if (ttt != kReserved) {
+    // The initiator asks for the next piece of our answer.
+    if (ttt != ttt_ || pos_ >= out_.size()) {
+      Reply r;
+      r.reject = true;
+      r.reason = RejectReason::kInvalidPduField;
+      return r;
+    }
+    return NextPiece(max_len, host);
+  }
+  in_.insert(in_.end(), data.begin(), data.end());
+  if (req.b[1] & kFlagC) {
+    // The initiator continues its request: acknowledge with an empty response.
+    out_.clear();
+    pos_ = 0;
+    ttt_ = host->NewTextTtt();
+    Reply r;
+    r.flags = 0;
+    r.ttt = ttt_;
+    return r;
+  }
+  Result<KeyValues> kvs = ParseKeyValues(in_.data(), in_.size());
+  in_.clear();
+  if (!kvs.ok()) {
+    Reply r;
+    r.reject = true;
+    r.reason = RejectReason::kProtocolError;
+    return r;
+  }
+  KeyValues answer;
+  host->AnswerText(*kvs, &answer);
+  out_.clear();
+  pos_ = 0;
+  AppendKeyValues(answer, &out_);
+  return NextPiece(max_len, host);
+}
+
+TextExchange::Reply TextExchange::NextPiece(uint32_t max_len, Host* host) {
+  size_t left = out_.size() - pos_;
+  uint32_t len = static_cast<uint32_t>(std::min<size_t>(left, max_len));
+  bool more = left > len;
+  Reply r;
+  r.flags = more ? kFlagC : kFlagF;
+  if (more) ttt_ = host->NewTextTtt();
+  r.ttt = more ? ttt_ : kReserved;
+  r.data = out_.data() + pos_;
+  r.len = len;
+  pos_ += len;
+  // After the last piece pos_ == out_.size(): a further continuation is refused. out_ keeps
+  // the bytes r.data points to until the next request.
+  if (!more) ttt_ = kReserved;
+  return r;
 }
 
 }  // namespace modtgt::iscsi

@@ -346,4 +346,10 @@ void IscsiTransport::Shutdown() {
   }
 }
 
+bool IscsiTransport::WaitForConnectionsForTest(size_t count, int timeout_ms) {
+  std::unique_lock<std::mutex> l(impl_->mu);
+  return impl_->cv.wait_for(l, std::chrono::milliseconds(timeout_ms),
+                            [this, count] { return impl_->connections.size() <= count; });
+}
+
 }  // namespace modtgt::iscsi

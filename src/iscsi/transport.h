@@ -48,6 +48,11 @@ class IscsiTransport final : public core::Transport {
   // Returns when all connections are gone.
   void Shutdown() override;
 
+  // Waits until at most `count` connections are left (a connection leaves once it is
+  // closed, its commands are back from the core and its session has ended). Returns false
+  // if that takes longer than `timeout_ms`. REQUIRES: not on one of the transport's loops.
+  bool WaitForConnectionsForTest(size_t count, int timeout_ms);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

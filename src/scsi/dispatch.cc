@@ -255,11 +255,18 @@ void SubmitEnabled(Command* cmd) {
       Complete(cmd);
       return;
     }
-    if ((op->flags & kOpNeedsMedium) && MediumRemovable(*lu) &&
-        !lu->medium_present.load(std::memory_order_relaxed)) {
-      SetCheckCondition(cmd, SenseKey::kNotReady, NoMediumAsc(*lu));
-      Complete(cmd);
-      return;
+    if (op->flags & kOpNeedsMedium) {
+      // An offline LU (its store failed to open, or the admin took it offline).
+      if (lu->offline()) {
+        SetCheckCondition(cmd, SenseKey::kNotReady, asc::kLunNotReadyManualIntervention);
+        Complete(cmd);
+        return;
+      }
+      if (MediumRemovable(*lu) && !lu->medium_present.load(std::memory_order_relaxed)) {
+        SetCheckCondition(cmd, SenseKey::kNotReady, NoMediumAsc(*lu));
+        Complete(cmd);
+        return;
+      }
     }
     if ((op->flags & kOpWritesMedium) &&
         (lu->readonly() || lu->swp.load(std::memory_order_relaxed))) {

@@ -61,6 +61,31 @@ void LogicalUnit::CarryStateFrom(LogicalUnit& old) {
   // running sanitize operation stays with the old LU and its backend until it ends).
   sanitize_failed.store(old.sanitize_failed.load());
   sanitize_failed_ause.store(old.sanitize_failed_ause.load());
+  if (old.admin_offline()) SetOffline(true, old.offline_reason());
+}
+
+void LogicalUnit::SetOffline(bool admin, std::string reason) {
+  std::lock_guard<std::mutex> l(offline_mu_);
+  admin_offline_ = admin;
+  offline_reason_ = std::move(reason);
+  offline_.store(true, std::memory_order_relaxed);
+}
+
+void LogicalUnit::SetOnline() {
+  std::lock_guard<std::mutex> l(offline_mu_);
+  admin_offline_ = false;
+  offline_reason_.clear();
+  offline_.store(false, std::memory_order_relaxed);
+}
+
+bool LogicalUnit::admin_offline() const {
+  std::lock_guard<std::mutex> l(offline_mu_);
+  return admin_offline_;
+}
+
+std::string LogicalUnit::offline_reason() const {
+  std::lock_guard<std::mutex> l(offline_mu_);
+  return offline_reason_;
 }
 
 bool LogicalUnit::KnownFast(uint64_t id) const {

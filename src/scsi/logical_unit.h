@@ -133,11 +133,25 @@ class LogicalUnit {
 
   // Takes over the state an LU keeps across a rebuild on a new device with the same
   // identity (an admin parameter change): persistent reservations (SPC-4 5.13: they
-  // survive configuration changes), the mode page settings D_SENSE and SWP, and the
-  // sanitize failure mode (SBC-4 4.11.5). Every
+  // survive configuration changes), the mode page settings D_SENSE and SWP, the sanitize
+  // failure mode (SBC-4 4.11.5), and an offline state the administrator set. Every
   // such field is copied here, so a rebuild cannot forget one. Thread-safe (takes both
   // LU mutexes). REQUIRES: this LU is not yet serving commands.
   void CarryStateFrom(LogicalUnit& old);
+
+  // ---- Offline: NOT READY, MANUAL INTERVENTION REQUIRED. Thread-safe. ----
+  // An offline LU answers every command that needs its medium (the kOpNeedsMedium ones:
+  // reads, writes, TEST UNIT READY, READ CAPACITY, ...) with NOT READY, LOGICAL UNIT NOT
+  // READY, MANUAL INTERVENTION REQUIRED (02/04/03); INQUIRY, REPORT LUNS, REQUEST SENSE and
+  // the mode pages still answer. Two causes: its backing store could not be opened (the
+  // core builds the LU on a placeholder backend, with the reason), or the administrator
+  // took it offline (tgtadm's online=0; `admin` true).
+  void SetOffline(bool admin, std::string reason);
+  // Back online (the admin's online=1 on an LU whose store is open).
+  void SetOnline();
+  bool offline() const { return offline_.load(std::memory_order_relaxed); }
+  bool admin_offline() const;
+  std::string offline_reason() const;
 
   // ---- Unit attentions (SAM-5 5.14). Thread-safe. ----
   // Queues code for every nexus known to this LU except `except` (0 = none).
@@ -221,6 +235,10 @@ class LogicalUnit {
   // Cleared by Reconfigure(rc, false) for its duration: the size-changed callback then
   // raises no CAPACITY DATA HAS CHANGED.
   std::atomic<bool> announce_capacity_{true};
+  std::atomic<bool> offline_{false};
+  mutable std::mutex offline_mu_;
+  bool admin_offline_ = false;   // GUARDED_BY(offline_mu_)
+  std::string offline_reason_;   // GUARDED_BY(offline_mu_)
   mutable std::mutex type_state_mu_;
   mutable std::shared_ptr<void> type_state_;
   std::map<uint64_t, NexusLuState> nexus_states_;  // GUARDED_BY(mutex_), keyed by Nexus::id

@@ -17,7 +17,8 @@
 #                  they are in expected-pass-atomic.txt)
 #     --tests      a grep -E pattern over test names (default: all)
 #     --bstype     the backing store of LUN 1 and LUN 2 (default rdwr): rdwr and uring get
-#                  sparse files, ram its size through --bsopts size=, any other module a
+#                  sparse files, ram its size through --bsopts size=, rbd an image each on a
+#                  throwaway single-node Ceph cluster (tests/e2e/ceph.sh), any other module a
 #                  file path with --bstype NAME
 #     --size       LUN 1's size (default 1G; LUN 2 is 64M)
 #     --bsoflags   passed to both LUNs (e.g. direct), for the file-backed stores
@@ -26,6 +27,7 @@
 #     --allowed    the failures that do not fail the run, "TEST REASON" per line (default
 #                  allowed-failures.txt beside this script)
 source "$(dirname "$0")/../e2e/functions.sh"
+source "$(dirname "$0")/../e2e/ceph.sh"
 requires iscsi-test-cu python3 timeout
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ -x "$MODTGT_BUILD/tests/tools/block_limits" ] ||
@@ -51,6 +53,10 @@ OUT=${OUT:-$TMP/conformance}
 info "backing store: $BSTYPE ${OFLAGS[*]}, LUN 1 size $SIZE, expected: $EXPECTED"
 mkdir -p "$OUT"
 IQN=iqn.2026-11.org.modtgt.test:conformance
+if [ "$BSTYPE" = rbd ]; then
+  rbd_requires
+  ceph_start
+fi
 
 start_daemon --iscsi portal=127.0.0.1:0
 PORTAL2=$(adm --mode system --op show --json | json_get 'j["portals"][1]')
@@ -63,6 +69,10 @@ new_lun() {
       # TODO(modtgt): --size SIZE once every modtgtadm in use has it; bsopts works today.
       adm --mode logicalunit --op new --tid 1 --lun "$lun" --bstype ram --backing-store ram/ \
         --bsopts "size=$size" --params "$params";;
+    rbd)
+      rbd_new "lun$lun" "$size"
+      adm --mode logicalunit --op new --tid 1 --lun "$lun" \
+        --cfgstring "rbd/$CEPH_POOL/lun$lun$CEPH_OPTS" --params "$params";;
     rdwr)
       truncate -s "$size" "$TMP/lun$lun.img"
       adm --mode logicalunit --op new --tid 1 --lun "$lun" --backing-store "$TMP/lun$lun.img" \

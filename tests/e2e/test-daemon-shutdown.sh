@@ -5,9 +5,9 @@
 source "$(dirname "$0")/functions.sh"
 requires qemu-img
 IQN=iqn.2026-11.org.modtgt.test:stop
-rc=0; "$MODTGTD" --threads 0 > "$TMP/out" 2>&1 || rc=$?
+rc=0; "$MODTGTD" --no-config --threads 0 > "$TMP/out" 2>&1 || rc=$?
 [ $rc -eq 2 ] || fail "bad --threads gave exit $rc"
-rc=0; "$MODTGTD" --iscsi bogus=1 > "$TMP/out" 2>&1 || rc=$?
+rc=0; "$MODTGTD" --no-config --iscsi bogus=1 > "$TMP/out" 2>&1 || rc=$?
 [ $rc -eq 2 ] || fail "bad --iscsi gave exit $rc"
 start_daemon --threads 2
 new_target 1 $IQN

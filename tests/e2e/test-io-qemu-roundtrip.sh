@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # qemu-img convert of a random 64 MiB image into a file LUN and back is byte-identical,
-# and still is after a daemon restart with the same backing file.
+# and still is after a daemon restart with the same backing file (the LUN made again by
+# hand: --no-config; test-config-restart.sh covers the saved configuration).
 source "$(dirname "$0")/functions.sh"
 requires qemu-img cmp
 IQN=iqn.2026-11.org.modtgt.test:qemu
 head -c 64M /dev/urandom > "$TMP/src.raw"
 truncate -s 64M "$TMP/lun.img"
 setup() {
-  start_daemon "$@"
+  start_daemon --no-config "$@"
   new_target 1 $IQN
   adm --mode logicalunit --op new --tid 1 --lun 1 --backing-store "$TMP/lun.img"
 }

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # iscsi-inq shows the LUN's standard INQUIRY and VPD pages; iscsi-readcapacity16 shows the
-# size; identity (serial, NAA) is stable across a daemon restart with the same config.
+# size; identity (serial, NAA) is stable across a daemon restart with the same config,
+# made again by hand (--no-config: the derivation itself, not the saved configuration).
 source "$(dirname "$0")/functions.sh"
 requires iscsi-inq iscsi-readcapacity16
 IQN=iqn.2026-11.org.modtgt.test:inq
 truncate -s 100M "$TMP/disk.img"
 setup() {
-  start_daemon
+  start_daemon --no-config
   new_target 1 $IQN
   adm --mode logicalunit --op new --tid 1 --lun 1 --backing-store "$TMP/disk.img"
 }

@@ -16,37 +16,6 @@ IQN=iqn.2026-11.org.modtgt.test:optical
 # A minimal valid ISO 9660 image (ECMA-119): 16 sectors of system area, the primary volume
 # descriptor at sector 16, the set terminator at 17, a root directory at 18, and every
 # later sector filled with its own number and the image's tag (recognisable data).
-make_iso() {  # make_iso FILE SECTORS TAG
-  python3 - "$1" "$2" "$3" <<'EOF'
-import struct, sys
-path, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-S = 2048
-def both16(v): return struct.pack('<H', v) + struct.pack('>H', v)
-def both32(v): return struct.pack('<I', v) + struct.pack('>I', v)
-def dirrec(lba, size, name):
-    body = bytes([0]) + both32(lba) + both32(size) + bytes(7) + bytes([2, 0, 0]) + both16(1) \
-        + bytes([len(name)]) + name
-    rec = bytes([33 + len(name)]) + body
-    return rec + (b'\0' if len(rec) % 2 else b'')
-img = bytearray(n * S)
-pvd = bytearray(S)
-pvd[0] = 1; pvd[1:6] = b'CD001'; pvd[6] = 1
-pvd[8:40] = b'MODTGT'.ljust(32); pvd[40:72] = tag.encode().ljust(32)
-pvd[80:88] = both32(n); pvd[120:124] = both16(1); pvd[124:128] = both16(1)
-pvd[128:132] = both16(S)
-root = dirrec(18, S, b'\0')
-pvd[156:156 + len(root)] = root
-pvd[881] = 1
-img[16 * S:17 * S] = pvd
-img[17 * S:17 * S + 7] = bytes([255]) + b'CD001' + bytes([1])
-rootdir = dirrec(18, S, b'\0') + dirrec(18, S, b'\1')
-img[18 * S:18 * S + len(rootdir)] = rootdir
-for i in range(19, n):
-    line = ('%s sector %08d\n' % (tag, i)).encode()
-    img[i * S:(i + 1) * S] = (line * (S // len(line) + 1))[:S]
-open(path, 'wb').write(img)
-EOF
-}
 ISO1=$TMP/one.iso
 ISO2=$TMP/two.iso
 make_iso "$ISO1" 300 ONE

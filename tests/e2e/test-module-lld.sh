@@ -13,7 +13,7 @@ IQN=iqn.2026-11.org.modtgt.test:lld
 # ---- start-up: --lld chooses the transports; unknown names are a clear error ----
 rc=0
 "$MODTGTD" -f --iscsi portal=127.0.0.1:0 --socket "$TMP/bad.sock" --module-dir "$MODULE_DIR" \
-  --lld iscsi,nosuch > "$TMP/bad.out" 2>&1 || rc=$?
+  --no-config --lld iscsi,nosuch > "$TMP/bad.out" 2>&1 || rc=$?
 [ $rc -ne 0 ] || fail "--lld nosuch was accepted"
 grep -q "unknown transport 'nosuch'" "$TMP/bad.out" || fail "no clear message: $(cat "$TMP/bad.out")"
 grep -q "found: iscsi" "$TMP/bad.out" || fail "the message does not list what exists"

@@ -126,6 +126,17 @@ TEST_F(ServerTest, GarbageGetsErrorRepliesAndServerKeepsServing) {
   EXPECT_EQ(r["ok"], true);
 }
 
+TEST_F(ServerTest, ADuplicateKeyIsRefusedNotResolvedByTheLastValue) {
+  Start();
+  json r = Send("{\"mode\":\"target\",\"op\":\"new\",\"tid\":1,\"tid\":2,"
+                "\"targetname\":\"iqn.2026-12.org.modtgt.test:dup\"}\n");
+  EXPECT_EQ(r["ok"], false);
+  EXPECT_EQ(r["error"]["code"], "invalid-request");
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("duplicate key \"tid\""),
+            std::string::npos)
+      << r.dump();
+}
+
 TEST_F(ServerTest, ReplacesAStaleSocketButNotOtherFiles) {
   std::filesystem::create_directories(dir_ + "/sub/dir");
   // A stale socket: bound, then its listener closed.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Login state machine (src/iscsi/login.cc) and SendTargets (src/iscsi/text.cc).
+// Login state machine (src/iscsi/login.cc).
 #include "iscsi/login.h"
 
 #include <arpa/inet.h>
@@ -873,98 +873,6 @@ TEST_F(LoginTest, RequiredAuthenticationCannotBeSkipped) {
   Login l3(&env);
   EXPECT_EQ(l3.Step(Request(Flags(true, false, 0, 1), Names()), &resp), LoginStep::kFailed);
   EXPECT_EQ(StatusOf(resp), 0x0201);
-}
-
-// ---- SendTargets ----
-
-sockaddr_in V4(const char* ip, uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, ip, &a.sin_addr);
-  return a;
-}
-
-sockaddr_in6 V6(const char* ip, uint16_t port) {
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(port);
-  inet_pton(AF_INET6, ip, &a.sin6_addr);
-  return a;
-}
-
-class SendTargetsTest : public ::testing::Test {
- protected:
-  SendTargetsTest() {
-    a = std::make_shared<core::Target>(1, "iqn.2024-01.org.modtgt:a");
-    b = std::make_shared<core::Target>(2, "iqn.2024-01.org.modtgt:b");
-    hidden = std::make_shared<core::Target>(3, "iqn.2024-01.org.modtgt:hidden");
-    EXPECT_TRUE(a->BindAddress("ALL").ok());
-    EXPECT_TRUE(b->BindAddress("ALL").ok());
-    EXPECT_TRUE(hidden->BindName("iqn.2024-01.org.example:someone-else").ok());
-    targets = {a, b, hidden};
-  }
-  std::shared_ptr<core::Target> a, b, hidden;
-  std::vector<std::shared_ptr<core::Target>> targets;
-  sockaddr_in peer4 = V4("127.0.0.1", 40000);
-};
-
-TEST_F(SendTargetsTest, AllListsAdmittedTargetsWithIpv4LocalAddress) {
-  sockaddr_in local = V4("127.0.0.2", 3260);
-  KeyValues out;
-  AnswerSendTargets("All", reinterpret_cast<sockaddr*>(&local), 1, targets,
-                    reinterpret_cast<sockaddr*>(&peer4), kInitiator, &out);
-  KeyValues expect = {{"TargetName", "iqn.2024-01.org.modtgt:a"},
-                      {"TargetAddress", "127.0.0.2:3260,1"},
-                      {"TargetName", "iqn.2024-01.org.modtgt:b"},
-                      {"TargetAddress", "127.0.0.2:3260,1"}};
-  EXPECT_EQ(out, expect);
-}
-
-TEST_F(SendTargetsTest, Ipv6LocalAddressIsBracketed) {
-  sockaddr_in6 local = V6("::1", 3261);
-  sockaddr_in6 peer = V6("::1", 50000);
-  KeyValues out;
-  AnswerSendTargets("iqn.2024-01.org.modtgt:b", reinterpret_cast<sockaddr*>(&local), 7, targets,
-                    reinterpret_cast<sockaddr*>(&peer), kInitiator, &out);
-  KeyValues expect = {{"TargetName", "iqn.2024-01.org.modtgt:b"},
-                      {"TargetAddress", "[::1]:3261,7"}};
-  EXPECT_EQ(out, expect);
-}
-
-TEST_F(SendTargetsTest, V4MappedAddressIsShownAsIpv4) {
-  sockaddr_in6 local = V6("::ffff:127.0.0.1", 3260);
-  KeyValues out;
-  AnswerSendTargets("iqn.2024-01.org.modtgt:a", reinterpret_cast<sockaddr*>(&local), 1, targets,
-                    reinterpret_cast<sockaddr*>(&peer4), kInitiator, &out);
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[1].second, "127.0.0.1:3260,1");
-}
-
-TEST_F(SendTargetsTest, WildcardLocalAddressIsNeverAdvertised) {
-  sockaddr_in local = V4("0.0.0.0", 3260);
-  KeyValues out;
-  AnswerSendTargets("All", reinterpret_cast<sockaddr*>(&local), 1, targets,
-                    reinterpret_cast<sockaddr*>(&peer4), kInitiator, &out);
-  KeyValues expect = {{"TargetName", "iqn.2024-01.org.modtgt:a"},
-                      {"TargetName", "iqn.2024-01.org.modtgt:b"}};
-  EXPECT_EQ(out, expect);
-}
-
-TEST_F(SendTargetsTest, AclHidesTargetsAndUnknownNameGivesNothing) {
-  sockaddr_in local = V4("127.0.0.1", 3260);
-  KeyValues out;
-  AnswerSendTargets("iqn.2024-01.org.modtgt:hidden", reinterpret_cast<sockaddr*>(&local), 1,
-                    targets, reinterpret_cast<sockaddr*>(&peer4), kInitiator, &out);
-  EXPECT_TRUE(out.empty());
-  AnswerSendTargets("iqn.2024-01.org.modtgt:nope", reinterpret_cast<sockaddr*>(&local), 1, targets,
-                    reinterpret_cast<sockaddr*>(&peer4), kInitiator, &out);
-  EXPECT_TRUE(out.empty());
-  // The permitted initiator does see it.
-  AnswerSendTargets("All", reinterpret_cast<sockaddr*>(&local), 1, {hidden},
-                    reinterpret_cast<sockaddr*>(&peer4), "iqn.2024-01.org.example:someone-else",
-                    &out);
-  EXPECT_EQ(out.size(), 2u);
 }
 
 }  // namespace

@@ -113,5 +113,16 @@ TEST(Bhs, Accessors) {
   EXPECT_EQ(Pad4(8), 8u);
 }
 
+TEST(Digest, RawRegisterMatchesCrc32c) {
+  // RFC 3720 B.4: 32 bytes of zeros -> 0x8a9136aa.
+  uint8_t zeros[32] = {};
+  EXPECT_EQ(DigestFinal(DigestUpdate(kDigestInit, zeros, 32)), 0x8a9136aau);
+  const char* s = "123456789";
+  uint32_t st = DigestUpdate(kDigestInit, s, 4);
+  st = DigestUpdate(st, s + 4, 5);
+  EXPECT_EQ(DigestFinal(st), 0xe3069283u);
+  EXPECT_EQ(DigestFinal(st), Crc32c(s, 9));
+}
+
 }  // namespace
 }  // namespace modtgt::iscsi

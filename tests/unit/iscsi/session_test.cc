@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
+// Sessions: serial number arithmetic, the CmdSN window, port names, the SessionTable, the
+// transfer parameters the data path uses, and (over loopback TCP) CmdSN ordering: commands
+// held until the gap before them fills, commands outside the window ignored.
 #include "iscsi/session.h"
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "core/target.h"
+#include "loopback.h"
 
 namespace modtgt::iscsi {
 namespace {
@@ -25,8 +31,8 @@ TEST(CmdSnWindow, DeliversInOrderHoldsAheadDropsOutside) {
   EXPECT_EQ(w.Check(10, false), CmdSnWindow::Verdict::kDeliver);
   EXPECT_EQ(w.Check(12, false), CmdSnWindow::Verdict::kHold);
   EXPECT_EQ(w.Check(13, false), CmdSnWindow::Verdict::kHold);
-  EXPECT_EQ(w.Check(14, false), CmdSnWindow::Verdict::kDrop);  // beyond MaxCmdSN
-  EXPECT_EQ(w.Check(9, false), CmdSnWindow::Verdict::kDrop);   // duplicate
+  EXPECT_EQ(w.Check(14, false), CmdSnWindow::Verdict::kDrop);   // beyond MaxCmdSN
+  EXPECT_EQ(w.Check(9, false), CmdSnWindow::Verdict::kDrop);    // duplicate
   EXPECT_EQ(w.Check(9, true), CmdSnWindow::Verdict::kDeliver);  // immediate bypasses
 }
 
@@ -116,6 +122,74 @@ TEST(SessionTable, SameInitiatorAndIsidReinstates) {
   auto s4 = table.Create(9, nullptr, d, {}, nullptr, "c4", nullptr);
   EXPECT_EQ(table.List().size(), 2u);
   EXPECT_EQ(table.ForTarget(1).size(), 2u);
+}
+
+TEST(TransferParams, NegotiatedValuesAreMadeSafeForTheDataPath) {
+  SessionParams p;
+  p.max_burst_length = 100;
+  p.first_burst_length = 0;
+  p.max_outstanding_r2t = 0;
+  p.immediate_data = false;
+  p.initial_r2t = false;
+  TransferParams t = MakeTransferParams(p);
+  EXPECT_EQ(t.max_burst, 512u);
+  EXPECT_EQ(t.first_burst, 512u);
+  EXPECT_EQ(t.max_r2t, 1u);
+  EXPECT_FALSE(t.immediate_data);
+  EXPECT_FALSE(t.initial_r2t);
+  p.max_burst_length = 1u << 20;
+  p.first_burst_length = 65536;
+  p.max_outstanding_r2t = 1000;
+  t = MakeTransferParams(p);
+  EXPECT_EQ(t.max_burst, 1u << 20);
+  EXPECT_EQ(t.first_burst, 65536u);
+  EXPECT_EQ(t.max_r2t, kMaxR2tPerTask);
+  // A session keeps what it was created with.
+  Session s(1, 1, nullptr, p, 1);
+  EXPECT_EQ(s.transfer().max_r2t, kMaxR2tPerTask);
+  EXPECT_FALSE(s.tasks().allocated());  // the pool comes with full feature phase
+}
+
+// ---- CmdSN order over a real connection ----
+
+using namespace loopback;  // NOLINT: the test fixture
+
+class SessionTest : public TransportTest {};
+
+TEST_F(SessionTest, CommandAheadOfExpCmdSnWaitsForTheGap) {
+  Client c(port_);
+  Ready(&c);
+  uint32_t gap = 0;
+  Bhs later;
+  SendReadAhead(&c, 8, &gap, &later);  // CmdSN gap + 1: held
+  uint8_t tur[16] = {};
+  Bhs first = c.Command(tur, 0, false, false);
+  first.Put32(24, gap);
+  ASSERT_TRUE(c.Send(first));
+  RxPdu rsp;
+  ASSERT_TRUE(c.Recv(&rsp));
+  EXPECT_EQ(rsp.op(), 0x21);
+  EXPECT_EQ(rsp.bhs.itt(), first.itt()) << "the command that filled the gap goes first";
+  ASSERT_TRUE(c.Recv(&rsp));
+  EXPECT_EQ(rsp.op(), 0x25);
+  EXPECT_EQ(rsp.bhs.itt(), later.itt());
+  EXPECT_EQ(rsp.bhs.b[1], 0x81);  // F + S: status collapsed, no residual
+  EXPECT_EQ(rsp.data, backend_->ReadBytes(8 * kBlock, kBlock));
+  EXPECT_EQ(rsp.bhs.Get32(28), gap + 2);  // ExpCmdSN past both
+}
+
+TEST_F(SessionTest, CommandOutsideTheWindowIsIgnored) {
+  Client c(port_);
+  Ready(&c);
+  uint8_t tur[16] = {};
+  Bhs beyond = c.Command(tur, 0, false, false);
+  beyond.Put32(24, c.max_cmd_sn + 1000);  // beyond MaxCmdSN: silently ignored
+  ASSERT_TRUE(c.Send(beyond));
+  Bhs old = c.Command(tur, 0, false, false);
+  old.Put32(24, 1);  // before ExpCmdSN (a duplicate): silently ignored
+  ASSERT_TRUE(c.Send(old));
+  // Neither got an answer: the next PDU is the answer to this ping.
+  ExpectPingAnswered(&c, 0x77);
 }
 
 }  // namespace

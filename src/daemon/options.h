@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+// modtgtd's command line.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+
+namespace modtgt::daemon {
+
+struct Options {
+  bool foreground = false;
+  std::vector<std::string> portals;   // --iscsi portal=..., as given
+  std::string socket_path;
+  std::string module_dir;
+  bool module_dir_given = false;
+  std::string module_dir_why;         // for the log: where module_dir came from
+  std::vector<std::string> bstypes;   // --bstype; empty: the saved list, else all found
+  std::vector<std::string> llds;      // --lld; the same
+  int threads = 0;
+  LogLevel log_level = LogLevel::kInfo;
+  LogTarget log_target = LogTarget::kStderr;
+  std::string config_path;            // "" with --no-config
+  bool check_config = false;          // --check-config: validate the file and exit
+  std::string pidfile;
+};
+
+// Parses argv. Returns false after printing why (exit status 2). --help and --version
+// print and exit(0).
+bool ParseOptions(int argc, char** argv, Options* o);
+
+}  // namespace modtgt::daemon

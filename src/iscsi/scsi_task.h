@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// One SCSI task of an iSCSI session (RFC 7143 3.2.2, 11.3-11.8): a pooled scsi::Command plus
+// the iSCSI state of its transfer: ITT and CmdSN, the Data-Out it collects (immediate data,
+// unsolicited Data-Out up to FirstBurstLength, and bursts solicited by R2Ts), the Data-In it
+// sends, task management marks, and the connection it has allegiance to. Also the pure
+// arithmetic of the data path (residuals, Data-In slicing), unit tested on its own.
+//
+// Who does what: the session's TaskSet (task_set.h) holds the pool and finds tasks by ITT
+// and TTT; the Session (session.h) orders them by CmdSN; the connection a task has
+// allegiance to receives its PDUs and sends its R2Ts, Data-In and response (scsi_task.cc).
+//
+// Life of a task (TaskState):
+//   kFree -> kCollecting        a SCSI Command PDU took it (Data-Out still arriving)
+//   kCollecting <-> kHeld       waiting in the session's held queue for its CmdSN turn
+//   kCollecting -> kInCore      all data in: scsi::Submit
+//   kInCore -> kSending         the core is done: Data-In / SCSI Response queued
+//   kSending -> kFree           the last byte of the response was written (or dropped)
+// A task aborted while in the core stays kInCore until the core hands it back.
+//
+// Threading: a Task belongs to its session's event loop; only its scsi::Command part is
+// touched by the core and a backing store while it is kInCore.
+#pragma once
+
+#include <cstdint>
+
+#include "scsi/command.h"
+
+namespace modtgt::iscsi {
+
+class Connection;
+
+// Most R2Ts one task may have outstanding (MaxOutstandingR2T is clamped to this).
+inline constexpr uint32_t kMaxR2tPerTask = 16;
+
+enum class TaskState : uint8_t { kFree, kHeld, kCollecting, kInCore, kSending };
+
+// One outstanding R2T (RFC 7143 11.8) and the Data-Out burst answering it.
+struct R2t {
+  bool used = false;
+  uint32_t ttt = 0;
+  uint32_t offset = 0;
+  uint32_t length = 0;
+  uint32_t received = 0;
+  uint32_t exp_data_sn = 0;
+};
+
+struct Task : scsi::Command {
+  uint32_t index = 0;  // place in the session's pool (the low 10 bits of its TTTs)
+  TaskState state = TaskState::kFree;
+  Task* next_free = nullptr;
+  Connection* conn = nullptr;  // allegiance: the connection that carries its PDUs
+  uint32_t itt = 0;
+  uint32_t cmd_sn = 0;
+  uint32_t edtl = 0;
+  uint64_t lun_raw = 0;
+  bool immediate = false;
+  bool counted = false;  // holds a CmdSN window slot
+  bool read = false;
+  bool write = false;
+  bool delivered = false;    // reached in CmdSN order
+  bool tmf_aborted = false;  // aborted by task management: no response
+  bool fail_early = false;   // answered without the core (sense already set)
+  bool data_error = false;   // a Data-Out sequence error: fail once the sequences close
+  int tmf_slot = -1;         // the pending TMF waiting for it (tmf.h), -1: none
+  // Data-Out collection (writes)
+  uint32_t received = 0;
+  uint32_t unsol_end = 0;  // immediate + unsolicited data end offset
+  uint32_t unsol_next = 0;
+  uint32_t unsol_data_sn = 0;
+  bool unsol_open = false;  // unsolicited Data-Out still expected (no F yet)
+  uint32_t next_r2t_offset = 0;
+  uint32_t r2t_sn = 0;
+  uint32_t r2t_outstanding = 0;
+  R2t r2ts[kMaxR2tPerTask];
+  // Data-In
+  uint32_t data_sn = 0;
+};
+
+// ---- Pure helpers (unit tested) ----
+
+// Residual over/underflow (RFC 7143 11.4.5): `expected` is the EDTL, `actual` what the
+// command transferred (reads) or needed (writes).
+struct Residual {
+  bool overflow = false;
+  bool underflow = false;
+  uint32_t count = 0;
+};
+Residual ComputeResidual(uint32_t expected, uint32_t actual);
+
+// One Data-In PDU of a read: `length` bytes at `offset`; `final` sets the F bit, which ends a
+// sequence: at every MaxBurstLength boundary and at the end of the data (RFC 7143 11.7.1).
+struct DataInSlice {
+  uint32_t offset = 0;
+  uint32_t length = 0;
+  bool final = false;
+};
+// REQUIRES: offset < total, max_segment > 0, max_burst > 0.
+DataInSlice NextDataIn(uint32_t offset, uint32_t total, uint32_t max_segment, uint32_t max_burst);
+
+}  // namespace modtgt::iscsi

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "iscsi/tmf.h"
+
+#include "core/target.h"
+#include "iscsi/connection.h"
+#include "iscsi/session.h"
+#include "scsi/dispatch.h"
+
+namespace modtgt::iscsi {
+
+namespace {
+
+// TMF response codes (RFC 7143 11.6.1).
+constexpr uint8_t kTmfComplete = 0;
+constexpr uint8_t kTmfNoTask = 1;
+constexpr uint8_t kTmfNoLun = 2;
+constexpr uint8_t kTmfReassignNotSupported = 4;
+constexpr uint8_t kTmfNotSupported = 5;
+
+}  // namespace
+
+void TaskManagement::Abort(Task* t, int slot) {
+  switch (t->state) {
+    case TaskState::kInCore:
+      t->aborted.store(true, std::memory_order_relaxed);
+      if (!t->tmf_aborted) {
+        t->tmf_aborted = true;
+        if (slot >= 0) {
+          t->tmf_slot = slot;
+          pending_[slot].waiting++;
+        }
+      }
+      break;
+    case TaskState::kHeld:
+      // Its CmdSN was received: keep it held so ExpCmdSN still passes it; the session drops
+      // it when its turn comes.
+      t->tmf_aborted = true;
+      break;
+    case TaskState::kCollecting:
+      session_->ReleaseTask(t);
+      break;
+    case TaskState::kSending:  // response already queued: sent before the TMF response
+    case TaskState::kFree:
+      break;
+  }
+}
+
+void TaskManagement::TaskDone(Task* t) {
+  int slot = t->tmf_slot;
+  t->tmf_slot = -1;
+  if (slot < 0 || slot >= static_cast<int>(pending_.size())) return;
+  Pending& p = pending_[slot];
+  if (!p.used || p.waiting == 0) return;
+  if (--p.waiting == 0) {
+    p.used = false;
+    if (p.conn) p.conn->SendTmfResponse(p.itt, p.response);
+  }
+}
+
+void TaskManagement::ConnectionGone(const Connection* conn) {
+  for (Pending& p : pending_) {
+    if (p.conn == conn) p.conn = nullptr;
+  }
+}
+
+void TaskManagement::Execute(Connection* conn, const Bhs& req) {
+  uint32_t cmd_sn = req.Get32(24);
+  if (!req.immediate() && session_->window().Check(cmd_sn, false) == CmdSnWindow::Verdict::kDrop) {
+    return;  // outside the window: ignored (RFC 7143 4.2.2.1)
+  }
+  session_->AdvanceCmdSn(cmd_sn, req.immediate());
+  auto function = static_cast<scsi::TmfFunction>(req.b[1] & 0x7f);
+  uint32_t itt = req.itt();
+  uint32_t rtt = req.Get32(20);
+  uint32_t ref_cmd_sn = req.Get32(32);
+  uint64_t lun_raw = req.lun_raw();
+  uint64_t lun = DecodeLun(lun_raw);
+  const std::shared_ptr<core::Target>& target = session_->target();
+  std::shared_ptr<scsi::LogicalUnit> lu = target ? target->FindLun(lun) : nullptr;
+  TaskSet& tasks = session_->tasks();
+
+  // A pending record for responses that wait on tasks still in the core.
+  int slot = -1;
+  for (size_t i = 0; i < pending_.size(); i++) {
+    if (!pending_[i].used) {
+      slot = static_cast<int>(i);
+      break;
+    }
+  }
+  if (slot < 0) {
+    pending_.emplace_back();
+    slot = static_cast<int>(pending_.size() - 1);
+  }
+  Pending& p = pending_[slot];
+  p.used = true;
+  p.itt = itt;
+  p.waiting = 0;
+  p.response = kTmfComplete;
+  p.conn = conn;
+
+  // The task set of the I_T nexus is the session's: every connection's tasks.
+  auto abort_matching = [&](bool all_luns) {
+    tasks.ForEach([&](Task* t) {
+      if (t->state == TaskState::kFree || t->state == TaskState::kSending) return;
+      if (!all_luns && t->lun_raw != lun_raw && DecodeLun(t->lun_raw) != lun) return;
+      Abort(t, slot);
+    });
+  };
+
+  switch (function) {
+    case scsi::TmfFunction::kAbortTask: {
+      Task* t = tasks.Find(rtt);
+      if (t && t->state == TaskState::kSending) {
+        // Its response is already queued (sent before this one): nothing left to abort.
+        p.response = kTmfNoTask;
+      } else if (t && t->state != TaskState::kFree) {
+        Abort(t, slot);
+      } else if (!SnLt(ref_cmd_sn, cmd_sn) ||
+                 session_->window().Check(ref_cmd_sn, false) == CmdSnWindow::Verdict::kDrop) {
+        // RFC 7143 11.5.1 c): not found and RefCmdSN outside the window.
+        p.response = kTmfNoTask;
+      }
+      // b): not found but RefCmdSN in the window and before this TMF: Function complete.
+      break;
+    }
+    case scsi::TmfFunction::kAbortTaskSet:
+    case scsi::TmfFunction::kClearTaskSet:
+      if (!lu) {
+        p.response = kTmfNoLun;
+        break;
+      }
+      abort_matching(false);
+      if (function == scsi::TmfFunction::kClearTaskSet) {
+        lu->AddUnitAttentionAll(scsi::asc::kCommandsClearedByAnotherInitiator,
+                                session_->mutable_nexus()->id);
+      }
+      break;
+    case scsi::TmfFunction::kLogicalUnitReset:
+      if (!lu) {
+        p.response = kTmfNoLun;
+        break;
+      }
+      abort_matching(false);
+      scsi::ResetLogicalUnit(lu.get(), session_->mutable_nexus());
+      break;
+    case scsi::TmfFunction::kTargetWarmReset:
+      abort_matching(true);
+      if (target) {
+        std::shared_ptr<const core::LunMap> luns = target->luns();
+        if (luns) {
+          for (const auto& [n, l] : *luns) {
+            if (l) scsi::ResetLogicalUnit(l.get(), session_->mutable_nexus());
+          }
+        }
+      }
+      break;
+    case scsi::TmfFunction::kTaskReassign:
+      p.response = kTmfReassignNotSupported;  // ERL0: no allegiance reassignment
+      break;
+    case scsi::TmfFunction::kClearAca:
+    case scsi::TmfFunction::kTargetColdReset:
+    default:
+      p.response = kTmfNotSupported;
+      break;
+  }
+  if (p.waiting == 0) {
+    p.used = false;
+    conn->SendTmfResponse(itt, p.response);
+  }
+}
+
+}  // namespace modtgt::iscsi
