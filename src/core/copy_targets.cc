@@ -7,6 +7,7 @@
 // was never given).
 #include <sys/socket.h>
 
+#include "core/accounts.h"
 #include "core/target.h"
 
 namespace modtgt::core {
@@ -19,11 +20,11 @@ std::shared_ptr<scsi::LogicalUnit> TargetRegistry::ResolveCopyTarget(const scsi:
     if (auto lu = scsi::FindLuByNaa(*nexus.target, naa, len)) return lu;
   }
   const auto* peer = reinterpret_cast<const sockaddr*>(&nexus.initiator_address);
+  const AccountRegistry* accounts = accounts_.load(std::memory_order_acquire);
   for (const std::shared_ptr<Target>& t : List()) {
     if (static_cast<const scsi::TargetView*>(t.get()) == nexus.target.get()) continue;
-    // TODO(modtgt): once targets have CHAP accounts, also require that this initiator
-    // could authenticate to t (an ACL admitting it is not enough then).
     if (!t->AllowsInitiator(peer, nexus.initiator_name)) continue;
+    if (accounts != nullptr && !accounts->BindingOf(t->tid()).incoming.empty()) continue;
     if (auto lu = scsi::FindLuByNaa(*t, naa, len)) return lu;
   }
   return nullptr;

@@ -91,6 +91,8 @@ class Target : public scsi::TargetView {
   Status InsertLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig* cfg);
 };
 
+class AccountRegistry;
+
 class TargetRegistry : public scsi::CopyTargetResolver {
  public:
   // Fails with kAlreadyExists on a duplicate tid or name (names compare case-insensitively),
@@ -103,14 +105,22 @@ class TargetRegistry : public scsi::CopyTargetResolver {
   std::vector<std::shared_ptr<Target>> List() const;  // by tid
 
   // scsi::CopyTargetResolver (copy_targets.cc): an LU of the nexus's own target, or of a
-  // registered target whose ACL admits the nexus's initiator name and address.
+  // registered target whose ACL admits the nexus's initiator name and address and that
+  // asks for no CHAP authentication (a session of another target cannot prove it knows
+  // that target's secret).
   std::shared_ptr<scsi::LogicalUnit> ResolveCopyTarget(const scsi::Nexus& nexus,
                                                        const uint8_t* naa,
                                                        size_t len) const override;
+  // The CHAP accounts the resolver consults (the daemon sets them once, before any
+  // session; null: no target asks for authentication). Must outlive the registry's use.
+  void set_accounts(const AccountRegistry* accounts) {
+    accounts_.store(accounts, std::memory_order_release);
+  }
 
  private:
   mutable std::mutex mu_;
   std::map<int, std::shared_ptr<Target>> targets_;  // GUARDED_BY(mu_)
+  std::atomic<const AccountRegistry*> accounts_{nullptr};
 };
 
 // Checks an iSCSI name (RFC 3720 3.2.6: "iqn." / "eui." / "naa." forms, lowercase).

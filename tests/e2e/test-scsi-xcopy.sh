@@ -6,7 +6,8 @@
 # target this initiator may not log in to is refused with COPY ABORTED / COPY TARGET DEVICE
 # NOT REACHABLE and leaves that LUN untouched, even though the initiator names it by its
 # real NAA designator; a LUN of another target whose ACL admits the initiator (name and
-# address) is reachable; one whose ACL admits the name from another address is not.
+# address) is reachable, until that target asks for CHAP; one whose ACL admits the name from
+# another address is not.
 source "$(dirname "$0")/functions.sh"
 requires qemu-img cmp head
 XCOPY=$MODTGT_BUILD/tests/tools/xcopy
@@ -70,6 +71,13 @@ cmp "$TMP/src" "$TMP/back2" || fail "a refused copy changed LUN 2"
 NAA_T3=$("$XCOPY" -i $ME naa "iscsi://$PORTAL/$T3/1")
 out=$("$XCOPY" -i $ME copy "$URL1" self "$NAA_T3" 0 0 $BLOCKS) || fail "copy to T3: $out"
 cmp "$TMP/src" "$TMP/t3l1.img" || fail "T3's LUN differs from what was copied"
+# Once T3 asks for CHAP, a session of T1 (which proved no secret of T3's) no longer reaches
+# it, although the ACL still admits this initiator.
+adm --mode account --op new --user xcopy-chap --password xcopy-secret-12
+adm --mode account --op bind --tid 3 --user xcopy-chap
+rc=0; out=$("$XCOPY" -i $ME copy "$URL1" self "$NAA_T3" 8 0 8) || rc=$?
+[ $rc -eq 2 ] && [ "$out" = "sense a/0d/02" ] || fail "copy into CHAP T3 not refused (rc $rc): $out"
+cmp "$TMP/src" "$TMP/t3l1.img" || fail "CHAP T3's LUN was written"
 out=$("$XCOPY" -i $ME naa "iscsi://$PORTAL/$T4/1" 2>&1) && fail "logged in to T4 from 127.0.0.1: $out"
 adm --mode target --op bind --tid 4 --initiator-address 127.0.0.1
 NAA_T4=$("$XCOPY" -i $ME naa "iscsi://$PORTAL/$T4/1")

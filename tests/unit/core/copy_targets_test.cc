@@ -2,7 +2,8 @@
 // Unit tests for src/core/copy_targets.cc: which LUs TargetRegistry resolves as EXTENDED
 // COPY copy targets for an I_T nexus. Its own target's LUs; another target's only when
 // that target's ACL admits the initiator's name and address; never a target that is not
-// registered; and a target leaves the resolver when it leaves the registry.
+// registered; never another target that asks for CHAP; and a target leaves the resolver
+// when it leaves the registry.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -10,6 +11,7 @@
 
 #include <memory>
 
+#include "core/accounts.h"
 #include "core/target.h"
 #include "fakes/mem_backend.h"
 #include "scsi/dispatch.h"
@@ -89,6 +91,21 @@ TEST_F(CopyTargetsTest, UnknownDesignatorsAndLengthsResolveToNothing) {
   EXPECT_EQ(reg_.ResolveCopyTarget(nexus_, naa.data(), naa.size()), nullptr);
   naa = scsi::LuNaaDesignator(*luns_[0]);
   EXPECT_EQ(reg_.ResolveCopyTarget(nexus_, naa.data(), 8), nullptr);  // an NAA 5 prefix
+}
+
+TEST_F(CopyTargetsTest, ATargetThatAsksForChapIsOutOfReach) {
+  AccountRegistry accounts;
+  reg_.set_accounts(&accounts);
+  ASSERT_TRUE(accounts.Add("alice", "0123456789abcdef").ok());
+  ASSERT_TRUE(accounts.Bind(2, "alice", /*outgoing=*/false).ok());  // t2 asks for CHAP
+  EXPECT_EQ(Resolve(1), nullptr);
+  ASSERT_TRUE(accounts.Bind(1, "alice", false).ok());  // its own target may too
+  EXPECT_EQ(Resolve(0), luns_[0]);
+  ASSERT_TRUE(accounts.Unbind(2, "alice", false).ok());
+  EXPECT_EQ(Resolve(1), luns_[1]);
+  ASSERT_TRUE(accounts.Bind(2, "alice", /*outgoing=*/true).ok());  // mutual CHAP only
+  EXPECT_EQ(Resolve(1), luns_[1]);
+  reg_.set_accounts(nullptr);
 }
 
 TEST_F(CopyTargetsTest, TargetsLeaveTheResolverWithTheRegistry) {
