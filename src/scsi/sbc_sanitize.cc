@@ -184,7 +184,12 @@ bool ParseOverwrite(Command* cmd, uint16_t plen, uint32_t* passes, bool* invert,
 
 }  // namespace
 
-bool CanBlockErase(const LogicalUnit& lu) { return SbcLbpEnabled(lu) && SbcLbprz(lu); }
+// BLOCK ERASE deallocates every LBA: afterwards they read as zero (LBPRZ) and GET LBA STATUS
+// must report them deallocated, which only a store that reports its real allocation can do
+// (one without get_lba_status answers "mapped"; libiscsi's Sanitize.BlockErase checks both).
+bool CanBlockErase(const LogicalUnit& lu) {
+  return SbcLbprz(lu) && lu.backend()->has_lba_status();
+}
 
 // ---- SANITIZE: SBC-4 5.30 ----
 void Sanitize(Command* cmd) {

@@ -7,9 +7,11 @@
 # PASS|FAIL|SKIP, note) and fails when
 #   - a test listed in the expected file does not pass,
 #   - a test fails that the allow-list does not name (each entry there says why),
-#   - LUN 1 advertises atomic writes (Block Limits VPD, read with tests/tools/block_limits)
+#   - LUN 1 advertises atomic writes (Block Limits VPD, read with tests/tools/lu_features)
 #     and a test of expected-pass-atomic.txt does not pass, or it advertises none and a
-#     WriteAtomic16 test is not SKIPped (never advertised, never half-implemented).
+#     WriteAtomic16 test is not SKIPped (never advertised, never half-implemented);
+#   - LUN 1 does not offer SANITIZE BLOCK ERASE (WABEREQ 0: a store that cannot report its
+#     allocation) and Sanitize.BlockErase is not SKIPped.
 #
 #   run.sh [--update] [--tests PATTERN] [--bstype NAME] [--size SIZE] [--expected FILE]
 #          [--allowed FILE] [OUTDIR]
@@ -30,12 +32,12 @@ source "$(dirname "$0")/../e2e/functions.sh"
 source "$(dirname "$0")/../e2e/ceph.sh"
 requires iscsi-test-cu python3 timeout
 HERE=$(cd "$(dirname "$0")" && pwd)
-[ -x "$MODTGT_BUILD/tests/tools/block_limits" ] ||
-  fail "$MODTGT_BUILD/tests/tools/block_limits is not built (libiscsi-dev at configure time)"
+[ -x "$MODTGT_BUILD/tests/tools/lu_features" ] ||
+  fail "$MODTGT_BUILD/tests/tools/lu_features is not built (libiscsi-dev at configure time)"
 UPDATE=0; PATTERN=.; OUT=; BSTYPE=rdwr; SIZE=1G; EXPECTED=$HERE/expected-pass.txt; OFLAGS=()
 ALLOWED=$HERE/allowed-failures.txt
 ATOMIC_LIST=$HERE/expected-pass-atomic.txt
-BLOCK_LIMITS=$MODTGT_BUILD/tests/tools/block_limits
+LU_FEATURES=$MODTGT_BUILD/tests/tools/lu_features
 while [ $# -gt 0 ]; do
   case "$1" in
     --update) UPDATE=1; shift;;
@@ -88,12 +90,14 @@ new_lun 2 64M readonly=1
 URL=iscsi://$PORTAL/$IQN/1
 MPURL=iscsi://$PORTAL2/$IQN/1
 ROURL=iscsi://$PORTAL/$IQN/2
-# What LUN 1 advertises for atomic writes: the store decides (bs_ram always; bs_uring only
-# where the file system takes RWF_ATOMIC, which depends on the machine).
-LIMITS=$("$BLOCK_LIMITS" "$URL") || fail "cannot read LUN 1's Block Limits VPD page"
-ATOMIC_MAX=$(echo "$LIMITS" | sed -n 's/.*max_atomic=\([0-9]*\).*/\1/p')
-ATOMIC_GRAN=$(echo "$LIMITS" | sed -n 's/.*granularity=\([0-9]*\).*/\1/p')
-info "LUN 1 advertises: $LIMITS"
+# What LUN 1 advertises where the store decides: atomic writes (bs_ram always; bs_uring only
+# where the file system takes RWF_ATOMIC, which depends on the machine) and BLOCK ERASE (a
+# thin store that reports its allocation: not one without get_lba_status, e.g. bs_rbd today).
+FEATURES=$("$LU_FEATURES" "$URL") || fail "cannot read LUN 1's VPD pages"
+ATOMIC_MAX=$(echo "$FEATURES" | sed -n 's/.*max_atomic=\([0-9]*\).*/\1/p')
+ATOMIC_GRAN=$(echo "$FEATURES" | sed -n 's/.*granularity=\([0-9]*\).*/\1/p')
+BLOCK_ERASE=$(echo "$FEATURES" | sed -n 's/.*block_erase=\([0-9]*\).*/\1/p')
+info "LUN 1 advertises: $FEATURES"
 
 iscsi-test-cu -l | grep -E '^ALL\.[^.]+\.[^.]+$' | grep -E "$PATTERN" > "$OUT/tests.txt" || true
 [ -s "$OUT/tests.txt" ] || fail "no test selected"
@@ -223,6 +227,16 @@ else
       bad=$((bad + 1))
     fi
   done < <(grep -v '^#' "$ATOMIC_LIST")
+fi
+if [ "${BLOCK_ERASE:-0}" = 0 ]; then
+  # No BLOCK ERASE offered: Sanitize.BlockErase must see it unsupported and skip.
+  must=$(echo "$must" | grep -vx 'ALL.Sanitize.BlockErase' || true)
+  if grep -qx ALL.Sanitize.BlockErase "$OUT/tests.txt" &&
+     [ "$(verdict ALL.Sanitize.BlockErase)" != SKIP ]; then
+    echo "ADVERTISED NONE: ALL.Sanitize.BlockErase ($(note ALL.Sanitize.BlockErase))" \
+      "although LUN 1 offers no BLOCK ERASE" >&2
+    bad=$((bad + 1))
+  fi
 fi
 while read -r t; do
   [ -n "$t" ] && grep -qx "$t" "$OUT/tests.txt" || continue

@@ -78,11 +78,12 @@ class WriteGate {
 
 class SanitizeTest : public SbcTest {
  protected:
-  void Make(bool thin) {
+  // `lba_status`: whether the thin store also reports its allocation.
+  void Make(bool thin, bool lba_status = true) {
     MemBackendCaps caps;
     caps.unmap = thin;
     caps.thin = thin;
-    caps.lba_status = thin;
+    caps.lba_status = thin && lba_status;
     MakeLu(kBlocks, 512, caps, /*thin_cfg=*/thin, /*async=*/true);
     backend_->Fill(0, uint64_t{kBlocks} * 512, 0x61);
     backend_->SetBeforeIo([this](const IoRequest& io) {
@@ -216,6 +217,15 @@ TEST_F(SanitizeTest, NoBlockEraseWithoutThinProvisioning) {
     if (d[off] == kSanitize) sas.push_back(GetBe16(d + off + 2));
   }
   EXPECT_EQ(sas, (std::vector<uint16_t>{kSaSanitizeOverwrite, kSaSanitizeExitFailureMode}));
+}
+
+// A thin store that cannot report its allocation would answer GET LBA STATUS "mapped" for
+// the LBAs a BLOCK ERASE has just deallocated: BLOCK ERASE is not offered there.
+TEST_F(SanitizeTest, NoBlockEraseWhereTheStoreCannotReportItsAllocation) {
+  Make(true, /*lba_status=*/false);
+  EXPECT_EQ(Vpd(0xb1)[7] & 0xf0, 0x00);  // WABEREQ 0
+  ExpectCheck(Submitted(SanitizeCdb(kSaSanitizeBlockErase, 0)), kIllegal, kInvalidCdb);
+  EXPECT_EQ(backend_->CountOps(IoOp::kUnmap), 0u);
 }
 
 TEST_F(SanitizeTest, WhileInProgressMostCommandsAreNotReadyWithProgress) {
