@@ -15,6 +15,8 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include "tool_connect.h"
+
 /* The parsed VPD page `page` of `lun`, its task in *task (to free), or NULL. */
 static void* vpd(struct iscsi_context* iscsi, int lun, int page, struct scsi_task** task) {
   *task = iscsi_inquiry_sync(iscsi, lun, 1, page, 255);
@@ -32,25 +34,15 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: %s iscsi://HOST:PORT/IQN/LUN\n", argv[0]);
     return 1;
   }
-  struct iscsi_context* iscsi = iscsi_create_context("iqn.2026-11.org.modtgt.test:lu-features");
-  struct iscsi_url* url = iscsi ? iscsi_parse_full_url(iscsi, argv[1]) : NULL;
-  if (url == NULL) {
-    fprintf(stderr, "bad URL %s\n", argv[1]);
-    return 1;
-  }
-  iscsi_set_targetname(iscsi, url->target);
-  iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
-  iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);
-  if (iscsi_full_connect_sync(iscsi, url->portal, url->lun) != 0) {
-    fprintf(stderr, "login failed: %s\n", iscsi_get_error(iscsi));
-    return 1;
-  }
+  int lun = 0;
+  struct iscsi_context* iscsi =
+      tool_connect("iqn.2026-11.org.modtgt.test:lu-features", argv[1], &lun);
+  if (iscsi == NULL) return 1;
   struct scsi_task* t1 = NULL;
   struct scsi_task* t2 = NULL;
-  struct scsi_inquiry_block_limits* bl =
-      vpd(iscsi, url->lun, SCSI_INQUIRY_PAGECODE_BLOCK_LIMITS, &t1);
+  struct scsi_inquiry_block_limits* bl = vpd(iscsi, lun, SCSI_INQUIRY_PAGECODE_BLOCK_LIMITS, &t1);
   struct scsi_inquiry_block_device_characteristics* bdc =
-      bl ? vpd(iscsi, url->lun, SCSI_INQUIRY_PAGECODE_BLOCK_DEVICE_CHARACTERISTICS, &t2) : NULL;
+      bl ? vpd(iscsi, lun, SCSI_INQUIRY_PAGECODE_BLOCK_DEVICE_CHARACTERISTICS, &t2) : NULL;
   if (bdc != NULL) {
     printf("max_atomic=%u alignment=%u granularity=%u block_erase=%d\n", bl->max_atomic_xfer_len,
            bl->atomic_align, bl->atomic_gran, bdc->wabereq != 0);
@@ -58,7 +50,6 @@ int main(int argc, char** argv) {
   if (t1) scsi_free_scsi_task(t1);
   if (t2) scsi_free_scsi_task(t2);
   iscsi_logout_sync(iscsi);
-  iscsi_destroy_url(url);
   iscsi_destroy_context(iscsi);
   return bdc != NULL ? 0 : 1;
 }

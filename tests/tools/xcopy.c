@@ -25,6 +25,8 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include "tool_connect.h"
+
 #define NAA_LEN 16
 #define MAX_SEGMENT_BLOCKS 65535u
 #define MAX_SEGMENTS 64u
@@ -33,23 +35,8 @@ static struct iscsi_context* iscsi;
 static int lun;
 
 static int connect_url(const char* initiator, const char* text) {
-  iscsi = iscsi_create_context(initiator);
-  struct iscsi_url* url = iscsi ? iscsi_parse_full_url(iscsi, text) : NULL;
-  if (url == NULL) {
-    fprintf(stderr, "bad URL %s\n", text);
-    return -1;
-  }
-  iscsi_set_targetname(iscsi, url->target);
-  iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
-  iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);
-  lun = url->lun;
-  if (iscsi_full_connect_sync(iscsi, url->portal, url->lun) != 0) {
-    printf("login failed: %s\n", iscsi_get_error(iscsi));
-    iscsi_destroy_url(url);
-    return -1;
-  }
-  iscsi_destroy_url(url);
-  return 0;
+  iscsi = tool_connect(initiator, text, &lun);
+  return iscsi ? 0 : -1;
 }
 
 /* Prints a failed task; returns the exit code it means. */

@@ -40,6 +40,14 @@ DeviceConfig Cfg(const std::string& bstype, const std::string& cfgstring,
   return c;
 }
 
+// Loads bs_ctest into `reg` and opens a RAM device of `size` bytes on it.
+Result<std::unique_ptr<scsi::Backend>> OpenCtestRam(ModuleRegistry* reg, uint64_t size) {
+  if (Status s = reg->LoadFile(TestModule("ctest")); !s.ok()) return s;
+  DeviceConfig cfg = Cfg("ctest", "ram");
+  cfg.size = size;
+  return reg->OpenDevice(cfg);
+}
+
 TEST(Device, FillDevConfigStripsOnlyTheModulesSubtype) {
   DeviceConfig c = Cfg("rdwr", "rdwr//srv/disk.img");
   c.bsopts = "a=b";
@@ -110,10 +118,7 @@ TEST(Device, InvalidStatusFromModuleBecomesMediumError) {
 
 TEST(Device, ManyConcurrentIosOnThePoolAllComplete) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  DeviceConfig cfg = Cfg("ctest", "ram");
-  cfg.size = 1 << 20;
-  auto dev = reg.OpenDevice(cfg);
+  auto dev = OpenCtestRam(&reg, 1 << 20);
   ASSERT_TRUE(dev.ok());
   auto* d = dynamic_cast<Device*>(dev->get());
   ASSERT_NE(d, nullptr);
@@ -546,7 +551,6 @@ TEST(Device, Abi10ModuleHasNoneOfThe11Callouts) {
   EXPECT_FALSE((*dev)->Reconfigure(rc).ok());
 }
 
-
 TEST(Device, Abi11ModuleHasNoneOfThe12Callouts) {
   ModuleRegistry reg;
   // Built as ABI 1.1 with a garbage get_lba_status beyond its struct_size and the bit that
@@ -572,38 +576,27 @@ TEST(Device, Abi11ModuleHasNoneOfThe12Callouts) {
 // get_lba_status through a C module (ABI 1.2): zero 4 KiB units are deallocated.
 TEST(Device, LbaStatusComesFromTheModule) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  DeviceConfig cfg = Cfg("ctest", "ram");
-  cfg.size = 64 * 1024;
-  auto dev = reg.OpenDevice(cfg);
+  auto dev = OpenCtestRam(&reg, 64 * 1024);
   ASSERT_TRUE(dev.ok());
   scsi::Backend* b = dev->get();
   ASSERT_TRUE(b->has_lba_status());
   IoLoop loop;
   std::vector<uint8_t> data(8192, 0x5a);
   ASSERT_EQ(loop.Write(b, data.data(), data.size(), 16384), MODTGT_STS_OK);
-  IoLoop::Cmd c;
-  loop.Prepare(&c, scsi::IoOp::kLbaStatus);
-  c.io.offset = 0;
-  c.io.length = 64 * 1024;
-  ASSERT_EQ(loop.Run(b, &c), MODTGT_STS_OK);
-  EXPECT_EQ(c.io.extent.state, MODTGT_LBA_DEALLOCATED);
-  EXPECT_EQ(c.io.extent.length, 16384u);
-  c.io.offset = 16384;
-  c.io.length = 48 * 1024;
-  ASSERT_EQ(loop.Run(b, &c), MODTGT_STS_OK);
-  EXPECT_EQ(c.io.extent.state, MODTGT_LBA_MAPPED);
-  EXPECT_EQ(c.io.extent.length, 8192u);
+  scsi::LbaExtent e;
+  ASSERT_EQ(loop.LbaStatus(b, 0, 64 * 1024, &e), MODTGT_STS_OK);
+  EXPECT_EQ(e.state, MODTGT_LBA_DEALLOCATED);
+  EXPECT_EQ(e.length, 16384u);
+  ASSERT_EQ(loop.LbaStatus(b, 16384, 48 * 1024, &e), MODTGT_STS_OK);
+  EXPECT_EQ(e.state, MODTGT_LBA_MAPPED);
+  EXPECT_EQ(e.length, 8192u);
 }
 
 // Atomic write limits declared from open() reach the SCSI layer; MODTGT_IO_ATOMIC reaches
 // the module's write().
 TEST(Device, AtomicLimitsAndFlagReachTheModule) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  DeviceConfig cfg = Cfg("ctest", "ram");
-  cfg.size = 1 << 20;
-  auto dev = reg.OpenDevice(cfg);
+  auto dev = OpenCtestRam(&reg, 1 << 20);
   ASSERT_TRUE(dev.ok());
   scsi::Backend* b = dev->get();
   EXPECT_EQ(b->atomic_limits().max_bytes, 64u * 1024);
@@ -631,13 +624,10 @@ TEST(Device, CxxModuleDeclaresAtomicLimitsPerDevice) {
   EXPECT_EQ((*atomic)->atomic_limits().max_bytes, 32u * 1024);
   ASSERT_TRUE((*plain)->has_lba_status());
   IoLoop loop;
-  IoLoop::Cmd c;
-  loop.Prepare(&c, scsi::IoOp::kLbaStatus);
-  c.io.offset = 1024;
-  c.io.length = 16384;
-  ASSERT_EQ(loop.Run(plain->get(), &c), MODTGT_STS_OK);
-  EXPECT_EQ(c.io.extent.state, MODTGT_LBA_MAPPED);
-  EXPECT_EQ(c.io.extent.length, 3072u);
+  scsi::LbaExtent e;
+  ASSERT_EQ(loop.LbaStatus(plain->get(), 1024, 16384, &e), MODTGT_STS_OK);
+  EXPECT_EQ(e.state, MODTGT_LBA_MAPPED);
+  EXPECT_EQ(e.length, 3072u);
 }
 
 // A module without MODTGT_CAP_ATOMIC_WRITE cannot make the daemon advertise atomic writes.

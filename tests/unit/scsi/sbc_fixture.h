@@ -143,13 +143,8 @@ class SbcTest : public ::testing::Test {
                   uint32_t edtl) {
     cmds_.push_back(std::make_unique<Command>());
     Command* cmd = cmds_.back().get();
-    std::memcpy(cmd->cdb, cdb.data(), cdb.size());
-    cmd->cdb_len = static_cast<uint8_t>(cdb.size());
+    testing::InitCommand(cmd, cdb, out, owner_.get());
     cmd->lu = lu_;
-    cmd->owner = owner_.get();
-    cmd->dir = out.empty() ? DataDirection::kRead : DataDirection::kWrite;
-    cmd->data.Resize(out.size());
-    if (!out.empty()) std::memcpy(cmd->data.data(), out.data(), out.size());
     cmd->expected_length = edtl == kNoEdtl ? static_cast<uint32_t>(out.size()) : edtl;
     return cmd;
   }
@@ -172,14 +167,7 @@ class SbcTest : public ::testing::Test {
     if (!target_) {
       target_ = std::make_shared<testing::FakeTarget>();
       target_->Add(lu_);
-      for (int i = 0; i < 3; ++i) {
-        nexus_[i].id = 700 + i;
-        nexus_[i].initiator_name = "iqn.2024-01.test:init" + std::to_string(i);
-        nexus_[i].initiator_port = nexus_[i].initiator_name + ",i,0x00023d00000" + std::to_string(i);
-        nexus_[i].target_name = "iqn.test:t";
-        nexus_[i].target_port = "iqn.test:t,t,0x0001";
-        nexus_[i].target = target_;
-      }
+      for (int i = 0; i < 3; ++i) testing::InitNexus(&nexus_[i], 700 + i, i, "iqn.test:t", target_);
     }
     if (!ua_cleared_[n]) {
       ua_cleared_[n] = true;

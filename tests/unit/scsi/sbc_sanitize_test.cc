@@ -6,12 +6,10 @@
 // reservation and VPD interplay. Through scsi::Submit, on a loop thread.
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <vector>
 
 #include "common/byteorder.h"
+#include "fakes/io_gate.h"
 #include "modtgt/module.h"
 #include "sbc_fixture.h"
 
@@ -39,42 +37,6 @@ std::vector<uint8_t> OverwriteParams(std::vector<uint8_t> pattern, uint8_t count
   for (size_t i = 0; i < pattern.size(); ++i) p[4 + i] = pattern[i];
   return p;
 }
-
-// A gate the backend's worker passes before each write or unmap (MemBackend::SetBeforeIo),
-// so a test can look at the LU while a sanitize operation is in the middle of its work.
-// Closed, it lets `permits` I/Os through and holds the next.
-class WriteGate {
- public:
-  void Close(int permits = 0) {
-    std::lock_guard<std::mutex> l(mu_);
-    open_ = false;
-    permits_ = permits;
-  }
-  void Open() {
-    std::lock_guard<std::mutex> l(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  void Pass() {
-    std::unique_lock<std::mutex> l(mu_);
-    ++arrived_;
-    cv_.notify_all();
-    cv_.wait(l, [this] { return open_ || permits_ > 0; });
-    if (!open_) --permits_;
-  }
-  // Waits until n I/Os in all have reached the gate.
-  bool WaitForArrivals(int n) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, std::chrono::seconds(10), [&] { return arrived_ >= n; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;
-  int permits_ = 0;
-  int arrived_ = 0;
-};
 
 class SanitizeTest : public SbcTest {
  protected:
@@ -109,21 +71,12 @@ class SanitizeTest : public SbcTest {
   // has ended.
   bool WaitIdle() {
     for (int i = 0; i < 100000 && lu_->sanitizing.load(); ++i) {
-      std::mutex m;
-      std::condition_variable cv;
-      bool ran = false;
-      owner_->loop()->Post([&] {
-        std::lock_guard<std::mutex> l(m);
-        ran = true;
-        cv.notify_all();
-      });
-      std::unique_lock<std::mutex> l(m);
-      if (!cv.wait_for(l, std::chrono::seconds(10), [&] { return ran; })) return false;
+      if (!testing::SyncLoop(owner_->loop())) return false;
     }
     return !lu_->sanitizing.load();
   }
   uint16_t Progress(const Command* c) { return GetBe16(c->sense + 16); }
-  WriteGate gate_;
+  testing::IoGate gate_;
   int started_done_ = 0;
 };
 

@@ -10,15 +10,14 @@
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "common/byteorder.h"
 #include "fakes/fake_owner.h"
+#include "fakes/io_gate.h"
 #include "fakes/mem_backend.h"
 #include "modtgt/module.h"
 #include "scsi/dispatch.h"
@@ -60,34 +59,6 @@ class FakeResolver : public CopyTargetResolver {
   mutable int calls = 0;
 };
 
-// Holds the backends' I/O at a gate (MemBackend::SetBeforeIo) while closed.
-class Gate {
- public:
-  void Close() { Set(false); }
-  void Open() { Set(true); }
-  void Pass() {
-    std::unique_lock<std::mutex> l(mu_);
-    ++arrived_;
-    cv_.notify_all();
-    cv_.wait(l, [this] { return open_; });
-  }
-  bool WaitForArrivals(int n) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, std::chrono::seconds(10), [&] { return arrived_ >= n; });
-  }
-
- private:
-  void Set(bool open) {
-    std::lock_guard<std::mutex> l(mu_);
-    open_ = open;
-    cv_.notify_all();
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;
-  int arrived_ = 0;
-};
-
 struct Sense {
   uint8_t key;
   uint16_t asc;
@@ -102,12 +73,7 @@ class XcopyTest : public ::testing::Test {
     lus_.push_back(AddLu(other_.get(), "iqn.2024-01.test:t2", 0));
     owner_ = std::make_unique<FakeOwner>(loop_.loop());
     for (int i = 0; i < 2; ++i) {
-      nexus_[i].id = 900 + i;
-      nexus_[i].initiator_name = "iqn.2024-01.test:init" + std::to_string(i);
-      nexus_[i].initiator_port = nexus_[i].initiator_name + ",i,0x00023d00000" + std::to_string(i);
-      nexus_[i].target_name = "iqn.2024-01.test:t1";
-      nexus_[i].target_port = "iqn.2024-01.test:t1,t,0x0001";
-      nexus_[i].target = target_;
+      testing::InitNexus(&nexus_[i], 900 + i, i, "iqn.2024-01.test:t1", target_);
     }
     for (int i = 0; i < 2; ++i) ClearUa(i, 0);
   }
@@ -135,14 +101,9 @@ class XcopyTest : public ::testing::Test {
                   uint64_t lun) {
     cmds_.push_back(std::make_unique<Command>());
     Command* cmd = cmds_.back().get();
-    std::memcpy(cmd->cdb, cdb.data(), cdb.size());
-    cmd->cdb_len = static_cast<uint8_t>(cdb.size());
+    testing::InitCommand(cmd, cdb, out, owner_.get());
     cmd->lun = lun;
     cmd->nexus = &nexus_[n];
-    cmd->owner = owner_.get();
-    cmd->dir = out.empty() ? DataDirection::kRead : DataDirection::kWrite;
-    cmd->data.Resize(out.size());
-    if (!out.empty()) std::memcpy(cmd->data.data(), out.data(), out.size());
     cmd->expected_length = out.empty() ? 65536 : static_cast<uint32_t>(out.size());
     return cmd;
   }
@@ -153,18 +114,7 @@ class XcopyTest : public ::testing::Test {
     return cmd;
   }
   // Waits until every closure posted to the loop before has run.
-  void SyncLoop() {
-    std::mutex m;
-    std::condition_variable cv;
-    bool ran = false;
-    owner_->loop()->Post([&] {
-      std::lock_guard<std::mutex> l(m);
-      ran = true;
-      cv.notify_all();
-    });
-    std::unique_lock<std::mutex> l(m);
-    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return ran; }));
-  }
+  void SyncLoop() { ASSERT_TRUE(testing::SyncLoop(owner_->loop())); }
   // Submits without waiting; the count of completed commands before is in started_.
   Command* Start(const std::vector<uint8_t>& cdb, const std::vector<uint8_t>& out, int n = 0) {
     started_ = owner_->done_count();
@@ -260,7 +210,7 @@ class XcopyTest : public ::testing::Test {
   }
 
   LoopThread loop_;
-  Gate gate_;
+  testing::IoGate gate_;
   std::shared_ptr<ResolvingTarget> target_;
   std::shared_ptr<ResolvingTarget> other_;
   std::vector<std::shared_ptr<LogicalUnit>> lus_;  // t1 LUN 0, 1, 2; t2 LUN 0
