@@ -266,6 +266,7 @@ int Run(const Options& opt) {
 
   core::TargetRegistry targets;
   core::AccountRegistry accounts;
+  targets.set_accounts(&accounts);  // EXTENDED COPY: no copy target that asks for CHAP
 
   std::vector<std::thread> loop_threads;
   for (auto& l : loops) loop_threads.emplace_back([p = l.get()] { p->Run(); });

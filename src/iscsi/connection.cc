@@ -410,6 +410,7 @@ LoginStatus Connection::PrepareSession(const Login& login, uint16_t* tsih) {
       host_->sessions()->Create(login.isid(), login.target(), login.session_params(),
                                 weak_from_this(), loop_, Describe(), &old);
   if (!s) return LoginStatus::kOutOfResources;
+  s->mutable_nexus()->initiator_address = peer_;  // EXTENDED COPY's ACL checks
   session_ = std::move(s);
   session_->window().Reset(login_cmd_sn_, Session::kCmdWindow);
   session_->AddConnection(this);
