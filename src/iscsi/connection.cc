@@ -13,7 +13,10 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "core/accounts.h"
 #include "core/target.h"
+#include "iscsi/chap.h"
+#include "iscsi/describe.h"
 
 namespace modtgt::iscsi {
 
@@ -25,21 +28,7 @@ constexpr uint32_t kEvOut = EPOLLOUT;
 constexpr uint8_t kFlagF = 0x80;
 
 std::string FormatAddress(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  uint16_t port = 0;
-  if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    port = ntohs(a->sin_port);
-    return std::string(host) + ":" + std::to_string(port);
-  }
-  if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-    port = ntohs(a->sin6_port);
-    return "[" + std::string(host) + "]:" + std::to_string(port);
-  }
-  return "?";
+  return FormatSockaddr(reinterpret_cast<const sockaddr*>(&ss));
 }
 
 }  // namespace
@@ -418,6 +407,26 @@ LoginStatus Connection::PrepareSession(const Login& login, uint16_t* tsih) {
     old.loop->Post([oc] { oc->Close("session reinstated"); });
   }
   return LoginStatus::kSuccess;
+}
+
+bool Connection::AuthenticationRequired(const core::Target* target) {
+  core::AccountRegistry* accounts = host_->accounts();
+  if (accounts == nullptr) return false;
+  return !accounts->BindingOf(target ? target->tid() : core::kDiscoveryTid).incoming.empty();
+}
+
+std::unique_ptr<Authenticator> Connection::NewAuthenticator(const std::string& method,
+                                                            const core::Target* target,
+                                                            const std::string& initiator_name) {
+  core::AccountRegistry* accounts = host_->accounts();
+  if (method != "CHAP" || accounts == nullptr) return nullptr;
+  core::AccountRegistry::Binding b =
+      accounts->BindingOf(target ? target->tid() : core::kDiscoveryTid);
+  // With no incoming account there is nobody to check the initiator against: CHAP is not
+  // offered (None is, when the initiator lists it).
+  if (b.incoming.empty()) return nullptr;
+  return std::make_unique<ChapAuthenticator>(accounts, std::move(b.incoming),
+                                             std::move(b.outgoing));
 }
 
 std::shared_ptr<core::Target> Connection::FindTarget(const std::string& name) {

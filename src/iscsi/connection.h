@@ -38,6 +38,7 @@
 #include "iscsi/transmitter.h"
 
 namespace modtgt::core {
+class AccountRegistry;
 class TargetRegistry;
 }
 
@@ -50,6 +51,8 @@ class ConnectionHost {
  public:
   virtual ~ConnectionHost() = default;
   virtual core::TargetRegistry* targets() = 0;
+  // CHAP accounts and their bindings; null: no authentication anywhere.
+  virtual core::AccountRegistry* accounts() { return nullptr; }
   virtual const TargetLimits& limits() = 0;
   virtual SessionTable* sessions() = 0;
   // Commands currently in the core, across connections (for Shutdown's drain). Thread-safe.
@@ -117,6 +120,11 @@ class Connection : public env::EventHandler,
   const sockaddr* local_address() override { return reinterpret_cast<const sockaddr*>(&local_); }
   uint16_t portal_group_tag() override { return tpgt_; }
   LoginStatus PrepareSession(const Login& login, uint16_t* tsih) override;
+  // CHAP is required when the target (null: discovery) has incoming accounts bound.
+  bool AuthenticationRequired(const core::Target* target) override;
+  std::unique_ptr<Authenticator> NewAuthenticator(const std::string& method,
+                                                  const core::Target* target,
+                                                  const std::string& initiator_name) override;
 
  private:
   enum class Phase : uint8_t { kLogin, kFullFeature, kLogout };

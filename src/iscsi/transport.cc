@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "core/target.h"
 #include "iscsi/connection.h"
+#include "iscsi/describe.h"
 #include "iscsi/session.h"
 
 namespace modtgt::iscsi {
@@ -70,18 +71,6 @@ Status ParsePortal(const std::string& portal, sockaddr_storage* ss, socklen_t* l
     return Status::OK();
   }
   return Status::InvalidArgument("bad address in portal '" + portal + "'");
-}
-
-std::string FormatSockaddr(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
-  }
-  const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-  inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-  return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
 }
 
 }  // namespace
@@ -251,7 +240,7 @@ Result<std::string> IscsiTransport::AddPortal(const std::string& portal) {
   auto li = std::make_unique<Impl::Listener>();
   li->impl = impl_.get();
   li->fd = fd;
-  li->address = FormatSockaddr(bound);
+  li->address = FormatSockaddr(reinterpret_cast<const sockaddr*>(&bound));
   Impl::Listener* raw = li.get();
   std::string addr = li->address;
   {
