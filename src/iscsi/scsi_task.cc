@@ -72,6 +72,7 @@ bool Connection::BeginScsiCommand() {
   if (bad) return false;
   Task* t = session_->tasks().Alloc();
   if (!t) return false;  // cannot happen: CanTake pauses first
+  session_->Charge(t, BufferCharge(edtl));
   t->conn = this;
   t->itt = bhs.itt();
   t->cmd_sn = bhs.Get32(24);
@@ -108,7 +109,7 @@ bool Connection::BeginScsiCommand() {
     pos += entry;
   }
   if (t->read && t->write) t->fail_early = true;  // bidirectional commands: not supported
-  if (write && edtl > kMaxWriteLength) t->fail_early = true;
+  if (write && edtl > host_->resources().max_write_length) t->fail_early = true;
   if (write && !t->fail_early) {
     t->data.Resize(edtl);
   } else {

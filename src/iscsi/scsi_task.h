@@ -62,6 +62,7 @@ struct Task : scsi::Command {
   bool fail_early = false;   // answered without the core (sense already set)
   bool data_error = false;   // a Data-Out sequence error: fail once the sequences close
   int tmf_slot = -1;         // the pending TMF waiting for it (tmf.h), -1: none
+  uint32_t charged = 0;      // bytes counted in the session's data in flight
   // Data-Out collection (writes)
   uint32_t received = 0;
   uint32_t unsol_end = 0;  // immediate + unsolicited data end offset
