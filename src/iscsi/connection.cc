@@ -18,7 +18,6 @@
 #include "core/target.h"
 #include "iscsi/chap.h"
 #include "iscsi/describe.h"
-#include "scsi/spc.h"
 
 namespace modtgt::iscsi {
 
@@ -251,25 +250,13 @@ bool Connection::CanTake(const uint8_t* bhs) {
     Pause();
     return false;
   }
+  // Back-pressure: a SCSI Command needs a free task of the session; wait for one.
   if ((bhs[0] & 0x3f) == static_cast<uint8_t>(Opcode::kScsiCommand) &&
-      phase_ == Phase::kFullFeature && !session_->discovery()) {
-    // Back-pressure: a SCSI Command needs a free task of the session, and room in the
-    // session's data budget for its buffer (one command always fits); wait for them.
-    const uint64_t in_flight = session_->data_in_flight();
-    if (session_->tasks().exhausted() ||
-        (in_flight > 0 &&
-         in_flight + BufferCharge(GetBe32(bhs + 20)) > host_->resources().max_session_data)) {
-      Pause();
-      return false;
-    }
+      phase_ == Phase::kFullFeature && session_->tasks().exhausted()) {
+    Pause();
+    return false;
   }
   return true;
-}
-
-uint32_t Connection::BufferCharge(uint32_t edtl) {
-  // A command's buffer never exceeds its EDTL, nor the largest transfer the SCSI layer
-  // accepts (writes beyond max_write_length fail before any buffer is sized).
-  return std::min<uint32_t>(edtl, scsi::kMaxTransferBytes);
 }
 
 void Connection::CheckPeer() {
@@ -581,6 +568,7 @@ void Connection::EnterFullFeature() {
     const ResourceLimits& res = host_->resources();
     session_->tasks().Allocate(res.max_cmds_per_session);
     session_->tasks().set_retain_limit(res.max_session_data / 4);
+    session_->set_data_budget(res.max_session_data);
   }
   host_->LoginCompleted(this);
   LOG_INFO("iscsi: %s session tsih %u: %s %s, %s", session_->discovery() ? "discovery" : "normal",

@@ -192,8 +192,6 @@ class Connection : public env::EventHandler,
   void ScheduleFlush();
   void Flush();
   void SetWantWrite(bool on);
-  // Bytes a SCSI command with this EDTL charges to the session's data budget.
-  static uint32_t BufferCharge(uint32_t edtl);
   // ---- scsi_task.cc ----
   // Header time: takes a task and sizes its buffer so immediate data lands in it. Returns
   // false if the PDU's data is to be discarded.

@@ -180,12 +180,50 @@ void Session::ReleaseSlot(Task* t) {
   }
 }
 
+uint32_t Session::Need(const Task* t) { return t->fail_early ? 0 : BufferCharge(t->edtl); }
+
+bool Session::Grant(Task* t) {
+  const uint32_t need = Need(t);
+  const bool fits = data_in_flight_ == 0 || data_in_flight_ + need <= data_budget_;
+  // First come, first served: nothing overtakes a waiting task (task attributes order).
+  if (!fits || (!budget_queue_.empty() && !serving_budget_)) {
+    if (!t->budget_wait) {
+      t->budget_wait = true;
+      budget_queue_.push_back(t);
+    }
+    return false;
+  }
+  t->granted = true;
+  t->charged = need;
+  data_in_flight_ += need;
+  return true;
+}
+
+void Session::ServeBudgetQueue() {
+  if (serving_budget_) return;  // a release inside Deliver: the outer loop goes on
+  serving_budget_ = true;
+  while (!budget_queue_.empty()) {
+    Task* t = budget_queue_.front();
+    if (data_in_flight_ != 0 && data_in_flight_ + Need(t) > data_budget_) break;
+    budget_queue_.erase(budget_queue_.begin());
+    t->budget_wait = false;
+    t->conn->Deliver(t);  // granted now (serving_budget_ lets it past the queue)
+  }
+  serving_budget_ = false;
+}
+
 void Session::ReleaseTask(Task* t) {
   if (t->state == TaskState::kFree) return;
   ReleaseSlot(t);
+  if (t->budget_wait) {
+    std::erase(budget_queue_, t);
+    t->budget_wait = false;
+  }
   data_in_flight_ -= t->charged;
   t->charged = 0;
+  t->granted = false;
   tasks_.Free(t);
+  if (!budget_queue_.empty()) ServeBudgetQueue();
   for (Connection* c : connections_) c->TaskFreed();
 }
 

@@ -175,13 +175,15 @@ class Session : public scsi::CommandOwner {
   void CommandDone(scsi::Command* cmd) override;
 
   // ---- Data buffers in flight (ResourceLimits::max_session_data) ----
-  // Bytes charged to the tasks that hold a buffer; a task's charge is returned by
-  // ReleaseTask.
+  // Tasks are granted their buffer (BufferCharge of their EDTL, none for a task failed
+  // early) in delivery order while the total stays within the budget; one task alone is
+  // always granted. A task that does not fit waits in a FIFO queue and is delivered again
+  // (Connection::Deliver) when ReleaseTask returns enough. Waiting never stops the input:
+  // a granted write's Data-Out may be behind the waiting command in the stream.
+  void set_data_budget(uint64_t bytes) { data_budget_ = bytes; }
   uint64_t data_in_flight() const { return data_in_flight_; }
-  void Charge(Task* t, uint32_t bytes) {
-    t->charged = bytes;
-    data_in_flight_ += bytes;
-  }
+  // True (and the task charged) if t may have its buffer now; false: t waits.
+  bool Grant(Task* t);
 
   // Ends the I_T nexus: every LU of the target forgets it (NexusGone: unit attentions,
   // SPC-2 reservation), and the target's session count drops, then the WhenEnded
@@ -195,6 +197,9 @@ class Session : public scsi::CommandOwner {
 
  private:
   void DrainHeld();
+  static uint32_t Need(const Task* t);
+  // Delivers the waiting tasks that now fit, in order.
+  void ServeBudgetQueue();
 
   const uint16_t tsih_;
   const uint64_t isid_;
@@ -207,6 +212,9 @@ class Session : public scsi::CommandOwner {
   bool ended_ = false;                               // GUARDED_BY(end_mu_)
   std::vector<std::function<void()>> end_waiters_;  // GUARDED_BY(end_mu_)
   uint64_t data_in_flight_ = 0;
+  uint64_t data_budget_ = UINT64_MAX;
+  std::vector<Task*> budget_queue_;  // FIFO; tasks with budget_wait set
+  bool serving_budget_ = false;
 
   CmdSnWindow window_;
   TaskSet tasks_;

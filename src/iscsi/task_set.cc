@@ -52,6 +52,8 @@ Task* TaskSet::Alloc() {
   t->lun_raw = 0;
   t->immediate = t->counted = t->read = t->write = false;
   t->delivered = t->tmf_aborted = t->fail_early = t->data_error = false;
+  t->granted = t->budget_wait = false;
+  t->charged = 0;
   t->tmf_slot = -1;
   t->received = t->unsol_end = t->unsol_next = t->unsol_data_sn = 0;
   t->unsol_open = false;
