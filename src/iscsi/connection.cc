@@ -60,8 +60,9 @@ Connection::Connection(ConnectionHost* host, env::EventLoop* loop, int fd, uint1
     if (!conn->closed_) conn->Flush();
     conn->MaybeFinish();
   };
-  const TargetLimits& lim = host_->limits();
-  max_recv_ = std::max<uint32_t>(8192, lim.max_recv_data_segment);
+  // RFC 7143 13.12: during login both sides use 8192 bytes; a longer data segment ends the
+  // connection before anything is allocated for it.
+  max_recv_ = kLoginMaxDataSegment;
 }
 
 Connection::~Connection() {
@@ -560,6 +561,7 @@ void Connection::EnterFullFeature() {
   tx_.SetDigests(conn_params_.header_digest, conn_params_.data_digest);
   max_recv_ = std::max<uint32_t>(512, conn_params_.max_recv_data_segment);
   max_xmit_ = std::max<uint32_t>(512, conn_params_.max_xmit_data_segment);
+  rx_.RequestCapacity(Receiver::kRecvBufferSize);
   if (login_timer_) loop_->CancelTimer(login_timer_);
   login_timer_ = 0;
   const std::string auth = login_->auth_summary();
