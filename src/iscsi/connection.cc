@@ -83,7 +83,8 @@ void Connection::Start() {
     if (auto c = w.lock()) {
       c->login_timer_ = 0;
       if (c->phase_ == Phase::kLogin && !c->closed_) {
-        LOG_WARN("iscsi: login timed out from %s", FormatAddress(c->peer_).c_str());
+        c->host_->LogDropped("login timed out from " + FormatAddress(c->peer_) +
+                             " (login_timeout)");
         c->Close("login timeout");
       }
     }
@@ -284,7 +285,9 @@ uint8_t* Connection::OnHeader(bool header_digest_ok) {
   }
   uint32_t dsl = rx_.data_segment_length();
   if (dsl > max_recv_) {
-    LOG_WARN("iscsi: %u-byte data segment exceeds MaxRecvDataSegmentLength %u", dsl, max_recv_);
+    host_->LogDropped("dropping " + FormatAddress(peer_) + ": a " + std::to_string(dsl) +
+                      "-byte data segment exceeds MaxRecvDataSegmentLength " +
+                      std::to_string(max_recv_));
     Close("data segment too long");
     return nullptr;
   }

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "env/event_loop.h"
 #include "iscsi/login.h"
 #include "iscsi/options.h"
@@ -69,6 +70,9 @@ class ConnectionHost {
   // Called on the connection's loop when it enters full feature phase (it no longer counts
   // against the pending-login limits).
   virtual void LoginCompleted(Connection* conn) {}
+  // Logs a connection dropped for a limit (e.g. the login timeout). A flood of them must
+  // not flood the log: the transport logs at most one a second. Thread-safe.
+  virtual void LogDropped(const std::string& what) { LOG_WARN("iscsi: %s", what.c_str()); }
 };
 
 class Connection : public env::EventHandler,

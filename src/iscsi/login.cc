@@ -300,7 +300,7 @@ std::string Login::Impl::Context() const {
   c += " from " + FormatSockaddr(env->peer_address());
   if (target != nullptr) {
     c += " to target " + target->name() + " (tid " + std::to_string(target->tid()) + ")";
-  } else if (names_done && sp.discovery) {
+  } else if (sp.discovery) {
     c += " (discovery session)";
   }
   return c;

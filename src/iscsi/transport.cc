@@ -161,6 +161,11 @@ struct IscsiTransport::Impl : public ConnectionHost {
     loop->Post([loop, sp]() mutable { loop->Post([sp] {}); });
   }
 
+  void LogDropped(const std::string& what) override {
+    std::lock_guard<std::mutex> l(mu);
+    LogRefusal(what);
+  }
+
   // REQUIRES: mu held. Logs a refused or dropped connection, at most once a second.
   void LogRefusal(const std::string& what) {
     uint64_t now = env::EventLoop::NowMs();
@@ -170,7 +175,8 @@ struct IscsiTransport::Impl : public ConnectionHost {
     }
     LOG_WARN("iscsi: %s%s", what.c_str(),
              refusals_unlogged ? (" (and " + std::to_string(refusals_unlogged) +
-                                  " more refused or dropped in the last second)")
+                                  " more connections refused or dropped since the last "
+                                  "such line)")
                                      .c_str()
                                : "");
     refusal_log_ms = now;
