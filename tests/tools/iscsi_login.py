@@ -8,6 +8,8 @@ It can also misbehave on purpose, to check the target refuses: send our own chal
 (--reflect), a CHAP_R of the wrong length (--short-response), a base64 response (--base64),
 CHAP keys out of order (--out-of-order), or skip the security stage (--skip-security).
 
+With --hold it prints the JSON once logged in and stays logged in until stdin ends.
+
 Prints one JSON object on stdout:
   {"status": "0x0000", "algorithm": 7, "mutual_verified": true, "inquiry": "...",
    "targets": [...], "error": "..."}
@@ -256,6 +258,10 @@ def run(a, result):
         if status != 0 or len(data) < 36:
             raise Fail("INQUIRY failed (status 0x%02x)" % status)
         result["inquiry"] = (data[8:16] + b" " + data[16:32]).decode(errors="replace").strip()
+    if a.hold:
+        print(json.dumps(result), flush=True)
+        result["printed"] = True
+        sys.stdin.read()  # logged in until stdin ends
     c.logout()
 
 
@@ -279,6 +285,8 @@ def main():
     p.add_argument("--base64", action="store_true", help="CHAP_R in base64 (0b)")
     p.add_argument("--out-of-order", action="store_true", help="CHAP_N/CHAP_R before CHAP_A")
     p.add_argument("--skip-security", action="store_true", help="start in the operational stage")
+    p.add_argument("--hold", action="store_true",
+                   help="once logged in, print the result and stay logged in until stdin ends")
     a = p.parse_args()
     if not a.discovery and not a.target:
         p.error("--target or --discovery")
@@ -292,7 +300,8 @@ def main():
     except (Fail, OSError, KeyError, ValueError) as e:
         result["error"] = str(e)
         rc = 2
-    print(json.dumps(result))
+    if not result.pop("printed", False):
+        print(json.dumps(result))
     return rc
 
 
