@@ -479,7 +479,7 @@ void Connection::StartNexusChecks(const std::vector<SessionTable::Entry>& others
     if (e.loop != nullptr) {
       e.loop->Post(std::move(check));
     } else {
-      check();
+      answer();  // no loop to look at it on (never so in the transport)
     }
   }
   nexus_timer_ = loop_->AddTimer(kNexusWaitMs, [self, gen] {
@@ -523,11 +523,17 @@ LoginStatus Connection::PrepareSession(const Login& login, uint16_t* tsih) {
   session_->window().Reset(login_cmd_sn_, host_->resources().max_cmds_per_session);
   session_->AddConnection(this);
   *tsih = session_->tsih();
-  // The reinstated session (if any) is among these, marked closing; StartNexusChecks
-  // closes it on its loop.
-  StartNexusChecks(host_->sessions()->SameInitiator(login.session_params().initiator_name,
-                                                    login.target().get(), session_.get()),
-                   old.session ? old.session->tsih() : 0);
+  // The reinstated session (if any, marked closing) is closed on its loop by
+  // StartNexusChecks; a normal one is among the same initiator's, a discovery one (no
+  // nexus) is added.
+  std::vector<SessionTable::Entry> others = host_->sessions()->SameInitiator(
+      login.session_params().initiator_name, login.target().get(), session_.get());
+  if (old.session &&
+      std::none_of(others.begin(), others.end(),
+                   [&](const SessionTable::Entry& e) { return e.session == old.session; })) {
+    others.push_back(old);
+  }
+  StartNexusChecks(others, old.session ? old.session->tsih() : 0);
   return LoginStatus::kSuccess;
 }
 

@@ -94,6 +94,20 @@ TEST_F(ConnectionTest, LogoutClosesSessionAndReinstatementReplacesOld) {
   EXPECT_TRUE(transport_->Sessions().empty());
 }
 
+TEST_F(ConnectionTest, DiscoverySessionReinstatementClosesTheOldOne) {
+  const std::vector<std::pair<std::string, std::string>> disc = {
+      {"InitiatorName", kInitiatorName}, {"SessionType", "Discovery"}};
+  Client a(port_);
+  RxPdu r;
+  ASSERT_TRUE(a.Login(disc, &r));
+  ASSERT_EQ(r.bhs.b[36], 0);
+  Client b(port_);
+  ASSERT_TRUE(b.Login(disc, &r));  // same name and ISID
+  ASSERT_EQ(r.bhs.b[36], 0);
+  EXPECT_TRUE(a.Closed());
+  ASSERT_TRUE(transport_->WaitForConnectionsForTest(1, 10000));
+}
+
 TEST_F(ConnectionTest, OversizedDataSegmentDropsConnection) {
   Client c(port_);
   Ready(&c);
