@@ -563,6 +563,7 @@ LoginStatus Login::Impl::ProcessText(const KeyValues& kvs, int csg, KeyValues* a
     }
   }
   KeyValues auth_keys;
+  bool auth_offered = false;  // AuthMethod is in this request
   for (const auto& [k, v] : kvs) {
     switch (Classify(k)) {
       case KeyClass::kLoginName:
@@ -585,6 +586,7 @@ LoginStatus Login::Impl::ProcessText(const KeyValues& kvs, int csg, KeyValues* a
         // RFC 7143 6.3.1: security keys belong to the SecurityNegotiation stage.
         if (csg != kSecurityStage) return LoginStatus::kInitiatorError;
         if (k == "AuthMethod") {
+          auth_offered = true;
           LoginStatus st = NegotiateAuthMethod(v, answer);
           if (st != LoginStatus::kSuccess) return st;
         } else {
@@ -613,9 +615,12 @@ LoginStatus Login::Impl::ProcessText(const KeyValues& kvs, int csg, KeyValues* a
     }
   }
   if (!auth_keys.empty()) {
-    if (auth == nullptr) {
-      // CHAP_* etc. without having agreed on that AuthMethod.
-      return LoginStatus::kInitiatorError;
+    if (auth == nullptr || auth_offered) {
+      // CHAP_* etc. before the target chose that AuthMethod (RFC 7143 12.1.3: the method's
+      // keys follow the target's answer to the offer).
+      reason = LogQuote(auth_keys.front().first) + " before the target chose AuthMethod=" +
+               (auth != nullptr ? auth_method : "CHAP") + " (keys out of order)";
+      return LoginStatus::kAuthenticationFailure;
     }
     LoginStatus st = auth->Step(auth_keys, answer);
     if (st != LoginStatus::kSuccess) {
