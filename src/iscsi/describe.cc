@@ -9,22 +9,6 @@
 
 namespace modtgt::iscsi {
 
-std::string FormatSockaddr(const sockaddr* sa) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (sa == nullptr) return "?";
-  if (sa->sa_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(sa);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
-  }
-  if (sa->sa_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(sa);
-    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
-  }
-  return "?";
-}
-
 std::string FormatHost(const sockaddr* sa) {
   char host[INET6_ADDRSTRLEN] = "?";
   if (sa == nullptr) return "?";
@@ -45,6 +29,20 @@ std::string FormatHost(const sockaddr* sa) {
     return host;
   }
   return "?";
+}
+
+std::string FormatSockaddr(const sockaddr* sa) {
+  if (sa == nullptr || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) return "?";
+  const std::string host = FormatHost(sa);
+  uint16_t port = 0;
+  if (sa->sa_family == AF_INET) {
+    port = ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
+  } else {
+    port = ntohs(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port);
+  }
+  // An IPv6 host (a colon in it) goes in brackets; IPv4-mapped ones are shown as IPv4.
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 std::string LogQuote(std::string_view s, size_t max) {

@@ -13,7 +13,7 @@
 namespace modtgt::iscsi {
 
 // "127.0.0.1:3260", "[::1]:3260"; "?" for null or a family other than IPv4/IPv6. An
-// IPv4-mapped IPv6 address is shown as it is ("[::ffff:10.0.0.1]:3260").
+// IPv4-mapped IPv6 address is shown as IPv4 ("10.0.0.1:3260").
 std::string FormatSockaddr(const sockaddr* sa);
 // The host part only ("127.0.0.1", "::1"), IPv4-mapped IPv6 as IPv4 ("10.0.0.1"): the key
 // the per-address connection limits count on. "?" for anything else.

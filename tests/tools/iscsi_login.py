@@ -108,14 +108,22 @@ class Conn:
         data = self.recv_exact(dlen + (-dlen % 4))[:dlen] if dlen else b""
         return bhs, data
 
-    def login(self, flags, pairs):
+    def header(self, opcode, flags, cmd_sn, new_itt=True):
+        """A request BHS: opcode, flags, ITT (a new one unless new_itt is False), CmdSN,
+        ExpStatSN."""
         bhs = bytearray(48)
-        bhs[0] = 0x43
+        bhs[0] = opcode
         bhs[1] = flags
-        bhs[8:14] = self.isid
+        if new_itt:
+            self.itt += 1
         struct.pack_into(">I", bhs, 16, self.itt)
-        struct.pack_into(">I", bhs, 24, self.cmd_sn)
+        struct.pack_into(">I", bhs, 24, cmd_sn)
         struct.pack_into(">I", bhs, 28, self.exp_stat_sn)
+        return bhs
+
+    def login(self, flags, pairs):
+        bhs = self.header(0x43, flags, self.cmd_sn, new_itt=False)  # one ITT per login
+        bhs[8:14] = self.isid
         self.send(bhs, keys(pairs))
         rbhs, data = self.recv()
         if rbhs[0] & 0x3F != 0x23:
@@ -128,15 +136,9 @@ class Conn:
         return rbhs[1], parse_keys(data)
 
     def command(self, lun, cdb, edtl):
-        bhs = bytearray(48)
-        bhs[0] = 0x01
-        bhs[1] = 0x80 | 0x40 | 1  # F, R, SIMPLE
+        bhs = self.header(0x01, 0x80 | 0x40 | 1, self.exp_cmd_sn)  # F, R, SIMPLE
         bhs[9] = lun
-        self.itt += 1
-        struct.pack_into(">I", bhs, 16, self.itt)
         struct.pack_into(">I", bhs, 20, edtl)
-        struct.pack_into(">I", bhs, 24, self.exp_cmd_sn)
-        struct.pack_into(">I", bhs, 28, self.exp_stat_sn)
         bhs[32:32 + len(cdb)] = cdb
         self.send(bhs)
         data = b""
@@ -159,14 +161,8 @@ class Conn:
         return status, data
 
     def text(self, pairs):
-        bhs = bytearray(48)
-        bhs[0] = 0x44
-        bhs[1] = 0x80
-        self.itt += 1
-        struct.pack_into(">I", bhs, 16, self.itt)
+        bhs = self.header(0x44, 0x80, self.exp_cmd_sn)
         struct.pack_into(">I", bhs, 20, 0xFFFFFFFF)
-        struct.pack_into(">I", bhs, 24, self.exp_cmd_sn)
-        struct.pack_into(">I", bhs, 28, self.exp_stat_sn)
         self.send(bhs, keys(pairs))
         rbhs, data = self.recv()
         if rbhs[0] & 0x3F != 0x24:
@@ -176,14 +172,7 @@ class Conn:
                 for k, _, v in [item.decode().partition("=")] if k == "TargetName"]
 
     def logout(self):
-        bhs = bytearray(48)
-        bhs[0] = 0x46
-        bhs[1] = 0x80
-        self.itt += 1
-        struct.pack_into(">I", bhs, 16, self.itt)
-        struct.pack_into(">I", bhs, 24, self.exp_cmd_sn)
-        struct.pack_into(">I", bhs, 28, self.exp_stat_sn)
-        self.send(bhs)
+        self.send(self.header(0x46, 0x80, self.exp_cmd_sn))
         rbhs, _ = self.recv()
         if rbhs[0] & 0x3F != 0x26 or rbhs[2] != 0:
             raise Fail("logout failed")

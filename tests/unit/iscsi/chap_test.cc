@@ -140,6 +140,22 @@ class ChapExchange : public ::testing::Test {
     EXPECT_EQ(challenge->size(), kChapChallengeLength);
     EXPECT_FALSE(a->done());
   }
+  // An authenticator past round one (offer `offer`): what the target answered.
+  struct Started {
+    std::unique_ptr<ChapAuthenticator> a;
+    ChapAlgorithm alg = ChapAlgorithm::kMd5;
+    uint8_t id = 0;
+    std::vector<uint8_t> c;
+  };
+  Started Start(const std::string& offer, bool outgoing = true) {
+    Started s;
+    s.a = Make(outgoing);
+    Algorithm(s.a.get(), offer, &s.alg, &s.id, &s.c);
+    return s;
+  }
+  std::string Answer(const Started& s, const std::string& secret = kSecret) {
+    return Answer(s.alg, s.id, s.c, secret);
+  }
   std::string Answer(ChapAlgorithm alg, uint8_t id, const std::vector<uint8_t>& challenge,
                      const std::string& secret = kSecret) {
     return "0x" + Response(alg, id, secret, challenge);
@@ -163,21 +179,16 @@ class ChapExchange : public ::testing::Test {
 TEST_F(ChapExchange, OneWayEachAlgorithm) {
   for (auto want : {ChapAlgorithm::kMd5, ChapAlgorithm::kSha1, ChapAlgorithm::kSha256,
                     ChapAlgorithm::kSha3_256}) {
-    auto a = Make();
-    ChapAlgorithm alg;
-    uint8_t id;
-    std::vector<uint8_t> c;
-    Algorithm(a.get(), std::to_string(static_cast<int>(want)), &alg, &id, &c);
-    ASSERT_EQ(alg, want);
+    Started s = Start(std::to_string(static_cast<int>(want)));
+    ASSERT_EQ(s.alg, want);
     KeyValues out;
-    ASSERT_EQ(a->Step({{"CHAP_N", kUser}, {"CHAP_R", Answer(alg, id, c)}}, &out),
-              LoginStatus::kSuccess)
-        << a->FailureReason();
+    ASSERT_EQ(s.a->Step({{"CHAP_N", kUser}, {"CHAP_R", Answer(s)}}, &out), LoginStatus::kSuccess)
+        << s.a->FailureReason();
     EXPECT_TRUE(out.empty());
-    EXPECT_TRUE(a->done());
-    EXPECT_EQ(a->user(), kUser);
-    EXPECT_FALSE(a->mutual());
-    EXPECT_NE(a->Summary().find(ChapAlgorithmName(want)), std::string::npos);
+    EXPECT_TRUE(s.a->done());
+    EXPECT_EQ(s.a->user(), kUser);
+    EXPECT_FALSE(s.a->mutual());
+    EXPECT_NE(s.a->Summary().find(ChapAlgorithmName(want)), std::string::npos);
   }
 }
 
@@ -190,14 +201,7 @@ TEST_F(ChapExchange, InitiatorPreferenceOrderWins) {
                {"99,6,5", ChapAlgorithm::kSha1},
                {"x,0x8,5", ChapAlgorithm::kSha3_256},
                {"8,7,6,5", ChapAlgorithm::kSha3_256}};
-  for (const Case& k : cases) {
-    auto a = Make();
-    ChapAlgorithm alg;
-    uint8_t id;
-    std::vector<uint8_t> c;
-    Algorithm(a.get(), k.offer, &alg, &id, &c);
-    EXPECT_EQ(alg, k.want) << k.offer;
-  }
+  for (const Case& k : cases) EXPECT_EQ(Start(k.offer).alg, k.want) << k.offer;
 }
 
 TEST_F(ChapExchange, NoAlgorithmInCommonFails) {
@@ -210,59 +214,43 @@ TEST_F(ChapExchange, MutualEachAlgorithm) {
   for (int i = 0; i < 32; i++) ichallenge.push_back(static_cast<uint8_t>(0xa0 + i));
   for (auto want : {ChapAlgorithm::kMd5, ChapAlgorithm::kSha1, ChapAlgorithm::kSha256,
                     ChapAlgorithm::kSha3_256}) {
-    auto a = Make();
-    ChapAlgorithm alg;
-    uint8_t id;
-    std::vector<uint8_t> c;
-    Algorithm(a.get(), std::to_string(static_cast<int>(want)), &alg, &id, &c);
+    Started s = Start(std::to_string(static_cast<int>(want)));
     KeyValues out;
-    ASSERT_EQ(a->Step({{"CHAP_N", kUser},
-                       {"CHAP_R", Answer(alg, id, c)},
-                       {"CHAP_I", "77"},
-                       {"CHAP_C", EncodeHex(ichallenge.data(), ichallenge.size())}},
-                      &out),
+    ASSERT_EQ(s.a->Step({{"CHAP_N", kUser},
+                         {"CHAP_R", Answer(s)},
+                         {"CHAP_I", "77"},
+                         {"CHAP_C", EncodeHex(ichallenge.data(), ichallenge.size())}},
+                        &out),
               LoginStatus::kSuccess)
-        << a->FailureReason();
+        << s.a->FailureReason();
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0], (std::pair<std::string, std::string>{"CHAP_N", kTargetUser}));
     EXPECT_EQ(out[1].first, "CHAP_R");
-    EXPECT_EQ(out[1].second, Answer(alg, 77, ichallenge, kTargetSecret));
-    EXPECT_TRUE(a->done());
-    EXPECT_TRUE(a->mutual());
+    EXPECT_EQ(out[1].second, Answer(s.alg, 77, ichallenge, kTargetSecret));
+    EXPECT_TRUE(s.a->done());
+    EXPECT_TRUE(s.a->mutual());
   }
 }
 
 // Python: hashlib.sha256(bytes([0x05]) + b"target-secret-456" + bytes(range(16))).hexdigest()
 TEST_F(ChapExchange, MutualAnswerMatchesIndependentVector) {
-  auto a = Make();
-  ChapAlgorithm alg;
-  uint8_t id;
-  std::vector<uint8_t> c;
-  Algorithm(a.get(), "7", &alg, &id, &c);
+  Started s = Start("7");
   KeyValues out;
-  ASSERT_EQ(a->Step({{"CHAP_N", kUser},
-                     {"CHAP_R", Answer(alg, id, c)},
-                     {"CHAP_I", "0x05"},
-                     {"CHAP_C",
-                      "0b"
-                      "AAECAwQFBgcICQoLDA0ODw=="}},
-                    &out),
+  ASSERT_EQ(s.a->Step({{"CHAP_N", kUser},
+                       {"CHAP_R", Answer(s)},
+                       {"CHAP_I", "0x05"},
+                       {"CHAP_C", "0bAAECAwQFBgcICQoLDA0ODw=="}},
+                      &out),
             LoginStatus::kSuccess)
-      << a->FailureReason();
+      << s.a->FailureReason();
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[1].second,
-            "0x"
-            "10f2d33fc4af39d73dd3ed80594f3eea502a6ae1131d5897d6f1832dcb0ed977");
+  EXPECT_EQ(out[1].second, "0x10f2d33fc4af39d73dd3ed80594f3eea502a6ae1131d5897d6f1832dcb0ed977");
 }
 
 TEST_F(ChapExchange, Base64AndUppercaseHexResponsesAccepted) {
-  auto a = Make();
-  ChapAlgorithm alg;
-  uint8_t id;
-  std::vector<uint8_t> c;
-  Algorithm(a.get(), "5", &alg, &id, &c);
+  Started s = Start("5");
   std::vector<uint8_t> r;
-  ASSERT_TRUE(ChapResponse(alg, id, kSecret, c, &r));
+  ASSERT_TRUE(ChapResponse(s.alg, s.id, kSecret, s.c, &r));
   // The 16 bytes in base64 (RFC 4648 section 4), encoded here so the test does not lean
   // on the decoder it checks.
   static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -276,162 +264,97 @@ TEST_F(ChapExchange, Base64AndUppercaseHexResponsesAccepted) {
     b64 += i + 2 < r.size() ? kB64[v & 63] : '=';
   }
   KeyValues out;
-  ASSERT_EQ(a->Step({{"CHAP_N", kUser}, {"CHAP_R", b64}}, &out), LoginStatus::kSuccess)
-      << b64 << ": " << a->FailureReason();
-  EXPECT_TRUE(a->done());
+  ASSERT_EQ(s.a->Step({{"CHAP_N", kUser}, {"CHAP_R", b64}}, &out), LoginStatus::kSuccess)
+      << b64 << ": " << s.a->FailureReason();
+  EXPECT_TRUE(s.a->done());
 
-  auto b = Make();
-  Algorithm(b.get(), "5", &alg, &id, &c);
-  std::string upper = "0X" + Response(alg, id, kSecret, c);
+  Started u = Start("5");
+  std::string upper = "0X" + Response(u.alg, u.id, kSecret, u.c);
   for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  ASSERT_EQ(b->Step({{"CHAP_N", kUser}, {"CHAP_R", upper}}, &out), LoginStatus::kSuccess)
-      << b->FailureReason();
+  ASSERT_EQ(u.a->Step({{"CHAP_N", kUser}, {"CHAP_R", upper}}, &out), LoginStatus::kSuccess)
+      << u.a->FailureReason();
 }
 
 TEST_F(ChapExchange, WrongSecretFails) {
-  auto a = Make();
-  ChapAlgorithm alg;
-  uint8_t id;
-  std::vector<uint8_t> c;
-  Algorithm(a.get(), "5", &alg, &id, &c);
-  const std::string r = Answer(alg, id, c, "not-the-secret!");
-  ExpectRefused(a.get(), {{"CHAP_N", kUser}, {"CHAP_R", r}}, "wrong response");
-  EXPECT_EQ(a->FailureReason().find(r.substr(2)), std::string::npos) << "response logged";
+  Started s = Start("5");
+  const std::string r = Answer(s, "not-the-secret!");
+  ExpectRefused(s.a.get(), {{"CHAP_N", kUser}, {"CHAP_R", r}}, "wrong response");
+  EXPECT_EQ(s.a->FailureReason().find(r.substr(2)), std::string::npos) << "response logged";
 }
 
 TEST_F(ChapExchange, ResponseToAnotherChallengeFails) {
-  auto a = Make();
-  ChapAlgorithm alg;
-  uint8_t id;
-  std::vector<uint8_t> c;
-  Algorithm(a.get(), "5", &alg, &id, &c);
-  c[0] ^= 1;
-  ExpectRefused(a.get(), {{"CHAP_N", kUser}, {"CHAP_R", Answer(alg, id, c)}}, "wrong response");
-  auto b = Make();
-  Algorithm(b.get(), "5", &alg, &id, &c);
-  ExpectRefused(b.get(), {{"CHAP_N", kUser}, {"CHAP_R", Answer(alg, id + 1, c)}}, "wrong response");
+  Started s = Start("5");
+  s.c[0] ^= 1;
+  ExpectRefused(s.a.get(), {{"CHAP_N", kUser}, {"CHAP_R", Answer(s)}}, "wrong response");
+  Started t = Start("5");
+  t.id++;
+  ExpectRefused(t.a.get(), {{"CHAP_N", kUser}, {"CHAP_R", Answer(t)}}, "wrong response");
 }
 
 TEST_F(ChapExchange, WrongLengthResponseFails) {
-  auto a = Make();
-  ChapAlgorithm alg;
-  uint8_t id;
-  std::vector<uint8_t> c;
-  Algorithm(a.get(), "7", &alg, &id, &c);
+  Started s = Start("7");
   // An MD5-sized answer to a SHA-256 exchange.
-  ExpectRefused(a.get(), {{"CHAP_N", kUser}, {"CHAP_R", "0x" + std::string(32, 'a')}},
+  ExpectRefused(s.a.get(), {{"CHAP_N", kUser}, {"CHAP_R", "0x" + std::string(32, 'a')}},
                 "CHAP_R of 16 bytes");
-  auto b = Make();
-  Algorithm(b.get(), "5", &alg, &id, &c);
-  ExpectRefused(b.get(), {{"CHAP_N", kUser}, {"CHAP_R", Answer(alg, id, c) + "00"}},
+  Started t = Start("5");
+  ExpectRefused(t.a.get(), {{"CHAP_N", kUser}, {"CHAP_R", Answer(t) + "00"}},
                 "CHAP_R of 17 bytes");
 }
 
 TEST_F(ChapExchange, MalformedResponseFails) {
   for (const char* bad : {"", "0x", "0xzz", "abcdef", "0b!!!!", "0y00", "0b====="}) {
-    auto a = Make();
-    ChapAlgorithm alg;
-    uint8_t id;
-    std::vector<uint8_t> c;
-    Algorithm(a.get(), "5", &alg, &id, &c);
-    ExpectRefused(a.get(), {{"CHAP_N", kUser}, {"CHAP_R", bad}}, "not a hex");
+    Started s = Start("5");
+    ExpectRefused(s.a.get(), {{"CHAP_N", kUser}, {"CHAP_R", bad}}, "not a hex");
   }
 }
 
 TEST_F(ChapExchange, UserNotBoundOrTooLongFails) {
-  auto a = Make();
-  ChapAlgorithm alg;
-  uint8_t id;
-  std::vector<uint8_t> c;
-  Algorithm(a.get(), "5", &alg, &id, &c);
+  Started s = Start("5");
   // bob has an account but is not bound to this target; his own secret does not help.
-  ExpectRefused(a.get(), {{"CHAP_N", "bob"}, {"CHAP_R", Answer(alg, id, c, "bob-secret-7890")}},
+  ExpectRefused(s.a.get(), {{"CHAP_N", "bob"}, {"CHAP_R", Answer(s, "bob-secret-7890")}},
                 "not bound");
-  auto b = Make();
-  Algorithm(b.get(), "5", &alg, &id, &c);
-  ExpectRefused(b.get(), {{"CHAP_N", std::string(256, 'u')}, {"CHAP_R", Answer(alg, id, c)}},
+  Started t = Start("5");
+  ExpectRefused(t.a.get(), {{"CHAP_N", std::string(256, 'u')}, {"CHAP_R", Answer(t)}},
                 "CHAP_N of 256 bytes");
-  auto d = Make();
-  Algorithm(d.get(), "5", &alg, &id, &c);
-  ExpectRefused(d.get(), {{"CHAP_N", ""}, {"CHAP_R", Answer(alg, id, c)}}, "CHAP_N of 0 bytes");
+  Started u = Start("5");
+  ExpectRefused(u.a.get(), {{"CHAP_N", ""}, {"CHAP_R", Answer(u)}}, "CHAP_N of 0 bytes");
 }
 
 TEST_F(ChapExchange, AccountRemovedDuringLoginFails) {
-  auto a = Make();
-  ChapAlgorithm alg;
-  uint8_t id;
-  std::vector<uint8_t> c;
-  Algorithm(a.get(), "5", &alg, &id, &c);
+  Started s = Start("5");
   ASSERT_TRUE(accounts_.Remove(kUser, /*force=*/true).ok());
-  ExpectRefused(a.get(), {{"CHAP_N", kUser}, {"CHAP_R", Answer(alg, id, c)}}, "no account");
+  ExpectRefused(s.a.get(), {{"CHAP_N", kUser}, {"CHAP_R", Answer(s)}}, "no account");
 }
 
 TEST_F(ChapExchange, KeysOutOfOrderFail) {
-  {
-    auto a = Make();
-    ExpectRefused(a.get(), {{"CHAP_N", kUser}, {"CHAP_R", "0x00"}}, "before CHAP_A");
-  }
-  {
-    auto a = Make();
-    ExpectRefused(a.get(), {{"CHAP_A", "5"}, {"CHAP_C", "0x00"}}, "before CHAP_A");
-  }
-  {
-    // CHAP_A again where the response is due.
-    auto a = Make();
-    ChapAlgorithm alg;
-    uint8_t id;
-    std::vector<uint8_t> c;
-    Algorithm(a.get(), "5", &alg, &id, &c);
-    ExpectRefused(a.get(), {{"CHAP_A", "5"}}, "out of order");
-  }
-  {
-    auto a = Make();
-    ChapAlgorithm alg;
-    uint8_t id;
-    std::vector<uint8_t> c;
-    Algorithm(a.get(), "5", &alg, &id, &c);
-    ExpectRefused(a.get(), {{"CHAP_R", Answer(alg, id, c)}}, "no CHAP_N");
-  }
-  {
-    auto a = Make();
-    ChapAlgorithm alg;
-    uint8_t id;
-    std::vector<uint8_t> c;
-    Algorithm(a.get(), "5", &alg, &id, &c);
-    ExpectRefused(a.get(), {{"CHAP_N", kUser}}, "no CHAP_R");
-  }
-  {
-    // A key after the exchange ended.
-    auto a = Make();
-    ChapAlgorithm alg;
-    uint8_t id;
-    std::vector<uint8_t> c;
-    Algorithm(a.get(), "5", &alg, &id, &c);
-    KeyValues out;
-    ASSERT_EQ(a->Step({{"CHAP_N", kUser}, {"CHAP_R", Answer(alg, id, c)}}, &out),
-              LoginStatus::kSuccess);
-    EXPECT_EQ(a->Step({{"CHAP_N", kUser}}, &out), LoginStatus::kAuthenticationFailure);
-    EXPECT_FALSE(a->done());
-  }
+  ExpectRefused(Make().get(), {{"CHAP_N", kUser}, {"CHAP_R", "0x00"}}, "before CHAP_A");
+  ExpectRefused(Make().get(), {{"CHAP_A", "5"}, {"CHAP_C", "0x00"}}, "before CHAP_A");
+  // CHAP_A again where the response is due; CHAP_R or CHAP_N alone.
+  ExpectRefused(Start("5").a.get(), {{"CHAP_A", "5"}}, "out of order");
+  Started s = Start("5");
+  ExpectRefused(s.a.get(), {{"CHAP_R", Answer(s)}}, "no CHAP_N");
+  ExpectRefused(Start("5").a.get(), {{"CHAP_N", kUser}}, "no CHAP_R");
+  // A key after the exchange ended.
+  Started t = Start("5");
+  KeyValues out;
+  ASSERT_EQ(t.a->Step({{"CHAP_N", kUser}, {"CHAP_R", Answer(t)}}, &out), LoginStatus::kSuccess);
+  EXPECT_EQ(t.a->Step({{"CHAP_N", kUser}}, &out), LoginStatus::kAuthenticationFailure);
+  EXPECT_FALSE(t.a->done());
 }
 
 class ChapMutual : public ChapExchange {
  protected:
   void Refused(bool outgoing, const std::string& id, const std::string& challenge,
                const char* words) {
-    auto a = Make(outgoing);
-    ChapAlgorithm alg;
-    uint8_t tid;
-    std::vector<uint8_t> c;
-    Algorithm(a.get(), "5", &alg, &tid, &c);
-    KeyValues keys = {{"CHAP_N", kUser}, {"CHAP_R", Answer(alg, tid, c)}};
+    Started s = Start("5", outgoing);
+    KeyValues keys = {{"CHAP_N", kUser}, {"CHAP_R", Answer(s)}};
     if (!id.empty()) keys.emplace_back("CHAP_I", id);
     if (challenge == "REFLECT") {
-      keys.emplace_back("CHAP_C", EncodeHex(c.data(), c.size()));
+      keys.emplace_back("CHAP_C", EncodeHex(s.c.data(), s.c.size()));
     } else if (!challenge.empty()) {
       keys.emplace_back("CHAP_C", challenge);
     }
-    ExpectRefused(a.get(), keys, words);
+    ExpectRefused(s.a.get(), keys, words);
   }
 };
 
@@ -462,15 +385,13 @@ TEST_F(ChapMutual, HalfAMutualRequestRefused) {
 
 TEST_F(ChapMutual, SameSecretBothWaysRefused) {
   ASSERT_TRUE(accounts_.Add("twin", kSecret).ok());
-  auto a = std::make_unique<ChapAuthenticator>(&accounts_, std::vector<std::string>{kUser}, "twin",
-                                               CountingRandom());
-  ChapAlgorithm alg;
-  uint8_t id;
-  std::vector<uint8_t> c;
-  Algorithm(a.get(), "5", &alg, &id, &c);
-  ExpectRefused(a.get(),
+  Started s;
+  s.a = std::make_unique<ChapAuthenticator>(&accounts_, std::vector<std::string>{kUser}, "twin",
+                                            CountingRandom());
+  Algorithm(s.a.get(), "5", &s.alg, &s.id, &s.c);
+  ExpectRefused(s.a.get(),
                 {{"CHAP_N", kUser},
-                 {"CHAP_R", Answer(alg, id, c)},
+                 {"CHAP_R", Answer(s)},
                  {"CHAP_I", "1"},
                  {"CHAP_C", "0x" + std::string(32, '1')}},
                 "same secret");
