@@ -4,8 +4,10 @@
 // text, or JSON with --json). Errors go to stderr as "modtgtadm: <message>" with the exit
 // code of the error (admin/protocol.h).
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -61,6 +63,9 @@ int Exchange(const std::string& path, const std::string& line, std::string* repl
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int e = errno;
+      // The daemon may answer (and close) before reading everything: a refusal of the
+      // peer, or of an oversized request. Its reply is then waiting to be read.
+      if (e == EPIPE || e == ECONNRESET) break;
       close(fd);
       return Fail(kExitCannotConnect, "sending to modtgtd at " + path + ": " + std::strerror(e));
     }
@@ -106,6 +111,19 @@ int main(int argc, char** argv) {
   if (opts.version) {
     std::printf("modtgtadm %s\n", MODTGT_PACKAGE_VERSION);
     return 0;
+  }
+
+  // Relative paths are the caller's: make them absolute here (cli/args.h has the rule).
+  std::vector<std::string> unresolved;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof(cwd)) != nullptr) {
+    modtgt::cli::ResolveRelativePaths(
+        &opts, cwd,
+        [](const std::string& p) {
+          struct stat st;
+          return stat(p.c_str(), &st) == 0;
+        },
+        &unresolved);
   }
 
   if (opts.request.contains("password") && opts.request["password"] == "-") {
@@ -166,7 +184,14 @@ int main(int argc, char** argv) {
       exit_code = modtgt::admin::ExitCodeForName(
           err.contains("code") && err["code"].is_string() ? err["code"].get<std::string>() : "");
     }
-    return Fail(exit_code, msg);
+    Fail(exit_code, msg);
+    for (const std::string& u : unresolved) {
+      std::fprintf(stderr,
+                   "modtgtadm: note: '%s' is not a file in this folder (%s), so it was sent as "
+                   "given; modtgtd does not resolve relative paths against your folder\n",
+                   u.c_str(), cwd);
+    }
+    return exit_code;
   }
   if (reply.contains("warning") && reply["warning"].is_string()) {
     std::fprintf(stderr, "modtgtadm: warning: %s\n", reply["warning"].get<std::string>().c_str());

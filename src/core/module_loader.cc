@@ -47,6 +47,8 @@ bool ValidName(const char* s) {
   return true;
 }
 
+}  // namespace
+
 // Checks a descriptor returned by modtgt_module_init and copies it into *out
 // (min(sizeof, struct_size) bytes; the rest stays zero). Rule 2 of DESIGN.md "Modules".
 Status ValidateDescriptor(const std::string& file, const modtgt_backing_store* d,
@@ -145,8 +147,6 @@ Status ValidateDescriptor(const std::string& file, const modtgt_backing_store* d
   }
   return Status::OK();
 }
-
-}  // namespace
 
 std::string Canonical(const std::string& path) {
   char buf[PATH_MAX];

@@ -248,8 +248,8 @@ int Run(const Options& opt) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  LOG_INFO("modtgtd %s starting: %d event loop(s), modules from %s, configuration %s",
-           MODTGT_PACKAGE_VERSION, opt.threads, opt.module_dir.c_str(),
+  LOG_INFO("modtgtd %s starting: %d event loop(s), modules from %s (%s), configuration %s",
+           MODTGT_PACKAGE_VERSION, opt.threads, opt.module_dir.c_str(), opt.module_dir_why.c_str(),
            store.enabled() ? store.path().c_str() : "not saved (--no-config)");
   RaiseOpenFilesLimit();
 
@@ -365,6 +365,7 @@ int Run(const Options& opt) {
   actx.threads = static_cast<int>(loops.size());
   actx.config = &store;
   actx.accounts = &accounts;
+  actx.admin_gid = opt.admin_gid;
   admin::AdminServer admin_server(actx);
   if (Status s = admin_server.Listen(opt.socket_path); !s.ok()) {
     LOG_ERROR("cannot open the admin socket %s: %s", opt.socket_path.c_str(), s.ToString().c_str());

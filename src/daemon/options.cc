@@ -3,6 +3,7 @@
 #include "daemon/options.h"
 
 #include <getopt.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "core/config_store.h"
+#include "daemon/module_dir.h"
 #include "modtgt/version.h"
 
 namespace modtgt::daemon {
@@ -44,6 +46,9 @@ void Usage(FILE* out) {
                "          max_outstanding_r2t=16               MaxOutstandingR2T offered\n"
                "      --socket PATH         admin socket (default %s, or $MODTGT_SOCKET)\n"
                "      --module-dir DIR      module folder (default %s)\n"
+               "                            (without it: build/lib/modtgt when run from the\n"
+               "                            build tree, else that default, else <prefix>/lib/modtgt\n"
+               "                            beside this modtgtd)\n"
                "      --bstype NAME[,NAME]  backing-store modules to load (default: the saved\n"
                "                            list, or all found)\n"
                "      --lld NAME[,NAME]     transport modules to load (default: the saved list,\n"
@@ -60,6 +65,8 @@ void Usage(FILE* out) {
                "                            would start; LUNs that would come back offline\n"
                "                            are listed)\n"
                "      --pidfile PATH        write the daemon's pid there (removed at exit)\n"
+               "      --admin-group GROUP   members of GROUP may administer the daemon too (the\n"
+               "                            socket becomes 0660, group GROUP); default root only\n"
                "  -V, --version             print the version\n"
                "  -h, --help                this text\n",
                kDefaultSocket, MODTGT_MODULE_DIR, core::kDefaultConfigPath);
@@ -80,7 +87,7 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 // Returns false (after printing why) on a bad command line.
 bool ParseOptions(int argc, char** argv, Options* o) {
   enum { kIscsi = 256, kSocket, kModuleDir, kBstype, kLld, kLogLevel, kLogTarget, kConfig,
-         kNoConfig, kCheckConfig, kPidfile };
+         kNoConfig, kCheckConfig, kPidfile, kAdminGroup };
   static const option kLong[] = {
       {"foreground", no_argument, nullptr, 'f'},
       {"iscsi", required_argument, nullptr, kIscsi},
@@ -96,6 +103,7 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       {"no-config", no_argument, nullptr, kNoConfig},
       {"check-config", no_argument, nullptr, kCheckConfig},
       {"pidfile", required_argument, nullptr, kPidfile},
+      {"admin-group", required_argument, nullptr, kAdminGroup},
       {"version", no_argument, nullptr, 'V'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -184,6 +192,15 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       case kPidfile:
         o->pidfile = optarg;
         break;
+      case kAdminGroup: {
+        const group* g = getgrnam(optarg);
+        if (g == nullptr) {
+          std::fprintf(stderr, "modtgtd: --admin-group: no group '%s'\n", optarg);
+          return false;
+        }
+        o->admin_gid = static_cast<int>(g->gr_gid);
+        break;
+      }
       case 'V':
         std::printf("modtgtd %s (module ABI %u.%u)\n", MODTGT_PACKAGE_VERSION, MODTGT_ABI_MAJOR,
                     MODTGT_ABI_MINOR);
@@ -210,22 +227,19 @@ bool ParseOptions(int argc, char** argv, Options* o) {
   }
   if (no_config) o->config_path.clear();
   if (o->socket_path.empty()) o->socket_path = kDefaultSocket;
-  if (!o->module_dir_given) {
-    // A tree installed with `cmake --install --prefix OTHER` keeps the configure-time
-    // default; when that folder is missing, use the one beside this binary
-    // (<prefix>/sbin/modtgtd -> <prefix>/lib/modtgt).
-    struct stat st;
-    if (stat(o->module_dir.c_str(), &st) != 0) {
-      char exe[4096];
-      ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-      if (n > 0) {
-        exe[n] = '\0';
-        std::string dir(exe);
-        dir = dir.substr(0, dir.rfind('/'));
-        std::string candidate = dir.substr(0, dir.rfind('/')) + "/lib/modtgt";
-        if (stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) o->module_dir = candidate;
-      }
+  if (o->module_dir_given) {
+    o->module_dir_why = "--module-dir";
+  } else {
+    ModuleDirChoice c = FindModuleDir(SelfExe(), MODTGT_MODULE_DIR);
+    if (c.dir.empty()) {
+      std::fprintf(stderr,
+                   "modtgtd: no module folder found (looked in %s); pass --module-dir DIR, "
+                   "the folder holding backing-store/ and transport/\n",
+                   c.tried.c_str());
+      return false;
     }
+    o->module_dir = c.dir;
+    o->module_dir_why = c.why;
   }
   if (o->threads == 0) {
     unsigned n = std::thread::hardware_concurrency();

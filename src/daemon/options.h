@@ -21,6 +21,7 @@ struct Options {
   std::string socket_path;
   std::string module_dir;
   bool module_dir_given = false;
+  std::string module_dir_why;         // for the log: where module_dir came from
   std::vector<std::string> bstypes;   // --bstype; empty: the saved list, else all found
   std::vector<std::string> llds;      // --lld; the same
   int threads = 0;
@@ -29,6 +30,7 @@ struct Options {
   std::string config_path;            // "" with --no-config
   bool check_config = false;          // --check-config: validate the file and exit
   std::string pidfile;
+  int admin_gid = -1;                 // --admin-group: may administer besides root
 };
 
 // Parses argv. Returns false after printing why (exit status 2). --help and --version

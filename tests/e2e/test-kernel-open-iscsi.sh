@@ -5,7 +5,8 @@
 # 8 MiB (4 MiB and 4 KiB O_DIRECT writes), reads it back, compares and logs out; then the
 # host checks the backing file holds exactly what the guest wrote.
 #
-# The guest (Debian's kernel + an initramfs built by vm/build-initramfs.sh, cached under
+# The guest (Debian's kernel, downloaded as a package and unpacked, never installed on this
+# machine, + an initramfs built by vm/build-initramfs.sh, cached under
 # $MODTGT_BUILD/vm-cache) reaches the target only through qemu user networking with
 # restrict=on and one guestfwd rule, 10.0.2.100:3260 -> vm/relay.py -> 127.0.0.1:$PORT:
 # the guest has no other network. See vm/README.md.

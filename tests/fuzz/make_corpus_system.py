@@ -5,7 +5,9 @@
 #   corpus/admin_request/  JSON request lines (docs/admin-protocol.md)
 #   corpus/cli_args/       option byte + NUL-separated modtgtadm arguments
 #   corpus/iscsi_stream/   config byte + initiator bytes (after the harness's login prefix)
-# Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites those four folders)
+#   corpus/config_file/    saved configuration files (docs/operations.md), good and broken
+#   corpus/module_descriptor/  the field record of module_descriptor_fuzz.cc
+# Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites those folders)
 import json
 import os
 import shutil
@@ -462,3 +464,80 @@ write_corpus("scsi_cdb", cdb_seeds)
 write_corpus("admin_request", admin_seeds)
 write_corpus("cli_args", cli_seeds)
 write_corpus("iscsi_stream", stream_seeds)
+
+
+# ---------------------------------------------------------------------------------------
+# config_file: state files
+def saved_lun(lun, bstype="null", cfg="n1", **kw):
+    l = {"lun": lun, "device_type": "disk", "bstype": bstype, "cfgstring": cfg, "bsopts": "size=1G",
+         "bsoflags": "", "block_size": 512, "size": 0, "wwn": "", "hw_max_sectors": 0,
+         "control": "", "readonly": False, "removable": False, "thin_provisioning": False,
+         "write_cache": True, "vendor_id": "MODTGT", "product_id": "VIRTUAL-DISK",
+         "product_rev": "0001", "scsi_sn": "SN%d" % lun, "scsi_id": "",
+         "naa": "0x60014050000000%02x" % lun, "online": True}
+    l.update(kw)
+    return l
+
+
+def saved(targets, **kw):
+    c = {"schema": 1,
+         "modules": {"backing_stores": [{"name": "null"}], "transports": [{"name": "iscsi"}]},
+         "portals": {"iscsi": ["127.0.0.1:0"]}, "targets": targets,
+         "accounts": [{"user": "alice", "secret": "0123456789abcdef"}],
+         "discovery": {"incoming": [], "outgoing": ""}}
+    c.update(kw)
+    return json.dumps(c, indent=2).encode()
+
+
+def saved_target(tid, luns, **kw):
+    t = {"tid": tid, "name": "%s-%d" % (TARGET, tid), "alias": "",
+         "acl": {"addresses": ["ALL", "10.0.0.0/8", "::1"], "names": [INITIATOR]},
+         "chap": {"incoming": ["alice"], "outgoing": ""}, "luns": luns}
+    t.update(kw)
+    return t
+
+
+config_seeds = {
+    "empty": b'{"schema": 1}',
+    "one_target": saved([saved_target(1, [saved_lun(1), saved_lun(2, "rdwr", "/nonexistent",
+                                                                 size=1048576)])]),
+    "cd_and_params": saved([saved_target(2, [saved_lun(0, "optical", "optical//none.iso",
+                                                       device_type="cd", block_size=2048,
+                                                       readonly=True, removable=True),
+                                             saved_lun(3, control="max_data_area_mb=1",
+                                                       hw_max_sectors=128)])]),
+    "duplicate_key": b'{"schema": 1, "targets": [], "targets": []}',
+    "bad_schema": b'{"schema": 7}',
+    "torn": saved([saved_target(1, [saved_lun(1)])])[:200],
+    "bad_naa": saved([saved_target(1, [saved_lun(1, naa="0x1234")])]),
+    "unknown_account": saved([saved_target(1, [], chap={"incoming": ["bob"], "outgoing": "eve"})]),
+}
+write_corpus("config_file", config_seeds)
+
+
+# ---------------------------------------------------------------------------------------
+# module_descriptor: struct_size abi kind caps nr_threads device_type block_size (u32 LE
+# each), 5 strings (present byte, length byte, bytes), callback mask (u32 LE)
+def descriptor(struct_size=512, abi=(1 << 16) | 1, kind=1, caps=0, nr_threads=0, dev_type=0,
+               block=0, strings=("null", None, "1.0", "d", "c"), mask=0b1111000):
+    b = struct.pack("<7I", struct_size, abi, kind, caps, nr_threads, dev_type, block)
+    for st in strings:
+        if st is None:
+            b += b"\0"
+        else:
+            b += bytes([1, len(st)]) + st.encode()
+    return b + struct.pack("<I", mask)
+
+
+descriptor_seeds = {
+    "valid": descriptor(),
+    "all_callbacks": descriptor(mask=0x1ffff),
+    "abi2": descriptor(abi=2 << 16),
+    "tiny": descriptor(struct_size=8),
+    "no_name": descriptor(strings=(None, None, None, None, None)),
+    "bad_name": descriptor(strings=("Bad-Name!", "x", "1", "d", "c")),
+    "partial_lock": descriptor(mask=0b1111000 | (1 << 13)),
+    "cd_odd_block": descriptor(dev_type=5, block=1000),
+    "threads": descriptor(nr_threads=100000),
+}
+write_corpus("module_descriptor", descriptor_seeds)

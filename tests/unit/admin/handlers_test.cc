@@ -357,7 +357,11 @@ TEST_F(HandlersTest, LogicalUnitLifecycleWithNullModule) {
 TEST_F(HandlersTest, BsLoad) {
   Err({{"mode", "system"}, {"op", "bsload"}}, "invalid-request");
   Err({{"mode", "system"}, {"op", "bsload"}, {"bstype", "../x"}}, "invalid-request");
-  Err({{"mode", "system"}, {"op", "bsload"}, {"bstype", "nosuchmodule"}}, "no-such-module");
+  // A name with no file says it is not installed, where it looked and what provides it.
+  EXPECT_EQ(Err({{"mode", "system"}, {"op", "bsload"}, {"bstype", "nosuchmodule"}},
+                "no-such-module"),
+            std::string("backing store 'nosuchmodule' is not installed (no bs_nosuchmodule.so in ") +
+                MODTGT_BUILD_MODULE_DIR + "/backing-store; install modtgt-nosuchmodule)");
   std::string dir = MODTGT_BUILD_MODULE_DIR;
   if (access((dir + "/backing-store/bs_null.so").c_str(), R_OK) != 0) {
     GTEST_SKIP() << "bs_null.so not built";
