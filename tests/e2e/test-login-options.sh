@@ -29,9 +29,10 @@ sed -n "s/.*(known: portal, \([^)]*\)).*/\1/p" "$TMP/refused.txt" | head -n 1 | 
   tr ',' '\n' | sort > "$TMP/known.txt"
 cut -d= -f1 "$TMP/help-keys.txt" | sort > "$TMP/help-names.txt"
 diff "$TMP/known.txt" "$TMP/help-names.txt" || fail "--help and the transport disagree on the keys"
-# And they document the same keys.
+# And the documents name the same keys.
 for k in $(cat "$TMP/known.txt"); do
   grep -q "\`$k\`" "$MODTGT_SRC/docs/iscsi.md" || fail "docs/iscsi.md does not document $k"
+  grep -q "^\.B $k\$" "$MODTGT_SRC/docs/man/modtgtd.8" || fail "modtgtd(8) does not name $k"
 done
 
 start_refused --iscsi max_sessions=0
