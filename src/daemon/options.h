@@ -24,6 +24,8 @@ struct Options {
   std::string config_path;            // "" with --no-config
   bool check_config = false;          // --check-config: validate the file and exit
   std::string pidfile;
+  std::string metrics;                // --metrics ADDR:PORT: the Prometheus endpoint ("" = off)
+  bool metrics_allow_remote = false;  // --metrics-allow-remote: a non-loopback ADDR is allowed
 };
 
 // Parses argv. Returns false after printing why (exit status 2). --help and --version

@@ -408,16 +408,44 @@ LoginStatus Connection::PrepareSession(const Login& login, uint16_t* tsih) {
   SessionTable::Entry old;
   std::shared_ptr<Session> s =
       host_->sessions()->Create(login.isid(), login.target(), login.session_params(),
-                                weak_from_this(), loop_, Describe(), &old);
+                                weak_from_this(), loop_, Describe(), &old, Info());
   if (!s) return LoginStatus::kOutOfResources;
   session_ = std::move(s);
-  session_->window().Reset(login_cmd_sn_, Session::kCmdWindow);
+  // The target's MaxQueueCmd, at most the task set's depth.
+  session_->window().Reset(login_cmd_sn_,
+                           std::clamp<uint32_t>(login.session_params().max_queue_cmd, 1,
+                                                Session::kCmdWindow));
   session_->AddConnection(this);
   *tsih = session_->tsih();
   if (auto oc = old.connection.lock()) {
     old.loop->Post([oc] { oc->Close("session reinstated"); });
   }
   return LoginStatus::kSuccess;
+}
+
+LoginStatus Connection::Admission(const core::Target* target) {
+  core::TargetRegistry* reg = host_->targets();
+  if (reg != nullptr && reg->system_state() == core::TargetState::kOffline) {
+    LOG_INFO("iscsi: login from %s refused: the system is offline", FormatAddress(peer_).c_str());
+    return LoginStatus::kServiceUnavailable;
+  }
+  if (target != nullptr && target->state() == core::TargetState::kOffline) {
+    LOG_INFO("iscsi: login from %s to %s refused: the target is offline",
+             FormatAddress(peer_).c_str(), target->name().c_str());
+    return LoginStatus::kServiceUnavailable;
+  }
+  return LoginStatus::kSuccess;
+}
+
+core::ConnectionInfo Connection::Info() const {
+  core::ConnectionInfo i;
+  i.cid = cid_;
+  i.peer = FormatAddress(peer_);
+  i.local = FormatAddress(local_);
+  std::string ip = i.peer.substr(0, i.peer.rfind(':'));
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  i.peer_ip = ip;
+  return i;
 }
 
 std::shared_ptr<core::Target> Connection::FindTarget(const std::string& name) {

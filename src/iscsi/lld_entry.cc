@@ -19,7 +19,9 @@ core::Transport* Create(const core::TransportContext* ctx, std::string* error) {
     if (error) *error = "iscsi: unknown transport option '" + ctx->options[0].first + "'";
     return nullptr;
   }
-  return new (std::nothrow) IscsiTransport(ctx->loops, ctx->targets);
+  auto* t = new (std::nothrow) IscsiTransport(ctx->loops, ctx->targets);
+  if (t != nullptr) t->SetPortalStats(ctx->portal_stats);
+  return t;
 }
 
 constexpr core::TransportEntry kEntry = {

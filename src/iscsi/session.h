@@ -42,6 +42,7 @@
 #include "iscsi/tmf.h"
 #include "iscsi/transport.h"
 #include "scsi/command.h"
+#include "scsi/io_stats.h"
 
 namespace modtgt::iscsi {
 
@@ -140,6 +141,9 @@ class Session : public scsi::CommandOwner {
   CmdSnWindow& window() { return window_; }
   TaskSet& tasks() { return tasks_; }
   TaskManagement& tmf() { return tmf_; }
+  // The session's command statistics (recorded on its loop, read by the admin).
+  scsi::IoCounters& stats() { return stats_; }
+  const scsi::IoCounters& stats() const { return stats_; }
 
   // ---- Connections (on the session's loop) ----
   void AddConnection(Connection* conn);
@@ -194,6 +198,7 @@ class Session : public scsi::CommandOwner {
   TaskSet tasks_;
   TaskManagement tmf_{this};
   std::vector<Connection*> connections_;
+  scsi::IoCounters stats_;
 };
 
 // All live sessions of a transport. Thread-safe.
@@ -204,6 +209,7 @@ class SessionTable {
     std::weak_ptr<Connection> connection;  // the session's one connection
     env::EventLoop* loop = nullptr;
     std::string connection_desc;  // "cid 0 127.0.0.1:51234 -> 127.0.0.1:3260"
+    core::ConnectionInfo connection_info;  // the same, as fields
   };
 
   // Creates a session for a leading login (TSIH 0): allocates a TSIH, and if a session with
@@ -213,7 +219,7 @@ class SessionTable {
   std::shared_ptr<Session> Create(uint64_t isid, std::shared_ptr<core::Target> target,
                                   const SessionParams& params, std::weak_ptr<Connection> conn,
                                   env::EventLoop* loop, std::string connection_desc,
-                                  Entry* reinstated);
+                                  Entry* reinstated, core::ConnectionInfo connection_info = {});
   // True if a live session has this TSIH.
   bool Exists(uint16_t tsih) const;
   // Removes `session` (if still present: a reinstated one is already gone).

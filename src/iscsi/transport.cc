@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "core/stats.h"
 #include "core/target.h"
 #include "iscsi/connection.h"
 #include "iscsi/session.h"
@@ -92,11 +93,13 @@ struct IscsiTransport::Impl : public ConnectionHost {
     int fd = -1;
     std::string address;
     bool registered = false;
+    std::shared_ptr<scsi::IoCounters> stats;  // this portal's commands (may be null)
     void OnEvents(uint32_t events) override { impl->Accept(this); }
   };
 
   std::vector<env::EventLoop*> loops;
   core::TargetRegistry* registry;
+  core::PortalStats* portal_stats = nullptr;
   TargetLimits limits_;
   SessionTable table;
   std::atomic<int64_t> in_core{0};
@@ -155,6 +158,7 @@ struct IscsiTransport::Impl : public ConnectionHost {
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       env::EventLoop* loop = loops[next_loop.fetch_add(1) % loops.size()];
       auto conn = std::make_shared<Connection>(this, loop, fd, kDefaultTpgt);
+      conn->set_portal_stats(li->stats);
       {
         std::lock_guard<std::mutex> l(mu);
         connections.insert(conn);
@@ -252,6 +256,7 @@ Result<std::string> IscsiTransport::AddPortal(const std::string& portal) {
   li->impl = impl_.get();
   li->fd = fd;
   li->address = FormatSockaddr(bound);
+  if (impl_->portal_stats != nullptr) li->stats = impl_->portal_stats->For("iscsi", li->address);
   Impl::Listener* raw = li.get();
   std::string addr = li->address;
   {
@@ -288,6 +293,52 @@ std::vector<std::string> IscsiTransport::portals() const {
 }
 
 void IscsiTransport::StopListening() { impl_->StopListening(); }
+
+void IscsiTransport::SetPortalStats(core::PortalStats* stats) { impl_->portal_stats = stats; }
+
+Status IscsiTransport::RemovePortal(const std::string& portal) {
+  Impl::Listener* li = nullptr;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    for (auto& x : impl_->listeners) {
+      if (x->fd >= 0 && x->address == portal) li = x.get();
+    }
+  }
+  if (li == nullptr) return Status::NotFound("no iscsi portal " + portal);
+  // As StopListening, for one listener: it leaves the first loop, then closes. The
+  // Listener object stays (its fd -1) so a stale epoll event cannot reach freed memory.
+  int fd = li->fd;
+  bool reg = li->registered;
+  env::EventLoop* loop = impl_->loops[0];
+  if (!Impl::RunOn(loop, [loop, fd, reg] { if (reg) loop->Remove(fd); }, 2000)) {
+    LOG_WARN("iscsi: loop 0 did not answer; closing portal %s anyway", portal.c_str());
+  }
+  ::close(fd);
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    li->fd = -1;
+  }
+  if (impl_->portal_stats != nullptr) impl_->portal_stats->Forget("iscsi", portal);
+  LOG_INFO("iscsi: no longer listening on %s", portal.c_str());
+  return Status::OK();
+}
+
+Status IscsiTransport::CloseConnection(uint64_t nexus_id, uint32_t cid) {
+  for (const auto& e : impl_->table.ForTarget(-1)) {
+    if (e.session->discovery() || e.session->nexus().id != nexus_id) continue;
+    if (e.connection_info.cid != cid) {
+      return Status::NotFound("session " + std::to_string(nexus_id) + " has no connection " +
+                              std::to_string(cid));
+    }
+    if (auto c = e.connection.lock()) {
+      e.loop->Post([c] { c->Close("closed by the administrator"); });
+      return Status::OK();
+    }
+    return Status::NotFound("connection " + std::to_string(cid) + " of session " +
+                            std::to_string(nexus_id) + " is already closing");
+  }
+  return Status::NotFound("no session " + std::to_string(nexus_id));
+}
 
 std::vector<SessionInfo> IscsiTransport::Sessions() const { return impl_->table.List(); }
 
