@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <string_view>
 
@@ -165,7 +166,7 @@ uint32_t ClampDataLength(uint32_t v) {
 }  // namespace
 
 struct Login::Impl {
-  explicit Impl(LoginEnvironment* e) : env(e), lim(e->limits()) {
+  explicit Impl(LoginEnvironment* e) : env(e) {
     // Until declared otherwise, both directions use the RFC 7143 13.12 default.
     cp.max_recv_data_segment = kLoginMaxDataSegment;
     cp.max_xmit_data_segment = kLoginMaxDataSegment;
@@ -185,9 +186,10 @@ struct Login::Impl {
   uint32_t BatchMaxBurst(const KeyValues& batch) const;
 
   LoginEnvironment* env;
-  // Our side of the negotiation: the transport's limits, with the target's own iSCSI
-  // parameters on top once the target is known (ApplyTargetParams).
-  TargetLimits lim;
+  // Our side of the negotiation: the transport's limits, or once the target is known those
+  // with the target's own iSCSI parameters on top (ApplyTargetParams).
+  std::optional<TargetLimits> target_lim;
+  const TargetLimits& Lim() const { return target_lim ? *target_lim : Lim(); }
 
   // Identity fixed by the first request (RFC 7143 6.3: constant across the login).
   bool started = false;
@@ -482,8 +484,9 @@ LoginStatus Login::Impl::ProcessFirstText(const KeyValues& kvs, int csg, KeyValu
     if (!target->AllowsInitiator(env->peer_address(), sp.initiator_name)) {
       return LoginStatus::kAuthorizationFailure;
     }
-    ApplyTargetParams(target->iscsi_params(), &lim);
-    sp.max_queue_cmd = lim.max_queue_cmd;
+    target_lim = env->limits();
+    ApplyTargetParams(target->iscsi_params(), &*target_lim);
+    sp.max_queue_cmd = target_lim->max_queue_cmd;
     sp.target_name = *target_name;
     // RFC 7143 13.9: the target reports its portal group tag in the first Login Response
     // of a Normal session; 13.7: its alias, if it has one.
@@ -570,7 +573,7 @@ LoginStatus Login::Impl::ProcessText(const KeyValues& kvs, int csg, KeyValues* a
   if (csg == kOperationalStage && !declared_mrdsl) {
     // RFC 7143 13.12: MaxRecvDataSegmentLength is declarative in each direction; we always
     // declare ours in the first operational response.
-    cp.max_recv_data_segment = ClampDataLength(lim.max_recv_data_segment);
+    cp.max_recv_data_segment = ClampDataLength(Lim().max_recv_data_segment);
     answer->emplace_back("MaxRecvDataSegmentLength", std::to_string(cp.max_recv_data_segment));
     declared_mrdsl = true;
   }
@@ -610,12 +613,12 @@ LoginStatus Login::Impl::NegotiateAuthMethod(std::string_view offer, KeyValues* 
 uint32_t Login::Impl::BatchMaxBurst(const KeyValues& batch) const {
   // FirstBurstLength is bounded by MaxBurstLength; if both come in the same text, use the
   // MaxBurstLength this text settles.
-  uint32_t mbl = std::min(sp.max_burst_length, lim.max_burst_length);
+  uint32_t mbl = std::min(sp.max_burst_length, Lim().max_burst_length);
   for (const auto& [k, v] : batch) {
     uint64_t n;
     if (k == "MaxBurstLength" && ParseNumber(v, &n) && n >= kMinDataLength &&
         n <= kMaxDataLength) {
-      mbl = std::min<uint32_t>(static_cast<uint32_t>(n), lim.max_burst_length);
+      mbl = std::min<uint32_t>(static_cast<uint32_t>(n), Lim().max_burst_length);
     }
   }
   return mbl;
@@ -623,7 +626,8 @@ uint32_t Login::Impl::BatchMaxBurst(const KeyValues& batch) const {
 
 LoginStatus Login::Impl::NegotiateOperational(const std::string& key, const std::string& value,
                                               const KeyValues& batch, KeyValues* answer) {
-    auto reply = [&](std::string v) { answer->emplace_back(key, std::move(v)); };
+  const TargetLimits& lim = Lim();
+  auto reply = [&](std::string v) { answer->emplace_back(key, std::move(v)); };
   auto reject = [&] { reply(std::string(kReject)); };
 
   // RFC 7143 13: "Use: LO" keys on a connection joining an existing session do not
