@@ -7,6 +7,7 @@
 //   --mode lld --op show                              transports and the targets they serve
 // (--mode lld --op start / stop are lldload / lldunload: lld_handlers.cc.)
 // A session's id (--sid) is its I_T nexus id, as `target show` prints it ("I_T nexus: N").
+#include <algorithm>
 #include <cinttypes>
 #include <string>
 #include <vector>
@@ -122,6 +123,7 @@ Outcome LldShow(AdminContext* ctx, const Request& r) {
   json targets = json::array();
   for (const auto& t : ctx->targets->List()) targets.push_back({{"tid", t->tid()}, {"name", t->name()}});
   if (ctx->transports != nullptr) {
+    std::vector<std::string> listed;
     for (const auto& t : ctx->transports->List()) {
       // Targets belong to the core: every ready transport serves all of them.
       const bool ready = t.state == core::ModuleState::kReady;
@@ -129,6 +131,13 @@ Outcome LldShow(AdminContext* ctx, const Request& r) {
                       {"state", core::ModuleStateName(t.state)},
                       {"error", t.error},
                       {"targets", ready ? targets : json::array()}});
+      listed.push_back(t.name);
+    }
+    // A transport module found but not loaded (lldunload, --mode lld --op stop): tgt's
+    // "stopped".
+    for (const auto& n : ctx->transports->KnownNames()) {
+      if (std::find(listed.begin(), listed.end(), n) != listed.end()) continue;
+      llds.push_back({{"name", n}, {"state", "stopped"}, {"error", ""}, {"targets", json::array()}});
     }
   }
   return json{{"llds", std::move(llds)}};

@@ -101,6 +101,21 @@ Outcome SystemShow(AdminContext* ctx, const Request& r) {
   j["debug"] = ctx->targets->debug();
   j["device_types"] = json::array({"disk", "cd/dvd"});
   j["isns"] = false;
+  // tgtadm's "LLDs:" lines: every transport, loaded or not ("stopped").
+  json llds = json::array();
+  if (ctx->transports != nullptr) {
+    std::vector<std::string> listed;
+    for (const auto& t : ctx->transports->List()) {
+      llds.push_back({{"name", t.name}, {"state", core::ModuleStateName(t.state)}, {"error", t.error}});
+      listed.push_back(t.name);
+    }
+    for (const auto& n : ctx->transports->KnownNames()) {
+      if (std::find(listed.begin(), listed.end(), n) == listed.end()) {
+        llds.push_back({{"name", n}, {"state", "stopped"}, {"error", ""}});
+      }
+    }
+  }
+  j["llds"] = std::move(llds);
   j["metrics"] = ctx->metrics_address.empty() ? json(nullptr) : json(ctx->metrics_address);
   return j;
 }

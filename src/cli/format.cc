@@ -189,7 +189,8 @@ void FormatSystem(const json& r, std::string* out) {
   Line(out, 1, "State: " + Str(r, "state", "ready"));
   Line(out, 1, std::string("debug: ") + (Bool(r, "debug") ? "on" : "off"));
   Line(out, 0, "LLDs:");
-  for (const json& t : Arr(r, "transports")) {
+  const json& llds = r.is_object() && r.contains("llds") ? Arr(r, "llds") : Arr(r, "transports");
+  for (const json& t : llds) {
     std::string s = Str(t, "name") + ": " + Str(t, "state");
     std::string err = Str(t, "error");
     if (!err.empty()) s += " (" + err + ")";

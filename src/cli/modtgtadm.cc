@@ -234,6 +234,12 @@ int main(int argc, char** argv) {
     std::printf("%s\n", result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     std::string text = modtgt::cli::FormatResult(opts.request, result);
+    // tgtadm prints nothing after a change: under its name, neither does this.
+    const std::string op = opts.request.value("op", "");
+    if (cctx.as_tgtadm && (op == "new" || op == "delete" || op == "bind" || op == "unbind" ||
+                           op == "update" || op == "start" || op == "stop")) {
+      text.clear();
+    }
     std::fputs(text.c_str(), stdout);
   }
   return 0;

@@ -269,9 +269,19 @@ Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate&
   next.device.hw_max_sectors = next.lu.max_transfer_blocks;  // what the module is told
   const scsi::LuConfig& a = plan.lu;
   const scsi::LuConfig& b = next.lu;
-  if (a.serial != b.serial || a.naa != b.naa || a.device_id != b.device_id) {
-    return Status::InvalidArgument(
-        "scsi_sn, scsi_id and naa cannot change on a live LUN; delete and re-create it");
+  const bool identity = a.serial != b.serial || a.naa != b.naa || a.device_id != b.device_id;
+  if (identity) {
+    // tgtadm sets scsi_sn / scsi_id with an update right after logicalunit new (tgt-admin
+    // does): allowed, by a rebuild, while no initiator is logged in to see the LU change
+    // its identity under it.
+    if (target->sessions.load() > 0) {
+      return Status::Busy("scsi_sn, scsi_id and naa cannot change while initiators are logged "
+                          "in to target " + std::to_string(target->tid()) +
+                          " (an LU's identity must not change under them)");
+    }
+    if (!next.device.wwn.empty() && b.serial != next.device.wwn) {
+      return Status::InvalidArgument("scsi_sn must be the LUN's --wwn (" + next.device.wwn + ")");
+    }
   }
 
   LunUpdateResult out;
@@ -298,7 +308,7 @@ Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate&
     }
     next.device.size = resize ? new_size : out.old_size;
   }
-  out.rebuilt = a.readonly != b.readonly || a.removable != b.removable ||
+  out.rebuilt = identity || a.readonly != b.readonly || a.removable != b.removable ||
                 a.thin_provisioning != b.thin_provisioning || a.vendor != b.vendor ||
                 a.product != b.product || a.revision != b.revision ||
                 a.max_transfer_blocks != b.max_transfer_blocks;
