@@ -164,7 +164,11 @@ class Importer {
     return s;
   }
   void Error(const ConfNode& n, const std::string& what) { errors_.push_back(Where(n) + ": " + what); }
+  // A target-level LUN directive is looked at once per LUN: listed once.
   void Note(const ConfNode& n, const std::string& reason) {
+    for (const auto& u : out_.unmapped) {
+      if (u.where == Where(n) && u.directive == Text(n) && u.reason == reason) return;
+    }
     out_.unmapped.push_back({Where(n), Text(n), reason});
   }
 
@@ -422,7 +426,9 @@ class Importer {
     req.backing_store = path;
     bool online = true;
     std::vector<std::pair<std::string, std::string>> params;
-    std::string wce;  // from write-cache, which wins over a mode_page for page 8
+    // The write cache: tgt-admin turns "write-cache off" into the caching mode page with WCE
+    // clear and sends nothing for "on" (tgt's default); a mode_page of page 8 sets it too.
+    std::string wce;
     if (direct) {
       Note(store, "direct-store: the device is exported as a backing store; its vendor, product, "
                   "revision and serial are not read from it (the import runs no command: "
@@ -465,7 +471,7 @@ class Importer {
       if (n->value == "off") {
         wce = "0";
       } else if (n->value == "on" || n->value.empty()) {
-        wce = "1";
+        // tgt-admin sends nothing: the default (on) or a mode_page decides.
       } else {
         Note(*n, "unknown value (on or off): the write cache stays on (as tgt-admin)");
       }
@@ -493,7 +499,7 @@ class Importer {
       if (!mp.ok()) {
         Error(*n, "mode_page: " + mp.status().message());
       } else if (mp->page == 8 && mp->subpage == 0 && mp->bytes.size() == 18) {
-        if (wce.empty()) wce = (mp->bytes[0] & 0x04) ? "1" : "0";
+        wce = (mp->bytes[0] & 0x04) ? "1" : "0";
       } else {
         Note(*n, "mode page " + std::to_string(mp->page) + ":" + std::to_string(mp->subpage) +
                      " is not applied: modtgt builds its mode pages itself (only the caching "

@@ -9,9 +9,13 @@
 #   tgt TGTADM-ARGS...         the real tgtadm on that tgtd
 #   tgtadm_link                make $TMP/bin/tgtadm -> modtgtadm (the tgtadm entry point) and
 #                              print the folder, for PATH
-#   normalize_tgt_show         stdin -> stdout: the documented differences between tgtadm's
+#   normalize_tgt_show [defaults]
+#                              stdin -> stdout: the documented differences between tgtadm's
 #                              and modtgtadm's `show` texts taken out (docs/tgt-compat.md,
-#                              "show output"), so what is left must be identical
+#                              "show output"), so what is left must be identical. With
+#                              "defaults", a value that is the daemon's own default (a LUN's
+#                              derived SCSI ID/SN, an iSCSI parameter not set) reads
+#                              "<default>" (docs/tgt-compat.md, "Defaults")
 requires tgtd tgtadm python3
 
 free_port() {
@@ -56,6 +60,15 @@ tgtadm_link() {
 normalize_tgt_show() {
   python3 -c '
 import re, sys
+DEFAULTS = len(sys.argv) > 1 and sys.argv[1] == "defaults"
+# Each daemon`s values for an iSCSI parameter nobody set (tgt 1.0.85, modtgt).
+PARAM_DEFAULTS = {
+    "MaxRecvDataSegmentLength": ("8192", "262144"), "HeaderDigest": ("None", "CRC32C,None"),
+    "DataDigest": ("None", "CRC32C,None"), "InitialR2T": ("Yes", "No"),
+    "MaxOutstandingR2T": ("1", "16"), "ImmediateData": ("Yes",), "FirstBurstLength": ("65536", "262144"),
+    "MaxBurstLength": ("262144", "1048576"), "MaxXmitDataSegmentLength": ("8192", "16777215"),
+    "MaxQueueCmd": ("128",), "DefaultTime2Wait": ("2",), "DefaultTime2Retain": ("20",),
+}
 
 # modtgt-only lines inside a LUN block (docs/tgt-compat.md: extra lines tgt parsers skip).
 MODTGT_LUN_KEYS = ("Offline reason:", "Backing store options:", "Size in bytes:", "Vendor:",
@@ -106,6 +119,13 @@ for line in lines:
         continue
     if stripped.startswith(DROP_PARAMS):
         continue
+    if DEFAULTS:
+        # tgt derives "IET     00TTLLLL" / "beafTL", modtgt nothing / 16 hex digits of a hash.
+        line = re.sub(r"^(\s+SCSI ID: )(IET +[0-9a-f]{8})?$", r"\1<default>", line)
+        line = re.sub(r"^(\s+SCSI SN: )(beaf[0-9a-f]+|[0-9A-F]{16})$", r"\1<default>", line)
+        m = re.match(r"^(\w+)=(.*)$", line)
+        if m and m.group(2) in PARAM_DEFAULTS.get(m.group(1), ()):
+            line = m.group(1) + "=<default>"
     # Ports: tgtd and modtgtd listen on different free ports.
     line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line)
     # Session numbers are each daemon`s own counters.
@@ -125,5 +145,5 @@ for line in out:
     result.append(line)
 flush()
 sys.stdout.write("\n".join(result))
-'
+' "$@"
 }
