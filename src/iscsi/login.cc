@@ -189,7 +189,7 @@ struct Login::Impl {
   // Our side of the negotiation: the transport's limits, or once the target is known those
   // with the target's own iSCSI parameters on top (ApplyTargetParams).
   std::optional<TargetLimits> target_lim;
-  const TargetLimits& Lim() const { return target_lim ? *target_lim : Lim(); }
+  const TargetLimits& Lim() const { return target_lim ? *target_lim : env->limits(); }
 
   // Identity fixed by the first request (RFC 7143 6.3: constant across the login).
   bool started = false;

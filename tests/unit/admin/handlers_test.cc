@@ -340,9 +340,11 @@ TEST_F(HandlersTest, LogicalUnitLifecycleWithNullModule) {
   EXPECT_EQ(lu3b->config().serial, sn);
   EXPECT_EQ(lu3b->config().vendor, "ACME");
   EXPECT_TRUE(lu3b->wce.load());
+  targets_.FindByTid(1)->sessions = 1;  // identity may change only with nobody logged in
   Err({{"mode", "logicalunit"}, {"op", "update"}, {"tid", 1}, {"lun", 3},
        {"params", "scsi_sn=OTHER"}},
-      "invalid-request");
+      "busy");
+  targets_.FindByTid(1)->sessions = 0;
   Err({{"mode", "logicalunit"}, {"op", "update"}, {"tid", 1}, {"lun", 3}}, "invalid-request");
   Err({{"mode", "logicalunit"}, {"op", "update"}, {"tid", 1}, {"lun", 3},
        {"backing_store", "x"}, {"params", "readonly=0"}},
