@@ -19,7 +19,9 @@ if adm --mode system --op show >/dev/null 2>&1; then
 fi
 mkdir -p demo
 [ -e demo/disk.img ] || truncate -s 1G demo/disk.img
-build/modtgtd --iscsi portal="$portal" --module-dir "$top/build/lib/modtgt" >> demo/modtgtd.log 2>&1
+# Ephemeral (--no-config): the demo saves nothing, so every run starts from scratch and
+# nothing is written to /var/lib/modtgt. build/modtgtd finds build/lib/modtgt by itself.
+build/modtgtd --no-config --iscsi portal="$portal" >> demo/modtgtd.log 2>&1
 adm --mode target --op new --tid 1 --targetname "$iqn"
 adm --mode logicalunit --op new --tid 1 --lun 1 --bstype rdwr --backing-store "$top/demo/disk.img"
 adm --mode target --op bind --tid 1 --initiator-address ALL

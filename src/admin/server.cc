@@ -5,7 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,8 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "admin/protocol.h"
 #include "core/strict_json.h"
@@ -25,8 +28,11 @@ namespace modtgt::admin {
 
 namespace {
 
-// A client gets this long (in total) to send its request line, and to take the reply.
-constexpr int kRequestTimeoutMs = 5000;
+// A client gets this long to send its request line, and again to take the reply. Waiting
+// clients cost nothing but a file descriptor: the server serves the others meanwhile.
+constexpr int kRequestTimeoutMs = 10000;
+// Connected clients at once; one more gets a busy reply.
+constexpr size_t kMaxClients = 512;
 
 int64_t NowMs() {
   timespec ts;
@@ -53,28 +59,6 @@ Status MakeDirs(const std::string& dir, mode_t mode) {
   return Status::OK();
 }
 
-// Writes all of buf, waiting (poll) up to the deadline. False on error or timeout.
-bool WriteAll(int fd, const std::string& buf, int64_t deadline_ms) {
-  size_t off = 0;
-  while (off < buf.size()) {
-    ssize_t n = send(fd, buf.data() + off, buf.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      int64_t left = deadline_ms - NowMs();
-      if (left <= 0) return false;
-      pollfd p{fd, POLLOUT, 0};
-      if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) return false;
-      continue;
-    }
-    return false;
-  }
-  return true;
-}
-
 std::string Serialize(const nlohmann::json& reply) {
   // replace: a message echoing invalid UTF-8 from a request must not throw.
   return reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -82,88 +66,185 @@ std::string Serialize(const nlohmann::json& reply) {
 
 }  // namespace
 
+// One admin client: its request being read, then its reply being written.
+struct Client {
+  int fd = -1;
+  std::string in;           // bytes of the request line so far
+  std::string out;          // the reply, once there is one
+  size_t out_off = 0;
+  int64_t deadline_ms = 0;  // to finish sending the request, then to take the reply
+  bool replying = false;
+};
+
 struct AdminServer::Impl {
   AdminContext ctx;
   int listen_fd = -1;
   int stop_fd = -1;
+  int epoll_fd = -1;
   std::string path;
+  std::map<int, Client> clients;  // by fd; admin thread only
 
-  // Reads one line from fd into *line. Returns false (with *reply set to the error to send,
-  // or empty when the peer just went away) on failure.
-  bool ReadLine(int fd, std::string* line, nlohmann::json* reply) {
-    int64_t deadline = NowMs() + kRequestTimeoutMs;
-    char buf[4096];
-    for (;;) {
-      int64_t left = deadline - NowMs();
-      if (left <= 0) {
-        *reply = ErrorReply(ErrorCode::kInvalidRequest, "timed out waiting for the request line");
-        return false;
+  // Who may administer: root, the daemon's own user, or a member of the admin group.
+  // Returns "" when allowed, else why not.
+  std::string CheckPeer(int fd) {
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      return "cannot read peer credentials";
+    }
+    if (cred.uid == 0 || cred.uid == geteuid()) return "";
+    if (ctx.admin_gid >= 0) {
+      if (cred.gid == static_cast<gid_t>(ctx.admin_gid)) return "";
+      gid_t groups[256];
+      socklen_t glen = sizeof(groups);
+      if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
+        for (size_t i = 0; i < glen / sizeof(gid_t); i++) {
+          if (groups[i] == static_cast<gid_t>(ctx.admin_gid)) return "";
+        }
       }
-      pollfd p[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-      int r = poll(p, 2, static_cast<int>(left));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return false;
-      }
-      if (p[1].revents & POLLIN) return false;  // shutting down
-      if (r == 0) continue;                     // re-check the deadline
-      ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-        return false;
-      }
-      if (n == 0) {  // EOF: accept a last line without '\n'
-        if (line->empty()) return false;
-        return true;
-      }
-      const char* nl = static_cast<const char*>(std::memchr(buf, '\n', static_cast<size_t>(n)));
-      size_t take = nl ? static_cast<size_t>(nl - buf) : static_cast<size_t>(n);
-      if (line->size() + take > kMaxRequestBytes) {
-        *reply = ErrorReply(ErrorCode::kInvalidRequest,
-                            "request larger than " + std::to_string(kMaxRequestBytes) + " bytes");
-        return false;
-      }
-      line->append(buf, take);
-      if (nl) return true;
+    }
+    LOG_WARN("admin: refused a request from uid %u pid %d", static_cast<unsigned>(cred.uid),
+             static_cast<int>(cred.pid));
+    return "permission denied: uid " + std::to_string(cred.uid) + " may not administer modtgtd (" +
+           (ctx.admin_gid >= 0 ? "root or the admin group only" : "root only") + ")";
+  }
+
+  void Watch(int fd, uint32_t events, bool add) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) {
+      LOG_WARN("admin: epoll_ctl: %s", strerror(errno));
     }
   }
 
-  void Serve(int fd) {
-    // SO_PEERCRED: only root or the daemon's own user may administer it.
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    int64_t deadline = NowMs() + kRequestTimeoutMs;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-      WriteAll(fd, Serialize(ErrorReply(ErrorCode::kPermission, "cannot read peer credentials")),
-               deadline);
-      return;
+  void Drop(int fd) {
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+    close(fd);
+    clients.erase(fd);
+  }
+
+  // Queues `reply` for the client and switches it to writing (the connection closes once
+  // the reply is out).
+  void Reply(Client* c, const nlohmann::json& reply) {
+    c->out = Serialize(reply);
+    c->out_off = 0;
+    c->replying = true;
+    c->deadline_ms = NowMs() + kRequestTimeoutMs;
+    Watch(c->fd, EPOLLOUT, false);
+    Write(c);
+  }
+
+  void Accept() {
+    for (;;) {
+      int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+          LOG_WARN("admin: accept: %s", strerror(errno));
+        }
+        return;
+      }
+      Client& c = clients[fd];
+      c.fd = fd;
+      c.deadline_ms = NowMs() + kRequestTimeoutMs;
+      Watch(fd, EPOLLIN, true);
+      if (clients.size() > kMaxClients) {
+        Reply(&c, ErrorReply(ErrorCode::kBusy, "too many admin connections (" +
+                                                   std::to_string(kMaxClients) + "); retry"));
+        continue;
+      }
+      std::string refused = CheckPeer(fd);
+      if (!refused.empty()) Reply(&c, ErrorReply(ErrorCode::kPermission, refused));
     }
-    if (cred.uid != 0 && cred.uid != geteuid()) {
-      LOG_WARN("admin: refused a request from uid %u pid %d", static_cast<unsigned>(cred.uid),
-               static_cast<int>(cred.pid));
-      WriteAll(fd,
-               Serialize(ErrorReply(ErrorCode::kPermission,
-                                    "permission denied: uid " + std::to_string(cred.uid) +
-                                        " may not administer modtgtd (root only)")),
-               deadline);
-      return;
+  }
+
+  void Read(Client* c) {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        Drop(c->fd);
+        return;
+      }
+      if (n == 0) {  // EOF: a last line without '\n' is still a request
+        if (c->in.empty()) {
+          Drop(c->fd);
+        } else {
+          Handle(c);
+        }
+        return;
+      }
+      const char* nl = static_cast<const char*>(std::memchr(buf, '\n', static_cast<size_t>(n)));
+      size_t take = nl ? static_cast<size_t>(nl - buf) : static_cast<size_t>(n);
+      if (c->in.size() + take > kMaxRequestBytes) {
+        Reply(c, ErrorReply(ErrorCode::kInvalidRequest, "request larger than " +
+                                                          std::to_string(kMaxRequestBytes) +
+                                                          " bytes"));
+        return;
+      }
+      c->in.append(buf, take);
+      if (nl != nullptr) {
+        Handle(c);
+        return;
+      }
     }
-    std::string line;
-    nlohmann::json reply;
-    if (!ReadLine(fd, &line, &reply)) {
-      if (!reply.is_null()) WriteAll(fd, Serialize(reply), NowMs() + kRequestTimeoutMs);
-      return;
-    }
+  }
+
+  void Handle(Client* c) {
+    std::string& line = c->in;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     // Strict: a duplicate key would otherwise be accepted with the last value winning.
     Result<nlohmann::json> request = core::ParseJsonStrict(line);
     if (!request.ok()) {
-      reply = ErrorReply(ErrorCode::kInvalidRequest,
-                         "request is not valid JSON: " + request.status().message());
-    } else {
-      reply = HandleRequest(&ctx, *request);
+      Reply(c, ErrorReply(ErrorCode::kInvalidRequest,
+                          "request is not valid JSON: " + request.status().message()));
+      return;
     }
-    WriteAll(fd, Serialize(reply), NowMs() + kRequestTimeoutMs);
+    Reply(c, HandleRequest(&ctx, *request));
+  }
+
+  void Write(Client* c) {
+    while (c->out_off < c->out.size()) {
+      ssize_t n = send(c->fd, c->out.data() + c->out_off, c->out.size() - c->out_off,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        c->out_off += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // EPOLLOUT later
+      break;
+    }
+    Drop(c->fd);
+  }
+
+  // Drops the clients past their deadline (an idle or slow client never holds up
+  // another); returns the epoll timeout until the next deadline.
+  int ExpireAndTimeout() {
+    const int64_t now = NowMs();
+    int64_t next = -1;
+    std::vector<int> late;
+    for (auto& [fd, c] : clients) {
+      if (c.deadline_ms <= now) {
+        late.push_back(fd);
+      } else if (next < 0 || c.deadline_ms < next) {
+        next = c.deadline_ms;
+      }
+    }
+    for (int fd : late) {
+      Client& c = clients[fd];
+      if (!c.replying) {
+        // Best effort, without waiting: the client may not be reading.
+        std::string msg = Serialize(ErrorReply(ErrorCode::kInvalidRequest,
+                                               "timed out waiting for the request line"));
+        ssize_t n = send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+      }
+      Drop(fd);
+    }
+    return next < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, next - now));
   }
 };
 
@@ -186,7 +267,15 @@ Status AdminServer::Listen(const std::string& path) {
   }
   size_t slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) {
-    MODTGT_RETURN_IF_ERROR(MakeDirs(path.substr(0, slash), 0755));
+    const std::string dir = path.substr(0, slash);
+    // Folders it creates: 0700 (0750 with an admin group, which then owns them).
+    MODTGT_RETURN_IF_ERROR(MakeDirs(dir, impl_->ctx.admin_gid >= 0 ? 0750 : 0700));
+    struct stat dst {};
+    if (stat(dir.c_str(), &dst) == 0 && (dst.st_mode & 0022) != 0 && !(dst.st_mode & S_ISVTX)) {
+      LOG_WARN("admin: the socket's folder %s is writable by others (mode %03o): anyone can "
+               "replace the socket; use a private folder",
+               dir.c_str(), static_cast<unsigned>(dst.st_mode & 0777));
+    }
   }
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) {
@@ -218,13 +307,17 @@ Status AdminServer::Listen(const std::string& path) {
     close(fd);
     return Status::FromErrno(bind_errno, "bind " + path);
   }
-  if (chmod(path.c_str(), 0600) != 0) {
+  // 0600; with an admin group, 0660 and owned by that group (the peer is checked anyway).
+  const bool group = impl_->ctx.admin_gid >= 0;
+  if ((group && chown(path.c_str(), static_cast<uid_t>(-1),
+                      static_cast<gid_t>(impl_->ctx.admin_gid)) != 0) ||
+      chmod(path.c_str(), group ? 0660 : 0600) != 0) {
     int e = errno;
     close(fd);
     unlink(path.c_str());
     return Status::FromErrno(e, "chmod " + path);
   }
-  if (listen(fd, 16) != 0) {
+  if (listen(fd, 128) != 0) {
     int e = errno;
     close(fd);
     unlink(path.c_str());
@@ -237,27 +330,47 @@ Status AdminServer::Listen(const std::string& path) {
 }
 
 void AdminServer::Run() {
-  if (impl_->listen_fd < 0) return;
-  for (;;) {
-    pollfd p[2] = {{impl_->listen_fd, POLLIN, 0}, {impl_->stop_fd, POLLIN, 0}};
-    int r = poll(p, 2, -1);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      LOG_ERROR("admin: poll: %s", strerror(errno));
-      return;
-    }
-    if (p[1].revents & POLLIN) return;
-    if (!(p[0].revents & POLLIN)) continue;
-    int fd = accept4(impl_->listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
-        LOG_WARN("admin: accept: %s", strerror(errno));
-      }
-      continue;
-    }
-    impl_->Serve(fd);
-    close(fd);
+  Impl& m = *impl_;
+  if (m.listen_fd < 0) return;
+  m.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (m.epoll_fd < 0) {
+    LOG_ERROR("admin: epoll_create1: %s", strerror(errno));
+    return;
   }
+  m.Watch(m.listen_fd, EPOLLIN, true);
+  m.Watch(m.stop_fd, EPOLLIN, true);
+  epoll_event events[64];
+  bool stopping = false;
+  while (!stopping) {
+    int n = epoll_wait(m.epoll_fd, events, 64, m.ExpireAndTimeout());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      LOG_ERROR("admin: epoll_wait: %s", strerror(errno));
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      const int fd = events[i].data.fd;
+      if (fd == m.stop_fd) {
+        stopping = true;
+      } else if (fd == m.listen_fd) {
+        m.Accept();
+      } else {
+        auto it = m.clients.find(fd);
+        if (it == m.clients.end()) continue;  // dropped earlier in this batch
+        Client* c = &it->second;
+        if (c->replying) {
+          m.Write(c);
+        } else if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+          m.Read(c);
+        }
+      }
+    }
+  }
+  std::vector<int> fds;
+  for (const auto& [fd, c] : m.clients) fds.push_back(fd);
+  for (int fd : fds) m.Drop(fd);
+  close(m.epoll_fd);
+  m.epoll_fd = -1;
 }
 
 void AdminServer::Stop() {

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // AdminServer: the daemon side of the admin protocol (docs/admin-protocol.md). Listens on a
-// Unix socket (root-only permissions; the peer's credentials are checked), reads one JSON
-// request per line, runs it against the targets, LUNs and modules, and writes one JSON reply
-// per line.
+// Unix socket (mode 0600 in a folder it creates 0700; the peer's credentials are checked:
+// root, the daemon's user, or members of a configured admin group), reads one JSON request
+// per line (at most kMaxRequestBytes), runs it against the targets, LUNs and modules, and
+// writes one JSON reply per line; then the connection closes.
 //
-// Threading: Run() is the admin thread: every admin request runs on it, one at a time, so
-// admin operations never race each other. The objects it changes are thread-safe.
+// Threading: Run() is the admin thread. It serves every client from one epoll loop with
+// non-blocking sockets: a client that is idle, slow or sends garbage holds up no other (it
+// is dropped at its deadline, 10 s). Requests run on it one at a time (and under
+// AdminContext::op_mutex, which a SIGHUP reload shares), so admin operations never race
+// each other. The objects it changes are thread-safe.
 #pragma once
 
 #include <functional>
@@ -38,6 +42,8 @@ struct AdminContext {
   std::string module_dir;
   std::string version;
   int threads = 0;  // event loops, for system show
+  // The group whose members may administer the daemon besides root (-1: none).
+  int admin_gid = -1;
   // The state file every successful change is saved to; nullptr (tests) or a disabled
   // store (--no-config): changes are not saved.
   core::ConfigStore* config = nullptr;

@@ -181,15 +181,24 @@ Outcome SystemBsLoad(AdminContext* ctx, const Request& r) {
   }
   if (ctx->modules == nullptr) return Error{ErrorCode::kInternal, "no module registry"};
   core::ModuleInfo listed;
+  bool from_module_dir = false;
   if (path.empty()) {
     // A failed module is retried from the file it was loaded from.
     if (FindModule(ctx, name, &listed) && listed.state == core::ModuleState::kError) {
       path = listed.path;
     } else {
       path = ctx->module_dir + "/backing-store/bs_" + name + ".so";
+      from_module_dir = true;
     }
   }
   if (access(path.c_str(), F_OK) != 0) {
+    if (from_module_dir) {
+      // Packages split modules with an extra library off (modtgt-uring, modtgt-rbd):
+      // say what is missing and what provides it.
+      return Error{ErrorCode::kNoSuchModule,
+                   "backing store '" + name + "' is not installed (no bs_" + name + ".so in " +
+                       ctx->module_dir + "/backing-store; install modtgt-" + name + ")"};
+    }
     return Error{ErrorCode::kNoSuchModule, "no module file " + path};
   }
   char real[PATH_MAX];

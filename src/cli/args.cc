@@ -413,6 +413,41 @@ Result<CliOptions> ParseArgs(const std::vector<std::string>& args, const CliCont
   return opts;
 }
 
+void ResolveRelativePaths(CliOptions* opts, const std::string& cwd,
+                          const std::function<bool(const std::string&)>& exists,
+                          std::vector<std::string>* unresolved) {
+  nlohmann::json& r = opts->request;
+  // Returns value made absolute, or value itself when it is not a relative existing path.
+  auto resolve = [&](const std::string& value) -> std::string {
+    if (value.empty() || value[0] == '/') return value;
+    std::string rel = value;
+    while (rel.size() > 2 && rel.compare(0, 2, "./") == 0) rel.erase(0, 2);
+    std::string abs = (cwd == "/" ? "" : cwd) + "/" + (rel == "." ? "" : rel);
+    if (exists(abs)) return abs;
+    unresolved->push_back(value);
+    return value;
+  };
+  auto field = [&](const char* name, bool whole) {
+    if (!r.contains(name) || !r[name].is_string()) return;
+    const std::string value = r[name].get<std::string>();
+    if (whole) {
+      r[name] = resolve(value);
+      return;
+    }
+    // SUBTYPE/CONFIG: only CONFIG is a path (rdwr/disk.img -> rdwr//cwd/disk.img).
+    size_t slash = value.find('/');
+    if (slash == std::string::npos || slash + 1 >= value.size()) return;
+    r[name] = value.substr(0, slash + 1) + resolve(value.substr(slash + 1));
+  };
+  field("backing_store", true);
+  field("cfgstring", false);
+  field("path", true);
+  if (r.contains("bstype") && r["bstype"].is_string() &&
+      r["bstype"].get<std::string>().find('/') != std::string::npos) {
+    field("bstype", true);
+  }
+}
+
 std::string UsageText() {
   return R"(Usage: modtgtadm [OPTIONS] --mode MODE --op OP [ARGS]
        modtgtadm --import-tgt FILE [--dry-run] [--force]
@@ -441,10 +476,11 @@ name). Long options may be shortened to any unambiguous prefix, as with tgtadm.
   -n, --name KEY, -v, --value V   --op update: a target's iSCSI parameter (MaxRecvDataSegment-
                                   Length, HeaderDigest, ..., state, TargetAlias) or a system
                                   setting (State ready|offline, debug on|off)
-  -b, --backing-store PATH        backing store path or "subtype/config"
+  -b, --backing-store PATH        backing store path or "subtype/config"; a relative
+                                  path naming an existing file here is made absolute
   -E, --bstype NAME               backing-store module (default rdwr; tgt's aio is uring);
-                                  for bsload also an absolute module file path
-      --path FILE                 bsload/bsreload: the module file (absolute path)
+                                  for bsload also a module file path
+      --path FILE                 bsload/bsreload: the module file
   -S, --bsopts OPTS               module options
   -f, --bsoflags FLAGS            direct, sync (comma or colon separated)
   -y, --blocksize N               512, 1024, 2048 or 4096
@@ -458,7 +494,8 @@ name). Long options may be shortened to any unambiguous prefix, as with tgtadm.
       --cfgstring SUBTYPE/CONFIG  targetcli-style config string instead of --backing-store
                                   (no ':'; --bstype may be omitted when a loaded module has
                                   SUBTYPE); for --op load: the new medium (optical/PATH;
-                                  without it the ejected medium goes back in)
+                                  without it the ejected medium goes back in). A relative
+                                  CONFIG naming an existing file here is made absolute
       --size SIZE                 bytes, or with B, k/K/kB/KB, m/M/mB/MB, g/G/gB/GB,
                                   t/T/tB/TB (powers of 1024); a multiple of the block size.
                                   --op update --size resizes a live LUN

@@ -11,6 +11,7 @@
 // Threading: thread-compatible.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,23 @@ struct CliContext {
 Result<CliOptions> ParseArgs(const std::vector<std::string>& args, const CliContext& ctx);
 // As modtgtadm, env_socket being $MODTGT_SOCKET or nullptr.
 Result<CliOptions> ParseArgs(const std::vector<std::string>& args, const char* env_socket);
+
+// Relative paths. The daemon runs in its own folder ("/" once forked), so a relative path
+// means nothing to it: the CLI makes path-like values absolute against the caller's
+// folder before sending them. The rule, for the request fields backing_store (--backing-store),
+// the CONFIG of cfgstring SUBTYPE/CONFIG (--cfgstring), and path (--path, or a --bstype
+// holding a '/'):
+//   - a value starting with '/' is sent as given;
+//   - a relative value that names something that exists relative to `cwd` (a file, a
+//     device, a folder: `exists` says) becomes cwd + "/" + value (symbolic links are kept,
+//     not resolved; a leading "./" is dropped);
+//   - anything else is sent as given: names that are not paths (bs_null's "null0", the
+//     "scratch" of ram/scratch, an RBD "pool/image") stay names. Such values are returned
+//     in *unresolved so the caller can explain a "No such file" error from the daemon.
+// `cwd` must be absolute. Pure: the file system is reached only through `exists`.
+void ResolveRelativePaths(CliOptions* opts, const std::string& cwd,
+                          const std::function<bool(const std::string&)>& exists,
+                          std::vector<std::string>* unresolved);
 
 // The usage text for --help.
 std::string UsageText();

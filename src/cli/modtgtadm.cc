@@ -5,8 +5,10 @@
 // code of the error (admin/protocol.h). Started through a link named `tgtadm` it answers to
 // that name (its messages say "tgtadm:"), for tools written for tgt (docs/tgt-compat.md).
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -83,6 +85,9 @@ int Exchange(const std::string& path, const std::string& line, std::string* repl
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int e = errno;
+      // The daemon may answer (and close) before reading everything: a refusal of the
+      // peer, or of an oversized request. Its reply is then waiting to be read.
+      if (e == EPIPE || e == ECONNRESET) break;
       close(fd);
       return Fail(kExitCannotConnect, "sending to modtgtd at " + path + ": " + std::strerror(e));
     }
@@ -148,6 +153,19 @@ int main(int argc, char** argv) {
     auto tree = modtgt::cli::ParseTgtConf(opts.import_tgt, &src);
     if (!tree.ok()) return Fail(kExitUsage, tree.status().message());
     opts.request["tgt_conf"] = std::move(*tree);
+  }
+
+  // Relative paths are the caller's: make them absolute here (cli/args.h has the rule).
+  std::vector<std::string> unresolved;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof(cwd)) != nullptr) {
+    modtgt::cli::ResolveRelativePaths(
+        &opts, cwd,
+        [](const std::string& p) {
+          struct stat st;
+          return stat(p.c_str(), &st) == 0;
+        },
+        &unresolved);
   }
 
   if (opts.request.contains("password") && opts.request["password"] == "-") {
@@ -219,7 +237,14 @@ int main(int argc, char** argv) {
       exit_code = modtgt::admin::ExitCodeForName(
           err.contains("code") && err["code"].is_string() ? err["code"].get<std::string>() : "");
     }
-    return Fail(exit_code, msg);
+    Fail(exit_code, msg);
+    for (const std::string& u : unresolved) {
+      std::fprintf(stderr,
+                   "%s: note: '%s' is not a file in this folder (%s), so it was sent as "
+                   "given; modtgtd does not resolve relative paths against your folder\n",
+                   g_program.c_str(), u.c_str(), cwd);
+    }
+    return exit_code;
   }
   if (reply.contains("warning") && reply["warning"].is_string()) {
     std::fprintf(stderr, "%s: warning: %s\n", g_program.c_str(),

@@ -47,6 +47,8 @@ bool ValidName(const char* s) {
   return true;
 }
 
+}  // namespace
+
 // Checks a descriptor returned by modtgt_module_init and copies it into *out
 // (min(sizeof, struct_size) bytes; the rest stays zero). Rule 2 of DESIGN.md "Modules".
 Status ValidateDescriptor(const std::string& file, const modtgt_backing_store* d,
@@ -78,6 +80,9 @@ Status ValidateDescriptor(const std::string& file, const modtgt_backing_store* d
   *out = modtgt_backing_store{};
   std::memcpy(out, d, std::min<size_t>(sizeof(modtgt_backing_store), size));
   out->struct_size = sizeof(modtgt_backing_store);  // the copy is a full, current struct
+  // A capability bit means what the module's own ABI said it means: bits defined by a
+  // later minor are not taken from an older module.
+  if (MODTGT_ABI_MINOR_OF(abi) < 2) out->caps &= MODTGT_CAP_THIN;
 
   if (out->kind != MODTGT_KIND_BACKING_STORE) {
     if (out->kind == MODTGT_KIND_FILTER) {
@@ -145,8 +150,6 @@ Status ValidateDescriptor(const std::string& file, const modtgt_backing_store* d
   }
   return Status::OK();
 }
-
-}  // namespace
 
 std::string Canonical(const std::string& path) {
   char buf[PATH_MAX];

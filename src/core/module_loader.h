@@ -26,6 +26,13 @@ const modtgt_host* ModuleHostTable();
 // entry symbol, a descriptor the ABI rules refuse) are InvalidArgument naming the file.
 Result<std::shared_ptr<LoadedModule>> OpenModuleFile(const std::string& path, int fd);
 
+// Checks a descriptor returned by modtgt_module_init (the ABI rules: struct_size,
+// abi_version, kind, names, mandatory callbacks, the lock group, device type and block
+// size, nr_threads) and copies it into *out: min(sizeof, struct_size) bytes, the rest zero.
+// InvalidArgument naming `file` and what is wrong.
+Status ValidateDescriptor(const std::string& file, const modtgt_backing_store* d,
+                          modtgt_backing_store* out);
+
 // Runs load() (if any) and sets the module's state (kReady, or kError with the module's
 // reason, which the returned Status also carries).
 Status RunLoad(LoadedModule* m);

@@ -20,6 +20,7 @@
 #include "core/module_registry.h"
 #include "core/target_params.h"
 #include "scsi/logical_unit.h"
+#include "scsi/xcopy.h"
 
 namespace modtgt::core {
 
@@ -37,6 +38,11 @@ class Target : public scsi::TargetView {
   // scsi::TargetView
   std::shared_ptr<scsi::LogicalUnit> FindLun(uint64_t lun) const override;
   std::vector<uint64_t> ListLuns() const override;
+  // The registry the target is in (set by TargetRegistry::Add, cleared by Remove): what
+  // EXTENDED COPY resolves copy targets of other targets through.
+  const scsi::CopyTargetResolver* copy_target_resolver() const override {
+    return copy_targets_.load(std::memory_order_acquire);
+  }
   std::shared_ptr<const LunMap> luns() const;
 
   // Adds lu; existing LUs get REPORTED LUNS DATA HAS CHANGED. Fails if the number is taken.
@@ -99,11 +105,15 @@ class Target : public scsi::TargetView {
   TargetParams iscsi_params_;               // GUARDED_BY(mu_)
   std::atomic<bool> offline_{false};
   std::atomic<std::shared_ptr<const LunMap>> luns_;
+  std::atomic<const scsi::CopyTargetResolver*> copy_targets_{nullptr};
+  friend class TargetRegistry;
   // AddLun; cfg (may be null) is recorded in the same critical section.
   Status InsertLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig* cfg);
 };
 
-class TargetRegistry {
+class AccountRegistry;
+
+class TargetRegistry : public scsi::CopyTargetResolver {
  public:
   // Fails with kAlreadyExists on a duplicate tid or name (names compare case-insensitively),
   // kInvalidArgument on a bad name or a tid < 1.
@@ -129,6 +139,18 @@ class TargetRegistry {
   // with the system state so the saved configuration has one place for both.
   bool debug() const { return debug_.load(std::memory_order_relaxed); }
   void set_debug(bool on);
+  // scsi::CopyTargetResolver (copy_targets.cc): an LU of the nexus's own target, or of a
+  // registered target whose ACL admits the nexus's initiator name and address and that
+  // asks for no CHAP authentication (a session of another target cannot prove it knows
+  // that target's secret).
+  std::shared_ptr<scsi::LogicalUnit> ResolveCopyTarget(const scsi::Nexus& nexus,
+                                                       const uint8_t* naa,
+                                                       size_t len) const override;
+  // The CHAP accounts the resolver consults (the daemon sets them once, before any
+  // session; null: no target asks for authentication). Must outlive the registry's use.
+  void set_accounts(const AccountRegistry* accounts) {
+    accounts_.store(accounts, std::memory_order_release);
+  }
 
  private:
   std::atomic<bool> system_offline_{false};
@@ -136,6 +158,7 @@ class TargetRegistry {
   LogLevel base_log_level_ = GetLogLevel();  // the level before the switch was turned on
   mutable std::mutex mu_;
   std::map<int, std::shared_ptr<Target>> targets_;  // GUARDED_BY(mu_)
+  std::atomic<const AccountRegistry*> accounts_{nullptr};
 };
 
 // Checks an iSCSI name (RFC 3720 3.2.6: "iqn." / "eui." / "naa." forms, lowercase).

@@ -3,6 +3,7 @@
 #include "daemon/options.h"
 
 #include <getopt.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 
 #include "admin/metrics_server.h"
 #include "core/config_store.h"
+#include "daemon/module_dir.h"
 #include "modtgt/version.h"
 
 namespace modtgt::daemon {
@@ -28,8 +30,26 @@ void Usage(FILE* out) {
                "                            listen on ADDR:PORT (repeatable; IPv6 as [ADDR]:PORT;\n"
                "                            port 0 picks a free port), besides the saved ones.\n"
                "                            Default (none given, none saved): 0.0.0.0:3260, [::]:3260\n"
+               "      --iscsi KEY=VALUE[,KEY=VALUE...]\n"
+               "                            iSCSI limits (docs/iscsi.md); integers, defaults:\n"
+               "          max_sessions=1024                    sessions at once\n"
+               "          max_connections=4096                 TCP connections at once\n"
+               "          max_connections_per_address=256      from one initiator address\n"
+               "          max_pending_logins=1024              not logged in yet (the quietest\n"
+               "          max_pending_logins_per_address=64    is dropped to make room)\n"
+               "          login_timeout=15                     seconds to complete a login\n"
+               "          max_cmds_per_session=128             commands in flight per session\n"
+               "          max_session_data=268435456           their data buffers, bytes\n"
+               "          max_write_length=67108864            largest write command, bytes\n"
+               "          max_recv_data_segment_length=262144  MaxRecvDataSegmentLength\n"
+               "          max_burst_length=1048576             MaxBurstLength offered\n"
+               "          first_burst_length=262144            FirstBurstLength offered\n"
+               "          max_outstanding_r2t=16               MaxOutstandingR2T offered\n"
                "      --socket PATH         admin socket (default %s, or $MODTGT_SOCKET)\n"
                "      --module-dir DIR      module folder (default %s)\n"
+               "                            (without it: build/lib/modtgt when run from the\n"
+               "                            build tree, else that default, else <prefix>/lib/modtgt\n"
+               "                            beside this modtgtd)\n"
                "      --bstype NAME[,NAME]  backing-store modules to load (default: the saved\n"
                "                            list, or all found)\n"
                "      --lld NAME[,NAME]     transport modules to load (default: the saved list,\n"
@@ -51,6 +71,8 @@ void Usage(FILE* out) {
                "                            picks a free port: see system show)\n"
                "      --metrics-allow-remote  allow a --metrics address that is not loopback\n"
                "                            (the endpoint has no authentication)\n"
+               "      --admin-group GROUP   members of GROUP may administer the daemon too (the\n"
+               "                            socket becomes 0660, group GROUP); default root only\n"
                "  -V, --version             print the version\n"
                "  -h, --help                this text\n",
                kDefaultSocket, MODTGT_MODULE_DIR, core::kDefaultConfigPath);
@@ -71,7 +93,7 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 // Returns false (after printing why) on a bad command line.
 bool ParseOptions(int argc, char** argv, Options* o) {
   enum { kIscsi = 256, kSocket, kModuleDir, kBstype, kLld, kLogLevel, kLogTarget, kConfig,
-         kNoConfig, kCheckConfig, kPidfile, kMetrics, kMetricsRemote };
+         kNoConfig, kCheckConfig, kPidfile, kMetrics, kMetricsRemote, kAdminGroup };
   static const option kLong[] = {
       {"foreground", no_argument, nullptr, 'f'},
       {"iscsi", required_argument, nullptr, kIscsi},
@@ -89,6 +111,7 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       {"pidfile", required_argument, nullptr, kPidfile},
       {"metrics", required_argument, nullptr, kMetrics},
       {"metrics-allow-remote", no_argument, nullptr, kMetricsRemote},
+      {"admin-group", required_argument, nullptr, kAdminGroup},
       {"version", no_argument, nullptr, 'V'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -104,14 +127,21 @@ bool ParseOptions(int argc, char** argv, Options* o) {
         o->foreground = true;
         break;
       case kIscsi: {
-        // tgtd syntax: --iscsi portal=ADDR:PORT[,portal=...]
+        // tgtd syntax: --iscsi portal=ADDR:PORT[,portal=...]; other KEY=VALUE pairs are the
+        // transport's own settings, checked when it starts.
         for (const std::string& kv : SplitCommas(optarg)) {
-          if (kv.rfind("portal=", 0) != 0) {
-            std::fprintf(stderr, "modtgtd: unknown --iscsi option '%s' (expected portal=ADDR:PORT)\n",
+          size_t eq = kv.find('=');
+          if (eq == std::string::npos || eq == 0) {
+            std::fprintf(stderr, "modtgtd: --iscsi wants KEY=VALUE (portal=ADDR:PORT, or a "
+                                 "limit such as max_sessions=64), not '%s'\n",
                          kv.c_str());
             return false;
           }
-          o->portals.push_back(kv.substr(7));
+          if (kv.compare(0, eq, "portal") == 0) {
+            o->portals.push_back(kv.substr(eq + 1));
+          } else {
+            o->transport_options["iscsi"].emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+          }
         }
         break;
       }
@@ -176,6 +206,15 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       case kMetricsRemote:
         o->metrics_allow_remote = true;
         break;
+      case kAdminGroup: {
+        const group* g = getgrnam(optarg);
+        if (g == nullptr) {
+          std::fprintf(stderr, "modtgtd: --admin-group: no group '%s'\n", optarg);
+          return false;
+        }
+        o->admin_gid = static_cast<int>(g->gr_gid);
+        break;
+      }
       case 'V':
         std::printf("modtgtd %s (module ABI %u.%u)\n", MODTGT_PACKAGE_VERSION, MODTGT_ABI_MAJOR,
                     MODTGT_ABI_MINOR);
@@ -212,22 +251,19 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     return false;
   }
   if (o->socket_path.empty()) o->socket_path = kDefaultSocket;
-  if (!o->module_dir_given) {
-    // A tree installed with `cmake --install --prefix OTHER` keeps the configure-time
-    // default; when that folder is missing, use the one beside this binary
-    // (<prefix>/sbin/modtgtd -> <prefix>/lib/modtgt).
-    struct stat st;
-    if (stat(o->module_dir.c_str(), &st) != 0) {
-      char exe[4096];
-      ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-      if (n > 0) {
-        exe[n] = '\0';
-        std::string dir(exe);
-        dir = dir.substr(0, dir.rfind('/'));
-        std::string candidate = dir.substr(0, dir.rfind('/')) + "/lib/modtgt";
-        if (stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) o->module_dir = candidate;
-      }
+  if (o->module_dir_given) {
+    o->module_dir_why = "--module-dir";
+  } else {
+    ModuleDirChoice c = FindModuleDir(SelfExe(), MODTGT_MODULE_DIR);
+    if (c.dir.empty()) {
+      std::fprintf(stderr,
+                   "modtgtd: no module folder found (looked in %s); pass --module-dir DIR, "
+                   "the folder holding backing-store/ and transport/\n",
+                   c.tried.c_str());
+      return false;
     }
+    o->module_dir = c.dir;
+    o->module_dir_why = c.why;
   }
   if (o->threads == 0) {
     unsigned n = std::thread::hardware_concurrency();

@@ -26,7 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ctx.targets = &targets;
     ctx.modules = modules.registry();
     ctx.transports = modules.transports();
-  ctx.transports = modules.transports();
     ctx.module_dir = modules.dir();
     ctx.version = "fuzz";
     ctx.threads = 1;

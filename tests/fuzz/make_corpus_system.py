@@ -5,7 +5,9 @@
 #   corpus/admin_request/  JSON request lines (docs/admin-protocol.md)
 #   corpus/cli_args/       option byte + NUL-separated modtgtadm arguments
 #   corpus/iscsi_stream/   config byte + initiator bytes (after the harness's login prefix)
-# Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites those four folders)
+#   corpus/config_file/    saved configuration files (docs/operations.md), good and broken
+#   corpus/module_descriptor/  the field record of module_descriptor_fuzz.cc
+# Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites those folders)
 import json
 import os
 import shutil
@@ -198,6 +200,56 @@ cdb_seeds["async_backend"] = bytes([4 | 1]) + b"".join([
 ])
 rsoc = bytes([0xa3, 0x0c, 0x80, 0, 0, 0]) + struct.pack(">I", 4096) + b"\0\0"
 rsoc_one = bytes([0xa3, 0x0c, 0x01, 0x28, 0, 0]) + struct.pack(">I", 64) + b"\0\0"
+def fnv1a(data, h=0xcbf29ce484222325):
+    for c in data.encode():
+        h ^= c
+        h = (h * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def naa(lun, target=TARGET):
+    """The LU's NAA designator as scsi::LuNaaDesignator derives it (no configured serial)."""
+    hi = (fnv1a(target) & 0x0000000fffffffff) | (0x001405 << 36)
+    hi = (hi & 0x0fffffffffffffff) | (0x6 << 60)
+    lo = fnv1a(str(lun), fnv1a(target))
+    return struct.pack(">QQ", hi, lo)
+
+
+def xcopy(segments, list_id=1, usage=0, lun=0):
+    """EXTENDED COPY (LID1) of lun's blocks: segments are (blocks, src_lba, dst_lba)."""
+    t = bytes([0xe4, 0, 0, 0, 0x01, 0x03, 0, 16]) + naa(lun) + bytes(4) + b"\0\0\x02\x00"
+    s = b"".join(bytes([0x02, 0, 0, 0x18, 0, 0, 0, 0, 0, 0]) + struct.pack(">HQQ", *seg)
+                 for seg in segments)
+    params = bytes([list_id, usage << 3]) + struct.pack(">H", len(t)) + bytes(4) + \
+        struct.pack(">II", len(s), 0) + t + s
+    return bytes([0x83, 0]) + bytes(8) + struct.pack(">I", len(params)) + b"\0\0", params
+
+
+def sanitize(sa, params=b"", immed=False):
+    cdb = bytes([0x48, sa | (0x80 if immed else 0), 0, 0, 0, 0, 0]) + \
+        struct.pack(">H", len(params)) + b"\0"
+    return cdb, params
+
+
+xc = xcopy([(16, 0, 100), (8, 100, 4)])
+xc_hold = xcopy([(4, 0, 200)], list_id=7)
+rcr_status = bytes([0x84, 0x00, 7]) + bytes(7) + struct.pack(">I", 64) + b"\0\0"
+rcr_params = bytes([0x84, 0x03, 0]) + bytes(7) + struct.pack(">I", 64) + b"\0\0"
+overwrite = sanitize(0x01, bytes([0x81, 0, 0, 3]) + b"\x12\x34\x56")
+atomic = bytes([0x9c, 0x08]) + struct.pack(">QHH", 16, 0, 8) + b"\0\0"
+cdb_seeds["copy_sanitize_atomic"] = bytes([1]) + b"".join([
+    rec(TUR), rec(inquiry(1, 0x8f), READ, 255),
+    rec(cdb10(0x2a, 0, 8), WRITE, 4096, pattern[:4096]),
+    rec(xc[0], WRITE, len(xc[1]), xc[1]),
+    rec(xc_hold[0], WRITE, len(xc_hold[1]), xc_hold[1]),
+    rec(rcr_status, READ, 64), rec(rcr_params, READ, 64),
+    rec(atomic, WRITE, 4096, pattern[:4096]),
+    rec(sa_in16(0x12, 4096, 0), READ, 4096),
+    rec(overwrite[0], WRITE, len(overwrite[1]), overwrite[1]),
+    rec(sanitize(0x02)[0]), rec(TUR),
+    rec(sanitize(0x02, immed=True)[0]), rec(bytes([0x03, 0, 0, 0, 252, 0]), READ, 252),
+    rec(sanitize(0x03)[0]), rec(sanitize(0x1f)[0]),
+])
 cdb_seeds["malformed"] = bytes([16]) + b"".join([
     rec(TUR), rec(rsoc, READ, 4096), rec(rsoc_one, READ, 64),
     rec(TUR, cdb_len=0), rec(bytes(32), cdb_len=40),
@@ -462,3 +514,80 @@ write_corpus("scsi_cdb", cdb_seeds)
 write_corpus("admin_request", admin_seeds)
 write_corpus("cli_args", cli_seeds)
 write_corpus("iscsi_stream", stream_seeds)
+
+
+# ---------------------------------------------------------------------------------------
+# config_file: state files
+def saved_lun(lun, bstype="null", cfg="n1", **kw):
+    l = {"lun": lun, "device_type": "disk", "bstype": bstype, "cfgstring": cfg, "bsopts": "size=1G",
+         "bsoflags": "", "block_size": 512, "size": 0, "wwn": "", "hw_max_sectors": 0,
+         "control": "", "readonly": False, "removable": False, "thin_provisioning": False,
+         "write_cache": True, "vendor_id": "MODTGT", "product_id": "VIRTUAL-DISK",
+         "product_rev": "0001", "scsi_sn": "SN%d" % lun, "scsi_id": "",
+         "naa": "0x60014050000000%02x" % lun, "online": True}
+    l.update(kw)
+    return l
+
+
+def saved(targets, **kw):
+    c = {"schema": 1,
+         "modules": {"backing_stores": [{"name": "null"}], "transports": [{"name": "iscsi"}]},
+         "portals": {"iscsi": ["127.0.0.1:0"]}, "targets": targets,
+         "accounts": [{"user": "alice", "secret": "0123456789abcdef"}],
+         "discovery": {"incoming": [], "outgoing": ""}}
+    c.update(kw)
+    return json.dumps(c, indent=2).encode()
+
+
+def saved_target(tid, luns, **kw):
+    t = {"tid": tid, "name": "%s-%d" % (TARGET, tid), "alias": "",
+         "acl": {"addresses": ["ALL", "10.0.0.0/8", "::1"], "names": [INITIATOR]},
+         "chap": {"incoming": ["alice"], "outgoing": ""}, "luns": luns}
+    t.update(kw)
+    return t
+
+
+config_seeds = {
+    "empty": b'{"schema": 1}',
+    "one_target": saved([saved_target(1, [saved_lun(1), saved_lun(2, "rdwr", "/nonexistent",
+                                                                 size=1048576)])]),
+    "cd_and_params": saved([saved_target(2, [saved_lun(0, "optical", "optical//none.iso",
+                                                       device_type="cd", block_size=2048,
+                                                       readonly=True, removable=True),
+                                             saved_lun(3, control="max_data_area_mb=1",
+                                                       hw_max_sectors=128)])]),
+    "duplicate_key": b'{"schema": 1, "targets": [], "targets": []}',
+    "bad_schema": b'{"schema": 7}',
+    "torn": saved([saved_target(1, [saved_lun(1)])])[:200],
+    "bad_naa": saved([saved_target(1, [saved_lun(1, naa="0x1234")])]),
+    "unknown_account": saved([saved_target(1, [], chap={"incoming": ["bob"], "outgoing": "eve"})]),
+}
+write_corpus("config_file", config_seeds)
+
+
+# ---------------------------------------------------------------------------------------
+# module_descriptor: struct_size abi kind caps nr_threads device_type block_size (u32 LE
+# each), 5 strings (present byte, length byte, bytes), callback mask (u32 LE)
+def descriptor(struct_size=512, abi=(1 << 16) | 1, kind=1, caps=0, nr_threads=0, dev_type=0,
+               block=0, strings=("null", None, "1.0", "d", "c"), mask=0b1111000):
+    b = struct.pack("<7I", struct_size, abi, kind, caps, nr_threads, dev_type, block)
+    for st in strings:
+        if st is None:
+            b += b"\0"
+        else:
+            b += bytes([1, len(st)]) + st.encode()
+    return b + struct.pack("<I", mask)
+
+
+descriptor_seeds = {
+    "valid": descriptor(),
+    "all_callbacks": descriptor(mask=0x1ffff),
+    "abi2": descriptor(abi=2 << 16),
+    "tiny": descriptor(struct_size=8),
+    "no_name": descriptor(strings=(None, None, None, None, None)),
+    "bad_name": descriptor(strings=("Bad-Name!", "x", "1", "d", "c")),
+    "partial_lock": descriptor(mask=0b1111000 | (1 << 13)),
+    "cd_odd_block": descriptor(dev_type=5, block=1000),
+    "threads": descriptor(nr_threads=100000),
+}
+write_corpus("module_descriptor", descriptor_seeds)

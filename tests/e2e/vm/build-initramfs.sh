@@ -2,15 +2,21 @@
 # SPDX-License-Identifier: Apache-2.0
 # build-initramfs.sh OUTDIR - build (or reuse when up to date) a tiny bootable pair for the
 # kernel-initiator e2e test (tests/e2e/test-kernel-open-iscsi.sh):
-#   OUTDIR/vmlinuz            Debian's kernel (package linux-image-amd64, from /boot)
+#   OUTDIR/vmlinuz            Debian's kernel, from the package linux-image-<ver>-amd64
+#                             (the one the meta-package linux-image-amd64 names), fetched
+#                             with `apt-get download` into OUTDIR/kernel/ and unpacked with
+#                             `dpkg-deb -x` into a scratch folder: nothing is installed on
+#                             this machine (no /boot, no /lib/modules, no boot loader change)
 #   OUTDIR/initramfs.cpio.gz  busybox, iscsiadm + iscsid with their shared libraries and
-#                             config, the iSCSI/SCSI/virtio kernel modules and their
-#                             dependencies (from modules.dep), the guest /init (init.sh)
-#                             and the 8 MiB data pattern the guest writes
+#                             config, the iSCSI/SCSI/virtio kernel modules of that kernel
+#                             and their dependencies (from modules.dep, made with depmod -b),
+#                             the guest /init (init.sh) and the 8 MiB data pattern it writes
 #   OUTDIR/pattern.bin        that same pattern, for the host-side comparison
 #   OUTDIR/stamp              hash of every input; when it matches, nothing is rebuilt
-# Needs: linux-image-amd64, open-iscsi, busybox (or busybox-static), cpio, gzip, python3.
-# Exit status 2 when one of those is missing (the caller turns that into a skip).
+# Needs: apt (with package lists), dpkg-deb, depmod (kmod), open-iscsi, busybox (or
+# busybox-static), cpio, gzip, python3.
+# Exit status 2 when one of those is missing, or the kernel package cannot be fetched (the
+# caller turns that into a skip, or a failure in CI).
 set -euo pipefail
 OUT=${1:?usage: build-initramfs.sh OUTDIR}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,23 +24,43 @@ INIT=$HERE/init.sh
 
 missing() { echo "build-initramfs: $*" >&2; exit 2; }
 
-# The newest installed kernel that ships the iscsi_tcp module.
-KVER=
-for d in $(ls -d /lib/modules/*/ 2>/dev/null | sort -V); do
-  v=$(basename "$d")
-  if [ -r "/boot/vmlinuz-$v" ] && [ -f "$d/modules.dep" ] &&
-     grep -qE '(^|/)iscsi_tcp\.ko(\.[a-z]+)?:' "$d/modules.dep"; then
-    KVER=$v
-  fi
+for t in apt-cache apt-get dpkg-deb depmod cpio gzip python3 ldd; do
+  command -v $t >/dev/null || missing "$t not installed"
 done
-[ -n "$KVER" ] || missing "no readable /boot/vmlinuz-<ver> with an iscsi_tcp module (install linux-image-amd64; Debian makes vmlinuz readable by root only)"
-MODDIR=/lib/modules/$KVER
 BUSYBOX=$(command -v busybox || true)
 [ -n "$BUSYBOX" ] || missing "busybox not installed"
 ISCSIADM=$(command -v iscsiadm || echo /usr/sbin/iscsiadm)
 ISCSID=$(command -v iscsid || echo /usr/sbin/iscsid)
 [ -x "$ISCSIADM" ] && [ -x "$ISCSID" ] || missing "open-iscsi (iscsiadm, iscsid) not installed"
-for t in cpio gzip python3 ldd; do command -v $t >/dev/null || missing "$t not installed"; done
+
+# ---- the kernel package: fetched once into OUTDIR/kernel --------------------------------
+# The package the meta-package depends on (linux-image-6.1.0-NN-amd64 on Debian 12).
+KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
+       sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
+[ -n "$KPKG" ] || missing "apt knows no linux-image-amd64 (run apt-get update)"
+KDEBS=$OUT/kernel
+mkdir -p "$KDEBS"
+fetch() {  # fetch PACKAGE: its .deb into $KDEBS unless there; prints the file
+  local pkg=$1 deb
+  deb=$(ls "$KDEBS/${pkg}_"*.deb 2>/dev/null | head -n 1 || true)
+  if [ -z "$deb" ]; then
+    echo "build-initramfs: apt-get download $pkg" >&2
+    rm -rf "$KDEBS/.dl" && mkdir -p "$KDEBS/.dl"
+    # As root, apt would drop to its sandbox user, who cannot write here.
+    (cd "$KDEBS/.dl" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$pkg" >&2) ||
+      missing "cannot download $pkg (apt-get update, or no network to the mirror?)"
+    deb=$(ls "$KDEBS/.dl/${pkg}_"*.deb | head -n 1)
+    mv "$deb" "$KDEBS/"
+    deb=$KDEBS/$(basename "$deb")
+    rm -rf "$KDEBS/.dl"
+  fi
+  echo "$deb"
+}
+KDEB=$(fetch "$KPKG")
+# Older kernels fetched before (the meta-package moved on) are not needed any more.
+for d in "$KDEBS"/linux-image-*.deb; do
+  case $d in "$KDEB") ;; *) rm -f "$d" ;; esac
+done
 
 # Modules the guest loads. Whatever modules.dep lists as their dependencies comes along,
 # dependencies first. crc32c backs the optional header/data digests.
@@ -43,21 +69,38 @@ ROOT_MODULES=(virtio_pci virtio_net scsi_transport_iscsi libiscsi libiscsi_tcp i
 
 # ---- cache check -------------------------------------------------------------------------
 stamp_input() {
-  echo "kernel $KVER"
-  sha256sum "/boot/vmlinuz-$KVER" "$MODDIR/modules.dep" "$BUSYBOX" "$ISCSIADM" "$ISCSID" \
-    "$INIT" "${BASH_SOURCE[0]}"
+  echo "kernel $(basename "$KDEB")"
+  sha256sum "$KDEB" "$BUSYBOX" "$ISCSIADM" "$ISCSID" "$INIT" "${BASH_SOURCE[0]}"
 }
 mkdir -p "$OUT"
 STAMP=$(stamp_input | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$STAMP" ] &&
    [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initramfs.cpio.gz" ] && [ -f "$OUT/pattern.bin" ]; then
-  echo "build-initramfs: $OUT is up to date (kernel $KVER)" >&2
+  echo "build-initramfs: $OUT is up to date ($(basename "$KDEB"))" >&2
   exit 0
 fi
-echo "build-initramfs: building for kernel $KVER into $OUT" >&2
 
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/modtgt-initramfs.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT
+
+# ---- the kernel and its modules, unpacked into the scratch folder -----------------------
+K=$STAGE/kernel
+dpkg-deb -x "$KDEB" "$K"
+KVER=$(ls "$K/lib/modules" 2>/dev/null | sort -V | tail -n 1)
+[ -n "$KVER" ] && [ -f "$K/boot/vmlinuz-$KVER" ] || missing "$(basename "$KDEB") holds no kernel"
+# Should a release ship the modules in a package of their own, fetch that one too.
+if [ -z "$(find "$K/lib/modules/$KVER" -name 'iscsi_tcp.ko*' -print -quit)" ]; then
+  if apt-cache show "linux-modules-$KVER" > /dev/null 2>&1; then
+    dpkg-deb -x "$(fetch "linux-modules-$KVER")" "$K"
+  fi
+fi
+# The package does not ship modules.dep (its postinst makes it): make it here.
+depmod -b "$K" "$KVER" || missing "depmod failed for $KVER"
+MODDIR=$K/lib/modules/$KVER
+grep -qE '(^|/)iscsi_tcp\.ko(\.[a-z]+)?:' "$MODDIR/modules.dep" ||
+  missing "kernel $KVER has no iscsi_tcp module"
+echo "build-initramfs: building for kernel $KVER into $OUT" >&2
+
 R=$STAGE/root
 mkdir -p "$R"/{bin,sbin,etc/iscsi,proc,sys,dev,tmp,run/lock/iscsi,var/lock,lib/modules}
 for d in ifaces nodes send_targets static isns fw; do mkdir -p "$R/etc/iscsi/$d"; done
@@ -178,7 +221,7 @@ install -m 0755 "$INIT" "$R/init"
 
 (cd "$R" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
   gzip -1 > "$STAGE/initramfs.cpio.gz"
-cp "/boot/vmlinuz-$KVER" "$STAGE/vmlinuz"
+cp "$K/boot/vmlinuz-$KVER" "$STAGE/vmlinuz"
 mv -f "$STAGE/initramfs.cpio.gz" "$OUT/initramfs.cpio.gz"
 mv -f "$STAGE/vmlinuz" "$OUT/vmlinuz"
 cp "$R/pattern.bin" "$OUT/pattern.bin"

@@ -359,7 +359,11 @@ TEST_F(HandlersTest, LogicalUnitLifecycleWithNullModule) {
 TEST_F(HandlersTest, BsLoad) {
   Err({{"mode", "system"}, {"op", "bsload"}}, "invalid-request");
   Err({{"mode", "system"}, {"op", "bsload"}, {"bstype", "../x"}}, "invalid-request");
-  Err({{"mode", "system"}, {"op", "bsload"}, {"bstype", "nosuchmodule"}}, "no-such-module");
+  // A name with no file says it is not installed, where it looked and what provides it.
+  EXPECT_EQ(Err({{"mode", "system"}, {"op", "bsload"}, {"bstype", "nosuchmodule"}},
+                "no-such-module"),
+            std::string("backing store 'nosuchmodule' is not installed (no bs_nosuchmodule.so in ") +
+                MODTGT_BUILD_MODULE_DIR + "/backing-store; install modtgt-nosuchmodule)");
   std::string dir = MODTGT_BUILD_MODULE_DIR;
   if (access((dir + "/backing-store/bs_null.so").c_str(), R_OK) != 0) {
     GTEST_SKIP() << "bs_null.so not built";
@@ -456,7 +460,7 @@ TEST_F(HandlersTest, BsReload) {
   EXPECT_EQ(r["module"]["version"], "2.0");
   EXPECT_EQ(r["module"]["state"], "ready");
   EXPECT_EQ(r["module"]["users"], json::array({"tid 1 lun 1"}));
-  EXPECT_EQ(r["module"]["abi"], "1.1");  // ver1 is an ABI 1.0 build, ver2 a 1.1 one
+  EXPECT_EQ(r["module"]["abi"], "1.2");  // ver1 is an ABI 1.0 build, ver2 a current (1.2) one
   std::string msg = Err({{"mode", "system"}, {"op", "bsreload"}, {"bstype", "ver"},
                          {"path", TestModule("verloadfail")}},
                         "module-error");

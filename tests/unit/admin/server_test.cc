@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -95,6 +96,11 @@ TEST_F(ServerTest, CreatesPrivateSocketAndServesRequests) {
   ASSERT_EQ(stat(path_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // The folders it made for the socket are private.
+  for (const std::string& d : {dir_ + "/sub", dir_ + "/sub/dir"}) {
+    ASSERT_EQ(stat(d.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << d;
+  }
   json r = Send(R"({"mode":"target","op":"new","tid":1,"targetname":"iqn.2026-11.org.t:a"})"
                 "\n");
   EXPECT_EQ(r["ok"], true) << r.dump();
@@ -124,6 +130,30 @@ TEST_F(ServerTest, GarbageGetsErrorRepliesAndServerKeepsServing) {
   EXPECT_NE(r["error"]["message"].get<std::string>().find("larger"), std::string::npos);
   r = Send("{\"mode\":\"system\",\"op\":\"show\"}\n");
   EXPECT_EQ(r["ok"], true);
+}
+
+// Clients that connect and say nothing, or send half a line and stall, delay nobody: a
+// request from another client is answered at once (well under a second), and the idle ones
+// are dropped at their deadline.
+TEST_F(ServerTest, IdleAndSlowClientsDoNotDelayOthers) {
+  Start();
+  std::vector<int> idle;
+  for (int i = 0; i < 50; i++) idle.push_back(Connect());
+  for (int i = 0; i < 10; i++) {
+    int fd = Connect();
+    ASSERT_EQ(send(fd, "{\"mode\":", 8, MSG_NOSIGNAL), 8);
+    idle.push_back(fd);
+  }
+  for (int round = 0; round < 5; round++) {
+    auto start = std::chrono::steady_clock::now();
+    json r = Send("{\"mode\":\"system\",\"op\":\"show\"}\n");
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    EXPECT_EQ(r["ok"], true);
+    EXPECT_LT(ms, 1000) << "a request waited behind idle clients";
+  }
+  for (int fd : idle) close(fd);
 }
 
 TEST_F(ServerTest, ADuplicateKeyIsRefusedNotResolvedByTheLastValue) {
@@ -171,8 +201,11 @@ TEST_F(ServerTest, ReplacesAStaleSocketButNotOtherFiles) {
 TEST_F(ServerTest, RefusesOtherUsers) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
   Start();
+  // Open every layer of protection but the credential check itself.
   ASSERT_EQ(chmod(path_.c_str(), 0666), 0);
   ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(chmod((dir_ + "/sub").c_str(), 0755), 0);
+  ASSERT_EQ(chmod((dir_ + "/sub/dir").c_str(), 0755), 0);
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {

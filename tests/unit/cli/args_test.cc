@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <set>
+
 namespace modtgt::cli {
 namespace {
 
@@ -343,6 +346,108 @@ TEST(CliArgs, ConnAndPortalRequired) {
   auto b = Parse({"-P", "portal=[::1]:3260", "-m", "pt", "-o", "new"});  // -P before --mode
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(b->request["portal"], "[::1]:3260");
+}
+
+// The caller's folder is /home/u/work; these exist there: disk.img, isos/a.iso, bs_x.so,
+// and the folder itself.
+struct FakeFs {
+  std::set<std::string> files = {"/home/u/work", "/home/u/work/disk.img",
+                                 "/home/u/work/isos/a.iso", "/home/u/work/bs_x.so"};
+  std::vector<std::string> asked;
+  std::function<bool(const std::string&)> Exists() {
+    return [this](const std::string& p) {
+      asked.push_back(p);
+      return files.count(p) != 0;
+    };
+  }
+};
+
+json Resolved(std::vector<std::string> args, std::vector<std::string>* unresolved = nullptr,
+              FakeFs* fs = nullptr, const std::string& cwd = "/home/u/work") {
+  auto a = ParseArgs(args, nullptr);
+  EXPECT_TRUE(a.ok()) << a.status().ToString();
+  FakeFs local;
+  std::vector<std::string> un;
+  ResolveRelativePaths(&a.value(), cwd, (fs ? fs : &local)->Exists(), unresolved ? unresolved : &un);
+  return a->request;
+}
+
+TEST(CliArgs, RelativeBackingStoreBecomesAbsoluteWhenItExists) {
+  const std::vector<std::string> lu = {"--mode", "logicalunit", "--op", "new", "--tid", "1",
+                                       "--lun", "1"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> v = lu;
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+  EXPECT_EQ(Resolved(with({"-b", "disk.img"}))["backing_store"], "/home/u/work/disk.img");
+  EXPECT_EQ(Resolved(with({"-b", "./disk.img"}))["backing_store"], "/home/u/work/disk.img");
+  EXPECT_EQ(Resolved(with({"-b", "isos/a.iso"}))["backing_store"], "/home/u/work/isos/a.iso");
+  EXPECT_EQ(Resolved(with({"-b", "/srv/d.img"}))["backing_store"], "/srv/d.img");
+  // From the root folder: no double slash.
+  FakeFs root;
+  root.files = {"/disk.img"};
+  EXPECT_EQ(Resolved(with({"-b", "disk.img"}), nullptr, &root, "/")["backing_store"], "/disk.img");
+
+  // Names that are not files here stay names (bs_null's null0, an RBD pool/image), and
+  // are reported so the CLI can explain a "No such file" answer.
+  std::vector<std::string> un;
+  EXPECT_EQ(Resolved(with({"-E", "null", "-b", "null0"}), &un)["backing_store"], "null0");
+  EXPECT_EQ(Resolved(with({"-E", "rbd", "-b", "rbd/img"}), &un)["backing_store"], "rbd/img");
+  EXPECT_EQ(Resolved(with({"-b", "typo.img"}), &un)["backing_store"], "typo.img");
+  EXPECT_EQ(un, (std::vector<std::string>{"null0", "rbd/img", "typo.img"}));
+  // Absolute values are never looked up.
+  FakeFs fs;
+  Resolved(with({"-b", "/srv/d.img"}), nullptr, &fs);
+  EXPECT_TRUE(fs.asked.empty());
+}
+
+TEST(CliArgs, RelativeCfgstringPathBecomesAbsoluteWhenItExists) {
+  const std::vector<std::string> lu = {"--mode", "logicalunit", "--tid", "1", "--lun", "1"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> v = lu;
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+  // SUBTYPE/CONFIG: only CONFIG is a path.
+  EXPECT_EQ(Resolved(with({"--op", "new", "--cfgstring", "rdwr/disk.img"}))["cfgstring"],
+            "rdwr//home/u/work/disk.img");
+  EXPECT_EQ(Resolved(with({"--op", "check", "--cfgstring", "rdwr/./disk.img"}))["cfgstring"],
+            "rdwr//home/u/work/disk.img");
+  EXPECT_EQ(Resolved(with({"--op", "load", "--cfgstring", "optical/isos/a.iso"}))["cfgstring"],
+            "optical//home/u/work/isos/a.iso");
+  EXPECT_EQ(Resolved(with({"--op", "new", "--cfgstring", "rdwr//srv/d.img"}))["cfgstring"],
+            "rdwr//srv/d.img");
+  // ram/scratch: "scratch" is a name, not a file here.
+  std::vector<std::string> un;
+  EXPECT_EQ(Resolved(with({"--op", "new", "--cfgstring", "ram/scratch", "--size", "1M"}),
+                     &un)["cfgstring"],
+            "ram/scratch");
+  EXPECT_EQ(un, (std::vector<std::string>{"scratch"}));
+  // A subtype alone, or a SUBTYPE/ with nothing after it, is left to the daemon to judge.
+  FakeFs fs;
+  EXPECT_EQ(Resolved(with({"--op", "new", "--cfgstring", "disk.img"}), nullptr, &fs)["cfgstring"],
+            "disk.img");
+  EXPECT_EQ(Resolved(with({"--op", "new", "--cfgstring", "rdwr/"}), nullptr, &fs)["cfgstring"],
+            "rdwr/");
+  EXPECT_TRUE(fs.asked.empty());
+}
+
+TEST(CliArgs, RelativeModulePathBecomesAbsoluteWhenItExists) {
+  EXPECT_EQ(Resolved({"--mode", "system", "--op", "bsload", "--path", "bs_x.so"})["path"],
+            "/home/u/work/bs_x.so");
+  EXPECT_EQ(Resolved({"--mode", "system", "--op", "bsload", "--bstype", "./bs_x.so"})["bstype"],
+            "/home/u/work/bs_x.so");
+  // A module name is not a path.
+  FakeFs fs;
+  EXPECT_EQ(Resolved({"--mode", "system", "--op", "bsload", "--bstype", "rdwr"}, nullptr,
+                     &fs)["bstype"],
+            "rdwr");
+  EXPECT_TRUE(fs.asked.empty());
+  // A missing file stays relative: the daemon refuses it ("must be absolute").
+  EXPECT_EQ(Resolved({"--mode", "system", "--op", "bsreload", "--bstype", "x", "--path",
+                      "nope.so"})["path"],
+            "nope.so");
 }
 
 }  // namespace
