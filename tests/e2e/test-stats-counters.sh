@@ -5,7 +5,9 @@
 #    TEST UNIT READY and one failing READ over one session; between two readings of
 #    --op stat the LU's, the session's and the portal's counters moved by exactly that:
 #    commands by direction, bytes, errors, and latency samples.
-#  - qemu-img writes a 4 MiB image: the LU's Data-Out bytes grow by exactly 4 MiB.
+#  - qemu-img writes a 4 MiB image through a proxy that counts the SCSI commands on the
+#    wire: the LU's counters move by exactly what the proxy saw (16 WRITEs of 256 KiB at
+#    the LU's 512-block maximum transfer length, and qemu's probing commands).
 #  - The Prometheus endpoint (--metrics, loopback only) serves the same numbers; a
 #    non-loopback address is refused unless explicitly allowed.
 source "$(dirname "$0")/functions.sh"
@@ -31,6 +33,7 @@ snap() { adm --mode system --op stat --json > "$TMP/$1.json"; }
 
 # ---- a known number of commands over one session ----
 coproc IO { "$TOOL" "iscsi://$PORTAL/$IQN/1"; }
+IO_TOOL_PID=$IO_PID  # bash unsets IO_PID once the coprocess has exited
 say() {
   local line
   echo "$1" >&"${IO[1]}"
@@ -46,7 +49,7 @@ say "tur 4" "ok 4"           # 4 commands without data
 say "bad" "ok 1"             # 1 READ past the end: CHECK CONDITION
 snap s1
 say "quit" "bye"
-wait "$IO_PID" 2>/dev/null || true
+wait "$IO_TOOL_PID" 2>/dev/null || true
 
 python3 - "$TMP/s0.json" "$TMP/s1.json" "$PORTAL" <<'EOF' || fail "the counters do not match the commands sent"
 import json, sys
@@ -80,23 +83,45 @@ head -1 "$TMP/stat.txt" | grep -q "^tgt lun sid rd_subm(bytes,cmds)" || fail "st
 grep -Eq "^  1   1   - +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+$" \
   "$TMP/stat.txt" || fail "no LU row: $(cat "$TMP/stat.txt")"
 
-# ---- qemu-img: exactly 4 MiB of Data-Out ----
+# ---- qemu-img: the counters match the PDUs on the wire, command for command ----
+# A second LU with a maximum transfer length of 512 blocks (256 KiB, Block Limits VPD):
+# qemu splits its writes there, so 4 MiB is exactly 16 WRITEs whatever its buffer size. A
+# counting proxy (tests/tools/iscsi_count_proxy.py) between qemu-img and the portal counts
+# every SCSI command, its direction and bytes, and every status other than GOOD from the
+# PDUs; the LU's counters and the total must move by exactly what it saw. The target runs
+# without digests so the proxy can parse the stream.
+truncate -s 64M "$TMP/lun2.img"
+adm --mode logicalunit --op new --tid 1 --lun 2 --backing-store "$TMP/lun2.img" \
+    --params max_transfer_blocks=512
+adm --mode target --op update --tid 1 --name HeaderDigest --value None
+adm --mode target --op update --tid 1 --name DataDigest --value None
 head -c 4194304 /dev/urandom > "$TMP/src.img"
+coproc PROXY { python3 "$MODTGT_SRC/tests/tools/iscsi_count_proxy.py" "$PORTAL"; }
+read -r -t 30 word PPORT <&"${PROXY[0]}" || fail "the counting proxy did not start"
+[ "$word" = port ] || fail "counting proxy: $word $PPORT"
 snap s2
-qemu-img convert -n -f raw -O raw "$TMP/src.img" "iscsi://$PORTAL/$IQN/1" ||
+qemu-img convert -n -f raw -O raw "$TMP/src.img" "iscsi://127.0.0.1:$PPORT/$IQN/2" ||
   fail "qemu-img convert to the LU failed"
 snap s3
-python3 - "$TMP/s2.json" "$TMP/s3.json" <<'EOF' || fail "qemu-img's writes are not counted exactly"
+eval "exec ${PROXY[1]}>&-"  # stdin ends: the proxy prints what it counted
+read -r -t 30 WIRE <&"${PROXY[0]}" || fail "the counting proxy gave no counts"
+info "qemu-img on the wire: $WIRE"
+python3 - "$TMP/s2.json" "$TMP/s3.json" "$WIRE" <<'EOF' || fail "qemu-img's commands are not counted exactly"
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
-lun = lambda s: [l for l in s["luns"] if l["tid"] == 1 and l["lun"] == 1][0]["stats"]
-d = {k: lun(b)[k] - lun(a)[k] for k in ("write_bytes", "write_cmds", "errors")}
-assert d["write_bytes"] == 4194304, d
-assert 1 <= d["write_cmds"] <= 4194304 // 512, d
-assert d["errors"] <= 1, d  # the power-on unit attention of qemu's new I_T nexus
-assert b["total"]["write_bytes"] - a["total"]["write_bytes"] == 4194304
+wire = json.loads(sys.argv[3])
+assert wire["write_cmds"] == 16 and wire["write_bytes"] == 4194304, wire
+assert wire["read_cmds"] > 0, wire  # qemu probes the LU (INQUIRY, READ CAPACITY...)
+lun = lambda s: [l for l in s["luns"] if l["tid"] == 1 and l["lun"] == 2][0]["stats"]
+for k, v in wire.items():
+    d = lun(b)[k] - lun(a)[k]
+    assert d == v, f"LU 2: {k} moved by {d}, the wire says {v}"
+    t = b["total"][k] - a["total"][k]
+    assert t == v, f"total: {k} moved by {t}, the wire says {v}"
+samples = lambda s: sum(x["count"] for x in s["latency_buckets"])
+assert samples(lun(b)) - samples(lun(a)) == wire["commands"], "latency samples"
 EOF
-cmp -n 4194304 "$TMP/src.img" "$TMP/lun.img" || fail "the LU does not hold what qemu-img wrote"
+cmp -n 4194304 "$TMP/src.img" "$TMP/lun2.img" || fail "the LU does not hold what qemu-img wrote"
 
 # ---- Prometheus: the same numbers ----
 snap s4
