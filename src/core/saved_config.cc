@@ -161,6 +161,7 @@ Result<SavedLun> ParseLun(const json& j, const std::string& where) {
   MODTGT_RETURN_IF_ERROR(r.Str("naa", true, &naa));
   MODTGT_RETURN_IF_ERROR(ParseNaa(naa, r.Place("naa"), &l.naa));
   MODTGT_RETURN_IF_ERROR(r.Bool("online", &l.online));
+  MODTGT_RETURN_IF_ERROR(r.Bool("sense_format", &l.sense_format));
   MODTGT_RETURN_IF_ERROR(r.Finish());
   return l;
 }
@@ -183,6 +184,21 @@ Result<SavedTarget> ParseTarget(const json& j, const std::string& where) {
     MODTGT_RETURN_IF_ERROR(a.Finish());
   }
   MODTGT_RETURN_IF_ERROR(ParseChap(r.Sub("chap"), r.Place("chap"), &t.chap));
+  if (const json* iscsi = r.Sub("iscsi")) {
+    if (!iscsi->is_object()) return ObjectReader::Bad(r.Place("iscsi"), "must be an object");
+    TargetParams params;
+    for (const auto& [k, v] : iscsi->items()) {
+      const std::string place = r.Place("iscsi") + "." + k;
+      if (!v.is_string()) return ObjectReader::Bad(place, "must be a string");
+      Status s = params.Set(k, v.get<std::string>());
+      if (!s.ok()) return ObjectReader::Bad(place, s.message());
+    }
+    t.iscsi = params.values();
+  }
+  MODTGT_RETURN_IF_ERROR(r.Str("state", false, &t.state));
+  if (!ParseTargetState(t.state).ok()) {
+    return ObjectReader::Bad(r.Place("state"), "must be \"ready\" or \"offline\"");
+  }
   if (const json* luns = r.Sub("luns")) {
     if (!luns->is_array()) return ObjectReader::Bad(r.Place("luns"), "must be an array");
     std::set<uint64_t> seen;
@@ -309,6 +325,16 @@ Result<SavedConfig> SavedConfigFromJson(const json& j) {
     }
   }
   MODTGT_RETURN_IF_ERROR(ParseChap(r.Sub("discovery"), "discovery", &c.discovery));
+  if (const json* sys = r.Sub("system")) {
+    ObjectReader s(*sys, "system");
+    MODTGT_RETURN_IF_ERROR(s.IsObject());
+    MODTGT_RETURN_IF_ERROR(s.Str("state", false, &c.system_state));
+    if (!ParseTargetState(c.system_state).ok()) {
+      return ObjectReader::Bad(s.Place("state"), "must be \"ready\" or \"offline\"");
+    }
+    MODTGT_RETURN_IF_ERROR(s.Bool("debug", &c.debug));
+    MODTGT_RETURN_IF_ERROR(s.Finish());
+  }
   MODTGT_RETURN_IF_ERROR(r.Finish());
   return c;
 }
@@ -365,11 +391,16 @@ J ToJson(const SavedConfig& c, bool secrets) {
                       {"scsi_sn", l.scsi_sn},
                       {"scsi_id", l.scsi_id},
                       {"naa", NaaText(l.naa)},
-                      {"online", l.online}});
+                      {"online", l.online},
+                      {"sense_format", l.sense_format}});
     }
+    J iscsi = J::object();
+    for (const auto& [k, v] : t.iscsi) iscsi[k] = v;
     targets.push_back({{"tid", t.tid},
                        {"name", t.name},
                        {"alias", t.alias},
+                       {"state", t.state},
+                       {"iscsi", std::move(iscsi)},
                        {"acl", {{"addresses", t.acl_addresses}, {"names", t.acl_names}}},
                        {"chap", ChapJson<J>(t.chap)},
                        {"luns", std::move(luns)}});
@@ -383,6 +414,7 @@ J ToJson(const SavedConfig& c, bool secrets) {
   }
   j["accounts"] = std::move(accounts);
   j["discovery"] = ChapJson<J>(c.discovery);
+  j["system"] = {{"state", c.system_state}, {"debug", c.debug}};
   return j;
 }
 
@@ -419,6 +451,7 @@ SavedLun SavedLunFromPlan(const LunPlan& plan) {
   s.scsi_sn = c.serial;
   s.scsi_id = c.device_id;
   s.naa = c.naa;
+  s.sense_format = plan.d_sense;
   return s;
 }
 
@@ -426,6 +459,7 @@ SavedLun SavedLunFromLu(const scsi::LogicalUnit& lu, const DeviceConfig& dev) {
   LunPlan plan;
   plan.lu = lu.config();
   plan.lu.write_cache = lu.wce.load();
+  plan.d_sense = lu.d_sense.load();
   plan.device = dev;
   plan.device_type =
       lu.type() != nullptr ? lu.type()->peripheral_type() : static_cast<uint32_t>(MODTGT_DEVTYPE_DISK);
@@ -469,6 +503,7 @@ LunRequest LunRequestFrom(const SavedLun& s) {
               {"scsi_sn", s.scsi_sn},
               {"naa", NaaText(s.naa)}};
   if (!s.scsi_id.empty()) r.params.emplace_back("scsi_id", s.scsi_id);
+  if (s.sense_format) r.params.emplace_back("sense_format", "1");
   if (s.hw_max_sectors != 0) r.params.emplace_back("max_transfer_blocks", std::to_string(s.hw_max_sectors));
   return r;
 }

@@ -394,8 +394,29 @@ bool Target::AllowsInitiator(const sockaddr* peer, const std::string& initiator_
   return true;
 }
 
+TargetParams Target::iscsi_params() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return iscsi_params_;
+}
+
+void Target::set_iscsi_params(TargetParams params) {
+  std::lock_guard<std::mutex> lock(mu_);
+  iscsi_params_ = std::move(params);
+}
+
+Status Target::SetIscsiParam(std::string_view key, std::string_view value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return iscsi_params_.Set(key, value);
+}
+
 // ---------------------------------------------------------------------------------------
 // TargetRegistry
+
+void TargetRegistry::set_debug(bool on) {
+  if (on == debug_.exchange(on)) return;
+  if (on) base_log_level_ = GetLogLevel();
+  SetLogLevel(on ? LogLevel::kDebug : base_log_level_);
+}
 
 Status TargetRegistry::Add(std::shared_ptr<Target> target) {
   if (target == nullptr) return Status::InvalidArgument("no target");

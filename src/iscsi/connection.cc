@@ -517,11 +517,15 @@ LoginStatus Connection::PrepareSession(const Login& login, uint16_t* tsih) {
   SessionTable::Entry old;
   std::shared_ptr<Session> s =
       host_->sessions()->Create(login.isid(), login.target(), login.session_params(),
-                                weak_from_this(), loop_, Describe(), &old);
+                                weak_from_this(), loop_, Describe(), &old, Info());
   if (!s) return LoginStatus::kOutOfResources;
   s->mutable_nexus()->initiator_address = peer_;  // EXTENDED COPY's ACL checks
   session_ = std::move(s);
-  session_->window().Reset(login_cmd_sn_, host_->resources().max_cmds_per_session);
+  // The target's MaxQueueCmd (by default the transport's max_cmds_per_session), at most
+  // max_cmds_per_session: the session's task pool holds that many.
+  session_->window().Reset(login_cmd_sn_,
+                           std::clamp<uint32_t>(login.session_params().max_queue_cmd, 1,
+                                                host_->resources().max_cmds_per_session));
   session_->AddConnection(this);
   *tsih = session_->tsih();
   // The reinstated session (if any, marked closing) is closed on its loop by
@@ -536,6 +540,31 @@ LoginStatus Connection::PrepareSession(const Login& login, uint16_t* tsih) {
   }
   StartNexusChecks(others, old.session ? old.session->tsih() : 0);
   return LoginStatus::kSuccess;
+}
+
+LoginStatus Connection::Admission(const core::Target* target) {
+  core::TargetRegistry* reg = host_->targets();
+  if (reg != nullptr && reg->system_state() == core::TargetState::kOffline) {
+    LOG_INFO("iscsi: login from %s refused: the system is offline", FormatAddress(peer_).c_str());
+    return LoginStatus::kServiceUnavailable;
+  }
+  if (target != nullptr && target->state() == core::TargetState::kOffline) {
+    LOG_INFO("iscsi: login from %s to %s refused: the target is offline",
+             FormatAddress(peer_).c_str(), target->name().c_str());
+    return LoginStatus::kServiceUnavailable;
+  }
+  return LoginStatus::kSuccess;
+}
+
+core::ConnectionInfo Connection::Info() const {
+  core::ConnectionInfo i;
+  i.cid = cid_;
+  i.peer = FormatAddress(peer_);
+  i.local = FormatAddress(local_);
+  std::string ip = i.peer.substr(0, i.peer.rfind(':'));
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  i.peer_ip = ip;
+  return i;
 }
 
 bool Connection::AuthenticationRequired(const core::Target* target) {

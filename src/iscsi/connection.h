@@ -120,6 +120,8 @@ class Connection : public env::EventHandler,
   env::EventLoop* loop() const { return loop_; }
   // "cid 0 127.0.0.1:51234 -> 127.0.0.1:3260"
   std::string Describe() const;
+  // The same as fields (tgtadm --mode conn --op show).
+  core::ConnectionInfo Info() const;
 
   // ---- Called by the session, on the loop ----
   // t (allegiance: this connection) reached its turn in CmdSN order: collect its Data-Out
@@ -143,6 +145,11 @@ class Connection : public env::EventHandler,
   const sockaddr* local_address() override { return reinterpret_cast<const sockaddr*>(&local_); }
   uint16_t portal_group_tag() override { return tpgt_; }
   LoginStatus PrepareSession(const Login& login, uint16_t* tsih) override;
+  LoginStatus Admission(const core::Target* target) override;
+
+  // The counters of the portal the connection came in on (core/stats.h); may stay null.
+  void set_portal_stats(std::shared_ptr<scsi::IoCounters> c) { portal_stats_ = std::move(c); }
+  uint16_t cid() const { return cid_; }
   // CHAP is required when the target (null: discovery) has incoming accounts bound.
   bool AuthenticationRequired(const core::Target* target) override;
   std::unique_ptr<Authenticator> NewAuthenticator(const std::string& method,
@@ -209,6 +216,8 @@ class Connection : public env::EventHandler,
   void SubmitTask(Task* t);
   void SendCommandResponse(Task* t);
   void SendScsiResponse(Task* t, const Residual& r, bool residual_valid);
+  // Counts a finished command in its LU's, session's and portal's statistics.
+  void CountCommand(const Task* t, bool aborted);
 
   ConnectionHost* const host_;
   env::EventLoop* const loop_;
@@ -216,6 +225,7 @@ class Connection : public env::EventHandler,
   const uint16_t tpgt_;
   sockaddr_storage peer_{};
   sockaddr_storage local_{};
+  std::shared_ptr<scsi::IoCounters> portal_stats_;
 
   Phase phase_ = Phase::kLogin;
   bool closed_ = false;

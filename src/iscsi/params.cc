@@ -84,6 +84,26 @@ Result<KeyValues> ParseKeyValues(const uint8_t* data, size_t len) {
   return out;
 }
 
+void ApplyTargetParams(const core::TargetParams& p, TargetLimits* lim) {
+  if (auto n = p.Number("MaxRecvDataSegmentLength")) lim->max_recv_data_segment = *n;
+  if (auto n = p.Number("MaxXmitDataSegmentLength")) lim->max_xmit_data_segment = *n;
+  if (auto n = p.Number("FirstBurstLength")) lim->first_burst_length = *n;
+  if (auto n = p.Number("MaxBurstLength")) lim->max_burst_length = *n;
+  if (auto n = p.Number("MaxOutstandingR2T")) lim->max_outstanding_r2t = *n;
+  if (auto n = p.Number("DefaultTime2Wait")) lim->default_time2wait = *n;
+  if (auto n = p.Number("DefaultTime2Retain")) lim->default_time2retain = *n;
+  if (auto n = p.Number("MaxQueueCmd")) lim->max_queue_cmd = *n;
+  if (auto b = p.Bool("InitialR2T")) lim->initial_r2t = *b;
+  if (auto b = p.Bool("ImmediateData")) lim->immediate_data = *b;
+  auto digest = [](const std::optional<std::string>& v, bool* allow, bool* require) {
+    if (!v) return;
+    *allow = v->find("CRC32C") != std::string::npos;
+    *require = *allow && v->find("None") == std::string::npos;
+  };
+  digest(p.Text("HeaderDigest"), &lim->allow_header_digest, &lim->require_header_digest);
+  digest(p.Text("DataDigest"), &lim->allow_data_digest, &lim->require_data_digest);
+}
+
 bool ParseNumber(std::string_view v, uint64_t* out) {
   int base = 10;
   if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {

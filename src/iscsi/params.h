@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/target_params.h"
 
 namespace modtgt::iscsi {
 
@@ -60,6 +61,7 @@ struct SessionParams {
   std::string initiator_alias;
   std::string target_alias;
   uint16_t target_portal_group_tag = 1;
+  uint32_t max_queue_cmd = 128;  // the CmdSN window (the target's MaxQueueCmd)
   bool discovery = false;  // SessionType=Discovery
 };
 
@@ -73,8 +75,19 @@ struct TargetLimits {
   uint32_t max_connections = 1;
   bool allow_header_digest = true;
   bool allow_data_digest = true;
+  bool require_header_digest = false;  // CRC32C only: an initiator offering only None fails
+  bool require_data_digest = false;
   bool initial_r2t = false;     // what we prefer (OR-function: the initiator can force Yes)
   bool immediate_data = true;   // AND-function
+  uint32_t max_xmit_data_segment = 16777215;  // cap on what we send (MaxXmitDataSegmentLength)
+  uint32_t default_time2wait = 2;
+  uint32_t default_time2retain = 20;
+  uint32_t max_queue_cmd = 128;  // CmdSN window of a session (MaxQueueCmd)
 };
+
+// The target's own iSCSI parameters (core::Target::iscsi_params, set by the administrator)
+// on top of the transport's limits: the offer a login to that target negotiates with.
+// Values were validated when set (core/target_params.h); the keys not set keep *lim's.
+void ApplyTargetParams(const core::TargetParams& params, TargetLimits* lim);
 
 }  // namespace modtgt::iscsi

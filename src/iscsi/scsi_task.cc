@@ -3,6 +3,8 @@
 // their Data-Out is collected into the command's buffer (immediate, unsolicited, and
 // solicited by R2Ts), complete tasks go to scsi::Submit, and finished ones go back as
 // Data-In (status collapsed into the last one when possible) or a SCSI Response.
+#include <time.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -25,6 +27,13 @@ constexpr uint8_t kCmdW = 0x20;
 constexpr uint8_t kResidOverflow = 0x04;
 constexpr uint8_t kResidUnderflow = 0x02;
 constexpr uint8_t kDataInS = 0x01;
+
+// For the command statistics' latency (vDSO clock read, no system call).
+uint64_t MonotonicUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
+}
 
 }  // namespace
 
@@ -75,6 +84,7 @@ bool Connection::BeginScsiCommand() {
   if (bad) return false;
   Task* t = session_->tasks().Alloc();
   if (!t) return false;  // cannot happen: CanTake pauses first
+  t->start_us = MonotonicUs();
   t->conn = this;
   t->itt = bhs.itt();
   t->cmd_sn = bhs.Get32(24);
@@ -360,6 +370,7 @@ void Connection::SubmitTask(Task* t) {
 void Connection::CommandDone(Task* t) {
   in_core_--;
   host_->commands_in_core().fetch_sub(1, std::memory_order_relaxed);
+  CountCommand(t, closed_ || t->tmf_aborted || phase_ != Phase::kFullFeature);
   if (closed_ || t->tmf_aborted || phase_ != Phase::kFullFeature) {
     // Aborted: no SCSI response (RFC 7143 4.2.3.4 / SAM-5 task aborted silently).
     session_->tmf().TaskDone(t);
@@ -369,6 +380,20 @@ void Connection::CommandDone(Task* t) {
   }
   SendCommandResponse(t);
   ScheduleFlush();
+}
+
+void Connection::CountCommand(const Task* t, bool aborted) {
+  const uint64_t in = t->read ? std::min<uint64_t>(std::min(t->data_in_length, t->edtl),
+                                                   t->data.size())
+                              : 0;
+  const uint64_t out = t->write ? t->received : 0;
+  const bool error = aborted || t->status != scsi::Status::kGood;
+  const uint64_t now = MonotonicUs();
+  const uint64_t latency = now > t->start_us ? now - t->start_us : 0;
+  const int shard = loop_->index();
+  if (t->lu) t->lu->stats.Record(shard, t->read, t->write, in, out, error, latency);
+  session_->stats().Record(shard, t->read, t->write, in, out, error, latency);
+  if (portal_stats_) portal_stats_->Record(shard, t->read, t->write, in, out, error, latency);
 }
 
 // ---------------------------------------------------------------------------------------

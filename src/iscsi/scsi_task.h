@@ -77,6 +77,8 @@ struct Task : scsi::Command {
   R2t r2ts[kMaxR2tPerTask];
   // Data-In
   uint32_t data_sn = 0;
+  // Statistics: when the SCSI Command PDU arrived (microseconds, CLOCK_MONOTONIC).
+  uint64_t start_us = 0;
 };
 
 // ---- Pure helpers (unit tested) ----

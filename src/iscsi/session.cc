@@ -248,7 +248,8 @@ void Session::CommandDone(scsi::Command* cmd) {
 std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<core::Target> target,
                                               const SessionParams& params,
                                               std::weak_ptr<Connection> conn, env::EventLoop* loop,
-                                              std::string connection_desc, Entry* reinstated) {
+                                              std::string connection_desc, Entry* reinstated,
+                                              core::ConnectionInfo connection_info) {
   std::lock_guard<std::mutex> l(mu_);
   if (reinstated) *reinstated = Entry();
   // RFC 7143 6.3.5: a leading login with the ISID and initiator name of an existing session
@@ -292,6 +293,7 @@ std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<cor
   e.connection = std::move(conn);
   e.loop = loop;
   e.connection_desc = std::move(connection_desc);
+  e.connection_info = std::move(connection_info);
   by_tsih_.emplace(tsih, std::move(e));
   return s;
 }
@@ -333,6 +335,9 @@ std::vector<SessionInfo> SessionTable::List() const {
     info.isid = IsidHex(s.isid());
     info.tsih = tsih;
     info.connections.push_back(e.connection_desc);
+    info.conns.push_back(e.connection_info);
+    info.initiator_alias = s.params().initiator_alias;
+    info.stats = s.stats().Snapshot();
     out.push_back(std::move(info));
   }
   return out;

@@ -42,6 +42,7 @@
 #include "iscsi/tmf.h"
 #include "iscsi/transport.h"
 #include "scsi/command.h"
+#include "scsi/io_stats.h"
 
 namespace modtgt::iscsi {
 
@@ -141,6 +142,9 @@ class Session : public scsi::CommandOwner {
   CmdSnWindow& window() { return window_; }
   TaskSet& tasks() { return tasks_; }
   TaskManagement& tmf() { return tmf_; }
+  // The session's command statistics (recorded on its loop, read by the admin).
+  scsi::IoCounters& stats() { return stats_; }
+  const scsi::IoCounters& stats() const { return stats_; }
 
   // ---- Connections (on the session's loop) ----
   void AddConnection(Connection* conn);
@@ -220,6 +224,7 @@ class Session : public scsi::CommandOwner {
   TaskSet tasks_;
   TaskManagement tmf_{this};
   std::vector<Connection*> connections_;
+  scsi::IoCounters stats_;
 };
 
 // All sessions of a transport, from their creation at login until they have ended (their
@@ -233,6 +238,7 @@ class SessionTable {
     std::weak_ptr<Connection> connection;  // the session's one connection
     env::EventLoop* loop = nullptr;
     std::string connection_desc;  // "cid 0 127.0.0.1:51234 -> 127.0.0.1:3260"
+    core::ConnectionInfo connection_info;  // the same, as fields
     bool closing = false;         // the connection is closed; the nexus has not ended yet
   };
 
@@ -247,7 +253,7 @@ class SessionTable {
   std::shared_ptr<Session> Create(uint64_t isid, std::shared_ptr<core::Target> target,
                                   const SessionParams& params, std::weak_ptr<Connection> conn,
                                   env::EventLoop* loop, std::string connection_desc,
-                                  Entry* reinstated);
+                                  Entry* reinstated, core::ConnectionInfo connection_info = {});
   // True if a live (not closing) session has this TSIH.
   bool Exists(uint16_t tsih) const;
   // The session's connection closed: it is no longer listed, joined or reinstated, but

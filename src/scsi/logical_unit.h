@@ -21,6 +21,7 @@
 #include "scsi/backend.h"
 #include "scsi/command.h"
 #include "scsi/device_type.h"
+#include "scsi/io_stats.h"
 #include "scsi/sense.h"
 
 namespace modtgt::scsi {
@@ -216,6 +217,9 @@ class LogicalUnit {
 
   // In-flight commands, for LUN RESET / drain. Updated by dispatch.
   std::atomic<uint32_t> inflight{0};
+
+  // Command statistics, recorded by the transport when a command finishes (io_stats.h).
+  IoCounters stats;
 
   // Task set ordering (SAM-5 8.6; one task set per LU, TST=000). An ORDERED command is
   // enabled only when every older command has completed, and younger SIMPLE commands wait

@@ -7,6 +7,7 @@
 #   corpus/iscsi_stream/   config byte + initiator bytes (after the harness's login prefix)
 #   corpus/config_file/    saved configuration files (docs/operations.md), good and broken
 #   corpus/module_descriptor/  the field record of module_descriptor_fuzz.cc
+#   corpus/tgt_conf/       targets.conf files (tgt_conf_fuzz.cc: more files after "#=file NAME")
 # Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites those folders)
 import json
 import os
@@ -591,3 +592,115 @@ descriptor_seeds = {
     "threads": descriptor(nr_threads=100000),
 }
 write_corpus("module_descriptor", descriptor_seeds)
+
+
+# ---------------------------------------------------------------------------------------
+# tgt_conf: targets.conf files (tgt_conf_fuzz.cc: more files after "#=file NAME" lines).
+# LUNs use bs-type null (the only store the fuzzer loads); others are refused as not loaded.
+TGT_FULL = """# every directive that makes targets
+include conf.d/*.conf
+includeoptional missing/*.conf
+default-driver iscsi
+incomingdiscoveryuser discuser discsecret123
+outgoingdiscoveryuser discout discoutsecret1
+<target iqn.2026-01.test.conf:alpha>
+    backing-store n2
+    backing-store n1
+    bs-type null
+    bsopts size=1G
+    write-cache off
+    vendor_id ACME
+    product_id "DISK 1"
+    product_rev 0101
+    readonly 0
+    initiator-address 127.0.0.1
+    initiator-address 10.0.0.0/8
+    initiator-name iqn.1993-08.org.debian:01:abc
+    incominguser user1 secretpass12
+    incominguser user2 secretpass23
+    outgoinguser userA secretpassA12
+    MaxRecvDataSegmentLength 65536
+    MaxXmitDataSegmentLength 131072
+    HeaderDigest None,CRC32C
+    DataDigest None
+    InitialR2T Yes
+    MaxOutstandingR2T 4
+    ImmediateData No
+    FirstBurstLength 32768
+    MaxBurstLength 131072
+    DataPDUInOrder Yes
+    DataSequenceInOrder Yes
+    ErrorRecoveryLevel 0
+    IFMarker No
+    OFMarker No
+    DefaultTime2Wait 5
+    DefaultTime2Retain 30
+    MaxConnections 1
+    MaxQueueCmd 64
+</target>
+<target iqn.2026-01.test.conf:beta>
+    <backing-store n3>
+        lun 3
+        bs-type null
+        scsi_sn BETA-SN-3
+        scsi_id BETA-ID-3
+        vendor_id BVEND
+        product_id BPROD
+        product_rev 0202
+        write-cache on
+        bsoflags sync
+        block-size 4096
+        params thin_provisioning=1,removable=1
+        mode_page 8:0:18:0x10:0:0xff:0xff:0:0:0xff:0xff:0xff:0xff:0x80:0x14:0:0:0:0:0:0
+    </backing-store>
+    <direct-store n4>
+        bs-type null
+        readonly 1
+        scsi_sn BETA-SN-D
+        sense_format 1
+    </direct-store>
+    state offline
+</target>
+#=file conf.d/gamma.conf
+<target iqn.2026-01.test.conf:gamma>
+    controller_tid 7
+    <backing-store n5>
+        bs-type null
+        bsopts size=1T
+        removable 1
+        device-type cd
+    </backing-store>
+    online 0
+    allow-in-use yes
+    initiator-name iqn.1993-08.org.debian:01:def
+</target>
+"""
+tgt_seeds = {
+    "full": TGT_FULL,
+    "empty": "",
+    "one_null_lun": "<target iqn.2026-01.x:t>\n  backing-store null0\n  bs-type null\n</target>\n",
+    "quotes_continuation": ('<target "iqn.2026-01.x:q">\n  vendor_id "A B" # comment\n'
+                            '  product_id P\\#1\n  backing-store \\\n    nq\n  bs-type = null\n'
+                            '</target>\n'),
+    "folder_include": ("include conf.d\n#=file conf.d/b.conf\n<target iqn.2026-01.x:b>\n"
+                       "</target>\n#=file conf.d/a.conf\n<target iqn.2026-01.x:a>\n</target>\n"),
+    "include_loop": "include targets.conf\ninclude x.conf\n#=file x.conf\ninclude targets.conf\n",
+    "missing_include": "include nowhere.conf\n",
+    "unclosed": "<target iqn.2026-01.x:u>\n  backing-store n\n",
+    "mismatched": "<target iqn.2026-01.x:m>\n</backing-store>\n",
+    "heredoc": "<target iqn.2026-01.x:h>\n  vendor_id <<EOT\nx\nEOT\n</target>\n",
+    "unmapped": ("iSNSServerIP 192.0.2.1\niSNSAccessControl On\nignore-errors yes\n"
+                 "control_port 3\n<target iqn.2026-01.x:n>\n  allow-in-use yes\n"
+                 "  backing-store nu\n  bs-type null\n  write-cache maybe\n"
+                 "  mode_page 1:0:10:0:0:0:0:0:0:0:0:0:0\n  frobnicate 1\n</target>\n"),
+    "iser": "<target iqn.2026-01.x:i>\n  driver iser\n</target>\n",
+    "bad_values": ("<target iqn.2026-01.x:v>\n  MaxRecvDataSegmentLength 12\n  lun 99999\n"
+                   "  backing-store n\n  bs-type sg\n  device-type tape\n  readonly maybe\n"
+                   "  initiator-address not-an-address\n  incominguser onlyuser\n</target>\n"
+                   "<target BadName>\n</target>\n"),
+    "duplicate_targets": ("<target iqn.2026-01.x:d>\n  backing-store n1\n  bs-type null\n</target>\n"
+                          "<target iqn.2026-01.x:d>\n  backing-store n2\n  bs-type null\n</target>\n"),
+    "deep_blocks": "<a 1>\n<b 2>\n<c 3>\n<d 4>\n<e 5>\n<f 6>\n<g 7>\n<h 8>\n<i 9>\n" + \
+                   "</i>\n</h>\n</g>\n</f>\n</e>\n</d>\n</c>\n</b>\n</a>\n",
+}
+write_corpus("tgt_conf", {k: v.encode() for k, v in tgt_seeds.items()})
