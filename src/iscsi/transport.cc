@@ -457,8 +457,13 @@ std::vector<SessionInfo> IscsiTransport::Sessions() const { return impl_->table.
 void IscsiTransport::CloseTargetSessions(int tid) {
   std::vector<SessionTable::Entry> entries = impl_->table.ForTarget(tid);
   for (const auto& e : entries) {
+    std::shared_ptr<Session> session = e.session;
     if (auto c = e.connection.lock()) {
-      e.loop->Post([c] { c->Close("target sessions closed"); });
+      // Every connection of the session (MC/S), on the session's loop.
+      e.loop->Post([c, session] {
+        c->Close("target sessions closed");
+        session->CloseConnections("target sessions closed");
+      });
     }
   }
   if (impl_->OnAnyLoop()) return;  // cannot wait for our own loop
@@ -471,7 +476,10 @@ void IscsiTransport::CloseTargetSessions(int tid) {
 void IscsiTransport::RequestLogout(int tid, uint16_t seconds) {
   for (const auto& e : impl_->table.ForTarget(tid)) {
     if (auto c = e.connection.lock()) {
-      e.loop->Post([c, seconds] { c->RequestLogout(seconds); });
+      std::shared_ptr<Session> session = e.session;
+      e.loop->Post([c, session, seconds] {
+        if (!c->closed()) session->RequestLogout(seconds);
+      });
     }
   }
 }
