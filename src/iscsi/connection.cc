@@ -138,6 +138,10 @@ void Connection::Close(const char* why) {
       uint32_t moved = session_->OrphanTasks(this);
       in_core_ -= moved;
     } else {
+      if (std::none_of(session_->connections().begin(), session_->connections().end(),
+                       [this](Connection* c) { return c != this && !c->closed(); })) {
+        in_core_ += session_->AdoptOrphans(this);  // nobody is left to take them
+      }
       // Tasks not in the core are dropped now; tasks in the core are marked aborted and
       // return through CommandDone (never freed under a backing store).
       session_->DropTasks(this);

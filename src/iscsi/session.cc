@@ -309,6 +309,16 @@ uint32_t Session::OrphanTasks(Connection* conn) {
   return in_core;
 }
 
+uint32_t Session::AdoptOrphans(Connection* conn) {
+  uint32_t in_core = 0;
+  tasks_.ForEach([&](Task* t) {
+    if (t->conn != nullptr || t->state == TaskState::kFree) return;
+    t->conn = conn;
+    if (t->state == TaskState::kInCore) in_core++;
+  });
+  return in_core;
+}
+
 void Session::ExpireOrphans(uint64_t generation) {
   tasks_.ForEach([&](Task* t) {
     if (t->conn != nullptr || t->state == TaskState::kFree || t->orphan_generation != generation) {

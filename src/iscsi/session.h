@@ -186,6 +186,10 @@ class Session : public scsi::CommandOwner, public std::enable_shared_from_this<S
   // taken within DefaultTime2Wait + DefaultTime2Retain end. Returns how many of them are in
   // the core (no longer counted by conn).
   uint32_t OrphanTasks(Connection* conn);
+  // conn is the last open connection and is closing: it takes every orphan back (so they
+  // end with it, and the session ends only once the core has returned them). Returns how
+  // many of them are in the core (now counted by conn).
+  uint32_t AdoptOrphans(Connection* conn);
   // scsi::CommandOwner: the session's loop; a finished command goes to the connection the
   // task has allegiance to (Connection::CommandDone).
   env::EventLoop* loop() const override { return loop_; }
