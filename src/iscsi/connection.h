@@ -11,11 +11,14 @@
 // session parameters) is the Session's (session.h); each task records the connection it has
 // allegiance to, and the session hands it back here.
 //
-// Files: connection.cc (life cycle, events, PDU dispatch, login hand-off, NOP, Text,
-// Logout, transmit glue) and scsi_task.cc (SCSI commands and their data).
+// Files: connection.cc (life cycle, events, PDU dispatch, NOP, Text, Logout, transmit
+// glue), connection_login.cc (login hand-off, joining a session), scsi_task.cc (SCSI
+// commands and their data) and recovery.cc (ERL 1/2: SNACK, kept responses, reassigned
+// tasks).
 //
 // Threading: a Connection belongs to one event loop, the loop of its session (session.h).
-// Every method runs on that loop. Other threads reach it by posting to loop() while
+// Every method runs on that loop. A connection joining a session on another loop moves
+// there once, at the end of its login (MoveToLoop); loop() is atomic for that. Other threads reach it by posting to loop() while
 // holding a shared_ptr.
 #pragma once
 
