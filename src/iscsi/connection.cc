@@ -126,17 +126,18 @@ void Connection::Close(const char* why) {
   // Drop unsent output; tasks waiting for their response to be written go back to the pool.
   tx_.Drop();
   if (session_ && !session_->ended()) {
-    bool recover = !end_tasks_ && phase_ != Phase::kLogin && session_->error_recovery_level() >= 2;
-    if (recover) {
-      // Connection recovery needs another connection of the session to reassign to; a
-      // session whose last connection fails ends (see docs/iscsi.md).
-      recover = std::any_of(session_->connections().begin(), session_->connections().end(),
-                            [this](Connection* c) { return c != this && !c->closed(); });
-    }
+    // ERL 2 (RFC 7143 6.2.2): a failed connection's tasks wait for another connection of
+    // the session, one open now or one that joins it later (the session then stays).
+    const bool recover = !end_tasks_ && phase_ == Phase::kFullFeature &&
+                         session_->error_recovery_level() >= 2 && !session_->discovery();
+    const bool others = std::any_of(session_->connections().begin(),
+                                    session_->connections().end(),
+                                    [this](Connection* c) { return c != this && !c->closed(); });
     retained_.clear();
     if (recover) {
       uint32_t moved = session_->OrphanTasks(this);
       in_core_ -= moved;
+      if (!others) session_->Retain();
     } else {
       if (std::none_of(session_->connections().begin(), session_->connections().end(),
                        [this](Connection* c) { return c != this && !c->closed(); })) {
@@ -151,7 +152,8 @@ void Connection::Close(const char* why) {
     // With no other connection open, the session is no longer listed, joined or
     // reinstated; it leaves the table when the nexus ends, once the core has returned
     // every command (MaybeFinish).
-    if (std::none_of(session_->connections().begin(), session_->connections().end(),
+    if (!session_->retained() &&
+        std::none_of(session_->connections().begin(), session_->connections().end(),
                      [this](Connection* c) { return c != this && !c->closed(); })) {
       host_->sessions()->MarkClosing(session_.get());
     }
@@ -168,8 +170,10 @@ void Connection::MaybeFinish() {
   if (!closed_ || finished_ || in_core_ != 0 || flush_posted_) return;
   finished_ = true;
   if (session_ && session_->RemoveConnection(this) == 0) {
-    session_->End();
-    host_->sessions()->Remove(session_.get());
+    if (!session_->retained()) {
+      session_->End();
+      host_->sessions()->Remove(session_.get());
+    }  // else it waits for a connection to join it (or its orphans expire)
   } else if (session_) {
     host_->sessions()->RemoveConnectionDesc(session_.get(), Describe());
   }
@@ -550,11 +554,8 @@ void Connection::BeginLogout(uint32_t itt, bool keep_tasks) {
   logout_pending_ = true;
   logout_itt_ = itt;
   rx_.Stop();
-  // Orphans need another connection to be reassigned to (and a session that outlives
-  // this connection); without one they end like a plain logout's.
-  keep_tasks = keep_tasks && std::any_of(session_->connections().begin(),
-                                         session_->connections().end(),
-                                         [this](Connection* c) { return c != this && !c->closed(); });
+  // Orphans wait for another connection of the session (one open now, or one that joins
+  // the session, which then stays: Session::Retain at Close).
   if (keep_tasks) {
     in_core_ -= session_->OrphanTasks(this);
     retained_.clear();

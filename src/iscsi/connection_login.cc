@@ -119,9 +119,17 @@ void Connection::StartNexusChecks(const std::vector<SessionTable::Entry>& others
     const bool reinstate = s->tsih() == reinstated;
     auto check = [wc, s, reinstate, answer] {
       std::shared_ptr<Connection> c = wc.lock();
-      if (c != nullptr) {
+      if (s->retained()) {
+        // Waiting for connection recovery (ERL 2): reinstating it ends it; another ISID's
+        // new session leaves it alone.
+        if (reinstate) s->EndRetained();
+        if (!reinstate || s->ended()) {
+          answer();
+          return;
+        }
+      } else if (c != nullptr) {
         if (reinstate) {
-          c->Close("session reinstated");
+          c->CloseAndEndTasks("session reinstated");
         } else {
           c->CheckPeer();
         }
@@ -278,6 +286,7 @@ void Connection::FinishJoin() {
     return;
   }
   s->AddConnection(this);
+  s->Unretain();  // a session waiting for connection recovery has one again
   if (same_cid != nullptr) {
     // RFC 7143 6.3.4: connection reinstatement. The old connection with this CID closes;
     // at ERL 2 its tasks wait for reassignment, at ERL 0/1 they end.

@@ -319,6 +319,28 @@ uint32_t Session::AdoptOrphans(Connection* conn) {
   return in_core;
 }
 
+void Session::EndRetained() {
+  if (!retained_ || !connections_.empty() || ended()) return;
+  retained_ = false;
+  ending_ = true;
+  bool in_core = false;
+  tasks_.ForEach([&](Task* t) {
+    if (t->conn != nullptr || t->state == TaskState::kFree) return;
+    if (t->state == TaskState::kInCore) {
+      t->aborted.store(true, std::memory_order_relaxed);
+      t->tmf_aborted = true;
+      in_core = true;
+    } else {
+      ReleaseTask(t);
+    }
+  });
+  tasks_.ForgetFreedHeld();
+  if (in_core) return;  // CommandDone finishes it
+  LOG_INFO("iscsi: session tsih %u: no connection recovered it; ending", tsih_);
+  End();
+  if (table_ != nullptr) table_->Remove(this);
+}
+
 void Session::ExpireOrphans(uint64_t generation) {
   tasks_.ForEach([&](Task* t) {
     if (t->conn != nullptr || t->state == TaskState::kFree || t->orphan_generation != generation) {
@@ -332,6 +354,7 @@ void Session::ExpireOrphans(uint64_t generation) {
     }
   });
   tasks_.ForgetFreedHeld();
+  if (retained_ && connections_.empty()) EndRetained();
 }
 
 void Session::CommandDone(scsi::Command* cmd) {
@@ -350,6 +373,15 @@ void Session::CommandDone(scsi::Command* cmd) {
     ReleaseTask(t);
   } else {
     t->state = TaskState::kDone;
+  }
+  if (ending_ && connections_.empty()) {
+    bool left = false;
+    tasks_.ForEach([&](Task* o) { left = left || (o->conn == nullptr && o->state == TaskState::kInCore); });
+    if (!left) {
+      ending_ = false;
+      End();
+      if (table_ != nullptr) table_->Remove(this);
+    }
   }
 }
 
@@ -395,6 +427,7 @@ std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<cor
   if (tsih == 0) return nullptr;
   auto s = std::make_shared<Session>(tsih, isid, std::move(target), params,
                                      g_next_nexus_id.fetch_add(1), loop);
+  s->set_table(this);
   Entry e;
   e.session = s;
   e.connection = std::move(conn);

@@ -46,6 +46,7 @@
 namespace modtgt::iscsi {
 
 class Connection;
+class SessionTable;
 
 // ---- Serial number arithmetic on 32-bit sequence numbers (RFC 1982, RFC 7143 4.2.2.1) ----
 inline bool SnLt(uint32_t a, uint32_t b) {
@@ -190,6 +191,17 @@ class Session : public scsi::CommandOwner, public std::enable_shared_from_this<S
   // end with it, and the session ends only once the core has returned them). Returns how
   // many of them are in the core (now counted by conn).
   uint32_t AdoptOrphans(Connection* conn);
+  // ERL 2, the session's last connection failed with tasks to recover: the session stays
+  // (in the table, joinable by TSIH) until a connection joins it or the orphans expire.
+  void Retain() { retained_ = true; }
+  void Unretain() { retained_ = false; }
+  bool retained() const { return retained_; }
+  // Ends a retained session now (expiry, reinstatement, shutdown): its orphans end (those in
+  // the core are aborted; the session ends once they are back), then the session ends and
+  // leaves the table. Does nothing for a session that is not retained or has connections.
+  void EndRetained();
+  // The table the session is listed in (SessionTable::Create sets it).
+  void set_table(SessionTable* table) { table_ = table; }
   // scsi::CommandOwner: the session's loop; a finished command goes to the connection the
   // task has allegiance to (Connection::CommandDone).
   env::EventLoop* loop() const override { return loop_; }
@@ -244,6 +256,9 @@ class Session : public scsi::CommandOwner, public std::enable_shared_from_this<S
   TaskManagement tmf_{this};
   std::vector<Connection*> connections_;
   uint64_t orphan_generation_ = 0;
+  bool retained_ = false;     // no connection, orphans waiting for one (ERL 2)
+  bool ending_ = false;       // EndRetained: ends once the orphans in the core are back
+  SessionTable* table_ = nullptr;
 };
 
 // All sessions of a transport, from their creation at login until they have ended (their

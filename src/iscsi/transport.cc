@@ -361,7 +361,7 @@ struct IscsiTransport::Impl : public ConnectionHost {
 
   void CloseAll(const std::vector<std::shared_ptr<Connection>>& conns, const char* why) {
     for (const auto& c : conns) {
-      c->loop()->Post([c, why] { c->Close(why); });
+      c->loop()->Post([c, why] { c->CloseAndEndTasks(why); });
     }
   }
 };
@@ -461,8 +461,9 @@ void IscsiTransport::CloseTargetSessions(int tid) {
     if (auto c = e.connection.lock()) {
       // Every connection of the session (MC/S), on the session's loop.
       e.loop->Post([c, session] {
-        c->Close("target sessions closed");
+        c->CloseAndEndTasks("target sessions closed");
         session->CloseConnections("target sessions closed");
+        session->EndRetained();  // one waiting for connection recovery
       });
     }
   }
@@ -498,11 +499,18 @@ void IscsiTransport::Shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   impl_->CloseAll(impl_->AllConnections(), "shutdown");
-  std::unique_lock<std::mutex> l(impl_->mu);
-  if (!impl_->cv.wait_for(l, std::chrono::seconds(10),
-                          [this] { return impl_->connections.empty(); })) {
-    LOG_WARN("iscsi: %zu connection(s) still open after shutdown",
-             impl_->connections.size());
+  {
+    std::unique_lock<std::mutex> l(impl_->mu);
+    if (!impl_->cv.wait_for(l, std::chrono::seconds(10),
+                            [this] { return impl_->connections.empty(); })) {
+      LOG_WARN("iscsi: %zu connection(s) still open after shutdown",
+               impl_->connections.size());
+    }
+  }
+  // Sessions left without a connection, waiting for connection recovery (ERL 2), end now.
+  for (const SessionTable::Entry& e : impl_->table.ForTarget(-1)) {
+    std::shared_ptr<Session> s = e.session;
+    if (e.loop != nullptr) Impl::RunOn(e.loop, [s] { s->EndRetained(); }, 5000);
   }
 }
 

@@ -493,6 +493,36 @@ def scenario_erl2(a):
     resp, _ = c2.logout(reason=0)
     check(resp == 0, "logout of the session")
 
+    # A session's only connection dies: the session waits for a new connection (same TSIH
+    # and CID), which takes the half-done write over.
+    sess = Session(a.initiator, a.target)
+    d0 = Conn(sess, a.port, 0)
+    d0.login(base_ops(2, 1))
+    d0.clear_ua()
+    wlba, wcount = 700, 64
+    wbuf = pattern(wlba, wcount, 7)
+    witt = d0.scsi(cdb_rw(0x2A, wlba, wcount), write_len=len(wbuf))
+    bhs, _ = d0.recv()
+    check(bhs[0] & 0x3F == 0x31, "single connection: the write gets an R2T")
+    ttt = struct.unpack_from(">I", bhs, 20)[0]
+    d0.data_out(witt, ttt, 0, wbuf[:4096], 0, False)
+    d0.scsi(bytes(6))  # a TEST UNIT READY after it: the Data-Out was taken when it answers
+    bhs, _ = d0.recv()
+    check(bhs[0] & 0x3F == 0x21, "single connection: TEST UNIT READY answered")
+    d0.close_hard()
+    d1 = Conn(sess, a.port, 0)
+    d1.login(base_ops(2, 1))
+    check(True, "a new connection joins the session whose only connection died (TSIH %d)" %
+          sess.tsih)
+    r = d1.tmf(8, witt)
+    check(r == 0, "TASK REASSIGN of the write to the new connection (response %d)" % r)
+    status, _, r2ts, _ = d1.collect(witt, want_write=wbuf)
+    check(status == 0 and r2ts and r2ts[0][0] == 4096,
+          "the write asks for the rest (from offset 4096) and completes GOOD")
+    d1.verify(wlba, wcount, 7)
+    resp, _ = d1.logout(reason=0)
+    check(resp == 0, "logout of the recovered session")
+
 
 def scenario_text(a):
     sess = Session(a.initiator, a.target)

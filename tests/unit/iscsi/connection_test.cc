@@ -524,6 +524,32 @@ TEST_F(AsyncConnectionTest, LogoutWaitsForTheResponsesOfRunningCommands) {
   ASSERT_TRUE(transport_->WaitForConnectionsForTest(0, 10000));
 }
 
+// ERL 2: a session whose only connection fails with a write half done stays (listed,
+// joinable) for connection recovery; the transport's shutdown ends it cleanly.
+TEST_F(ConnectionTest, Erl2SessionWaitsForRecoveryAndShutdownEndsIt) {
+  KeyList keys = NormalKeys();
+  for (auto& [k, v] : keys) {
+    if (k == "ErrorRecoveryLevel") v = "2";
+    if (k == "ImmediateData") v = "No";
+  }
+  {
+    Client c(port_);
+    ReadyWith(&c, keys, false);
+    uint8_t cdb[16] = {0x2a};
+    PutBe16(cdb + 7, 8);
+    ASSERT_TRUE(c.Send(c.Command(cdb, 8 * kBlock, false, true)));
+    RxPdu r2t;
+    ASSERT_TRUE(c.Recv(&r2t));
+    ASSERT_EQ(r2t.op(), 0x31);
+  }  // the connection drops with the write waiting for its data
+  ASSERT_TRUE(transport_->WaitForConnectionsForTest(0, 10000));
+  EXPECT_EQ(transport_->Sessions().size(), 1u) << "the session waits for recovery";
+  EXPECT_EQ(target_->sessions.load(), 1);
+  transport_->Shutdown();
+  EXPECT_EQ(target_->sessions.load(), 0) << "shutdown ended the waiting session";
+  EXPECT_TRUE(transport_->Sessions().empty());
+}
+
 class DataBudgetTest : public ConnectionTest {
  protected:
   TransportSettings Settings() override {
