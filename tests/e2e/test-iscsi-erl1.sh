@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# ErrorRecoveryLevel 1 (RFC 7143 6.7): a Data-Out sent with a wrong data digest is discarded and
-# asked for again with a recovery R2T (the session stays up); a Data-In reported lost is sent
-# again on a Data SNACK; a response not acknowledged is sent again on a Status SNACK. Every
+# ErrorRecoveryLevel 1 (RFC 7143 6.7): a Data-Out sent with a wrong data digest is discarded
+# and asked for again with a recovery R2T (the session stays up); a Data-In reported lost is
+# sent again on a Data SNACK, a whole read on an R-Data SNACK, an R2T on an R2T SNACK; a
+# response not acknowledged is sent again on a Status SNACK; a SCSI Command whose immediate
+# data fails the digest is rejected and its retry (same ITT and CmdSN) completes. Every
 # block is read back.
 # Initiator: tests/tools/iscsi_recovery.py --scenario erl1.
 source "$(dirname "$0")/functions.sh"

@@ -3,7 +3,9 @@
 # ErrorRecoveryLevel 2 (RFC 7143 6.2.2): a connection with a half-received write and a read in
 # flight is killed (RST); a Logout for recovery (reason 2) of it is sent on another connection;
 # a new connection takes both tasks over with TASK REASSIGN: the write asks for the rest of its
-# data and completes, the read sends its data again. Every block is verified.
+# data and completes, the read sends its data again. Then a session's only connection dies
+# with a write half done: a new connection joins the session by TSIH and takes it over.
+# Every block is verified.
 # Initiator: tests/tools/iscsi_recovery.py --scenario erl2.
 source "$(dirname "$0")/functions.sh"
 requires python3

@@ -435,9 +435,51 @@ def scenario_erl1(a):
     check(bhs2[0] & 0x3F == 0x21 and struct.unpack_from(">I", bhs2, 24)[0] == stat_sn and
           struct.unpack_from(">I", bhs2, 16)[0] == itt, "Status SNACK: the response again")
     c.exp_stat_sn = stat_sn + 1
-    # 4. The session goes on.
-    c.write(300, pattern(300, 16, 4))
+    # 4. R-Data SNACK: the whole read again, cut to the current MaxRecvDataSegmentLength.
+    itt = c.scsi(cdb_rw(0x28, lba, count), read_len=count * BLOCK)
+    status, _, _, status_bhs = c.collect(itt)
+    c.exp_stat_sn = struct.unpack_from(">I", status_bhs, 24)[0]
+    c.snack(3, itt, 0, 0)
+    status, data, _, _ = c.collect(itt)
+    check(status == 0 and b"".join(data[k] for k in sorted(data)) == buf,
+          "R-Data SNACK: every Data-In again, the data intact")
+    # 5. R2T SNACK: an R2T "lost" is sent again, unchanged.
+    itt = c.scsi(cdb_rw(0x2A, 300, 16), write_len=16 * BLOCK)
+    r2t, _ = c.recv()
+    c.snack(0, itt, 0, 1)
+    again, _ = c.recv()
+    check(again[0] & 0x3F == 0x31 and again[20:48] == r2t[20:48] and
+          struct.unpack_from(">I", again, 36)[0] == 0, "R2T SNACK: R2TSN 0 again")
+    c.answer_r2t(again, pattern(300, 16, 4))
+    bhs, _ = c.recv()
+    check(bhs[0] & 0x3F == 0x21 and bhs[3] == 0, "the write completes GOOD")
     c.verify(300, 16, 4)
+    resp, _ = c.logout()
+    check(resp == 0, "logout")
+
+    # 6. Immediate data with a wrong data digest: the command is rejected without taking its
+    # CmdSN and the initiator retries it (same ITT and CmdSN).
+    sess = Session(a.initiator, a.target)
+    c = Conn(sess, a.port, 0)
+    ops = [kv for kv in base_ops(1, 1, digests=True) if kv[0] not in ("ImmediateData", "InitialR2T")]
+    c.login(ops + [("ImmediateData", "Yes"), ("InitialR2T", "Yes")])
+    c.clear_ua()
+    buf = pattern(900, 8, 8)
+    itt = sess.new_itt()
+    cmd_sn = sess.next_cmd_sn()
+    cmd = c.header(0x01, 0x80 | 0x20 | 1, itt, cmd_sn)
+    struct.pack_into(">I", cmd, 20, len(buf))
+    cmd[32:42] = cdb_rw(0x2A, 900, 8)
+    c.corrupt_next = True
+    c.send(cmd, buf)
+    bhs, data = c.recv()
+    check(bhs[0] & 0x3F == 0x3F and bhs[2] == 0x02 and data[16:20] == cmd[16:20],
+          "a SCSI Command with bad immediate data: Reject, Data-Digest-Error")
+    c.send(cmd, buf)  # the retry
+    bhs, _ = c.recv()
+    check(bhs[0] & 0x3F == 0x21 and bhs[3] == 0 and struct.unpack_from(">I", bhs, 16)[0] == itt,
+          "the retried command (same ITT and CmdSN) completes GOOD")
+    c.verify(900, 8, 8)
     resp, _ = c.logout()
     check(resp == 0, "logout")
 
