@@ -128,7 +128,8 @@ void Connection::Close(const char* why) {
   if (session_ && !session_->ended()) {
     // ERL 2 (RFC 7143 6.2.2): a failed connection's tasks wait for another connection of
     // the session, one open now or one that joins it later (the session then stays).
-    const bool recover = !end_tasks_ && phase_ == Phase::kFullFeature &&
+    // (A logout that ends its tasks set end_tasks_; one for recovery did not.)
+    const bool recover = !end_tasks_ && phase_ != Phase::kLogin &&
                          session_->error_recovery_level() >= 2 && !session_->discovery();
     const bool others = std::any_of(session_->connections().begin(),
                                     session_->connections().end(),

@@ -137,7 +137,16 @@ void Connection::RetransmitDataIn(Task* t, uint32_t beg, uint32_t run) {
 
 void Connection::RetransmitStatus(Task* t) {
   if (t->status_in_data) {
-    if (t->data_sn > 0) RetransmitDataIn(t, t->data_sn - 1, 1);
+    // The last Data-In carries the status; count them as they were cut (an R-Data SNACK
+    // may have cut them anew).
+    const uint32_t n =
+        std::min(std::min(t->data_in_length, t->edtl), static_cast<uint32_t>(t->data.size()));
+    const uint32_t seg = std::max<uint32_t>(t->data_in_segment, 512);
+    uint32_t count = 0;
+    for (uint32_t off = 0; off < n; count++) {
+      off += NextDataIn(off, n, seg, session_->transfer().max_burst).length;
+    }
+    if (count > 0) RetransmitDataIn(t, count - 1, 1);
   } else {
     SendScsiResponse(t, t->stat_sn);
   }
@@ -165,7 +174,9 @@ void Connection::TakeReassigned(Task* t, uint32_t exp_data_sn) {
     case TaskState::kSent:
       // Its response may never have reached the initiator: sent again, here, the Data-In
       // from the initiator's ExpDataSN.
-      SendCommandResponse(t, t->read ? exp_data_sn : 0);
+      // Cut as before, the Data-In resume at ExpDataSN; cut otherwise (another
+      // MaxRecvDataSegmentLength here), they all go again.
+      SendCommandResponse(t, t->read && t->data_in_segment == max_xmit_ ? exp_data_sn : 0);
       break;
     case TaskState::kFree:
     case TaskState::kSending:

@@ -272,7 +272,11 @@ uint32_t Session::OrphanTasks(Connection* conn) {
   uint32_t in_core = 0;
   bool any = false;
   tasks_.ForEach([&](Task* t) {
-    if (t->conn != conn || t->state == TaskState::kFree) return;
+    // A response still queued on conn stays conn's: once written it is kept there
+    // (kSent) and orphaned when conn closes.
+    if (t->conn != conn || t->state == TaskState::kFree || t->state == TaskState::kSending) {
+      return;
+    }
     if (t->tmf_aborted && t->state != TaskState::kInCore) {
       ReleaseTask(t);
       return;

@@ -29,8 +29,9 @@
 // the last one cut short) and inserts correct CRC32C digests, so the fuzzer can reach the
 // full feature phase with digests on.
 //
-// Invariants: no crash/leak (ASan); the connection finishes and is destroyed; afterwards no
-// session is left in the table, the target's session count is 0, nothing is in the core and
+// Invariants: no crash/leak (ASan); the connection finishes and is destroyed; afterwards
+// (once a session left waiting for ERL 2 connection recovery is ended) no session is left
+// in the table, the target's session count is 0, nothing is in the core and
 // no LU has commands in flight; the target's output is a well-formed PDU stream (target
 // opcodes, no AHS, valid digests when negotiated, data segments within the initiator's
 // MaxRecvDataSegmentLength when the harness logged in). MODTGT_FUZZ_VERBOSE=1 lists the
@@ -51,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -466,6 +468,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
+  // A session whose connection failed at ERL 2 waits for connection recovery; end it as the
+  // transport's shutdown does, then everything must be gone.
+  for (const SessionTable::Entry& e : host.table_.ForTarget(-1)) {
+    std::shared_ptr<Session> s = e.session;
+    std::promise<void> ended;
+    std::future<void> f = ended.get_future();
+    loop->Post([s, &ended] {
+      s->EndRetained();
+      ended.set_value();
+    });
+    f.wait();
+  }
+  const auto table_deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+  while (host.table_.size() != 0 && std::chrono::steady_clock::now() < table_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // orphans back from the core
+  }
   if (host.table_.size() != 0) Fail("session left in the table");
   if (target->sessions.load() != 0) Fail("target session count not back to 0");
   if (host.commands_in_core().load() != 0) Fail("commands still counted in the core");
