@@ -45,6 +45,8 @@ void Usage(FILE* out) {
                "          max_burst_length=1048576             MaxBurstLength offered\n"
                "          first_burst_length=262144            FirstBurstLength offered\n"
                "          max_outstanding_r2t=16               MaxOutstandingR2T offered\n"
+               "          max_connections_per_session=4        MaxConnections offered (MC/S)\n"
+               "          error_recovery_level=2               ErrorRecoveryLevel offered\n"
                "      --socket PATH         admin socket (default %s, or $MODTGT_SOCKET)\n"
                "      --module-dir DIR      module folder (default %s)\n"
                "                            (without it: build/lib/modtgt when run from the\n"

@@ -41,7 +41,8 @@ constexpr uint8_t kOurVersion = 0;  // the only version RFC 7143 defines
 // Numeric ranges (RFC 7143 13).
 constexpr uint64_t kMinDataLength = 512;
 constexpr uint64_t kMaxDataLength = 16777215;  // 2^24 - 1
-constexpr uint32_t kOurErrorRecoveryLevel = 0;
+constexpr uint32_t kOurDefaultTime2Wait = 2;
+constexpr uint32_t kOurDefaultTime2Retain = 20;
 constexpr uint32_t kOurProtocolLevel = 1;  // RFC 7144: 1 = RFC 7143
 
 constexpr std::string_view kReject = "Reject";
@@ -77,40 +78,6 @@ std::vector<std::string_view> SplitList(std::string_view v) {
 // True for the reserved response constants, which are never valid in an offer.
 bool IsResponseConstant(std::string_view v) {
   return v == kReject || v == kNotUnderstood || v == kIrrelevant;
-}
-
-enum class KeyClass {
-  kUnknown,
-  kLoginName,    // InitiatorName, TargetName, SessionType: declared by the initiator
-  kInitiatorAlias,
-  kTargetOnly,   // TargetAlias, TargetAddress, TargetPortalGroupTag: never sent by initiators
-  kSecurity,     // AuthMethod and the authentication method keys (RFC 7143 12)
-  kOperational,  // RFC 7143 13 operational keys (LoginOperationalNegotiation stage)
-  kFfpOnly,      // SendTargets
-};
-
-KeyClass Classify(std::string_view k) {
-  if (k == "InitiatorName" || k == "TargetName" || k == "SessionType") return KeyClass::kLoginName;
-  if (k == "InitiatorAlias") return KeyClass::kInitiatorAlias;
-  if (k == "TargetAlias" || k == "TargetAddress" || k == "TargetPortalGroupTag") {
-    return KeyClass::kTargetOnly;
-  }
-  if (k == "AuthMethod" || k.starts_with("CHAP_") || k.starts_with("SRP_") ||
-      k.starts_with("KRB_") || k.starts_with("SPKM_")) {
-    return KeyClass::kSecurity;
-  }
-  if (k == "SendTargets") return KeyClass::kFfpOnly;
-  static constexpr std::string_view kOperational[] = {
-      "HeaderDigest",      "DataDigest",         "MaxConnections",   "InitialR2T",
-      "ImmediateData",     "MaxRecvDataSegmentLength", "MaxBurstLength", "FirstBurstLength",
-      "DefaultTime2Wait",  "DefaultTime2Retain", "MaxOutstandingR2T", "DataPDUInOrder",
-      "DataSequenceInOrder", "ErrorRecoveryLevel", "IFMarker",        "OFMarker",
-      "IFMarkInt",         "OFMarkInt",          "TaskReporting",    "iSCSIProtocolLevel",
-  };
-  for (std::string_view o : kOperational) {
-    if (k == o) return KeyClass::kOperational;
-  }
-  return KeyClass::kUnknown;
 }
 
 // Session-wide keys that may be negotiated only on the leading connection (RFC 7143 13:
@@ -808,9 +775,10 @@ LoginStatus Login::Impl::NegotiateOperational(const std::string& key, const std:
     if (!boolean(&b)) return LoginStatus::kSuccess;
     sp.data_sequence_in_order = true;
     reply("Yes");
-  } else if (key == "ErrorRecoveryLevel") {  // 13.20: min; we implement level 0
+  } else if (key == "ErrorRecoveryLevel") {  // 13.20: min; we implement levels 0 to 2
     if (!numeric(0, 2, &n)) return LoginStatus::kSuccess;
-    sp.error_recovery_level = std::min<uint32_t>(static_cast<uint32_t>(n), kOurErrorRecoveryLevel);
+    sp.error_recovery_level =
+        std::min<uint32_t>(static_cast<uint32_t>(n), std::min<uint32_t>(lim.error_recovery_level, 2));
     reply(std::to_string(sp.error_recovery_level));
   } else if (key == "IFMarker" || key == "OFMarker") {
     // RFC 7143 13.25 obsoletes markers; we never use them. A valid offer is answered No

@@ -207,4 +207,28 @@ void AppendKeyValues(const KeyValues& kvs, std::vector<uint8_t>* out) {
   }
 }
 
+KeyClass Classify(std::string_view k) {
+  if (k == "InitiatorName" || k == "TargetName" || k == "SessionType") return KeyClass::kLoginName;
+  if (k == "InitiatorAlias") return KeyClass::kInitiatorAlias;
+  if (k == "TargetAlias" || k == "TargetAddress" || k == "TargetPortalGroupTag") {
+    return KeyClass::kTargetOnly;
+  }
+  if (k == "AuthMethod" || k.starts_with("CHAP_") || k.starts_with("SRP_") ||
+      k.starts_with("KRB_") || k.starts_with("SPKM_")) {
+    return KeyClass::kSecurity;
+  }
+  if (k == "SendTargets") return KeyClass::kFfpOnly;
+  static constexpr std::string_view kOperational[] = {
+      "HeaderDigest",      "DataDigest",         "MaxConnections",   "InitialR2T",
+      "ImmediateData",     "MaxRecvDataSegmentLength", "MaxBurstLength", "FirstBurstLength",
+      "DefaultTime2Wait",  "DefaultTime2Retain", "MaxOutstandingR2T", "DataPDUInOrder",
+      "DataSequenceInOrder", "ErrorRecoveryLevel", "IFMarker",        "OFMarker",
+      "IFMarkInt",         "OFMarkInt",          "TaskReporting",    "iSCSIProtocolLevel",
+  };
+  for (std::string_view o : kOperational) {
+    if (k == o) return KeyClass::kOperational;
+  }
+  return KeyClass::kUnknown;
+}
+
 }  // namespace modtgt::iscsi

@@ -35,6 +35,18 @@ bool DecodeBinaryValue(std::string_view v, size_t max_len, std::vector<uint8_t>*
 // "0x" and two lowercase hex digits per byte.
 std::string EncodeHex(const uint8_t* data, size_t len);
 
+// What a text key is (RFC 7143 6, 12, 13), for answering it in the phase it came in.
+enum class KeyClass {
+  kUnknown,
+  kLoginName,    // InitiatorName, TargetName, SessionType: declared by the initiator
+  kInitiatorAlias,
+  kTargetOnly,   // TargetAlias, TargetAddress, TargetPortalGroupTag: never sent by initiators
+  kSecurity,     // AuthMethod and the authentication method keys (RFC 7143 12)
+  kOperational,  // RFC 7143 13 operational keys (LoginOperationalNegotiation stage)
+  kFfpOnly,      // SendTargets
+};
+KeyClass Classify(std::string_view k);
+
 // Values that apply to one connection.
 struct ConnectionParams {
   bool header_digest = false;             // CRC32C
@@ -72,7 +84,8 @@ struct TargetLimits {
   uint32_t max_burst_length = 1048576;
   uint32_t first_burst_length = 262144;
   uint32_t max_outstanding_r2t = 16;
-  uint32_t max_connections = 1;
+  uint32_t max_connections = 4;       // per session (MC/S)
+  uint32_t error_recovery_level = 2;  // the highest we offer (0..2)
   bool allow_header_digest = true;
   bool allow_data_digest = true;
   bool require_header_digest = false;  // CRC32C only: an initiator offering only None fails

@@ -14,6 +14,7 @@ namespace {
 constexpr uint8_t kTmfComplete = 0;
 constexpr uint8_t kTmfNoTask = 1;
 constexpr uint8_t kTmfNoLun = 2;
+constexpr uint8_t kTmfTaskStillAllegiant = 3;
 constexpr uint8_t kTmfReassignNotSupported = 4;
 constexpr uint8_t kTmfNotSupported = 5;
 
@@ -39,7 +40,11 @@ void TaskManagement::Abort(Task* t, int slot) {
     case TaskState::kCollecting:
       session_->ReleaseTask(t);
       break;
+    case TaskState::kDone:  // an orphan's response that was never sent
+      session_->ReleaseTask(t);
+      break;
     case TaskState::kSending:  // response already queued: sent before the TMF response
+    case TaskState::kSent:     // answered; kept only for SNACK
     case TaskState::kFree:
       break;
   }
@@ -100,10 +105,15 @@ void TaskManagement::Execute(Connection* conn, const Bhs& req) {
   p.response = kTmfComplete;
   p.conn = conn;
 
+  Task* reassign = nullptr;  // TASK REASSIGN: taken over once the response is queued
+
   // The task set of the I_T nexus is the session's: every connection's tasks.
   auto abort_matching = [&](bool all_luns) {
     tasks.ForEach([&](Task* t) {
-      if (t->state == TaskState::kFree || t->state == TaskState::kSending) return;
+      if (t->state == TaskState::kFree || t->state == TaskState::kSending ||
+          t->state == TaskState::kSent) {
+        return;
+      }
       if (!all_luns && t->lun_raw != lun_raw && DecodeLun(t->lun_raw) != lun) return;
       Abort(t, slot);
     });
@@ -112,7 +122,7 @@ void TaskManagement::Execute(Connection* conn, const Bhs& req) {
   switch (function) {
     case scsi::TmfFunction::kAbortTask: {
       Task* t = tasks.Find(rtt);
-      if (t && t->state == TaskState::kSending) {
+      if (t && (t->state == TaskState::kSending || t->state == TaskState::kSent)) {
         // Its response is already queued (sent before this one): nothing left to abort.
         p.response = kTmfNoTask;
       } else if (t && t->state != TaskState::kFree) {
@@ -156,9 +166,23 @@ void TaskManagement::Execute(Connection* conn, const Bhs& req) {
         }
       }
       break;
-    case scsi::TmfFunction::kTaskReassign:
-      p.response = kTmfReassignNotSupported;  // ERL0: no allegiance reassignment
+    case scsi::TmfFunction::kTaskReassign: {
+      // RFC 7143 6.2.2, 11.5.1: at ERL 2 a task of a failed (or recovery-logged-out)
+      // connection moves to the connection this request came on.
+      if (session_->error_recovery_level() < 2) {
+        p.response = kTmfReassignNotSupported;
+        break;
+      }
+      Task* t = tasks.Find(rtt);
+      if (t == nullptr || t->state == TaskState::kFree) {
+        p.response = kTmfNoTask;
+      } else if (t->conn != nullptr) {
+        p.response = kTmfTaskStillAllegiant;
+      } else {
+        reassign = t;
+      }
       break;
+    }
     case scsi::TmfFunction::kClearAca:
     case scsi::TmfFunction::kTargetColdReset:
     default:
@@ -168,6 +192,8 @@ void TaskManagement::Execute(Connection* conn, const Bhs& req) {
   if (p.waiting == 0) {
     p.used = false;
     conn->SendTmfResponse(itt, p.response);
+    // The task resumes after the response (ExpDataSN: the next Data-In the initiator wants).
+    if (reassign != nullptr) conn->TakeReassigned(reassign, req.Get32(36));
   }
 }
 

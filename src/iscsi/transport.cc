@@ -365,7 +365,7 @@ struct IscsiTransport::Impl : public ConnectionHost {
 
   void CloseAll(const std::vector<std::shared_ptr<Connection>>& conns, const char* why) {
     for (const auto& c : conns) {
-      c->loop()->Post([c, why] { c->Close(why); });
+      c->loop()->Post([c, why] { c->CloseAndEndTasks(why); });
     }
   }
 };
@@ -510,8 +510,14 @@ std::vector<SessionInfo> IscsiTransport::Sessions() const { return impl_->table.
 void IscsiTransport::CloseTargetSessions(int tid) {
   std::vector<SessionTable::Entry> entries = impl_->table.ForTarget(tid);
   for (const auto& e : entries) {
+    std::shared_ptr<Session> session = e.session;
     if (auto c = e.connection.lock()) {
-      e.loop->Post([c] { c->Close("target sessions closed"); });
+      // Every connection of the session (MC/S), on the session's loop.
+      e.loop->Post([c, session] {
+        c->CloseAndEndTasks("target sessions closed");
+        session->CloseConnections("target sessions closed");
+        session->EndRetained();  // one waiting for connection recovery
+      });
     }
   }
   if (impl_->OnAnyLoop()) return;  // cannot wait for our own loop
@@ -524,7 +530,10 @@ void IscsiTransport::CloseTargetSessions(int tid) {
 void IscsiTransport::RequestLogout(int tid, uint16_t seconds) {
   for (const auto& e : impl_->table.ForTarget(tid)) {
     if (auto c = e.connection.lock()) {
-      e.loop->Post([c, seconds] { c->RequestLogout(seconds); });
+      std::shared_ptr<Session> session = e.session;
+      e.loop->Post([c, session, seconds] {
+        if (!c->closed()) session->RequestLogout(seconds);
+      });
     }
   }
 }
@@ -543,11 +552,18 @@ void IscsiTransport::Shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   impl_->CloseAll(impl_->AllConnections(), "shutdown");
-  std::unique_lock<std::mutex> l(impl_->mu);
-  if (!impl_->cv.wait_for(l, std::chrono::seconds(10),
-                          [this] { return impl_->connections.empty(); })) {
-    LOG_WARN("iscsi: %zu connection(s) still open after shutdown",
-             impl_->connections.size());
+  {
+    std::unique_lock<std::mutex> l(impl_->mu);
+    if (!impl_->cv.wait_for(l, std::chrono::seconds(10),
+                            [this] { return impl_->connections.empty(); })) {
+      LOG_WARN("iscsi: %zu connection(s) still open after shutdown",
+               impl_->connections.size());
+    }
+  }
+  // Sessions left without a connection, waiting for connection recovery (ERL 2), end now.
+  for (const SessionTable::Entry& e : impl_->table.ForTarget(-1)) {
+    std::shared_ptr<Session> s = e.session;
+    if (e.loop != nullptr) Impl::RunOn(e.loop, [s] { s->EndRetained(); }, 5000);
   }
 }
 

@@ -399,8 +399,20 @@ class Init:
         struct.pack_into(">I", h, 32, ref_cmd_sn)
         return bytes(h)
 
-    def logout(self, reason=0):
-        return bhs(0x46, 0x80 | reason, 0, self.next_itt(), 0, self.cmd_sn, self.exp)
+    def logout(self, reason=0, cid=0):
+        h = bytearray(bhs(0x46, 0x80 | reason, 0, self.next_itt(), 0, self.cmd_sn, self.exp))
+        struct.pack_into(">H", h, 20, cid)
+        return bytes(h)
+
+    def snack(self, snack_type, itt=0xffffffff, beg=0, run=0):
+        h = bytearray(bhs(0x10, 0x80 | snack_type, 0, itt, 0xffffffff, 0, self.exp))
+        struct.pack_into(">II", h, 40, beg, run)
+        return bytes(h)
+
+    def reassign(self, ref_itt, exp_data_sn=0):
+        h = bytearray(self.tmf(8, ref_itt=ref_itt))
+        struct.pack_into(">I", h, 36, exp_data_sn)
+        return bytes(h)
 
 
 def keys(*pairs):
@@ -488,6 +500,57 @@ stream_seeds["discovery"] = bytes([4]) + b"".join([
     i.text(keys(("SendTargets", "All"))),
     i.text(keys(("SendTargets", TARGET))),
     i.logout(),
+])
+
+# ErrorRecoveryLevel 2 (prefix 5): a 16 KiB read in two Data-In PDUs, then every SNACK type
+# for it (Data, Status, R-Data, DataACK, an unknown task), ExpStatSN held back so the
+# responses are still kept; a TASK REASSIGN of a task still allegiant and of an unknown one;
+# the Logout reasons (another CID, recovery of this connection).
+i = Init()
+i.exp = 0
+stream_seeds["erl2_snack_reassign"] = bytes([5]) + b"".join([
+    i.scsi(TUR),
+    i.scsi(read10(0, 32), 16384, read=True),   # ITT 0x12: Data-In DataSN 0, 1
+    i.snack(0, 0x12, 1, 1),                    # Data SNACK: DataSN 1 again
+    i.snack(0, 0x12, 0, 0),                    # all of them
+    i.snack(1, 0xffffffff, 1, 2),              # Status SNACK
+    i.snack(3, 0x12, 0, 0),                    # R-Data SNACK
+    i.snack(2, 0x12, 0, 0),                    # DataACK: never asked for
+    i.snack(0, 0x999, 0, 0),                   # unknown task
+    i.scsi(write10(0, 40), 20480, write=True, data=pattern[:8192], final=False),
+    i.snack(0, 0x13, 0, 0),                    # R2T SNACK
+    i.reassign(0x13),                          # still allegiant
+    i.reassign(0x777),                         # no such task
+    i.logout(1, cid=9),                        # CID not found
+    i.logout(2, cid=0),                        # recovery of this, the only connection
+])
+# ERL 2 with digests (prefix 6), every other data segment with a wrong data digest: the
+# SCSI Command's immediate data is rejected and retried, Data-Out recovered by R2T.
+i = Init()
+cmd_sn = i.cmd_sn
+w = i.scsi(write10(0, 8), 4096, write=True, data=pattern[:1024], final=False)
+stream_seeds["erl2_digest_errors"] = bytes([6 | 0x40]) + b"".join([
+    i.nop(b"ping"),                                               # digest ok (1st)
+    w,                                                            # bad digest (2nd)
+    w,                                                            # retried, ok (3rd)
+    i.data_out(0x11, 0xffffffff, 1024, pattern[1024:2048], final=False),  # bad (4th)
+    i.data_out(0x11, 0xffffffff, 2048, pattern[2048:4096], data_sn=1),     # ok
+    i.data_out(0x11, 0x400, 1024, pattern[1024:2048]),  # the recovery R2T's TTT, bad again
+    i.scsi(read10(0, 8), 4096, read=True),
+    i.logout(),
+])
+# MC/S (prefix 7): the input's connection (CID 1) joined the companion's session; commands,
+# a Logout of the companion (CID 0) from here, a TASK REASSIGN, a session logout.
+i = Init()
+stream_seeds["mcs_join"] = bytes([7]) + b"".join([
+    i.scsi(TUR),
+    i.scsi(write10(0, 2), 1024, write=True, data=pattern[:1024]),
+    i.scsi(read10(0, 2), 1024, read=True),
+    i.text(keys(("SendTargets", ""), ("X-unknown", "1"), ("MaxBurstLength", "512"))),
+    i.logout(2, cid=0),                        # the companion, for recovery
+    i.reassign(0x999),
+    i.logout(1, cid=0),
+    i.logout(0),
 ])
 
 
