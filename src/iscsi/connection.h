@@ -133,6 +133,11 @@ class Connection : public env::EventHandler,
   // Queues a Task Management Function Response (RFC 7143 11.6); nothing once the
   // connection has left full feature phase.
   void SendTmfResponse(uint32_t itt, uint8_t response);
+  // After the current output: stop reading and close (failed login, logout, ERL0 errors,
+  // TARGET COLD RESET).
+  void CloseAfterFlush();
+  // The transport's sessions (a target reset reaches the target's other sessions).
+  SessionTable* session_table() const { return host_->sessions(); }
 
   // env::EventHandler
   void OnEvents(uint32_t events) override;
@@ -171,8 +176,6 @@ class Connection : public env::EventHandler,
   void OnReadable();
   void Pause();
   void Resume();
-  // After the current output: stop reading and close (failed login, logout, ERL0 errors).
-  void CloseAfterFlush();
   void MaybeFinish();
   void ArmNopTimer();
   void HandleLogin();
