@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * reservation_probe: persistent reservations (SPC-4 6.15, 6.16) and target resets
- * (RFC 7143 11.5.1) over one libiscsi session, as initiator INITIATOR.
+ * (RFC 7143 11.5.1) over one libiscsi session, as initiator INITIATOR with the same ISID
+ * in every run (so INITIATOR is one initiator port from run to run).
  *
  *   reservation_probe INITIATOR iscsi://HOST:PORT/IQN/LUN COMMAND...  (run in order)
  *     register KEY         PROUT REGISTER AND IGNORE EXISTING KEY, APTPL 0; prints "ok"
@@ -101,7 +102,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);  /* line by line: a test reads it while we run */
-  iscsi = tool_connect(argv[1], argv[2], &lun);
+  /* One ISID for every run: each run is the same I_T nexus port as the last, as a host's
+   * initiator is across reconnects, so its registration is still its own. */
+  iscsi = tool_connect_isid(argv[1], argv[2], &lun, 1);
   if (iscsi == NULL) return 1;
   int rc = 0;
   int dropped = 0;  /* after a cold reset the target has closed the connection */

@@ -138,6 +138,7 @@ TEST_F(TmfTest, TargetWarmResetReachesEveryNexusOfTheTarget) {
   // b's held READ was aborted: filling the gap answers only the filler.
   Bhs fill = b.Command(tur, 0, false, false);
   fill.Put32(24, gap);
+  b.cmd_sn--;  // the filler took the gap's CmdSN, not a new one
   ASSERT_TRUE(b.Send(fill));
   RxPdu rsp;
   ASSERT_TRUE(b.Recv(&rsp));
