@@ -153,7 +153,7 @@ Outcome LunDelete(AdminContext* ctx, const Request& r) {
     return Error{ErrorCode::kBusy, "LUN " + std::to_string(lun) + " has commands in flight; " +
                                        "retry or use --force"};
   }
-  auto removed = t->RemoveLun(static_cast<uint64_t>(lun));
+  auto removed = core::DeleteLun(t.get(), static_cast<uint64_t>(lun));
   if (!removed.ok()) return LunError(removed.status());
   LOG_INFO("admin: tid %d lun %" PRId64 " deleted", t->tid(), lun);
   return json{{"tid", t->tid()}, {"lun", lun}};

@@ -11,6 +11,7 @@
 #include "admin/views.h"
 #include "common/log.h"
 #include "core/accounts.h"
+#include "core/lun_ops.h"
 #include "core/target.h"
 #include "core/transport_registry.h"
 
@@ -58,7 +59,7 @@ Outcome TargetDelete(AdminContext* ctx, const Request& r) {
   if (ctx->accounts != nullptr) ctx->accounts->ForgetTarget(t->tid());
   // Drop the LUs now so their devices close (in-flight commands hold their own refs).
   for (uint64_t lun : t->ListLuns()) {
-    auto removed = t->RemoveLun(lun);
+    auto removed = core::DeleteLun(t.get(), lun);
     (void)removed;
   }
   LOG_INFO("admin: target %d %s deleted", t->tid(), t->name().c_str());

@@ -561,10 +561,10 @@ class Applier {
       (void)r.target->ReplaceLun(r.lu);
     }
     for (const auto& [tid, lun] : removed_luns_) {
-      if (auto t = objs_.targets->FindByTid(tid)) (void)t->RemoveLun(lun);
+      if (auto t = objs_.targets->FindByTid(tid)) (void)DeleteLun(t.get(), lun);
     }
     for (int tid : removed_targets_) {
-      RemoveTarget(tid);
+      RemoveTarget(tid, /*delete_luns=*/true);
       if (objs_.accounts != nullptr) objs_.accounts->ForgetTarget(tid);
     }
     for (const auto& [tid, target] : built_targets_) {
@@ -598,11 +598,19 @@ class Applier {
     for (const auto& t : want_.targets) bind(t.tid, t.chap);
   }
 
-  void RemoveTarget(int tid) {
+  // delete_luns: the target is gone from the file, its LUs' saved persistent reservations
+  // go too; otherwise (a target rebuilt in place) they stay for the new LUs.
+  void RemoveTarget(int tid, bool delete_luns = false) {
     std::shared_ptr<Target> t = objs_.targets->FindByTid(tid);
     if (t == nullptr) return;
     (void)objs_.targets->Remove(tid, /*force=*/true);
-    for (uint64_t lun : t->ListLuns()) (void)t->RemoveLun(lun);
+    for (uint64_t lun : t->ListLuns()) {
+      if (delete_luns) {
+        (void)DeleteLun(t.get(), lun);
+      } else {
+        (void)t->RemoveLun(lun);
+      }
+    }
   }
 
   static void SyncAcl(Target* target, const SavedTarget& t) {

@@ -131,6 +131,12 @@ Result<std::shared_ptr<scsi::LogicalUnit>> AddOfflineLun(Target* target, const L
   return lu;
 }
 
+Result<std::shared_ptr<scsi::LogicalUnit>> DeleteLun(Target* target, uint64_t lun) {
+  Result<std::shared_ptr<scsi::LogicalUnit>> removed = target->RemoveLun(lun);
+  if (removed.ok()) target->ForgetPrState(removed->get());
+  return removed;
+}
+
 bool StoreUnavailable(const scsi::LogicalUnit& lu) {
   return dynamic_cast<const OfflineBackend*>(lu.backend()) != nullptr;
 }

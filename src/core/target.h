@@ -19,6 +19,7 @@
 #include "common/status.h"
 #include "core/module_registry.h"
 #include "core/target_params.h"
+#include "core/pr_state.h"
 #include "scsi/logical_unit.h"
 #include "scsi/xcopy.h"
 
@@ -94,6 +95,15 @@ class Target : public scsi::TargetView {
   // Live sessions count, maintained by the transport (for show and delete refusal).
   std::atomic<int> sessions{0};
 
+  // ---- Persistent reservations with APTPL (core/pr_state.h) ----
+  // Where this target's LUs save them: set by TargetRegistry::Add from the registry (null:
+  // nowhere, APTPL refused). Every LU added or swapped in is attached to it (restoring its
+  // saved state) before it serves commands.
+  std::shared_ptr<PrStateDir> pr_state() const { return pr_state_.load(); }
+  // lu was deleted by the administrator (not merely taken out for a rollback or at
+  // shutdown): its saved state is removed. No-op without a store.
+  void ForgetPrState(scsi::LogicalUnit* lu);
+
  private:
   const int tid_;
   const std::string name_;
@@ -106,6 +116,9 @@ class Target : public scsi::TargetView {
   std::atomic<bool> offline_{false};
   std::atomic<std::shared_ptr<const LunMap>> luns_;
   std::atomic<const scsi::CopyTargetResolver*> copy_targets_{nullptr};
+  std::atomic<std::shared_ptr<PrStateDir>> pr_state_;
+  // Attaches every LU of the target to store (TargetRegistry::Add).
+  void SetPrState(std::shared_ptr<PrStateDir> store);
   friend class TargetRegistry;
   // AddLun; cfg (may be null) is recorded in the same critical section.
   Status InsertLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig* cfg);
@@ -151,6 +164,12 @@ class TargetRegistry : public scsi::CopyTargetResolver {
   void set_accounts(const AccountRegistry* accounts) {
     accounts_.store(accounts, std::memory_order_release);
   }
+  // Where the LUs of targets added from now on save persistent reservations with APTPL
+  // (the daemon sets it once, before the saved configuration is replayed; null: nowhere).
+  void set_pr_state(std::shared_ptr<PrStateDir> store) {
+    std::lock_guard<std::mutex> lock(mu_);
+    pr_state_ = std::move(store);
+  }
 
  private:
   std::atomic<bool> system_offline_{false};
@@ -159,6 +178,7 @@ class TargetRegistry : public scsi::CopyTargetResolver {
   mutable std::mutex mu_;
   std::map<int, std::shared_ptr<Target>> targets_;  // GUARDED_BY(mu_)
   std::atomic<const AccountRegistry*> accounts_{nullptr};
+  std::shared_ptr<PrStateDir> pr_state_;  // GUARDED_BY(mu_)
 };
 
 // Checks an iSCSI name (RFC 3720 3.2.6: "iqn." / "eui." / "naa." forms, lowercase).

@@ -293,6 +293,15 @@ int Run(const Options& opt) {
   core::AccountRegistry accounts;
   core::PortalStats portal_stats;
   targets.set_accounts(&accounts);  // EXTENDED COPY: no copy target that asks for CHAP
+  // Persistent reservations with APTPL live beside the configuration file; with
+  // --no-config there is nowhere to keep them and APTPL is refused (docs/reservations.md).
+  if (std::string pr_dir = core::PrStateDir::FolderFor(store.path()); !pr_dir.empty()) {
+    targets.set_pr_state(std::make_shared<core::PrStateDir>(pr_dir));
+    LOG_INFO("persistent reservations with APTPL are kept in %s", pr_dir.c_str());
+  } else {
+    LOG_INFO("persistent reservations cannot persist through a restart (--no-config): APTPL "
+             "is refused");
+  }
 
   std::vector<std::thread> loop_threads;
   for (auto& l : loops) loop_threads.emplace_back([p = l.get()] { p->Run(); });

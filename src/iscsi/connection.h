@@ -152,6 +152,11 @@ class Connection : public env::EventHandler,
   // write asks again for the data it lacks (recovery R2Ts), a command in the core answers
   // here, a finished one sends its response again, its Data-In from exp_data_sn.
   void TakeReassigned(Task* t, uint32_t exp_data_sn);
+  // After the current output: stop reading and close (failed login, logout, ERL0 errors,
+  // TARGET COLD RESET).
+  void CloseAfterFlush();
+  // The transport's sessions (a target reset reaches the target's other sessions).
+  SessionTable* session_table() const { return host_->sessions(); }
 
   // env::EventHandler
   void OnEvents(uint32_t events) override;
@@ -194,8 +199,6 @@ class Connection : public env::EventHandler,
   void OnReadable();
   void Pause();
   void Resume();
-  // After the current output: stop reading and close (failed login, logout, ERL0 errors).
-  void CloseAfterFlush();
   void MaybeFinish();
   void ArmNopTimer();
   void HandleLogin();
