@@ -12,7 +12,7 @@
 #if defined(__x86_64__)
 #define ABI_ASSERT(cond) static_assert(cond, #cond)
 
-ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010002u);
+ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010003u);
 ABI_ASSERT(sizeof(modtgt_status) == 4);
 ABI_ASSERT(sizeof(modtgt_log_level) == 4);
 
