@@ -2,12 +2,10 @@
 #include "core/device.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cerrno>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -335,27 +333,6 @@ Status Device::Reopen(std::shared_ptr<LoadedModule> module) {
   }
   SetCaps();
   return Status::OK();
-}
-
-Device::KeptStorage::~KeptStorage() {
-  if (fd >= 0) close(fd);
-}
-
-void Device::InheritKeptStorage(const Device& from) { kept_ = from.kept_; }
-
-int Device::KeepFd(int fd) {
-  if (fd < 0) return MODTGT_EINVAL;
-  const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return errno == EMFILE || errno == ENFILE ? MODTGT_ENOMEM : MODTGT_EINVAL;
-  std::lock_guard<std::mutex> l(kept_->mu);
-  if (kept_->fd >= 0) close(kept_->fd);
-  kept_->fd = copy;
-  return 0;
-}
-
-int Device::kept_fd() const {
-  std::lock_guard<std::mutex> l(kept_->mu);
-  return kept_->fd;
 }
 
 void Device::Resume() {
