@@ -49,8 +49,10 @@ class OfflineBackend : public scsi::Backend {
   const uint64_t size_;
 };
 
-DeviceOpener OpenerFor(ModuleRegistry* modules) {
-  return [modules](const DeviceConfig& cfg) { return modules->OpenDevice(cfg); };
+DeviceOpener OpenerFor(ModuleRegistry* modules, const scsi::Backend* previous = nullptr) {
+  return [modules, previous](const DeviceConfig& cfg) {
+    return modules->OpenDevice(cfg, previous);
+  };
 }
 
 // The new size an update asks for, if any: --size and params size= must agree.
@@ -341,7 +343,8 @@ Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate&
     if (modules == nullptr) return Status::Internal("no module registry");
     Status s = modules->CheckConfig(next.device);
     if (!s.ok()) return ModuleFailure(next.device, s);
-    auto fresh = CreateLun(next, target->name(), OpenerFor(modules));
+    // The new device takes over the storage the host keeps for the LUN (bs_ram's memory).
+    auto fresh = CreateLun(next, target->name(), OpenerFor(modules, lu->backend()));
     if (!fresh.ok()) return ModuleFailure(next.device, fresh.status());
     (*fresh)->CarryStateFrom(*lu);
     (*fresh)->wce.store(b.write_cache);
