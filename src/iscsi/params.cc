@@ -2,6 +2,7 @@
 // Text key=value encoding and value forms (RFC 7143 6.1).
 #include "iscsi/params.h"
 
+#include <algorithm>
 #include <string_view>
 
 namespace modtgt::iscsi {
@@ -93,6 +94,14 @@ void ApplyTargetParams(const core::TargetParams& p, TargetLimits* lim) {
   if (auto n = p.Number("DefaultTime2Wait")) lim->default_time2wait = *n;
   if (auto n = p.Number("DefaultTime2Retain")) lim->default_time2retain = *n;
   if (auto n = p.Number("MaxQueueCmd")) lim->max_queue_cmd = *n;
+  // At most what the transport offers (--iscsi error_recovery_level,
+  // max_connections_per_session).
+  if (auto n = p.Number("ErrorRecoveryLevel")) {
+    lim->error_recovery_level = std::min<uint32_t>(*n, lim->error_recovery_level);
+  }
+  if (auto n = p.Number("MaxConnections")) {
+    lim->max_connections = std::min<uint32_t>(*n, lim->max_connections);
+  }
   if (auto b = p.Bool("InitialR2T")) lim->initial_r2t = *b;
   if (auto b = p.Bool("ImmediateData")) lim->immediate_data = *b;
   auto digest = [](const std::optional<std::string>& v, bool* allow, bool* require) {

@@ -21,7 +21,8 @@ TEST(TargetParams, SetValidatesAndCanonicalises) {
   EXPECT_EQ(p.Bool("InitialR2T"), true);
   EXPECT_TRUE(p.Set("HeaderDigest", "None,CRC32C").ok());
   EXPECT_EQ(p.Text("HeaderDigest"), "None,CRC32C");
-  EXPECT_TRUE(p.Set("ErrorRecoveryLevel", "0").ok());  // the only value modtgt honours
+  EXPECT_TRUE(p.Set("ErrorRecoveryLevel", "0").ok());
+  EXPECT_TRUE(p.Set("MaxConnections", "1").ok());
   EXPECT_TRUE(p.Set("MaxQueueCmd", "1").ok());
 
   struct Bad {
@@ -42,8 +43,8 @@ TEST(TargetParams, SetValidatesAndCanonicalises) {
       {"DataDigest", "crc32c", Code::kInvalidArgument, "None, CRC32C"},
       {"DataDigest", "CRC32C,CRC32C", Code::kInvalidArgument, "None, CRC32C"},
       {"DataDigest", "CRC32C,", Code::kInvalidArgument, "None, CRC32C"},
-      {"ErrorRecoveryLevel", "1", Code::kUnsupported, "level 0 only"},
-      {"MaxConnections", "2", Code::kUnsupported, "one connection per session"},
+      {"ErrorRecoveryLevel", "3", Code::kInvalidArgument, "0..2"},
+      {"MaxConnections", "0", Code::kInvalidArgument, "1..65535"},
       {"DataPDUInOrder", "No", Code::kUnsupported, "in order"},
       {"IFMarker", "Yes", Code::kUnsupported, "obsolete"},
       {"nop_interval", "5", Code::kUnsupported, "keepalive"},
