@@ -173,7 +173,7 @@ TEST(TgtImport, ErrorsListEveryProblem) {
   // What cannot be honoured but changes nothing is a note, not an error.
   auto noted =
       Import({N("iSNSServerIP", "192.0.2.1"), N("ignore-errors", "yes"), N("frobnicate", "1"),
-              Target("iqn.2026-01.x:t", {N("MaxConnections", "4"), N("allow-in-use", "yes")})});
+              Target("iqn.2026-01.x:t", {N("DataPDUInOrder", "No"), N("allow-in-use", "yes")})});
   ASSERT_TRUE(noted.ok()) << noted.status().ToString();
   EXPECT_EQ(noted->unmapped.size(), 4u);  // allow-in-use applies to no LUN here
   EXPECT_TRUE(ByName(*noted, ":t").iscsi.empty());
