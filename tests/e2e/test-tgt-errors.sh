@@ -48,10 +48,12 @@ expect 2 "MaxRecvDataSegmentLength: '100' is not a number in 512..16777215" \
 expect 2 "HeaderDigest: 'crc32c' is not None, CRC32C" \
   --mode target --op update --tid 1 -n HeaderDigest -v crc32c
 expect 2 "InitialR2T: 'maybe' is not Yes or No" --mode target --op update --tid 1 -n InitialR2T -v maybe
-expect 12 "MaxConnections 4: only 1 is possible: .*one connection per session" \
-  --mode target --op update --tid 1 -n MaxConnections -v 4
-expect 12 "ErrorRecoveryLevel 2: only 0 is possible" \
-  --mode target --op update --tid 1 -n ErrorRecoveryLevel -v 2
+expect 2 "MaxConnections: '0' is not a number in 1..65535" \
+  --mode target --op update --tid 1 -n MaxConnections -v 0
+expect 2 "ErrorRecoveryLevel: '3' is not a number in 0..2" \
+  --mode target --op update --tid 1 -n ErrorRecoveryLevel -v 3
+expect 12 "DataPDUInOrder No: only Yes is possible" \
+  --mode target --op update --tid 1 -n DataPDUInOrder -v No
 expect 12 "RDMAExtensions is an iSER key" --mode target --op update --tid 1 -n RDMAExtensions -v Yes
 expect 2 "state 'sleeping': must be ready or offline" --mode target --op update --tid 1 -n state -v sleeping
 expect 3 "no target 9" --mode target --op update --tid 9 -n InitialR2T -v Yes

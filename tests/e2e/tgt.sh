@@ -68,6 +68,7 @@ PARAM_DEFAULTS = {
     "MaxOutstandingR2T": ("1", "16"), "ImmediateData": ("Yes",), "FirstBurstLength": ("65536", "262144"),
     "MaxBurstLength": ("262144", "1048576"), "MaxXmitDataSegmentLength": ("8192", "16777215"),
     "MaxQueueCmd": ("128",), "DefaultTime2Wait": ("2",), "DefaultTime2Retain": ("20",),
+    "MaxConnections": ("1", "4"), "ErrorRecoveryLevel": ("0", "2"),
 }
 
 # modtgt-only lines inside a LUN block (docs/tgt-compat.md: extra lines tgt parsers skip).
