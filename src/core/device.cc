@@ -616,7 +616,9 @@ Device::IoSlot* Device::AcquireSlot(scsi::Command* cmd) {
 
 void Device::ReleaseSlot(IoSlot* s) {
   s->cmd = nullptr;
-  std::deque<scsi::Command*> retry;
+  // A vector: an empty one does not allocate (libstdc++'s std::deque allocates in its
+  // default constructor, which cost two malloc/free pairs per I/O here).
+  std::vector<scsi::Command*> retry;
   {
     std::lock_guard<std::mutex> l(slots_mu_);
     s->next_free = free_slots_;
@@ -625,7 +627,10 @@ void Device::ReleaseSlot(IoSlot* s) {
     s->area_bytes = 0;
     // Waiters go back through Submit (which re-checks the budget) on their own loops. The
     // commands are not complete, so their LU and this device stay alive meanwhile.
-    if (!area_wait_.empty()) retry.swap(area_wait_);
+    if (!area_wait_.empty()) {
+      retry.assign(area_wait_.begin(), area_wait_.end());
+      area_wait_.clear();
+    }
     // Notify under the lock: the destructor may run as soon as it sees 0.
     if (--inflight_ == 0) drained_cv_.notify_all();
   }
