@@ -69,7 +69,7 @@ adm --mode logicalunit --op new --tid 1 --lun 4 --bstype uring --backing-store "
 # The cost so far: Ir of the last dump (callgrind), or utime+stime in clock ticks (cpu).
 cost() {
   if [ "$MODE" = callgrind ]; then
-    awk '/^(summary|totals):/ {print $2; exit}' "$(ls -t "$OUT"/callgrind.out.$PID.* | head -1)"
+    awk '/^(summary|totals):/ {print $2; exit}' "$(ls -v "$OUT"/callgrind.out.$PID.* | tail -1)"
   else
     awk '{print $14 + $15}' "/proc/$PID/stat"
   fi
