@@ -45,6 +45,9 @@
  *        unlock, get_lock_tag, get_lock_state) and host->dev_report_event; device_type and
  *        default_block_size; host sense helpers (cmd_set_status, cmd_set_sense_ex,
  *        cmd_set_sense_raw); dev_config hw_max_sectors, max_data_area_mb, wwn.
+ *   1.2  get_lba_status (the store's real allocation, for GET LBA STATUS); atomic writes:
+ *        MODTGT_CAP_ATOMIC_WRITE, the write flag MODTGT_IO_ATOMIC and
+ *        host->dev_set_atomic_limits (WRITE ATOMIC (16), Block Limits VPD).
  */
 #ifndef MODTGT_MODULE_H
 #define MODTGT_MODULE_H
@@ -62,7 +65,7 @@ extern "C" {
  * whose major equals its own and whose minor is <= its own (fields are only appended,
  * so an older module simply has a shorter descriptor). */
 #define MODTGT_ABI_MAJOR 1
-#define MODTGT_ABI_MINOR 1
+#define MODTGT_ABI_MINOR 2
 #define MODTGT_ABI_VERSION ((uint32_t)((MODTGT_ABI_MAJOR << 16) | MODTGT_ABI_MINOR))
 #define MODTGT_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define MODTGT_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
@@ -125,6 +128,12 @@ typedef enum modtgt_log_level {
 
 /* Flags for write callouts. */
 #define MODTGT_IO_FUA 0x1u /* the data must be on stable storage before completion */
+/* (1.2) All or nothing: after the write completes, or is interrupted by anything (an
+ * error, a crash, a power loss), every block of the range holds either all old or all new
+ * data, and no concurrent read sees a mix. Only sent to a device of a module with
+ * MODTGT_CAP_ATOMIC_WRITE, within the limits the device set with
+ * host->dev_set_atomic_limits, as one iovec. */
+#define MODTGT_IO_ATOMIC 0x2u
 
 /* Device configuration as given by the administrator. OWNERSHIP: the daemon's; valid
  * from open() until close() returns (and during check_config() for its argument).
@@ -202,6 +211,29 @@ typedef struct modtgt_sense {
   uint64_t info;
 } modtgt_sense;
 
+/* Provisioning state of a byte range (struct modtgt_backing_store.get_lba_status, 1.2). */
+#define MODTGT_LBA_MAPPED 0u      /* written (or unknown): reads return stored data */
+#define MODTGT_LBA_DEALLOCATED 1u /* no storage behind it (a hole): reads return zeros */
+/* The answer of get_lba_status: the state of the range starting at the offset asked about,
+ * and how many bytes from there share it. OWNERSHIP: the daemon's; valid until the I/O
+ * completes. */
+typedef struct modtgt_lba_status {
+  uint64_t length; /* bytes from the offset with this state: 1 .. the length asked about */
+  uint32_t state;  /* MODTGT_LBA_* */
+  uint32_t reserved;
+} modtgt_lba_status;
+
+/* Atomic write limits of one device (host->dev_set_atomic_limits, 1.2), in bytes. A write
+ * with MODTGT_IO_ATOMIC has an offset that is a multiple of align_bytes and a length that
+ * is a multiple of granularity_bytes and at most max_bytes. max_bytes == 0: no atomic
+ * writes. OWNERSHIP: the caller's; copied by the call. */
+typedef struct modtgt_atomic_limits {
+  uint32_t struct_size;       /* sizeof(modtgt_atomic_limits) as the module saw it */
+  uint32_t max_bytes;         /* largest atomic write (0 = none) */
+  uint32_t align_bytes;       /* offset alignment (0 = the logical block) */
+  uint32_t granularity_bytes; /* length granularity (0 = the logical block) */
+} modtgt_atomic_limits;
+
 #define MODTGT_OFLAG_DIRECT 0x1u /* open with O_DIRECT */
 #define MODTGT_OFLAG_SYNC 0x2u   /* open with O_SYNC */
 
@@ -262,10 +294,23 @@ typedef struct modtgt_host {
    * descriptor 0x72/0x73 format, 8..96 bytes, the additional length consistent). Returns
    * 0, or MODTGT_EINVAL (and sets nothing) when the bytes are not valid sense data. */
   int (*cmd_set_sense_raw)(modtgt_cmd* cmd, const uint8_t* sense, size_t len);
+
+  /* ---- added in 1.2 (check struct_size, or the host's abi_version minor >= 2) ---- */
+
+  /* Declares the device's atomic write limits (WRITE ATOMIC (16), the Block Limits VPD
+   * page). Only for a module with MODTGT_CAP_ATOMIC_WRITE (otherwise ignored and logged),
+   * from open() (or reconfig()): what the storage really guarantees, probed at open (e.g.
+   * statx STATX_WRITE_ATOMIC). Never called, or max_bytes 0: the device has no atomic
+   * writes and none are advertised. The daemon clamps the limits to the LUN's maximum
+   * transfer length and logical block. */
+  void (*dev_set_atomic_limits)(modtgt_dev* dev, const modtgt_atomic_limits* limits);
 } modtgt_host;
 
 /* Capabilities a backing store may declare (struct modtgt_backing_store.caps). */
 #define MODTGT_CAP_THIN 0x1u /* storage is thin: UNMAP frees space, reads of unmapped are 0 */
+/* (1.2) write() honours MODTGT_IO_ATOMIC on the devices that declared atomic limits with
+ * host->dev_set_atomic_limits. */
+#define MODTGT_CAP_ATOMIC_WRITE 0x2u
 
 /* Device types a backing store may serve by default (struct modtgt_backing_store
  * .device_type, 1.1; the SPC peripheral device type). The admin may still choose. */
@@ -281,6 +326,7 @@ typedef struct modtgt_host {
  *   unmap missing      -> no UNMAP advertised (VPD 0xB0/0xB2), UNMAP is ILLEGAL REQUEST
  *   write_same missing -> WRITE SAME emulated with write()
  *   caw missing        -> COMPARE AND WRITE emulated with read() + write(), LBA range locked
+ *   get_lba_status missing -> GET LBA STATUS reports every LBA mapped (1.2)
  *
  * Where callouts run, and what their return value means:
  *   nr_threads == 0: on the event-loop thread that owns the command. They must not
@@ -379,6 +425,20 @@ typedef struct modtgt_backing_store {
   int (*unlock)(modtgt_dev* dev);
   int (*get_lock_tag)(modtgt_dev* dev, uint16_t* tag);
   int (*get_lock_state)(modtgt_dev* dev);
+
+  /* ---- added in 1.2 (a 1.0 or 1.1 module's shorter descriptor reads as zero here) ---- */
+
+  /* The provisioning state of the storage at `offset`, for GET LBA STATUS; optional. Fill
+   * *out with the state at offset and the number of bytes from offset (at most `length`,
+   * at least 1) that share it, e.g. with lseek(SEEK_DATA/SEEK_HOLE) or from the store's
+   * own allocation map. offset and length are block aligned and within the device. Report
+   * MODTGT_LBA_MAPPED when unsure: DEALLOCATED promises that the bytes read back as zeros
+   * and hold no storage. The core asks range after range and rounds deallocated ranges
+   * to whole physical blocks. Runs like the I/O callouts (nr_threads); returns a final
+   * status, or MODTGT_STS_ASYNC and host->complete() later (out stays valid until then).
+   * Without it, every LBA reads as mapped. */
+  int (*get_lba_status)(modtgt_dev* dev, modtgt_io* io, uint64_t offset, uint64_t length,
+                        modtgt_lba_status* out);
 } modtgt_backing_store;
 
 /* The entry point every module exports. Called once after dlopen with the host table

@@ -38,6 +38,8 @@
 //                                                           // to refuse (or return MODTGT_E*)
 //     int Lock(uint16_t tag); int Unlock();                 // ABI 1.1 cluster lock group:
 //     int GetLockTag(uint16_t* tag); int GetLockState();    // all four or none
+//     int GetLbaStatus(modtgt_io* io, uint64_t offset, uint64_t length,
+//                      modtgt_lba_status* out);             // ABI 1.2
 //   };
 //   MODTGT_REGISTER_BACKING_STORE(MyDev, "mine", .version = "1.0", .nr_threads = 4)
 //
@@ -46,11 +48,13 @@
 // with nr_threads > 1, several callouts of one device run at once, so guard shared state.
 // The options are BackingStoreOptions fields, in declaration order (designated
 // initializers): subtype, version, description, cfg_desc, nr_threads, caps, device_type,
-// default_block_size.
+// default_block_size. A class whose writes honour MODTGT_IO_ATOMIC puts
+// MODTGT_CAP_ATOMIC_WRITE in caps and calls Device::set_atomic_limits in its constructor.
 #ifndef MODTGT_MODULE_HPP
 #define MODTGT_MODULE_HPP
 
 #include <concepts>
+#include <cstddef>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -115,6 +119,20 @@ class Device {
   void report_event(modtgt_event event, const char* detail) const noexcept {
     Host()->dev_report_event(dev_, event, detail);
   }
+  // Declares the device's atomic write limits in bytes (ABI 1.2; the module needs
+  // MODTGT_CAP_ATOMIC_WRITE). In the constructor or Reconfig. A daemon older than 1.2
+  // has no such service: then nothing is declared (and none is advertised).
+  void set_atomic_limits(uint32_t max_bytes, uint32_t align_bytes,
+                         uint32_t granularity_bytes) const noexcept {
+    const modtgt_host* h = Host();
+    if (h->struct_size < offsetof(modtgt_host, dev_set_atomic_limits) + sizeof(void*)) return;
+    modtgt_atomic_limits lim{};
+    lim.struct_size = sizeof(lim);
+    lim.max_bytes = max_bytes;
+    lim.align_bytes = align_bytes;
+    lim.granularity_bytes = granularity_bytes;
+    h->dev_set_atomic_limits(dev_, &lim);
+  }
 
  private:
   modtgt_dev* dev_;
@@ -164,6 +182,11 @@ concept HasCaw = requires(T& t, modtgt_io* io, const iovec* v, int n, uint64_t o
 };
 template <class T>
 concept HasHandleCmd = requires(T& t, modtgt_cmd* c) { { t.HandleCmd(c) } -> std::convertible_to<int>; };
+template <class T>
+concept HasGetLbaStatus = requires(T& t, modtgt_io* io, uint64_t o, uint64_t l,
+                                   modtgt_lba_status* out) {
+  { t.GetLbaStatus(io, o, l, out) } -> std::convertible_to<int>;
+};
 template <class T>
 concept HasReconfig = requires(T& t, const modtgt_reconfig& rc) {
   { t.Reconfig(rc) } -> std::convertible_to<int>;
@@ -295,6 +318,12 @@ struct Trampolines {
     return GuardIo("get_lock_tag", MODTGT_STS_NO_RESOURCE,
                    [&] { return static_cast<int>(Self<T>(dev)->GetLockTag(tag)); });
   }
+  static int GetLbaStatus(modtgt_dev* dev, modtgt_io* io, uint64_t off, uint64_t len,
+                          modtgt_lba_status* out) noexcept {
+    return GuardIo("get_lba_status", MODTGT_STS_READ_ERROR, [&] {
+      return static_cast<int>(Self<T>(dev)->GetLbaStatus(io, off, len, out));
+    });
+  }
   static int GetLockState(modtgt_dev* dev) noexcept {
     return GuardIo("get_lock_state", MODTGT_LOCK_UNKNOWN,
                    [&] { return static_cast<int>(Self<T>(dev)->GetLockState()); });
@@ -345,6 +374,7 @@ constexpr modtgt_backing_store MakeBackingStore(const char* name, BackingStoreOp
     d.get_lock_tag = &Tr::GetLockTag;
     d.get_lock_state = &Tr::GetLockState;
   }
+  if constexpr (detail::HasGetLbaStatus<T>) d.get_lba_status = &Tr::GetLbaStatus;
   return d;
 }
 

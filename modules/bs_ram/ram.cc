@@ -9,6 +9,10 @@
 // Config: "ram/" (or any name) with the size from --size (targetcli style) or bsopts
 // size=<N>[KMGT]; a size is required. --op update --size resizes it live. I/O runs inline on the event loops (nr_threads = 0); a per-device mutex
 // serialises the chunk map across loops.
+//
+// Atomic writes (ABI 1.2): every read and write holds that mutex for its whole range, so a
+// write of any size is all or nothing for every other command, and there is no power
+// loss to survive (the contents die with the process). Declared up to kAtomicMaxBytes.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -22,6 +26,8 @@
 namespace {
 
 constexpr uint64_t kChunk = 64 * 1024;
+// The largest atomic write declared: how long one write may hold the device's mutex.
+constexpr uint32_t kAtomicMaxBytes = 8u << 20;
 
 class RamDevice {
  public:
@@ -32,6 +38,7 @@ class RamDevice {
 
   RamDevice(modtgt::Device dev, bool /*reopen*/) : size_(SizeOf(dev.config())) {
     dev.set_size(size_);
+    dev.set_atomic_limits(kAtomicMaxBytes, 0, 0);
   }
 
   int Read(modtgt_io*, const iovec* iov, int iovcnt, uint64_t offset) {
@@ -90,6 +97,18 @@ class RamDevice {
     return 0;
   }
 
+  // GET LBA STATUS: a run of chunks that hold memory is mapped, a run without is
+  // deallocated (a partly unmapped chunk keeps its memory: mapped).
+  int GetLbaStatus(modtgt_io*, uint64_t offset, uint64_t length, modtgt_lba_status* out) {
+    std::lock_guard<std::mutex> l(mu_);
+    const bool mapped = chunks_.count(offset / kChunk) != 0;
+    uint64_t end = (offset / kChunk + 1) * kChunk;
+    while (end < offset + length && (chunks_.count(end / kChunk) != 0) == mapped) end += kChunk;
+    out->state = mapped ? MODTGT_LBA_MAPPED : MODTGT_LBA_DEALLOCATED;
+    out->length = std::min(end, offset + length) - offset;
+    return MODTGT_STS_OK;
+  }
+
   // Frees whole chunks in [offset, offset+length) and zeroes the partial ones at the ends.
   int Unmap(modtgt_io*, uint64_t offset, uint64_t length) {
     std::lock_guard<std::mutex> l(mu_);
@@ -137,4 +156,4 @@ class RamDevice {
 MODTGT_REGISTER_BACKING_STORE(RamDevice, "ram", .version = "1.0.0",
                               .description = "thin memory-backed store (pages on first write, freed on UNMAP)",
                               .cfg_desc = "ram/ with --size SIZE (or --bsopts size=<N>[KMGT])",
-                              .nr_threads = 0, .caps = MODTGT_CAP_THIN)
+                              .nr_threads = 0, .caps = MODTGT_CAP_THIN | MODTGT_CAP_ATOMIC_WRITE)

@@ -11,6 +11,7 @@
  *               supports it): pwritev loop; FUA or write cache off (WCE=0) -> fdatasync
  *   flush       worker threads: fdatasync
  *   unmap       worker threads: fallocate(PUNCH_HOLE|KEEP_SIZE); where unsupported, zeros
+ *   get_lba_status  worker threads: lseek(SEEK_DATA/SEEK_HOLE) (block devices: mapped)
  *
  * Why its own threads instead of the daemon's pool (nr_threads > 0): a page-cache hit then
  * costs one syscall on the loop instead of two thread hand-offs (queue, wake a worker,
@@ -35,6 +36,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../common/lba_status.h"
 #include "modtgt/module.h"
 
 #define RDWR_NR_THREADS 8
@@ -49,7 +51,7 @@
 
 static const modtgt_host* host;
 
-enum rdwr_op { RDWR_READ, RDWR_WRITE, RDWR_FLUSH, RDWR_UNMAP };
+enum rdwr_op { RDWR_READ, RDWR_WRITE, RDWR_FLUSH, RDWR_UNMAP, RDWR_LBA_STATUS };
 
 /* One I/O handed to the worker threads. Pooled per device: no allocation per I/O once
  * the pool has grown to the queue depth. */
@@ -62,6 +64,7 @@ struct rdwr_req {
   uint32_t flags;
   uint64_t offset;
   uint64_t length;
+  modtgt_lba_status* status; /* RDWR_LBA_STATUS: the daemon's, valid until complete() */
 };
 
 struct rdwr_chunk {
@@ -407,6 +410,9 @@ static int run_req(struct rdwr_dev* d, const struct rdwr_req* r) {
     case RDWR_WRITE: return do_write(d, r->iov, r->iovcnt, r->offset, r->flags);
     case RDWR_FLUSH: return do_flush(d);
     case RDWR_UNMAP: return do_unmap(d, r->offset, r->length);
+    case RDWR_LBA_STATUS:
+      modtgt_fd_lba_status(d->fd, d->is_blockdev, r->offset, r->length, r->status);
+      return MODTGT_STS_OK;
   }
   return MODTGT_STS_UNSUPPORTED;
 }
@@ -449,7 +455,8 @@ static void* rdwr_worker(void* arg) {
 /* Hands an I/O to the workers. Returns MODTGT_STS_ASYNC, or MODTGT_STS_NO_RESOURCE when
  * no request record can be allocated. */
 static int queue_req(struct rdwr_dev* d, modtgt_io* io, int op, const struct iovec* iov,
-                     int iovcnt, uint64_t offset, uint64_t length, uint32_t flags) {
+                     int iovcnt, uint64_t offset, uint64_t length, uint32_t flags,
+                     modtgt_lba_status* status) {
   pthread_mutex_lock(&d->mu);
   if (d->free_reqs == NULL) {
     /* The pool grows to the deepest queue this device has seen, then stops allocating. */
@@ -476,6 +483,7 @@ static int queue_req(struct rdwr_dev* d, modtgt_io* io, int op, const struct iov
   r->flags = flags;
   r->offset = offset;
   r->length = length;
+  r->status = status;
   if (d->tail != NULL) {
     d->tail->next = r;
   } else {
@@ -522,22 +530,28 @@ static int rdwr_read(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, in
                      uint64_t offset) {
   struct rdwr_dev* d = host->dev_get_private(dev);
   if (try_nowait(d, 0, iov, iovcnt, offset)) return MODTGT_STS_OK;
-  return queue_req(d, io, RDWR_READ, iov, iovcnt, offset, 0, 0);
+  return queue_req(d, io, RDWR_READ, iov, iovcnt, offset, 0, 0, NULL);
 }
 
 static int rdwr_write(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, int iovcnt,
                       uint64_t offset, uint32_t flags) {
   struct rdwr_dev* d = host->dev_get_private(dev);
   if (!needs_sync(d, flags) && try_nowait(d, 1, iov, iovcnt, offset)) return MODTGT_STS_OK;
-  return queue_req(d, io, RDWR_WRITE, iov, iovcnt, offset, 0, flags);
+  return queue_req(d, io, RDWR_WRITE, iov, iovcnt, offset, 0, flags, NULL);
 }
 
 static int rdwr_flush(modtgt_dev* dev, modtgt_io* io) {
-  return queue_req(host->dev_get_private(dev), io, RDWR_FLUSH, NULL, 0, 0, 0, 0);
+  return queue_req(host->dev_get_private(dev), io, RDWR_FLUSH, NULL, 0, 0, 0, 0, NULL);
 }
 
 static int rdwr_unmap(modtgt_dev* dev, modtgt_io* io, uint64_t offset, uint64_t length) {
-  return queue_req(host->dev_get_private(dev), io, RDWR_UNMAP, NULL, 0, offset, length, 0);
+  return queue_req(host->dev_get_private(dev), io, RDWR_UNMAP, NULL, 0, offset, length, 0, NULL);
+}
+
+static int rdwr_get_lba_status(modtgt_dev* dev, modtgt_io* io, uint64_t offset,
+                               uint64_t length, modtgt_lba_status* out) {
+  return queue_req(host->dev_get_private(dev), io, RDWR_LBA_STATUS, NULL, 0, offset, length, 0,
+                   out);
 }
 
 /* Live changes (module.h reconfig). SIZE arrives with no I/O in flight: a larger size
@@ -599,6 +613,7 @@ static const modtgt_backing_store rdwr_store = {
     .unmap = rdwr_unmap,
     .device_type = MODTGT_DEVTYPE_DISK,
     .reconfig = rdwr_reconfig,
+    .get_lba_status = rdwr_get_lba_status,
 };
 
 MODTGT_EXPORT const modtgt_backing_store* modtgt_module_init(const modtgt_host* h);

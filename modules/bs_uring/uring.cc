@@ -18,6 +18,15 @@
 //                  KEEP_SIZE) (fallback: written zeros); any other pattern is replicated
 //                  into a buffer of up to 1 MiB and written chunk after chunk.
 //   caw            none: the core emulates COMPARE AND WRITE with the LBA range locked.
+//   atomic write   only with O_DIRECT where statx (STATX_WRITE_ATOMIC) says the file or
+//                  device takes RWF_ATOMIC writes: one size U (the atomic unit min, at least
+//                  a block, a power of two), aligned to U, declared as maximum, alignment
+//                  and granularity, because RWF_ATOMIC needs naturally aligned powers of two,
+//                  which the Block Limits VPD page cannot express for a range of sizes.
+//                  One IORING_OP_WRITE with RWF_ATOMIC: the kernel guarantees no torn write
+//                  on a crash; a short transfer fails the write instead of being resumed.
+//   get_lba_status lseek(SEEK_DATA/SEEK_HOLE) inline (io_uring has no lseek; the extent
+//                  map is normally cached in memory); a block device reads as mapped.
 //
 // O_DIRECT (--bsoflags direct): iovecs whose base or length is not 4096-aligned go
 // through an aligned bounce buffer (copied in for writes, out for reads on completion).
@@ -33,12 +42,14 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -48,6 +59,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/lba_status.h"
 #include "modtgt/module.h"
 
 namespace {
@@ -65,6 +77,19 @@ constexpr uint64_t kStopTag = 1;             // user_data of close()'s NOP (neve
 // it stays in .bss instead of adding 1 MiB of .rodata to the module file).
 alignas(kDirectAlign) uint8_t g_zeros[kWriteChunk];
 
+// Atomic writes (Linux 6.11 uapi), which Debian 12's headers do not have yet: the statx
+// request bit and attribute, the write flag, and where struct statx keeps the limits
+// (include/uapi/linux/stat.h: stx_atomic_write_unit_min/_max/_segments_max).
+constexpr unsigned kStatxWriteAtomic = 0x00010000u;         // STATX_WRITE_ATOMIC
+constexpr uint64_t kStatxAttrWriteAtomic = 0x00400000u;     // STATX_ATTR_WRITE_ATOMIC
+constexpr int kRwfAtomic = 0x00000040;                      // RWF_ATOMIC
+constexpr size_t kStatxSize = 256;                          // sizeof(struct statx)
+constexpr size_t kStatxAttributes = 0x08;                   // __u64 stx_attributes
+constexpr size_t kStatxAtomicUnitMin = 0xa8;                // __u32 stx_atomic_write_unit_min
+constexpr size_t kStatxAtomicUnitMax = 0xac;                // __u32 stx_atomic_write_unit_max
+constexpr size_t kStatxAtomicSegmentsMax = 0xb0;            // __u32 ..._segments_max
+constexpr uint32_t kMaxAtomicUnit = 1 << 20;                // our single-buffer bound
+
 enum class Op { kRead, kWrite, kFlush, kFallocate, kFill };
 
 // One I/O in flight. Pooled per device; the iovec vector keeps its capacity across uses.
@@ -79,6 +104,7 @@ struct Req {
   int rw_flags = 0;        // RWF_DSYNC for FUA / WCE=0
   int fallocate_mode = 0;  // kFallocate
   bool zero_range = false; // kFallocate: ZERO_RANGE (write_same of zeros), else PUNCH_HOLE
+  bool atomic = false;     // kWrite with RWF_ATOMIC: one IORING_OP_WRITE, never resumed
   int no_progress = 0;     // consecutive retries that moved nothing
   // O_DIRECT bounce buffer (kRead/kWrite) or the replicated pattern (kFill).
   uint8_t* buf = nullptr;
@@ -221,6 +247,10 @@ class Device {
   int Flush(modtgt_io* io);
   int Unmap(modtgt_io* io, uint64_t offset, uint64_t length);
   int WriteSame(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint64_t length);
+  int GetLbaStatus(uint64_t offset, uint64_t length, modtgt_lba_status* out) {
+    modtgt_fd_lba_status(fd_, blockdev_, offset, length, out);
+    return MODTGT_STS_OK;
+  }
   // Admin thread, no I/O in flight (SIZE, CFGSTRING); any thread (WRITE_CACHE).
   int Reconfig(const modtgt_reconfig* rc);
 
@@ -240,6 +270,9 @@ class Device {
   void Advance(Req* r, size_t n);
   void ZeroRest(Req* r);
   int SyncFlags(uint32_t flags) const;
+  // Sets atomic_unit_ and declares the atomic limits when the kernel and file system take
+  // RWF_ATOMIC writes on this file (O_DIRECT only).
+  void ProbeAtomicWrites();
   uint8_t* BounceAlloc(size_t n);
   bool SetData(Req* r, const iovec* iov, int iovcnt);
   void CompletionLoop();
@@ -250,6 +283,7 @@ class Device {
   bool blockdev_ = false;
   bool direct_ = false;
   bool readonly_ = false;
+  uint32_t atomic_unit_ = 0;  // the one atomic write size (bytes), 0 = none
   uint32_t block_ = 512;
   std::atomic<uint64_t> size_{0};
   std::atomic<bool> write_cache_{true};
@@ -373,6 +407,7 @@ int Device::Open(modtgt_dev* dev, Device** out) {
     return MODTGT_ENOMEM;
   }
   d->size_.store(size);
+  d->ProbeAtomicWrites();
   g_host->dev_set_private(dev, d);
   g_host->dev_set_size(dev, size);
   g_host->log(MODTGT_LOG_DEBUG, "opened '%s' (%llu bytes%s%s%s)", cfg->path,
@@ -434,6 +469,7 @@ Req* Device::AllocReq() {
   r->next_free = nullptr;
   r->iov.clear();
   r->iov_first = 0;
+  r->atomic = false;
   r->rw_flags = 0;
   r->no_progress = 0;
   r->buf = nullptr;
@@ -473,6 +509,11 @@ void Device::PrepSqe(Req* r, io_uring_sqe* sqe) {
       const unsigned n = static_cast<unsigned>(std::min<size_t>(left, kMaxIovPerSqe));
       if (r->op == Op::kRead) {
         io_uring_prep_readv(sqe, fd_, r->iov.data() + r->iov_first, n, r->offset);
+      } else if (r->atomic) {
+        // One user buffer (RWF_ATOMIC takes a single segment): SetData made it one iovec.
+        io_uring_prep_write(sqe, fd_, r->iov[0].iov_base, static_cast<unsigned>(r->iov[0].iov_len),
+                            r->offset);
+        sqe->rw_flags = r->rw_flags;
       } else {
         io_uring_prep_writev(sqe, fd_, r->iov.data() + r->iov_first, n, r->offset);
         sqe->rw_flags = r->rw_flags;
@@ -620,6 +661,13 @@ void Device::OnCqe(Req* r, int res) {
             return;
           }
           break;
+        } else if (r->atomic && static_cast<uint64_t>(res) != r->end - r->offset) {
+          // An atomic write is never resumed: the rest would not be atomic with the part.
+          g_host->log(MODTGT_LOG_ERROR, "'%s': atomic write at %llu moved %d of %llu bytes",
+                      path_.c_str(), static_cast<unsigned long long>(r->offset), res,
+                      static_cast<unsigned long long>(r->end - r->offset));
+          Finish(r, failure);
+          return;
         } else {
           r->no_progress = 0;
           Advance(r, static_cast<size_t>(res));
@@ -746,13 +794,59 @@ int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
   return Start(r, MODTGT_STS_BUSY);
 }
 
+void Device::ProbeAtomicWrites() {
+  atomic_unit_ = 0;
+  if (!direct_ || readonly_) return;  // RWF_ATOMIC is for direct I/O (buffered: EOPNOTSUPP)
+  alignas(8) uint8_t stx[kStatxSize] = {};
+  if (syscall(SYS_statx, fd_, "", AT_EMPTY_PATH, kStatxWriteAtomic, stx) != 0) return;
+  uint32_t mask;
+  uint64_t attributes;
+  uint32_t unit_min, unit_max, segments;
+  std::memcpy(&mask, stx, sizeof(mask));
+  std::memcpy(&attributes, stx + kStatxAttributes, sizeof(attributes));
+  std::memcpy(&unit_min, stx + kStatxAtomicUnitMin, sizeof(unit_min));
+  std::memcpy(&unit_max, stx + kStatxAtomicUnitMax, sizeof(unit_max));
+  std::memcpy(&segments, stx + kStatxAtomicSegmentsMax, sizeof(segments));
+  if (!(mask & kStatxWriteAtomic) || !(attributes & kStatxAttrWriteAtomic) || unit_min == 0 ||
+      segments == 0) {
+    return;  // an older kernel, or storage without atomic writes
+  }
+  const uint32_t unit = std::max(unit_min, block_);
+  if ((unit & (unit - 1)) != 0 || unit > unit_max || unit > kMaxAtomicUnit) return;
+  // A 1.2 module is only loaded by a 1.2 daemon, which has the service; checked anyway.
+  if (g_host->struct_size < offsetof(modtgt_host, dev_set_atomic_limits) + sizeof(void*) ||
+      g_host->dev_set_atomic_limits == nullptr) {
+    return;
+  }
+  atomic_unit_ = unit;
+  modtgt_atomic_limits lim{};
+  lim.struct_size = sizeof(lim);
+  lim.max_bytes = unit;
+  lim.align_bytes = unit;
+  lim.granularity_bytes = unit;
+  g_host->dev_set_atomic_limits(dev_, &lim);
+  g_host->log(MODTGT_LOG_INFO, "'%s': atomic writes of %u bytes (RWF_ATOMIC; unit %u..%u)",
+              path_.c_str(), unit, unit_min, unit_max);
+}
+
 int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags) {
+  if ((flags & MODTGT_IO_ATOMIC) &&
+      (atomic_unit_ == 0 || IovBytes(iov, iovcnt) != atomic_unit_ || offset % atomic_unit_ != 0)) {
+    // The core sends only what the declared limits allow; anything else is not atomic.
+    g_host->log(MODTGT_LOG_ERROR, "'%s': atomic write of %zu bytes at %llu outside the limits",
+                path_.c_str(), IovBytes(iov, iovcnt), static_cast<unsigned long long>(offset));
+    return MODTGT_STS_WRITE_ERROR;
+  }
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
   r->op = Op::kWrite;
   r->offset = offset;
   r->rw_flags = SyncFlags(flags);
+  if (flags & MODTGT_IO_ATOMIC) {
+    r->atomic = true;
+    r->rw_flags |= kRwfAtomic;
+  }
   if (!SetData(r, iov, iovcnt)) {
     FreeReq(r);
     return MODTGT_STS_NO_RESOURCE;
@@ -942,6 +1036,11 @@ int UringWriteSame(modtgt_dev* dev, modtgt_io* io, const iovec* iov, int iovcnt,
   return Self(dev)->WriteSame(io, iov, iovcnt, offset, length);
 }
 
+int UringGetLbaStatus(modtgt_dev* dev, modtgt_io* /*io*/, uint64_t offset, uint64_t length,
+                      modtgt_lba_status* out) noexcept {
+  return Self(dev)->GetLbaStatus(offset, length, out);
+}
+
 int UringReconfig(modtgt_dev* dev, const modtgt_reconfig* rc) noexcept {
   return Self(dev)->Reconfig(rc);
 }
@@ -985,7 +1084,9 @@ constexpr modtgt_backing_store MakeDescriptor() {
   d.struct_size = sizeof(modtgt_backing_store);
   d.abi_version = MODTGT_ABI_VERSION;
   d.kind = MODTGT_KIND_BACKING_STORE;
-  d.caps = MODTGT_CAP_THIN;  // UNMAP frees space (or writes zeros): reads give zeros
+  // UNMAP frees space (or writes zeros): reads give zeros. Atomic writes where the file
+  // system offers RWF_ATOMIC (each device declares its limits at open).
+  d.caps = MODTGT_CAP_THIN | MODTGT_CAP_ATOMIC_WRITE;
   d.name = "uring";
   d.subtype = "uring";
   d.version = "1.0.0";
@@ -1006,6 +1107,7 @@ constexpr modtgt_backing_store MakeDescriptor() {
   d.device_type = MODTGT_DEVTYPE_DISK;
   d.default_block_size = 512;
   d.reconfig = UringReconfig;
+  d.get_lba_status = UringGetLbaStatus;
   return d;
 }
 

@@ -3,7 +3,10 @@
 // bs_uring against a fake host (no daemon): the paths the iSCSI tests cannot reach or
 // cannot see — the end of a shrunk file read as zeros, more iovecs than one READV takes,
 // multi-chunk WRITE SAME patterns, O_DIRECT with unaligned buffers, concurrent submitters,
-// check_config and reconfig reasons. uring.cc is compiled into this binary; the module is
+// check_config and reconfig reasons, get_lba_status from the file's holes, and atomic
+// writes declared only where the file system takes RWF_ATOMIC (with $MODTGT_TEST_ATOMIC_DIR
+// naming a folder on such a file system, e.g. XFS on Linux 6.16+, the positive case runs
+// too). uring.cc is compiled into this binary; the module is
 // driven through its descriptor only, as the daemon does.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -54,6 +57,8 @@ void SetPrivate(modtgt_dev* d, void* p) { d->priv = p; }
 void* GetPrivate(modtgt_dev* d) { return d->priv; }
 const modtgt_dev_config* GetConfig(modtgt_dev* d) { return &d->config; }
 void SetSize(modtgt_dev* d, uint64_t n) { d->size = n; }
+std::map<modtgt_dev*, modtgt_atomic_limits> g_atomic;  // what dev_set_atomic_limits got
+void SetAtomicLimits(modtgt_dev* d, const modtgt_atomic_limits* l) { g_atomic[d] = *l; }
 void Complete(modtgt_io* io, modtgt_status st) {
   std::lock_guard<std::mutex> l(g_mu);
   g_done[io] = st;
@@ -71,6 +76,7 @@ modtgt_host MakeHost() {
   h.dev_get_config = GetConfig;
   h.dev_set_size = SetSize;
   h.complete = Complete;
+  h.dev_set_atomic_limits = SetAtomicLimits;
   return h;
 }
 const modtgt_host g_host = MakeHost();
@@ -103,6 +109,7 @@ class UringTest : public ::testing::Test {
   }
   void TearDown() override {
     if (open_) D()->close(&dev_);
+    g_atomic.clear();
     std::string cmd = "rm -rf " + dir_;
     ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
@@ -339,6 +346,70 @@ TEST_F(UringTest, ReconfigSizeAndConfigString) {
   std::string data = Random(4096, 7);
   EXPECT_EQ(Write(9, data.data(), data.size(), 0), MODTGT_STS_OK);  // RWF_DSYNC now
   EXPECT_EQ(FileBytes(0, 4096), data);
+}
+
+TEST_F(UringTest, LbaStatusFollowsTheFilesHoles) {
+  MakeFile(8 << 20);  // sparse: one hole
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  ASSERT_NE(D()->get_lba_status, nullptr);
+  modtgt_lba_status st{};
+  ASSERT_EQ(D()->get_lba_status(&dev_, Io(1), 0, 8 << 20, &st), MODTGT_STS_OK);
+  EXPECT_EQ(st.state, MODTGT_LBA_DEALLOCATED);
+  EXPECT_EQ(st.length, 8u << 20);
+  std::string data = Random(1 << 20, 8);
+  ASSERT_EQ(Write(2, data.data(), data.size(), 2 << 20), MODTGT_STS_OK);
+  ASSERT_EQ(Wait(Io(3), D()->flush(&dev_, Io(3))), MODTGT_STS_OK);
+  ASSERT_EQ(D()->get_lba_status(&dev_, Io(4), 0, 8 << 20, &st), MODTGT_STS_OK);
+  EXPECT_EQ(st.state, MODTGT_LBA_DEALLOCATED);
+  EXPECT_EQ(st.length, 2u << 20);
+  ASSERT_EQ(D()->get_lba_status(&dev_, Io(5), 2 << 20, 6 << 20, &st), MODTGT_STS_OK);
+  EXPECT_EQ(st.state, MODTGT_LBA_MAPPED);
+  EXPECT_EQ(st.length, 1u << 20);
+  // Never beyond what was asked.
+  ASSERT_EQ(D()->get_lba_status(&dev_, Io(6), 2 << 20, 4096, &st), MODTGT_STS_OK);
+  EXPECT_EQ(st.length, 4096u);
+  ASSERT_EQ(Wait(Io(7), D()->unmap(&dev_, Io(7), 2 << 20, 1 << 20)), MODTGT_STS_OK);
+  ASSERT_EQ(D()->get_lba_status(&dev_, Io(8), 0, 8 << 20, &st), MODTGT_STS_OK);
+  EXPECT_EQ(st.state, MODTGT_LBA_DEALLOCATED);
+  EXPECT_EQ(st.length, 8u << 20);
+}
+
+TEST_F(UringTest, NoAtomicWritesThroughThePageCache) {
+  MakeFile(1 << 20);
+  Config(path_);  // buffered: RWF_ATOMIC is for direct I/O only
+  ASSERT_EQ(Open(), 0) << t_error;
+  EXPECT_EQ(g_atomic.count(&dev_), 0u);
+  std::string data = Random(4096, 9);
+  EXPECT_EQ(Write(1, data.data(), data.size(), 0, MODTGT_IO_ATOMIC), MODTGT_STS_WRITE_ERROR);
+  EXPECT_EQ(FileBytes(0, 4096), std::string(4096, '\0'));
+}
+
+TEST_F(UringTest, AtomicWritesWhereTheFileSystemOffersThem) {
+  const char* dir = std::getenv("MODTGT_TEST_ATOMIC_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "MODTGT_TEST_ATOMIC_DIR (a folder on XFS or ext4 with RWF_ATOMIC) not set";
+  path_ = std::string(dir) + "/bs_uring_test_atomic.img";
+  MakeFile(1 << 20);
+  Config(path_, 0, MODTGT_OFLAG_DIRECT);
+  ASSERT_EQ(Open(), 0) << t_error;
+  ASSERT_EQ(g_atomic.count(&dev_), 1u) << "the file system offers no RWF_ATOMIC here";
+  const modtgt_atomic_limits l = g_atomic[&dev_];
+  EXPECT_EQ(l.max_bytes, l.align_bytes);
+  EXPECT_EQ(l.max_bytes, l.granularity_bytes);
+  EXPECT_EQ(l.max_bytes & (l.max_bytes - 1), 0u);
+  void* buf = nullptr;
+  ASSERT_EQ(posix_memalign(&buf, 4096, 2 * l.max_bytes), 0);
+  std::memset(buf, 0x5a, 2 * l.max_bytes);
+  EXPECT_EQ(Write(1, buf, l.max_bytes, l.max_bytes, MODTGT_IO_ATOMIC), MODTGT_STS_OK);
+  EXPECT_EQ(FileBytes(l.max_bytes, l.max_bytes), std::string(l.max_bytes, '\x5a'));
+  // Not the declared unit, or not aligned to it: refused, nothing written.
+  EXPECT_EQ(Write(2, buf, 2 * l.max_bytes, 0, MODTGT_IO_ATOMIC), MODTGT_STS_WRITE_ERROR);
+  EXPECT_EQ(Write(3, buf, l.max_bytes, 512, MODTGT_IO_ATOMIC), MODTGT_STS_WRITE_ERROR);
+  EXPECT_EQ(FileBytes(0, 4096), std::string(4096, '\0'));
+  std::free(buf);
+  D()->close(&dev_);
+  open_ = false;
+  unlink(path_.c_str());
 }
 
 }  // namespace

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -30,6 +30,11 @@ bool ValidStatus(scsi::IoOp op, int st) {
   if (op == scsi::IoOp::kHandleCmd) return st >= MODTGT_STS_OK && st <= MODTGT_STS_SENSE_SET;
   return st >= MODTGT_STS_OK && st <= MODTGT_STS_UNSUPPORTED;
 }
+
+// scsi::LbaExtent is filled by get_lba_status through a modtgt_lba_status pointer.
+static_assert(sizeof(scsi::LbaExtent) == sizeof(modtgt_lba_status));
+static_assert(offsetof(scsi::LbaExtent, length) == offsetof(modtgt_lba_status, length));
+static_assert(offsetof(scsi::LbaExtent, state) == offsetof(modtgt_lba_status, state));
 
 }  // namespace
 
@@ -206,6 +211,8 @@ void Device::SetCaps() {
   if (desc_.caw) c |= kCapCaw;
   if (desc_.handle_cmd) c |= kCapHandleCmd;
   if ((desc_.caps & MODTGT_CAP_THIN) && desc_.unmap) c |= kCapThin;
+  if (desc_.get_lba_status) c |= kCapLbaStatus;
+  if (desc_.caps & MODTGT_CAP_ATOMIC_WRITE) c |= kCapAtomic;
   caps_.store(c, std::memory_order_relaxed);
 }
 
@@ -214,6 +221,9 @@ Status Device::Open() { return OpenOnModule(0); }
 Status Device::OpenOnModule(int reopen) {
   int rc;
   std::string reason;
+  atomic_max_.store(0);  // the module declares them again in open()
+  atomic_align_.store(0);
+  atomic_gran_.store(0);
   {
     std::lock_guard<std::mutex> g(module_->call_mu);
     CalloutScope scope(module_.get());
@@ -475,6 +485,36 @@ void Device::SetSizeFromModule(uint64_t bytes) {
   }
 }
 
+scsi::AtomicLimits Device::atomic_limits() const {
+  scsi::AtomicLimits l;
+  if (!Cap(kCapAtomic)) return l;
+  l.max_bytes = atomic_max_.load(std::memory_order_relaxed);
+  l.align_bytes = atomic_align_.load(std::memory_order_relaxed);
+  l.granularity_bytes = atomic_gran_.load(std::memory_order_relaxed);
+  return l;
+}
+
+void Device::SetAtomicLimitsFromModule(const modtgt_atomic_limits& lim) {
+  if (!(desc_.caps & MODTGT_CAP_ATOMIC_WRITE)) {
+    LOG_ERROR("%s: '%s' declared atomic write limits without MODTGT_CAP_ATOMIC_WRITE; "
+              "ignored (no atomic writes are advertised)", name_.c_str(), dev_.cfgstring.c_str());
+    return;
+  }
+  const uint32_t align = lim.align_bytes, gran = lim.granularity_bytes;
+  if (lim.max_bytes != 0 &&
+      ((gran != 0 && lim.max_bytes < gran) || (align & (align - 1)) != 0)) {
+    LOG_ERROR("%s: '%s' declared inconsistent atomic write limits (max %u, align %u, "
+              "granularity %u); ignored", name_.c_str(), dev_.cfgstring.c_str(), lim.max_bytes,
+              align, gran);
+    return;
+  }
+  atomic_align_.store(align);
+  atomic_gran_.store(gran);
+  atomic_max_.store(lim.max_bytes);
+  LOG_DEBUG("%s: '%s' atomic writes: up to %u bytes, alignment %u, granularity %u",
+            name_.c_str(), dev_.cfgstring.c_str(), lim.max_bytes, align, gran);
+}
+
 void Device::NotifySizeChanged() {
   std::lock_guard<std::mutex> l(cb_mu_);
   if (size_changed_cb_) size_changed_cb_();
@@ -626,6 +666,12 @@ void Device::Submit(scsi::Command* cmd) {
         case scsi::IoOp::kWriteSame: present = desc_.write_same != nullptr; break;
         case scsi::IoOp::kCaw: present = desc_.caw != nullptr; break;
         case scsi::IoOp::kHandleCmd: present = desc_.handle_cmd != nullptr; break;
+        case scsi::IoOp::kLbaStatus: present = desc_.get_lba_status != nullptr; break;
+      }
+      // An atomic write reaches only a module that promised to honour the flag.
+      if (io.op == scsi::IoOp::kWrite && (io.flags & MODTGT_IO_ATOMIC) &&
+          !(desc_.caps & MODTGT_CAP_ATOMIC_WRITE)) {
+        present = false;
       }
       if (present && area_budget_ > 0) {
         const uint64_t bytes = AreaBytes(cmd);
@@ -699,6 +745,10 @@ int Device::Call(IoSlot* s) {
       return desc_.caw(&dev_, h, io.iov, io.iovcnt, io.offset, io.length);
     case scsi::IoOp::kHandleCmd:
       return desc_.handle_cmd(&dev_, reinterpret_cast<modtgt_cmd*>(s));
+    case scsi::IoOp::kLbaStatus:
+      cmd->io.extent = scsi::LbaExtent{};
+      return desc_.get_lba_status(&dev_, h, io.offset, io.length,
+                                  reinterpret_cast<modtgt_lba_status*>(&cmd->io.extent));
   }
   return MODTGT_STS_UNSUPPORTED;
 }
@@ -717,7 +767,8 @@ void Device::Finish(IoSlot* s, int status) {
       LOG_ERROR("%s: callout returned invalid status %d; reporting a medium error",
                 name_.c_str(), status);
     }
-    status = op == scsi::IoOp::kRead ? MODTGT_STS_READ_ERROR : MODTGT_STS_WRITE_ERROR;
+    status = (op == scsi::IoOp::kRead || op == scsi::IoOp::kLbaStatus) ? MODTGT_STS_READ_ERROR
+                                                                       : MODTGT_STS_WRITE_ERROR;
   }
   ReleaseSlot(s);  // after this, `this` may be destroyed: touch only cmd
   scsi::IoDone(cmd, status);

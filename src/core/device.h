@@ -188,6 +188,14 @@ class Device : public scsi::Backend {
   bool has_caw() const override { return Cap(kCapCaw); }
   bool has_handle_cmd() const override { return Cap(kCapHandleCmd); }
   bool thin() const override { return Cap(kCapThin); }
+  // get_lba_status (ABI 1.2): the module reports its real allocation.
+  bool has_lba_status() const override { return Cap(kCapLbaStatus); }
+  // The limits the device declared with host->dev_set_atomic_limits (ABI 1.2), if its
+  // module has MODTGT_CAP_ATOMIC_WRITE; none otherwise. Any thread.
+  scsi::AtomicLimits atomic_limits() const override;
+  // host->dev_set_atomic_limits: records the limits (ignored, with a log line, for a
+  // module without MODTGT_CAP_ATOMIC_WRITE or with inconsistent limits).
+  void SetAtomicLimitsFromModule(const modtgt_atomic_limits& limits);
   // Runs cmd->io. Ops whose callout is missing complete at once: kFlush with
   // MODTGT_STS_OK (nothing to flush), the others with MODTGT_STS_UNSUPPORTED.
   // kHandleCmd with no iovecs in cmd->io gets cmd->data as its buffer (grown to
@@ -266,7 +274,7 @@ class Device : public scsi::Backend {
 
   enum : uint32_t {
     kCapFlush = 1, kCapUnmap = 2, kCapWriteSame = 4, kCapCaw = 8, kCapHandleCmd = 16,
-    kCapThin = 32,
+    kCapThin = 32, kCapLbaStatus = 64, kCapAtomic = 128,
   };
   bool Cap(uint32_t bit) const { return (caps_.load(std::memory_order_relaxed) & bit) != 0; }
   void SetCaps();
@@ -298,6 +306,11 @@ class Device : public scsi::Backend {
     CalloutScope scope(m.get());
     return fn(&dev_, args...);
   }
+  // host->dev_set_atomic_limits; cleared before every open() (a reopened module declares
+  // them again). Read lock-free by the SCSI layer.
+  std::atomic<uint32_t> atomic_max_{0};
+  std::atomic<uint32_t> atomic_align_{0};
+  std::atomic<uint32_t> atomic_gran_{0};
   std::atomic<bool> size_published_{false};  // open() done: size changes are news
   std::atomic<uint64_t> size_sets_{0};       // host->dev_set_size calls
   mutable std::mutex cb_mu_;

@@ -56,6 +56,18 @@ void HostDevSetSize(modtgt_dev* dev, uint64_t bytes) {
   }
 }
 
+void HostDevSetAtomicLimits(modtgt_dev* dev, const modtgt_atomic_limits* limits) {
+  if (dev == nullptr || dev->device == nullptr || limits == nullptr) return;
+  // A struct from a later minor may be longer; one shorter than what we read is refused.
+  if (limits->struct_size < sizeof(modtgt_atomic_limits)) {
+    const LoadedModule* m = CurrentModule();
+    LOG_ERROR("%sdev_set_atomic_limits: struct_size %u is too small; ignored",
+              m ? m->log_prefix.c_str() : "", limits->struct_size);
+    return;
+  }
+  dev->device->SetAtomicLimitsFromModule(*limits);
+}
+
 void HostDevReportEvent(modtgt_dev* dev, modtgt_event event, const char* detail) {
   if (dev && dev->device) dev->device->ReportEvent(static_cast<int>(event), detail);
 }
@@ -168,6 +180,7 @@ const modtgt_host kHostTable = {
     .cmd_set_status = &HostCmdSetStatus,
     .cmd_set_sense_ex = &HostCmdSetSenseEx,
     .cmd_set_sense_raw = &HostCmdSetSenseRaw,
+    .dev_set_atomic_limits = &HostDevSetAtomicLimits,
 };
 
 }  // namespace

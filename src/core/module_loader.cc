@@ -80,6 +80,9 @@ Status ValidateDescriptor(const std::string& file, const modtgt_backing_store* d
   *out = modtgt_backing_store{};
   std::memcpy(out, d, std::min<size_t>(sizeof(modtgt_backing_store), size));
   out->struct_size = sizeof(modtgt_backing_store);  // the copy is a full, current struct
+  // A capability bit means what the module's own ABI said it means: bits defined by a
+  // later minor are not taken from an older module.
+  if (MODTGT_ABI_MINOR_OF(abi) < 2) out->caps &= MODTGT_CAP_THIN;
 
   if (out->kind != MODTGT_KIND_BACKING_STORE) {
     if (out->kind == MODTGT_KIND_FILTER) {

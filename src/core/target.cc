@@ -414,6 +414,7 @@ Status TargetRegistry::Add(std::shared_ptr<Target> target) {
                                    " already exists (target " + std::to_string(tid) + ")");
     }
   }
+  target->copy_targets_.store(this, std::memory_order_release);
   targets_[target->tid()] = std::move(target);
   return Status::OK();
 }
@@ -427,6 +428,7 @@ Status TargetRegistry::Remove(int tid, bool force) {
     return Status::Busy("target " + std::to_string(tid) + " has " + std::to_string(sessions) +
                         " session(s); log them out or use --force");
   }
+  it->second->copy_targets_.store(nullptr, std::memory_order_release);
   targets_.erase(it);
   return Status::OK();
 }

@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "core/module_registry.h"
 #include "scsi/logical_unit.h"
+#include "scsi/xcopy.h"
 
 namespace modtgt::core {
 
@@ -35,6 +36,11 @@ class Target : public scsi::TargetView {
   // scsi::TargetView
   std::shared_ptr<scsi::LogicalUnit> FindLun(uint64_t lun) const override;
   std::vector<uint64_t> ListLuns() const override;
+  // The registry the target is in (set by TargetRegistry::Add, cleared by Remove): what
+  // EXTENDED COPY resolves copy targets of other targets through.
+  const scsi::CopyTargetResolver* copy_target_resolver() const override {
+    return copy_targets_.load(std::memory_order_acquire);
+  }
   std::shared_ptr<const LunMap> luns() const;
 
   // Adds lu; existing LUs get REPORTED LUNS DATA HAS CHANGED. Fails if the number is taken.
@@ -79,11 +85,15 @@ class Target : public scsi::TargetView {
   std::vector<std::string> acl_names_;      // GUARDED_BY(mu_)
   std::map<uint64_t, DeviceConfig> lun_devices_;  // GUARDED_BY(mu_)
   std::atomic<std::shared_ptr<const LunMap>> luns_;
+  std::atomic<const scsi::CopyTargetResolver*> copy_targets_{nullptr};
+  friend class TargetRegistry;
   // AddLun; cfg (may be null) is recorded in the same critical section.
   Status InsertLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig* cfg);
 };
 
-class TargetRegistry {
+class AccountRegistry;
+
+class TargetRegistry : public scsi::CopyTargetResolver {
  public:
   // Fails with kAlreadyExists on a duplicate tid or name (names compare case-insensitively),
   // kInvalidArgument on a bad name or a tid < 1.
@@ -94,9 +104,23 @@ class TargetRegistry {
   std::shared_ptr<Target> FindByName(const std::string& name) const;
   std::vector<std::shared_ptr<Target>> List() const;  // by tid
 
+  // scsi::CopyTargetResolver (copy_targets.cc): an LU of the nexus's own target, or of a
+  // registered target whose ACL admits the nexus's initiator name and address and that
+  // asks for no CHAP authentication (a session of another target cannot prove it knows
+  // that target's secret).
+  std::shared_ptr<scsi::LogicalUnit> ResolveCopyTarget(const scsi::Nexus& nexus,
+                                                       const uint8_t* naa,
+                                                       size_t len) const override;
+  // The CHAP accounts the resolver consults (the daemon sets them once, before any
+  // session; null: no target asks for authentication). Must outlive the registry's use.
+  void set_accounts(const AccountRegistry* accounts) {
+    accounts_.store(accounts, std::memory_order_release);
+  }
+
  private:
   mutable std::mutex mu_;
   std::map<int, std::shared_ptr<Target>> targets_;  // GUARDED_BY(mu_)
+  std::atomic<const AccountRegistry*> accounts_{nullptr};
 };
 
 // Checks an iSCSI name (RFC 3720 3.2.6: "iqn." / "eui." / "naa." forms, lowercase).

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,8 +52,10 @@ struct TransportContext {
   TargetRegistry* targets = nullptr;
   // CHAP accounts and their bindings (core/accounts.h); may be null: no authentication.
   AccountRegistry* accounts = nullptr;
-  // Transport-specific key=value settings (reserved; the portals go through AddPortal).
-  std::vector<std::pair<std::string, std::string>> options;
+  // Transport settings by transport name, in command-line order: options["iscsi"] holds
+  // the KEY=VALUE pairs of `modtgtd --iscsi KEY=VALUE` other than portal= (the portals go
+  // through AddPortal). A transport refuses to start on a key or value it does not accept.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> options;
 };
 
 class Transport {

@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +75,19 @@ int Daemonize() {
     if (devnull > 2) close(devnull);
   }
   return fds[1];
+}
+
+// Every connection is a file descriptor: raise the soft open-files limit to the hard one
+// (the transports' connection limits are meant to bind first).
+void RaiseOpenFilesLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
+  const rlim_t before = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    LOG_INFO("open files limit raised from %llu to %llu", static_cast<unsigned long long>(before),
+             static_cast<unsigned long long>(rl.rlim_cur));
+  }
 }
 
 void Report(const char* what, const Status& s) {
@@ -237,6 +251,7 @@ int Run(const Options& opt) {
   LOG_INFO("modtgtd %s starting: %d event loop(s), modules from %s (%s), configuration %s",
            MODTGT_PACKAGE_VERSION, opt.threads, opt.module_dir.c_str(), opt.module_dir_why.c_str(),
            store.enabled() ? store.path().c_str() : "not saved (--no-config)");
+  RaiseOpenFilesLimit();
 
   std::vector<std::unique_ptr<env::EventLoop>> loops;
   std::vector<env::EventLoop*> loop_ptrs;
@@ -266,6 +281,7 @@ int Run(const Options& opt) {
 
   core::TargetRegistry targets;
   core::AccountRegistry accounts;
+  targets.set_accounts(&accounts);  // EXTENDED COPY: no copy target that asks for CHAP
 
   std::vector<std::thread> loop_threads;
   for (auto& l : loops) loop_threads.emplace_back([p = l.get()] { p->Run(); });
@@ -279,6 +295,7 @@ int Run(const Options& opt) {
   tctx.loops = loop_ptrs;
   tctx.targets = &targets;
   tctx.accounts = &accounts;
+  tctx.options = opt.transport_options;
   core::TransportRegistry transports(tctx, opt.module_dir);
   auto fail_start = [&] {
     transports.ShutdownAll(/*unmap=*/false);
@@ -295,8 +312,10 @@ int Run(const Options& opt) {
     if (t.state != core::ModuleState::kReady) {
       LOG_ERROR("transport %s (%s) failed to start: %s", t.name.c_str(), t.path.c_str(),
                 t.error.c_str());
-      // Named on the command line: the admin asked for it, so it is fatal.
-      if (std::find(opt.llds.begin(), opt.llds.end(), t.name) != opt.llds.end()) {
+      // Named on the command line (--lld, or given settings with --NAME KEY=VALUE): the
+      // admin asked for it, so it is fatal.
+      if (std::find(opt.llds.begin(), opt.llds.end(), t.name) != opt.llds.end() ||
+          opt.transport_options.count(t.name) != 0) {
         return fail_start();
       }
     } else if (t.name == "iscsi") {

@@ -29,6 +29,21 @@ void Usage(FILE* out) {
                "                            listen on ADDR:PORT (repeatable; IPv6 as [ADDR]:PORT;\n"
                "                            port 0 picks a free port), besides the saved ones.\n"
                "                            Default (none given, none saved): 0.0.0.0:3260, [::]:3260\n"
+               "      --iscsi KEY=VALUE[,KEY=VALUE...]\n"
+               "                            iSCSI limits (docs/iscsi.md); integers, defaults:\n"
+               "          max_sessions=1024                    sessions at once\n"
+               "          max_connections=4096                 TCP connections at once\n"
+               "          max_connections_per_address=256      from one initiator address\n"
+               "          max_pending_logins=1024              not logged in yet (the quietest\n"
+               "          max_pending_logins_per_address=64    is dropped to make room)\n"
+               "          login_timeout=15                     seconds to complete a login\n"
+               "          max_cmds_per_session=128             commands in flight per session\n"
+               "          max_session_data=268435456           their data buffers, bytes\n"
+               "          max_write_length=67108864            largest write command, bytes\n"
+               "          max_recv_data_segment_length=262144  MaxRecvDataSegmentLength\n"
+               "          max_burst_length=1048576             MaxBurstLength offered\n"
+               "          first_burst_length=262144            FirstBurstLength offered\n"
+               "          max_outstanding_r2t=16               MaxOutstandingR2T offered\n"
                "      --socket PATH         admin socket (default %s, or $MODTGT_SOCKET)\n"
                "      --module-dir DIR      module folder (default %s)\n"
                "                            (without it: build/lib/modtgt when run from the\n"
@@ -104,14 +119,21 @@ bool ParseOptions(int argc, char** argv, Options* o) {
         o->foreground = true;
         break;
       case kIscsi: {
-        // tgtd syntax: --iscsi portal=ADDR:PORT[,portal=...]
+        // tgtd syntax: --iscsi portal=ADDR:PORT[,portal=...]; other KEY=VALUE pairs are the
+        // transport's own settings, checked when it starts.
         for (const std::string& kv : SplitCommas(optarg)) {
-          if (kv.rfind("portal=", 0) != 0) {
-            std::fprintf(stderr, "modtgtd: unknown --iscsi option '%s' (expected portal=ADDR:PORT)\n",
+          size_t eq = kv.find('=');
+          if (eq == std::string::npos || eq == 0) {
+            std::fprintf(stderr, "modtgtd: --iscsi wants KEY=VALUE (portal=ADDR:PORT, or a "
+                                 "limit such as max_sessions=64), not '%s'\n",
                          kv.c_str());
             return false;
           }
-          o->portals.push_back(kv.substr(7));
+          if (kv.compare(0, eq, "portal") == 0) {
+            o->portals.push_back(kv.substr(eq + 1));
+          } else {
+            o->transport_options["iscsi"].emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+          }
         }
         break;
       }

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdio>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
@@ -13,6 +15,9 @@ namespace modtgt::daemon {
 struct Options {
   bool foreground = false;
   std::vector<std::string> portals;   // --iscsi portal=..., as given
+  // --iscsi KEY=VALUE other than portal=, by transport name ("iscsi"), checked by the
+  // transport when it starts (core::TransportContext::options).
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> transport_options;
   std::string socket_path;
   std::string module_dir;
   bool module_dir_given = false;

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,7 +14,10 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "core/accounts.h"
 #include "core/target.h"
+#include "iscsi/chap.h"
+#include "iscsi/describe.h"
 
 namespace modtgt::iscsi {
 
@@ -25,21 +29,7 @@ constexpr uint32_t kEvOut = EPOLLOUT;
 constexpr uint8_t kFlagF = 0x80;
 
 std::string FormatAddress(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  uint16_t port = 0;
-  if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    port = ntohs(a->sin_port);
-    return std::string(host) + ":" + std::to_string(port);
-  }
-  if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-    port = ntohs(a->sin6_port);
-    return "[" + std::string(host) + "]:" + std::to_string(port);
-  }
-  return "?";
+  return FormatSockaddr(reinterpret_cast<const sockaddr*>(&ss));
 }
 
 }  // namespace
@@ -49,6 +39,7 @@ std::string FormatAddress(const sockaddr_storage& ss) {
 
 Connection::Connection(ConnectionHost* host, env::EventLoop* loop, int fd, uint16_t tpgt)
     : host_(host), loop_(loop), fd_(fd), tpgt_(tpgt) {
+  login_activity_ms_.store(env::EventLoop::NowMs(), std::memory_order_relaxed);
   socklen_t len = sizeof(peer_);
   if (getpeername(fd_, reinterpret_cast<sockaddr*>(&peer_), &len) != 0) peer_.ss_family = AF_UNSPEC;
   len = sizeof(local_);
@@ -69,8 +60,9 @@ Connection::Connection(ConnectionHost* host, env::EventLoop* loop, int fd, uint1
     if (!conn->closed_) conn->Flush();
     conn->MaybeFinish();
   };
-  const TargetLimits& lim = host_->limits();
-  max_recv_ = std::max<uint32_t>(8192, lim.max_recv_data_segment);
+  // RFC 7143 13.12: during login both sides use 8192 bytes; a longer data segment ends the
+  // connection before anything is allocated for it.
+  max_recv_ = kLoginMaxDataSegment;
 }
 
 Connection::~Connection() {
@@ -87,11 +79,12 @@ void Connection::Start() {
     return;
   }
   std::weak_ptr<Connection> w = weak_from_this();
-  login_timer_ = loop_->AddTimer(kLoginTimeoutMs, [w] {
+  login_timer_ = loop_->AddTimer(host_->resources().login_timeout_ms, [w] {
     if (auto c = w.lock()) {
       c->login_timer_ = 0;
       if (c->phase_ == Phase::kLogin && !c->closed_) {
-        LOG_WARN("iscsi: login timed out from %s", FormatAddress(c->peer_).c_str());
+        c->host_->LogDropped("login timed out from " + FormatAddress(c->peer_) +
+                             " (login_timeout)");
         c->Close("login timeout");
       }
     }
@@ -116,15 +109,18 @@ void Connection::Close(const char* why) {
   login_timer_ = 0;
   if (nop_timer_) loop_->CancelTimer(nop_timer_);
   nop_timer_ = 0;
+  if (nexus_timer_) loop_->CancelTimer(nexus_timer_);
+  nexus_timer_ = 0;
+  login_response_held_ = false;
   // Drop unsent output; tasks waiting for their response to be written go back to the pool.
   tx_.Drop();
   if (session_) {
     // Tasks not in the core are dropped now; tasks in the core are marked aborted and
     // return through CommandDone (never freed under a backing store).
     session_->DropTasks(this);
-    // The session is no longer reachable for reinstatement or listing; the nexus ends once
-    // the core has returned every command (MaybeFinish).
-    host_->sessions()->Remove(session_.get());
+    // The session is no longer listed, joined or reinstated; it leaves the table when the
+    // nexus ends, once the core has returned every command (MaybeFinish).
+    host_->sessions()->MarkClosing(session_.get());
   }
   MaybeFinish();
 }
@@ -137,7 +133,10 @@ void Connection::CloseAfterFlush() {
 void Connection::MaybeFinish() {
   if (!closed_ || finished_ || in_core_ != 0 || flush_posted_) return;
   finished_ = true;
-  if (session_ && session_->RemoveConnection(this) == 0) session_->End();
+  if (session_ && session_->RemoveConnection(this) == 0) {
+    session_->End();
+    host_->sessions()->Remove(session_.get());
+  }
   host_->ConnectionFinished(this);
 }
 
@@ -243,6 +242,16 @@ Bhs Connection::RxBhs() const {
 }
 
 bool Connection::CanTake(const uint8_t* bhs) {
+  if (login_response_held_) {
+    Pause();  // nothing is read until the final login response is out
+    return false;
+  }
+  if (tx_.queued_bytes() > kTxHighWater) {
+    // The initiator sends but does not read: stop reading until the output drains (Flush).
+    paused_for_tx_ = true;
+    Pause();
+    return false;
+  }
   // Back-pressure: a SCSI Command needs a free task of the session; wait for one.
   if ((bhs[0] & 0x3f) == static_cast<uint8_t>(Opcode::kScsiCommand) &&
       phase_ == Phase::kFullFeature && session_->tasks().exhausted()) {
@@ -250,6 +259,20 @@ bool Connection::CanTake(const uint8_t* bhs) {
     return false;
   }
   return true;
+}
+
+void Connection::CheckPeer() {
+  if (closed_) return;
+  // Read what is buffered, as an EPOLLIN would (an end of stream closes the connection).
+  if (!rx_.paused() && !rx_.stopped()) OnEvents(EPOLLIN);
+  if (closed_) return;
+  // Reading may be paused (back-pressure): the TCP state tells a closed peer all the same.
+  tcp_info ti{};
+  socklen_t len = sizeof(ti);
+  if (getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+      (ti.tcpi_state == TCP_CLOSE_WAIT || ti.tcpi_state == TCP_CLOSE)) {
+    Close("peer closed");
+  }
 }
 
 // Validates the header just received and decides where its data segment goes.
@@ -262,7 +285,9 @@ uint8_t* Connection::OnHeader(bool header_digest_ok) {
   }
   uint32_t dsl = rx_.data_segment_length();
   if (dsl > max_recv_) {
-    LOG_WARN("iscsi: %u-byte data segment exceeds MaxRecvDataSegmentLength %u", dsl, max_recv_);
+    host_->LogDropped("dropping " + FormatAddress(peer_) + ": a " + std::to_string(dsl) +
+                      "-byte data segment exceeds MaxRecvDataSegmentLength " +
+                      std::to_string(max_recv_));
     Close("data segment too long");
     return nullptr;
   }
@@ -368,6 +393,7 @@ void Connection::HandleLogin() {
   }
   login_cmd_sn_ = req.bhs.Get32(24);
   cid_ = req.bhs.Get16(20);
+  login_activity_ms_.store(env::EventLoop::NowMs(), std::memory_order_relaxed);
   Pdu resp;
   LoginStep st = login_->Step(req, &resp);
   resp.bhs.Put32(24, stat_sn_++);
@@ -378,16 +404,6 @@ void Connection::HandleLogin() {
     resp.bhs.Put32(28, login_cmd_sn_);
     resp.bhs.Put32(32, login_cmd_sn_);
   }
-  QueuePdu(resp.bhs, resp.data.data(), static_cast<uint32_t>(resp.data.size()), true, nullptr);
-  if (st == LoginStep::kFailed) {
-    LOG_INFO("iscsi: login failed from %s (status 0x%02x%02x)", FormatAddress(peer_).c_str(),
-             resp.bhs.b[36], resp.bhs.b[37]);
-    CloseAfterFlush();
-    if (session_) {
-      host_->sessions()->Remove(session_.get());
-    }
-    return;
-  }
   if (st == LoginStep::kComplete) {
     if (!session_) {
       // Login::Step must have called PrepareSession; without a session we cannot go on.
@@ -395,8 +411,101 @@ void Connection::HandleLogin() {
       CloseAfterFlush();
       return;
     }
-    EnterFullFeature();
+    if (nexus_checks_ > 0) {
+      // The same initiator's other nexuses to this target are being checked: the initiator
+      // may send commands once it has this response, so it waits (NexusCheckDone).
+      held_login_response_ = std::move(resp);
+      login_response_held_ = true;
+      Pause();
+      return;
+    }
+    CompleteLogin(std::move(resp));
+    return;
   }
+  QueuePdu(resp.bhs, resp.data.data(), static_cast<uint32_t>(resp.data.size()), true, nullptr);
+  if (st == LoginStep::kFailed) {
+    CloseAfterFlush();
+    if (session_) {
+      host_->sessions()->Remove(session_.get());
+    }
+  }
+}
+
+void Connection::CompleteLogin(Pdu resp) {
+  QueuePdu(resp.bhs, resp.data.data(), static_cast<uint32_t>(resp.data.size()), true, nullptr);
+  EnterFullFeature();
+}
+
+// RFC 7143 6.3.5 and SAM-5 6.3.4: an initiator that lost its connection (closed it, or
+// crashed and came back) and logs in again must find the state of its old I_T nexus gone
+// (e.g. PREVENT MEDIUM REMOVAL, SPC-2 reservations, unit attentions). The old connection's
+// end of stream may sit unread on another loop that is busy; the old session's nexus ends
+// only when that loop gets to it. So before the final login response, each session of the
+// same initiator name to the same target is looked at on its own loop (CheckPeer: its
+// buffered input and its TCP state), and the login waits for those found closed (and for
+// a reinstated one, which it closes) until their nexus has ended. Anything the initiator
+// closed before it logged in again is seen; the wait is bounded by kNexusWaitMs.
+void Connection::StartNexusChecks(const std::vector<SessionTable::Entry>& others,
+                                  uint16_t reinstated) {
+  if (others.empty()) return;
+  const uint64_t gen = ++nexus_generation_;
+  nexus_checks_ = others.size();
+  std::weak_ptr<Connection> self = weak_from_this();
+  env::EventLoop* home = loop_;
+  auto answer = [self, home, gen] {
+    home->Post([self, gen] {
+      if (auto c = self.lock()) c->NexusCheckDone(gen);
+    });
+  };
+  for (const SessionTable::Entry& e : others) {
+    std::shared_ptr<Session> s = e.session;
+    std::weak_ptr<Connection> wc = e.connection;
+    const bool reinstate = s->tsih() == reinstated;
+    auto check = [wc, s, reinstate, answer] {
+      std::shared_ptr<Connection> c = wc.lock();
+      if (c != nullptr) {
+        if (reinstate) {
+          c->Close("session reinstated");
+        } else {
+          c->CheckPeer();
+        }
+        if (!c->closed()) {
+          answer();  // a live session of the same initiator (another ISID): not ours to end
+          return;
+        }
+      }
+      s->WhenEnded(answer);
+    };
+    if (e.loop != nullptr) {
+      e.loop->Post(std::move(check));
+    } else {
+      answer();  // no loop to look at it on (never so in the transport)
+    }
+  }
+  nexus_timer_ = loop_->AddTimer(kNexusWaitMs, [self, gen] {
+    auto c = self.lock();
+    if (!c || c->closed_) return;
+    c->nexus_timer_ = 0;
+    if (gen != c->nexus_generation_ || c->nexus_checks_ == 0) return;
+    LOG_WARN("iscsi: %zu earlier session(s) of %s still ending after %llu ms; completing the "
+             "login anyway",
+             c->nexus_checks_, LogQuote(c->session_->params().initiator_name).c_str(),
+             static_cast<unsigned long long>(kNexusWaitMs));
+    c->nexus_checks_ = 1;
+    c->NexusCheckDone(gen);
+  });
+}
+
+void Connection::NexusCheckDone(uint64_t generation) {
+  if (generation != nexus_generation_ || nexus_checks_ == 0) return;
+  if (--nexus_checks_ > 0) return;
+  if (nexus_timer_) loop_->CancelTimer(nexus_timer_);
+  nexus_timer_ = 0;
+  if (!login_response_held_ || closed_) return;
+  login_response_held_ = false;
+  CompleteLogin(std::move(held_login_response_));
+  Resume();
+  ScheduleFlush();
 }
 
 LoginStatus Connection::PrepareSession(const Login& login, uint16_t* tsih) {
@@ -410,14 +519,43 @@ LoginStatus Connection::PrepareSession(const Login& login, uint16_t* tsih) {
       host_->sessions()->Create(login.isid(), login.target(), login.session_params(),
                                 weak_from_this(), loop_, Describe(), &old);
   if (!s) return LoginStatus::kOutOfResources;
+  s->mutable_nexus()->initiator_address = peer_;  // EXTENDED COPY's ACL checks
   session_ = std::move(s);
-  session_->window().Reset(login_cmd_sn_, Session::kCmdWindow);
+  session_->window().Reset(login_cmd_sn_, host_->resources().max_cmds_per_session);
   session_->AddConnection(this);
   *tsih = session_->tsih();
-  if (auto oc = old.connection.lock()) {
-    old.loop->Post([oc] { oc->Close("session reinstated"); });
+  // The reinstated session (if any, marked closing) is closed on its loop by
+  // StartNexusChecks; a normal one is among the same initiator's, a discovery one (no
+  // nexus) is added.
+  std::vector<SessionTable::Entry> others = host_->sessions()->SameInitiator(
+      login.session_params().initiator_name, login.target().get(), session_.get());
+  if (old.session &&
+      std::none_of(others.begin(), others.end(),
+                   [&](const SessionTable::Entry& e) { return e.session == old.session; })) {
+    others.push_back(old);
   }
+  StartNexusChecks(others, old.session ? old.session->tsih() : 0);
   return LoginStatus::kSuccess;
+}
+
+bool Connection::AuthenticationRequired(const core::Target* target) {
+  core::AccountRegistry* accounts = host_->accounts();
+  if (accounts == nullptr) return false;
+  return !accounts->BindingOf(target ? target->tid() : core::kDiscoveryTid).incoming.empty();
+}
+
+std::unique_ptr<Authenticator> Connection::NewAuthenticator(const std::string& method,
+                                                            const core::Target* target,
+                                                            const std::string& initiator_name) {
+  core::AccountRegistry* accounts = host_->accounts();
+  if (method != "CHAP" || accounts == nullptr) return nullptr;
+  core::AccountRegistry::Binding b =
+      accounts->BindingOf(target ? target->tid() : core::kDiscoveryTid);
+  // With no incoming account there is nobody to check the initiator against: CHAP is not
+  // offered (None is, when the initiator lists it).
+  if (b.incoming.empty()) return nullptr;
+  return std::make_unique<ChapAuthenticator>(accounts, std::move(b.incoming),
+                                             std::move(b.outgoing));
 }
 
 std::shared_ptr<core::Target> Connection::FindTarget(const std::string& name) {
@@ -433,12 +571,21 @@ void Connection::EnterFullFeature() {
   tx_.SetDigests(conn_params_.header_digest, conn_params_.data_digest);
   max_recv_ = std::max<uint32_t>(512, conn_params_.max_recv_data_segment);
   max_xmit_ = std::max<uint32_t>(512, conn_params_.max_xmit_data_segment);
+  rx_.RequestCapacity(Receiver::kRecvBufferSize);
   if (login_timer_) loop_->CancelTimer(login_timer_);
   login_timer_ = 0;
+  const std::string auth = login_->auth_summary();
   login_.reset();
-  if (!session_->discovery()) session_->tasks().Allocate();
-  LOG_INFO("iscsi: %s session tsih %u: %s %s", session_->discovery() ? "discovery" : "normal",
-           session_->tsih(), session_->params().initiator_name.c_str(), Describe().c_str());
+  if (!session_->discovery()) {
+    const ResourceLimits& res = host_->resources();
+    session_->tasks().Allocate(res.max_cmds_per_session);
+    session_->tasks().set_retain_limit(res.max_session_data / 4);
+    session_->set_data_budget(res.max_session_data);
+  }
+  host_->LoginCompleted(this);
+  LOG_INFO("iscsi: %s session tsih %u: %s %s, %s", session_->discovery() ? "discovery" : "normal",
+           session_->tsih(), LogQuote(session_->params().initiator_name).c_str(),
+           Describe().c_str(), auth.c_str());
   ArmNopTimer();
 }
 
@@ -609,7 +756,14 @@ void Connection::Flush() {
       return;
     case Transmitter::FlushStatus::kEmpty:
       SetWantWrite(false);
-      if (close_after_flush_) Close("done");
+      if (close_after_flush_) {
+        Close("done");
+        return;
+      }
+      if (paused_for_tx_) {
+        paused_for_tx_ = false;
+        Resume();
+      }
       return;
   }
 }

@@ -27,8 +27,10 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "env/event_loop.h"
 #include "iscsi/login.h"
+#include "iscsi/options.h"
 #include "iscsi/params.h"
 #include "iscsi/pdu.h"
 #include "iscsi/receiver.h"
@@ -38,6 +40,7 @@
 #include "iscsi/transmitter.h"
 
 namespace modtgt::core {
+class AccountRegistry;
 class TargetRegistry;
 }
 
@@ -50,13 +53,26 @@ class ConnectionHost {
  public:
   virtual ~ConnectionHost() = default;
   virtual core::TargetRegistry* targets() = 0;
+  // CHAP accounts and their bindings; null: no authentication anywhere.
+  virtual core::AccountRegistry* accounts() { return nullptr; }
   virtual const TargetLimits& limits() = 0;
+  // What a peer may make a connection hold (options.h); defaults unless overridden.
+  virtual const ResourceLimits& resources() {
+    static const ResourceLimits kDefaults;
+    return kDefaults;
+  }
   virtual SessionTable* sessions() = 0;
   // Commands currently in the core, across connections (for Shutdown's drain). Thread-safe.
   virtual std::atomic<int64_t>& commands_in_core() = 0;
   // Called on the connection's loop once it is closed and idle (no command in the core).
   // The host drops its reference later (never inside this call's stack).
   virtual void ConnectionFinished(Connection* conn) = 0;
+  // Called on the connection's loop when it enters full feature phase (it no longer counts
+  // against the pending-login limits).
+  virtual void LoginCompleted(Connection* conn) {}
+  // Logs a connection dropped for a limit (e.g. the login timeout). A flood of them must
+  // not flood the log: the transport logs at most one a second. Thread-safe.
+  virtual void LogDropped(const std::string& what) { LOG_WARN("iscsi: %s", what.c_str()); }
 };
 
 class Connection : public env::EventHandler,
@@ -66,10 +82,13 @@ class Connection : public env::EventHandler,
                    private TextExchange::Host,
                    public std::enable_shared_from_this<Connection> {
  public:
-  static constexpr uint64_t kLoginTimeoutMs = 15000;
   static constexpr uint64_t kNopIntervalMs = 30000;
-  // Largest write EDTL accepted (bytes); larger writes fail with CHECK CONDITION.
-  static constexpr uint32_t kMaxWriteLength = 64u << 20;
+  // How long a login waits for the same initiator's other I_T nexuses to this target to end
+  // when their connections are found closed (see PrepareSession); then it goes on anyway.
+  static constexpr uint64_t kNexusWaitMs = 5000;
+  // Output queued and not yet written above which no further PDU is read (an initiator
+  // that sends without reading cannot make the target buffer without bound).
+  static constexpr size_t kTxHighWater = 4u << 20;
 
   // Takes ownership of fd (a connected, nonblocking TCP socket).
   Connection(ConnectionHost* host, env::EventLoop* loop, int fd, uint16_t tpgt);
@@ -88,6 +107,13 @@ class Connection : public env::EventHandler,
   void RequestLogout(uint16_t seconds);
 
   bool closed() const { return closed_; }
+  // When the connection was accepted or last received a login PDU (EventLoop::NowMs).
+  // Thread-safe: the transport picks the quietest connection in login to drop for room.
+  uint64_t login_activity_ms() const { return login_activity_ms_.load(std::memory_order_relaxed); }
+  // Looks at the socket now, as an EPOLLIN would: reads what is buffered and closes the
+  // connection if the initiator has closed it (or reset it). A new login of the same
+  // initiator calls it (posted to this connection's loop) before its final response.
+  void CheckPeer();
   bool full_feature() const { return phase_ == Phase::kFullFeature; }
   uint32_t commands_in_core() const { return in_core_; }
   const std::shared_ptr<Session>& session() const { return session_; }
@@ -117,6 +143,11 @@ class Connection : public env::EventHandler,
   const sockaddr* local_address() override { return reinterpret_cast<const sockaddr*>(&local_); }
   uint16_t portal_group_tag() override { return tpgt_; }
   LoginStatus PrepareSession(const Login& login, uint16_t* tsih) override;
+  // CHAP is required when the target (null: discovery) has incoming accounts bound.
+  bool AuthenticationRequired(const core::Target* target) override;
+  std::unique_ptr<Authenticator> NewAuthenticator(const std::string& method,
+                                                  const core::Target* target,
+                                                  const std::string& initiator_name) override;
 
  private:
   enum class Phase : uint8_t { kLogin, kFullFeature, kLogout };
@@ -145,6 +176,14 @@ class Connection : public env::EventHandler,
   void MaybeFinish();
   void ArmNopTimer();
   void HandleLogin();
+  // Sends the final login response and enters full feature phase.
+  void CompleteLogin(Pdu resp);
+  // The same initiator's other sessions to this target (found by PrepareSession): each is
+  // checked on its loop and, if its connection turned out closed, waited for until its
+  // nexus ended. NexusCheckDone counts the answers; the last one (or kNexusWaitMs) lets
+  // the held final response go.
+  void StartNexusChecks(const std::vector<SessionTable::Entry>& others, uint16_t reinstated);
+  void NexusCheckDone(uint64_t generation);
   void EnterFullFeature();
   void HandleNopOut();
   void HandleText();
@@ -204,6 +243,14 @@ class Connection : public env::EventHandler,
   bool login_started_ = false;
   uint32_t login_cmd_sn_ = 0;
   uint64_t login_timer_ = 0;
+  // The final login response held until the nexus checks are answered.
+  size_t nexus_checks_ = 0;       // checks not answered yet
+  uint64_t nexus_generation_ = 0;
+  uint64_t nexus_timer_ = 0;
+  bool login_response_held_ = false;
+  Pdu held_login_response_;
+  bool paused_for_tx_ = false;
+  std::atomic<uint64_t> login_activity_ms_{0};
 
   // Sequence numbers
   uint32_t stat_sn_ = 0;

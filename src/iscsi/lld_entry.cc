@@ -4,6 +4,7 @@
 #include <new>
 
 #include "core/transport.h"
+#include "iscsi/options.h"
 #include "iscsi/transport.h"
 #include "modtgt/version.h"
 
@@ -15,11 +16,16 @@ core::Transport* Create(const core::TransportContext* ctx, std::string* error) {
     if (error) *error = "iscsi: the daemon gave no event loops or no target registry";
     return nullptr;
   }
-  if (!ctx->options.empty()) {
-    if (error) *error = "iscsi: unknown transport option '" + ctx->options[0].first + "'";
-    return nullptr;
+  TransportSettings settings;
+  if (auto it = ctx->options.find("iscsi"); it != ctx->options.end()) {
+    Result<TransportSettings> parsed = ParseTransportOptions(it->second);
+    if (!parsed.ok()) {
+      if (error) *error = "iscsi: " + parsed.status().message();
+      return nullptr;
+    }
+    settings = *parsed;
   }
-  return new (std::nothrow) IscsiTransport(ctx->loops, ctx->targets);
+  return new (std::nothrow) IscsiTransport(ctx->loops, ctx->targets, ctx->accounts, settings);
 }
 
 constexpr core::TransportEntry kEntry = {

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "core/target.h"
+#include "iscsi/describe.h"
 
 namespace modtgt::iscsi {
 namespace {
@@ -47,38 +48,6 @@ constexpr uint32_t kOurProtocolLevel = 1;  // RFC 7144: 1 = RFC 7143
 constexpr std::string_view kReject = "Reject";
 constexpr std::string_view kNotUnderstood = "NotUnderstood";
 constexpr std::string_view kIrrelevant = "Irrelevant";
-
-// RFC 7143 6.1 numerical values: decimal, or hex with a 0x/0X prefix. No sign, no
-// whitespace, fits in 64 bits.
-bool ParseNumber(std::string_view v, uint64_t* out) {
-  int base = 10;
-  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-    base = 16;
-    v.remove_prefix(2);
-  }
-  if (v.empty() || v.size() > 20) {
-    return false;
-  }
-  uint64_t n = 0;
-  for (char c : v) {
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (base == 16 && c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else if (base == 16 && c >= 'A' && c <= 'F') {
-      d = c - 'A' + 10;
-    } else {
-      return false;
-    }
-    if (n > (UINT64_MAX - static_cast<uint64_t>(d)) / static_cast<uint64_t>(base)) {
-      return false;
-    }
-    n = n * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
-  }
-  *out = n;
-  return true;
-}
 
 bool ParseBool(std::string_view v, bool* out) {
   if (v == "Yes") {
@@ -164,6 +133,65 @@ uint32_t ClampDataLength(uint32_t v) {
   return static_cast<uint32_t>(std::clamp<uint64_t>(v, kMinDataLength, kMaxDataLength));
 }
 
+const char* StatusName(LoginStatus st) {
+  switch (st) {
+    case LoginStatus::kSuccess: return "success";
+    case LoginStatus::kTargetMovedTemporarily: return "target moved temporarily";
+    case LoginStatus::kInitiatorError: return "initiator error";
+    case LoginStatus::kAuthenticationFailure: return "authentication failure";
+    case LoginStatus::kAuthorizationFailure: return "authorization failure";
+    case LoginStatus::kNotFound: return "target not found";
+    case LoginStatus::kTargetRemoved: return "target removed";
+    case LoginStatus::kUnsupportedVersion: return "unsupported version";
+    case LoginStatus::kTooManyConnections: return "too many connections";
+    case LoginStatus::kMissingParameter: return "missing parameter";
+    case LoginStatus::kCantIncludeInSession: return "can't include in session";
+    case LoginStatus::kSessionTypeNotSupported: return "session type not supported";
+    case LoginStatus::kSessionDoesNotExist: return "session does not exist";
+    case LoginStatus::kInvalidDuringLogin: return "invalid during login";
+    case LoginStatus::kTargetError: return "target error";
+    case LoginStatus::kServiceUnavailable: return "service unavailable";
+    case LoginStatus::kOutOfResources: return "out of resources";
+  }
+  return "?";
+}
+
+std::string JoinRules(const std::vector<std::string>& rules) {
+  constexpr size_t kShown = 8;
+  std::string out;
+  for (size_t i = 0; i < rules.size() && i < kShown; i++) {
+    if (i) out += ", ";
+    out += LogQuote(rules[i], 223);
+  }
+  if (rules.size() > kShown) out += " and " + std::to_string(rules.size() - kShown) + " more";
+  return out;
+}
+
+// Why target.AllowsInitiator(peer, name) said no, naming the rules it went by.
+std::string AclRefusal(const core::Target& target, const sockaddr* peer,
+                       const std::string& name) {
+  const std::vector<std::string> addresses = target.bound_addresses();
+  const std::vector<std::string> names = target.bound_names();
+  if (addresses.empty() && names.empty()) {
+    return "the target has no ACL, so nobody may log in (bind initiator addresses or names)";
+  }
+  if (!addresses.empty()) {
+    bool matched = false;
+    for (const std::string& rule : addresses) {
+      if (core::AclAddressMatches(rule, peer)) matched = true;
+    }
+    if (!matched) {
+      return "address " + FormatHost(peer) + " matches none of the target's address rules (" +
+             JoinRules(addresses) + ")";
+    }
+  }
+  if (!names.empty()) {
+    return "initiator name " + LogQuote(name) + " is not among the target's initiator names (" +
+           JoinRules(names) + ")";
+  }
+  return "refused by the target's ACL";
+}
+
 }  // namespace
 
 struct Login::Impl {
@@ -175,7 +203,10 @@ struct Login::Impl {
 
   LoginStep Step(const Login& self, const Pdu& req, Pdu* resp);
 
+  // Ends the login with status st. The log line names who (Context()) and why: `reason`
+  // when a step set it, else `why`.
   LoginStep Fail(const Pdu& req, Pdu* resp, LoginStatus st, const char* why);
+  std::string Context() const;
   void BuildResponse(const Pdu& req, Pdu* resp, uint8_t flags, uint16_t resp_tsih);
   LoginStep EmitChunk(const Pdu& req, Pdu* resp);
   LoginStatus CheckIdentity(const Pdu& req);
@@ -187,6 +218,7 @@ struct Login::Impl {
   uint32_t BatchMaxBurst(const KeyValues& batch) const;
 
   LoginEnvironment* env;
+  std::string reason;  // why the current step failed (for Fail's log line)
 
   // Identity fixed by the first request (RFC 7143 6.3: constant across the login).
   bool started = false;
@@ -242,6 +274,9 @@ uint16_t Login::cid() const { return impl_->cid; }
 uint32_t Login::initial_cmd_sn() const { return impl_->cmd_sn; }
 uint32_t Login::exp_stat_sn() const { return impl_->exp_stat_sn; }
 std::shared_ptr<core::Target> Login::target() const { return impl_->target; }
+std::string Login::auth_summary() const {
+  return impl_->auth != nullptr ? impl_->auth->Summary() : "no authentication";
+}
 LoginStatus Login::status() const { return impl_->status; }
 
 void Login::Impl::BuildResponse(const Pdu& req, Pdu* resp, uint8_t flags, uint16_t resp_tsih) {
@@ -259,8 +294,26 @@ void Login::Impl::BuildResponse(const Pdu& req, Pdu* resp, uint8_t flags, uint16
 
 // RFC 7143 11.13.5: a non-zero Status-Class ends the login; the connection closes after
 // sending it. T, C, NSG are zero and the data segment is empty.
+std::string Login::Impl::Context() const {
+  std::string c = "initiator " + (sp.initiator_name.empty() ? std::string("(unnamed)")
+                                                            : LogQuote(sp.initiator_name, 223));
+  c += " from " + FormatSockaddr(env->peer_address());
+  if (target != nullptr) {
+    c += " to target " + target->name() + " (tid " + std::to_string(target->tid()) + ")";
+  } else if (sp.discovery) {
+    c += " (discovery session)";
+  }
+  return c;
+}
+
 LoginStep Login::Impl::Fail(const Pdu& req, Pdu* resp, LoginStatus st, const char* why) {
-  LOG_INFO("iscsi login: failing with status 0x%04x: %s", static_cast<unsigned>(st), why);
+  const std::string text = reason.empty() ? std::string(why) : reason;
+  // Refusals an administrator looks for (who was refused, by which rule) are warnings.
+  const bool security = st == LoginStatus::kAuthenticationFailure ||
+                        st == LoginStatus::kAuthorizationFailure;
+  Log(security ? LogLevel::kWarn : LogLevel::kInfo,
+      "iscsi: login refused with status 0x%04x (%s): %s: %s", static_cast<unsigned>(st),
+      StatusName(st), Context().c_str(), text.c_str());
   const int csg = stage >= 0 ? stage : ((req.bhs.flags() >> 2) & 3);
   resp->ahs.clear();
   resp->data.clear();
@@ -413,9 +466,10 @@ LoginStep Login::Impl::Step(const Login& self, const Pdu& req, Pdu* resp) {
   if (transit && csg == kSecurityStage) {
     if (auth != nullptr && !auth->done()) {
       do_transit = false;  // the exchange is not over: stay in the security stage
-    } else if (!auth_chosen && env->AuthenticationRequired(target.get())) {
+    } else if (auth == nullptr && env->AuthenticationRequired(target.get())) {
+      // No AuthMethod at all, or None chosen before an account was bound meanwhile.
       return Fail(req, resp, LoginStatus::kAuthenticationFailure,
-                  "authentication required but not negotiated");
+                  "CHAP is required but was not negotiated");
     }
   }
   if (do_transit && nsg == kFullFeatureStage) {
@@ -453,6 +507,7 @@ LoginStatus Login::Impl::ProcessFirstText(const KeyValues& kvs, int csg, KeyValu
   // RFC 7143 13.5.1 / 13.6: InitiatorName MUST be in the first Login Request, TargetName too
   // for a Normal session; SessionType defaults to Normal (13.21).
   if (initiator_name == nullptr || initiator_name->empty()) {
+    reason = "no InitiatorName in the first login request";
     return LoginStatus::kMissingParameter;
   }
   bool discovery = false;
@@ -460,6 +515,7 @@ LoginStatus Login::Impl::ProcessFirstText(const KeyValues& kvs, int csg, KeyValu
     if (*session_type == "Discovery") {
       discovery = true;
     } else if (*session_type != "Normal") {
+      reason = "SessionType=" + LogQuote(*session_type, 32);
       return LoginStatus::kSessionTypeNotSupported;
     }
   }
@@ -468,13 +524,16 @@ LoginStatus Login::Impl::ProcessFirstText(const KeyValues& kvs, int csg, KeyValu
   sp.target_portal_group_tag = env->portal_group_tag();
   if (!discovery) {
     if (target_name == nullptr || target_name->empty()) {
+      reason = "no TargetName in the first login request of a normal session";
       return LoginStatus::kMissingParameter;
     }
     target = env->FindTarget(*target_name);
     if (target == nullptr) {
+      reason = "no target named " + LogQuote(*target_name, 223);
       return LoginStatus::kNotFound;
     }
     if (!target->AllowsInitiator(env->peer_address(), sp.initiator_name)) {
+      reason = AclRefusal(*target, env->peer_address(), sp.initiator_name);
       return LoginStatus::kAuthorizationFailure;
     }
     sp.target_name = *target_name;
@@ -488,6 +547,7 @@ LoginStatus Login::Impl::ProcessFirstText(const KeyValues& kvs, int csg, KeyValu
   }
   // Skipping the security stage is only possible when no authentication is required.
   if (csg == kOperationalStage && env->AuthenticationRequired(target.get())) {
+    reason = "CHAP is required but the login skipped the security stage";
     return LoginStatus::kAuthenticationFailure;
   }
   names_done = true;
@@ -503,6 +563,7 @@ LoginStatus Login::Impl::ProcessText(const KeyValues& kvs, int csg, KeyValues* a
     }
   }
   KeyValues auth_keys;
+  bool auth_offered = false;  // AuthMethod is in this request
   for (const auto& [k, v] : kvs) {
     switch (Classify(k)) {
       case KeyClass::kLoginName:
@@ -525,6 +586,7 @@ LoginStatus Login::Impl::ProcessText(const KeyValues& kvs, int csg, KeyValues* a
         // RFC 7143 6.3.1: security keys belong to the SecurityNegotiation stage.
         if (csg != kSecurityStage) return LoginStatus::kInitiatorError;
         if (k == "AuthMethod") {
+          auth_offered = true;
           LoginStatus st = NegotiateAuthMethod(v, answer);
           if (st != LoginStatus::kSuccess) return st;
         } else {
@@ -553,12 +615,18 @@ LoginStatus Login::Impl::ProcessText(const KeyValues& kvs, int csg, KeyValues* a
     }
   }
   if (!auth_keys.empty()) {
-    if (auth == nullptr) {
-      // CHAP_* etc. without having agreed on that AuthMethod.
-      return LoginStatus::kInitiatorError;
+    if (auth == nullptr || auth_offered) {
+      // CHAP_* etc. before the target chose that AuthMethod (RFC 7143 12.1.3: the method's
+      // keys follow the target's answer to the offer).
+      reason = LogQuote(auth_keys.front().first) + " before the target chose AuthMethod=" +
+               (auth != nullptr ? auth_method : "CHAP") + " (keys out of order)";
+      return LoginStatus::kAuthenticationFailure;
     }
     LoginStatus st = auth->Step(auth_keys, answer);
-    if (st != LoginStatus::kSuccess) return st;
+    if (st != LoginStatus::kSuccess) {
+      reason = auth->FailureReason();
+      return st;
+    }
   }
   if (csg == kOperationalStage && !declared_mrdsl) {
     // RFC 7143 13.12: MaxRecvDataSegmentLength is declarative in each direction; we always
@@ -594,7 +662,11 @@ LoginStatus Login::Impl::NegotiateAuthMethod(std::string_view offer, KeyValues* 
     }
   }
   if (!auth_chosen) {
-    return LoginStatus::kAuthenticationFailure;  // e.g. an initiator offering only CHAP
+    // E.g. an initiator offering only None where CHAP is required, or only CHAP where no
+    // account is bound.
+    reason = "no acceptable AuthMethod in " + LogQuote(offer, 64) +
+             (required ? " (CHAP is required)" : " (no CHAP account is bound, offer None)");
+    return LoginStatus::kAuthenticationFailure;
   }
   answer->emplace_back("AuthMethod", auth_method);
   return LoginStatus::kSuccess;

@@ -56,7 +56,7 @@ inline constexpr size_t kMaxLoginText = 65536;
 inline constexpr size_t kMaxLoginRequests = 32;
 
 // The security stage seam (RFC 7143 6.3.1, 12): one object per login for the AuthMethod
-// the target chose (e.g. "CHAP"; CHAP itself is a later issue). AuthMethod=None needs none.
+// the target chose (CHAP: chap.h). AuthMethod=None needs none.
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
@@ -67,6 +67,10 @@ class Authenticator {
   // True once the exchange is complete and the initiator is authenticated: only then may
   // the login leave the security stage.
   virtual bool done() const = 0;
+  // Why the last Step failed, for the log (never a secret or a response).
+  virtual std::string FailureReason() const { return ""; }
+  // Who authenticated and how, for the log once done().
+  virtual std::string Summary() const { return ""; }
 };
 
 // What a Login needs from the daemon. Implemented by the transport.
@@ -127,6 +131,8 @@ class Login {
   uint32_t initial_cmd_sn() const; // CmdSN of the first login request
   uint32_t exp_stat_sn() const;
   std::shared_ptr<core::Target> target() const;  // null for discovery
+  // How the initiator authenticated, for the log ("CHAP user 'u' (MD5)").
+  std::string auth_summary() const;
   // The status of the last response (kSuccess unless Step returned kFailed).
   LoginStatus status() const;
 

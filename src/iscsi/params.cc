@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Text key=value encoding (RFC 7143 6.1).
+// Text key=value encoding and value forms (RFC 7143 6.1).
 #include "iscsi/params.h"
 
 #include <string_view>
@@ -15,6 +15,22 @@ constexpr size_t kMaxValueLength = 8192;  // largest value modtgt accepts (binar
 bool IsKeyChar(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '.' || c == '-' || c == '+' || c == '@' || c == '_' || c == '#';
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int Base64Digit(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
 }
 
 }  // namespace
@@ -66,6 +82,100 @@ Result<KeyValues> ParseKeyValues(const uint8_t* data, size_t len) {
     pos = end + 1;
   }
   return out;
+}
+
+bool ParseNumber(std::string_view v, uint64_t* out) {
+  int base = 10;
+  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+    base = 16;
+    v.remove_prefix(2);
+  }
+  if (v.empty() || v.size() > 20) {
+    return false;
+  }
+  uint64_t n = 0;
+  for (char c : v) {
+    int d = HexDigit(c);
+    if (d < 0 || d >= base) {
+      return false;
+    }
+    if (n > (UINT64_MAX - static_cast<uint64_t>(d)) / static_cast<uint64_t>(base)) {
+      return false;
+    }
+    n = n * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
+  }
+  *out = n;
+  return true;
+}
+
+bool DecodeBinaryValue(std::string_view v, size_t max_len, std::vector<uint8_t>* out) {
+  out->clear();
+  if (v.size() < 3 || v[0] != '0') {
+    return false;
+  }
+  const char form = v[1];
+  v.remove_prefix(2);
+  if (form == 'x' || form == 'X') {
+    if ((v.size() + 1) / 2 > max_len) {
+      return false;
+    }
+    out->reserve((v.size() + 1) / 2);
+    size_t i = 0;
+    if (v.size() % 2 == 1) {  // an odd count: the first digit is a byte of its own
+      int d = HexDigit(v[0]);
+      if (d < 0) return false;
+      out->push_back(static_cast<uint8_t>(d));
+      i = 1;
+    }
+    for (; i < v.size(); i += 2) {
+      int hi = HexDigit(v[i]);
+      int lo = HexDigit(v[i + 1]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<uint8_t>(hi << 4 | lo));
+    }
+    return true;
+  }
+  if (form != 'b' && form != 'B') {
+    return false;
+  }
+  // RFC 4648 section 4. Padding: none, or exactly what the length needs.
+  size_t pad = 0;
+  while (!v.empty() && v.back() == '=' && pad < 2) {
+    v.remove_suffix(1);
+    pad++;
+  }
+  if (v.empty() || v.size() % 4 == 1 || (pad > 0 && (v.size() + pad) % 4 != 0)) {
+    return false;
+  }
+  if (v.size() * 3 / 4 > max_len) {
+    return false;
+  }
+  out->reserve(v.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : v) {
+    int d = Base64Digit(c);
+    if (d < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<uint8_t>(acc >> bits));
+      acc &= (1u << bits) - 1;
+    }
+  }
+  return true;
+}
+
+std::string EncodeHex(const uint8_t* data, size_t len) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s = "0x";
+  s.reserve(2 + 2 * len);
+  for (size_t i = 0; i < len; i++) {
+    s.push_back(kDigits[data[i] >> 4]);
+    s.push_back(kDigits[data[i] & 15]);
+  }
+  return s;
 }
 
 void AppendKeyValues(const KeyValues& kvs, std::vector<uint8_t>* out) {

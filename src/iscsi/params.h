@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,18 @@ using KeyValues = std::vector<std::pair<std::string, std::string>>;
 Result<KeyValues> ParseKeyValues(const uint8_t* data, size_t len);
 // Appends "key=value\0" for each pair.
 void AppendKeyValues(const KeyValues& kvs, std::vector<uint8_t>* out);
+
+// RFC 7143 6.1 numerical value: decimal, or hexadecimal after "0x"/"0X". No sign, no
+// whitespace, at most 64 bits. False (and *out untouched) otherwise.
+bool ParseNumber(std::string_view v, uint64_t* out);
+
+// RFC 7143 6.1 binary-value: "0x"/"0X" and hex digits (an odd count has an implied leading
+// zero), or "0b"/"0B" and base64 (RFC 4648 section 4; the '=' padding may be left out).
+// False when the text is neither, is empty after the prefix, or decodes to more than
+// max_len bytes; *out is then unspecified.
+bool DecodeBinaryValue(std::string_view v, size_t max_len, std::vector<uint8_t>* out);
+// "0x" and two lowercase hex digits per byte.
+std::string EncodeHex(const uint8_t* data, size_t len);
 
 // Values that apply to one connection.
 struct ConnectionParams {

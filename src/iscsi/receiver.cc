@@ -13,27 +13,45 @@ namespace modtgt::iscsi {
 
 namespace {
 
-constexpr size_t kRecvBufferSize = 256 * 1024;
 constexpr uint32_t kDirectReadMin = 4096;  // data segments this long skip the recv buffer
 constexpr int kReadsPerEvent = 8;          // then back to the loop (fairness)
 
 }  // namespace
 
 Receiver::Receiver(Handler* handler) : handler_(handler) {
-  rcap_ = kRecvBufferSize;
+  rcap_ = kLoginBufferSize;
   rbuf_ = std::make_unique<uint8_t[]>(rcap_);
+}
+
+void Receiver::ApplyCapacity() {
+  if (want_cap_ <= rcap_) return;
+  auto bigger = std::make_unique<uint8_t[]>(want_cap_);
+  std::memcpy(bigger.get(), rbuf_.get() + rhead_, rtail_ - rhead_);
+  rtail_ -= rhead_;
+  rhead_ = 0;
+  rbuf_ = std::move(bigger);
+  rcap_ = want_cap_;
 }
 
 void Receiver::MarkActivity() { last_read_ms_ = env::EventLoop::NowMs(); }
 
 Receiver::ReadStatus Receiver::ReadFrom(int fd) {
   for (int iter = 0; iter < kReadsPerEvent && !stopped_ && !paused_; iter++) {
+    ApplyCapacity();
     if (rhead_ == rtail_) {
       rhead_ = rtail_ = 0;
-    } else if (rhead_ > rcap_ / 2) {
+    } else if (rhead_ > rcap_ / 2 || (rtail_ == rcap_ && rhead_ > 0)) {
       std::memmove(rbuf_.get(), rbuf_.get() + rhead_, rtail_ - rhead_);
       rtail_ -= rhead_;
       rhead_ = 0;
+    }
+    if (rtail_ == rcap_) {
+      // A full buffer (left so by a pause) is parsed before more is read: a zero-length
+      // read would look like the end of the stream.
+      const size_t before = rhead_;
+      ParseBuffered();
+      if (rhead_ == before) break;
+      continue;
     }
     iovec iov[3];
     int niov = 0;

@@ -24,6 +24,11 @@ namespace modtgt::iscsi {
 
 class Receiver {
  public:
+  // The receive buffer: small while a connection is in login (a flood of idle or slow
+  // logins must cost little), large once in full feature phase.
+  static constexpr size_t kLoginBufferSize = 16 * 1024;
+  static constexpr size_t kRecvBufferSize = 256 * 1024;
+
   class Handler {
    public:
     virtual ~Handler() = default;
@@ -57,6 +62,10 @@ class Receiver {
     data_digest_ = data;
   }
 
+  // The receive buffer grows to `bytes` before the next read (not at once: this may be
+  // called from a Handler callback while a read is being accounted).
+  void RequestCapacity(size_t bytes) { want_cap_ = bytes; }
+
   // Reads what fd has (a bounded number of reads) and parses it, calling the Handler.
   ReadStatus ReadFrom(int fd);
   // Parses what is already buffered.
@@ -87,6 +96,7 @@ class Receiver {
 
   // A header is complete; returns true if a data phase follows.
   bool HeaderComplete();
+  void ApplyCapacity();
   void BeginData(uint8_t* dest, uint32_t len);
   void DataComplete();
 
@@ -100,6 +110,7 @@ class Receiver {
   State state_ = State::kHeader;
   std::unique_ptr<uint8_t[]> rbuf_;
   size_t rcap_ = 0;
+  size_t want_cap_ = 0;
   size_t rhead_ = 0;
   size_t rtail_ = 0;
   uint8_t hdr_[kBhsLength + 255 * 4 + kDigestLength] = {};

@@ -10,6 +10,7 @@
 #include "iscsi/connection.h"
 #include "scsi/dispatch.h"
 #include "scsi/sense.h"
+#include "scsi/spc.h"
 
 namespace modtgt::iscsi {
 
@@ -41,6 +42,8 @@ Residual ComputeResidual(uint32_t expected, uint32_t actual) {
   }
   return r;
 }
+
+uint32_t BufferCharge(uint32_t edtl) { return std::min<uint32_t>(edtl, scsi::kMaxTransferBytes); }
 
 DataInSlice NextDataIn(uint32_t offset, uint32_t total, uint32_t max_segment, uint32_t max_burst) {
   DataInSlice s;
@@ -108,9 +111,12 @@ bool Connection::BeginScsiCommand() {
     pos += entry;
   }
   if (t->read && t->write) t->fail_early = true;  // bidirectional commands: not supported
-  if (write && edtl > kMaxWriteLength) t->fail_early = true;
-  if (write && !t->fail_early) {
-    t->data.Resize(edtl);
+  if (write && edtl > host_->resources().max_write_length) t->fail_early = true;
+  if (write && !t->fail_early && !(flags & kFlagF)) {
+    // Unsolicited Data-Out follows (up to FirstBurstLength) and may arrive before the task
+    // is delivered: room for it now; the whole EDTL once the data budget grants it
+    // (Deliver).
+    t->data.Resize(std::min(edtl, std::max(tp.first_burst, dsl)));
   } else {
     t->data.Resize(dsl);
   }
@@ -168,6 +174,11 @@ void Connection::FinishScsiCommand(bool data_digest_ok) {
 }
 
 void Connection::Deliver(Task* t) {
+  // The session's data budget: a task whose buffer does not fit waits in the session's
+  // queue (input keeps flowing: the Data-Out of granted writes must get through) and comes
+  // back here when enough is released.
+  if (!t->granted && !session_->Grant(t)) return;
+  if (t->write && !t->fail_early) t->data.Resize(t->edtl);  // keeps the data already in
   t->delivered = true;
   if (t->fail_early) {
     t->status = scsi::Status::kCheckCondition;

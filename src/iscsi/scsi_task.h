@@ -62,6 +62,9 @@ struct Task : scsi::Command {
   bool fail_early = false;   // answered without the core (sense already set)
   bool data_error = false;   // a Data-Out sequence error: fail once the sequences close
   int tmf_slot = -1;         // the pending TMF waiting for it (tmf.h), -1: none
+  uint32_t charged = 0;      // bytes counted in the session's data in flight
+  bool granted = false;      // its buffer fits the session's data budget (Session::Grant)
+  bool budget_wait = false;  // in the session's queue for the data budget
   // Data-Out collection (writes)
   uint32_t received = 0;
   uint32_t unsol_end = 0;  // immediate + unsolicited data end offset
@@ -96,5 +99,9 @@ struct DataInSlice {
 };
 // REQUIRES: offset < total, max_segment > 0, max_burst > 0.
 DataInSlice NextDataIn(uint32_t offset, uint32_t total, uint32_t max_segment, uint32_t max_burst);
+
+// The bytes of buffer a command with this EDTL may hold (ResourceLimits::max_session_data):
+// never more than its EDTL, nor than the largest transfer the SCSI layer accepts.
+uint32_t BufferCharge(uint32_t edtl);
 
 }  // namespace modtgt::iscsi

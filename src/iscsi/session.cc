@@ -5,9 +5,11 @@
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
+#include <strings.h>
 
 #include "common/log.h"
 #include "iscsi/connection.h"
+#include "iscsi/describe.h"
 
 namespace modtgt::iscsi {
 
@@ -86,18 +88,44 @@ Session::Session(uint16_t tsih, uint64_t isid, std::shared_ptr<core::Target> tar
 }
 
 void Session::End() {
-  if (ended_) return;
-  ended_ = true;
-  if (!target_) return;
-  // SAM-5 6.3.4 I_T nexus loss: each LU drops the nexus's unit attentions and SPC-2
-  // reservation (persistent reservations survive; they are keyed on the port names).
-  std::shared_ptr<const core::LunMap> luns = target_->luns();
-  if (luns) {
-    for (const auto& [lun, lu] : *luns) {
-      if (lu) lu->NexusGone(nexus_);
+  {
+    std::lock_guard<std::mutex> l(end_mu_);
+    if (ended_) return;
+  }
+  if (target_) {
+    // SAM-5 6.3.4 I_T nexus loss: each LU drops the nexus's unit attentions and SPC-2
+    // reservation (persistent reservations survive; they are keyed on the port names).
+    std::shared_ptr<const core::LunMap> luns = target_->luns();
+    if (luns) {
+      for (const auto& [lun, lu] : *luns) {
+        if (lu) lu->NexusGone(nexus_);
+      }
+    }
+    target_->sessions.fetch_sub(1);
+  }
+  std::vector<std::function<void()>> waiters;
+  {
+    std::lock_guard<std::mutex> l(end_mu_);
+    ended_ = true;
+    waiters.swap(end_waiters_);
+  }
+  for (auto& fn : waiters) fn();
+}
+
+bool Session::ended() const {
+  std::lock_guard<std::mutex> l(end_mu_);
+  return ended_;
+}
+
+void Session::WhenEnded(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> l(end_mu_);
+    if (!ended_) {
+      end_waiters_.push_back(std::move(fn));
+      return;
     }
   }
-  target_->sessions.fetch_sub(1);
+  fn();
 }
 
 void Session::AddConnection(Connection* conn) { connections_.push_back(conn); }
@@ -152,10 +180,50 @@ void Session::ReleaseSlot(Task* t) {
   }
 }
 
+uint32_t Session::Need(const Task* t) { return t->fail_early ? 0 : BufferCharge(t->edtl); }
+
+bool Session::Grant(Task* t) {
+  const uint32_t need = Need(t);
+  const bool fits = data_in_flight_ == 0 || data_in_flight_ + need <= data_budget_;
+  // First come, first served: nothing overtakes a waiting task (task attributes order).
+  if (!fits || (!budget_queue_.empty() && !serving_budget_)) {
+    if (!t->budget_wait) {
+      t->budget_wait = true;
+      budget_queue_.push_back(t);
+    }
+    return false;
+  }
+  t->granted = true;
+  t->charged = need;
+  data_in_flight_ += need;
+  return true;
+}
+
+void Session::ServeBudgetQueue() {
+  if (serving_budget_) return;  // a release inside Deliver: the outer loop goes on
+  serving_budget_ = true;
+  while (!budget_queue_.empty()) {
+    Task* t = budget_queue_.front();
+    if (data_in_flight_ != 0 && data_in_flight_ + Need(t) > data_budget_) break;
+    budget_queue_.erase(budget_queue_.begin());
+    t->budget_wait = false;
+    t->conn->Deliver(t);  // granted now (serving_budget_ lets it past the queue)
+  }
+  serving_budget_ = false;
+}
+
 void Session::ReleaseTask(Task* t) {
   if (t->state == TaskState::kFree) return;
   ReleaseSlot(t);
+  if (t->budget_wait) {
+    std::erase(budget_queue_, t);
+    t->budget_wait = false;
+  }
+  data_in_flight_ -= t->charged;
+  t->charged = 0;
+  t->granted = false;
   tasks_.Free(t);
+  if (!budget_queue_.empty()) ServeBudgetQueue();
   for (Connection* c : connections_) c->TaskFreed();
 }
 
@@ -186,16 +254,25 @@ std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<cor
   // RFC 7143 6.3.5: a leading login with the ISID and initiator name of an existing session
   // to the same target reinstates it (the old one is closed). Discovery sessions are matched
   // among discovery sessions.
-  for (auto it = by_tsih_.begin(); it != by_tsih_.end(); ++it) {
-    const Session& s = *it->second.session;
-    if (s.isid() == isid && s.params().initiator_name == params.initiator_name &&
+  Entry* old = nullptr;
+  for (auto& [tsih, e] : by_tsih_) {
+    const Session& s = *e.session;
+    if (!e.closing && s.isid() == isid && s.params().initiator_name == params.initiator_name &&
         s.discovery() == params.discovery && s.target() == target) {
-      LOG_INFO("iscsi: reinstating session tsih %u of %s", s.tsih(),
-               s.params().initiator_name.c_str());
-      if (reinstated) *reinstated = std::move(it->second);
-      by_tsih_.erase(it);
+      old = &e;
       break;
     }
+  }
+  if (by_tsih_.size() - (old != nullptr ? 1 : 0) >= max_sessions_) {
+    LOG_WARN("iscsi: %zu sessions, the most allowed (max_sessions): refusing a login of %s",
+             by_tsih_.size(), LogQuote(params.initiator_name).c_str());
+    return nullptr;
+  }
+  if (old != nullptr) {
+    LOG_INFO("iscsi: reinstating session tsih %u of %s", old->session->tsih(),
+             LogQuote(params.initiator_name).c_str());
+    old->closing = true;
+    if (reinstated) *reinstated = *old;
   }
   // TSIH: non-zero, unique among live sessions (RFC 7143 11.12.6).
   uint16_t tsih = 0;
@@ -219,9 +296,21 @@ std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<cor
   return s;
 }
 
+void SessionTable::set_max_sessions(size_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  max_sessions_ = n;
+}
+
 bool SessionTable::Exists(uint16_t tsih) const {
   std::lock_guard<std::mutex> l(mu_);
-  return by_tsih_.count(tsih) != 0;
+  auto it = by_tsih_.find(tsih);
+  return it != by_tsih_.end() && !it->second.closing;
+}
+
+void SessionTable::MarkClosing(const Session* session) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = by_tsih_.find(session->tsih());
+  if (it != by_tsih_.end() && it->second.session.get() == session) it->second.closing = true;
 }
 
 void SessionTable::Remove(const Session* session) {
@@ -235,7 +324,7 @@ std::vector<SessionInfo> SessionTable::List() const {
   std::vector<SessionInfo> out;
   for (const auto& [tsih, e] : by_tsih_) {
     const Session& s = *e.session;
-    if (s.discovery()) continue;
+    if (s.discovery() || e.closing) continue;
     SessionInfo info;
     info.nexus_id = s.nexus().id;
     info.tid = s.tid();
@@ -254,6 +343,23 @@ std::vector<SessionTable::Entry> SessionTable::ForTarget(int tid) const {
   std::vector<Entry> out;
   for (const auto& [tsih, e] : by_tsih_) {
     if (tid < 0 || (!e.session->discovery() && e.session->tid() == tid)) out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<SessionTable::Entry> SessionTable::SameInitiator(const std::string& initiator_name,
+                                                              const core::Target* target,
+                                                              const Session* except) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Entry> out;
+  if (target == nullptr) return out;  // discovery sessions have no I_T nexus
+  for (const auto& [tsih, e] : by_tsih_) {
+    const Session& s = *e.session;
+    // iSCSI names compare case-insensitively (RFC 3722 normalizes them to lower case).
+    if (&s != except && !s.discovery() && s.target().get() == target &&
+        strcasecmp(s.params().initiator_name.c_str(), initiator_name.c_str()) == 0) {
+      out.push_back(e);
+    }
   }
   return out;
 }

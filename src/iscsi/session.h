@@ -116,7 +116,8 @@ TransferParams MakeTransferParams(const SessionParams& params);
 
 class Session : public scsi::CommandOwner {
  public:
-  // Commands in the CmdSN window (the session's queue depth).
+  // Commands in the CmdSN window (the session's queue depth) by default
+  // (ResourceLimits::max_cmds_per_session sets it).
   static constexpr uint32_t kCmdWindow = TaskSet::kQueueDepth;
 
   // `loop` is the loop the session and its connections live on (null in tests that never
@@ -173,13 +174,32 @@ class Session : public scsi::CommandOwner {
   env::EventLoop* loop() const override { return loop_; }
   void CommandDone(scsi::Command* cmd) override;
 
+  // ---- Data buffers in flight (ResourceLimits::max_session_data) ----
+  // Tasks are granted their buffer (BufferCharge of their EDTL, none for a task failed
+  // early) in delivery order while the total stays within the budget; one task alone is
+  // always granted. A task that does not fit waits in a FIFO queue and is delivered again
+  // (Connection::Deliver) when ReleaseTask returns enough. Waiting never stops the input:
+  // a granted write's Data-Out may be behind the waiting command in the stream.
+  void set_data_budget(uint64_t bytes) { data_budget_ = bytes; }
+  uint64_t data_in_flight() const { return data_in_flight_; }
+  // True (and the task charged) if t may have its buffer now; false: t waits.
+  bool Grant(Task* t);
+
   // Ends the I_T nexus: every LU of the target forgets it (NexusGone: unit attentions,
-  // SPC-2 reservation), and the target's session count drops. Idempotent.
+  // SPC-2 reservation), and the target's session count drops, then the WhenEnded
+  // callbacks run. Idempotent.
   // REQUIRES: no command of this session is still in the core.
   void End();
+  bool ended() const;
+  // Runs fn once the session has ended: now (on this thread) if it has, else on the thread
+  // that ends it (its loop). fn must be cheap and must not call back into the session.
+  void WhenEnded(std::function<void()> fn);
 
  private:
   void DrainHeld();
+  static uint32_t Need(const Task* t);
+  // Delivers the waiting tasks that now fit, in order.
+  void ServeBudgetQueue();
 
   const uint16_t tsih_;
   const uint64_t isid_;
@@ -188,7 +208,13 @@ class Session : public scsi::CommandOwner {
   const TransferParams transfer_;
   env::EventLoop* const loop_;
   scsi::Nexus nexus_;
-  bool ended_ = false;
+  mutable std::mutex end_mu_;
+  bool ended_ = false;                               // GUARDED_BY(end_mu_)
+  std::vector<std::function<void()>> end_waiters_;  // GUARDED_BY(end_mu_)
+  uint64_t data_in_flight_ = 0;
+  uint64_t data_budget_ = UINT64_MAX;
+  std::vector<Task*> budget_queue_;  // FIFO; tasks with budget_wait set
+  bool serving_budget_ = false;
 
   CmdSnWindow window_;
   TaskSet tasks_;
@@ -196,7 +222,10 @@ class Session : public scsi::CommandOwner {
   std::vector<Connection*> connections_;
 };
 
-// All live sessions of a transport. Thread-safe.
+// All sessions of a transport, from their creation at login until they have ended (their
+// I_T nexus is gone): a session whose connection closed stays in the table, marked
+// closing, until Session::End, so a new login of the same initiator can wait for it.
+// Thread-safe.
 class SessionTable {
  public:
   struct Entry {
@@ -204,30 +233,44 @@ class SessionTable {
     std::weak_ptr<Connection> connection;  // the session's one connection
     env::EventLoop* loop = nullptr;
     std::string connection_desc;  // "cid 0 127.0.0.1:51234 -> 127.0.0.1:3260"
+    bool closing = false;         // the connection is closed; the nexus has not ended yet
   };
 
-  // Creates a session for a leading login (TSIH 0): allocates a TSIH, and if a session with
-  // the same initiator name, ISID and target exists, removes it from the table and returns
-  // its connection in *reinstated so the caller closes it (RFC 7143 6.3.5 session
-  // reinstatement). The new session's connection is `conn` on `loop`.
+  // Sessions at once (ResourceLimits::max_sessions), closing ones included.
+  void set_max_sessions(size_t n);
+
+  // Creates a session for a leading login (TSIH 0): allocates a TSIH, and if a live
+  // session with the same initiator name, ISID and target exists, marks it closing and
+  // returns it in *reinstated so the caller closes it (RFC 7143 6.3.5 session
+  // reinstatement). The new session's connection is `conn` on `loop`. Null when
+  // max_sessions are in the table (the reinstated one not counted) or no TSIH is free.
   std::shared_ptr<Session> Create(uint64_t isid, std::shared_ptr<core::Target> target,
                                   const SessionParams& params, std::weak_ptr<Connection> conn,
                                   env::EventLoop* loop, std::string connection_desc,
                                   Entry* reinstated);
-  // True if a live session has this TSIH.
+  // True if a live (not closing) session has this TSIH.
   bool Exists(uint16_t tsih) const;
-  // Removes `session` (if still present: a reinstated one is already gone).
+  // The session's connection closed: it is no longer listed, joined or reinstated, but
+  // stays until Remove.
+  void MarkClosing(const Session* session);
+  // Removes `session` (once it has ended, or when its login failed).
   void Remove(const Session* session);
+  // Live sessions (the admin's listing; not the closing ones).
   std::vector<SessionInfo> List() const;
-  // Entries of target tid (tid < 0: every session).
+  // Entries of target tid (tid < 0: every session), closing ones included.
   std::vector<Entry> ForTarget(int tid) const;
+  // The other normal sessions (closing ones included) of this initiator name to this
+  // target: the I_T nexuses a new login of that initiator waits to see gone if their
+  // connection is (Connection::PrepareSession).
+  std::vector<Entry> SameInitiator(const std::string& initiator_name,
+                                   const core::Target* target, const Session* except) const;
   size_t size() const;
 
  private:
   mutable std::mutex mu_;
   std::map<uint16_t, Entry> by_tsih_;  // GUARDED_BY(mu_)
   uint16_t next_tsih_ = 1;             // GUARDED_BY(mu_)
-  uint64_t next_nexus_id_ = 1;         // GUARDED_BY(mu_)
+  size_t max_sessions_ = 65535;        // GUARDED_BY(mu_)
 };
 
 }  // namespace modtgt::iscsi

@@ -1,34 +1,40 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "iscsi/task_set.h"
 
+#include <algorithm>
+
 namespace modtgt::iscsi {
 
 namespace {
 
 constexpr uint32_t kReserved = 0xffffffffu;
-constexpr size_t kIttSlots = 1024;       // > 2 * pool size, a power of two
 constexpr size_t kTrimBytes = 4u << 20;  // pooled buffers above this are freed on release
-static_assert(kIttSlots >= 2 * TaskSet::kPoolSize && (kIttSlots & (kIttSlots - 1)) == 0);
-static_assert(TaskSet::kPoolSize <= TaskSet::kNoTaskIndex, "a pool index fits 10 bits");
-
-uint32_t HashItt(uint32_t itt) { return (itt * 0x9E3779B1u) >> 22; }  // 10 bits
 
 }  // namespace
 
-void TaskSet::Allocate() {
+void TaskSet::Allocate(uint32_t depth) {
   if (allocated()) return;
-  pool_.reserve(kPoolSize);
-  for (uint32_t i = 0; i < kPoolSize; i++) {
+  depth = std::clamp<uint32_t>(depth, 1, kMaxQueueDepth);
+  const uint32_t pool_size = TaskPoolSize(depth);
+  pool_.reserve(pool_size);
+  for (uint32_t i = 0; i < pool_size; i++) {
     auto t = std::make_unique<Task>();
     t->index = i;
     pool_.push_back(std::move(t));
   }
-  for (uint32_t i = kPoolSize; i-- > 0;) {
+  for (uint32_t i = pool_size; i-- > 0;) {
     pool_[i]->next_free = free_;
     free_ = pool_[i].get();
   }
-  itt_slots_.assign(kIttSlots, 0);
-  held_.reserve(kQueueDepth);
+  // Open addressing at most half full: a power of two of at least twice the pool.
+  size_t slots = 64;
+  itt_shift_ = 26;
+  while (slots < 2 * size_t{pool_size}) {
+    slots *= 2;
+    itt_shift_--;
+  }
+  itt_slots_.assign(slots, 0);
+  held_.reserve(depth);
 }
 
 Task* TaskSet::Alloc() {
@@ -36,6 +42,7 @@ Task* TaskSet::Alloc() {
   if (!t) return nullptr;
   free_ = t->next_free;
   t->next_free = nullptr;
+  retained_ -= t->data.capacity();
   t->Reset();
   t->state = TaskState::kCollecting;
   t->conn = nullptr;
@@ -45,6 +52,8 @@ Task* TaskSet::Alloc() {
   t->lun_raw = 0;
   t->immediate = t->counted = t->read = t->write = false;
   t->delivered = t->tmf_aborted = t->fail_early = t->data_error = false;
+  t->granted = t->budget_wait = false;
+  t->charged = 0;
   t->tmf_slot = -1;
   t->received = t->unsol_end = t->unsol_next = t->unsol_data_sn = 0;
   t->unsol_open = false;
@@ -59,14 +68,17 @@ void TaskSet::Free(Task* t) {
   if (t->itt != kReserved) Erase(t->itt);
   t->state = TaskState::kFree;
   t->lu.reset();
-  if (t->data.capacity() > kTrimBytes) t->data.Trim(kTrimBytes);
+  if (t->data.capacity() > kTrimBytes || retained_ + t->data.capacity() > retain_limit_) {
+    t->data.Trim(0);
+  }
+  retained_ += t->data.capacity();
   t->next_free = free_;
   free_ = t;
 }
 
 void TaskSet::Insert(Task* t) {
   size_t mask = itt_slots_.size() - 1;
-  size_t i = HashItt(t->itt) & mask;
+  size_t i = Hash(t->itt) & mask;
   while (itt_slots_[i] != 0) i = (i + 1) & mask;
   itt_slots_[i] = static_cast<uint16_t>(t->index + 1);
 }
@@ -74,7 +86,7 @@ void TaskSet::Insert(Task* t) {
 Task* TaskSet::Find(uint32_t itt) {
   if (itt_slots_.empty()) return nullptr;
   size_t mask = itt_slots_.size() - 1;
-  for (size_t i = HashItt(itt) & mask;; i = (i + 1) & mask) {
+  for (size_t i = Hash(itt) & mask;; i = (i + 1) & mask) {
     uint16_t v = itt_slots_[i];
     if (v == 0) return nullptr;
     Task* t = pool_[v - 1].get();
@@ -85,7 +97,7 @@ Task* TaskSet::Find(uint32_t itt) {
 void TaskSet::Erase(uint32_t itt) {
   if (itt_slots_.empty()) return;
   size_t mask = itt_slots_.size() - 1;
-  size_t i = HashItt(itt) & mask;
+  size_t i = Hash(itt) & mask;
   for (;; i = (i + 1) & mask) {
     uint16_t v = itt_slots_[i];
     if (v == 0) return;
@@ -98,7 +110,7 @@ void TaskSet::Erase(uint32_t itt) {
     j = (j + 1) & mask;
     uint16_t v = itt_slots_[j];
     if (v == 0) return;
-    size_t home = HashItt(pool_[v - 1]->itt) & mask;
+    size_t home = Hash(pool_[v - 1]->itt) & mask;
     // Move v back to i if its home is not cyclically within (i, j].
     bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
     if (!in_range) {

@@ -20,12 +20,17 @@
 
 namespace modtgt::iscsi {
 
+// The pool behind a CmdSN window of `depth` commands: a full window plus tasks whose
+// responses are still being written.
+inline constexpr uint32_t TaskPoolSize(uint32_t depth) { return 2 * depth + 32; }
+
 class TaskSet {
  public:
-  // Non-immediate commands a session may have outstanding (its CmdSN window), and the
-  // pool behind them: a full window plus tasks whose responses are still being written.
+  // Non-immediate commands a session may have outstanding (its CmdSN window) by default
+  // and at most (ResourceLimits::max_cmds_per_session).
   static constexpr uint32_t kQueueDepth = 128;
-  static constexpr uint32_t kPoolSize = 2 * kQueueDepth + 32;
+  static constexpr uint32_t kMaxQueueDepth = 256;
+  static constexpr uint32_t kPoolSize = TaskPoolSize(kQueueDepth);
   // The low 10 bits of a TTT name the task; this value names none (Text, NOP-In).
   static constexpr uint32_t kNoTaskIndex = 0x3ff;
 
@@ -33,8 +38,13 @@ class TaskSet {
   TaskSet(const TaskSet&) = delete;
   TaskSet& operator=(const TaskSet&) = delete;
 
-  // Allocates the pool (the first call only). A discovery session never calls it.
-  void Allocate();
+  // Allocates the pool for a window of `depth` (1..kMaxQueueDepth) commands, the first call
+  // only. A discovery session never calls it.
+  void Allocate(uint32_t depth = kQueueDepth);
+  // Idle pooled buffers are kept up to this many bytes in all (beyond it a returned task's
+  // buffer is freed); the default keeps every buffer up to kTrimBytes.
+  void set_retain_limit(uint64_t bytes) { retain_limit_ = bytes; }
+  uint64_t retained_bytes() const { return retained_; }
   bool allocated() const { return !pool_.empty(); }
   // True when the pool is allocated and every task is in use: a new SCSI Command waits.
   bool exhausted() const { return free_ == nullptr && !pool_.empty(); }
@@ -74,12 +84,18 @@ class TaskSet {
 
  private:
   void Erase(uint32_t itt);
+  size_t Hash(uint32_t itt) const { return (itt * 0x9E3779B1u) >> itt_shift_; }
 
   std::vector<std::unique_ptr<Task>> pool_;
   Task* free_ = nullptr;
   std::vector<uint16_t> itt_slots_;  // open addressing: task index + 1, 0 = empty
+  int itt_shift_ = 22;               // 32 - log2(itt_slots_.size())
+  uint64_t retain_limit_ = UINT64_MAX;
+  uint64_t retained_ = 0;            // capacity of the free tasks' buffers
   std::vector<Task*> held_;
   uint32_t ttt_gen_ = 1;
 };
+static_assert(TaskPoolSize(TaskSet::kMaxQueueDepth) <= TaskSet::kNoTaskIndex,
+              "a pool index fits the 10 bits of a TTT");
 
 }  // namespace modtgt::iscsi

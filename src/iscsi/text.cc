@@ -92,6 +92,14 @@ TextExchange::Reply TextExchange::Step(const Bhs& req, const std::vector<uint8_t
     }
     return NextPiece(max_len, host);
   }
+  if (in_.size() + data.size() > kMaxTextRequest) {
+    // A request continued past any sensible size: refuse it and forget what came so far.
+    in_.clear();
+    Reply r;
+    r.reject = true;
+    r.reason = RejectReason::kProtocolError;
+    return r;
+  }
   in_.insert(in_.end(), data.begin(), data.end());
   if (req.b[1] & kFlagC) {
     // The initiator continues its request: acknowledge with an empty response.

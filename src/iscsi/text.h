@@ -29,6 +29,10 @@ namespace modtgt::iscsi {
 
 class TextExchange {
  public:
+  // The most request text gathered over C-bit Text Requests (as kMaxLoginText for a
+  // login); a request beyond it is rejected.
+  static constexpr size_t kMaxTextRequest = 65536;
+
   class Host {
    public:
     virtual ~Host() = default;

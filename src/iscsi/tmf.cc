@@ -88,6 +88,8 @@ void TaskManagement::Execute(Connection* conn, const Bhs& req) {
     }
   }
   if (slot < 0) {
+    // Bounded: a record lives only while a task of the pool waits with it (one record per
+    // task, tmf_slot), or for this call.
     pending_.emplace_back();
     slot = static_cast<int>(pending_.size() - 1);
   }

@@ -54,6 +54,8 @@ class Transmitter {
   // Drops everything not yet written; every release goes to Handler::Sent.
   void Drop();
   bool empty() const { return count_ == 0; }
+  // Bytes staged (headers, copied data) since the queue was last empty.
+  size_t queued_bytes() const { return stage_.size(); }
 
  private:
   struct Item {

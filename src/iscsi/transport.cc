@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,13 +17,15 @@
 #include <condition_variable>
 #include <cstring>
 #include <future>
+#include <map>
 #include <mutex>
-#include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "common/log.h"
 #include "core/target.h"
 #include "iscsi/connection.h"
+#include "iscsi/describe.h"
 #include "iscsi/session.h"
 
 namespace modtgt::iscsi {
@@ -72,18 +75,6 @@ Status ParsePortal(const std::string& portal, sockaddr_storage* ss, socklen_t* l
   return Status::InvalidArgument("bad address in portal '" + portal + "'");
 }
 
-std::string FormatSockaddr(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
-  }
-  const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-  inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-  return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
-}
-
 }  // namespace
 
 struct IscsiTransport::Impl : public ConnectionHost {
@@ -92,12 +83,25 @@ struct IscsiTransport::Impl : public ConnectionHost {
     int fd = -1;
     std::string address;
     bool registered = false;
+    uint64_t retry_timer = 0;  // re-arms accepting after EMFILE (loop 0 only)
     void OnEvents(uint32_t events) override { impl->Accept(this); }
+  };
+
+  // A connection and what the limits count it as.
+  struct Record {
+    std::shared_ptr<Connection> conn;
+    std::string host;      // FormatHost(peer): the per-address key
+    bool pending = true;   // not logged in yet (and not already dropped for room)
+  };
+  struct AddressCount {
+    size_t total = 0;
+    std::vector<Connection*> pending;  // at most max_pending_logins_per_address
   };
 
   std::vector<env::EventLoop*> loops;
   core::TargetRegistry* registry;
-  TargetLimits limits_;
+  core::AccountRegistry* accounts_ = nullptr;
+  TransportSettings settings;
   SessionTable table;
   std::atomic<int64_t> in_core{0};
   std::atomic<bool> accepting{true};
@@ -106,25 +110,48 @@ struct IscsiTransport::Impl : public ConnectionHost {
 
   mutable std::mutex mu;
   std::condition_variable cv;
-  std::vector<std::unique_ptr<Listener>> listeners;     // GUARDED_BY(mu)
-  std::set<std::shared_ptr<Connection>> connections;   // GUARDED_BY(mu)
+  std::vector<std::unique_ptr<Listener>> listeners;              // GUARDED_BY(mu)
+  std::map<Connection*, Record> connections;                     // GUARDED_BY(mu)
+  std::unordered_map<std::string, AddressCount> by_address;      // GUARDED_BY(mu)
+  size_t pending_total = 0;                                      // GUARDED_BY(mu)
+  // Refusals are logged at most once a second (a flood must not flood the log).
+  uint64_t refusal_log_ms = 0;                                   // GUARDED_BY(mu)
+  size_t refusals_unlogged = 0;                                  // GUARDED_BY(mu)
 
   // ConnectionHost
   core::TargetRegistry* targets() override { return registry; }
-  const TargetLimits& limits() override { return limits_; }
+  core::AccountRegistry* accounts() override { return accounts_; }
+  const TargetLimits& limits() override { return settings.negotiation; }
+  const ResourceLimits& resources() override { return settings.resources; }
   SessionTable* sessions() override { return &table; }
   std::atomic<int64_t>& commands_in_core() override { return in_core; }
+
+  // REQUIRES: mu held. Takes conn out of the pending counts.
+  void ForgetPending(Record* r) {
+    if (!r->pending) return;
+    r->pending = false;
+    pending_total--;
+    auto it = by_address.find(r->host);
+    if (it != by_address.end()) std::erase(it->second.pending, r->conn.get());
+  }
+
+  void LoginCompleted(Connection* conn) override {
+    std::lock_guard<std::mutex> l(mu);
+    auto it = connections.find(conn);
+    if (it != connections.end()) ForgetPending(&it->second);
+  }
 
   void ConnectionFinished(Connection* conn) override {
     std::shared_ptr<Connection> sp;
     {
       std::lock_guard<std::mutex> l(mu);
-      for (auto it = connections.begin(); it != connections.end(); ++it) {
-        if (it->get() == conn) {
-          sp = *it;
-          connections.erase(it);
-          break;
-        }
+      auto it = connections.find(conn);
+      if (it != connections.end()) {
+        ForgetPending(&it->second);
+        auto a = by_address.find(it->second.host);
+        if (a != by_address.end() && --a->second.total == 0) by_address.erase(a);
+        sp = std::move(it->second.conn);
+        connections.erase(it);
       }
     }
     cv.notify_all();
@@ -132,6 +159,95 @@ struct IscsiTransport::Impl : public ConnectionHost {
     // Destroy two loop turns later: the current epoll batch may still name this handler.
     env::EventLoop* loop = conn->loop();
     loop->Post([loop, sp]() mutable { loop->Post([sp] {}); });
+  }
+
+  void LogDropped(const std::string& what) override {
+    std::lock_guard<std::mutex> l(mu);
+    LogRefusal(what);
+  }
+
+  // REQUIRES: mu held. Logs a refused or dropped connection, at most once a second.
+  void LogRefusal(const std::string& what) {
+    uint64_t now = env::EventLoop::NowMs();
+    if (now - refusal_log_ms < 1000) {
+      refusals_unlogged++;
+      return;
+    }
+    LOG_WARN("iscsi: %s%s", what.c_str(),
+             refusals_unlogged ? (" (and " + std::to_string(refusals_unlogged) +
+                                  " more connections refused or dropped since the last "
+                                  "such line)")
+                                     .c_str()
+                               : "");
+    refusal_log_ms = now;
+    refusals_unlogged = 0;
+  }
+
+  // REQUIRES: mu held. The pending connection of `a` that has been quiet longest: it is
+  // dropped to make room (a login in progress talks every round trip; an idle one does not).
+  static Connection* Quietest(const AddressCount& a) {
+    Connection* best = nullptr;
+    for (Connection* c : a.pending) {
+      if (best == nullptr || c->login_activity_ms() < best->login_activity_ms()) best = c;
+    }
+    return best;
+  }
+
+  // REQUIRES: mu held. Decides about a new connection from `host`: false to refuse it;
+  // otherwise fills *drop with a pending connection to close for room, if one must go.
+  bool Admit(const std::string& host, std::shared_ptr<Connection>* drop) {
+    const ResourceLimits& lim = settings.resources;
+    if (connections.size() >= lim.max_connections) {
+      LogRefusal("refusing a connection from " + host + ": " +
+                 std::to_string(connections.size()) + " connections open (max_connections)");
+      return false;
+    }
+    AddressCount& a = by_address[host];
+    if (a.total >= lim.max_connections_per_address) {
+      LogRefusal("refusing a connection from " + host + ": " + std::to_string(a.total) +
+                 " connections from that address (max_connections_per_address)");
+      return false;
+    }
+    const AddressCount* from = nullptr;
+    std::string from_host;
+    if (a.pending.size() >= lim.max_pending_logins_per_address) {
+      from = &a;
+      from_host = host;
+    } else if (pending_total >= lim.max_pending_logins) {
+      for (const auto& [h, c] : by_address) {
+        if (from == nullptr || c.pending.size() > from->pending.size()) {
+          from = &c;
+          from_host = h;
+        }
+      }
+    }
+    if (from != nullptr && !from->pending.empty()) {
+      Connection* victim = Quietest(*from);
+      Record& r = connections.at(victim);
+      *drop = r.conn;
+      ForgetPending(&r);
+      LogRefusal("dropping a connection from " + from_host +
+                 " that has not logged in, to make room (" +
+                 (from_host == host ? "max_pending_logins_per_address"
+                                    : "max_pending_logins") +
+                 ")");
+    }
+    return true;
+  }
+
+  void PauseAccepting(Listener* li) {
+    // Out of file descriptors: the listening socket stays readable, so stop watching it for
+    // a moment instead of spinning.
+    env::EventLoop* loop = loops[0];
+    Status s = loop->Modify(li->fd, 0, li);
+    (void)s;
+    li->retry_timer = loop->AddTimer(100, [this, li, loop] {
+      li->retry_timer = 0;
+      if (li->fd >= 0 && accepting.load()) {
+        Status st = loop->Modify(li->fd, EPOLLIN, li);
+        (void)st;
+      }
+    });
   }
 
   void Accept(Listener* li) {
@@ -142,7 +258,14 @@ struct IscsiTransport::Impl : public ConnectionHost {
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        if (errno == EMFILE || errno == ENFILE) {
+          {
+            std::lock_guard<std::mutex> l(mu);
+            LogRefusal("accept on " + li->address + ": " + strerror(errno) +
+                       " (raise the open files limit or lower max_connections)");
+          }
+          PauseAccepting(li);
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
           LOG_WARN("iscsi: accept on %s: %s", li->address.c_str(), strerror(errno));
         }
         return;
@@ -151,13 +274,30 @@ struct IscsiTransport::Impl : public ConnectionHost {
         ::close(fd);
         continue;
       }
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      env::EventLoop* loop = loops[next_loop.fetch_add(1) % loops.size()];
-      auto conn = std::make_shared<Connection>(this, loop, fd, kDefaultTpgt);
+      const std::string host = FormatHost(reinterpret_cast<const sockaddr*>(&peer));
+      std::shared_ptr<Connection> drop;
+      std::shared_ptr<Connection> conn;
+      env::EventLoop* loop = nullptr;
       {
         std::lock_guard<std::mutex> l(mu);
-        connections.insert(conn);
+        if (!Admit(host, &drop)) {
+          auto a = by_address.find(host);
+          if (a != by_address.end() && a->second.total == 0) by_address.erase(a);
+          ::close(fd);
+          continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        loop = loops[next_loop.fetch_add(1) % loops.size()];
+        conn = std::make_shared<Connection>(this, loop, fd, kDefaultTpgt);
+        AddressCount& a = by_address[host];
+        a.total++;
+        a.pending.push_back(conn.get());
+        pending_total++;
+        connections.emplace(conn.get(), Record{conn, host, true});
+      }
+      if (drop) {
+        drop->loop()->Post([drop] { drop->Close("dropped for room: never logged in"); });
       }
       LOG_DEBUG("iscsi: accepted %s on loop %d", conn->Describe().c_str(), loop->index());
       loop->Post([conn] { conn->Start(); });
@@ -198,11 +338,25 @@ struct IscsiTransport::Impl : public ConnectionHost {
       int fd = li->fd;
       bool reg = li->registered;
       env::EventLoop* loop = loops[0];
-      bool ok = RunOn(loop, [loop, fd, reg] { if (reg) loop->Remove(fd); }, 2000);
+      bool ok = RunOn(
+          loop,
+          [loop, fd, reg, li] {
+            if (reg) loop->Remove(fd);
+            if (li->retry_timer) loop->CancelTimer(li->retry_timer);
+            li->retry_timer = 0;
+          },
+          2000);
       if (!ok) LOG_WARN("iscsi: loop 0 did not answer; closing listener anyway");
       ::close(fd);
       li->fd = -1;
     }
+  }
+
+  std::vector<std::shared_ptr<Connection>> AllConnections() {
+    std::lock_guard<std::mutex> l(mu);
+    std::vector<std::shared_ptr<Connection>> out;
+    for (const auto& [p, r] : connections) out.push_back(r.conn);
+    return out;
   }
 
   void CloseAll(const std::vector<std::shared_ptr<Connection>>& conns, const char* why) {
@@ -213,12 +367,21 @@ struct IscsiTransport::Impl : public ConnectionHost {
 };
 
 IscsiTransport::IscsiTransport(std::vector<env::EventLoop*> loops, core::TargetRegistry* targets,
-                               TargetLimits limits)
+                               core::AccountRegistry* accounts, TransportSettings settings)
     : impl_(std::make_unique<Impl>()) {
   impl_->loops = std::move(loops);
   assert(!impl_->loops.empty());
   impl_->registry = targets;
-  impl_->limits_ = limits;
+  impl_->accounts_ = accounts;
+  impl_->settings = settings;
+  impl_->table.set_max_sessions(settings.resources.max_sessions);
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      rl.rlim_cur < settings.resources.max_connections + 64) {
+    LOG_WARN("iscsi: max_connections is %u but the open files limit is %llu: connections "
+             "beyond it are refused by the system (raise it: ulimit -n, LimitNOFILE=)",
+             settings.resources.max_connections, static_cast<unsigned long long>(rl.rlim_cur));
+  }
 }
 
 IscsiTransport::~IscsiTransport() {
@@ -251,7 +414,7 @@ Result<std::string> IscsiTransport::AddPortal(const std::string& portal) {
   auto li = std::make_unique<Impl::Listener>();
   li->impl = impl_.get();
   li->fd = fd;
-  li->address = FormatSockaddr(bound);
+  li->address = FormatSockaddr(reinterpret_cast<const sockaddr*>(&bound));
   Impl::Listener* raw = li.get();
   std::string addr = li->address;
   {
@@ -318,12 +481,7 @@ void IscsiTransport::Shutdown() {
   impl_->StopListening();
   if (impl_->OnAnyLoop()) {
     // Called from a loop thread: cannot wait for loops; close everything and return.
-    std::vector<std::shared_ptr<Connection>> conns;
-    {
-      std::lock_guard<std::mutex> l(impl_->mu);
-      conns.assign(impl_->connections.begin(), impl_->connections.end());
-    }
-    impl_->CloseAll(conns, "shutdown");
+    impl_->CloseAll(impl_->AllConnections(), "shutdown");
     return;
   }
   // Let commands already in the core finish (bounded), so responses reach initiators.
@@ -331,19 +489,23 @@ void IscsiTransport::Shutdown() {
   while (impl_->in_core.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  std::vector<std::shared_ptr<Connection>> conns;
-  {
-    std::lock_guard<std::mutex> l(impl_->mu);
-    conns.assign(impl_->connections.begin(), impl_->connections.end());
-  }
-  impl_->CloseAll(conns, "shutdown");
-  conns.clear();
+  impl_->CloseAll(impl_->AllConnections(), "shutdown");
   std::unique_lock<std::mutex> l(impl_->mu);
   if (!impl_->cv.wait_for(l, std::chrono::seconds(10),
                           [this] { return impl_->connections.empty(); })) {
     LOG_WARN("iscsi: %zu connection(s) still open after shutdown",
              impl_->connections.size());
   }
+}
+
+size_t IscsiTransport::ConnectionCountForTest() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->connections.size();
+}
+
+size_t IscsiTransport::PendingLoginCountForTest() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->pending_total;
 }
 
 bool IscsiTransport::WaitForConnectionsForTest(size_t count, int timeout_ms) {

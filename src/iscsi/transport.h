@@ -4,6 +4,11 @@
 // spreads them across the event loops (round robin), runs login and full feature phase, and
 // submits SCSI commands to the core (scsi::Submit) on the connection's loop.
 //
+// Connection limits (ResourceLimits, options.h) are applied at accept: beyond
+// max_connections or max_connections_per_address a new connection is closed at once;
+// beyond max_pending_logins(_per_address) the oldest connection still in login (of that
+// address, or of the address with the most) is dropped to make room.
+//
 // Threading: thread-safe public methods (called from the daemon's main/admin thread);
 // each connection and its session state live on one loop.
 #pragma once
@@ -16,6 +21,7 @@
 #include "common/status.h"
 #include "core/transport.h"
 #include "env/event_loop.h"
+#include "iscsi/options.h"
 #include "iscsi/params.h"
 
 namespace modtgt::iscsi {
@@ -26,8 +32,10 @@ using SessionInfo = core::SessionInfo;
 
 class IscsiTransport final : public core::Transport {
  public:
+  // accounts (CHAP; may be null: no authentication) and targets outlive the transport.
   IscsiTransport(std::vector<env::EventLoop*> loops, core::TargetRegistry* targets,
-                 TargetLimits limits = TargetLimits());
+                 core::AccountRegistry* accounts = nullptr,
+                 TransportSettings settings = TransportSettings());
   ~IscsiTransport() override;
 
   std::string name() const override { return "iscsi"; }
@@ -52,6 +60,9 @@ class IscsiTransport final : public core::Transport {
   // closed, its commands are back from the core and its session has ended). Returns false
   // if that takes longer than `timeout_ms`. REQUIRES: not on one of the transport's loops.
   bool WaitForConnectionsForTest(size_t count, int timeout_ms);
+  // Connections open now, and those of them still in login.
+  size_t ConnectionCountForTest() const;
+  size_t PendingLoginCountForTest() const;
 
  private:
   struct Impl;

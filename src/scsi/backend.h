@@ -23,6 +23,15 @@ struct BackendReconfig {
   std::optional<std::string> cfgstring;  // new "subtype/config" (e.g. a new optical medium)
 };
 
+// A backend's atomic write limits in bytes (module.h modtgt_atomic_limits): an atomic
+// write (IoRequest::flags MODTGT_IO_ATOMIC) starts at a multiple of align_bytes and moves
+// a multiple of granularity_bytes, at most max_bytes. max_bytes 0: no atomic writes.
+struct AtomicLimits {
+  uint32_t max_bytes = 0;
+  uint32_t align_bytes = 0;        // 0 = the logical block
+  uint32_t granularity_bytes = 0;  // 0 = the logical block
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -36,6 +45,12 @@ class Backend {
   virtual bool has_caw() const = 0;
   virtual bool has_handle_cmd() const = 0;
   virtual bool thin() const = 0;
+  // The backend reports its real allocation (IoOp::kLbaStatus). Without it the SCSI layer
+  // reports every LBA mapped.
+  virtual bool has_lba_status() const { return false; }
+  // What the backend guarantees for atomic writes (WRITE ATOMIC (16)); none by default.
+  // Any thread.
+  virtual AtomicLimits atomic_limits() const { return {}; }
   // Performs cmd->io. REQUIRES: the range was checked against size_bytes().
   virtual void Submit(Command* cmd) = 0;
   // Write cache state changed by MODE SELECT or the admin (WCE). Any thread; reaches the

@@ -9,6 +9,7 @@
 // reused; Reset() keeps the data buffer's capacity so the hot path does not allocate.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <atomic>
@@ -65,6 +66,9 @@ struct Nexus {
   std::string target_port;       // "<target name>,t,0x<tpgt>"
   uint16_t relative_port_id = 1; // relative target port identifier (TPGT)
   std::shared_ptr<TargetView> target;
+  // The initiator's address (the session's leading connection; AF_UNSPEC if unknown): what
+  // a target's ACL is checked against when EXTENDED COPY reaches another target's LU.
+  sockaddr_storage initiator_address{};
 };
 
 // Implemented by a transport connection. CommandDone() is called on loop() exactly once per
@@ -77,18 +81,30 @@ class CommandOwner {
 };
 
 // Backing-store operations (see include/modtgt/module.h for their semantics).
-enum class IoOp : uint8_t { kRead, kWrite, kFlush, kUnmap, kWriteSame, kCaw, kHandleCmd };
+enum class IoOp : uint8_t {
+  kRead, kWrite, kFlush, kUnmap, kWriteSame, kCaw, kHandleCmd,
+  kLbaStatus,  // get_lba_status: the provisioning state at offset, into IoRequest::extent
+};
+
+// The answer of a kLbaStatus I/O (the layout of module.h's modtgt_lba_status): the state
+// at IoRequest::offset and how many bytes from there share it.
+struct LbaExtent {
+  uint64_t length = 0;
+  uint32_t state = 0;  // MODTGT_LBA_MAPPED / MODTGT_LBA_DEALLOCATED
+  uint32_t reserved = 0;
+};
 
 // One I/O issued to a Backend on behalf of a command. The SCSI layer fills it, calls
 // Backend::Submit, and gets `done` called on the owning loop with `status` set.
 struct IoRequest {
   IoOp op = IoOp::kRead;
-  uint32_t flags = 0;        // MODTGT_IO_FUA
+  uint32_t flags = 0;        // MODTGT_IO_FUA, MODTGT_IO_ATOMIC
   uint64_t offset = 0;       // bytes
   uint64_t length = 0;       // bytes (unmap/write_same/caw range)
   iovec iov[2] = {};         // data (points into Command::data)
   int iovcnt = 0;
   int status = 0;            // modtgt_status of the completion
+  LbaExtent extent;          // kLbaStatus: filled by the backend
   void (*done)(Command* cmd) = nullptr;  // continuation, runs on the owning loop
 };
 
@@ -126,6 +142,16 @@ struct SbcState {
   StepFn step = nullptr;
   // The range lock (COMPARE AND WRITE and ORWRITE emulation): runs once the range is held.
   ResumeFn resume = nullptr;
+  // GET LBA STATUS: the requested STARTING LOGICAL BLOCK ADDRESS, the LBA the next
+  // backend query starts at (a physical block boundary), the descriptors written into
+  // the Data-In buffer and the most it may hold, the backend queries made, and whether
+  // one is in flight (its answer is in IoRequest::extent).
+  uint64_t status_start = 0;
+  uint64_t status_next = 0;
+  uint32_t status_descriptors = 0;
+  uint32_t status_max_descriptors = 0;
+  uint32_t status_queries = 0;
+  bool status_query_pending = false;
 };
 
 struct Command : env::Completion {

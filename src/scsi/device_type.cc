@@ -24,6 +24,15 @@ OpInfo Op(OpKey key, OpHandler handler, uint32_t flags, const char* name,
   return op;
 }
 
+OpInfo OnlyIf(OpSupported supported, OpInfo op) {
+  op.supported = supported;
+  return op;
+}
+
+bool OpSupportedBy(const OpInfo& op, const LogicalUnit& lu) {
+  return op.supported == nullptr || op.supported(lu);
+}
+
 DeviceType::DeviceType(std::string name, uint8_t peripheral_type, std::vector<OpInfo> ops)
     : name_(std::move(name)), peripheral_type_(peripheral_type) {
   // A later entry for the same opcode (+ service action) replaces an earlier one, so a
@@ -60,7 +69,18 @@ const OpInfo* DeviceType::Find(uint8_t opcode, uint16_t service_action) const {
   return nullptr;
 }
 
+const OpInfo* DeviceType::FindFor(const LogicalUnit& lu, uint8_t opcode,
+                                  uint16_t service_action) const {
+  const OpInfo* op = Find(opcode, service_action);
+  return op != nullptr && OpSupportedBy(*op, lu) ? op : nullptr;
+}
+
 bool DeviceType::HasOpcode(uint8_t opcode) const { return first_index_[opcode] >= 0; }
+
+bool DeviceType::HasServiceActions(uint8_t opcode) const {
+  const int idx = first_index_[opcode];
+  return idx >= 0 && ops_[static_cast<size_t>(idx)].has_service_action;
+}
 
 uint16_t ServiceActionOf(const uint8_t* cdb, uint8_t cdb_len) {
   if (cdb_len < 2) return 0;

@@ -12,8 +12,15 @@
 namespace modtgt::scsi {
 
 struct Command;
+class LogicalUnit;
 
 using OpHandler = void (*)(Command* cmd);
+// Whether one LU offers a command its device type lists: WRITE ATOMIC (16) only where the
+// store guarantees atomic writes, SANITIZE BLOCK ERASE only where it can unmap. An entry
+// an LU does not offer answers as if it were not in the table, and REPORT SUPPORTED
+// OPERATION CODES leaves it out. Thread-safe (reads immutable LU config and backend
+// capabilities).
+using OpSupported = bool (*)(const LogicalUnit& lu);
 
 // Flags on an opcode entry.
 enum OpFlag : uint32_t {
@@ -34,7 +41,11 @@ struct OpInfo {
   uint8_t cdb_length = 0;
   std::array<uint8_t, 16> usage = {};
   const char* name = "";
+  OpSupported supported = nullptr;  // nullptr: every LU of the device type
 };
+
+// True if lu offers op (OpInfo::supported).
+bool OpSupportedBy(const OpInfo& op, const LogicalUnit& lu);
 
 class DeviceType {
  public:
@@ -43,8 +54,12 @@ class DeviceType {
   uint8_t peripheral_type() const { return peripheral_type_; }
   // The entry for opcode (and service action, for opcodes that have them), or nullptr.
   const OpInfo* Find(uint8_t opcode, uint16_t service_action) const;
+  // The same, nullptr also when lu does not offer the entry (OpInfo::supported).
+  const OpInfo* FindFor(const LogicalUnit& lu, uint8_t opcode, uint16_t service_action) const;
   // True if any entry uses opcode (with some service action).
   bool HasOpcode(uint8_t opcode) const;
+  // True if opcode's entries are per service action (SERVICE ACTION IN, SANITIZE, ...).
+  bool HasServiceActions(uint8_t opcode) const;
   const std::vector<OpInfo>& ops() const { return ops_; }
 
  private:
@@ -72,6 +87,9 @@ struct OpKey {
 // CODES usage bitmap (SPC-4 6.35.3), whose length is the CDB length.
 OpInfo Op(OpKey key, OpHandler handler, uint32_t flags, const char* name,
           std::initializer_list<uint8_t> usage);
+// An entry only the LUs for which supported(lu) holds offer:
+//   OnlyIf(&HasAtomicWrites, Op(kWriteAtomic16, &WriteAtomic, ...))
+OpInfo OnlyIf(OpSupported supported, OpInfo op);
 
 // Where the service action lives for opcodes that have one (0 if none).
 uint16_t ServiceActionOf(const uint8_t* cdb, uint8_t cdb_len);

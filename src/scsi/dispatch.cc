@@ -9,6 +9,7 @@
 #include "scsi/backend.h"
 #include "scsi/logical_unit.h"
 #include "scsi/mmc.h"
+#include "scsi/sbc.h"
 #include "scsi/sense.h"
 #include "scsi/spc.h"
 #include "scsi/spec.h"
@@ -99,10 +100,11 @@ void Execute(Command* cmd) {
   LogicalUnit* lu = cmd->lu.get();
   const DeviceType* type = lu->type();
   uint16_t sa = ServiceActionOf(cmd->cdb, cmd->cdb_len);
-  const OpInfo* op = type->Find(cmd->cdb[0], sa);
+  const OpInfo* op = type->FindFor(*lu, cmd->cdb[0], sa);
   if (op == nullptr) {
-    if (type->HasOpcode(cmd->cdb[0])) {
-      // The opcode exists with other service actions (SPC-4 4.2.5.2).
+    if (type->HasServiceActions(cmd->cdb[0])) {
+      // The opcode exists with other service actions (SPC-4 4.2.5.2), or this LU does not
+      // offer this one (OpInfo::supported).
       uint16_t byte = cmd->cdb[0] == kVariableLengthCdb ? 8 : 1;
       SetInvalidField(cmd, true, byte, cmd->cdb[0] == kVariableLengthCdb ? -1 : 4);
     } else {
@@ -224,7 +226,7 @@ namespace {
 void SubmitEnabled(Command* cmd) {
   LogicalUnit* lu = cmd->lu.get();
   const uint8_t opcode = cmd->cdb[0];
-  const OpInfo* op = lu->type()->Find(opcode, ServiceActionOf(cmd->cdb, cmd->cdb_len));
+  const OpInfo* op = lu->type()->FindFor(*lu, opcode, ServiceActionOf(cmd->cdb, cmd->cdb_len));
 
   // SAM-5 5.14 / SPC-4 5.14: a pending unit attention is reported (and cleared) by any
   // command except INQUIRY, REPORT LUNS and REQUEST SENSE (REQUEST SENSE reports it as
@@ -240,6 +242,10 @@ void SubmitEnabled(Command* cmd) {
 
   if (op != nullptr) {
     if (!CheckCdb(cmd, *op)) {
+      Complete(cmd);
+      return;
+    }
+    if (SanitizeRefuses(cmd, *op)) {
       Complete(cmd);
       return;
     }

@@ -57,6 +57,10 @@ void LogicalUnit::CarryStateFrom(LogicalUnit& old) {
   }
   d_sense.store(old.d_sense.load());
   swp.store(old.swp.load());
+  // A failed sanitize leaves the medium in failure mode whatever the configuration (a
+  // running sanitize operation stays with the old LU and its backend until it ends).
+  sanitize_failed.store(old.sanitize_failed.load());
+  sanitize_failed_ause.store(old.sanitize_failed_ause.load());
   if (old.admin_offline()) SetOffline(true, old.offline_reason());
 }
 

@@ -25,6 +25,8 @@
 
 namespace modtgt::scsi {
 
+class CopyTargetResolver;
+
 // Implemented by core::Target: the LUN map as SCSI sees it.
 class TargetView {
  public:
@@ -32,6 +34,9 @@ class TargetView {
   virtual std::shared_ptr<LogicalUnit> FindLun(uint64_t lun) const = 0;
   // Sorted ascending.
   virtual std::vector<uint64_t> ListLuns() const = 0;
+  // Where EXTENDED COPY looks up copy targets beyond this target (scsi/xcopy.h); nullptr:
+  // only this target's own LUs. The resolver outlives every command.
+  virtual const CopyTargetResolver* copy_target_resolver() const { return nullptr; }
 };
 
 // Fixed at creation by the admin (tgtadm --params / targetcli options).
@@ -74,6 +79,17 @@ struct PersistentReservations {
   bool aptpl = false;
 };
 
+// An EXTENDED COPY (LID1) of one I_T nexus, by LIST IDENTIFIER (SPC-4 6.4.3): in progress
+// (its list identifier is taken), or ended and held for RECEIVE COPY RESULTS.
+struct CopyListState {
+  bool hold = false;       // LIST ID USAGE 00b: RECEIVE COPY RESULTS may ask for it
+  bool active = true;      // still copying
+  bool failed = false;     // ended with an error (or aborted)
+  uint16_t segments_processed = 0;
+  uint64_t bytes_copied = 0;
+  uint64_t sequence = 0;   // age, to drop the oldest held status first
+};
+
 // Per I_T nexus state of this LU.
 struct NexusLuState {
   std::deque<Asc> unit_attentions;  // oldest first; reported one per command
@@ -85,6 +101,8 @@ struct NexusLuState {
   // registration (SPC-4 5.13: registrations are keyed by I_T nexus ports).
   std::string initiator_port;
   std::string target_port;
+  // EXTENDED COPY lists of this nexus with this LU as their copy manager (xcopy.cc).
+  std::map<uint8_t, CopyListState> copy_lists;
 };
 
 class LogicalUnit {
@@ -115,8 +133,8 @@ class LogicalUnit {
 
   // Takes over the state an LU keeps across a rebuild on a new device with the same
   // identity (an admin parameter change): persistent reservations (SPC-4 5.13: they
-  // survive configuration changes), the mode page settings D_SENSE and SWP, and an
-  // offline state the administrator set. Every
+  // survive configuration changes), the mode page settings D_SENSE and SWP, the sanitize
+  // failure mode (SBC-4 4.11.5), and an offline state the administrator set. Every
   // such field is copied here, so a rebuild cannot forget one. Thread-safe (takes both
   // LU mutexes). REQUIRES: this LU is not yet serving commands.
   void CarryStateFrom(LogicalUnit& old);
@@ -178,6 +196,18 @@ class LogicalUnit {
   std::atomic<bool> medium_present{true};  // removable medium loaded
   std::atomic<int> prevent_count{0};       // nexuses with PREVENT in force
   std::atomic<bool> stopped{false};        // START STOP UNIT START=0 (power condition)
+
+  // SANITIZE (SBC-4 4.11; sbc_sanitize.cc). While `sanitizing`, commands other than
+  // INQUIRY, REPORT LUNS, REQUEST SENSE and REPORT SUPPORTED OPERATION CODES answer NOT
+  // READY / SANITIZE IN PROGRESS with `sanitize_progress` (1/65536ths). After a failed
+  // sanitize operation, `sanitize_failed`: medium access answers MEDIUM ERROR / SANITIZE
+  // COMMAND FAILED until a SANITIZE succeeds or, if the failed one had AUSE set
+  // (`sanitize_failed_ause`), EXIT FAILURE MODE ends it. Set by the operation (any loop),
+  // read lock-free by dispatch.
+  std::atomic<bool> sanitizing{false};
+  std::atomic<uint16_t> sanitize_progress{0};
+  std::atomic<bool> sanitize_failed{false};
+  std::atomic<bool> sanitize_failed_ause{false};
 
   // Per-device-type state (e.g. MMC's tray, disc and pending media events), created by the
   // device type's code on first use and freed with the LU. GUARDED_BY(type_state_mutex()).

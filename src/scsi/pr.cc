@@ -198,6 +198,7 @@ bool ReservationConflict(LogicalUnit* lu, const Nexus& nexus, const OpInfo& op,
     case kSynchronizeCache16:
     case kWriteBuffer:
     case kLogSelect:
+    case kThirdPartyCopyOut:  // EXTENDED COPY: Conflict (SPC-4 5.13.1 table)
       return true;
     default:
       return false;

@@ -22,6 +22,7 @@
 #include "scsi/sense.h"
 #include "scsi/spc.h"
 #include "scsi/spec.h"
+#include "scsi/xcopy.h"
 
 namespace modtgt::scsi {
 namespace sbc_internal {
@@ -119,6 +120,45 @@ void Write(Command* cmd) {
   lu->backend()->Submit(cmd);
 }
 
+// ---- WRITE ATOMIC (16): SBC-4 5.48 ----
+// All or nothing: the write goes to the backend as one I/O flagged MODTGT_IO_ATOMIC,
+// whose module promised (MODTGT_CAP_ATOMIC_WRITE + its declared limits) that after it
+// completes or fails, every block of the range holds all old or all new data. Offered
+// only where AtomicLimitsOf(lu) has a maximum (the table's OnlyIf).
+void WriteAtomic(Command* cmd) {
+  LogicalUnit* lu = cmd->lu.get();
+  const uint8_t* cdb = cmd->cdb;
+  const uint64_t lba = GetBe64(cdb + offsetof(WriteAtomic16Cdb, logical_block_address));
+  const uint32_t blocks = GetBe16(cdb + offsetof(WriteAtomic16Cdb, transfer_length));
+  const uint32_t bs = lu->block_size();
+  if (!CheckNoProtect(cmd)) return Complete(cmd);
+  // No ATOMIC BOUNDARY: MAXIMUM ATOMIC BOUNDARY SIZE is 0 in VPD 0xB0.
+  if (GetBe16(cdb + offsetof(WriteAtomic16Cdb, atomic_boundary)) != 0) {
+    return FailField(cmd, true, offsetof(WriteAtomic16Cdb, atomic_boundary));
+  }
+  cmd->data_out_needed = blocks * bs;
+  // The range first: a transfer that runs off the medium is LBA OUT OF RANGE whatever its
+  // length (libiscsi WriteAtomic16.BeyondEol writes twice the granularity there).
+  if (!CheckRange(cmd, lba, blocks)) return Complete(cmd);
+  if (blocks == 0) return Complete(cmd);  // SBC-4 5.48: not an error
+  const AtomicBlockLimits limits = AtomicLimitsOf(*lu);
+  if (blocks > limits.max_blocks || blocks % limits.granularity != 0) {
+    return FailField(cmd, true, offsetof(WriteAtomic16Cdb, transfer_length));
+  }
+  if (lba % limits.alignment != 0) {
+    return FailField(cmd, true, offsetof(WriteAtomic16Cdb, logical_block_address));
+  }
+  // A part of an atomic write is not atomic: less Data-Out than the CDB says is refused
+  // without writing anything (FCP-4 9.4.2 option b).
+  const uint64_t bytes = uint64_t{blocks} * bs;
+  if (DataOutAvailable(cmd, bytes) < bytes) {
+    return Fail(cmd, SenseKey::kIllegalRequest, asc::kInvalidFieldInInformationUnit);
+  }
+  const uint32_t flags = MODTGT_IO_ATOMIC | ((cdb[1] & kCdbFua) ? MODTGT_IO_FUA : 0);
+  SetupIo(cmd, IoOp::kWrite, lba * bs, bytes, cmd->data.data(), bytes, flags, &IoFinish);
+  lu->backend()->Submit(cmd);
+}
+
 // ---- PRE-FETCH (10/16): SBC-4 5.9-5.10 ----
 // Nothing is cached, so there is nothing to load: GOOD after the range check (CONDITION
 // MET would claim the cache holds the range; libiscsi expects GOOD).
@@ -150,6 +190,8 @@ void SynchronizeCache(Command* cmd) {
 // ---- The table ----
 
 namespace {
+
+bool HasAtomicWrites(const LogicalUnit& lu) { return AtomicLimitsOf(lu).max_blocks != 0; }
 
 std::vector<OpInfo> SbcOps() {
   constexpr uint32_t kR = kOpNeedsMedium;
@@ -196,6 +238,24 @@ std::vector<OpInfo> SbcOps() {
          {kSynchronizeCache16, 0x02, F, F, F, F, F, F, F, F, F, F, F, F, G, C}),
       Op(kWriteSame16, &WriteSame, kW, "WRITE SAME(16)",
          {kWriteSame16, 0x19, F, F, F, F, F, F, F, F, F, F, F, F, G, C}),
+      // SPC-4 third-party copy: the copy manager copies between block devices.
+      Op({kThirdPartyCopyOut, kSaExtendedCopyLid1}, &ExtendedCopy, 0, "EXTENDED COPY(LID1)",
+         {kThirdPartyCopyOut, kSaExtendedCopyLid1, 0, 0, 0, 0, 0, 0, 0, 0, F, F, F, F, 0, C}),
+      Op({kThirdPartyCopyIn, kSaCopyStatusLid1}, &ReceiveCopyResults, 0,
+         "RECEIVE COPY RESULTS/COPY STATUS(LID1)",
+         {kThirdPartyCopyIn, kSaCopyStatusLid1, F, 0, 0, 0, 0, 0, 0, 0, F, F, F, F, 0, C}),
+      Op({kThirdPartyCopyIn, kSaOperatingParameters}, &ReceiveCopyResults, 0,
+         "RECEIVE COPY RESULTS/OPERATING PARAMETERS",
+         {kThirdPartyCopyIn, kSaOperatingParameters, 0, 0, 0, 0, 0, 0, 0, 0, F, F, F, F, 0, C}),
+      Op({kSanitize, kSaSanitizeOverwrite}, &Sanitize, kW, "SANITIZE/OVERWRITE",
+         {kSanitize, 0xa0, 0, 0, 0, 0, 0, F, F, C}),
+      OnlyIf(&CanBlockErase, Op({kSanitize, kSaSanitizeBlockErase}, &Sanitize, kW,
+                                "SANITIZE/BLOCK ERASE", {kSanitize, 0xa0, 0, 0, 0, 0, 0, F, F, C})),
+      Op({kSanitize, kSaSanitizeExitFailureMode}, &Sanitize, kW, "SANITIZE/EXIT FAILURE MODE",
+         {kSanitize, 0xa0, 0, 0, 0, 0, 0, F, F, C}),
+      OnlyIf(&HasAtomicWrites,
+             Op(kWriteAtomic16, &WriteAtomic, kW, "WRITE ATOMIC(16)",
+                {kWriteAtomic16, 0x18, F, F, F, F, F, F, F, F, 0, 0, F, F, G, C})),
       Op({kServiceActionIn16, kSaReadCapacity16}, &ReadCapacity16, kR, "READ CAPACITY(16)",
          {kServiceActionIn16, 0x1f, F, F, F, F, F, F, F, F, F, F, F, F, 0x01, C}),
       Op({kServiceActionIn16, kSaGetLbaStatus}, &GetLbaStatus, kR, "GET LBA STATUS",

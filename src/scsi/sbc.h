@@ -20,6 +20,8 @@
 namespace modtgt::scsi {
 
 class LogicalUnit;
+struct Command;
+struct OpInfo;
 
 // The Block Limits (VPD 0xB0) numbers that these handlers enforce --
 // kMaxCompareAndWriteBlocks, kMaxUnmapBlockDescriptors, kMaxUnmapLbaCount,
@@ -42,6 +44,17 @@ bool SbcLbpEnabled(const LogicalUnit& lu);
 // LBPRZ (READ CAPACITY (16), VPD 0xB2): unmapped blocks read back as zeros. True when
 // SbcLbpEnabled() and Backend::thin() (MODTGT_CAP_THIN guarantees zeros after unmap).
 bool SbcLbprz(const LogicalUnit& lu);
+
+// SANITIZE (SBC-4 4.11, sbc_sanitize.cc): true, with cmd's status and sense set, when the
+// LU's sanitize state refuses the command whose table entry is op: NOT READY / SANITIZE IN
+// PROGRESS (with the progress indication) while a sanitize operation runs, except for
+// INQUIRY, REPORT LUNS, REQUEST SENSE and REPORT SUPPORTED OPERATION CODES; MEDIUM ERROR /
+// SANITIZE COMMAND FAILED for medium access while in sanitize failure mode (a SANITIZE
+// itself goes through). Lock-free; on the command's owning loop.
+bool SanitizeRefuses(Command* cmd, const OpInfo& op);
+// BLOCK ERASE is offered where unmapping gives zeros: thin provisioning with LBPRZ
+// (the Block Device Characteristics VPD page's WABEREQ says so).
+bool SbcCanBlockErase(const LogicalUnit& lu);
 
 // The CAW/ORWRITE range-lock table's entry count (for tests: 0 when nothing is held or
 // waiting anywhere).

@@ -10,6 +10,7 @@
 //   sbc_compare.cc      VERIFY, WRITE AND VERIFY, COMPARE AND WRITE, ORWRITE
 //   sbc_provisioning.cc WRITE SAME, UNMAP, GET LBA STATUS, and the step driver
 //   sbc_range_lock.cc   the LBA range lock of the COMPARE AND WRITE / ORWRITE emulation
+//   sbc_sanitize.cc     SANITIZE and the sanitize operation that outlives its command
 //
 // Threading: everything runs on the command's owning loop, except the range lock's table,
 // which has its own mutex.
@@ -179,6 +180,7 @@ size_t RangeLockEntries();
 // sbc.cc
 void Read(Command* cmd);
 void Write(Command* cmd);
+void WriteAtomic(Command* cmd);
 void PreFetch(Command* cmd);
 void SynchronizeCache(Command* cmd);
 // sbc_capacity.cc
@@ -190,6 +192,9 @@ void Verify(Command* cmd);
 void WriteAndVerify(Command* cmd);
 void CompareAndWrite(Command* cmd);
 void OrWrite(Command* cmd);
+// sbc_sanitize.cc
+void Sanitize(Command* cmd);
+bool CanBlockErase(const LogicalUnit& lu);
 // sbc_provisioning.cc
 void WriteSame(Command* cmd);
 void Unmap(Command* cmd);

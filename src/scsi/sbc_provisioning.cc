@@ -265,32 +265,166 @@ void Unmap(Command* cmd) {
 }
 
 // ---- SERVICE ACTION IN (16): GET LBA STATUS, SBC-4 5.7 ----
-// The backend interface cannot report mappings, so one descriptor says the range from
-// the requested LBA to the end (at most 2^32 - 1 blocks) is mapped. The first descriptor
-// starts at the requested LBA, as SBC-4 5.7.2 requires.
+//
+// With logical block provisioning enabled and a backend that reports its allocation
+// (Backend::has_lba_status), the descriptors come from the store: one backend query per
+// run of equal state, starting at the physical block that holds the STARTING LOGICAL
+// BLOCK ADDRESS. A physical block is reported mapped if any of it is mapped, so a
+// deallocated range always covers whole physical blocks (what READ CAPACITY (16)'s
+// LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT says unmapping works in); only the end of
+// the medium may cut one short. Otherwise one descriptor says everything from the
+// starting LBA is mapped. The first descriptor starts at the STARTING LOGICAL BLOCK
+// ADDRESS (SBC-4 5.7.2).
+
+namespace {
+
+// LBA status descriptors per command and backend queries per command: bounds on the work
+// one GET LBA STATUS can ask for (SBC-4 5.7.2 lets the device server return fewer
+// descriptors than fit; the initiator asks again from where the list ended).
+constexpr uint32_t kMaxLbaStatusDescriptors = 64;
+constexpr uint32_t kMaxLbaStatusQueries = 256;
+constexpr uint64_t kMaxDescriptorBlocks = 0xffffffffu;
+constexpr uint8_t kProvisioningMapped = 0x0;
+constexpr uint8_t kProvisioningDeallocated = 0x1;
+
+uint8_t* StatusDescriptor(Command* cmd, uint32_t i) {
+  return cmd->data.data() + sizeof(LbaStatusHeader) + size_t{i} * sizeof(LbaStatusDescriptor);
+}
+
+// Appends [lba, lba + blocks) with provisioning status `state`, merging it into the last
+// descriptor when that one has the same state and ends at lba. False when the list is
+// full (nothing appended).
+bool AppendLbaStatus(Command* cmd, uint64_t lba, uint64_t blocks, uint8_t state) {
+  SbcState& st = cmd->sbc;
+  while (blocks > 0) {
+    if (st.status_descriptors > 0) {
+      uint8_t* last = StatusDescriptor(cmd, st.status_descriptors - 1);
+      const uint64_t last_lba = GetBe64(last + offsetof(LbaStatusDescriptor, lba_status_logical_block_address));
+      const uint64_t last_n = GetBe32(last + offsetof(LbaStatusDescriptor, number_of_logical_blocks));
+      if ((last[offsetof(LbaStatusDescriptor, provisioning_status)] & 0x0f) == state &&
+          last_lba + last_n == lba && last_n < kMaxDescriptorBlocks) {
+        const uint64_t add = std::min(blocks, kMaxDescriptorBlocks - last_n);
+        PutBe32(last + offsetof(LbaStatusDescriptor, number_of_logical_blocks),
+                static_cast<uint32_t>(last_n + add));
+        lba += add;
+        blocks -= add;
+        continue;
+      }
+    }
+    if (st.status_descriptors == st.status_max_descriptors) return false;
+    uint8_t* d = StatusDescriptor(cmd, st.status_descriptors++);
+    std::memset(d, 0, sizeof(LbaStatusDescriptor));
+    const uint64_t n = std::min(blocks, kMaxDescriptorBlocks);
+    PutBe64(d + offsetof(LbaStatusDescriptor, lba_status_logical_block_address), lba);
+    PutBe32(d + offsetof(LbaStatusDescriptor, number_of_logical_blocks), static_cast<uint32_t>(n));
+    d[offsetof(LbaStatusDescriptor, provisioning_status)] = state;
+    lba += n;
+    blocks -= n;
+  }
+  return true;
+}
+
+// Completes GET LBA STATUS with the descriptors built so far.
+void FinishLbaStatus(Command* cmd, uint32_t alloc) {
+  const uint32_t len = sizeof(LbaStatusHeader) + cmd->sbc.status_descriptors * sizeof(LbaStatusDescriptor);
+  PutBe32(cmd->data.data() + offsetof(LbaStatusHeader, parameter_data_length), len - 4);
+  std::memset(cmd->data.data() + 4, 0, 4);
+  cmd->data.Resize(len);
+  cmd->data_in_length = std::min(alloc, len);
+  Complete(cmd);
+}
+
+uint32_t LbaStatusAllocLength(const Command* cmd) {
+  return GetBe32(cmd->cdb + offsetof(ServiceActionIn16Cdb, allocation_length));
+}
+
+// The step function: takes the answer of the query in flight (if any), then asks about the
+// next range, or finishes.
+bool LbaStatusNextQuery(Command* cmd) {
+  LogicalUnit* lu = cmd->lu.get();
+  SbcState& st = cmd->sbc;
+  const uint64_t nb = lu->num_blocks();
+  const uint32_t bs = lu->block_size();
+  const uint64_t per_physical = uint64_t{1} << PhysicalBlockExponent(*lu);
+  if (st.status_query_pending) {
+    st.status_query_pending = false;
+    const uint64_t cur = st.status_next;
+    const uint64_t asked = (nb - cur) * bs;
+    const LbaExtent& e = cmd->io.extent;
+    uint64_t end;
+    uint8_t state;
+    if (e.length == 0 || e.length > asked ||
+        (e.state != MODTGT_LBA_MAPPED && e.state != MODTGT_LBA_DEALLOCATED)) {
+      // A backend answer that makes no sense: count one physical block mapped (mapped
+      // or unknown, SBC-4 5.7.2) and go on.
+      end = cur + per_physical;
+      state = kProvisioningMapped;
+    } else if (e.state == MODTGT_LBA_MAPPED) {
+      // Partly mapped physical block at the end: mapped.
+      const uint64_t last = cur + (e.length + bs - 1) / bs;
+      end = (last + per_physical - 1) / per_physical * per_physical;
+      state = kProvisioningMapped;
+    } else {
+      // Only the whole blocks, and whole physical blocks (or up to the end of the medium),
+      // of a hole are deallocated; the rest of its last physical block holds data.
+      const uint64_t hole_end = cur + e.length / bs;
+      end = hole_end >= nb ? nb : hole_end / per_physical * per_physical;
+      state = kProvisioningDeallocated;
+      if (end <= cur) {
+        end = cur + per_physical;
+        state = kProvisioningMapped;
+      }
+    }
+    end = std::min(end, nb);
+    const uint64_t from = std::max(cur, st.status_start);
+    if (!AppendLbaStatus(cmd, from, end - from, state)) {
+      FinishLbaStatus(cmd, LbaStatusAllocLength(cmd));
+      return false;
+    }
+    st.status_next = end;
+  }
+  if (st.status_next >= nb || st.status_queries >= kMaxLbaStatusQueries) {
+    FinishLbaStatus(cmd, LbaStatusAllocLength(cmd));
+    return false;
+  }
+  ++st.status_queries;
+  st.status_query_pending = true;
+  SetupIo(cmd, IoOp::kLbaStatus, st.status_next * bs, (nb - st.status_next) * bs, nullptr, 0, 0,
+          nullptr);
+  return true;
+}
+
+}  // namespace
+
 void GetLbaStatus(Command* cmd) {
   LogicalUnit* lu = cmd->lu.get();
   const uint64_t lba = GetBe64(cmd->cdb + offsetof(ServiceActionIn16Cdb, logical_block_address));
-  const uint32_t alloc = GetBe32(cmd->cdb + offsetof(ServiceActionIn16Cdb, allocation_length));
+  const uint32_t alloc = LbaStatusAllocLength(cmd);
   const uint64_t nb = lu->num_blocks();
   if (lba >= nb) {
     Fail(cmd, SenseKey::kIllegalRequest, asc::kLbaOutOfRange);
     return;
   }
-  struct {
-    LbaStatusHeader header;
-    LbaStatusDescriptor descriptor;
-  } d{};
-  static_assert(sizeof(d) == 24);
-  PutBe32(d.header.parameter_data_length, sizeof(d) - 4);
-  PutBe64(d.descriptor.lba_status_logical_block_address, lba);
-  PutBe32(d.descriptor.number_of_logical_blocks,
-          static_cast<uint32_t>(std::min<uint64_t>(nb - lba, 0xffffffffu)));
-  d.descriptor.provisioning_status = 0x00;  // mapped (or unknown)
-  cmd->data.Resize(sizeof(d));
-  std::memcpy(cmd->data.data(), &d, sizeof(d));
-  cmd->data_in_length = std::min<uint32_t>(alloc, sizeof(d));
-  Complete(cmd);
+  SbcState& st = cmd->sbc;
+  st.status_start = lba;
+  st.status_descriptors = 0;
+  st.status_queries = 0;
+  st.status_query_pending = false;
+  const uint32_t fit = alloc > sizeof(LbaStatusHeader)
+                           ? (alloc - sizeof(LbaStatusHeader)) / sizeof(LbaStatusDescriptor)
+                           : 0;
+  st.status_max_descriptors = std::clamp<uint32_t>(fit, 1, kMaxLbaStatusDescriptors);
+  cmd->data.ResizeZeroed(sizeof(LbaStatusHeader) +
+                         size_t{st.status_max_descriptors} * sizeof(LbaStatusDescriptor));
+  if (!SbcLbpEnabled(*lu) || !lu->backend()->has_lba_status()) {
+    // Fully provisioned, or a store that cannot tell: every LBA is mapped.
+    AppendLbaStatus(cmd, lba, nb - lba, kProvisioningMapped);
+    FinishLbaStatus(cmd, alloc);
+    return;
+  }
+  const uint64_t per_physical = uint64_t{1} << PhysicalBlockExponent(*lu);
+  st.status_next = lba / per_physical * per_physical;
+  StepStart(cmd, &LbaStatusNextQuery);
 }
 
 }  // namespace modtgt::scsi::sbc_internal

@@ -83,6 +83,13 @@ size_t BuildSense(uint8_t* buf, size_t buflen, bool descriptor_format, SenseKey 
   return Build(buf, buflen, descriptor_format, key, code, has_info, info, nullptr);
 }
 
+size_t BuildSenseProgress(uint8_t* buf, size_t buflen, bool descriptor_format, SenseKey key,
+                          Asc code, uint16_t progress) {
+  uint8_t sks[3] = {0x80, 0, 0};  // SKSV, PROGRESS INDICATION
+  PutBe16(sks + 1, progress);
+  return Build(buf, buflen, descriptor_format, key, code, false, 0, sks);
+}
+
 size_t BuildSenseFieldPointer(uint8_t* buf, size_t buflen, bool descriptor_format, SenseKey key,
                               Asc code, bool in_cdb, uint16_t byte, int bit) {
   uint8_t sks[3];

@@ -27,6 +27,11 @@ void SetCheckConditionInfo(Command* cmd, SenseKey key, Asc code, uint64_t info);
 // (SPC-4 4.5.2.4.2): byte offset in the CDB (c_d = 1) or parameter list (c_d = 0).
 void SetInvalidField(Command* cmd, bool in_cdb, uint16_t byte, int bit = -1);
 
+// Like BuildSense, with a sense-key-specific PROGRESS INDICATION (SPC-4 4.5.2.4.4) instead
+// of INFORMATION: REQUEST SENSE while a format or sanitize operation runs.
+size_t BuildSenseProgress(uint8_t* buf, size_t buflen, bool descriptor_format, SenseKey key,
+                          Asc code, uint16_t progress);
+
 // Like BuildSense, with a sense-key-specific field pointer instead of INFORMATION.
 size_t BuildSenseFieldPointer(uint8_t* buf, size_t buflen, bool descriptor_format, SenseKey key,
                               Asc code, bool in_cdb, uint16_t byte, int bit = -1);

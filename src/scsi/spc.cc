@@ -20,6 +20,7 @@
 #include "scsi/sbc.h"
 #include "scsi/sense.h"
 #include "scsi/spec.h"
+#include "scsi/xcopy.h"
 
 namespace modtgt::scsi {
 namespace {
@@ -64,7 +65,8 @@ void StandardInquiry(Command* cmd, StandardInquiryData* d) {
   d->version = kInquiryVersionSpc4;
   d->response_format = kInquiryHisup | kInquiryResponseDataFormat2;
   d->additional_length = sizeof(StandardInquiryData) - 5;
-  d->flags5 = 0x00;  // TPGS 0, 3PC 0, PROTECT 0
+  // 3PC: the copy manager (EXTENDED COPY) of block devices; TPGS 0, PROTECT 0.
+  d->flags5 = (lu && IsSbc(*lu)) ? kInquiry3pc : 0x00;
   d->flags6 = 0x00;
   d->flags7 = kInquiryCmdque;
   PutAscii(d->t10_vendor_identification, cfg.vendor, sizeof(d->t10_vendor_identification));
@@ -98,18 +100,8 @@ std::vector<uint8_t> NameString(const std::string& s) {
 void VpdDeviceId(Command* cmd, std::vector<uint8_t>& v) {
   const LogicalUnit& lu = *cmd->lu;
   const LuConfig& cfg = lu.config();
-  // NAA IEEE Registered Extended (NAA 6): 4-bit NAA, 24-bit OUI, 36-bit vendor id, 64-bit
-  // extension. Derived from the target name and LUN unless configured.
-  uint64_t hi = cfg.naa;
-  if (hi == 0) {
-    hi = (Fnv1a(lu.target_name()) & 0x0000000fffffffffull) | (0x001405ull << 36);
-  }
-  hi = (hi & 0x0fffffffffffffffull) | (0x6ull << 60);
-  uint64_t lo = Fnv1a(std::to_string(lu.lun()), Fnv1a(lu.target_name() + cfg.serial));
-  uint8_t naa[16];
-  PutBe64(naa, hi);
-  PutBe64(naa + 8, lo);
-  AddDesignator(v, 0x01 /* binary */, 0x03 /* LU, NAA */, naa, sizeof(naa));
+  const std::array<uint8_t, 16> naa = LuNaaDesignator(lu);
+  AddDesignator(v, 0x01 /* binary */, 0x03 /* LU, NAA */, naa.data(), naa.size());
 
   // T10 vendor ID based (type 1): "MODTGT  " + device id (or serial).
   std::string t10 = "MODTGT  ";
@@ -157,6 +149,13 @@ void VpdBlockLimits(const LogicalUnit& lu, std::vector<uint8_t>& v) {
     PutBe32(d.maximum_unmap_block_descriptor_count, kMaxUnmapBlockDescriptors);
   }
   PutBe64(d.maximum_write_same_length, kMaxWriteSameBlocks);
+  // SBC-4 6.6.4: atomic writes, only where the store guarantees them (no atomic boundary).
+  const AtomicBlockLimits atomic = AtomicLimitsOf(lu);
+  if (atomic.max_blocks != 0) {
+    PutBe32(d.maximum_atomic_transfer_length, atomic.max_blocks);
+    PutBe32(d.atomic_alignment, atomic.alignment);
+    PutBe32(d.atomic_transfer_length_granularity, atomic.granularity);
+  }
   AppendPageBody(v, d);
 }
 
@@ -181,6 +180,7 @@ void Inquiry(Command* cmd) {
   switch (page) {
     case kVpdSupportedPages: {
       v.insert(v.end(), {kVpdSupportedPages, kVpdUnitSerialNumber, kVpdDeviceIdentification});
+      if (sbc) v.push_back(kVpdThirdPartyCopy);
       if (sbc) {
         v.insert(v.end(), {kVpdBlockLimits, kVpdBlockDeviceCharacteristics,
                            kVpdLogicalBlockProvisioning});
@@ -196,6 +196,10 @@ void Inquiry(Command* cmd) {
     case kVpdDeviceIdentification:  // SPC-4 7.8.6
       VpdDeviceId(cmd, v);
       break;
+    case kVpdThirdPartyCopy:  // SPC-4 7.8.17
+      if (!sbc) return FailField(cmd, true, 2);
+      AppendThirdPartyCopyVpd(lu, v);
+      break;
     case kVpdBlockLimits:  // SBC-3 6.5.3
       if (!sbc) return FailField(cmd, true, 2);
       VpdBlockLimits(lu, v);
@@ -204,6 +208,8 @@ void Inquiry(Command* cmd) {
       if (!sbc) return FailField(cmd, true, 2);
       BlockDeviceCharacteristicsVpd d{};
       PutBe16(d.medium_rotation_rate, kMediumRotationRateNonRotating);
+      // WABEREQ with SANITIZE BLOCK ERASE offered; WACEREQ 0: no CRYPTO ERASE.
+      if (SbcCanBlockErase(lu)) d.flags7 = kWabereqReadsSucceed;
       AppendPageBody(v, d);
       break;
     }
@@ -248,6 +254,10 @@ void RequestSense(Command* cmd) {
     n = BuildSense(buf, sizeof(buf), desc, SenseKey::kIllegalRequest, asc::kLunNotSupported);
   } else if (cmd->nexus && lu->TakeUnitAttention(*cmd->nexus, &ua)) {
     n = BuildSense(buf, sizeof(buf), desc, SenseKey::kUnitAttention, ua);
+  } else if (lu->sanitizing.load()) {
+    // SBC-4 4.11.3: the sanitize operation's progress.
+    n = BuildSenseProgress(buf, sizeof(buf), desc, SenseKey::kNotReady,
+                           asc::kLunNotReadySanitizeInProgress, lu->sanitize_progress.load());
   } else if (MediumRemovable(*lu) && !lu->medium_present.load()) {
     n = BuildSense(buf, sizeof(buf), desc, SenseKey::kNotReady, NoMediumAsc(*lu));
   } else {
@@ -315,12 +325,14 @@ void ReportSupportedOpcodes(Command* cmd) {
   const uint8_t req_op = cdb[3];
   const uint16_t req_sa = GetBe16(cdb + 4);
   const uint32_t alloc = GetBe32(cdb + 6);
-  const DeviceType& type = *cmd->lu->type();
+  const LogicalUnit& lu = *cmd->lu;
+  const DeviceType& type = *lu.type();
   std::vector<uint8_t> v;
   switch (options) {
     case 0: {  // all commands
       v.assign(4, 0);
       for (const OpInfo& op : type.ops()) {
+        if (!OpSupportedBy(op, lu)) continue;  // an entry this LU does not offer
         uint8_t d[8] = {};
         d[0] = op.opcode;
         PutBe16(d + 2, op.has_service_action ? op.service_action : 0);
@@ -335,7 +347,7 @@ void ReportSupportedOpcodes(Command* cmd) {
     case 1:
     case 2:
     case 3: {
-      const OpInfo* first = type.Find(req_op, req_sa);
+      const OpInfo* first = type.FindFor(lu, req_op, req_sa);
       bool has_sa = false;
       for (const OpInfo& op : type.ops()) {
         if (op.opcode == req_op && op.has_service_action) has_sa = true;
@@ -344,7 +356,7 @@ void ReportSupportedOpcodes(Command* cmd) {
       if (options == 2 && type.HasOpcode(req_op) && !has_sa) return FailField(cmd, true, 2);
       const OpInfo* op = nullptr;
       if (options == 1) {
-        op = type.HasOpcode(req_op) ? type.Find(req_op, 0) : nullptr;
+        op = type.HasOpcode(req_op) ? type.FindFor(lu, req_op, 0) : nullptr;
       } else if (options == 2) {
         op = first && first->has_service_action ? first : nullptr;
       } else {
@@ -465,6 +477,52 @@ uint8_t PhysicalBlockExponent(const LogicalUnit& lu) {
   uint8_t e = 0;
   while ((bs << e) < kPhysicalBlockBytes) ++e;
   return (bs << e) == kPhysicalBlockBytes ? e : 0;
+}
+
+std::array<uint8_t, 16> LuNaaDesignator(const LogicalUnit& lu) {
+  const LuConfig& cfg = lu.config();
+  // NAA IEEE Registered Extended (NAA 6): 4-bit NAA, 24-bit OUI, 36-bit vendor id, 64-bit
+  // extension. Derived from the target name and LUN unless configured.
+  uint64_t hi = cfg.naa;
+  if (hi == 0) {
+    hi = (Fnv1a(lu.target_name()) & 0x0000000fffffffffull) | (0x001405ull << 36);
+  }
+  hi = (hi & 0x0fffffffffffffffull) | (0x6ull << 60);
+  const uint64_t lo = Fnv1a(std::to_string(lu.lun()), Fnv1a(lu.target_name() + cfg.serial));
+  std::array<uint8_t, 16> naa{};
+  PutBe64(naa.data(), hi);
+  PutBe64(naa.data() + 8, lo);
+  return naa;
+}
+
+AtomicBlockLimits AtomicLimitsOf(const LogicalUnit& lu) {
+  AtomicBlockLimits out;
+  const Backend* b = lu.backend();
+  if (b == nullptr || !IsSbc(lu)) return out;
+  const AtomicLimits l = b->atomic_limits();
+  const uint32_t bs = lu.block_size();
+  if (l.max_bytes == 0 || bs == 0) return out;
+  // A byte alignment or granularity in whole blocks: at most one block if it divides the
+  // block, else a whole number of blocks.
+  auto blocks = [bs](uint32_t bytes, uint32_t* n) {
+    if (bytes <= bs) {
+      if (bytes != 0 && bs % bytes != 0) return false;
+      *n = 1;
+      return true;
+    }
+    if (bytes % bs != 0) return false;
+    *n = bytes / bs;
+    return true;
+  };
+  uint32_t align = 1, gran = 1;
+  if (!blocks(l.align_bytes, &align) || !blocks(l.granularity_bytes, &gran)) return out;
+  uint32_t max = std::min(l.max_bytes / bs, MaxTransferBlocks(lu));
+  max -= max % gran;
+  if (max == 0) return out;
+  out.max_blocks = max;
+  out.alignment = align;
+  out.granularity = gran;
+  return out;
 }
 
 std::vector<OpInfo> SpcOps() {

@@ -7,6 +7,8 @@
 // shared LU state.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <vector>
 
 #include "scsi/command.h"
@@ -39,6 +41,22 @@ uint32_t MaxTransferBlocks(const LogicalUnit& lu);
 // physical blocks (0 when the logical block is 4 KiB or larger).
 inline constexpr uint32_t kPhysicalBlockBytes = 4096;
 uint8_t PhysicalBlockExponent(const LogicalUnit& lu);
+// WRITE ATOMIC (16) limits in logical blocks (Block Limits VPD MAXIMUM ATOMIC TRANSFER
+// LENGTH, ATOMIC ALIGNMENT, ATOMIC TRANSFER LENGTH GRANULARITY), advertised and enforced
+// alike: the backend's AtomicLimits in blocks, clamped to MaxTransferBlocks(lu).
+// max_blocks 0: the LU has no atomic writes (and does not offer WRITE ATOMIC (16)), also
+// when the backend's limits cannot be expressed in whole blocks.
+struct AtomicBlockLimits {
+  uint32_t max_blocks = 0;
+  uint32_t alignment = 1;
+  uint32_t granularity = 1;
+};
+AtomicBlockLimits AtomicLimitsOf(const LogicalUnit& lu);
+
+// The LU's NAA IEEE Registered Extended designator (NAA 6, 16 bytes) that VPD page 0x83
+// reports with association "logical unit": from LuConfig::naa, or derived from the target
+// name and LUN. What EXTENDED COPY identifies copy targets by.
+std::array<uint8_t, 16> LuNaaDesignator(const LogicalUnit& lu);
 
 // MODE SENSE (6/10) / MODE SELECT (6/10) (SPC-4 6.9-6.12), implemented in spc_mode.cc.
 // One handler each for both CDB sizes.

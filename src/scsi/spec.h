@@ -54,8 +54,8 @@ inline constexpr uint8_t kModeSense10 = 0x5a;            // SPC-4 6.12
 inline constexpr uint8_t kPersistentReserveIn = 0x5e;    // SPC-4 6.13
 inline constexpr uint8_t kPersistentReserveOut = 0x5f;   // SPC-4 6.14
 inline constexpr uint8_t kVariableLengthCdb = 0x7f;      // SPC-4 4.2.4 (service action at 8-9)
-inline constexpr uint8_t kThirdPartyCopyOut = 0x83;      // SPC-4
-inline constexpr uint8_t kThirdPartyCopyIn = 0x84;       // SPC-4
+inline constexpr uint8_t kThirdPartyCopyOut = 0x83;      // SPC-4 6.4 (EXTENDED COPY (LID1) ...)
+inline constexpr uint8_t kThirdPartyCopyIn = 0x84;       // SPC-4 6.18 (RECEIVE COPY RESULTS ...)
 inline constexpr uint8_t kReportLuns = 0xa0;             // SPC-4 6.33
 inline constexpr uint8_t kMaintenanceIn = 0xa3;          // SPC-4 (REPORT SUPPORTED OPERATION CODES...)
 inline constexpr uint8_t kMaintenanceOut = 0xa4;         // SPC-4
@@ -76,7 +76,7 @@ inline constexpr uint8_t kSynchronizeCache10 = 0x35;     // SBC-4 5.24
 inline constexpr uint8_t kReadDefectData10 = 0x37;       // SBC-4
 inline constexpr uint8_t kWriteSame10 = 0x41;            // SBC-4 5.45
 inline constexpr uint8_t kUnmap = 0x42;                  // SBC-4 5.32
-inline constexpr uint8_t kSanitize = 0x48;               // SBC-4
+inline constexpr uint8_t kSanitize = 0x48;               // SBC-4 5.30
 inline constexpr uint8_t kRead16 = 0x88;                 // SBC-4 5.18
 inline constexpr uint8_t kCompareAndWrite = 0x89;        // SBC-4 5.3
 inline constexpr uint8_t kWrite16 = 0x8a;                // SBC-4 5.41
@@ -86,6 +86,7 @@ inline constexpr uint8_t kVerify16 = 0x8f;               // SBC-4 5.35
 inline constexpr uint8_t kPreFetch16 = 0x90;             // SBC-4 5.10
 inline constexpr uint8_t kSynchronizeCache16 = 0x91;     // SBC-4 5.25
 inline constexpr uint8_t kWriteSame16 = 0x93;            // SBC-4 5.46
+inline constexpr uint8_t kWriteAtomic16 = 0x9c;          // SBC-4 5.48
 inline constexpr uint8_t kServiceActionIn16 = 0x9e;      // SBC-4 (READ CAPACITY (16), GET LBA STATUS)
 inline constexpr uint8_t kServiceActionOut16 = 0x9f;     // SBC-4
 inline constexpr uint8_t kRead12 = 0xa8;                 // SBC-4 5.17 (MMC-6 6.16)
@@ -112,6 +113,18 @@ inline constexpr uint16_t kSaReadCapacity16 = 0x10;  // SBC-4 5.21
 inline constexpr uint16_t kSaGetLbaStatus = 0x12;    // SBC-4 5.7
 // MAINTENANCE IN.
 inline constexpr uint16_t kSaReportSupportedOperationCodes = 0x0c;  // SPC-4 6.35
+// THIRD-PARTY COPY OUT (SPC-4 6.4: the LID1 EXTENDED COPY).
+inline constexpr uint16_t kSaExtendedCopyLid1 = 0x00;
+// THIRD-PARTY COPY IN (SPC-4 6.18 RECEIVE COPY RESULTS, LID1 forms).
+inline constexpr uint16_t kSaCopyStatusLid1 = 0x00;
+inline constexpr uint16_t kSaReceiveDataLid1 = 0x01;
+inline constexpr uint16_t kSaOperatingParameters = 0x03;
+inline constexpr uint16_t kSaFailedSegmentDetailsLid1 = 0x04;
+// SANITIZE (SBC-4 5.30).
+inline constexpr uint16_t kSaSanitizeOverwrite = 0x01;
+inline constexpr uint16_t kSaSanitizeBlockErase = 0x02;
+inline constexpr uint16_t kSaSanitizeCryptoErase = 0x03;
+inline constexpr uint16_t kSaSanitizeExitFailureMode = 0x1f;
 // PERSISTENT RESERVE IN (SPC-4 6.13.1).
 inline constexpr uint16_t kSaReadKeys = 0x00;
 inline constexpr uint16_t kSaReadReservation = 0x01;
@@ -149,6 +162,7 @@ inline constexpr uint8_t kPeripheralNoLun = 0x7f;
 inline constexpr uint8_t kVpdSupportedPages = 0x00;             // SPC-4 7.8.16
 inline constexpr uint8_t kVpdUnitSerialNumber = 0x80;           // SPC-4 7.8.17
 inline constexpr uint8_t kVpdDeviceIdentification = 0x83;       // SPC-4 7.8.6
+inline constexpr uint8_t kVpdThirdPartyCopy = 0x8f;             // SPC-4 7.8.17
 inline constexpr uint8_t kVpdBlockLimits = 0xb0;                // SBC-4 6.6.4
 inline constexpr uint8_t kVpdBlockDeviceCharacteristics = 0xb1; // SBC-4 6.6.2
 inline constexpr uint8_t kVpdLogicalBlockProvisioning = 0xb2;   // SBC-4 6.6.6
@@ -180,6 +194,7 @@ enum class SenseKey : uint8_t {
   kUnitAttention = 0x6,
   kDataProtect = 0x7,
   kBlankCheck = 0x8,
+  kCopyAborted = 0xa,
   kAbortedCommand = 0xb,
   kMiscompare = 0xe,
 };
@@ -195,8 +210,13 @@ struct Asc {
 // ASC/ASCQ assignments (SPC-4 annex D.2), named after the standard's text.
 namespace asc {
 inline constexpr Asc kNone{0x0000};
+inline constexpr Asc kOperationInProgress{0x0016};
 inline constexpr Asc kLunNotReadyManualIntervention{0x0403};
 inline constexpr Asc kLunNotReadyFormatInProgress{0x0404};
+inline constexpr Asc kLunNotReadySanitizeInProgress{0x041b};
+inline constexpr Asc kThirdPartyDeviceFailure{0x0d01};
+inline constexpr Asc kCopyTargetDeviceNotReachable{0x0d02};
+inline constexpr Asc kIncorrectCopyTargetDeviceType{0x0d03};
 inline constexpr Asc kWriteError{0x0c00};
 // INVALID FIELD IN INFORMATION UNIT: a Data-Out shorter than the CDB asks for and not a
 // whole number of blocks (FCP-4 9.4.2 option b).
@@ -210,6 +230,10 @@ inline constexpr Asc kInvalidFieldInCdb{0x2400};
 inline constexpr Asc kLunNotSupported{0x2500};
 inline constexpr Asc kInvalidFieldInParameterList{0x2600};
 inline constexpr Asc kInvalidReleaseOfPersistentReservation{0x2604};
+inline constexpr Asc kTooManyTargetDescriptors{0x2606};
+inline constexpr Asc kUnsupportedTargetDescriptorTypeCode{0x2607};
+inline constexpr Asc kTooManySegmentDescriptors{0x2608};
+inline constexpr Asc kUnsupportedSegmentDescriptorTypeCode{0x2609};
 inline constexpr Asc kWriteProtected{0x2700};
 inline constexpr Asc kNotReadyToReadyChange{0x2800};
 inline constexpr Asc kPowerOnResetOccurred{0x2900};
@@ -225,6 +249,7 @@ inline constexpr Asc kRegistrationsPreempted{0x2a05};
 inline constexpr Asc kCapacityDataHasChanged{0x2a09};
 inline constexpr Asc kCommandsClearedByAnotherInitiator{0x2f00};
 inline constexpr Asc kSavingParametersNotSupported{0x3900};
+inline constexpr Asc kSanitizeCommandFailed{0x3103};
 inline constexpr Asc kMediumNotPresent{0x3a00};
 inline constexpr Asc kMediumNotPresentTrayClosed{0x3a01};
 inline constexpr Asc kMediumNotPresentTrayOpen{0x3a02};
@@ -233,6 +258,7 @@ inline constexpr Asc kReportedLunsDataHasChanged{0x3f0e};
 inline constexpr Asc kInternalTargetFailure{0x4400};
 inline constexpr Asc kInvalidMessageError{0x4900};
 inline constexpr Asc kMediumRemovalPrevented{0x5302};
+inline constexpr Asc kInsufficientResources{0x5503};
 inline constexpr Asc kInsufficientRegistrationResources{0x5504};
 }  // namespace asc
 
@@ -315,6 +341,51 @@ struct ServiceActionIn16Cdb {
   uint8_t control;
 };
 static_assert(sizeof(ServiceActionIn16Cdb) == 16);
+
+// WRITE ATOMIC (16) (SBC-4 5.48).
+struct WriteAtomic16Cdb {
+  uint8_t operation_code;
+  uint8_t flags;  // WRPROTECT (7-5), DPO (4), FUA (3)
+  uint8_t logical_block_address[8];
+  uint8_t atomic_boundary[2];
+  uint8_t transfer_length[2];
+  uint8_t group_number;
+  uint8_t control;
+};
+static_assert(sizeof(WriteAtomic16Cdb) == 16);
+
+// SANITIZE (SBC-4 5.30).
+struct SanitizeCdb {
+  uint8_t operation_code;
+  uint8_t flags;  // IMMED (7), AUSE (5), SERVICE ACTION (4-0)
+  uint8_t reserved[5];
+  uint8_t parameter_list_length[2];
+  uint8_t control;
+};
+static_assert(sizeof(SanitizeCdb) == 10);
+inline constexpr uint8_t kSanitizeImmed = 0x80;
+inline constexpr uint8_t kSanitizeAuse = 0x20;
+
+// EXTENDED COPY (LID1) (SPC-4 6.4.1) and RECEIVE COPY RESULTS (SPC-4 6.18), LID1 forms.
+struct ExtendedCopyCdb {
+  uint8_t operation_code;
+  uint8_t service_action;  // 00h: EXTENDED COPY (LID1)
+  uint8_t reserved[8];
+  uint8_t parameter_list_length[4];
+  uint8_t reserved14;
+  uint8_t control;
+};
+static_assert(sizeof(ExtendedCopyCdb) == 16);
+struct ReceiveCopyResultsCdb {
+  uint8_t operation_code;
+  uint8_t service_action;
+  uint8_t list_identifier;
+  uint8_t reserved[7];
+  uint8_t allocation_length[4];
+  uint8_t reserved14;
+  uint8_t control;
+};
+static_assert(sizeof(ReceiveCopyResultsCdb) == 16);
 
 // READ CAPACITY (10) (SBC-4 5.20).
 struct ReadCapacity10Cdb {
@@ -424,6 +495,7 @@ inline constexpr uint8_t kInquiryRmb = 0x80;
 inline constexpr uint8_t kInquiryHisup = 0x10;
 inline constexpr uint8_t kInquiryResponseDataFormat2 = 0x02;
 inline constexpr uint8_t kInquiryCmdque = 0x02;
+inline constexpr uint8_t kInquiry3pc = 0x08;  // byte 5: third-party copy (EXTENDED COPY)
 inline constexpr uint8_t kInquiryVersionSpc4 = 0x06;
 // VERSION DESCRIPTOR values (SPC-4 6.6.2, table "Version descriptor values").
 inline constexpr uint16_t kVersionDescriptorSam5 = 0x00a0;
@@ -481,10 +553,116 @@ inline constexpr uint8_t kProvisioningTypeThin = 0x02;
 struct BlockDeviceCharacteristicsVpd {
   VpdPageHeader header;
   uint8_t medium_rotation_rate[2];  // 0001h: non-rotating medium
-  uint8_t reserved[58];
+  uint8_t product_type;
+  uint8_t flags7;  // WABEREQ (7-6), WACEREQ (5-4), NOMINAL FORM FACTOR (3-0)
+  uint8_t flags8;  // ZONED (5-4), FUAB (1), VBULS (0)
+  uint8_t reserved[55];
 };
 static_assert(sizeof(BlockDeviceCharacteristicsVpd) == 64);
 inline constexpr uint16_t kMediumRotationRateNonRotating = 0x0001;
+// WABEREQ 01b: a read of a block sanitized by BLOCK ERASE and not written since completes
+// with GOOD status (and, with LBPRZ, zeros) (SBC-4 6.6.2).
+inline constexpr uint8_t kWabereqReadsSucceed = 0x40;
+
+// SANITIZE OVERWRITE parameter list (SBC-4 5.30.3): a header, then the pattern.
+struct SanitizeOverwriteParameterList {
+  uint8_t flags;  // INVERT (7), TEST (6-5), OVERWRITE COUNT (4-0)
+  uint8_t reserved;
+  uint8_t initialization_pattern_length[2];
+};
+static_assert(sizeof(SanitizeOverwriteParameterList) == 4);
+inline constexpr uint8_t kOverwriteInvert = 0x80;
+inline constexpr uint8_t kOverwriteTestMask = 0x60;
+inline constexpr uint8_t kOverwriteCountMask = 0x1f;
+
+// EXTENDED COPY (LID1) parameter list (SPC-4 6.4.3): the header, then target (CSCD)
+// descriptors, segment descriptors and inline data.
+struct ExtendedCopyParameterListHeader {
+  uint8_t list_identifier;
+  uint8_t flags;  // STR (5), LIST ID USAGE (4-3), PRIORITY (2-0)
+  uint8_t target_descriptor_list_length[2];
+  uint8_t reserved[4];
+  uint8_t segment_descriptor_list_length[4];
+  uint8_t inline_data_length[4];
+};
+static_assert(sizeof(ExtendedCopyParameterListHeader) == 16);
+// LIST ID USAGE (SPC-4 6.4.3): 00b hold the copy status for RECEIVE COPY RESULTS, 10b do
+// not, 11b the list identifier is not used (and is zero).
+inline constexpr uint8_t kListIdUsageHold = 0;
+inline constexpr uint8_t kListIdUsageDiscard = 2;
+inline constexpr uint8_t kListIdUsageNone = 3;
+// Identification descriptor target (CSCD) descriptor, type E4h (SPC-4 6.4.5.2), with the
+// block device type specific parameters (SPC-4 6.4.5.1.3).
+struct IdentificationTargetDescriptor {
+  uint8_t descriptor_type_code;  // E4h
+  uint8_t flags;  // LU ID TYPE (7-6) and NUL (5), obsolete; PERIPHERAL DEVICE TYPE (4-0)
+  uint8_t relative_initiator_port_identifier[2];
+  uint8_t code_set;          // designation descriptor (SPC-4 7.8.6.1): CODE SET (3-0)
+  uint8_t designator_type;   // PIV (7), ASSOCIATION (5-4), DESIGNATOR TYPE (3-0)
+  uint8_t reserved6;
+  uint8_t designator_length;
+  uint8_t designator[20];
+  uint8_t pad;               // block device: PAD (2)
+  uint8_t disk_block_length[3];
+};
+static_assert(sizeof(IdentificationTargetDescriptor) == 32);
+inline constexpr uint8_t kTargetDescriptorIdentification = 0xe4;
+inline constexpr uint8_t kDesignatorTypeNaa = 0x3;
+// Block device to block device segment descriptor, type 02h (SPC-4 6.4.6.5).
+struct BlockToBlockSegmentDescriptor {
+  uint8_t descriptor_type_code;  // 02h
+  uint8_t flags;                 // DC (1), CAT (0)
+  uint8_t descriptor_length[2];  // 0018h
+  uint8_t source_target_descriptor_index[2];
+  uint8_t destination_target_descriptor_index[2];
+  uint8_t reserved[2];
+  uint8_t block_device_number_of_blocks[2];
+  uint8_t source_block_device_logical_block_address[8];
+  uint8_t destination_block_device_logical_block_address[8];
+};
+static_assert(sizeof(BlockToBlockSegmentDescriptor) == 28);
+inline constexpr uint8_t kSegmentDescriptorBlockToBlock = 0x02;
+// RECEIVE COPY RESULTS COPY STATUS (LID1) parameter data (SPC-4 6.18.3).
+struct CopyStatusData {
+  uint8_t available_data[4];  // 8
+  uint8_t copy_manager_status;  // HDD (7), COPY MANAGER STATUS (6-0)
+  uint8_t segments_processed[2];
+  uint8_t transfer_count_units;
+  uint8_t transfer_count[4];
+};
+static_assert(sizeof(CopyStatusData) == 12);
+inline constexpr uint8_t kCopyStatusInProgress = 0x00;
+inline constexpr uint8_t kCopyStatusCompleted = 0x01;
+inline constexpr uint8_t kCopyStatusFailed = 0x02;
+// RECEIVE COPY RESULTS OPERATING PARAMETERS parameter data (SPC-4 6.18.5), before the
+// list of implemented descriptor type codes.
+struct OperatingParametersData {
+  uint8_t available_data[4];
+  uint8_t snlid;  // SNLID (0)
+  uint8_t reserved5[3];
+  uint8_t maximum_target_descriptor_count[2];
+  uint8_t maximum_segment_descriptor_count[2];
+  uint8_t maximum_descriptor_list_length[4];
+  uint8_t maximum_segment_length[4];
+  uint8_t maximum_inline_data_length[4];
+  uint8_t held_data_limit[4];
+  uint8_t maximum_stream_device_transfer_size[4];
+  uint8_t reserved32[2];
+  uint8_t total_concurrent_copies[2];
+  uint8_t maximum_concurrent_copies;
+  uint8_t data_segment_granularity;  // log2 bytes
+  uint8_t inline_data_granularity;
+  uint8_t held_data_granularity;
+  uint8_t reserved40[3];
+  uint8_t implemented_descriptor_list_length;
+};
+static_assert(sizeof(OperatingParametersData) == 44);
+// Third-party Copy VPD page descriptor types (SPC-4 7.8.17).
+inline constexpr uint16_t kTpcSupportedCommands = 0x0001;
+inline constexpr uint16_t kTpcParameterData = 0x0004;
+inline constexpr uint16_t kTpcSupportedDescriptors = 0x0008;
+inline constexpr uint16_t kTpcSupportedCscdIds = 0x000c;
+inline constexpr uint16_t kTpcGeneralCopyOperations = 0x8001;
 
 // Mode parameter headers (SPC-4 7.5.5) and block descriptors (SPC-4 7.5.6).
 struct ModeParameterHeader6 {

@@ -10,6 +10,8 @@
  *   USE_GONE_LIB       needs a library that is not installed
  *   LOAD_FAIL          load() fails with a reason   LOAD_RETRY        load() fails once
  *   ABI_1_0            built for ABI 1.0: descriptor ends after handle_cmd (valid)
+ *   ABI_1_1            built for ABI 1.1: descriptor ends after get_lock_state (valid),
+ *                      with a garbage 1.2 field and a 1.2 capability bit beyond its ABI
  *   SHORT_DESC         an older, shorter descriptor (valid) whose last field is garbage
  *   REOPEN_FAIL        open(dev, 1) fails (reload rollback tests)
  *   REOPEN_FAIL_ENV    open(dev, 1) fails while $MODTGT_TEST_REOPEN_FAIL is set (a
@@ -106,6 +108,9 @@ __attribute__((unused)) static const modtgt_backing_store desc = {
 #elif defined(ABI_1_0)
     /* Built as a module of ABI 1.0 would be: its descriptor ends after handle_cmd. */
     .struct_size = offsetof(modtgt_backing_store, device_type),
+#elif defined(ABI_1_1)
+    /* Built as a module of ABI 1.1 would be: its descriptor ends after get_lock_state. */
+    .struct_size = offsetof(modtgt_backing_store, get_lba_status),
 #else
     .struct_size = sizeof(modtgt_backing_store),
 #endif
@@ -115,6 +120,8 @@ __attribute__((unused)) static const modtgt_backing_store desc = {
     .abi_version = (1u << 16) | 7u,
 #elif defined(ABI_1_0)
     .abi_version = (1u << 16) | 0u,
+#elif defined(ABI_1_1)
+    .abi_version = (1u << 16) | 1u,
 #else
     .abi_version = MODTGT_ABI_VERSION,
 #endif
@@ -125,6 +132,9 @@ __attribute__((unused)) static const modtgt_backing_store desc = {
 #endif
 #ifdef BROKEN_THIN
     .caps = MODTGT_CAP_THIN,
+#elif defined(ABI_1_1)
+    /* Bit 1 meant nothing in 1.1: it must not make the daemon send atomic writes. */
+    .caps = MODTGT_CAP_ATOMIC_WRITE,
 #endif
 #ifdef BROKEN_NAME
     .name = "Bad-Name",
@@ -146,6 +156,11 @@ __attribute__((unused)) static const modtgt_backing_store desc = {
 #ifdef SHORT_DESC
     /* Beyond struct_size: the loader must not copy it (it would crash if called). */
     .handle_cmd = (int (*)(modtgt_dev*, modtgt_cmd*))1,
+#endif
+#ifdef ABI_1_1
+    /* Beyond struct_size: the loader must not copy it (it would crash if called). */
+    .get_lba_status = (int (*)(modtgt_dev*, modtgt_io*, uint64_t, uint64_t,
+                               modtgt_lba_status*))1,
 #endif
 };
 

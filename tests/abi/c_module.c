@@ -3,7 +3,9 @@
  * bs_ctest: a correct backing store in plain C (C11, module.h only): a RAM disk run on a
  * 2-thread pool, with an asynchronous flush, thin unmap, check_config, reconfig, the
  * cluster lock group, and a handle_cmd that answers vendor-specific opcodes 0xc0-0xc5
- * (data, sense helpers, status, events). Counters are exported for the unit tests.
+ * (data, sense helpers, status, events). ABI 1.2: get_lba_status (a 4 KiB unit that is
+ * all zeros is reported deallocated) and atomic writes of up to 64 KiB (a per-device mutex
+ * makes every read and write all-or-nothing). Counters are exported for the unit tests.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,8 +22,12 @@ static const modtgt_host* host;
 
 __attribute__((visibility("default"))) int ctest_wce_calls;
 __attribute__((visibility("default"))) int ctest_last_wce = -1;
+__attribute__((visibility("default"))) int ctest_atomic_writes;
+
+#define CTEST_UNIT 4096u
 
 struct ram {
+  pthread_mutex_t mu; /* reads and writes of one device are atomic w.r.t. each other */
   unsigned char* data;
   uint64_t size;
   int locked;        /* cluster lock group state (see c_lock) */
@@ -65,8 +71,11 @@ static int c_open(modtgt_dev* dev, int reopen) {
     host->error("out of memory");
     return MODTGT_ENOMEM;
   }
+  pthread_mutex_init(&r->mu, NULL);
   host->dev_set_private(dev, r);
   if (!cfg->size) host->dev_set_size(dev, r->size);
+  modtgt_atomic_limits lim = {.struct_size = sizeof(lim), .max_bytes = 64 * 1024};
+  host->dev_set_atomic_limits(dev, &lim);
   __atomic_add_fetch(&ctest_open_devices, 1, __ATOMIC_SEQ_CST);
   host->log(MODTGT_LOG_DEBUG, "ctest opened %s", cfg->cfgstring);
   return 0;
@@ -74,6 +83,7 @@ static int c_open(modtgt_dev* dev, int reopen) {
 
 static void c_close(modtgt_dev* dev) {
   struct ram* r = host->dev_get_private(dev);
+  pthread_mutex_destroy(&r->mu);
   free(r->data);
   free(r);
   __atomic_sub_fetch(&ctest_open_devices, 1, __ATOMIC_SEQ_CST);
@@ -83,30 +93,68 @@ static int c_read(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, int i
                   uint64_t offset) {
   (void)io;
   struct ram* r = host->dev_get_private(dev);
-  for (int i = 0; i < iovcnt; i++) {
-    if (offset + iov[i].iov_len > r->size) return MODTGT_STS_LBA_OUT_OF_RANGE;
+  int st = MODTGT_STS_OK;
+  pthread_mutex_lock(&r->mu);
+  for (int i = 0; i < iovcnt && st == MODTGT_STS_OK; i++) {
+    if (offset + iov[i].iov_len > r->size) {
+      st = MODTGT_STS_LBA_OUT_OF_RANGE;
+      break;
+    }
     memcpy(iov[i].iov_base, r->data + offset, iov[i].iov_len);
     offset += iov[i].iov_len;
   }
-  return MODTGT_STS_OK;
+  pthread_mutex_unlock(&r->mu);
+  return st;
 }
 
 static int c_write(modtgt_dev* dev, modtgt_io* io, const struct iovec* iov, int iovcnt,
                    uint64_t offset, uint32_t flags) {
-  (void)io, (void)flags;
+  (void)io;
   struct ram* r = host->dev_get_private(dev);
+  if (flags & MODTGT_IO_ATOMIC) __atomic_add_fetch(&ctest_atomic_writes, 1, __ATOMIC_SEQ_CST);
+  int st = MODTGT_STS_OK;
+  pthread_mutex_lock(&r->mu);
   for (int i = 0; i < iovcnt; i++) {
-    if (offset + iov[i].iov_len > r->size) return MODTGT_STS_LBA_OUT_OF_RANGE;
+    if (offset + iov[i].iov_len > r->size) {
+      st = MODTGT_STS_LBA_OUT_OF_RANGE;
+      break;
+    }
     memcpy(r->data + offset, iov[i].iov_base, iov[i].iov_len);
     offset += iov[i].iov_len;
   }
+  pthread_mutex_unlock(&r->mu);
+  return st;
+}
+
+static int unit_is_zero(const struct ram* r, uint64_t off) {
+  for (uint64_t i = off; i < off + CTEST_UNIT && i < r->size; i++) {
+    if (r->data[i] != 0) return 0;
+  }
+  return 1;
+}
+
+/* get_lba_status: 4 KiB units that are all zeros count as deallocated. */
+static int c_get_lba_status(modtgt_dev* dev, modtgt_io* io, uint64_t offset, uint64_t length,
+                            modtgt_lba_status* out) {
+  (void)io;
+  struct ram* r = host->dev_get_private(dev);
+  pthread_mutex_lock(&r->mu);
+  uint64_t unit = offset / CTEST_UNIT * CTEST_UNIT;
+  const int zero = unit_is_zero(r, unit);
+  uint64_t end = unit + CTEST_UNIT;
+  while (end < offset + length && unit_is_zero(r, end) == zero) end += CTEST_UNIT;
+  pthread_mutex_unlock(&r->mu);
+  out->length = (end < offset + length ? end : offset + length) - offset;
+  out->state = zero ? MODTGT_LBA_DEALLOCATED : MODTGT_LBA_MAPPED;
   return MODTGT_STS_OK;
 }
 
 static int c_unmap(modtgt_dev* dev, modtgt_io* io, uint64_t offset, uint64_t length) {
   (void)io;
   struct ram* r = host->dev_get_private(dev);
+  pthread_mutex_lock(&r->mu);
   memset(r->data + offset, 0, length);
+  pthread_mutex_unlock(&r->mu);
   return MODTGT_STS_OK;
 }
 
@@ -233,7 +281,7 @@ static const modtgt_backing_store desc = {
     .struct_size = sizeof(modtgt_backing_store),
     .abi_version = MODTGT_ABI_VERSION,
     .kind = MODTGT_KIND_BACKING_STORE,
-    .caps = MODTGT_CAP_THIN,
+    .caps = MODTGT_CAP_THIN | MODTGT_CAP_ATOMIC_WRITE,
     .name = "ctest",
     .version = "2.1",
     .description = "C test module (RAM disk)",
@@ -254,6 +302,7 @@ static const modtgt_backing_store desc = {
     .unlock = c_unlock,
     .get_lock_tag = c_get_lock_tag,
     .get_lock_state = c_get_lock_state,
+    .get_lba_status = c_get_lba_status,
 };
 
 MODTGT_EXPORT const modtgt_backing_store* modtgt_module_init(const modtgt_host* h);

@@ -4,7 +4,10 @@
 // loop (nr_threads = 0). Path "throw" makes the constructor (open) throw modtgt::Error;
 // path "throw-io" makes every read throw std::runtime_error; bsopts "bad" fails
 // check_config with a thrown std::logic_error (not modtgt::Error); path "bad-status"
-// makes reads return a value that is not a modtgt_status.
+// makes reads return a value that is not a modtgt_status. ABI 1.2 members: GetLbaStatus
+// (every range mapped, in 4 KiB steps) and 32 KiB atomic writes declared through
+// modtgt::Device::set_atomic_limits (path "atomic" only).
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -28,6 +31,13 @@ class RamDevice {
     }
     data_.resize(dev.config().size ? dev.config().size : 64 * 1024);
     if (!dev.config().size) dev.set_size(data_.size());
+    if (std::string(dev.config().path) == "atomic") dev.set_atomic_limits(32 * 1024, 0, 0);
+  }
+
+  int GetLbaStatus(modtgt_io*, uint64_t offset, uint64_t length, modtgt_lba_status* out) {
+    out->state = MODTGT_LBA_MAPPED;
+    out->length = std::min<uint64_t>(length, 4096 - offset % 4096);
+    return MODTGT_STS_OK;
   }
 
   int Read(modtgt_io*, const iovec* iov, int iovcnt, uint64_t offset) {
@@ -61,4 +71,5 @@ class RamDevice {
 }  // namespace
 
 MODTGT_REGISTER_BACKING_STORE(RamDevice, "cxxtest", .version = "3.0",
-                              .description = "C++ test module (module.hpp)")
+                              .description = "C++ test module (module.hpp)",
+                              .caps = MODTGT_CAP_ATOMIC_WRITE)

@@ -12,7 +12,7 @@
 #if defined(__x86_64__)
 #define ABI_ASSERT(cond) static_assert(cond, #cond)
 
-ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010001u);
+ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010002u);
 ABI_ASSERT(sizeof(modtgt_status) == 4);
 ABI_ASSERT(sizeof(modtgt_log_level) == 4);
 
@@ -51,7 +51,17 @@ ABI_ASSERT(offsetof(modtgt_host, dev_report_event) == 104);
 ABI_ASSERT(offsetof(modtgt_host, cmd_set_status) == 112);
 ABI_ASSERT(offsetof(modtgt_host, cmd_set_sense_ex) == 120);
 ABI_ASSERT(offsetof(modtgt_host, cmd_set_sense_raw) == 128);
-ABI_ASSERT(sizeof(modtgt_host) == 136);
+/* 1.2 */
+ABI_ASSERT(offsetof(modtgt_host, dev_set_atomic_limits) == 136);
+ABI_ASSERT(sizeof(modtgt_host) == 144);
+
+ABI_ASSERT(sizeof(modtgt_lba_status) == 16);
+ABI_ASSERT(offsetof(modtgt_lba_status, length) == 0);
+ABI_ASSERT(offsetof(modtgt_lba_status, state) == 8);
+ABI_ASSERT(sizeof(modtgt_atomic_limits) == 16);
+ABI_ASSERT(offsetof(modtgt_atomic_limits, max_bytes) == 4);
+ABI_ASSERT(offsetof(modtgt_atomic_limits, align_bytes) == 8);
+ABI_ASSERT(offsetof(modtgt_atomic_limits, granularity_bytes) == 12);
 
 ABI_ASSERT(sizeof(modtgt_reconfig) == 40);
 ABI_ASSERT(offsetof(modtgt_reconfig, what) == 4);
@@ -64,8 +74,10 @@ ABI_ASSERT(offsetof(modtgt_sense, progress) == 4);
 ABI_ASSERT(offsetof(modtgt_sense, field_pointer) == 6);
 ABI_ASSERT(offsetof(modtgt_sense, info) == 16);
 
-/* 1.0 ended at 160 bytes (after handle_cmd); 1.1 appended device_type .. get_lock_state. */
-ABI_ASSERT(sizeof(modtgt_backing_store) == 208);
+/* 1.0 ended at 160 bytes (after handle_cmd); 1.1 appended device_type .. get_lock_state
+ * (208 bytes); 1.2 appended get_lba_status. */
+ABI_ASSERT(sizeof(modtgt_backing_store) == 216);
+ABI_ASSERT(offsetof(modtgt_backing_store, get_lba_status) == 208);
 ABI_ASSERT(offsetof(modtgt_backing_store, device_type) == 160);
 ABI_ASSERT(offsetof(modtgt_backing_store, default_block_size) == 164);
 ABI_ASSERT(offsetof(modtgt_backing_store, reconfig) == 168);
@@ -104,6 +116,8 @@ ABI_ASSERT(MODTGT_STS_BUSY == 5 && MODTGT_STS_NO_RESOURCE == 6 && MODTGT_STS_UNS
 ABI_ASSERT(MODTGT_STS_NOT_HANDLED == 8 && MODTGT_STS_SENSE_SET == 9 && MODTGT_STS_ASYNC == 0x100);
 ABI_ASSERT(MODTGT_KIND_BACKING_STORE == 1 && MODTGT_KIND_FILTER == 2);
 ABI_ASSERT(MODTGT_IO_FUA == 1 && MODTGT_CAP_THIN == 1);
+ABI_ASSERT(MODTGT_IO_ATOMIC == 2 && MODTGT_CAP_ATOMIC_WRITE == 2);
+ABI_ASSERT(MODTGT_LBA_MAPPED == 0 && MODTGT_LBA_DEALLOCATED == 1);
 ABI_ASSERT(MODTGT_OFLAG_DIRECT == 1 && MODTGT_OFLAG_SYNC == 2);
 ABI_ASSERT(MODTGT_RECONFIG_SIZE == 1 && MODTGT_RECONFIG_CFGSTRING == 2 &&
            MODTGT_RECONFIG_WRITE_CACHE == 4);

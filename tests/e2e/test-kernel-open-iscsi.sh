@@ -18,6 +18,11 @@
 #   KERNEL_TEST_TIMEOUT=SECS       hard limit for the VM run (default 180 with KVM, 900 TCG)
 #   KERNEL_TEST_KEEP=DIR           copy the guest console log and the target log there
 #   KERNEL_TEST_ISCSID_DEBUG=N     iscsid debug level in the guest (default 0)
+#   KERNEL_TEST_CHAP=1             CHAP instead of the write test (modtgt only): discovery
+#                                  with CHAP, a login with a wrong secret refused, then one
+#                                  login per algorithm (SHA3-256 mutual, SHA256, SHA1 mutual,
+#                                  MD5), each reading the host region back; the target's log
+#                                  must show each one (test-kernel-open-iscsi-chap.sh)
 KERNEL_TEST_TARGET=${KERNEL_TEST_TARGET:-modtgt}
 if [ "$KERNEL_TEST_TARGET" = tgt ] && [ -z "${MODTGT_BUILD:-}" ]; then
   MODTGT_BUILD=${TMPDIR:-/tmp}/modtgt-kernel-vm   # only the VM cache lives there
@@ -26,6 +31,9 @@ source "$(dirname "$0")/functions.sh"
 VMDIR=$MODTGT_SRC/tests/e2e/vm
 requires qemu-system-x86_64 python3 cpio gzip cmp sha256sum flock
 [ "$KERNEL_TEST_TARGET" = tgt ] && requires tgtd tgtadm
+CHAP=${KERNEL_TEST_CHAP:-0}
+[ "$CHAP" = 1 ] && [ "$KERNEL_TEST_TARGET" != modtgt ] && fail "KERNEL_TEST_CHAP needs modtgt"
+CHAP_RUNS=SHA3-256:mutual,SHA256:oneway,SHA1:mutual,MD5:oneway
 
 IQN=iqn.2026-11.org.modtgt.test:kernel
 DIGEST=${KERNEL_TEST_DIGEST:-None}
@@ -137,6 +145,14 @@ case $KERNEL_TEST_TARGET in
     start_daemon --log-level debug
     new_target 1 $IQN
     adm --mode logicalunit --op new --tid 1 --lun 1 --backing-store "$LUN"
+    if [ "$CHAP" = 1 ]; then
+      echo kernel-initiator-1 | adm --mode account --op new --user kuser --password -
+      echo kernel-target-22 | adm --mode account --op new --user ktarget --password -
+      echo kernel-discovery-3 | adm --mode account --op new --user kdisc --password -
+      adm --mode account --op bind --tid 1 --user kuser
+      adm --mode account --op bind --tid 1 --user ktarget --outgoing
+      adm --mode account --op bind --tid 0 --user kdisc
+    fi
     ;;
   tgt) start_tgt ;;
   *) fail "KERNEL_TEST_TARGET must be modtgt or tgt" ;;
@@ -148,6 +164,11 @@ FWD="guestfwd=tcp:10.0.2.100:3260-cmd:python3 $(qarg "$VMDIR/relay.py") 127.0.0.
 APPEND="console=ttyS0 panic=-1 loglevel=4 kt_portal=10.0.2.100:3260 kt_iqn=$IQN"
 APPEND+=" kt_size=$((LUN_MIB * MiB)) kt_roff=$ROFF kt_rlen=$RLEN kt_rsum=$RSUM"
 APPEND+=" kt_woff=$WOFF kt_woff2=$WOFF2 kt_digest=$DIGEST kt_debug=${KERNEL_TEST_ISCSID_DEBUG:-0}"
+if [ "$CHAP" = 1 ]; then
+  APPEND+=" kt_chap_user=kuser kt_chap_secret=kernel-initiator-1 kt_chap_tuser=ktarget"
+  APPEND+=" kt_chap_tsecret=kernel-target-22 kt_disc_user=kdisc kt_disc_secret=kernel-discovery-3"
+  APPEND+=" kt_chap_runs=$CHAP_RUNS kt_chap_bad=1"
+fi
 # boot_guest: run the VM to its end or the time limit; sets QEMU_RC. Returns 3 when KVM
 # did not get the guest to its /init within 60 s (the caller falls back to TCG).
 boot_guest() {
@@ -197,6 +218,27 @@ result=$(grep -a '^KERNEL-ISCSI-RESULT:' "$CONSOLE" | tail -n 1 | tr -d '\r' || 
 if [ "$result" != "KERNEL-ISCSI-RESULT: PASS" ]; then
   show_console
   fail "guest reported '${result:-no result line}'"
+fi
+
+if [ "$CHAP" = 1 ]; then
+  # The target saw each login as the guest ran it.
+  grep -q "discovery session tsih [0-9]*: .* CHAP user 'kdisc' (MD5)" "$LOG" ||
+    fail "no discovery session with CHAP in the target's log"
+  grep -q "login refused with status 0x0201 (authentication failure): .* CHAP: user 'kuser': wrong response" "$LOG" ||
+    fail "the wrong secret was not refused"
+  for r in $(tr ',' ' ' <<<"$CHAP_RUNS"); do
+    alg=${r%%:*} mode=${r#*:}
+    case $alg in SHA256) alg=SHA-256;; SHA1) alg=SHA-1;; esac
+    want="CHAP user 'kuser' ($alg)"
+    [ "$mode" = mutual ] && want="CHAP user 'kuser' ($alg, mutual)"
+    grep -qF "$want" "$LOG" || fail "no session with $want in the target's log"
+  done
+  for secret in kernel-initiator-1 kernel-target-22 kernel-discovery-3; do
+    if grep -qF "$secret" "$LOG"; then fail "a secret reached the log: $secret"; fi
+  done
+  stop_daemon
+  info "PASS: CHAP logins ($CHAP_RUNS) against modtgt"
+  exit 0
 fi
 
 # ---- the host's view of what the guest wrote ----------------------------------------------

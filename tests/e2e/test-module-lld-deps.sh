@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Minimal core dependencies (issue 3): modtgtd links no optional library and no transport
-# (ISA-L is carried by lld_iscsi.so), and the daemon starts and serves the other modules
+# (ISA-L and libcrypto, for CHAP, are carried by lld_iscsi.so: neither modtgtd nor
+# libmodtgt-core.so needs them, directly or not), and the daemon starts and serves the other modules
 # when one module's library dependency is missing: a transport whose library cannot be
 # resolved and a backing store linked to a deleted library are listed in error / refused
 # with the dlerror text, while iscsi + bs_null serve an initiator.
 source "$(dirname "$0")/functions.sh"
-requires ldd iscsi-inq python3
+requires ldd objdump iscsi-inq python3
 
 # ---- 1. ldd: the daemon's dependencies ----
 ldd "$MODTGTD" > "$TMP/ldd.out"
@@ -38,6 +39,17 @@ grep -q "modtgt::iscsi::IscsiTransport" "$TMP/nm.out" ||
   fail "the nm check cannot see the transport in lld_iscsi.so (is it stripped?)"
 ldd "$MODULE_DIR/transport/lld_iscsi.so" > "$TMP/ldd-lld.out"
 grep -q libisal "$TMP/ldd-lld.out" || fail "lld_iscsi.so does not carry ISA-L"
+grep -q "libcrypto.so" "$TMP/ldd-lld.out" || fail "lld_iscsi.so does not carry libcrypto (CHAP)"
+# libmodtgt-core.so (loaded by modtgtd and every module): no optional library at all.
+ldd "$MODULE_DIR/libmodtgt-core.so" > "$TMP/ldd-core.out"
+if awk '{print $1}' "$TMP/ldd-core.out" | grep -Ei "isal|uring|ssl|crypto|rbd|iscsi"; then
+  fail "libmodtgt-core.so links an optional library"
+fi
+# Nor do they ask for one by name (DT_NEEDED), however ldd resolves it.
+for f in "$MODTGTD" "$MODULE_DIR/libmodtgt-core.so"; do
+  objdump -p "$f" | awk '$1 == "NEEDED" {print $2}' > "$TMP/needed.out"
+  if grep -Ei "ssl|crypto|isal" "$TMP/needed.out"; then fail "$f needs an optional library"; fi
+done
 grep -q "libmodtgt-core.so => $MODULE_DIR/libmodtgt-core.so" "$TMP/ldd-lld.out" ||
   fail "lld_iscsi.so does not use the daemon's libmodtgt-core.so"
 nm -D --defined-only "$MODULE_DIR/transport/lld_iscsi.so" > "$TMP/nmd.out"

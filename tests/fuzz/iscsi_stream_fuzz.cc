@@ -14,7 +14,9 @@
 //                    HeaderDigest/DataDigest CRC32C; 4 discovery login; 5-7 as 1
 //          bit 3     asynchronous backend for LUN 0 (completions from another thread)
 //          bit 4     small target limits (MaxBurstLength 4096, FirstBurstLength 1024,
-//                    MaxOutstandingR2T 2, no immediate data preference)
+//                    MaxOutstandingR2T 2, no immediate data preference) and resources
+//                    (4 commands per session, a 1 MiB data budget: commands wait for
+//                    buffers, 64 KiB writes at most)
 //          bit 5     with prefix 3: send the input bytes as they are (no digest fix-up)
 // With prefix 3 the harness normally parses the input as PDUs (BHS + AHS + data segment,
 // the last one cut short) and inserts correct CRC32C digests, so the fuzzer can reach the
@@ -71,9 +73,11 @@ constexpr int kTimeoutMs = 10000;
 
 class FuzzHost : public ConnectionHost {
  public:
-  FuzzHost(env::EventLoop* loop, TargetLimits limits) : loop_(loop), limits_(limits) {}
+  FuzzHost(env::EventLoop* loop, TargetLimits limits, ResourceLimits resources)
+      : loop_(loop), limits_(limits), resources_(resources) {}
   core::TargetRegistry* targets() override { return &registry_; }
   const TargetLimits& limits() override { return limits_; }
+  const ResourceLimits& resources() override { return resources_; }
   SessionTable* sessions() override { return &table_; }
   std::atomic<int64_t>& commands_in_core() override { return in_core_; }
   void ConnectionFinished(Connection* conn) override {
@@ -98,6 +102,7 @@ class FuzzHost : public ConnectionHost {
  private:
   env::EventLoop* const loop_;
   const TargetLimits limits_;
+  const ResourceLimits resources_;
   std::atomic<int64_t> in_core_{0};
   int finished_calls_ = 0;
 };
@@ -336,15 +341,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int mode = config & 7;
   if (mode > 4) mode = 1;
   TargetLimits limits;
+  ResourceLimits resources;
   if (config & 0x10) {
     limits.max_burst_length = 4096;
     limits.first_burst_length = 1024;
     limits.max_outstanding_r2t = 2;
     limits.immediate_data = false;
     limits.initial_r2t = true;
+    resources.max_cmds_per_session = 4;
+    resources.max_session_data = 1u << 20;
+    resources.max_write_length = 64u << 10;
   }
 
-  FuzzHost host(loop, limits);
+  FuzzHost host(loop, limits, resources);
   auto target = std::make_shared<core::Target>(1, kTarget);
   if (!target->BindAddress("ALL").ok()) Fail("bind ALL");
   std::shared_ptr<scsi::LogicalUnit> lu0 = MakeLu(0, false, config & 8);

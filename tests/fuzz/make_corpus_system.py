@@ -200,6 +200,56 @@ cdb_seeds["async_backend"] = bytes([4 | 1]) + b"".join([
 ])
 rsoc = bytes([0xa3, 0x0c, 0x80, 0, 0, 0]) + struct.pack(">I", 4096) + b"\0\0"
 rsoc_one = bytes([0xa3, 0x0c, 0x01, 0x28, 0, 0]) + struct.pack(">I", 64) + b"\0\0"
+def fnv1a(data, h=0xcbf29ce484222325):
+    for c in data.encode():
+        h ^= c
+        h = (h * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def naa(lun, target=TARGET):
+    """The LU's NAA designator as scsi::LuNaaDesignator derives it (no configured serial)."""
+    hi = (fnv1a(target) & 0x0000000fffffffff) | (0x001405 << 36)
+    hi = (hi & 0x0fffffffffffffff) | (0x6 << 60)
+    lo = fnv1a(str(lun), fnv1a(target))
+    return struct.pack(">QQ", hi, lo)
+
+
+def xcopy(segments, list_id=1, usage=0, lun=0):
+    """EXTENDED COPY (LID1) of lun's blocks: segments are (blocks, src_lba, dst_lba)."""
+    t = bytes([0xe4, 0, 0, 0, 0x01, 0x03, 0, 16]) + naa(lun) + bytes(4) + b"\0\0\x02\x00"
+    s = b"".join(bytes([0x02, 0, 0, 0x18, 0, 0, 0, 0, 0, 0]) + struct.pack(">HQQ", *seg)
+                 for seg in segments)
+    params = bytes([list_id, usage << 3]) + struct.pack(">H", len(t)) + bytes(4) + \
+        struct.pack(">II", len(s), 0) + t + s
+    return bytes([0x83, 0]) + bytes(8) + struct.pack(">I", len(params)) + b"\0\0", params
+
+
+def sanitize(sa, params=b"", immed=False):
+    cdb = bytes([0x48, sa | (0x80 if immed else 0), 0, 0, 0, 0, 0]) + \
+        struct.pack(">H", len(params)) + b"\0"
+    return cdb, params
+
+
+xc = xcopy([(16, 0, 100), (8, 100, 4)])
+xc_hold = xcopy([(4, 0, 200)], list_id=7)
+rcr_status = bytes([0x84, 0x00, 7]) + bytes(7) + struct.pack(">I", 64) + b"\0\0"
+rcr_params = bytes([0x84, 0x03, 0]) + bytes(7) + struct.pack(">I", 64) + b"\0\0"
+overwrite = sanitize(0x01, bytes([0x81, 0, 0, 3]) + b"\x12\x34\x56")
+atomic = bytes([0x9c, 0x08]) + struct.pack(">QHH", 16, 0, 8) + b"\0\0"
+cdb_seeds["copy_sanitize_atomic"] = bytes([1]) + b"".join([
+    rec(TUR), rec(inquiry(1, 0x8f), READ, 255),
+    rec(cdb10(0x2a, 0, 8), WRITE, 4096, pattern[:4096]),
+    rec(xc[0], WRITE, len(xc[1]), xc[1]),
+    rec(xc_hold[0], WRITE, len(xc_hold[1]), xc_hold[1]),
+    rec(rcr_status, READ, 64), rec(rcr_params, READ, 64),
+    rec(atomic, WRITE, 4096, pattern[:4096]),
+    rec(sa_in16(0x12, 4096, 0), READ, 4096),
+    rec(overwrite[0], WRITE, len(overwrite[1]), overwrite[1]),
+    rec(sanitize(0x02)[0]), rec(TUR),
+    rec(sanitize(0x02, immed=True)[0]), rec(bytes([0x03, 0, 0, 0, 252, 0]), READ, 252),
+    rec(sanitize(0x03)[0]), rec(sanitize(0x1f)[0]),
+])
 cdb_seeds["malformed"] = bytes([16]) + b"".join([
     rec(TUR), rec(rsoc, READ, 4096), rec(rsoc_one, READ, 64),
     rec(TUR, cdb_len=0), rec(bytes(32), cdb_len=40),

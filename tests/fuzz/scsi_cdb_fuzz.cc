@@ -68,6 +68,8 @@ class CheckingBackend : public scsi::Backend {
   bool has_caw() const override { return mem_.has_caw(); }
   bool has_handle_cmd() const override { return false; }
   bool thin() const override { return mem_.thin(); }
+  bool has_lba_status() const override { return mem_.has_lba_status(); }
+  scsi::AtomicLimits atomic_limits() const override { return mem_.atomic_limits(); }
   void SetWriteCache(bool enabled) override { mem_.SetWriteCache(enabled); }
   void Submit(scsi::Command* cmd) override {
     const scsi::IoRequest& io = cmd->io;
@@ -86,6 +88,7 @@ class CheckingBackend : public scsi::Backend {
       case scsi::IoOp::kUnmap:
       case scsi::IoOp::kWriteSame:
       case scsi::IoOp::kCaw:
+      case scsi::IoOp::kLbaStatus:
         range = io.length;
         break;
       case scsi::IoOp::kFlush:
@@ -141,7 +144,8 @@ std::shared_ptr<scsi::LogicalUnit> MakeLu(uint64_t lun, int variant, bool async,
   testing::MemBackendCaps caps;
   switch (variant) {
     case 1:
-      caps.unmap = caps.write_same = caps.caw = caps.thin = true;
+      caps.unmap = caps.write_same = caps.caw = caps.thin = caps.lba_status = true;
+      caps.atomic.max_bytes = 64 * 1024;  // WRITE ATOMIC (16), any aligned length
       c.thin_provisioning = true;
       break;
     case 2:
@@ -150,7 +154,9 @@ std::shared_ptr<scsi::LogicalUnit> MakeLu(uint64_t lun, int variant, bool async,
       break;
     case 3:
       c.block_size = 4096;
-      caps.unmap = caps.thin = true;
+      caps.unmap = caps.thin = caps.lba_status = true;
+      caps.alloc_unit = 64 * 1024;  // coarser than the physical block
+      caps.atomic = {.max_bytes = 16384, .align_bytes = 16384, .granularity_bytes = 16384};
       c.thin_provisioning = true;
       c.max_transfer_blocks = 8;
       break;

@@ -18,6 +18,8 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include "tool_connect.h"
+
 static struct iscsi_context* iscsi;
 static int lun;
 
@@ -74,21 +76,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: %s iscsi://HOST:PORT/IQN/LUN get|set0|set1|tur...\n", argv[0]);
     return 1;
   }
-  iscsi = iscsi_create_context("iqn.2026-11.org.modtgt.test:wce-probe");
-  struct iscsi_url* url = iscsi ? iscsi_parse_full_url(iscsi, argv[1]) : NULL;
-  if (url == NULL) {
-    fprintf(stderr, "bad URL %s\n", argv[1]);
-    return 1;
-  }
-  iscsi_set_targetname(iscsi, url->target);
-  iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
-  iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);
-  lun = url->lun;
-  if (iscsi_full_connect_sync(iscsi, url->portal, url->lun) != 0) {
-    fprintf(stderr, "login failed: %s\n", iscsi_get_error(iscsi));
-    return 1;
-  }
-  iscsi_destroy_url(url);
+  iscsi = tool_connect("iqn.2026-11.org.modtgt.test:wce-probe", argv[1], &lun);
+  if (iscsi == NULL) return 1;
   int rc = 0;
   for (int i = 2; i < argc && rc != 1; i++) {
     unsigned char page[20];

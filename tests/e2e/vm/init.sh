@@ -15,6 +15,14 @@
 #   kt_woff2=MiB        where it writes the pattern's first MiB again, in 4 KiB writes [16]
 #   kt_digest=None|CRC32C   header and data digest to negotiate          [None]
 #   kt_debug=N          iscsid debug level (0-8)                          [0]
+# CHAP (instead of the write/compare part, each login reads the host region back):
+#   kt_chap_user=U kt_chap_secret=S     the initiator's account
+#   kt_chap_tuser=U kt_chap_tsecret=S   the target's account, for mutual CHAP
+#   kt_disc_user=U kt_disc_secret=S     discovery CHAP (discovery.sendtargets.auth.*)
+#   kt_chap_runs=ALG:MODE,...           one login per entry, ALG for node.session.auth.
+#                                       chap_algs (MD5, SHA1, SHA256, SHA3-256), MODE oneway
+#                                       or mutual
+#   kt_chap_bad=1                       first, a login with a wrong secret must fail
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -22,6 +30,8 @@ mount -t devtmpfs devtmpfs /dev
 
 kt_portal=10.0.2.100:3260 kt_iqn= kt_size= kt_roff= kt_rlen= kt_rsum= kt_woff=0 kt_woff2=16
 kt_digest=None kt_debug=0
+kt_chap_user= kt_chap_secret= kt_chap_tuser= kt_chap_tsecret= kt_disc_user= kt_disc_secret=
+kt_chap_runs= kt_chap_bad=0
 for arg in $(cat /proc/cmdline); do
   case $arg in
     kt_[a-z0-9]*=*) eval "${arg%%=*}=\${arg#*=}" ;;
@@ -85,8 +95,18 @@ until grep -q ISCSIADM_ABSTRACT_NAMESPACE /proc/net/unix; do
 done
 step "iscsid up"
 
-step "discovery: iscsiadm -m discovery -t sendtargets -p $kt_portal"
-run "discovery" 60 iscsiadm -m discovery -t sendtargets -p "$kt_portal"
+if [ -n "$kt_disc_user" ]; then
+  step "discovery with CHAP: iscsiadm -m discoverydb -t sendtargets -p $kt_portal"
+  run "discoverydb new" 10 iscsiadm -m discoverydb -t sendtargets -p "$kt_portal" -o new
+  for kv in authmethod=CHAP username="$kt_disc_user" password="$kt_disc_secret"; do
+    run "discoverydb update ${kv%%=*}" 10 iscsiadm -m discoverydb -t sendtargets \
+      -p "$kt_portal" -o update -n "discovery.sendtargets.auth.${kv%%=*}" -v "${kv#*=}"
+  done
+  run "discovery" 60 iscsiadm -m discoverydb -t sendtargets -p "$kt_portal" --discover
+else
+  step "discovery: iscsiadm -m discovery -t sendtargets -p $kt_portal"
+  run "discovery" 60 iscsiadm -m discovery -t sendtargets -p "$kt_portal"
+fi
 grep -q " $kt_iqn\$" /tmp/out || fail "discovery did not return $kt_iqn"
 
 # The target answered with the address it was reached on (the host side of the qemu
@@ -96,20 +116,79 @@ for k in HeaderDigest DataDigest; do
   run "node update $k" 10 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" -o update \
     -n "node.conn[0].iscsi.$k" -v "$kt_digest"
 done
+# find_disk: sets dev to the disk the session's SCSI scan attached.
+find_disk() {
+  dev=
+  n=0
+  while [ -z "$dev" ]; do
+    for b in /sys/class/iscsi_session/session*/device/target*/*/block/*; do
+      [ -e "$b" ] && dev=/dev/$(basename "$b") && break
+    done
+    [ -n "$dev" ] && [ -b "$dev" ] && break
+    dev=
+    n=$((n + 1)); [ $n -le 300 ] || fail "no SCSI disk appeared after login"; sleep 0.1
+  done
+}
+node_set() {  # node_set KEY VALUE
+  run "node update $1" 10 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" -o update -n "$1" -v "$2"
+}
+logout_all() {
+  run "logout" 30 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" --logout
+  n=0
+  while ls /sys/class/iscsi_session/ 2>/dev/null | grep -q session; do
+    n=$((n + 1)); [ $n -le 100 ] || fail "session still present after logout"; sleep 0.1
+  done
+}
+read_host_region() {
+  sum=$(dd if="$dev" bs=1M skip="$kt_roff" count="$kt_rlen" iflag=direct 2>/tmp/dd.err |
+        sha256sum | cut -d' ' -f1)
+  [ "$sum" = "$kt_rsum" ] || { cat /tmp/dd.err; fail "host-written region reads back wrong (sha256 $sum)"; }
+}
+
+if [ -n "$kt_chap_runs" ]; then
+  node_set node.session.auth.authmethod CHAP
+  node_set node.session.auth.username "$kt_chap_user"
+  if [ "$kt_chap_bad" = 1 ]; then
+    step "login with a wrong CHAP secret (must fail)"
+    node_set node.session.auth.password "not-$kt_chap_secret"
+    node_set node.session.auth.chap_algs MD5
+    if timeout 60 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" --login > /tmp/out 2>&1; then
+      cat /tmp/out
+      fail "a login with a wrong CHAP secret succeeded"
+    fi
+    cat /tmp/out
+    iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" --logout > /dev/null 2>&1
+  fi
+  node_set node.session.auth.password "$kt_chap_secret"
+  for r in $(echo "$kt_chap_runs" | tr ',' ' '); do
+    alg=${r%%:*} mode=${r#*:}
+    node_set node.session.auth.chap_algs "$alg"
+    if [ "$mode" = mutual ]; then
+      node_set node.session.auth.username_in "$kt_chap_tuser"
+      node_set node.session.auth.password_in "$kt_chap_tsecret"
+    else
+      node_set node.session.auth.username_in ""
+      node_set node.session.auth.password_in ""
+    fi
+    step "login with CHAP $alg ($mode)"
+    run "login $alg $mode" 60 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" --login
+    find_disk
+    step "disk $dev: read host region"
+    read_host_region
+    logout_all
+  done
+  if dmesg | grep -E 'conn error|ping timeout|recovery timed out|FAILED Result|I/O error' > /tmp/kerr; then
+    cat /tmp/kerr
+    fail "the kernel logged iSCSI/SCSI errors (see above)"
+  fi
+  step "done"
+  finish PASS
+fi
+
 step "login"
 run "login" 60 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" --login
 
-# The disk the session's SCSI scan attached.
-dev=
-n=0
-while [ -z "$dev" ]; do
-  for b in /sys/class/iscsi_session/session*/device/target*/*/block/*; do
-    [ -e "$b" ] && dev=/dev/$(basename "$b") && break
-  done
-  [ -n "$dev" ] && [ -b "$dev" ] && break
-  dev=
-  n=$((n + 1)); [ $n -le 300 ] || fail "no SCSI disk appeared after login"; sleep 0.1
-done
+find_disk
 step "disk $dev"
 iscsiadm -m session -P 3 2>&1 | grep -E 'Target:|Current Portal|Persistent Portal|iSCSI Connection State|iSCSI Session State|HeaderDigest|DataDigest|MaxRecvDataSegmentLength|MaxXmitDataSegmentLength|FirstBurstLength|MaxBurstLength|ImmediateData|InitialR2T|Attached scsi disk'
 
@@ -121,9 +200,7 @@ fi
 
 if [ -n "$kt_rsum" ]; then
   step "read host region: $kt_rlen MiB at $kt_roff MiB"
-  sum=$(dd if="$dev" bs=1M skip="$kt_roff" count="$kt_rlen" iflag=direct 2>/tmp/dd.err |
-        sha256sum | cut -d' ' -f1)
-  [ "$sum" = "$kt_rsum" ] || { cat /tmp/dd.err; fail "host-written region reads back wrong (sha256 $sum)"; }
+  read_host_region
 fi
 
 # 4 MiB O_DIRECT writes: the block layer splits each into several commands in flight at
@@ -155,10 +232,6 @@ if dmesg | grep -E 'conn error|ping timeout|recovery timed out|FAILED Result|I/O
 fi
 
 step "logout"
-run "logout" 30 iscsiadm -m node -T "$kt_iqn" -p "$kt_portal" --logout
-n=0
-while ls /sys/class/iscsi_session/ 2>/dev/null | grep -q session; do
-  n=$((n + 1)); [ $n -le 100 ] || fail "session still present after logout"; sleep 0.1
-done
+logout_all
 step "done"
 finish PASS

@@ -40,6 +40,14 @@ DeviceConfig Cfg(const std::string& bstype, const std::string& cfgstring,
   return c;
 }
 
+// Loads bs_ctest into `reg` and opens a RAM device of `size` bytes on it.
+Result<std::unique_ptr<scsi::Backend>> OpenCtestRam(ModuleRegistry* reg, uint64_t size) {
+  if (Status s = reg->LoadFile(TestModule("ctest")); !s.ok()) return s;
+  DeviceConfig cfg = Cfg("ctest", "ram");
+  cfg.size = size;
+  return reg->OpenDevice(cfg);
+}
+
 TEST(Device, FillDevConfigStripsOnlyTheModulesSubtype) {
   DeviceConfig c = Cfg("rdwr", "rdwr//srv/disk.img");
   c.bsopts = "a=b";
@@ -73,7 +81,8 @@ TEST(Device, MissingCalloutsCompleteWithoutTheModule) {
   ASSERT_TRUE(dev.ok());
   scsi::Backend* b = dev->get();
   EXPECT_FALSE(b->has_flush() || b->has_unmap() || b->has_write_same() || b->has_caw() ||
-               b->has_handle_cmd() || b->thin());
+               b->has_handle_cmd() || b->thin() || b->has_lba_status());
+  EXPECT_EQ(b->atomic_limits().max_bytes, 0u);
   IoLoop loop;
   struct {
     scsi::IoOp op;
@@ -84,6 +93,7 @@ TEST(Device, MissingCalloutsCompleteWithoutTheModule) {
       {scsi::IoOp::kWriteSame, MODTGT_STS_UNSUPPORTED},
       {scsi::IoOp::kCaw, MODTGT_STS_UNSUPPORTED},
       {scsi::IoOp::kHandleCmd, MODTGT_STS_NOT_HANDLED},
+      {scsi::IoOp::kLbaStatus, MODTGT_STS_UNSUPPORTED},  // the SCSI layer emulates "mapped"
   };
   for (const auto& c : cases) {
     IoLoop::Cmd cmd;
@@ -108,10 +118,7 @@ TEST(Device, InvalidStatusFromModuleBecomesMediumError) {
 
 TEST(Device, ManyConcurrentIosOnThePoolAllComplete) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  DeviceConfig cfg = Cfg("ctest", "ram");
-  cfg.size = 1 << 20;
-  auto dev = reg.OpenDevice(cfg);
+  auto dev = OpenCtestRam(&reg, 1 << 20);
   ASSERT_TRUE(dev.ok());
   auto* d = dynamic_cast<Device*>(dev->get());
   ASSERT_NE(d, nullptr);
@@ -542,6 +549,100 @@ TEST(Device, Abi10ModuleHasNoneOfThe11Callouts) {
   scsi::BackendReconfig rc;
   rc.size = 1u << 20;
   EXPECT_FALSE((*dev)->Reconfigure(rc).ok());
+}
+
+TEST(Device, Abi11ModuleHasNoneOfThe12Callouts) {
+  ModuleRegistry reg;
+  // Built as ABI 1.1 with a garbage get_lba_status beyond its struct_size and the bit that
+  // 1.2 calls MODTGT_CAP_ATOMIC_WRITE (it meant nothing in 1.1).
+  ASSERT_TRUE(reg.LoadFile(TestModule("ver11")).ok());
+  auto list = reg.List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].abi_version, (1u << 16) | 1u);
+  auto dev = reg.OpenDevice(Cfg("ver", "x"));
+  ASSERT_TRUE(dev.ok());
+  scsi::Backend* b = dev->get();
+  EXPECT_FALSE(b->has_lba_status());
+  EXPECT_EQ(b->atomic_limits().max_bytes, 0u);
+  IoLoop loop;
+  EXPECT_EQ(loop.Simple(b, scsi::IoOp::kLbaStatus, 0, 4096), MODTGT_STS_UNSUPPORTED);
+  std::vector<uint8_t> buf(512);
+  EXPECT_EQ(loop.Read(b, buf.data(), buf.size(), 0), MODTGT_STS_OK);
+  EXPECT_EQ(buf[0], 0x11);
+  // An atomic write never reaches a module that did not promise to honour it.
+  EXPECT_EQ(loop.Write(b, buf.data(), buf.size(), 0, MODTGT_IO_ATOMIC), MODTGT_STS_UNSUPPORTED);
+}
+
+// get_lba_status through a C module (ABI 1.2): zero 4 KiB units are deallocated.
+TEST(Device, LbaStatusComesFromTheModule) {
+  ModuleRegistry reg;
+  auto dev = OpenCtestRam(&reg, 64 * 1024);
+  ASSERT_TRUE(dev.ok());
+  scsi::Backend* b = dev->get();
+  ASSERT_TRUE(b->has_lba_status());
+  IoLoop loop;
+  std::vector<uint8_t> data(8192, 0x5a);
+  ASSERT_EQ(loop.Write(b, data.data(), data.size(), 16384), MODTGT_STS_OK);
+  scsi::LbaExtent e;
+  ASSERT_EQ(loop.LbaStatus(b, 0, 64 * 1024, &e), MODTGT_STS_OK);
+  EXPECT_EQ(e.state, MODTGT_LBA_DEALLOCATED);
+  EXPECT_EQ(e.length, 16384u);
+  ASSERT_EQ(loop.LbaStatus(b, 16384, 48 * 1024, &e), MODTGT_STS_OK);
+  EXPECT_EQ(e.state, MODTGT_LBA_MAPPED);
+  EXPECT_EQ(e.length, 8192u);
+}
+
+// Atomic write limits declared from open() reach the SCSI layer; MODTGT_IO_ATOMIC reaches
+// the module's write().
+TEST(Device, AtomicLimitsAndFlagReachTheModule) {
+  ModuleRegistry reg;
+  auto dev = OpenCtestRam(&reg, 1 << 20);
+  ASSERT_TRUE(dev.ok());
+  scsi::Backend* b = dev->get();
+  EXPECT_EQ(b->atomic_limits().max_bytes, 64u * 1024);
+  void* h = dlopen(TestModule("ctest").c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(h, nullptr);
+  int* atomic_writes = static_cast<int*>(dlsym(h, "ctest_atomic_writes"));
+  ASSERT_NE(atomic_writes, nullptr);
+  const int before = __atomic_load_n(atomic_writes, __ATOMIC_SEQ_CST);
+  IoLoop loop;
+  std::vector<uint8_t> data(4096, 1);
+  EXPECT_EQ(loop.Write(b, data.data(), data.size(), 0, MODTGT_IO_ATOMIC), MODTGT_STS_OK);
+  EXPECT_EQ(loop.Write(b, data.data(), data.size(), 0, 0), MODTGT_STS_OK);
+  EXPECT_EQ(__atomic_load_n(atomic_writes, __ATOMIC_SEQ_CST), before + 1);
+  dlclose(h);
+}
+
+// module.hpp maps GetLbaStatus and Device::set_atomic_limits; the limits are per device.
+TEST(Device, CxxModuleDeclaresAtomicLimitsPerDevice) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("cxxtest")).ok());
+  auto plain = reg.OpenDevice(Cfg("cxxtest", "ram"));
+  auto atomic = reg.OpenDevice(Cfg("cxxtest", "atomic"));
+  ASSERT_TRUE(plain.ok() && atomic.ok());
+  EXPECT_EQ((*plain)->atomic_limits().max_bytes, 0u);
+  EXPECT_EQ((*atomic)->atomic_limits().max_bytes, 32u * 1024);
+  ASSERT_TRUE((*plain)->has_lba_status());
+  IoLoop loop;
+  scsi::LbaExtent e;
+  ASSERT_EQ(loop.LbaStatus(plain->get(), 1024, 16384, &e), MODTGT_STS_OK);
+  EXPECT_EQ(e.state, MODTGT_LBA_MAPPED);
+  EXPECT_EQ(e.length, 3072u);
+}
+
+// A module without MODTGT_CAP_ATOMIC_WRITE cannot make the daemon advertise atomic writes.
+TEST(Device, AtomicLimitsWithoutTheCapabilityAreIgnored) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("short")).ok());
+  auto dev = reg.OpenDevice(Cfg("short", "x"));
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  ASSERT_NE(d, nullptr);
+  modtgt_atomic_limits lim{};
+  lim.struct_size = sizeof(lim);
+  lim.max_bytes = 65536;
+  d->SetAtomicLimitsFromModule(lim);
+  EXPECT_EQ(d->atomic_limits().max_bytes, 0u);
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 //   RunHandler()  runs a command's handler from a DeviceType table (what Submit does
 //                 after its checks) and waits for CommandDone
 //   RunSubmit()   runs scsi::Submit and waits for CommandDone
+//   SyncLoop()    waits until what was posted to a loop before has run
+//   InitCommand() fills a test command's CDB, owner and Data-Out
+//   InitNexus()   the tests' I_T nexus i
 // With a null loop everything runs inline on the calling thread, which only works with
 // backends that complete inline; asynchronous backends need a LoopThread.
 //
@@ -14,11 +17,15 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "env/event_loop.h"
@@ -91,6 +98,46 @@ class FakeTarget : public scsi::TargetView {
  private:
   std::map<uint64_t, std::shared_ptr<scsi::LogicalUnit>> luns_;
 };
+
+// Nexus i of the tests: initiator iqn.2024-01.test:init<i> (ISID ...0<i>) to target port
+// 1 of `target_name`, over `target`.
+inline void InitNexus(scsi::Nexus* n, uint64_t id, int i, const std::string& target_name,
+                      std::shared_ptr<scsi::TargetView> target) {
+  n->id = id;
+  n->initiator_name = "iqn.2024-01.test:init" + std::to_string(i);
+  n->initiator_port = n->initiator_name + ",i,0x00023d00000" + std::to_string(i);
+  n->target_name = target_name;
+  n->target_port = target_name + ",t,0x0001";
+  n->relative_port_id = 1;
+  n->target = std::move(target);
+}
+
+// Fills what every test command needs: the CDB, the owner, and the direction and Data-Out
+// buffer from `out` (empty: a read). The caller sets lu or nexus/lun and expected_length.
+inline void InitCommand(scsi::Command* cmd, const std::vector<uint8_t>& cdb,
+                        const std::vector<uint8_t>& out, scsi::CommandOwner* owner) {
+  std::memcpy(cmd->cdb, cdb.data(), cdb.size());
+  cmd->cdb_len = static_cast<uint8_t>(cdb.size());
+  cmd->owner = owner;
+  cmd->dir = out.empty() ? scsi::DataDirection::kRead : scsi::DataDirection::kWrite;
+  cmd->data.Resize(out.size());
+  if (!out.empty()) std::memcpy(cmd->data.data(), out.data(), out.size());
+}
+
+// Waits until every closure posted to `loop` before this call has run (false on timeout).
+inline bool SyncLoop(env::EventLoop* loop,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool ran = false;
+  loop->Post([&] {
+    std::lock_guard<std::mutex> l(m);
+    ran = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> l(m);
+  return cv.wait_for(l, timeout, [&] { return ran; });
+}
 
 // Runs fn on owner's loop (or inline) and waits for one more CommandDone.
 template <typename Fn>

@@ -93,23 +93,23 @@ class IoLoop : public scsi::CommandOwner {
     return Run(b, &c);
   }
 
+  // get_lba_status at [off, off + len): the status, the extent in *out.
+  int LbaStatus(scsi::Backend* b, uint64_t off, uint64_t len, scsi::LbaExtent* out) {
+    Cmd c;
+    c.io.op = scsi::IoOp::kLbaStatus;
+    c.io.offset = off;
+    c.io.length = len;
+    const int status = Run(b, &c);
+    *out = c.io.extent;
+    return status;
+  }
+
   bool WaitDone(int n) {
     std::unique_lock<std::mutex> l(mu_);
     return cv_.wait_for(l, kTimeout, [&] { return done_ >= n; });
   }
 
-  bool Sync() {
-    std::mutex m;
-    std::condition_variable cv;
-    bool ran = false;
-    ev().Post([&] {
-      std::lock_guard<std::mutex> l(m);
-      ran = true;
-      cv.notify_all();
-    });
-    std::unique_lock<std::mutex> l(m);
-    return cv.wait_for(l, kTimeout, [&] { return ran; });
-  }
+  bool Sync() { return SyncLoop(&ev(), kTimeout); }
 
  private:
   void Arm(Cmd* c) {

@@ -10,7 +10,11 @@
 namespace modtgt::testing {
 
 MemBackend::MemBackend(uint64_t size_bytes, MemBackendCaps caps, bool async)
-    : size_(size_bytes), caps_(caps), async_(async), medium_(size_bytes, 0) {
+    : size_(size_bytes),
+      caps_(caps),
+      async_(async),
+      medium_(size_bytes, 0),
+      allocated_((size_bytes + caps.alloc_unit - 1) / caps.alloc_unit, false) {
   if (async_) worker_ = std::thread([this] { Worker(); });
 }
 
@@ -34,12 +38,22 @@ void MemBackend::Submit(scsi::Command* cmd) {
     cv_.notify_all();
     return;
   }
+  RunBeforeIo(cmd);
   int status;
   {
     std::lock_guard<std::mutex> l(mu_);
     status = Perform(cmd);
   }
   scsi::IoDone(cmd, status);
+}
+
+void MemBackend::RunBeforeIo(scsi::Command* cmd) {
+  std::function<void(const scsi::IoRequest&)> fn;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    fn = before_io_;
+  }
+  if (fn) fn(cmd->io);  // unlocked: it may block while other I/O is queued
 }
 
 void MemBackend::Worker() {
@@ -52,6 +66,10 @@ void MemBackend::Worker() {
       if (queue_.empty()) return;
       cmd = queue_.front();
       queue_.pop_front();
+    }
+    RunBeforeIo(cmd);
+    {
+      std::lock_guard<std::mutex> l(mu_);
       status = Perform(cmd);
     }
     scsi::IoDone(cmd, status);
@@ -98,18 +116,31 @@ int MemBackend::Perform(scsi::Command* cmd) {
     return MODTGT_STS_LBA_OUT_OF_RANGE;
   }
   uint8_t* m = medium_.data();
+  const uint64_t unit = caps_.alloc_unit;
+  auto allocate = [&](uint64_t off, uint64_t len) {
+    for (uint64_t u = off / unit; len && u * unit < off + len; ++u) allocated_[u] = true;
+  };
   switch (io.op) {
     case scsi::IoOp::kRead:
       CopyToIov(io, m + io.offset, data_len);
       return MODTGT_STS_OK;
     case scsi::IoOp::kWrite:
+      if ((io.flags & MODTGT_IO_ATOMIC) &&
+          (caps_.atomic.max_bytes == 0 || data_len > caps_.atomic.max_bytes)) {
+        return MODTGT_STS_UNSUPPORTED;
+      }
       CopyFromIov(io, m + io.offset, data_len);
+      allocate(io.offset, data_len);
       return MODTGT_STS_OK;
     case scsi::IoOp::kFlush:
       return MODTGT_STS_OK;
     case scsi::IoOp::kUnmap:
       if (!caps_.unmap) return MODTGT_STS_UNSUPPORTED;
       std::memset(m + io.offset, 0, io.length);
+      for (uint64_t u = (io.offset + unit - 1) / unit; (u + 1) * unit <= io.offset + io.length;
+           ++u) {
+        allocated_[u] = false;
+      }
       return MODTGT_STS_OK;
     case scsi::IoOp::kWriteSame: {
       if (!caps_.write_same || data_len == 0) return MODTGT_STS_UNSUPPORTED;
@@ -118,6 +149,7 @@ int MemBackend::Perform(scsi::Command* cmd) {
       for (uint64_t pos = 0; pos < io.length; pos += data_len) {
         std::memcpy(m + io.offset + pos, block.data(), std::min(data_len, io.length - pos));
       }
+      allocate(io.offset, io.length);
       return MODTGT_STS_OK;
     }
     case scsi::IoOp::kCaw: {
@@ -126,10 +158,21 @@ int MemBackend::Perform(scsi::Command* cmd) {
       CopyFromIov(io, both.data(), data_len);
       if (std::memcmp(both.data(), m + io.offset, io.length) != 0) return MODTGT_STS_MISCOMPARE;
       std::memcpy(m + io.offset, both.data() + io.length, io.length);
+      allocate(io.offset, io.length);
       return MODTGT_STS_OK;
     }
     case scsi::IoOp::kHandleCmd:
       return MODTGT_STS_NOT_HANDLED;
+    case scsi::IoOp::kLbaStatus: {
+      if (!caps_.lba_status || io.length == 0) return MODTGT_STS_UNSUPPORTED;
+      uint64_t u = io.offset / unit;
+      const bool state = allocated_[u];
+      uint64_t end = (u + 1) * unit;
+      while (end < io.offset + io.length && allocated_[end / unit] == state) end += unit;
+      cmd->io.extent.length = std::min(end, io.offset + io.length) - io.offset;
+      cmd->io.extent.state = state ? MODTGT_LBA_MAPPED : MODTGT_LBA_DEALLOCATED;
+      return MODTGT_STS_OK;
+    }
   }
   return MODTGT_STS_UNSUPPORTED;
 }
@@ -142,11 +185,17 @@ std::vector<uint8_t> MemBackend::ReadBytes(uint64_t offset, uint64_t length) {
 void MemBackend::WriteBytes(uint64_t offset, const void* data, uint64_t length) {
   std::lock_guard<std::mutex> l(mu_);
   std::memcpy(medium_.data() + offset, data, length);
+  for (uint64_t u = offset / caps_.alloc_unit; length && u * caps_.alloc_unit < offset + length; ++u) {
+    allocated_[u] = true;
+  }
 }
 
 void MemBackend::Fill(uint64_t offset, uint64_t length, uint8_t value) {
   std::lock_guard<std::mutex> l(mu_);
   std::memset(medium_.data() + offset, value, length);
+  for (uint64_t u = offset / caps_.alloc_unit; length && u * caps_.alloc_unit < offset + length; ++u) {
+    allocated_[u] = true;
+  }
 }
 
 std::vector<IoRecord> MemBackend::log() {
@@ -163,6 +212,16 @@ size_t MemBackend::CountOps(scsi::IoOp op) {
 void MemBackend::ClearLog() {
   std::lock_guard<std::mutex> l(mu_);
   log_.clear();
+}
+
+size_t MemBackend::AllocatedUnits() {
+  std::lock_guard<std::mutex> l(mu_);
+  return static_cast<size_t>(std::count(allocated_.begin(), allocated_.end(), true));
+}
+
+void MemBackend::SetBeforeIo(std::function<void(const scsi::IoRequest&)> fn) {
+  std::lock_guard<std::mutex> l(mu_);
+  before_io_ = std::move(fn);
 }
 
 void MemBackend::FailNext(scsi::IoOp op, int status) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // MemBackend: an in-memory scsi::Backend for unit tests, with configurable optional
-// callouts (flush, unmap, write_same, caw, thin) and either inline completion (IoDone
+// callouts (flush, unmap, write_same, caw, thin, lba status, atomic writes) and either
+// inline completion (IoDone
 // before Submit returns) or asynchronous completion from a worker thread. Every I/O is
 // recorded, and a status can be injected for the next I/O of a given kind.
 //
@@ -12,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,6 +28,11 @@ struct MemBackendCaps {
   bool write_same = false;
   bool caw = false;
   bool thin = false;
+  // Reports allocation (IoOp::kLbaStatus) in units of alloc_unit bytes: a write allocates
+  // every unit it touches, an unmap frees the units it covers whole.
+  bool lba_status = false;
+  uint32_t alloc_unit = 4096;
+  scsi::AtomicLimits atomic;  // max_bytes 0: no atomic writes
 };
 
 struct IoRecord {
@@ -47,6 +54,8 @@ class MemBackend : public scsi::Backend {
   bool has_caw() const override { return caps_.caw; }
   bool has_handle_cmd() const override { return false; }
   bool thin() const override { return caps_.thin; }
+  bool has_lba_status() const override { return caps_.lba_status; }
+  scsi::AtomicLimits atomic_limits() const override { return caps_.atomic; }
   void Submit(scsi::Command* cmd) override;
 
   // ---- Test access ----
@@ -60,9 +69,17 @@ class MemBackend : public scsi::Backend {
   // The next I/O of kind op completes with status (a modtgt_status) without touching
   // the medium.
   void FailNext(scsi::IoOp op, int status);
+  // Allocation units that hold data (lba_status).
+  size_t AllocatedUnits();
+  // Runs fn (on the backend's thread, before the I/O is performed, without the backend's
+  // lock: it may block, and I/O submitted meanwhile queues) for every I/O from now on,
+  // until cleared with nullptr: lets a test act while a multi-I/O command is in the middle
+  // of its work.
+  void SetBeforeIo(std::function<void(const scsi::IoRequest&)> fn);
 
  private:
   int Perform(scsi::Command* cmd);  // REQUIRES: mu_ held
+  void RunBeforeIo(scsi::Command* cmd);  // REQUIRES: mu_ not held
   void Worker();
 
   const uint64_t size_;
@@ -70,6 +87,8 @@ class MemBackend : public scsi::Backend {
   const bool async_;
   std::mutex mu_;
   std::vector<uint8_t> medium_;       // GUARDED_BY(mu_)
+  std::vector<bool> allocated_;       // GUARDED_BY(mu_), per alloc_unit
+  std::function<void(const scsi::IoRequest&)> before_io_;  // GUARDED_BY(mu_)
   std::vector<IoRecord> log_;         // GUARDED_BY(mu_)
   bool fail_armed_ = false;           // GUARDED_BY(mu_)
   scsi::IoOp fail_op_ = scsi::IoOp::kRead;

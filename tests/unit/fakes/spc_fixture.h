@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/fake_owner.h"
 #include "modtgt/module.h"
 #include "scsi/backend.h"
 #include "scsi/dispatch.h"
@@ -107,14 +108,7 @@ struct Fixture {
                                        "iqn.2024-01.test:tgt");
     target->luns[cfg.lun] = lu;
     for (int i = 0; i < 3; ++i) {
-      Nexus& n = nexus[i];
-      n.id = 100 + i;
-      n.initiator_name = "iqn.2024-01.test:init" + std::to_string(i);
-      n.initiator_port = n.initiator_name + ",i,0x00023d00000" + std::to_string(i);
-      n.target_name = "iqn.2024-01.test:tgt";
-      n.target_port = n.target_name + ",t,0x0001";
-      n.relative_port_id = 1;
-      n.target = target;
+      testing::InitNexus(&nexus[i], 100 + i, i, "iqn.2024-01.test:tgt", target);
     }
   }
   // Runs cdb from nexus i and returns the finished command.

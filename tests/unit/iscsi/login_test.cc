@@ -835,6 +835,30 @@ TEST_F(LoginTest, AuthenticatorSeamRunsUntilDone) {
   EXPECT_EQ(login.Step(Request(Flags(true, false, 1, 3), {}), &resp), LoginStep::kComplete);
 }
 
+TEST_F(LoginTest, ChapKeysWithTheAuthMethodOfferAreOutOfOrder) {
+  env.chap_enabled = true;
+  Pdu resp;
+  // The initiator cannot know the target picks CHAP before it answers the offer.
+  EXPECT_EQ(login.Step(Request(Flags(false, false, 0, 0),
+                               With(Names(), {{"AuthMethod", "CHAP"}, {"CHAP_A", "5"}})),
+                       &resp),
+            LoginStep::kFailed);
+  EXPECT_EQ(StatusOf(resp), 0x0201);
+}
+
+TEST_F(LoginTest, NoneChosenThenRequiredBeforeTransitFails) {
+  // AuthMethod=None was accepted, then an account got bound before the initiator left the
+  // security stage: the transit is refused.
+  Pdu resp;
+  ASSERT_EQ(login.Step(Request(Flags(false, false, 0, 0), With(Names(), {{"AuthMethod", "None"}})),
+                       &resp),
+            LoginStep::kContinue);
+  EXPECT_EQ(Answer(resp)["AuthMethod"], "None");
+  env.auth_required = true;
+  EXPECT_EQ(login.Step(Request(Flags(true, false, 0, 1), {}), &resp), LoginStep::kFailed);
+  EXPECT_EQ(StatusOf(resp), 0x0201);
+}
+
 TEST_F(LoginTest, AuthenticatorFailureEndsLogin) {
   env.chap_enabled = true;
   Pdu resp;

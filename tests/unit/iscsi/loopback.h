@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/accounts.h"
 #include "core/target.h"
 #include "fakes/fake_owner.h"
 #include "fakes/mem_backend.h"
@@ -44,8 +45,16 @@ struct RxPdu {
 
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  // Connects to 127.0.0.1:port, from `source` (another loopback address, e.g. "127.0.0.2",
+  // for the per-address limits) when given.
+  explicit Client(uint16_t port, const char* source = nullptr) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (source != nullptr) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      inet_pton(AF_INET, source, &src.sin_addr);
+      if (bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) return;
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -152,6 +161,31 @@ class Client {
       }
     }
     return m;
+  }
+
+  // Sends one Login Request with these flags (T C . . CSG NSG) and keys and reads the
+  // response (no digests during login).
+  bool LoginStep(uint8_t flags, const std::vector<std::pair<std::string, std::string>>& keys,
+                 RxPdu* resp, uint64_t isid = 0x800000000001ULL) {
+    Bhs h;
+    h.b[0] = 0x43;
+    h.b[1] = flags;
+    for (int k = 0; k < 6; k++) h.b[8 + k] = static_cast<uint8_t>(isid >> (40 - 8 * k));
+    h.set_itt(itt);
+    h.Put32(24, cmd_sn);
+    h.Put32(28, exp_stat_sn);
+    if (!Send(h, Keys(keys))) return false;
+    bool save_hd = hd, save_dd = dd;
+    hd = dd = false;
+    bool got = Recv(resp);
+    hd = save_hd;
+    dd = save_dd;
+    if (got && resp->bhs.b[36] == 0 && (resp->bhs.b[1] & 0x80) && (resp->bhs.b[1] & 3) == 3) {
+      tsih = resp->bhs.Get16(14);
+      max_cmd_sn = resp->bhs.Get32(32);
+      itt++;
+    }
+    return got;
   }
 
   // Logs in (operational stage straight to full feature phase). Returns the last response.
@@ -302,6 +336,9 @@ class SocketPair {
 
 class TransportTest : public ::testing::Test {
  protected:
+  // What the transport is created with; a test fixture overrides it for other limits.
+  virtual TransportSettings Settings() { return TransportSettings(); }
+
   void SetUp() override {
     auto backend = std::make_unique<modtgt::testing::MemBackend>(1 << 20);
     backend_ = backend.get();
@@ -319,7 +356,8 @@ class TransportTest : public ::testing::Test {
     ASSERT_TRUE(registry_.Add(t).ok());
     target_ = t;
     transport_ = std::make_unique<IscsiTransport>(
-        std::vector<env::EventLoop*>{loop1_.loop(), loop2_.loop()}, &registry_);
+        std::vector<env::EventLoop*>{loop1_.loop(), loop2_.loop()}, &registry_, &accounts_,
+        Settings());
     Result<std::string> addr = transport_->AddPortal("127.0.0.1:0");
     ASSERT_TRUE(addr.ok()) << addr.status().ToString();
     port_ = static_cast<uint16_t>(std::stoi(addr->substr(addr->rfind(':') + 1)));
@@ -386,6 +424,7 @@ class TransportTest : public ::testing::Test {
 
   modtgt::testing::LoopThread loop1_, loop2_;
   core::TargetRegistry registry_;
+  core::AccountRegistry accounts_;
   std::shared_ptr<core::Target> target_;
   std::shared_ptr<scsi::LogicalUnit> lu_;
   modtgt::testing::MemBackend* backend_ = nullptr;

@@ -104,5 +104,72 @@ TEST(AppendKeyValues, Appends) {
   EXPECT_EQ(std::string(buf.begin(), buf.end()), std::string("ZA=B\0", 5));
 }
 
+TEST(ParseNumber, DecimalAndHex) {
+  uint64_t n = 7;
+  EXPECT_TRUE(ParseNumber("0", &n));
+  EXPECT_EQ(n, 0u);
+  EXPECT_TRUE(ParseNumber("262144", &n));
+  EXPECT_EQ(n, 262144u);
+  EXPECT_TRUE(ParseNumber("0x1F", &n));
+  EXPECT_EQ(n, 31u);
+  EXPECT_TRUE(ParseNumber("0Xff", &n));
+  EXPECT_EQ(n, 255u);
+  EXPECT_TRUE(ParseNumber("18446744073709551615", &n));
+  EXPECT_EQ(n, UINT64_MAX);
+  n = 7;
+  for (const char* bad : {"", "0x", "-1", "+1", " 1", "1 ", "1a", "0xg", "18446744073709551616",
+                          "0x10000000000000000", "None"}) {
+    EXPECT_FALSE(ParseNumber(bad, &n)) << bad;
+    EXPECT_EQ(n, 7u) << bad;
+  }
+}
+
+std::vector<uint8_t> Decoded(const std::string& v, size_t max = 1024) {
+  std::vector<uint8_t> out;
+  EXPECT_TRUE(DecodeBinaryValue(v, max, &out)) << v;
+  return out;
+}
+
+TEST(BinaryValue, Hex) {
+  EXPECT_EQ(Decoded("0x00ff10"), (std::vector<uint8_t>{0x00, 0xff, 0x10}));
+  EXPECT_EQ(Decoded("0XAbCd"), (std::vector<uint8_t>{0xab, 0xcd}));
+  // An odd count of digits: a leading zero nibble is implied.
+  EXPECT_EQ(Decoded("0xabc"), (std::vector<uint8_t>{0x0a, 0xbc}));
+  EXPECT_EQ(Decoded("0x1"), (std::vector<uint8_t>{0x01}));
+}
+
+TEST(BinaryValue, Base64WithAndWithoutPadding) {
+  // RFC 4648 section 10 test vectors.
+  EXPECT_EQ(Decoded("0bZg=="), (std::vector<uint8_t>{'f'}));
+  EXPECT_EQ(Decoded("0bZm8="), (std::vector<uint8_t>{'f', 'o'}));
+  EXPECT_EQ(Decoded("0bZm9v"), (std::vector<uint8_t>{'f', 'o', 'o'}));
+  EXPECT_EQ(Decoded("0BZm9vYg=="), (std::vector<uint8_t>{'f', 'o', 'o', 'b'}));
+  EXPECT_EQ(Decoded("0bZm9vYmE="), (std::vector<uint8_t>{'f', 'o', 'o', 'b', 'a'}));
+  EXPECT_EQ(Decoded("0bZm9vYmFy"), (std::vector<uint8_t>{'f', 'o', 'o', 'b', 'a', 'r'}));
+  EXPECT_EQ(Decoded("0bZm9vYg"), (std::vector<uint8_t>{'f', 'o', 'o', 'b'}));
+  EXPECT_EQ(Decoded("0b+/+/"), (std::vector<uint8_t>{0xfb, 0xff, 0xbf}));
+}
+
+TEST(BinaryValue, RefusesMalformedAndOverlong) {
+  std::vector<uint8_t> out;
+  for (const char* bad : {"", "0", "0x", "0b", "x00", "00", "0y00", "0x0g", "0x 0", "0bZ",
+                          "0bZm9v=", "0bZg===", "0b=", "0bZm!v", "0bZg=a", "0x-1"}) {
+    EXPECT_FALSE(DecodeBinaryValue(bad, 1024, &out)) << bad;
+  }
+  EXPECT_TRUE(DecodeBinaryValue("0x" + std::string(8, 'a'), 4, &out));
+  EXPECT_FALSE(DecodeBinaryValue("0x" + std::string(9, 'a'), 4, &out));
+  EXPECT_FALSE(DecodeBinaryValue("0x" + std::string(10, 'a'), 4, &out));
+  EXPECT_TRUE(DecodeBinaryValue("0bAAAAAA==", 4, &out));
+  EXPECT_FALSE(DecodeBinaryValue("0bAAAAAAA=", 4, &out));
+}
+
+TEST(BinaryValue, HexEncodeRoundTrips) {
+  const std::vector<uint8_t> in = {0x00, 0x7f, 0x80, 0xff, 0x12};
+  const std::string hex = EncodeHex(in.data(), in.size());
+  EXPECT_EQ(hex, "0x007f80ff12");
+  EXPECT_EQ(Decoded(hex), in);
+  EXPECT_EQ(EncodeHex(nullptr, 0), "0x");
+}
+
 }  // namespace
 }  // namespace modtgt::iscsi

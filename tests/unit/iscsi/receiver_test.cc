@@ -180,6 +180,31 @@ TEST_F(ReceiverTest, BackPressureKeepsTheHeaderUntilResumed) {
   EXPECT_EQ(h_.seen[1].data, Pattern(5, 9));
 }
 
+// A pause can leave the buffer full; reading after the resume must not take the full
+// buffer for the end of the stream.
+TEST_F(ReceiverTest, AFullBufferLeftByAPauseIsParsedNotTakenForTheEnd) {
+  h_.hold_opcode = 0x01;
+  std::vector<uint8_t> all;
+  const int n = 24;
+  for (int i = 0; i < n; i++) {
+    std::vector<uint8_t> p = Pdu(0x01, {}, Pattern(1024, static_cast<uint8_t>(i)), false, false);
+    all.insert(all.end(), p.begin(), p.end());
+  }
+  ASSERT_GT(all.size(), Receiver::kLoginBufferSize);
+  Write(all);
+  EXPECT_EQ(Read(), Receiver::ReadStatus::kOk);
+  EXPECT_TRUE(rx_.paused());
+  rx_.Resume();  // resumed, still refusing: the buffer stays full
+  EXPECT_EQ(Read(), Receiver::ReadStatus::kOk);
+  h_.hold_opcode = -1;
+  rx_.Resume();
+  for (int i = 0; i < 4 && h_.seen.size() < static_cast<size_t>(n); i++) {
+    ASSERT_EQ(Read(), Receiver::ReadStatus::kOk);
+  }
+  ASSERT_EQ(h_.seen.size(), static_cast<size_t>(n));
+  EXPECT_EQ(h_.seen[n - 1].data, Pattern(1024, n - 1));
+}
+
 TEST_F(ReceiverTest, EndOfStreamIsReported) {
   Write(Pdu(0x00, {}, {}, false, false));
   sp_.ClosePeer();

@@ -109,7 +109,14 @@ TEST(SessionTable, SameInitiatorAndIsidReinstates) {
   auto s2 = table.Create(7, target, p, {}, nullptr, "c2", &old);
   ASSERT_TRUE(s2);
   EXPECT_EQ(old.session, s1);  // RFC 7143 6.3.5: the old session is handed back to close
-  EXPECT_FALSE(table.Exists(s1->tsih()) && table.List().size() != 1);
+  // The old one is closing: not listed, not joinable, but in the table until its nexus
+  // has ended.
+  EXPECT_TRUE(old.closing);
+  EXPECT_FALSE(table.Exists(s1->tsih()));
+  EXPECT_TRUE(table.Exists(s2->tsih()));
+  EXPECT_EQ(table.List().size(), 1u);
+  EXPECT_EQ(table.size(), 2u);
+  table.Remove(s1.get());
   EXPECT_EQ(table.size(), 1u);
   // A different ISID is a new session, not a reinstatement.
   SessionTable::Entry none;
@@ -122,6 +129,77 @@ TEST(SessionTable, SameInitiatorAndIsidReinstates) {
   auto s4 = table.Create(9, nullptr, d, {}, nullptr, "c4", nullptr);
   EXPECT_EQ(table.List().size(), 2u);
   EXPECT_EQ(table.ForTarget(1).size(), 2u);
+}
+
+TEST(SessionTable, SameInitiatorFindsOtherSessionsClosingOnesIncluded) {
+  auto t1 = std::make_shared<core::Target>(1, "iqn.2024-01.test:t1");
+  auto t2 = std::make_shared<core::Target>(2, "iqn.2024-01.test:t2");
+  SessionTable table;
+  SessionParams p;
+  p.initiator_name = "iqn.2024-01.test:i1";
+  SessionParams other = p;
+  other.initiator_name = "iqn.2024-01.test:i2";
+  auto a = table.Create(1, t1, p, {}, nullptr, "a", nullptr);
+  auto b = table.Create(2, t1, p, {}, nullptr, "b", nullptr);
+  auto c = table.Create(3, t2, p, {}, nullptr, "c", nullptr);       // other target
+  auto d = table.Create(4, t1, other, {}, nullptr, "d", nullptr);   // other initiator
+  SessionParams disc = p;
+  disc.discovery = true;
+  auto e = table.Create(5, nullptr, disc, {}, nullptr, "e", nullptr);  // no nexus
+  table.MarkClosing(a.get());
+  SessionParams upper = p;
+  upper.initiator_name = "IQN.2024-01.TEST:I1";  // iSCSI names compare case-insensitively
+  auto n = table.Create(6, t1, upper, {}, nullptr, "n", nullptr);
+  auto same = table.SameInitiator(upper.initiator_name, t1.get(), n.get());
+  ASSERT_EQ(same.size(), 2u);
+  EXPECT_EQ(same[0].session, a);
+  EXPECT_TRUE(same[0].closing);
+  EXPECT_EQ(same[1].session, b);
+  EXPECT_FALSE(same[1].closing);
+  EXPECT_TRUE(table.SameInitiator(p.initiator_name, nullptr, nullptr).empty());
+}
+
+TEST(SessionTable, MaxSessionsRefusesBeyondButNotAReinstatement) {
+  auto t = std::make_shared<core::Target>(1, "iqn.2024-01.test:t1");
+  SessionTable table;
+  table.set_max_sessions(2);
+  SessionParams p;
+  p.initiator_name = "iqn.2024-01.test:i1";
+  auto a = table.Create(1, t, p, {}, nullptr, "a", nullptr);
+  auto b = table.Create(2, t, p, {}, nullptr, "b", nullptr);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(table.Create(3, t, p, {}, nullptr, "c", nullptr), nullptr);
+  // Reinstating ISID 1 replaces a session: allowed.
+  SessionTable::Entry old;
+  auto a2 = table.Create(1, t, p, {}, nullptr, "a2", &old);
+  ASSERT_TRUE(a2);
+  EXPECT_EQ(old.session, a);
+  // The reinstated one still counts until it has ended (3 in the table now).
+  EXPECT_EQ(table.size(), 3u);
+  table.Remove(a.get());
+  EXPECT_EQ(table.Create(3, t, p, {}, nullptr, "c", nullptr), nullptr);  // b and a2
+  table.Remove(b.get());
+  EXPECT_NE(table.Create(3, t, p, {}, nullptr, "c", nullptr), nullptr);
+}
+
+TEST(Session, WhenEndedRunsAtEndOrAtOnce) {
+  auto t = std::make_shared<core::Target>(1, "iqn.2024-01.test:t1");
+  SessionParams p;
+  p.initiator_name = "iqn.2024-01.test:i1";
+  Session s(1, 1, t, p, 99);
+  EXPECT_EQ(t->sessions.load(), 1);
+  int ran = 0;
+  s.WhenEnded([&] { ran++; });
+  EXPECT_EQ(ran, 0);
+  EXPECT_FALSE(s.ended());
+  s.End();
+  EXPECT_EQ(ran, 1);
+  EXPECT_TRUE(s.ended());
+  EXPECT_EQ(t->sessions.load(), 0);
+  s.WhenEnded([&] { ran++; });  // already ended: now
+  EXPECT_EQ(ran, 2);
+  s.End();  // idempotent
+  EXPECT_EQ(ran, 2);
 }
 
 TEST(TransferParams, NegotiatedValuesAreMadeSafeForTheDataPath) {

@@ -142,6 +142,15 @@ std::string Str(const TextExchange::Reply& r) {
   return std::string(reinterpret_cast<const char*>(r.data), r.len);
 }
 
+// After a refused request, a new one stands on its own (nothing of the old one is kept).
+void ExpectFreshRequestAnswered(TextExchange* x, FakeTextHost* host) {
+  std::string ok("SendTargets=All", 16);
+  TextExchange::Reply r = x->Step(TextRequest(false, 0xffffffff), Bytes(ok), 8192, host);
+  EXPECT_FALSE(r.reject);
+  ASSERT_EQ(host->requests.size(), 1u);
+  EXPECT_EQ(host->requests[0], (KeyValues{{"SendTargets", "All"}}));
+}
+
 TEST(TextExchange, ShortAnswerIsOneFinalPiece) {
   FakeTextHost host;
   TextExchange x;
@@ -211,12 +220,26 @@ TEST(TextExchange, MalformedRequestIsAProtocolError) {
   EXPECT_TRUE(r.reject);
   EXPECT_EQ(r.reason, RejectReason::kProtocolError);
   EXPECT_TRUE(host.requests.empty());
-  // The bad text is not kept: the next request stands on its own.
-  std::string ok("SendTargets=All", 16);
-  r = x.Step(TextRequest(false, 0xffffffff), Bytes(ok), 8192, &host);
-  EXPECT_FALSE(r.reject);
-  ASSERT_EQ(host.requests.size(), 1u);
-  EXPECT_EQ(host.requests[0], (KeyValues{{"SendTargets", "All"}}));
+  ExpectFreshRequestAnswered(&x, &host);
+}
+
+TEST(TextExchange, ContinuedRequestIsBounded) {
+  FakeTextHost host;
+  TextExchange x;
+  const std::vector<uint8_t> piece(8192, 'a');
+  size_t sent = 0;
+  TextExchange::Reply r;
+  // Continuation PDUs up to the limit are acknowledged; the one that crosses it is refused.
+  while (sent + piece.size() <= TextExchange::kMaxTextRequest) {
+    r = x.Step(TextRequest(true, 0xffffffff), piece, 8192, &host);
+    ASSERT_FALSE(r.reject) << "after " << sent << " bytes";
+    sent += piece.size();
+  }
+  r = x.Step(TextRequest(true, 0xffffffff), piece, 8192, &host);
+  EXPECT_TRUE(r.reject);
+  EXPECT_EQ(r.reason, RejectReason::kProtocolError);
+  EXPECT_TRUE(host.requests.empty());
+  ExpectFreshRequestAnswered(&x, &host);
 }
 
 // ---- A discovery session over loopback TCP ----

@@ -90,12 +90,7 @@ struct MmcFixture {
                                        "iqn.2024-01.test:cd");
     target->luns[0] = lu;
     for (int i = 0; i < 3; ++i) {
-      nexus[i].id = 200 + i;
-      nexus[i].initiator_name = "iqn.2024-01.test:init" + std::to_string(i);
-      nexus[i].initiator_port = nexus[i].initiator_name + ",i,0x00023d00000" + std::to_string(i);
-      nexus[i].target_name = "iqn.2024-01.test:cd";
-      nexus[i].target_port = nexus[i].target_name + ",t,0x0001";
-      nexus[i].target = target;
+      testing::InitNexus(&nexus[i], 200 + i, i, "iqn.2024-01.test:cd", target);
     }
   }
   std::unique_ptr<Command> Run(int i, std::vector<uint8_t> cdb, uint32_t expected = 65536,

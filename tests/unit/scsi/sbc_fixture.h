@@ -136,19 +136,15 @@ class SbcTest : public ::testing::Test {
     owner_.reset();
     loop_.reset();
     cmds_.clear();
+    target_.reset();
   }
 
   Command* NewCmd(const std::vector<uint8_t>& cdb, const std::vector<uint8_t>& out,
                   uint32_t edtl) {
     cmds_.push_back(std::make_unique<Command>());
     Command* cmd = cmds_.back().get();
-    std::memcpy(cmd->cdb, cdb.data(), cdb.size());
-    cmd->cdb_len = static_cast<uint8_t>(cdb.size());
+    testing::InitCommand(cmd, cdb, out, owner_.get());
     cmd->lu = lu_;
-    cmd->owner = owner_.get();
-    cmd->dir = out.empty() ? DataDirection::kRead : DataDirection::kWrite;
-    cmd->data.Resize(out.size());
-    if (!out.empty()) std::memcpy(cmd->data.data(), out.data(), out.size());
     cmd->expected_length = edtl == kNoEdtl ? static_cast<uint32_t>(out.size()) : edtl;
     return cmd;
   }
@@ -161,6 +157,43 @@ class SbcTest : public ::testing::Test {
     Command* cmd = NewCmd(cdb, out, edtl);
     EXPECT_TRUE(testing::RunHandler(SbcDeviceType(), cmd, owner_.get()));
     return cmd;
+  }
+
+  // Runs one CDB through scsi::Submit (unit attention, reservation, sanitize and per-LU
+  // command checks before the handler), from nexus `n` (0..2) of a target holding the LU
+  // as LUN 0. A nexus's first command consumes its power-on unit attention here.
+  Command* Submitted(const std::vector<uint8_t>& cdb, const std::vector<uint8_t>& out = {},
+                     uint32_t edtl = kNoEdtl, int n = 0) {
+    if (!target_) {
+      target_ = std::make_shared<testing::FakeTarget>();
+      target_->Add(lu_);
+      for (int i = 0; i < 3; ++i) testing::InitNexus(&nexus_[i], 700 + i, i, "iqn.test:t", target_);
+    }
+    if (!ua_cleared_[n]) {
+      ua_cleared_[n] = true;
+      for (int i = 0; i < 8; ++i) {
+        Command* tur = SubmitRaw({0x00, 0, 0, 0, 0, 0}, {}, 0, n);
+        if (!(tur->status == Status::kCheckCondition && Key(tur) == 0x6)) break;
+      }
+    }
+    if (edtl == kNoEdtl && out.empty()) edtl = 1u << 24;
+    return SubmitRaw(cdb, out, edtl, n);
+  }
+  Command* SubmitRaw(const std::vector<uint8_t>& cdb, const std::vector<uint8_t>& out,
+                     uint32_t edtl, int n) {
+    Command* cmd = NewCmd(cdb, out, edtl);
+    cmd->lu.reset();
+    cmd->lun = 0;
+    cmd->nexus = &nexus_[n];
+    EXPECT_TRUE(testing::RunSubmit(cmd, owner_.get()));
+    return cmd;
+  }
+
+  // The Data-In of INQUIRY for VPD page `page` (through Submit).
+  std::vector<uint8_t> Vpd(uint8_t page) {
+    Command* c = Submitted({0x12, 0x01, page, 0x10, 0, 0});
+    EXPECT_EQ(c->status, Status::kGood);
+    return std::vector<uint8_t>(c->data.data(), c->data.data() + c->data_in_length);
   }
 
   static uint8_t Key(const Command* c) { return c->sense[2] & 0x0f; }
@@ -186,6 +219,9 @@ class SbcTest : public ::testing::Test {
   }
 
   std::shared_ptr<LogicalUnit> lu_;
+  std::shared_ptr<testing::FakeTarget> target_;
+  Nexus nexus_[3];
+  bool ua_cleared_[3] = {};
   MemBackend* backend_ = nullptr;
   std::unique_ptr<LoopThread> loop_;
   std::unique_ptr<FakeOwner> owner_;

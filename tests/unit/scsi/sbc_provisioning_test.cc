@@ -207,5 +207,145 @@ TEST_F(SbcThinTest, GetLbaStatusBeyondEndIsLbaOutOfRange) {
   ExpectCheck(Run(SaIn16(0x12, 0xffffffffffffffffull, 24)), kIllegal, kLbaOor);
 }
 
+
+// An LU over a backend that reports its allocation per 512-byte unit (finer than the
+// 4 KiB physical block the LU presents), on a loop thread (asynchronous completions).
+class SbcLbaStatusTest : public SbcTest {
+ protected:
+  void Make(uint64_t blocks, bool thin_cfg = true, bool async = true) {
+    MemBackendCaps caps;
+    caps.unmap = true;
+    caps.thin = true;
+    caps.lba_status = true;
+    caps.alloc_unit = 512;
+    MakeLu(blocks, 512, caps, thin_cfg, async);
+  }
+  struct Desc {
+    uint64_t lba;
+    uint32_t blocks;
+    uint8_t state;
+    bool operator==(const Desc& o) const {
+      return lba == o.lba && blocks == o.blocks && state == o.state;
+    }
+  };
+  std::vector<Desc> Status(uint64_t lba, uint32_t alloc = 4096) {
+    Command* c = Run(SaIn16(0x12, lba, alloc));
+    EXPECT_EQ(c->status, Status::kGood);
+    std::vector<Desc> out;
+    const uint8_t* p = c->data.data();
+    const uint32_t n = std::min<uint32_t>(c->data_in_length, GetBe32(p) + 4);
+    for (uint32_t off = 8; off + 16 <= n; off += 16) {
+      out.push_back({GetBe64(p + off), GetBe32(p + off + 8), static_cast<uint8_t>(p[off + 12] & 0xf)});
+    }
+    return out;
+  }
+  void Unmap(uint64_t lba, uint32_t n) {
+    auto p = UnmapParams({{lba, n}});
+    ExpectGood(Run(UnmapCdb(static_cast<uint16_t>(p.size())), p));
+  }
+};
+
+TEST_F(SbcLbaStatusTest, ReportsTheStoresAllocationInWholePhysicalBlocks) {
+  Make(1024);
+  backend_->Fill(0, 1024 * 512, 0x11);  // everything allocated
+  Unmap(16, 8);   // one whole physical block: deallocated
+  Unmap(100, 4);  // half of the physical block 96-103: still mapped
+  Unmap(512, 512);
+  auto d = Status(0);
+  ASSERT_EQ(d.size(), 4u);
+  EXPECT_EQ(d[0], (Desc{0, 16, 0}));
+  EXPECT_EQ(d[1], (Desc{16, 8, 1}));
+  EXPECT_EQ(d[2], (Desc{24, 512 - 24, 0}));
+  EXPECT_EQ(d[3], (Desc{512, 512, 1}));
+  // The first descriptor starts at the STARTING LOGICAL BLOCK ADDRESS, also inside a
+  // physical block; the answer is the same for every LBA of that block.
+  d = Status(19);
+  ASSERT_GE(d.size(), 1u);
+  EXPECT_EQ(d[0], (Desc{19, 5, 1}));
+  d = Status(101);
+  ASSERT_GE(d.size(), 1u);
+  EXPECT_EQ(d[0], (Desc{101, 512 - 101, 0}));
+}
+
+// libiscsi GetLBAStatus.UnmapSingle's first loop: unmap one physical block after another;
+// the next one stays mapped.
+TEST_F(SbcLbaStatusTest, UnmappingOnePhysicalBlockLeavesTheNextMapped) {
+  Make(1024);
+  backend_->Fill(0, 264 * 512, 0x41);
+  for (uint64_t i = 0; i + 8 <= 256; i += 8) {
+    Unmap(i, 8);
+    auto here = Status(i, 24);
+    ASSERT_EQ(here.size(), 1u);
+    EXPECT_EQ(here[0].lba, i);
+    EXPECT_EQ(here[0].state, 1) << i;
+    auto next = Status(i + 8, 24);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].lba, i + 8);
+    EXPECT_EQ(next[0].state, 0) << i;
+  }
+}
+
+TEST_F(SbcLbaStatusTest, StopsWhenTheAllocationLengthIsFull) {
+  Make(1024);
+  for (uint64_t lba = 0; lba < 1024; lba += 16) backend_->Fill(lba * 512, 8 * 512, 1);
+  auto d = Status(0, 8 + 3 * 16);  // room for three descriptors
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0], (Desc{0, 8, 0}));
+  EXPECT_EQ(d[1], (Desc{8, 8, 1}));
+  EXPECT_EQ(d[2], (Desc{16, 8, 0}));
+  // Many runs: at most 64 descriptors, contiguous from the starting LBA.
+  d = Status(0, 65536);
+  ASSERT_EQ(d.size(), 64u);
+  for (size_t i = 1; i < d.size(); ++i) EXPECT_EQ(d[i].lba, d[i - 1].lba + d[i - 1].blocks);
+}
+
+TEST_F(SbcLbaStatusTest, EverythingMappedWithoutThinProvisioning) {
+  Make(1024, /*thin_cfg=*/false);
+  auto d = Status(5);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0], (Desc{5, 1019, 0}));
+  EXPECT_EQ(backend_->CountOps(IoOp::kLbaStatus), 0u);
+}
+
+TEST_F(SbcLbaStatusTest, AFullyDeallocatedMediumIsOneDescriptorToTheEnd) {
+  Make(1021);  // not a whole number of physical blocks: the last one is cut short
+  auto d = Status(0);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0], (Desc{0, 1021, 1}));
+  EXPECT_EQ(backend_->CountOps(IoOp::kLbaStatus), 1u);
+}
+
+TEST_F(SbcLbaStatusTest, ABackendErrorFailsTheCommand) {
+  Make(1024);
+  backend_->FailNext(IoOp::kLbaStatus, MODTGT_STS_READ_ERROR);
+  ExpectCheck(Run(SaIn16(0x12, 0, 4096)), kMedium, 0x1100);
+}
+
+// A backend answering nonsense (a zero length) cannot make the command loop forever: each
+// query still moves on by one physical block, and the number of queries is bounded.
+class ZeroLengthStatusBackend : public PlainBackend {
+ public:
+  uint64_t size_bytes() const override { return 1u << 30; }
+  bool has_unmap() const override { return true; }
+  bool has_lba_status() const override { return true; }
+  void Submit(Command* cmd) override {
+    ++queries;
+    cmd->io.extent = LbaExtent{};
+    IoDone(cmd, MODTGT_STS_OK);
+  }
+  int queries = 0;
+};
+
+TEST_F(SbcTest, GetLbaStatusSurvivesANonsenseBackend) {
+  auto be = std::make_unique<ZeroLengthStatusBackend>();
+  auto* raw = be.get();
+  MakeLuWith(std::move(be), 512, /*thin_cfg=*/true, /*async=*/false);
+  Command* c = Run(SaIn16(0x12, 0, 4096));
+  ExpectGood(c);
+  EXPECT_EQ(raw->queries, 256);
+  EXPECT_EQ(GetBe32(c->data.data()), 20u);  // one merged "mapped" descriptor
+  EXPECT_EQ(GetBe32(c->data.data() + 16), 256u * 8);
+}
+
 }  // namespace
 }  // namespace modtgt::scsi::sbctest

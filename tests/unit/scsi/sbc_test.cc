@@ -291,5 +291,98 @@ TEST(SbcTable, EveryEntryHasItsCdbLengthAndUsageOpcode) {
   EXPECT_TRUE(t.Find(0x89, 0)->flags & kOpWritesMedium);
 }
 
+
+// ---------------- WRITE ATOMIC (16) ----------------
+
+std::vector<uint8_t> WriteAtomicCdb(uint64_t lba, uint16_t blocks, uint8_t byte1 = 0,
+                                    uint16_t boundary = 0) {
+  std::vector<uint8_t> c(16, 0);
+  c[0] = kWriteAtomic16;
+  c[1] = byte1;
+  PutBe64(&c[2], lba);
+  PutBe16(&c[10], boundary);
+  PutBe16(&c[12], blocks);
+  return c;
+}
+
+class SbcAtomicTest : public SbcTest {
+ protected:
+  void Make(AtomicLimits limits, uint32_t bs = 512) {
+    MemBackendCaps caps;
+    caps.atomic = limits;
+    MakeLu(4096, bs, caps);
+  }
+};
+
+TEST_F(SbcTest, WriteAtomicIsNotOfferedWithoutAtomicStorage) {
+  MakeLu();
+  ExpectCheck(Submitted(WriteAtomicCdb(0, 1), Pattern(512, 1)), kIllegal, kInvalidOpcode);
+  EXPECT_EQ(backend_->CountOps(IoOp::kWrite), 0u);
+  auto bl = Vpd(0xb0);
+  ASSERT_EQ(bl.size(), 64u);
+  EXPECT_EQ(GetBe32(&bl[44]), 0u);  // MAXIMUM ATOMIC TRANSFER LENGTH
+  EXPECT_EQ(GetBe32(&bl[48]), 0u);  // ATOMIC ALIGNMENT
+  EXPECT_EQ(GetBe32(&bl[52]), 0u);  // ATOMIC TRANSFER LENGTH GRANULARITY
+  // REPORT SUPPORTED OPERATION CODES leaves it out.
+  Command* r = Submitted({0xa3, 0x0c, 0x01, kWriteAtomic16, 0, 0, 0, 0, 0x10, 0, 0, 0});
+  ExpectGood(r);
+  EXPECT_EQ(r->data.data()[1] & 0x07, 0x01);  // SUPPORT: not supported
+}
+
+TEST_F(SbcAtomicTest, AdvertisesAndEnforcesTheStoresLimits) {
+  Make({.max_bytes = 64 * 1024, .align_bytes = 4096, .granularity_bytes = 4096});
+  auto bl = Vpd(0xb0);
+  EXPECT_EQ(GetBe32(&bl[44]), 128u);
+  EXPECT_EQ(GetBe32(&bl[48]), 8u);
+  EXPECT_EQ(GetBe32(&bl[52]), 8u);
+  EXPECT_EQ(GetBe32(&bl[56]), 0u);  // no atomic boundary
+  EXPECT_EQ(GetBe32(&bl[60]), 0u);
+  Command* r = Submitted({0xa3, 0x0c, 0x01, kWriteAtomic16, 0, 0, 0, 0, 0x10, 0, 0, 0});
+  ExpectGood(r);
+  EXPECT_EQ(r->data.data()[1] & 0x07, 0x03);
+
+  auto data = Pattern(16 * 512, 9);
+  Command* w = Submitted(WriteAtomicCdb(8, 16, kCdbFua), data);
+  ExpectGood(w);
+  EXPECT_EQ(backend_->ReadBytes(8 * 512, data.size()), data);
+  auto log = backend_->log();
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log.back().op, IoOp::kWrite);
+  EXPECT_EQ(log.back().flags, MODTGT_IO_ATOMIC | MODTGT_IO_FUA);
+  EXPECT_EQ(log.back().length, data.size());
+
+  const size_t writes = backend_->CountOps(IoOp::kWrite);
+  ExpectCheck(Submitted(WriteAtomicCdb(0, 136), Pattern(136 * 512, 1)), kIllegal, kInvalidCdb);
+  ExpectCheck(Submitted(WriteAtomicCdb(0, 12), Pattern(12 * 512, 1)), kIllegal, kInvalidCdb);
+  ExpectCheck(Submitted(WriteAtomicCdb(4, 8), Pattern(8 * 512, 1)), kIllegal, kInvalidCdb);
+  ExpectCheck(Submitted(WriteAtomicCdb(0, 8, 0, 8), Pattern(8 * 512, 1)), kIllegal, kInvalidCdb);
+  ExpectCheck(Submitted(WriteAtomicCdb(0, 8, 0x20), Pattern(8 * 512, 1)), kIllegal, kInvalidCdb);
+  // Past the end is LBA OUT OF RANGE before any length check.
+  ExpectCheck(Submitted(WriteAtomicCdb(4096 - 8, 512), Pattern(512 * 512, 1)), kIllegal, kLbaOor);
+  ExpectCheck(Submitted(WriteAtomicCdb(4096 + 8, 0)), kIllegal, kLbaOor);
+  // A partial atomic write is not written at all.
+  ExpectCheck(Submitted(WriteAtomicCdb(0, 16), Pattern(8 * 512, 1)), kIllegal, 0x0e03);
+  EXPECT_EQ(backend_->CountOps(IoOp::kWrite), writes);
+  // Zero blocks: GOOD, nothing written.
+  ExpectGood(Submitted(WriteAtomicCdb(0, 0)));
+  EXPECT_EQ(backend_->CountOps(IoOp::kWrite), writes);
+}
+
+TEST_F(SbcAtomicTest, LimitsAreConvertedToWholeBlocks) {
+  // Byte limits below one block: any block-aligned write of up to max.
+  Make({.max_bytes = 8192, .align_bytes = 0, .granularity_bytes = 0});
+  EXPECT_EQ(AtomicLimitsOf(*lu_).max_blocks, 16u);
+  EXPECT_EQ(AtomicLimitsOf(*lu_).alignment, 1u);
+  EXPECT_EQ(AtomicLimitsOf(*lu_).granularity, 1u);
+  // Larger than the maximum transfer length: clamped to it.
+  Make({.max_bytes = 1u << 30});
+  EXPECT_EQ(AtomicLimitsOf(*lu_).max_blocks, MaxTransferBlocks(*lu_));
+  // Not expressible in 4 KiB blocks: none.
+  Make({.max_bytes = 64 * 1024, .align_bytes = 6144}, 4096);
+  EXPECT_EQ(AtomicLimitsOf(*lu_).max_blocks, 0u);
+  Make({.max_bytes = 2048}, 4096);
+  EXPECT_EQ(AtomicLimitsOf(*lu_).max_blocks, 0u);
+}
+
 }  // namespace
 }  // namespace modtgt::scsi::sbctest

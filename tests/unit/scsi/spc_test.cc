@@ -65,7 +65,7 @@ TEST(Inquiry, SupportedPagesListsBlockPagesForSbc) {
   auto d = DataIn(*f.Run(0, {0x12, 1, 0x00, 0, 255, 0}));
   ASSERT_GE(d.size(), 4u);
   std::vector<uint8_t> pages(d.begin() + 4, d.end());
-  EXPECT_EQ(pages, (std::vector<uint8_t>{0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2}));
+  EXPECT_EQ(pages, (std::vector<uint8_t>{0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2}));
   EXPECT_EQ(GetBe16(&d[2]), pages.size());
   for (uint8_t p : pages) {
     auto c = f.Run(0, {0x12, 1, p, 0x10, 0, 0});
