@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// --mode target (new, delete, show, bind, unbind) and --mode portal (show).
+// --mode target (new, delete, show, bind, unbind, update) and --mode portal (show).
+#include <strings.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -9,6 +11,7 @@
 #include "admin/views.h"
 #include "common/log.h"
 #include "core/accounts.h"
+#include "core/lun_ops.h"
 #include "core/target.h"
 #include "core/transport_registry.h"
 
@@ -56,7 +59,7 @@ Outcome TargetDelete(AdminContext* ctx, const Request& r) {
   if (ctx->accounts != nullptr) ctx->accounts->ForgetTarget(t->tid());
   // Drop the LUs now so their devices close (in-flight commands hold their own refs).
   for (uint64_t lun : t->ListLuns()) {
-    auto removed = t->RemoveLun(lun);
+    auto removed = core::DeleteLun(t.get(), lun);
     (void)removed;
   }
   LOG_INFO("admin: target %d %s deleted", t->tid(), t->name().c_str());
@@ -114,6 +117,60 @@ Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind) {
   }
   return json{{"tid", t->tid()},
               {"acl", {{"addresses", t->bound_addresses()}, {"names", t->bound_names()}}}};
+}
+
+// --mode target --op update --tid T --name KEY --value VALUE (tgtadm), or --params
+// KEY=VALUE,... for several at once. KEY: an iSCSI parameter (core/target_params.h), "state"
+// (ready | offline) or TargetAlias. Every pair is checked before any is applied.
+Outcome TargetUpdate(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  std::string name, value;
+  Params pairs;
+  if (!r.OnlyFields({"tid", "targetname", "name", "value", "params"}, &err) ||
+      !r.String("name", false, &name, &err) || !r.String("value", false, &value, &err) ||
+      !r.ParamList("params", &pairs, &err)) {
+    return err;
+  }
+  if (r.Has("name") != r.Has("value")) {
+    return Invalid("--name and --value go together (--name KEY --value VALUE)");
+  }
+  if (r.Has("name")) pairs.insert(pairs.begin(), {name, value});
+  if (pairs.empty()) return Invalid("missing field 'name' and 'value' (or 'params')");
+  if (!LookupTarget(ctx, r, &t, &err)) return err;
+  core::TargetParams params = t->iscsi_params();
+  core::TargetState state = t->state();
+  std::string alias = t->alias();
+  bool alias_set = false;
+  for (const auto& [k, v] : pairs) {
+    if (k == "state") {
+      Result<core::TargetState> s = core::ParseTargetState(v);
+      if (!s.ok()) return Invalid(s.status().message());
+      state = *s;
+    } else if (strcasecmp(k.c_str(), "TargetAlias") == 0) {
+      if (v.size() > 255 || std::any_of(v.begin(), v.end(), [](unsigned char c) {
+            return c < 0x20 || c == 0x7f;
+          })) {
+        return Invalid("TargetAlias: at most 255 printable characters");
+      }
+      alias = v;
+      alias_set = true;
+    } else {
+      Status s = params.Set(k, v);
+      if (!s.ok()) {
+        return s.code() == Code::kUnsupported ? Error{ErrorCode::kUnsupported, s.message()}
+                                              : Invalid(s.message());
+      }
+    }
+  }
+  t->set_iscsi_params(params);
+  t->set_state(state);
+  if (alias_set) t->set_alias(alias);
+  LOG_INFO("admin: target %d updated (%zu parameter(s))", t->tid(), pairs.size());
+  return json{{"tid", t->tid()},
+              {"state", core::TargetStateName(state)},
+              {"alias", t->alias()},
+              {"iscsi_params", TargetParamsJson(*t)}};
 }
 
 Outcome PortalShow(AdminContext* ctx, const Request& r) {

@@ -60,6 +60,7 @@ struct SavedLun {
   std::string scsi_id;               // T10 vendor-specific designator part
   uint64_t naa = 0;                  // NAA-6 designator (VPD 0x83), high 64 bits
   bool online = true;                // false: taken offline by the admin (online=0)
+  bool sense_format = false;         // D_SENSE: descriptor-format sense (tgtadm sense_format=1)
 
   bool operator==(const SavedLun&) const = default;
 };
@@ -79,6 +80,10 @@ struct SavedTarget {
   std::vector<std::string> acl_addresses;  // canonical (CanonicalAclAddress)
   std::vector<std::string> acl_names;
   SavedChap chap;
+  // The target's iSCSI parameters (core/target_params.h), keys in catalog spelling,
+  // canonical values: only those the administrator set.
+  std::map<std::string, std::string> iscsi;
+  std::string state = "ready";             // "ready" | "offline"
   std::vector<SavedLun> luns;              // by LUN number
 
   bool operator==(const SavedTarget&) const = default;
@@ -116,6 +121,10 @@ struct SavedConfig {
   std::vector<SavedTarget> targets;  // by tid
   std::vector<SavedAccount> accounts;  // by user
   SavedChap discovery;                 // accounts bound to discovery sessions
+  // The system (tgtadm --mode sys --op update): "ready" or "offline" (no login is
+  // accepted), and the debug switch.
+  std::string system_state = "ready";
+  bool debug = false;
 
   bool operator==(const SavedConfig&) const = default;
 };

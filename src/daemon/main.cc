@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin/metrics_server.h"
 #include "admin/server.h"
 #include "common/atomic_file.h"
 #include "common/log.h"
@@ -34,6 +36,7 @@
 #include "core/config_apply.h"
 #include "core/config_store.h"
 #include "core/module_registry.h"
+#include "core/stats.h"
 #include "core/target.h"
 #include "core/transport_registry.h"
 #include "daemon/notify.h"
@@ -45,7 +48,8 @@ namespace modtgt::daemon {
 namespace {
 
 // Forks; the parent waits until the child reports readiness on a pipe and exits with the
-// child's verdict, so `modtgtd && modtgtadm ...` works. Returns the write end in the child,
+// child's verdict (0, or the failed child's own exit status: 2 for a bad command line), so
+// `modtgtd && modtgtadm ...` works. Returns the write end in the child,
 // which runs in its own session with / as its folder.
 int Daemonize() {
   int fds[2];
@@ -62,7 +66,13 @@ int Daemonize() {
     close(fds[1]);
     char ok = 0;
     ssize_t n = read(fds[0], &ok, 1);
-    std::exit(n == 1 && ok == 1 ? 0 : 1);
+    if (n == 1 && ok == 1) std::exit(0);
+    // The child closed the pipe without being ready: it failed and exits (or has).
+    int st = 0;
+    if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+      std::exit(WEXITSTATUS(st));
+    }
+    std::exit(1);
   }
   close(fds[0]);
   setsid();
@@ -281,7 +291,17 @@ int Run(const Options& opt) {
 
   core::TargetRegistry targets;
   core::AccountRegistry accounts;
+  core::PortalStats portal_stats;
   targets.set_accounts(&accounts);  // EXTENDED COPY: no copy target that asks for CHAP
+  // Persistent reservations with APTPL live beside the configuration file; with
+  // --no-config there is nowhere to keep them and APTPL is refused (docs/reservations.md).
+  if (std::string pr_dir = core::PrStateDir::FolderFor(store.path()); !pr_dir.empty()) {
+    targets.set_pr_state(std::make_shared<core::PrStateDir>(pr_dir));
+    LOG_INFO("persistent reservations with APTPL are kept in %s", pr_dir.c_str());
+  } else {
+    LOG_INFO("persistent reservations cannot persist through a restart (--no-config): APTPL "
+             "is refused");
+  }
 
   std::vector<std::thread> loop_threads;
   for (auto& l : loops) loop_threads.emplace_back([p = l.get()] { p->Run(); });
@@ -295,13 +315,15 @@ int Run(const Options& opt) {
   tctx.loops = loop_ptrs;
   tctx.targets = &targets;
   tctx.accounts = &accounts;
+  tctx.portal_stats = &portal_stats;
   tctx.options = opt.transport_options;
   core::TransportRegistry transports(tctx, opt.module_dir);
-  auto fail_start = [&] {
+  // Exit status 1, or 2 when what failed was the command line (settings a transport refused).
+  auto fail_start = [&](int status = 1) {
     transports.ShutdownAll(/*unmap=*/false);
     for (const auto& t : targets.List()) (void)targets.Remove(t->tid(), /*force=*/true);
     stop_loops();
-    return 1;
+    return status;
   };
   if (Status s = LoadTransports(opt, *saved, &transports); !s.ok()) {
     LOG_ERROR("%s", s.ToString().c_str());
@@ -316,7 +338,7 @@ int Run(const Options& opt) {
       // admin asked for it, so it is fatal.
       if (std::find(opt.llds.begin(), opt.llds.end(), t.name) != opt.llds.end() ||
           opt.transport_options.count(t.name) != 0) {
-        return fail_start();
+        return fail_start(t.error_code == Code::kInvalidArgument ? 2 : 1);
       }
     } else if (t.name == "iscsi") {
       iscsi_loaded = true;
@@ -366,6 +388,22 @@ int Run(const Options& opt) {
   actx.threads = static_cast<int>(loops.size());
   actx.config = &store;
   actx.accounts = &accounts;
+  actx.portal_stats = &portal_stats;
+  // tgtadm --mode system --op delete: stop as SIGTERM does (the reply goes out first: the
+  // main thread stops the admin server only after its current request).
+  actx.request_stop = [] { kill(getpid(), SIGTERM); };
+  // The Prometheus endpoint (--metrics), on its own thread.
+  admin::MetricsServer metrics([&targets, &transports, &portal_stats] {
+    return core::PrometheusText(core::CollectStats(&targets, &transports, &portal_stats));
+  });
+  if (!opt.metrics.empty()) {
+    if (Status s = metrics.Start(opt.metrics, opt.metrics_allow_remote); !s.ok()) {
+      LOG_ERROR("cannot serve metrics: %s", s.ToString().c_str());
+      return fail_start();
+    }
+    actx.metrics_address = metrics.address();
+    LOG_INFO("metrics at http://%s/metrics", metrics.address().c_str());
+  }
   actx.admin_gid = opt.admin_gid;
   admin::AdminServer admin_server(actx);
   if (Status s = admin_server.Listen(opt.socket_path); !s.ok()) {
@@ -401,6 +439,7 @@ int Run(const Options& opt) {
 
   admin_server.Stop();
   admin_thread.join();
+  metrics.Stop();
   // Sessions close before the targets go. The transport code stays mapped until the
   // process exits: the loops are still running and own timers the module created.
   transports.ShutdownAll(/*unmap=*/false);

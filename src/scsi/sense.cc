@@ -170,6 +170,9 @@ void SetStatusFromIo(Command* cmd, int modtgt_status) {
       break;
     case MODTGT_STS_SENSE_SET:
       break;  // the module set status and sense itself
+    case MODTGT_STS_SPACE_EXHAUSTED:
+      SetCheckCondition(cmd, SenseKey::kDataProtect, asc::kSpaceAllocationFailedWriteProtect);
+      break;
     default:
       SetCheckCondition(cmd, SenseKey::kHardwareError, asc::kInternalTargetFailure);
       break;

@@ -12,7 +12,7 @@
 #if defined(__x86_64__)
 #define ABI_ASSERT(cond) static_assert(cond, #cond)
 
-ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010002u);
+ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010003u);
 ABI_ASSERT(sizeof(modtgt_status) == 4);
 ABI_ASSERT(sizeof(modtgt_log_level) == 4);
 
@@ -53,7 +53,11 @@ ABI_ASSERT(offsetof(modtgt_host, cmd_set_sense_ex) == 120);
 ABI_ASSERT(offsetof(modtgt_host, cmd_set_sense_raw) == 128);
 /* 1.2 */
 ABI_ASSERT(offsetof(modtgt_host, dev_set_atomic_limits) == 136);
-ABI_ASSERT(sizeof(modtgt_host) == 144);
+/* 1.3 */
+ABI_ASSERT(offsetof(modtgt_host, dev_keep_fd) == 144);
+ABI_ASSERT(offsetof(modtgt_host, dev_kept_fd) == 152);
+ABI_ASSERT(sizeof(modtgt_host) == 160);
+ABI_ASSERT(MODTGT_STS_SPACE_EXHAUSTED == 10);
 
 ABI_ASSERT(sizeof(modtgt_lba_status) == 16);
 ABI_ASSERT(offsetof(modtgt_lba_status, length) == 0);
