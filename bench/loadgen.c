@@ -20,6 +20,8 @@
  *   --verify         data checked: every block written carries a pattern keyed on its LBA
  *                    (and the seed); reads check it. The span is written first (not
  *                    measured) so that every block read has the pattern.
+ *   --no-fill        with --verify: skip that first write (an earlier run with the same
+ *                    --seed and --span wrote it), so reads check what is stored
  *   --seed N         pattern and offset seed (default 1)
  *   --initiator IQN  initiator name prefix (default iqn.2026-12.org.modtgt:loadgen);
  *                    session i is PREFIX-PID-i
@@ -53,7 +55,7 @@ enum { kHistBuckets = 1000000, kMaxSessions = 1024 };  // 1 us buckets up to 1 s
 enum rw_mode { kRandRead, kRandWrite, kRandRw, kSeqRead, kSeqWrite };
 
 struct options {
-  int sessions, qd, threads, verify, mix;
+  int sessions, qd, threads, verify, no_fill, mix;
   uint32_t bs;
   enum rw_mode rw;
   double secs, ramp;
@@ -287,7 +289,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: loadgen [--sessions N] [--qd N] [--bs BYTES] [--rw randread|randwrite|randrw|"
           "read|write]\n               [--mix PCT] [--time S] [--ramp S] [--span BYTES] "
-          "[--threads N] [--verify] [--seed N]\n               [--initiator IQN] URL...\n");
+          "[--threads N] [--verify [--no-fill]] [--seed N]\n               [--initiator IQN] URL...\n");
   exit(2);
 }
 
@@ -303,6 +305,7 @@ int main(int argc, char** argv) {
       continue;
     }
     if (!strcmp(a, "--verify")) { o.verify = 1; continue; }
+    if (!strcmp(a, "--no-fill")) { o.no_fill = 1; continue; }
     if (v == NULL) usage();
     ++i;
     if (!strcmp(a, "--sessions")) o.sessions = (int)strtol(v, &end, 10);
@@ -406,7 +409,7 @@ int main(int argc, char** argv) {
     w->sessions[w->nsessions++] = s;
   }
 
-  if (o.verify) {  // write the span once (each session its stretch), not measured
+  if (o.verify && !o.no_fill) {  // write the span once (each session its stretch), not measured
     for (int t = 0; t < o.threads; ++t) {
       ws[t].fill = 1;
       start_slots(&ws[t]);
