@@ -22,6 +22,8 @@
  *                    measured) so that every block read has the pattern.
  *   --no-fill        with --verify: skip that first write (an earlier run with the same
  *                    --seed and --span wrote it), so reads check what is stored
+ *   --idle           no I/O: log in every session, keep them logged in (answering the
+ *                    target's NOPs) for --time seconds, log out; for memory measurements
  *   --seed N         pattern and offset seed (default 1)
  *   --initiator IQN  initiator name prefix (default iqn.2026-12.org.modtgt:loadgen);
  *                    session i is PREFIX-PID-i
@@ -55,7 +57,7 @@ enum { kHistBuckets = 1000000, kMaxSessions = 1024 };  // 1 us buckets up to 1 s
 enum rw_mode { kRandRead, kRandWrite, kRandRw, kSeqRead, kSeqWrite };
 
 struct options {
-  int sessions, qd, threads, verify, no_fill, mix;
+  int sessions, qd, threads, verify, no_fill, idle, mix;
   uint32_t bs;
   enum rw_mode rw;
   double secs, ramp;
@@ -289,7 +291,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: loadgen [--sessions N] [--qd N] [--bs BYTES] [--rw randread|randwrite|randrw|"
           "read|write]\n               [--mix PCT] [--time S] [--ramp S] [--span BYTES] "
-          "[--threads N] [--verify [--no-fill]] [--seed N]\n               [--initiator IQN] URL...\n");
+          "[--threads N] [--verify [--no-fill]] [--idle] [--seed N]\n               [--initiator IQN] URL...\n");
   exit(2);
 }
 
@@ -306,6 +308,7 @@ int main(int argc, char** argv) {
     }
     if (!strcmp(a, "--verify")) { o.verify = 1; continue; }
     if (!strcmp(a, "--no-fill")) { o.no_fill = 1; continue; }
+    if (!strcmp(a, "--idle")) { o.idle = 1; continue; }
     if (v == NULL) usage();
     ++i;
     if (!strcmp(a, "--sessions")) o.sessions = (int)strtol(v, &end, 10);
@@ -407,6 +410,33 @@ int main(int argc, char** argv) {
     struct worker* w = &ws[i % o.threads];
     s->w = w;
     w->sessions[w->nsessions++] = s;
+  }
+
+  if (o.idle) {  // sessions logged in, no I/O
+    fprintf(stderr, "loadgen: %d session(s) logged in, idle for %.1f s\n", o.sessions, o.secs);
+    fflush(stderr);
+    struct pollfd pfd[kMaxSessions];
+    double end = now() + o.secs;
+    int lost = 0;
+    while (now() < end && !lost) {
+      for (int i = 0; i < o.sessions; ++i) {
+        pfd[i].fd = iscsi_get_fd(ss[i].iscsi);
+        pfd[i].events = (short)iscsi_which_events(ss[i].iscsi);
+        pfd[i].revents = 0;
+      }
+      if (poll(pfd, (nfds_t)o.sessions, 100) < 0 && errno != EINTR) break;
+      for (int i = 0; i < o.sessions; ++i)
+        if (pfd[i].revents && iscsi_service(ss[i].iscsi, pfd[i].revents) < 0) {
+          fprintf(stderr, "loadgen: session %d lost: %s\n", i, iscsi_get_error(ss[i].iscsi));
+          lost = 1;
+        }
+    }
+    printf("result idle_secs=%.1f sessions=%d errors=%d\n", o.secs, o.sessions, lost);
+    for (int i = 0; i < o.sessions; ++i) {
+      iscsi_logout_sync(ss[i].iscsi);
+      iscsi_destroy_context(ss[i].iscsi);
+    }
+    return lost;
   }
 
   if (o.verify && !o.no_fill) {  // write the span once (each session its stretch), not measured
