@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2034  # (variables for the scripts that source it)
 # Shared helpers of the bench scripts (sourced by bench/run.sh, bench/scaling.sh and
 # bench/memory.sh; not run on its own). They start the two targets on loopback, each with
 # state of its own in a temp folder, and stop exactly the processes they started:

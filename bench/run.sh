@@ -151,8 +151,9 @@ run_qemu() {  # PORT IQN PID KEY QD BS RANDOM WRITE
   n=${COUNT[$key]:-}
   if [ -z "$n" ]; then  # calibrate: a probe that also warms up
     n=$(( bs == 4096 ? 4000 : 800 ))
-    out=$(timeout -k 5 120 qemu-img bench -f raw -t none -c "$n" -d "$qd" -s "$bs" -S "$step" \
-      $([ "$wr" = 1 ] && echo -w) "$img" 2>&1) || { echo "$out" >&2; return 1; }
+    args=(bench -f raw -t none -c "$n" -d "$qd" -s "$bs" -S "$step")
+    [ "$wr" = 1 ] && args+=(-w)
+    out=$(timeout -k 5 120 qemu-img "${args[@]}" "$img" 2>&1) || { echo "$out" >&2; return 1; }
     secs=$(awk '/Run completed in/{print $4}' <<<"$out")
     n=$(awk -v n="$n" -v s="$secs" -v t="$SECS" -v d="$qd" 'BEGIN{if (s<=0) s=0.001; c=int(n/s*t); if (c<8*d) c=8*d; print c}')
     COUNT[$key]=$n
@@ -173,8 +174,8 @@ run_qemu() {  # PORT IQN PID KEY QD BS RANDOM WRITE
 
 run_loadgen() {  # PORT IQN PID KEY QD BS RANDOM WRITE
   local port=$1 iqn=$2 pid=$3 qd=$5 bs=$6 rnd=$7 wr=$8 out t0 t1 rw
-  if [ "$rnd" = 1 ]; then rw=rand; else rw=seq; fi
-  if [ "$wr" = 1 ]; then rw+=write; else rw+=read; fi
+  if [ "$rnd" = 1 ]; then rw="rand"; else rw="seq"; fi
+  if [ "$wr" = 1 ]; then rw+="write"; else rw+="read"; fi
   t0=$(proc_ticks "$pid")
   out=$(timeout -k 5 "$TMO" "$LOADGEN" --sessions "$SESSIONS" --qd "$qd" --bs "$bs" \
     --rw "$rw" --time "$SECS" --span "$GIB" "iscsi://127.0.0.1:$port/$iqn/1" 2>&1) ||
@@ -225,7 +226,7 @@ done
 if [ "$CEILING" = 1 ]; then
   if [ -x "$BUILD/bench/tcp_ceiling" ]; then
     for wsz in 131072 1048576; do
-      v=$(for i in 1 2 3; do "$BUILD/bench/tcp_ceiling" --time "$SECS" --write-size "$wsz" | awk '/^result /{sub("mbps=","",$2); print $2}'; done | median)
+      v=$(for _ in 1 2 3; do "$BUILD/bench/tcp_ceiling" --time "$SECS" --write-size "$wsz" | awk '/^result /{sub("mbps=","",$2); print $2}'; done | median)
       echo "loopback TCP ceiling, 1 stream, $((wsz / 1024)) KiB writes: $v MB/s (median of 3)" >> "$OUT/info.txt"
     done
   else
