@@ -48,6 +48,11 @@
  *   1.2  get_lba_status (the store's real allocation, for GET LBA STATUS); atomic writes:
  *        MODTGT_CAP_ATOMIC_WRITE, the write flag MODTGT_IO_ATOMIC and
  *        host->dev_set_atomic_limits (WRITE ATOMIC (16), Block Limits VPD).
+ *   1.3  MODTGT_STS_NOT_LOCK_OWNER (an I/O refused because this node does not hold the
+ *        cluster lock: the core answers with the ALUA standby sense, so multipath retries
+ *        on another gateway) and MODTGT_EVENT_LOCK_ACQUIRED (the module took the lock on
+ *        its own, e.g. at open); lock()/unlock() are also called from the core's ALUA
+ *        thread (SET TARGET PORT GROUPS, implicit ALUA).
  */
 #ifndef MODTGT_MODULE_H
 #define MODTGT_MODULE_H
@@ -65,7 +70,7 @@ extern "C" {
  * whose major equals its own and whose minor is <= its own (fields are only appended,
  * so an older module simply has a shorter descriptor). */
 #define MODTGT_ABI_MAJOR 1
-#define MODTGT_ABI_MINOR 2
+#define MODTGT_ABI_MINOR 3
 #define MODTGT_ABI_VERSION ((uint32_t)((MODTGT_ABI_MAJOR << 16) | MODTGT_ABI_MINOR))
 #define MODTGT_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define MODTGT_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
@@ -105,6 +110,11 @@ typedef enum modtgt_status {
   MODTGT_STS_UNSUPPORTED = 7,      /* ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE */
   MODTGT_STS_NOT_HANDLED = 8,      /* handle_cmd only: let the core emulate the CDB */
   MODTGT_STS_SENSE_SET = 9,        /* handle_cmd only: status + sense set by the module */
+  MODTGT_STS_NOT_LOCK_OWNER = 10,  /* 1.3: this node does not hold the cluster lock (never
+                                    * took it, or lost it): NOT READY / TARGET PORT IN
+                                    * STANDBY STATE (04/0B); an ALUA LU's port group
+                                    * becomes non-holder. Never for an I/O that reached
+                                    * the storage. */
   MODTGT_STS_ASYNC = 0x100         /* the callout started the I/O and will report its
                                       status later through host->complete() */
 } modtgt_status;
@@ -186,7 +196,10 @@ typedef enum modtgt_lock_state {
 typedef enum modtgt_event {
   MODTGT_EVENT_LOCK_LOST = 1,      /* another node took the cluster lock */
   MODTGT_EVENT_CONN_LOST = 2,      /* the connection to the storage cluster is gone */
-  MODTGT_EVENT_CONN_RESTORED = 3   /* ... and is back */
+  MODTGT_EVENT_CONN_RESTORED = 3,  /* ... and is back */
+  MODTGT_EVENT_LOCK_ACQUIRED = 4   /* 1.3: this node took the lock without lock() (e.g. at
+                                    * open); the core moves the port group to
+                                    * active/optimized */
 } modtgt_event;
 
 /* Sense data to report from handle_cmd (host->cmd_set_sense_ex, 1.1). The core writes it in

@@ -56,6 +56,7 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
     if (op == "show") return TargetShow(ctx, r);
     if (op == "bind") return TargetBind(ctx, r, true);
     if (op == "unbind") return TargetBind(ctx, r, false);
+    if (op == "update") return TargetUpdate(ctx, r);
   } else if (mode == "logicalunit") {
     if (op == "new") return LunNew(ctx, r);
     if (op == "delete") return LunDelete(ctx, r);

@@ -25,6 +25,7 @@ Outcome TargetNew(AdminContext* ctx, const Request& r);
 Outcome TargetDelete(AdminContext* ctx, const Request& r);
 Outcome TargetShow(AdminContext* ctx, const Request& r);
 Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind);
+Outcome TargetUpdate(AdminContext* ctx, const Request& r);
 Outcome PortalShow(AdminContext* ctx, const Request& r);
 Outcome PortalNew(AdminContext* ctx, const Request& r);
 // --mode account (account_handlers.cc)

@@ -116,6 +116,34 @@ Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind) {
               {"acl", {{"addresses", t->bound_addresses()}, {"names", t->bound_names()}}}};
 }
 
+// --mode target --op update --tid N --params alua_group=G,alua_peers=P1:P2,alua_mode=both,
+// alua_nonholder=standby: this gateway's ALUA target port group (scsi/alua.h). Keys not
+// given keep their value; the whole result is validated before anything changes.
+Outcome TargetUpdate(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::shared_ptr<core::Target> t;
+  Params params;
+  if (!r.OnlyFields({"tid", "targetname", "params"}, &err) ||
+      !r.ParamList("params", &params, &err) || !LookupTarget(ctx, r, &t, &err)) {
+    return err;
+  }
+  if (params.empty()) return Invalid("nothing to update (--params alua_group=G,...)");
+  scsi::AluaConfig cfg = t->alua();
+  for (const auto& [k, v] : params) {
+    if (k.rfind("alua_", 0) != 0) {
+      return Invalid("unknown target parameter '" + k +
+                     "' (alua_group, alua_peers, alua_mode, alua_nonholder)");
+    }
+    Status s = scsi::SetAluaParam(k.substr(5), v, &cfg);
+    if (!s.ok()) return Invalid(s.message());
+  }
+  Status s = t->SetAlua(cfg);
+  if (!s.ok()) return Invalid(s.message());
+  LOG_INFO("admin: target %d %s ALUA: %s", t->tid(), t->name().c_str(),
+           scsi::DescribeAluaConfig(cfg).c_str());
+  return json{{"tid", t->tid()}, {"alua", scsi::DescribeAluaConfig(t->alua())}};
+}
+
 Outcome PortalShow(AdminContext* ctx, const Request& r) {
   Error err;
   if (!r.OnlyFields({}, &err)) return err;

@@ -67,6 +67,10 @@ void FormatLun(const json& lu, int indent, std::string* out) {
   const bool online = !lu.is_object() || !lu.contains("online") || Bool(lu, "online");
   Line(out, in, std::string("Online: ") + YesNo(online));
   if (!online) Line(out, in, "Offline reason: " + Str(lu, "offline_reason"));
+  if (lu.is_object() && lu.contains("alua_state")) {
+    Line(out, in, "ALUA state: " + Str(lu, "alua_state") + " (lock holder group " +
+                      std::to_string(U64(lu, "alua_holder")) + ")");
+  }
   Line(out, in, std::string("Removable media: ") + YesNo(Bool(lu, "removable")));
   Line(out, in, std::string("Readonly: ") + YesNo(Bool(lu, "readonly")));
   Line(out, in, std::string("Thin-provisioning: ") + YesNo(Bool(lu, "thin_provisioning")));
@@ -109,6 +113,8 @@ void FormatTarget(const json& t, std::string* out) {
   Line(out, 2, "State: ready");
   std::string alias = Str(t, "alias");
   if (!alias.empty()) Line(out, 2, "Alias: " + alias);
+  const std::string alua = Str(t, "alua");
+  if (!alua.empty() && alua != "off") Line(out, 2, "ALUA: " + alua);
   Line(out, 1, "I_T nexus information:");
   for (const json& n : Arr(t, "nexuses")) {
     Line(out, 2, "I_T nexus: " + std::to_string(U64(n, "nexus_id")));

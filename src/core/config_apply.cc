@@ -224,6 +224,8 @@ class Applier {
       Status s = ValidateIscsiName(t.name);
       if (!s.ok()) Problem(TargetPlace(t) + ": " + s.message());
       if (t.alias.size() > 255) Problem(TargetPlace(t) + ": alias longer than 255 characters");
+      Status alua = scsi::ValidateAluaConfig(t.alua);
+      if (!alua.ok()) Problem(TargetPlace(t) + " ALUA: " + alua.message());
       for (const auto& a : t.acl_addresses) {
         Result<std::string> c = CanonicalAclAddress(a);
         if (!c.ok()) Problem(TargetPlace(t) + " ACL: " + c.status().message());
@@ -397,6 +399,7 @@ class Applier {
       if (CurTarget(t.tid) != nullptr && !replaced_targets_.count(t.tid)) continue;
       auto target = std::make_shared<Target>(t.tid, t.name);
       target->set_alias(t.alias);
+      MODTGT_RETURN_IF_ERROR(target->SetAlua(t.alua));
       MODTGT_RETURN_IF_ERROR(SetAcl(target.get(), t));
       if (replaced_targets_.count(t.tid)) {
         built_targets_[t.tid] = target;
@@ -520,6 +523,7 @@ class Applier {
       std::shared_ptr<Target> target = objs_.targets->FindByTid(t.tid);
       if (target == nullptr) continue;
       if (target->alias() != t.alias) target->set_alias(t.alias);
+      if (!(target->alua() == t.alua)) (void)target->SetAlua(t.alua);  // validated above
       SyncAcl(target.get(), t);
     }
     for (auto& r : replacements_) {
@@ -663,6 +667,7 @@ SavedConfig Snapshot(const CoreObjects& objs) {
     t.tid = target->tid();
     t.name = target->name();
     t.alias = target->alias();
+    t.alua = target->alua();
     t.acl_addresses = target->bound_addresses();
     t.acl_names = target->bound_names();
     if (objs.accounts != nullptr) {

@@ -27,6 +27,7 @@ constexpr int kSlotChunk = 32;
 constexpr uint32_t kMaxBadStatusLogs = 10;
 
 bool ValidStatus(scsi::IoOp op, int st) {
+  if (st == MODTGT_STS_NOT_LOCK_OWNER) return true;  // 1.3
   if (op == scsi::IoOp::kHandleCmd) return st >= MODTGT_STS_OK && st <= MODTGT_STS_SENSE_SET;
   return st >= MODTGT_STS_OK && st <= MODTGT_STS_UNSUPPORTED;
 }
@@ -543,6 +544,7 @@ void Device::ReportEvent(int event, const char* detail) {
   const char* what = event == MODTGT_EVENT_LOCK_LOST       ? "lock lost"
                      : event == MODTGT_EVENT_CONN_LOST     ? "connection lost"
                      : event == MODTGT_EVENT_CONN_RESTORED ? "connection restored"
+                     : event == MODTGT_EVENT_LOCK_ACQUIRED ? "lock acquired"
                                                            : nullptr;
   if (what == nullptr) {
     LOG_ERROR("%s: '%s' reported unknown event %d; ignored", name_.c_str(),
@@ -551,15 +553,31 @@ void Device::ReportEvent(int event, const char* detail) {
   }
   std::string text = what;
   if (detail != nullptr && *detail) text += std::string(": ") + detail;
-  LOG_WARN("%s: '%s' (%s): %s", name_.c_str(), dev_.cfgstring.c_str(), user_.c_str(),
-           text.c_str());
-  std::lock_guard<std::mutex> l(events_mu_);
-  switch (event) {
-    case MODTGT_EVENT_LOCK_LOST: ++events_.lock_lost; break;
-    case MODTGT_EVENT_CONN_LOST: ++events_.conn_lost; events_.connected = false; break;
-    case MODTGT_EVENT_CONN_RESTORED: ++events_.conn_restored; events_.connected = true; break;
+  if (event == MODTGT_EVENT_LOCK_ACQUIRED) {
+    LOG_INFO("%s: '%s' (%s): %s", name_.c_str(), dev_.cfgstring.c_str(), user_.c_str(),
+             text.c_str());
+  } else {
+    LOG_WARN("%s: '%s' (%s): %s", name_.c_str(), dev_.cfgstring.c_str(), user_.c_str(),
+             text.c_str());
   }
-  events_.last = std::move(text);
+  {
+    std::lock_guard<std::mutex> l(events_mu_);
+    switch (event) {
+      case MODTGT_EVENT_LOCK_LOST: ++events_.lock_lost; break;
+      case MODTGT_EVENT_CONN_LOST: ++events_.conn_lost; events_.connected = false; break;
+      case MODTGT_EVENT_CONN_RESTORED: ++events_.conn_restored; events_.connected = true; break;
+      case MODTGT_EVENT_LOCK_ACQUIRED: ++events_.lock_acquired; break;
+    }
+    events_.last = std::move(text);
+  }
+  // The LU's callback (ALUA) runs under cb_mu_, so the LU cannot go while it runs.
+  std::lock_guard<std::mutex> l(cb_mu_);
+  if (event_cb_) event_cb_(event);
+}
+
+void Device::SetEventCallback(std::function<void(int event)> cb) {
+  std::lock_guard<std::mutex> l(cb_mu_);
+  event_cb_ = std::move(cb);
 }
 
 Device::EventCounts Device::events() const {

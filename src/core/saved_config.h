@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "scsi/alua.h"
 #include "core/lun_factory.h"
 #include "core/target.h"
 #include "scsi/logical_unit.h"
@@ -79,6 +80,7 @@ struct SavedTarget {
   std::vector<std::string> acl_addresses;  // canonical (CanonicalAclAddress)
   std::vector<std::string> acl_names;
   SavedChap chap;
+  scsi::AluaConfig alua;                   // ALUA target port group (group 0 = off)
   std::vector<SavedLun> luns;              // by LUN number
 
   bool operator==(const SavedTarget&) const = default;
