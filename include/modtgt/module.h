@@ -50,9 +50,9 @@
  *        host->dev_set_atomic_limits (WRITE ATOMIC (16), Block Limits VPD).
  *   1.3  MODTGT_STS_NOT_LOCK_OWNER (an I/O refused because this node does not hold the
  *        cluster lock: the core answers with the ALUA standby sense, so multipath retries
- *        on another gateway) and MODTGT_EVENT_LOCK_ACQUIRED (the module took the lock on
- *        its own, e.g. at open); lock()/unlock() are also called from the core's ALUA
- *        thread (SET TARGET PORT GROUPS, implicit ALUA).
+ *        on another gateway); the lock group is called from the core's ALUA thread (SET
+ *        TARGET PORT GROUPS, implicit ALUA, a refresh of get_lock_state/get_lock_tag
+ *        once a second).
  */
 #ifndef MODTGT_MODULE_H
 #define MODTGT_MODULE_H
@@ -196,10 +196,7 @@ typedef enum modtgt_lock_state {
 typedef enum modtgt_event {
   MODTGT_EVENT_LOCK_LOST = 1,      /* another node took the cluster lock */
   MODTGT_EVENT_CONN_LOST = 2,      /* the connection to the storage cluster is gone */
-  MODTGT_EVENT_CONN_RESTORED = 3,  /* ... and is back */
-  MODTGT_EVENT_LOCK_ACQUIRED = 4   /* 1.3: this node took the lock without lock() (e.g. at
-                                    * open); the core moves the port group to
-                                    * active/optimized */
+  MODTGT_EVENT_CONN_RESTORED = 3   /* ... and is back */
 } modtgt_event;
 
 /* Sense data to report from handle_cmd (host->cmd_set_sense_ex, 1.1). The core writes it in
@@ -424,8 +421,9 @@ typedef struct modtgt_backing_store {
   /* Cluster lock group (tcmu-runner's lock, unlock, get_lock_tag, get_lock_state);
    * optional, all four or none. For stores shared by several target nodes (e.g. Ceph
    * RBD's exclusive lock): the node holding the lock is the one that may write. Called on
-   * the admin thread (later: the ALUA state machine's thread), never concurrently for one
-   * device; they may block.
+   * the admin thread or the core's ALUA thread, never concurrently for one device (nor
+   * with open/close/reconfig); they may block. get_lock_state and get_lock_tag are called
+   * once a second for an LU of an ALUA target: keep them cheap.
    *   lock(dev, tag): acquire the lock for this node, recording `tag` (the ALUA target port
    *     group id) with it. MODTGT_STS_OK, MODTGT_STS_BUSY (another node holds it; retry
    *     later) or MODTGT_STS_NO_RESOURCE (the cluster cannot be reached).

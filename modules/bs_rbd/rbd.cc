@@ -29,8 +29,9 @@
 // rbd_lock_acquire, which also makes librbd refuse to hand the lock over cooperatively. A
 // monitor thread per LUN asks rbd_is_exclusive_lock_owner every second (librbd asserts the
 // lock on the OSD, so a break is seen); a lost lock is reported (LOCK_LOST) and from then on
-// the module refuses every write itself (BUSY), besides the OSDs refusing a blocklisted
-// client. lock() takes the lock back (reconnecting first: the old client is blocklisted).
+// the module refuses every write itself (MODTGT_STS_NOT_LOCK_OWNER: NOT READY, TARGET PORT IN
+// STANDBY STATE, so multipath retries on the gateway holding the lock), besides the OSDs
+// refusing a blocklisted client. lock() takes the lock back (reconnecting first: the old client is blocklisted).
 // The monitor also applies size changes made outside (rbd resize), seen through
 // rbd_update_watch, with host->dev_set_size.
 //
@@ -362,7 +363,7 @@ class Device {
   std::unique_ptr<Connection> conn_;  // GUARDED_BY(conn_mu_); null only while failed
 
   std::atomic<bool> write_cache_{true};
-  std::atomic<bool> may_write_{true};  // false: no lock (standby, lost); writes get BUSY
+  std::atomic<bool> may_write_{true};  // false: no lock (standby, lost); writes refused
   std::atomic<int> lock_state_{MODTGT_LOCK_UNLOCKED};
   std::atomic<bool> lock_lost_{false};   // lost since the last lock(): reconnect first
   std::atomic<bool> conn_lost_{false};   // CONN_LOST reported, CONN_RESTORED not yet
@@ -797,6 +798,12 @@ bool Device::Gather(Req* r, const iovec* iov, int iovcnt) {
 int Device::StatusFor(const Req* r, int ret) {
   if (ret >= 0) return MODTGT_STS_OK;
   if (ret == -EILSEQ && r->op == Op::kCaw) return MODTGT_STS_MISCOMPARE;
+  if ((ret == -ESHUTDOWN || ret == -EROFS) && has_lock_feature_.load() && !readonly_) {
+    // Blocklisted (another gateway broke our lock) or refused without the lock: nothing
+    // reached the image; the initiator's multipath retries on the gateway holding it.
+    if (ret == -ESHUTDOWN) LockLost("this client was blocklisted", true);
+    return MODTGT_STS_NOT_LOCK_OWNER;
+  }
   if (Retriable(ret)) return MODTGT_STS_BUSY;
   if (ret == -ENOMEM) return MODTGT_STS_NO_RESOURCE;
   const bool read = r->op == Op::kRead || r->op == Op::kCawRead;
@@ -988,7 +995,7 @@ int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
 
 int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
                   uint32_t flags) {
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_BUSY;
+  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_NOT_LOCK_OWNER;
   size_t total = 0;
   for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
   if (total == 0) return MODTGT_STS_OK;
@@ -1037,7 +1044,7 @@ int Device::Flush(modtgt_io* io) {
 
 int Device::Unmap(modtgt_io* io, uint64_t offset, uint64_t length) {
   if (length == 0) return MODTGT_STS_OK;
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_BUSY;
+  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_NOT_LOCK_OWNER;
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
@@ -1051,7 +1058,7 @@ int Device::Unmap(modtgt_io* io, uint64_t offset, uint64_t length) {
 int Device::WriteSame(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
                       uint64_t length) {
   if (length == 0) return MODTGT_STS_OK;
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_BUSY;
+  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_NOT_LOCK_OWNER;
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
@@ -1075,7 +1082,7 @@ int Device::WriteSame(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offs
 int Device::Caw(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
                 uint64_t length) {
   if (length == 0) return MODTGT_STS_OK;
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_BUSY;
+  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_NOT_LOCK_OWNER;
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
@@ -1131,7 +1138,8 @@ void Device::CawNext() {
       caw_queue_.pop_front();
     }
     modtgt_io* io = next->io;
-    const int st = may_write_.load() ? StartCallout(next) : (FreeReq(next), MODTGT_STS_BUSY);
+    const int st =
+        may_write_.load() ? StartCallout(next) : (FreeReq(next), MODTGT_STS_NOT_LOCK_OWNER);
     if (st == MODTGT_STS_ASYNC) return;
     g_host->complete(io, static_cast<modtgt_status>(st));
   }

@@ -544,7 +544,6 @@ void Device::ReportEvent(int event, const char* detail) {
   const char* what = event == MODTGT_EVENT_LOCK_LOST       ? "lock lost"
                      : event == MODTGT_EVENT_CONN_LOST     ? "connection lost"
                      : event == MODTGT_EVENT_CONN_RESTORED ? "connection restored"
-                     : event == MODTGT_EVENT_LOCK_ACQUIRED ? "lock acquired"
                                                            : nullptr;
   if (what == nullptr) {
     LOG_ERROR("%s: '%s' reported unknown event %d; ignored", name_.c_str(),
@@ -553,20 +552,14 @@ void Device::ReportEvent(int event, const char* detail) {
   }
   std::string text = what;
   if (detail != nullptr && *detail) text += std::string(": ") + detail;
-  if (event == MODTGT_EVENT_LOCK_ACQUIRED) {
-    LOG_INFO("%s: '%s' (%s): %s", name_.c_str(), dev_.cfgstring.c_str(), user_.c_str(),
-             text.c_str());
-  } else {
-    LOG_WARN("%s: '%s' (%s): %s", name_.c_str(), dev_.cfgstring.c_str(), user_.c_str(),
-             text.c_str());
-  }
+  LOG_WARN("%s: '%s' (%s): %s", name_.c_str(), dev_.cfgstring.c_str(), user_.c_str(),
+           text.c_str());
   {
     std::lock_guard<std::mutex> l(events_mu_);
     switch (event) {
       case MODTGT_EVENT_LOCK_LOST: ++events_.lock_lost; break;
       case MODTGT_EVENT_CONN_LOST: ++events_.conn_lost; events_.connected = false; break;
       case MODTGT_EVENT_CONN_RESTORED: ++events_.conn_restored; events_.connected = true; break;
-      case MODTGT_EVENT_LOCK_ACQUIRED: ++events_.lock_acquired; break;
     }
     events_.last = std::move(text);
   }

@@ -234,7 +234,6 @@ class Device : public scsi::Backend {
     uint64_t lock_lost = 0;
     uint64_t conn_lost = 0;
     uint64_t conn_restored = 0;
-    uint64_t lock_acquired = 0;
     bool connected = true;     // false between CONN_LOST and CONN_RESTORED
     std::string last;          // "lock lost: <detail>" of the latest event, "" if none
   };

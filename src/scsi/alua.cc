@@ -413,12 +413,6 @@ void AluaAgent::OnLockLost() {
   }
 }
 
-void AluaAgent::OnLockAcquired() {
-  if (!enabled() || busy_.load()) return;
-  holder_.store(group());
-  SetState(AluaState::kActiveOptimized, 0, 2);
-}
-
 void AluaAgent::RequestTransition(AluaState want, Command* cmd) {
   LogicalUnit* lu = lu_.load();
   if (lu == nullptr) {

@@ -105,8 +105,6 @@ class AluaAgent : public std::enable_shared_from_this<AluaAgent> {
   void SetState(AluaState s, uint64_t except_nexus = 0, uint8_t status_code = 0);
   // The backend reported (event or I/O status) that this gateway no longer holds the lock.
   void OnLockLost();
-  // ... that it took the lock on its own (MODTGT_EVENT_LOCK_ACQUIRED).
-  void OnLockAcquired();
   // Starts a transition of the local group to `want` on the ALUA thread. With cmd (SET
   // TARGET PORT GROUPS), cmd completes when it is done (GOOD, or HARDWARE ERROR / SET
   // TARGET PORT GROUPS COMMAND FAILED). Without cmd (implicit), nothing completes and a

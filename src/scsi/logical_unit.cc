@@ -28,7 +28,6 @@ LogicalUnit::LogicalUnit(LuConfig config, const DeviceType* type,
     // A lost cluster lock moves this gateway's ALUA group out of active/optimized at once.
     backend_->SetEventCallback([this](int event) {
       if (event == MODTGT_EVENT_LOCK_LOST) alua_->OnLockLost();
-      if (event == MODTGT_EVENT_LOCK_ACQUIRED) alua_->OnLockAcquired();
     });
   }
 }
