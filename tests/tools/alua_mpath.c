@@ -24,6 +24,7 @@
  *   active A|B <ns>             I/O now goes to that path (CLOCK_REALTIME ns)
  *   first-ok A|B <ns> ops=N     the first I/O that completed on a path after a switch
  *   error A|B <ns> what         a failure seen on a path
+ *   progress ops=N <ns>         every 250 application I/Os
  *   done ops=N writes=N reads=N retries=N errors=0
  */
 #include <errno.h>
@@ -387,6 +388,10 @@ int main(int argc, char** argv) {
       g_reads++;
     }
     g_ops++;
+    if (g_ops % 250 == 0) {
+      printf("progress ops=%" PRIu64 " %" PRId64 "\n", g_ops, now_ns());
+      fflush(stdout);
+    }
   }
   FILE* f = fopen(argv[4], "w");
   if (f == NULL) return 2;
