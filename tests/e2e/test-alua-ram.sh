@@ -26,7 +26,7 @@ check() {  # check WANT ARGS...: probe ARGS prints exactly WANT
 
 check "tpgs=0" tpgs
 out=$(probe rtpg 2>&1 || true)
-[[ $out == *sense=5/20/00* ]] || fail "REPORT TARGET PORT GROUPS without ALUA: $out"
+[[ $out == *sense=5/24/00* ]] || fail "REPORT TARGET PORT GROUPS without ALUA (unsupported service action): $out"
 
 rc=0
 adm --mode target --op update --tid 1 --params alua_group=3,alua_peers=3 > "$TMP/out" 2>&1 || rc=$?
@@ -35,7 +35,7 @@ rc=0
 adm --mode target --op update --tid 1 --params alua_mode=explicit,alua_nonholder=nonoptimized,alua_group=3 > "$TMP/out" 2>&1 || rc=$?
 [ $rc -ne 0 ] && grep -q "needs implicit" "$TMP/out" || fail "nonoptimized without implicit ALUA was accepted: $(cat "$TMP/out")"
 rc=0
-adm --mode target --op update --tid 1 --params alua_colour=blue > "$TMP/out" 2>&1 || rc=$?
+adm --mode target --op update --tid 1 --params colour=blue > "$TMP/out" 2>&1 || rc=$?
 [ $rc -ne 0 ] && grep -q "unknown target parameter" "$TMP/out" || fail "an unknown key was accepted: $(cat "$TMP/out")"
 check "tpgs=0" tpgs
 
@@ -72,6 +72,7 @@ check "status=0x00" tur
 # The setting is saved: a restart brings it back.
 stop_daemon
 start_daemon
+URL="iscsi://$PORTAL/$IQN/1"
 check "tpgs=3" tpgs
 check "relport=3 tpg=3" vpd83
 grep -q '"alua"' "$CONFIG" || fail "the saved configuration has no alua entry"

@@ -132,7 +132,10 @@ static int connect_path(struct path* p) {
   iscsi_set_noautoreconnect(iscsi, 1);
   iscsi_set_timeout(iscsi, 10);
   p->lun = url->lun;
-  const int rc = iscsi_full_connect_sync(iscsi, url->portal, url->lun);
+  /* Connect and log in only: iscsi_full_connect_sync's TEST UNIT READY would fail on a
+   * standby path (NOT READY), which is a good path for failover. */
+  int rc = iscsi_connect_sync(iscsi, url->portal);
+  if (rc == 0) rc = iscsi_login_sync(iscsi);
   iscsi_destroy_url(url);
   if (rc != 0) {
     iscsi_destroy_context(iscsi);

@@ -22,7 +22,6 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
-#include "tool_connect.h"
 
 static void print_status(struct scsi_task* t) {
   printf("status=0x%02x", t->status);
@@ -30,6 +29,30 @@ static void print_status(struct scsi_task* t) {
     printf(" sense=%x/%02x/%02x", t->sense.key, (t->sense.ascq >> 8) & 0xff, t->sense.ascq & 0xff);
   }
   printf("\n");
+}
+
+/* Like tests/tools/tool_connect.h, without iscsi_full_connect_sync's TEST UNIT READY (it
+ * fails on a standby path). */
+static struct iscsi_context* tool_connect(const char* initiator, const char* text, int* lun) {
+  struct iscsi_context* iscsi = iscsi_create_context(initiator);
+  struct iscsi_url* url = iscsi ? iscsi_parse_full_url(iscsi, text) : NULL;
+  if (url == NULL) {
+    fprintf(stderr, "bad URL %s\n", text);
+    return NULL;
+  }
+  iscsi_set_targetname(iscsi, url->target);
+  iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
+  iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);
+  *lun = url->lun;
+  int rc = iscsi_connect_sync(iscsi, url->portal);
+  if (rc == 0) rc = iscsi_login_sync(iscsi);
+  iscsi_destroy_url(url);
+  if (rc != 0) {
+    fprintf(stderr, "login failed: %s\n", iscsi_get_error(iscsi));
+    iscsi_destroy_context(iscsi);
+    return NULL;
+  }
+  return iscsi;
 }
 
 static void clear_uas(struct iscsi_context* iscsi, int lun) {
