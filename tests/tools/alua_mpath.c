@@ -15,9 +15,11 @@
  * succeeds; one that has not succeeded after 60 s is an I/O error for the application, and
  * the tool exits 1.
  *
- * Signals: SIGUSR1 = move back: make path A's group active/optimized (STPG on A) and use
- * it. SIGTERM/SIGINT = stop: writes MODEL_FILE (one line per block written: "BLOCK GEN")
- * and exits 0 when no I/O error reached the application.
+ * Control files, looked at between two I/Os (signals would interrupt libiscsi's waits):
+ * MODEL_FILE.moveback appearing = move back: make path A's group active/optimized (STPG on
+ * A) and use it (the file is removed). MODEL_FILE.stop (or SIGTERM/SIGINT) = stop: writes
+ * MODEL_FILE (one line per block written: "BLOCK GEN") and exits 0 when no I/O error
+ * reached the application.
  *
  * Progress lines on stdout (flushed), for the test to poll:
  *   path A|B group G            the group each path reports (VPD 0x83)
@@ -53,7 +55,7 @@ struct path {
   int64_t next_connect_ns;   /* no reconnect before */
 };
 
-static volatile sig_atomic_t g_stop, g_move_back;
+static volatile sig_atomic_t g_stop;
 static struct path g_paths[2];
 static int g_active = -1;    /* index of the path I/O goes to */
 static int g_switched = 0;   /* the next success on g_active is its first after a switch */
@@ -68,7 +70,8 @@ static int64_t now_ns(void) {
 static void sleep_ms(int ms) { poll(NULL, 0, ms); }
 
 static void on_signal(int sig) {
-  if (sig == SIGUSR1) g_move_back = 1; else g_stop = 1;
+  (void)sig;
+  g_stop = 1;
 }
 
 static void drop_path(struct path* p, const char* why) {
@@ -87,7 +90,8 @@ static struct scsi_task* command(struct path* p, const unsigned char* cdb, int c
   struct scsi_task* task = scsi_create_task(cdb_len, (unsigned char*)cdb, dir, xfer);
   if (task == NULL) return NULL;
   struct iscsi_data d = {.size = (size_t)out_len, .data = out};
-  if (iscsi_scsi_command_sync(p->iscsi, p->lun, task, out ? &d : NULL) == NULL) {
+  if (iscsi_scsi_command_sync(p->iscsi, p->lun, task, out ? &d : NULL) == NULL ||
+      (unsigned)task->status > 0xff) {  /* libiscsi's codes for a failed path */
     scsi_free_scsi_task(task);
     return NULL;
   }
@@ -280,7 +284,9 @@ static int do_io(int write, uint32_t block, uint32_t gen, unsigned char* buf) {
     } else {
       t = iscsi_read16_sync(p->iscsi, p->lun, lba, BLOCK, 512, 0, 0, 0, 0, 0);
     }
-    if (t == NULL) {
+    if (t == NULL || (unsigned)t->status > 0xff) {
+      /* libiscsi's own codes (SCSI_STATUS_ERROR, CANCELLED, TIMEOUT): the path failed. */
+      if (t) scsi_free_scsi_task(t);
       drop_path(p, "connection failed");
       continue;
     }
@@ -343,7 +349,6 @@ int main(int argc, char** argv) {
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
-  sigaction(SIGUSR1, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
@@ -352,9 +357,13 @@ int main(int argc, char** argv) {
   unsigned char buf[BLOCK], want[BLOCK];
   srand((unsigned)getpid());
   int errors = 0;
+  char move_back_file[4096], stop_file[4096];
+  snprintf(move_back_file, sizeof(move_back_file), "%s.moveback", argv[4]);
+  snprintf(stop_file, sizeof(stop_file), "%s.stop", argv[4]);
   while (!g_stop) {
-    if (g_move_back) {
-      g_move_back = 0;
+    if (access(stop_file, F_OK) == 0) break;
+    if (access(move_back_file, F_OK) == 0) {
+      unlink(move_back_file);
       struct path* a = &g_paths[0];
       a->next_connect_ns = 0;
       if (connect_path(a) == 0 && set_active(a) == 0) {

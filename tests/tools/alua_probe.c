@@ -8,6 +8,8 @@
  *                                       status=C ports=R1,R2" (+ "format=1 itt=T" first)
  *   alua_probe URL stpg G=S[,G=S]    -> "status=0xSS [sense=K/AA/QQ]"
  *   alua_probe URL tur               -> "status=0xSS [sense=K/AA/QQ]"
+ *   alua_probe URL read16 LBA        -> "status=0xSS [sense=K/AA/QQ]" (one 512-byte block)
+ *   alua_probe URL write16 LBA BYTE  -> the same for a FUA write of 8 blocks of BYTE
  *   alua_probe URL ua-stpg G=S,...   -> a second session (opened and cleared of UAs first)
  *                                       answers TEST UNIT READY after the STPG on the
  *                                       first: "stpg status=0xSS other status=0xSS
@@ -98,6 +100,20 @@ int main(int argc, char** argv) {
   int rc = 0;
   if (strcmp(what, "tur") == 0) {
     struct scsi_task* t = iscsi_testunitready_sync(iscsi, lun);
+    print_status(t);
+    scsi_free_scsi_task(t);
+  } else if (strcmp(what, "read16") == 0 && argc > 3) {
+    struct scsi_task* t = iscsi_read16_sync(iscsi, lun, strtoull(argv[3], NULL, 0), 512, 512,
+                                            0, 0, 0, 0, 0);
+    if (t == NULL) return 1;
+    print_status(t);
+    scsi_free_scsi_task(t);
+  } else if (strcmp(what, "write16") == 0 && argc > 4) {
+    unsigned char buf[4096];
+    memset(buf, (int)strtoul(argv[4], NULL, 0), sizeof(buf));
+    struct scsi_task* t = iscsi_write16_sync(iscsi, lun, strtoull(argv[3], NULL, 0), buf,
+                                             sizeof(buf), 512, 0, 0, 1, 0, 0);
+    if (t == NULL) return 1;
     print_status(t);
     scsi_free_scsi_task(t);
   } else if (strcmp(what, "tpgs") == 0) {
