@@ -79,8 +79,8 @@ TEST_P(ModuleRefusal, IsRefusedWithClearMessageAndUnmapped) {
 INSTANTIATE_TEST_SUITE_P(
     Loader, ModuleRefusal,
     ::testing::Values(
-        Refusal{"abi2", "module bs_abi2.so was built for ABI 2.0, this daemon speaks 1.2"},
-        Refusal{"abiminor", "was built for ABI 1.7, newer than this daemon's 1.2"},
+        Refusal{"abi2", "module bs_abi2.so was built for ABI 2.0, this daemon speaks 1.3"},
+        Refusal{"abiminor", "was built for ABI 1.7, newer than this daemon's 1.3"},
         Refusal{"noread", "backing store 'noread' has no .read callback"},
         Refusal{"noentry", "module bs_noentry.so has no entry point modtgt_module_init"},
         Refusal{"nulldesc", "module bs_nulldesc.so returned a NULL descriptor"},
