@@ -82,6 +82,108 @@ int NoProgress(uint64_t, uint64_t, void*) { return 0; }
 
 std::string UserName(const RbdConfig& c) { return "client." + (c.id.empty() ? "admin" : c.id); }
 
+int Connection::Open(const RbdConfig& cfg, bool readonly, WatchFn watch, void* watch_arg,
+                     std::unique_ptr<Connection>* out, std::string* why) {
+  std::unique_ptr<Connection> c(new (std::nothrow) Connection());
+  if (!c) {
+    *why = "out of memory";
+    return MODTGT_ENOMEM;
+  }
+  const std::string user = UserName(cfg);
+  int r = rados_create(&c->cluster_, cfg.id.empty() ? nullptr : cfg.id.c_str());
+  if (r < 0) {
+    c->cluster_ = nullptr;
+    *why = "rados_create(" + user + "): " + ErrText(r);
+    return ModtgtError(r);
+  }
+  r = rados_conf_read_file(c->cluster_, cfg.conf.empty() ? nullptr : cfg.conf.c_str());
+  if (r < 0 && !cfg.conf.empty()) {
+    *why = "cannot read the Ceph configuration '" + cfg.conf + "': " + ErrText(r);
+    return r == -ENOENT ? MODTGT_ENOENT : MODTGT_EINVAL;
+  }
+  rados_conf_parse_env(c->cluster_, nullptr);  // CEPH_ARGS, as the ceph tools do
+  struct {
+    const char* key;
+    std::string value;
+  } const settings[] = {
+      {"keyring", cfg.keyring},
+      {"rados_osd_op_timeout", std::to_string(cfg.osd_op_timeout)},
+      {"rados_mon_op_timeout", std::to_string(cfg.mon_op_timeout)},
+      {"client_mount_timeout", std::to_string(cfg.mon_op_timeout)},
+      // Partial-object discards zero the range instead of being skipped, so unmapped
+      // blocks read as zeros (the module declares MODTGT_CAP_THIN / LBPRZ).
+      {"rbd_skip_partial_discard", "false"},
+  };
+  for (const auto& s : settings) {
+    if (s.value.empty()) continue;
+    r = rados_conf_set(c->cluster_, s.key, s.value.c_str());
+    if (r < 0) {
+      *why = std::string("cannot set ") + s.key + "=" + s.value + ": " + ErrText(r);
+      return MODTGT_EINVAL;
+    }
+  }
+  r = rados_connect(c->cluster_);
+  if (r < 0) {
+    const std::string where = cfg.conf.empty() ? "the default Ceph configuration"
+                                               : "'" + cfg.conf + "'";
+    if (r == -ETIMEDOUT) {
+      *why = "cannot reach the Ceph monitors of " + where + " within " +
+             std::to_string(cfg.mon_op_timeout) + " s (mon_op_timeout)";
+    } else if (r == -EACCES || r == -EPERM) {
+      *why = "the cluster of " + where + " refused " + user + ": " + ErrText(r) +
+             " (check id= and keyring=)";
+    } else if (r == -ENOENT) {
+      *why = "cannot connect as " + user + " with " + where + ": " + ErrText(r) +
+             " (no monitor address, or no keyring for the user: check conf= and keyring=)";
+    } else {
+      *why = "cannot connect as " + user + " with " + where + ": " + ErrText(r);
+    }
+    rados_shutdown(c->cluster_);  // a failed connect still needs its handle released
+    c->cluster_ = nullptr;
+    return ModtgtError(r);
+  }
+  r = rados_ioctx_create(c->cluster_, cfg.pool.c_str(), &c->io_);
+  if (r < 0) {
+    c->io_ = nullptr;
+    *why = r == -ENOENT ? "pool '" + cfg.pool + "' does not exist"
+                        : "cannot open pool '" + cfg.pool + "': " + ErrText(r);
+    return ModtgtError(r);
+  }
+  if (!cfg.ns.empty()) rados_ioctx_set_namespace(c->io_, cfg.ns.c_str());
+  const char* snap = cfg.snap.empty() ? nullptr : cfg.snap.c_str();
+  if (readonly || snap != nullptr) {
+    r = rbd_open_read_only(c->io_, cfg.image.c_str(), &c->image_, snap);
+  } else {
+    r = rbd_open(c->io_, cfg.image.c_str(), &c->image_, nullptr);
+  }
+  if (r < 0) {
+    c->image_ = nullptr;
+    RbdConfig head = cfg;
+    head.snap.clear();
+    if (r == -ENOENT && snap != nullptr) {
+      rbd_image_t probe = nullptr;
+      if (rbd_open_read_only(c->io_, cfg.image.c_str(), &probe, nullptr) == 0) {
+        rbd_close(probe);
+        *why = "image '" + head.Name() + "' has no snapshot '" + cfg.snap + "'";
+        return MODTGT_ENOENT;
+      }
+    }
+    *why = r == -ENOENT ? "image '" + head.Name() + "' does not exist"
+                        : "cannot open image '" + cfg.Name() + "': " + ErrText(r);
+    return ModtgtError(r);
+  }
+  if (watch != nullptr) {
+    r = rbd_update_watch(c->image_, &c->watch_handle_, watch, watch_arg);
+    if (r < 0) {
+      *why = "cannot watch image '" + cfg.Name() + "' for changes: " + ErrText(r);
+      return ModtgtError(r);
+    }
+    c->watching_ = true;
+  }
+  *out = std::move(c);
+  return 0;
+}
+
 Connection::~Connection() {
   if (watching_) rbd_update_unwatch(image_, watch_handle_);  // waits for its callbacks
   if (image_ != nullptr) rbd_close(image_);                   // releases a held lock
