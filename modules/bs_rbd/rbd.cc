@@ -605,7 +605,7 @@ int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
 
 int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
                   uint32_t flags) {
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_NOT_LOCK_OWNER;
+  if (!may_write_.load(std::memory_order_relaxed)) return WriteRefused();
   size_t total = 0;
   for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
   if (total == 0) return MODTGT_STS_OK;
@@ -654,7 +654,7 @@ int Device::Flush(modtgt_io* io) {
 
 int Device::Unmap(modtgt_io* io, uint64_t offset, uint64_t length) {
   if (length == 0) return MODTGT_STS_OK;
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_NOT_LOCK_OWNER;
+  if (!may_write_.load(std::memory_order_relaxed)) return WriteRefused();
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
@@ -668,7 +668,7 @@ int Device::Unmap(modtgt_io* io, uint64_t offset, uint64_t length) {
 int Device::WriteSame(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
                       uint64_t length) {
   if (length == 0) return MODTGT_STS_OK;
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_NOT_LOCK_OWNER;
+  if (!may_write_.load(std::memory_order_relaxed)) return WriteRefused();
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
@@ -692,7 +692,7 @@ int Device::WriteSame(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offs
 int Device::Caw(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
                 uint64_t length) {
   if (length == 0) return MODTGT_STS_OK;
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_NOT_LOCK_OWNER;
+  if (!may_write_.load(std::memory_order_relaxed)) return WriteRefused();
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
@@ -749,7 +749,7 @@ void Device::CawNext() {
     }
     modtgt_io* io = next->io;
     const int st =
-        may_write_.load() ? StartCallout(next) : (FreeReq(next), MODTGT_STS_NOT_LOCK_OWNER);
+        may_write_.load() ? StartCallout(next) : (FreeReq(next), WriteRefused());
     if (st == MODTGT_STS_ASYNC) return;
     g_host->complete(io, static_cast<modtgt_status>(st));
   }

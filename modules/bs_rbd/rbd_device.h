@@ -173,6 +173,10 @@ class Device {
 
   std::atomic<bool> write_cache_{true};
   std::atomic<bool> may_write_{true};  // false: no lock (standby, lost); writes refused
+  // The status of a write refused here: a read-only LUN (snapshot) never writes (BUSY: the
+  // core does not send writes to it anyway); a writable one without the lock answers
+  // NOT_LOCK_OWNER (02/04/0B: multipath retries on the gateway holding the lock).
+  int WriteRefused() const { return readonly_ ? MODTGT_STS_BUSY : MODTGT_STS_NOT_LOCK_OWNER; }
   std::atomic<int> lock_state_{MODTGT_LOCK_UNLOCKED};
   std::atomic<bool> lock_lost_{false};   // lost since the last lock(): reconnect first
   std::atomic<bool> conn_lost_{false};   // CONN_LOST reported, CONN_RESTORED not yet
