@@ -47,6 +47,8 @@ class [[nodiscard]] Status {
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
+  // The same error with `context` put before its message ("opening x: " + message).
+  Status Prefixed(const std::string& context) const { return Status(code_, context + message_); }
 
  private:
   Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}

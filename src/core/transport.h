@@ -98,9 +98,10 @@ struct TransportEntry {
   const char* daemon_version;  // MODTGT_PACKAGE_VERSION the module was built with
   const char* name;            // "iscsi": must match the file name lld_NAME.so
   const char* description;     // one line, for listings
-  // Creates the transport. On failure returns nullptr and sets *error. Called on the
-  // main or admin thread; ctx and its pointers outlive the transport.
-  Transport* (*create)(const TransportContext* ctx, std::string* error);
+  // Creates the transport. On failure returns nullptr and sets *error (kInvalidArgument
+  // when the settings in ctx->options are wrong: the daemon's command line is then at
+  // fault). Called on the main or admin thread; ctx and its pointers outlive the transport.
+  Transport* (*create)(const TransportContext* ctx, Status* error);
 };
 
 using TransportEntryFn = const TransportEntry* (*)();

@@ -92,6 +92,7 @@ struct TransportRegistry::Impl {
     std::string description;
     ModuleState state = ModuleState::kLoading;
     std::string error;
+    Code error_code = Code::kOk;
     void* handle = nullptr;
     std::unique_ptr<Transport> transport;
   };
@@ -131,6 +132,7 @@ struct TransportRegistry::Impl {
     Drop(e, ctx.loops);
     e->state = ModuleState::kError;
     e->error = why.message();
+    e->error_code = why.code();
     LOG_WARN("transport %s (%s): %s", e->name.c_str(), e->path.c_str(), e->error.c_str());
     return why;
   }
@@ -233,11 +235,11 @@ struct TransportRegistry::Impl {
     if (Status s = OpenChecked(name, e->path, &e->handle, &entry); !s.ok()) return Fail(e, s);
     e->version = entry->daemon_version;
     e->description = entry->description ? entry->description : "";
-    std::string err;
+    Status err = Status::Unavailable("create() returned NULL");
     Transport* t = entry->create(&ctx, &err);
     if (t == nullptr) {
-      return Fail(e, Status::Unavailable("transport " + name + " failed to start: " +
-                                         (err.empty() ? "create() returned NULL" : err)));
+      if (err.ok()) err = Status::Unavailable("create() returned NULL");
+      return Fail(e, err.Prefixed("transport " + name + " failed to start: "));
     }
     e->transport.reset(t);
     Result<std::vector<std::string>> bound = BindPortals(e);
@@ -451,6 +453,7 @@ std::vector<TransportInfo> TransportRegistry::List() const {
     i.description = e->description;
     i.state = e->state;
     i.error = e->error;
+    i.error_code = e->error_code;
     auto pit = impl_->portals.find(e->name);
     if (pit != impl_->portals.end()) i.configured_portals = pit->second;
     if (e->transport) {

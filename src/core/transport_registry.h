@@ -33,6 +33,7 @@ struct TransportInfo {
   std::string description;
   ModuleState state = ModuleState::kLoading;
   std::string error;        // when kError
+  Code error_code = Code::kOk;  // when kError: kInvalidArgument for bad settings
   std::vector<std::string> configured_portals;  // as given ("127.0.0.1:0")
   std::vector<std::string> portals;             // bound now
   std::vector<SessionInfo> sessions;

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,7 +47,8 @@ namespace modtgt::daemon {
 namespace {
 
 // Forks; the parent waits until the child reports readiness on a pipe and exits with the
-// child's verdict, so `modtgtd && modtgtadm ...` works. Returns the write end in the child,
+// child's verdict (0, or the failed child's own exit status: 2 for a bad command line), so
+// `modtgtd && modtgtadm ...` works. Returns the write end in the child,
 // which runs in its own session with / as its folder.
 int Daemonize() {
   int fds[2];
@@ -63,7 +65,13 @@ int Daemonize() {
     close(fds[1]);
     char ok = 0;
     ssize_t n = read(fds[0], &ok, 1);
-    std::exit(n == 1 && ok == 1 ? 0 : 1);
+    if (n == 1 && ok == 1) std::exit(0);
+    // The child closed the pipe without being ready: it failed and exits (or has).
+    int st = 0;
+    if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+      std::exit(WEXITSTATUS(st));
+    }
+    std::exit(1);
   }
   close(fds[0]);
   setsid();
@@ -298,11 +306,12 @@ int Run(const Options& opt) {
   tctx.accounts = &accounts;
   tctx.options = opt.transport_options;
   core::TransportRegistry transports(tctx, opt.module_dir);
-  auto fail_start = [&] {
+  // Exit status 1, or 2 when what failed was the command line (settings a transport refused).
+  auto fail_start = [&](int status = 1) {
     transports.ShutdownAll(/*unmap=*/false);
     for (const auto& t : targets.List()) (void)targets.Remove(t->tid(), /*force=*/true);
     stop_loops();
-    return 1;
+    return status;
   };
   if (Status s = LoadTransports(opt, *saved, &transports); !s.ok()) {
     LOG_ERROR("%s", s.ToString().c_str());
@@ -317,7 +326,7 @@ int Run(const Options& opt) {
       // admin asked for it, so it is fatal.
       if (std::find(opt.llds.begin(), opt.llds.end(), t.name) != opt.llds.end() ||
           opt.transport_options.count(t.name) != 0) {
-        return fail_start();
+        return fail_start(t.error_code == Code::kInvalidArgument ? 2 : 1);
       }
     } else if (t.name == "iscsi") {
       iscsi_loaded = true;

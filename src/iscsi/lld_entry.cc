@@ -11,16 +11,16 @@
 namespace modtgt::iscsi {
 namespace {
 
-core::Transport* Create(const core::TransportContext* ctx, std::string* error) {
+core::Transport* Create(const core::TransportContext* ctx, Status* error) {
   if (ctx == nullptr || ctx->loops.empty() || ctx->targets == nullptr) {
-    if (error) *error = "iscsi: the daemon gave no event loops or no target registry";
+    if (error) *error = Status::Internal("iscsi: the daemon gave no event loops or no target registry");
     return nullptr;
   }
   TransportSettings settings;
   if (auto it = ctx->options.find("iscsi"); it != ctx->options.end()) {
     Result<TransportSettings> parsed = ParseTransportOptions(it->second);
     if (!parsed.ok()) {
-      if (error) *error = "iscsi: " + parsed.status().message();
+      if (error) *error = Status::InvalidArgument("iscsi: " + parsed.status().message());
       return nullptr;
     }
     settings = *parsed;

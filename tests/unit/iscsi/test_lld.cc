@@ -19,8 +19,8 @@
 
 namespace {
 
-modtgt::core::Transport* Create(const modtgt::core::TransportContext*, std::string* error) {
-  *error = "test transport refuses to start";
+modtgt::core::Transport* Create(const modtgt::core::TransportContext*, modtgt::Status* error) {
+  *error = modtgt::Status::Unavailable("test transport refuses to start");
   return nullptr;
 }
 
