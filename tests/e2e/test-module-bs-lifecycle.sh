@@ -56,7 +56,7 @@ m = [m for m in json.load(sys.stdin)["modules"] if m["name"] == "null" and m["ki
 for k in ("kind", "name", "path", "version", "abi_version", "abi", "state", "error",
           "capabilities", "cfg_desc", "users"):
     assert k in m, k
-assert m["kind"] == "backing-store" and m["path"].endswith("/bs_null.so") and m["abi"] == "1.2", m
+assert m["kind"] == "backing-store" and m["path"].endswith("/bs_null.so") and m["abi"] == "1.3", m
 assert "read" in m["capabilities"], m
 ' || fail "system show --json lacks module fields"
 adm --mode system --op show > "$TMP/show.txt"
@@ -81,7 +81,7 @@ adm --mode logicalunit --op delete --tid 1 --lun 2
 # ---- Acceptance 5: every refusal, with its message; nothing is left behind. ----
 expect_fail 9 "invalid ELF header" --mode system --op bsload --path "$TESTMODS/bs_notelf.so"
 expect_fail 9 "has no entry point modtgt_module_init" --mode system --op bsload --path "$TESTMODS/bs_noentry.so"
-expect_fail 9 "was built for ABI 2\.0, this daemon speaks 1\.2" --mode system --op bsload --path "$TESTMODS/bs_abi2.so"
+expect_fail 9 "was built for ABI 2\.0, this daemon speaks 1\.3" --mode system --op bsload --path "$TESTMODS/bs_abi2.so"
 expect_fail 9 "backing store 'noread' has no \.read callback" --mode system --op bsload --path "$TESTMODS/bs_noread.so"
 expect_fail 9 "undefined symbol: modtgt_test_no_such_symbol" --mode system --op bsload --path "$TESTMODS/bs_undef.so"
 expect_fail 9 "libmodtgt_test_gone\.so: cannot open shared object file" --mode system --op bsload --path "$TESTMODS/bs_missingdep.so"
