@@ -17,7 +17,8 @@ test_pkgs=(libgtest-dev libgmock-dev libiscsi-dev libiscsi-bin qemu-utils qemu-b
            qemu-system-x86 open-iscsi busybox cpio kmod genisoimage
            ceph-mon ceph-osd ceph-common ceph-base uuid-runtime
            man-db groff-base bsdextrautils systemd util-linux
-           lintian debootstrap debian-archive-keyring systemd-container git)
+           lintian debootstrap debian-archive-keyring systemd-container git
+           tgt sg3-utils)
 case $what in
   build) pkgs=("${build_pkgs[@]}") ;;
   package) pkgs=("${build_pkgs[@]}" "${package_pkgs[@]}") ;;

@@ -48,7 +48,10 @@
  *   1.2  get_lba_status (the store's real allocation, for GET LBA STATUS); atomic writes:
  *        MODTGT_CAP_ATOMIC_WRITE, the write flag MODTGT_IO_ATOMIC and
  *        host->dev_set_atomic_limits (WRITE ATOMIC (16), Block Limits VPD).
- *   1.3  MODTGT_STS_NOT_LOCK_OWNER (an I/O refused because this node does not hold the
+ *   1.3  MODTGT_STS_SPACE_EXHAUSTED (a thin store out of space: SPACE ALLOCATION FAILED
+ *        WRITE PROTECT); host->dev_keep_fd and host->dev_kept_fd (storage the host holds
+ *        for a LUN across a module reload and a rebuild of the LU, e.g. bs_ram's memfd).
+ *   1.4  MODTGT_STS_NOT_LOCK_OWNER (an I/O refused because this node does not hold the
  *        cluster lock: the core answers with the ALUA standby sense, so multipath retries
  *        on another gateway); the lock group is called from the core's ALUA thread (SET
  *        TARGET PORT GROUPS, implicit ALUA, a refresh of get_lock_state/get_lock_tag
@@ -70,7 +73,7 @@ extern "C" {
  * whose major equals its own and whose minor is <= its own (fields are only appended,
  * so an older module simply has a shorter descriptor). */
 #define MODTGT_ABI_MAJOR 1
-#define MODTGT_ABI_MINOR 3
+#define MODTGT_ABI_MINOR 4
 #define MODTGT_ABI_VERSION ((uint32_t)((MODTGT_ABI_MAJOR << 16) | MODTGT_ABI_MINOR))
 #define MODTGT_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define MODTGT_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
@@ -110,11 +113,15 @@ typedef enum modtgt_status {
   MODTGT_STS_UNSUPPORTED = 7,      /* ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE */
   MODTGT_STS_NOT_HANDLED = 8,      /* handle_cmd only: let the core emulate the CDB */
   MODTGT_STS_SENSE_SET = 9,        /* handle_cmd only: status + sense set by the module */
-  MODTGT_STS_NOT_LOCK_OWNER = 10,  /* 1.3: this node does not hold the cluster lock (never
-                                    * took it, or lost it): NOT READY / TARGET PORT IN
-                                    * STANDBY STATE (04/0B); an ALUA LU's port group
-                                    * becomes non-holder. Never for an I/O that reached
-                                    * the storage. */
+  MODTGT_STS_SPACE_EXHAUSTED = 10, /* (1.3) write-type callouts: a thin store has no space
+                                      for the data (nothing was written). DATA PROTECT /
+                                      SPACE ALLOCATION FAILED WRITE PROTECT (27h/07h,
+                                      SBC-4 4.7.3.6) */
+  MODTGT_STS_NOT_LOCK_OWNER = 11,  /* (1.4) this node does not hold the cluster lock (never
+                                      took it, or lost it): NOT READY / TARGET PORT IN
+                                      STANDBY STATE (04/0B); an ALUA LU's port group
+                                      becomes non-holder. Never for an I/O that reached
+                                      the storage. */
   MODTGT_STS_ASYNC = 0x100         /* the callout started the I/O and will report its
                                       status later through host->complete() */
 } modtgt_status;
@@ -314,6 +321,25 @@ typedef struct modtgt_host {
    * writes and none are advertised. The daemon clamps the limits to the LUN's maximum
    * transfer length and logical block. */
   void (*dev_set_atomic_limits)(modtgt_dev* dev, const modtgt_atomic_limits* limits);
+
+  /* ---- added in 1.3 (check struct_size, or the host's abi_version minor >= 3) ---- */
+
+  /* Storage the host keeps for a LUN: for a store whose data lives only in the process
+   * (bs_ram's memfd), so that it outlives the module's code. dev_keep_fd duplicates `fd`
+   * (the module keeps its own) and holds the duplicate with the LUN: across a module
+   * reload (bsreload: the next open() of this device, on the new code, gets it back), and
+   * across a rebuild of the LU by `logicalunit --op update` (the newly opened device gets
+   * the same kept fd while the old one may still be open). The host closes it when the
+   * LUN is deleted (or the daemon exits): nothing is kept across a restart. Calling it
+   * again replaces the kept fd. Returns 0, or MODTGT_EINVAL (bad fd) / MODTGT_ENOMEM.
+   * From open() or reconfig(), on the admin thread.
+   * dev_kept_fd returns the kept fd (OWNERSHIP: the host's; dup() it to keep it past
+   * close()), or -1 when the host keeps none for this LUN. From open() onwards, any
+   * thread. A module that finds a kept fd in open() must take its data from it: a newer
+   * module built for ABI 1.2 or older is refused at reload for a device with a kept fd
+   * (it could not take the data back). */
+  int (*dev_keep_fd)(modtgt_dev* dev, int fd);
+  int (*dev_kept_fd)(modtgt_dev* dev);
 } modtgt_host;
 
 /* Capabilities a backing store may declare (struct modtgt_backing_store.caps). */

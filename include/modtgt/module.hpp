@@ -133,6 +133,19 @@ class Device {
     lim.granularity_bytes = granularity_bytes;
     h->dev_set_atomic_limits(dev_, &lim);
   }
+  // Storage the host keeps for this LUN across a reload and a rebuild (ABI 1.3; module.h
+  // dev_keep_fd / dev_kept_fd). keep_fd returns MODTGT_ENOTSUP on an older daemon;
+  // kept_fd returns -1 when the host keeps none (or is older).
+  int keep_fd(int fd) const noexcept {
+    const modtgt_host* h = Host();
+    if (h->struct_size < offsetof(modtgt_host, dev_kept_fd) + sizeof(void*)) return MODTGT_ENOTSUP;
+    return h->dev_keep_fd(dev_, fd);
+  }
+  int kept_fd() const noexcept {
+    const modtgt_host* h = Host();
+    if (h->struct_size < offsetof(modtgt_host, dev_kept_fd) + sizeof(void*)) return -1;
+    return h->dev_kept_fd(dev_);
+  }
 
  private:
   modtgt_dev* dev_;

@@ -95,4 +95,28 @@ Outcome PortalNew(AdminContext* ctx, const Request& r) {
   return json{{"lld", lld}, {"portal", portal}, {"bound", *bound}};
 }
 
+// --mode portal --op delete --param portal=ADDR:PORT: stops listening there (a bound
+// address, or a configured one such as 0.0.0.0:3260) and forgets the portal; sessions that
+// came in through it go on.
+Outcome PortalDelete(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::string portal, lld = "iscsi";
+  if (!r.OnlyFields({"portal"}, &err) || !r.String("portal", true, &portal, &err) ||
+      !r.String("lld", false, &lld, &err)) {
+    return err;
+  }
+  if (portal.empty() || portal.size() > 300) return Invalid("field 'portal' must be ADDR:PORT");
+  if (ctx->transports == nullptr) return Error{ErrorCode::kInternal, "no transport registry"};
+  Result<std::string> closed = ctx->transports->RemovePortal(lld, portal);
+  if (!closed.ok()) {
+    if (closed.status().code() == Code::kNotFound) {
+      return Error{ErrorCode::kNoSuchPortal,
+                   closed.status().message() + " (see --mode portal --op show)"};
+    }
+    return FromStatus(closed.status(), ErrorCode::kNoSuchPortal, ErrorCode::kInvalidRequest);
+  }
+  LOG_INFO("admin: %s portal %s removed", lld.c_str(), closed->c_str());
+  return json{{"lld", lld}, {"portal", *closed}};
+}
+
 }  // namespace modtgt::admin

@@ -50,6 +50,10 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
     if (op == "bsreload") return SystemBsReload(ctx, r);
     if (op == "dump") return SystemDump(ctx, r);
     if (op == "restore") return SystemRestore(ctx, r);
+    if (op == "import") return SystemImport(ctx, r);
+    if (op == "update") return SystemUpdate(ctx, r);
+    if (op == "delete") return SystemDelete(ctx, r);
+    if (op == "stat") return SystemStat(ctx, r);
   } else if (mode == "target") {
     if (op == "new") return TargetNew(ctx, r);
     if (op == "delete") return TargetDelete(ctx, r);
@@ -57,6 +61,7 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
     if (op == "bind") return TargetBind(ctx, r, true);
     if (op == "unbind") return TargetBind(ctx, r, false);
     if (op == "update") return TargetUpdate(ctx, r);
+    if (op == "stat") return TargetStat(ctx, r);
   } else if (mode == "logicalunit") {
     if (op == "new") return LunNew(ctx, r);
     if (op == "delete") return LunDelete(ctx, r);
@@ -65,19 +70,27 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
     if (op == "check") return LunCheck(ctx, r);
     if (op == "eject") return LunEject(ctx, r);
     if (op == "load") return LunLoad(ctx, r);
+    if (op == "stat") return LunStat(ctx, r);
   } else if (mode == "portal") {
     if (op == "show") return PortalShow(ctx, r);
     if (op == "new") return PortalNew(ctx, r);
+    if (op == "delete") return PortalDelete(ctx, r);
   } else if (mode == "account") {
     if (op == "new") return AccountNew(ctx, r);
     if (op == "delete") return AccountDelete(ctx, r);
     if (op == "bind") return AccountBind(ctx, r, true);
     if (op == "unbind") return AccountBind(ctx, r, false);
     if (op == "show") return AccountShow(ctx, r);
-  } else if (mode == "lld" || mode == "conn" || mode == "session") {
-    return Error{ErrorCode::kUnsupported, "mode '" + mode + "' is not implemented yet"};
+  } else if (mode == "session") {
+    if (op == "show") return SessionShow(ctx, r);
+  } else if (mode == "conn") {
+    if (op == "show") return ConnShow(ctx, r);
+    if (op == "delete") return ConnDelete(ctx, r);
+  } else if (mode == "lld") {
+    if (op == "show") return LldShow(ctx, r);  // start / stop: lld_handlers.cc
   } else {
-    return Invalid("unknown mode '" + mode + "' (system, target, logicalunit, account, portal)");
+    return Invalid("unknown mode '" + mode +
+                   "' (system, target, logicalunit, account, portal, session, conn, lld)");
   }
   return Invalid("unknown op '" + op + "' for mode " + mode);
 }
@@ -85,8 +98,8 @@ Outcome Dispatch(AdminContext* ctx, const json& j) {
 // queries; a dry run changes nothing).
 bool Changes(const json& request) {
   const std::string op = request.value("op", "");
-  if (op == "show" || op == "dump" || op == "check") return false;
-  if (op == "restore" && request.value("dry_run", false)) return false;
+  if (op == "show" || op == "dump" || op == "check" || op == "stat") return false;
+  if ((op == "restore" || op == "import") && request.value("dry_run", false)) return false;
   return true;
 }
 

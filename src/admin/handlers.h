@@ -28,6 +28,21 @@ Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind);
 Outcome TargetUpdate(AdminContext* ctx, const Request& r);
 Outcome PortalShow(AdminContext* ctx, const Request& r);
 Outcome PortalNew(AdminContext* ctx, const Request& r);
+Outcome PortalDelete(AdminContext* ctx, const Request& r);
+// --mode system: update (State, debug), delete (stops the daemon) (system_handlers.cc)
+Outcome SystemUpdate(AdminContext* ctx, const Request& r);
+Outcome SystemDelete(AdminContext* ctx, const Request& r);
+// --op stat: --mode system, target, logicalunit (stat_handlers.cc)
+Outcome SystemStat(AdminContext* ctx, const Request& r);
+Outcome TargetStat(AdminContext* ctx, const Request& r);
+Outcome LunStat(AdminContext* ctx, const Request& r);
+// --mode session, conn, lld (session_handlers.cc)
+Outcome SessionShow(AdminContext* ctx, const Request& r);
+Outcome ConnShow(AdminContext* ctx, const Request& r);
+Outcome ConnDelete(AdminContext* ctx, const Request& r);
+Outcome LldShow(AdminContext* ctx, const Request& r);
+// --mode system --op import: tgt-admin's targets.conf (import_handlers.cc)
+Outcome SystemImport(AdminContext* ctx, const Request& r);
 // --mode account (account_handlers.cc)
 Outcome AccountNew(AdminContext* ctx, const Request& r);
 Outcome AccountDelete(AdminContext* ctx, const Request& r);

@@ -40,7 +40,13 @@ json InfoFor(AdminContext* ctx, const std::string& name) {
   return json{{"name", name}, {"state", "unloaded"}};
 }
 
-json Run(AdminContext* ctx, const json& j) {
+json Run(AdminContext* ctx, const json& request) {
+  // tgtadm's --mode lld --op start | stop: the transport's lldload | lldunload.
+  json j = request;
+  if (j.value("mode", "") == "lld") {
+    j["mode"] = "system";
+    j["op"] = j.value("op", "") == "start" ? "lldload" : "lldunload";
+  }
   const std::string op = j.value("op", "");
   for (const auto& [k, v] : j.items()) {
     if (k != "mode" && k != "op" && k != "lld" && k != "force" && k != "path") {
@@ -104,6 +110,7 @@ bool IsLldRequest(const json& request) {
     return false;
   }
   const std::string o = op->get<std::string>();
+  if (*mode == "lld") return o == "start" || o == "stop";
   return *mode == "system" && (o == "lldload" || o == "lldunload" || o == "lldreload");
 }
 

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "core/lun_factory.h"
 #include "core/lun_ops.h"
+#include "core/tgt_import.h"
 #include "modtgt/module.h"
 
 namespace modtgt::admin {
@@ -59,6 +60,22 @@ bool PrepareLun(AdminContext* ctx, const Request& r, std::shared_ptr<core::Targe
   if (r.Has("wwn") && req.wwn.empty()) {
     *err = Invalid("field 'wwn' is empty");
     return false;
+  }
+  // tgtadm's names: --device-type tape/changer/osd/pt and --bstype aio, sg, ...
+  if (!req.device_type.empty()) {
+    Result<std::string> d = core::TgtDeviceType(req.device_type);
+    if (!d.ok()) {
+      *err = FromStatus(d.status(), ErrorCode::kInvalidRequest, ErrorCode::kInvalidRequest);
+      return false;
+    }
+  }
+  if (!req.bstype.empty() && req.bstype.find('/') == std::string::npos) {
+    Result<std::string> b = core::TgtBstype(req.bstype);
+    if (!b.ok()) {
+      *err = FromStatus(b.status(), ErrorCode::kNoSuchModule, ErrorCode::kInvalidRequest);
+      return false;
+    }
+    req.bstype = *b;
   }
   if (!LookupTarget(ctx, r, t, err)) return false;
   req.lun = static_cast<uint64_t>(lun);
@@ -136,7 +153,7 @@ Outcome LunDelete(AdminContext* ctx, const Request& r) {
     return Error{ErrorCode::kBusy, "LUN " + std::to_string(lun) + " has commands in flight; " +
                                        "retry or use --force"};
   }
-  auto removed = t->RemoveLun(static_cast<uint64_t>(lun));
+  auto removed = core::DeleteLun(t.get(), static_cast<uint64_t>(lun));
   if (!removed.ok()) return LunError(removed.status());
   LOG_INFO("admin: tid %d lun %" PRId64 " deleted", t->tid(), lun);
   return json{{"tid", t->tid()}, {"lun", lun}};

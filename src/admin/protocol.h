@@ -41,6 +41,9 @@ enum class ErrorCode : int {
   kAclExists = 13,       // bind of an address/name already bound
   kNoSuchAccount = 14,   // a CHAP account (or binding) that does not exist
   kAccountExists = 15,   // account new of a known user; bind of a bound one
+  kNoSuchSession = 16,   // conn/session ops: no session with that sid (I_T nexus)
+  kNoSuchConnection = 17,  // conn delete: the session has no connection with that cid
+  kNoSuchPortal = 18,    // portal delete of an address that is not a portal
 };
 
 struct ErrorInfo {
@@ -65,6 +68,9 @@ inline constexpr ErrorInfo kErrorTable[] = {
     {ErrorCode::kAclExists, "acl-exists", 14},
     {ErrorCode::kNoSuchAccount, "no-such-account", 15},
     {ErrorCode::kAccountExists, "account-exists", 16},
+    {ErrorCode::kNoSuchSession, "no-such-session", 17},
+    {ErrorCode::kNoSuchConnection, "no-such-connection", 18},
+    {ErrorCode::kNoSuchPortal, "no-such-portal", 19},
 };
 
 // CLI-only exit codes (no daemon reply involved).

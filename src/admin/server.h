@@ -24,6 +24,7 @@
 
 namespace modtgt::core {
 class ConfigStore;
+class PortalStats;
 class TargetRegistry;
 class ModuleRegistry;
 class TransportRegistry;
@@ -52,6 +53,14 @@ struct AdminContext {
 
   // CHAP accounts (--mode account); nullptr in tests without them.
   core::AccountRegistry* accounts = nullptr;
+
+  // Per-portal command counters (--op stat); nullptr: portals are not counted.
+  core::PortalStats* portal_stats = nullptr;
+  // Stops the daemon as SIGTERM would, after the reply is sent (tgtadm --mode system --op
+  // delete). Empty (tests): the op is unsupported.
+  std::function<void()> request_stop;
+  // The Prometheus endpoint's bound address (modtgtd --metrics), "" when off.
+  std::string metrics_address;
 
   core::CoreObjects objects() const {
     return {targets, modules, transports, module_dir, accounts};

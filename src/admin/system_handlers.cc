@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // --mode system: show, and the backing-store module ops bsload, bsreload, bsunload. (The
 // transport ops lldload/lldunload/lldreload are lld_handlers.cc.)
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include "admin/views.h"
 #include "common/log.h"
 #include "core/module_registry.h"
+#include "core/target.h"
+#include "core/transport_registry.h"
 
 namespace modtgt::admin {
 
@@ -92,7 +95,79 @@ Outcome SystemShow(AdminContext* ctx, const Request& r) {
                        {"sessions", SessionsOf(ctx, t->tid()).size()}});
   }
   j["targets"] = std::move(targets);
+  // tgtadm's system facts: the state and debug switch, the device types (modtgt emulates
+  // disks and CD/DVD drives), no iSNS client.
+  j["state"] = core::TargetStateName(ctx->targets->system_state());
+  j["debug"] = ctx->targets->debug();
+  j["device_types"] = json::array({"disk", "cd/dvd"});
+  j["isns"] = false;
+  // tgtadm's "LLDs:" lines: every transport, loaded or not ("stopped").
+  json llds = json::array();
+  if (ctx->transports != nullptr) {
+    std::vector<std::string> listed;
+    for (const auto& t : ctx->transports->List()) {
+      llds.push_back({{"name", t.name}, {"state", core::ModuleStateName(t.state)}, {"error", t.error}});
+      listed.push_back(t.name);
+    }
+    for (const auto& n : ctx->transports->KnownNames()) {
+      if (std::find(listed.begin(), listed.end(), n) == listed.end()) {
+        llds.push_back({{"name", n}, {"state", "stopped"}, {"error", ""}});
+      }
+    }
+  }
+  j["llds"] = std::move(llds);
+  j["metrics"] = ctx->metrics_address.empty() ? json(nullptr) : json(ctx->metrics_address);
   return j;
+}
+
+// --mode system --op update --name KEY --value VALUE: State (ready | offline: while offline
+// no login is accepted, discovery included), debug (on | off). tgt's iSNS keys are refused:
+// modtgt has no iSNS client.
+Outcome SystemUpdate(AdminContext* ctx, const Request& r) {
+  Error err;
+  std::string name, value;
+  if (!r.OnlyFields({"name", "value"}, &err) || !r.String("name", true, &name, &err) ||
+      !r.String("value", true, &value, &err)) {
+    return err;
+  }
+  if (core::IsIsnsKey(name)) {
+    return Error{ErrorCode::kUnsupported, name + ": modtgt has no iSNS client (targets are "
+                                                 "found with SendTargets discovery)"};
+  }
+  if (strcasecmp(name.c_str(), "State") == 0) {
+    Result<core::TargetState> s = core::ParseTargetState(value);
+    if (!s.ok()) return Invalid("State: " + s.status().message());
+    ctx->targets->set_system_state(*s);
+    LOG_INFO("admin: system state %s", value.c_str());
+  } else if (strcasecmp(name.c_str(), "debug") == 0) {
+    if (value != "on" && value != "off") return Invalid("debug: must be on or off");
+    ctx->targets->set_debug(value == "on");
+    LOG_INFO("admin: debug %s", value.c_str());
+  } else {
+    return Invalid("unknown system parameter '" + name + "' (State, debug)");
+  }
+  return json{{"state", core::TargetStateName(ctx->targets->system_state())},
+              {"debug", ctx->targets->debug()}};
+}
+
+// --mode system --op delete [--force]: stops the daemon as SIGTERM would (the
+// configuration stays saved: everything comes back at the next start). Refused (busy)
+// while initiators are logged in, unless forced.
+Outcome SystemDelete(AdminContext* ctx, const Request& r) {
+  Error err;
+  bool force = false;
+  if (!r.OnlyFields({"force"}, &err) || !r.Bool("force", &force, &err)) return err;
+  if (!ctx->request_stop) {
+    return Error{ErrorCode::kUnsupported, "this daemon cannot be stopped from the admin socket"};
+  }
+  size_t sessions = ctx->transports ? ctx->transports->Sessions().size() : 0;
+  if (sessions > 0 && !force) {
+    return Error{ErrorCode::kBusy, std::to_string(sessions) +
+                                       " session(s) logged in; log them out first or use --force"};
+  }
+  LOG_INFO("admin: stop requested (--mode system --op delete)");
+  ctx->request_stop();
+  return json{{"stopping", true}};
 }
 
 // --mode system --op bsload --bstype NAME [--path FILE]: loads <module_dir>/backing-store/

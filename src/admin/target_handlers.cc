@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// --mode target (new, delete, show, bind, unbind) and --mode portal (show).
+// --mode target (new, delete, show, bind, unbind, update) and --mode portal (show).
+#include <strings.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -9,6 +11,7 @@
 #include "admin/views.h"
 #include "common/log.h"
 #include "core/accounts.h"
+#include "core/lun_ops.h"
 #include "core/target.h"
 #include "core/transport_registry.h"
 
@@ -56,7 +59,7 @@ Outcome TargetDelete(AdminContext* ctx, const Request& r) {
   if (ctx->accounts != nullptr) ctx->accounts->ForgetTarget(t->tid());
   // Drop the LUs now so their devices close (in-flight commands hold their own refs).
   for (uint64_t lun : t->ListLuns()) {
-    auto removed = t->RemoveLun(lun);
+    auto removed = core::DeleteLun(t.get(), lun);
     (void)removed;
   }
   LOG_INFO("admin: target %d %s deleted", t->tid(), t->name().c_str());
@@ -116,32 +119,78 @@ Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind) {
               {"acl", {{"addresses", t->bound_addresses()}, {"names", t->bound_names()}}}};
 }
 
-// --mode target --op update --tid N --params alua_group=G,alua_peers=P1:P2,alua_mode=both,
-// alua_nonholder=standby: this gateway's ALUA target port group (scsi/alua.h). Keys not
-// given keep their value; the whole result is validated before anything changes.
+// --mode target --op update --tid T --name KEY --value VALUE (tgtadm), or --params
+// KEY=VALUE,... for several at once. KEY: an iSCSI parameter (core/target_params.h), "state"
+// (ready | offline), TargetAlias, or one of this gateway's ALUA target port group settings
+// (scsi/alua.h): alua_group, alua_peers, alua_mode, alua_nonholder (keys not given keep their
+// value). Every pair is checked, and the resulting ALUA configuration validated, before any
+// is applied.
 Outcome TargetUpdate(AdminContext* ctx, const Request& r) {
   Error err;
   std::shared_ptr<core::Target> t;
-  Params params;
-  if (!r.OnlyFields({"tid", "targetname", "params"}, &err) ||
-      !r.ParamList("params", &params, &err) || !LookupTarget(ctx, r, &t, &err)) {
+  std::string name, value;
+  Params pairs;
+  if (!r.OnlyFields({"tid", "targetname", "name", "value", "params"}, &err) ||
+      !r.String("name", false, &name, &err) || !r.String("value", false, &value, &err) ||
+      !r.ParamList("params", &pairs, &err)) {
     return err;
   }
-  if (params.empty()) return Invalid("nothing to update (--params alua_group=G,...)");
-  scsi::AluaConfig cfg = t->alua();
-  for (const auto& [k, v] : params) {
-    if (k.rfind("alua_", 0) != 0) {
-      return Invalid("unknown target parameter '" + k +
-                     "' (alua_group, alua_peers, alua_mode, alua_nonholder)");
+  if (r.Has("name") != r.Has("value")) {
+    return Invalid("--name and --value go together (--name KEY --value VALUE)");
+  }
+  if (r.Has("name")) pairs.insert(pairs.begin(), {name, value});
+  if (pairs.empty()) return Invalid("missing field 'name' and 'value' (or 'params')");
+  if (!LookupTarget(ctx, r, &t, &err)) return err;
+  core::TargetParams params = t->iscsi_params();
+  core::TargetState state = t->state();
+  std::string alias = t->alias();
+  bool alias_set = false;
+  scsi::AluaConfig alua = t->alua();
+  bool alua_set = false;
+  for (const auto& [k, v] : pairs) {
+    if (k == "state") {
+      Result<core::TargetState> s = core::ParseTargetState(v);
+      if (!s.ok()) return Invalid(s.status().message());
+      state = *s;
+    } else if (strcasecmp(k.c_str(), "TargetAlias") == 0) {
+      if (v.size() > 255 || std::any_of(v.begin(), v.end(), [](unsigned char c) {
+            return c < 0x20 || c == 0x7f;
+          })) {
+        return Invalid("TargetAlias: at most 255 printable characters");
+      }
+      alias = v;
+      alias_set = true;
+    } else if (k.rfind("alua_", 0) == 0) {
+      Status s = scsi::SetAluaParam(k.substr(5), v, &alua);
+      if (!s.ok()) return Invalid(s.message());
+      alua_set = true;
+    } else {
+      Status s = params.Set(k, v);
+      if (!s.ok()) {
+        return s.code() == Code::kUnsupported ? Error{ErrorCode::kUnsupported, s.message()}
+                                              : Invalid(s.message());
+      }
     }
-    Status s = scsi::SetAluaParam(k.substr(5), v, &cfg);
+  }
+  if (alua_set) {
+    Status s = scsi::ValidateAluaConfig(alua);
     if (!s.ok()) return Invalid(s.message());
   }
-  Status s = t->SetAlua(cfg);
-  if (!s.ok()) return Invalid(s.message());
-  LOG_INFO("admin: target %d %s ALUA: %s", t->tid(), t->name().c_str(),
-           scsi::DescribeAluaConfig(cfg).c_str());
-  return json{{"tid", t->tid()}, {"alua", scsi::DescribeAluaConfig(t->alua())}};
+  t->set_iscsi_params(params);
+  t->set_state(state);
+  if (alias_set) t->set_alias(alias);
+  if (alua_set) {
+    Status s = t->SetAlua(alua);  // validated above: cannot fail
+    if (!s.ok()) return Invalid(s.message());
+    LOG_INFO("admin: target %d %s ALUA: %s", t->tid(), t->name().c_str(),
+             scsi::DescribeAluaConfig(alua).c_str());
+  }
+  LOG_INFO("admin: target %d updated (%zu parameter(s))", t->tid(), pairs.size());
+  return json{{"tid", t->tid()},
+              {"state", core::TargetStateName(state)},
+              {"alias", t->alias()},
+              {"alua", scsi::DescribeAluaConfig(t->alua())},
+              {"iscsi_params", TargetParamsJson(*t)}};
 }
 
 Outcome PortalShow(AdminContext* ctx, const Request& r) {

@@ -87,6 +87,11 @@ json LunJson(const core::Target& t, const scsi::LogicalUnit& lu) {
   j["naa"] = NaaHex(c.naa);
   j["max_transfer_blocks"] = c.max_transfer_blocks;
   j["inflight"] = lu.inflight.load();
+  // tgtadm's "Prevent removal" (an initiator holds PREVENT ALLOW MEDIUM REMOVAL), "SWP"
+  // (the control mode page's software write protect) and sense_format (D_SENSE).
+  j["prevent_removal"] = lu.prevent_count.load() > 0;
+  j["swp"] = lu.swp.load();
+  j["sense_format"] = lu.d_sense.load() ? 1 : 0;
   // A module-backed device: its cluster lock and the events the module reported.
   auto* device = dynamic_cast<core::Device*>(lu.backend());
   if (device != nullptr) {
@@ -121,16 +126,13 @@ json TargetJson(AdminContext* ctx, const core::Target& t) {
   j["tid"] = t.tid();
   j["name"] = t.name();
   j["alias"] = t.alias();
+  j["driver"] = "iscsi";
+  j["state"] = core::TargetStateName(t.state());
+  j["iscsi_params"] = TargetParamsJson(t);
   j["alua"] = scsi::DescribeAluaConfig(t.alua());
   json nexuses = json::array();
   auto sessions = SessionsOf(ctx, t.tid());
-  for (const auto& s : sessions) {
-    nexuses.push_back({{"nexus_id", s.nexus_id},
-                       {"initiator", s.initiator_name},
-                       {"isid", s.isid},
-                       {"tsih", s.tsih},
-                       {"connections", s.connections}});
-  }
+  for (const auto& s : sessions) nexuses.push_back(SessionJson(s));
   j["sessions"] = std::max<int64_t>(t.sessions.load(), static_cast<int64_t>(sessions.size()));
   j["nexuses"] = std::move(nexuses);
   json luns = json::array();
@@ -147,6 +149,51 @@ json TargetJson(AdminContext* ctx, const core::Target& t) {
   j["accounts"] = std::move(accounts);
   j["chap"] = {{"incoming", chap.incoming}, {"outgoing", chap.outgoing}};
   return j;
+}
+
+json TargetParamsJson(const core::Target& t) {
+  core::TargetParams p = t.iscsi_params();
+  json out = json::array();
+  for (const auto& [k, v] : p.Effective()) {
+    out.push_back({{"name", k}, {"value", v}, {"set", p.values().count(k) != 0}});
+  }
+  return out;
+}
+
+json SessionJson(const core::SessionInfo& s) {
+  json conns = json::array();
+  for (const auto& c : s.conns) {
+    conns.push_back({{"cid", c.cid}, {"ip", c.peer_ip}, {"peer", c.peer}, {"local", c.local}});
+  }
+  return {{"nexus_id", s.nexus_id},
+          {"sid", s.nexus_id},
+          {"tid", s.tid},
+          {"target", s.target_name},
+          {"initiator", s.initiator_name},
+          {"alias", s.initiator_alias},
+          {"isid", s.isid},
+          {"tsih", s.tsih},
+          {"transport", s.transport},
+          {"connections", s.connections},
+          {"conns", std::move(conns)},
+          {"stats", CountersJson(s.stats)}};
+}
+
+json CountersJson(const scsi::IoCountersSnapshot& c) {
+  json buckets = json::array();
+  for (int i = 0; i < scsi::kLatencyBuckets; i++) {
+    json le = i == scsi::kLatencyBuckets - 1 ? json(nullptr) : json(scsi::LatencyBucketBoundUs(i));
+    buckets.push_back({{"le_us", le}, {"count", c.latency[i]}});
+  }
+  return {{"commands", c.commands()},
+          {"read_cmds", c.read_cmds},
+          {"read_bytes", c.read_bytes},
+          {"write_cmds", c.write_cmds},
+          {"write_bytes", c.write_bytes},
+          {"other_cmds", c.other_cmds},
+          {"errors", c.errors},
+          {"latency_us_sum", c.latency_us_sum},
+          {"latency_buckets", std::move(buckets)}};
 }
 
 json ModuleJson(const core::ModuleInfo& m) {

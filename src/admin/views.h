@@ -31,5 +31,12 @@ std::vector<std::string> Portals(AdminContext* ctx);
 nlohmann::json TargetJson(AdminContext* ctx, const core::Target& t);
 nlohmann::json ModuleJson(const core::ModuleInfo& m);
 nlohmann::json TransportJson(const core::TransportInfo& t);
+// A target's effective iSCSI parameters, in tgtadm's order: [{"name": K, "value": V,
+// "set": bool (the administrator set it)}].
+nlohmann::json TargetParamsJson(const core::Target& t);
+// A session as the conn/session modes show it.
+nlohmann::json SessionJson(const core::SessionInfo& s);
+// Command counters (scsi/io_stats.h).
+nlohmann::json CountersJson(const scsi::IoCountersSnapshot& c);
 
 }  // namespace modtgt::admin

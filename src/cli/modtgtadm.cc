@@ -2,7 +2,8 @@
 // modtgtadm: the admin CLI. Parses tgtadm-style options (cli/args.h), sends one JSON request
 // line to modtgtd's Unix socket, reads one reply line, and prints the result (tgtadm-style
 // text, or JSON with --json). Errors go to stderr as "modtgtadm: <message>" with the exit
-// code of the error (admin/protocol.h).
+// code of the error (admin/protocol.h). Started through a link named `tgtadm` it answers to
+// that name (its messages say "tgtadm:"), for tools written for tgt (docs/tgt-compat.md).
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -21,6 +22,7 @@
 #include "admin/protocol.h"
 #include "cli/args.h"
 #include "cli/format.h"
+#include "cli/tgt_conf.h"
 #include "modtgt/version.h"
 
 namespace {
@@ -32,9 +34,29 @@ using modtgt::admin::kExitUsage;
 // LU creation may open large files or remote images: allow the daemon time to answer.
 constexpr int kReplyTimeoutSec = 120;
 
+// "modtgtadm", or "tgtadm" when started through that name.
+std::string g_program = "modtgtadm";
+
 int Fail(int code, const std::string& msg) {
-  std::fprintf(stderr, "modtgtadm: %s\n", msg.c_str());
+  std::fprintf(stderr, "%s: %s\n", g_program.c_str(), msg.c_str());
   return code;
+}
+
+// After --mode system --op delete: wait (at most 10 s) until the daemon stops answering,
+// as tgtadm does, so `tgtadm --op delete --mode system && start-again` works.
+void WaitForExit(const std::string& path) {
+  for (int i = 0; i < 200; i++) {
+    sockaddr_un addr{};
+    if (path.size() >= sizeof(addr.sun_path)) return;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    close(fd);
+    if (rc != 0) return;
+    poll(nullptr, 0, 50);
+  }
 }
 
 // Sends line and reads one reply line. Returns 0, or an exit code after printing the error.
@@ -97,11 +119,23 @@ int Exchange(const std::string& path, const std::string& line, std::string* repl
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  auto parsed = modtgt::cli::ParseArgs(args, std::getenv("MODTGT_SOCKET"));
+  modtgt::cli::CliContext cctx;
+  cctx.env_socket = std::getenv("MODTGT_SOCKET");
+  if (argc > 0 && argv[0] != nullptr) {
+    std::string base = argv[0];
+    base = base.substr(base.rfind('/') == std::string::npos ? 0 : base.rfind('/') + 1);
+    if (base == "tgtadm") {
+      cctx.as_tgtadm = true;
+      g_program = "tgtadm";
+    }
+  }
+  auto parsed = modtgt::cli::ParseArgs(args, cctx);
   if (!parsed.ok()) {
-    std::fprintf(stderr, "modtgtadm: %s\nTry 'modtgtadm --help'.\n",
-                 parsed.status().message().c_str());
-    return kExitUsage;
+    std::fprintf(stderr, "%s: %s\nTry '%s --help'.\n", g_program.c_str(),
+                 parsed.status().message().c_str(), g_program.c_str());
+    return parsed.status().code() == modtgt::Code::kUnsupported
+               ? modtgt::admin::ErrorExitCode(modtgt::admin::ErrorCode::kUnsupported)
+               : kExitUsage;
   }
   modtgt::cli::CliOptions& opts = parsed.value();
   if (opts.help) {
@@ -109,8 +143,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (opts.version) {
-    std::printf("modtgtadm %s\n", MODTGT_PACKAGE_VERSION);
+    std::printf("%s %s\n", g_program.c_str(), MODTGT_PACKAGE_VERSION);
     return 0;
+  }
+  if (!opts.import_tgt.empty()) {
+    // The file and its includes are read here (the daemon may not see the caller's files)
+    // and only parsed: nothing named in them is run.
+    modtgt::cli::DiskConfSource src;
+    auto tree = modtgt::cli::ParseTgtConf(opts.import_tgt, &src);
+    if (!tree.ok()) return Fail(kExitUsage, tree.status().message());
+    opts.request["tgt_conf"] = std::move(*tree);
   }
 
   // Relative paths are the caller's: make them absolute here (cli/args.h has the rule).
@@ -160,6 +202,17 @@ int main(int argc, char** argv) {
   } catch (const nlohmann::json::exception&) {
     return Fail(kExitUsage, "an argument is not valid UTF-8 text");
   }
+  if (request_text.size() > modtgt::admin::kMaxRequestBytes) {
+    return Fail(kExitUsage, "the request is larger than the daemon takes (" +
+                                std::to_string(modtgt::admin::kMaxRequestBytes) + " bytes)");
+  }
+  if (opts.debug) {
+    // The request as sent (a password is shown as "*").
+    nlohmann::json shown = opts.request;
+    if (shown.contains("password")) shown["password"] = "*";
+    std::fprintf(stderr, "%s: request to %s: %s\n", g_program.c_str(), opts.socket_path.c_str(),
+                 shown.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  }
   std::string reply_text;
   int rc = Exchange(opts.socket_path, request_text + "\n", &reply_text);
   if (rc != 0) return rc;
@@ -187,14 +240,18 @@ int main(int argc, char** argv) {
     Fail(exit_code, msg);
     for (const std::string& u : unresolved) {
       std::fprintf(stderr,
-                   "modtgtadm: note: '%s' is not a file in this folder (%s), so it was sent as "
+                   "%s: note: '%s' is not a file in this folder (%s), so it was sent as "
                    "given; modtgtd does not resolve relative paths against your folder\n",
-                   u.c_str(), cwd);
+                   g_program.c_str(), u.c_str(), cwd);
     }
     return exit_code;
   }
   if (reply.contains("warning") && reply["warning"].is_string()) {
-    std::fprintf(stderr, "modtgtadm: warning: %s\n", reply["warning"].get<std::string>().c_str());
+    std::fprintf(stderr, "%s: warning: %s\n", g_program.c_str(),
+                 reply["warning"].get<std::string>().c_str());
+  }
+  if (opts.request.value("mode", "") == "system" && opts.request.value("op", "") == "delete") {
+    WaitForExit(opts.socket_path);
   }
   const nlohmann::json& result =
       reply.contains("result") ? reply["result"] : nlohmann::json::object();
@@ -202,6 +259,12 @@ int main(int argc, char** argv) {
     std::printf("%s\n", result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     std::string text = modtgt::cli::FormatResult(opts.request, result);
+    // tgtadm prints nothing after a change: under its name, neither does this.
+    const std::string op = opts.request.value("op", "");
+    if (cctx.as_tgtadm && (op == "new" || op == "delete" || op == "bind" || op == "unbind" ||
+                           op == "update" || op == "start" || op == "stop")) {
+      text.clear();
+    }
     std::fputs(text.c_str(), stdout);
   }
   return 0;

@@ -15,13 +15,6 @@ namespace {
 
 std::atomic<unsigned> g_tmp_counter{0};
 
-std::string Folder(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string TempName(const std::string& path) {
   return path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(g_tmp_counter++);
 }
@@ -51,6 +44,33 @@ Status SyncFolder(const std::string& folder) {
 
 }  // namespace
 
+std::string ParentFolder(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Status MakeFolders(const std::string& dir) {
+  struct stat st {};
+  if (stat(dir.c_str(), &st) == 0) {
+    return S_ISDIR(st.st_mode) ? Status::OK() : Status::InvalidArgument(dir + " is not a folder");
+  }
+  if (dir != "/" && dir != ".") MODTGT_RETURN_IF_ERROR(MakeFolders(ParentFolder(dir)));
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::FromErrno(errno, "create folder " + dir);
+  }
+  return Status::OK();
+}
+
+Status RemoveFileDurably(const std::string& path) {
+  if (unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return Status::OK();
+    return Status::FromErrno(errno, "remove " + path);
+  }
+  return SyncFolder(ParentFolder(path));
+}
+
 Status WriteFileAtomic(const std::string& path, std::string_view data,
                        const AtomicWriteOptions& options) {
   const std::string tmp = TempName(path);
@@ -79,7 +99,7 @@ Status WriteFileAtomic(const std::string& path, std::string_view data,
     unlink(tmp.c_str());
     return s;
   }
-  return SyncFolder(Folder(path));
+  return SyncFolder(ParentFolder(path));
 }
 
 Result<std::string> ReadWholeFile(const std::string& path, size_t max_bytes) {

@@ -36,4 +36,15 @@ Status WriteFileAtomic(const std::string& path, std::string_view data,
 // larger than max_bytes or not a regular file, IoError otherwise; each message names it.
 Result<std::string> ReadWholeFile(const std::string& path, size_t max_bytes);
 
+// Removes the file `path` and fsyncs its folder, so a crash after the call cannot bring it
+// back. A file that does not exist is OK.
+Status RemoveFileDurably(const std::string& path);
+
+// The folder part of `path` ("." for a bare name, "/" for a file at the root).
+std::string ParentFolder(const std::string& path);
+
+// mkdir -p, mode 0700 for the folders it creates. InvalidArgument if `dir` or a parent is
+// not a folder.
+Status MakeFolders(const std::string& dir);
+
 }  // namespace modtgt

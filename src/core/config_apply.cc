@@ -58,6 +58,7 @@ std::vector<std::string> DiffFields(const SavedLun& a, const SavedLun& b) {
   cmp("scsi_id", a.scsi_id == b.scsi_id);
   cmp("naa", a.naa == b.naa);
   cmp("online", a.online == b.online);
+  cmp("sense_format", a.sense_format == b.sense_format);
   return d;
 }
 
@@ -72,7 +73,7 @@ std::string Join(const std::vector<std::string>& v, const char* sep) {
 const std::set<std::string> kLiveFields = {"size",       "readonly",   "removable",
                                            "thin_provisioning", "write_cache", "vendor_id",
                                            "product_id", "product_rev", "hw_max_sectors",
-                                           "online"};
+                                           "online", "sense_format"};
 
 // The parameter updates that turn `cur` into `want` (only kLiveFields differ).
 LunUpdate LiveUpdate(const SavedLun& cur, const SavedLun& want) {
@@ -90,6 +91,9 @@ LunUpdate LiveUpdate(const SavedLun& cur, const SavedLun& want) {
   if (cur.product_rev != want.product_rev) u.params.emplace_back("product_rev", want.product_rev);
   if (cur.hw_max_sectors != want.hw_max_sectors) {
     u.params.emplace_back("max_transfer_blocks", std::to_string(want.hw_max_sectors));
+  }
+  if (cur.sense_format != want.sense_format) {
+    u.params.emplace_back("sense_format", b(want.sense_format));
   }
   return u;
 }
@@ -117,6 +121,14 @@ class Applier {
 
   Status Run() {
     cur_ = starting() ? SavedConfig{} : Snapshot(objs_);
+    if (!ParseTargetState(want_.system_state).ok()) {
+      Problem("system: bad state '" + want_.system_state + "'");
+    }
+    if (cur_.system_state != want_.system_state || cur_.debug != want_.debug) {
+      if (!starting() || want_.system_state != "ready" || want_.debug) {
+        Action("set the system " + want_.system_state + (want_.debug ? ", debug on" : ", debug off"));
+      }
+    }
     ValidateAccounts();
     ValidateTargets();
     if (!starting()) PlanModules();
@@ -233,6 +245,12 @@ class Applier {
       for (const auto& n : t.acl_names) {
         if (!ValidInitiatorName(n)) Problem(TargetPlace(t) + " ACL: invalid initiator name '" + n + "'");
       }
+      TargetParams params;
+      for (const auto& [k, v] : t.iscsi) {
+        Status ps = params.Set(k, v);
+        if (!ps.ok()) Problem(TargetPlace(t) + " iSCSI parameter: " + ps.message());
+      }
+      if (!ParseTargetState(t.state).ok()) Problem(TargetPlace(t) + ": bad state '" + t.state + "'");
       const SavedTarget* ct = CurTarget(t.tid);
       if (ct == nullptr) {
         // A new tid must not take the name of a target that stays.
@@ -248,6 +266,9 @@ class Applier {
         NeedQuiet(t.tid, TargetPlace(t));
         Action("replace target " + std::to_string(t.tid) + " " + ct->name + " by " + t.name);
         replaced_targets_.insert(t.tid);
+      } else {
+        if (ct->iscsi != t.iscsi) Action("set the iSCSI parameters of " + TargetPlace(t));
+        if (ct->state != t.state) Action("set " + TargetPlace(t) + " " + t.state);
       }
     }
   }
@@ -399,6 +420,8 @@ class Applier {
       if (CurTarget(t.tid) != nullptr && !replaced_targets_.count(t.tid)) continue;
       auto target = std::make_shared<Target>(t.tid, t.name);
       target->set_alias(t.alias);
+      target->set_iscsi_params(ParamsOf(t));
+      target->set_state(*ParseTargetState(t.state));
       MODTGT_RETURN_IF_ERROR(target->SetAlua(t.alua));
       MODTGT_RETURN_IF_ERROR(SetAcl(target.get(), t));
       if (replaced_targets_.count(t.tid)) {
@@ -443,6 +466,13 @@ class Applier {
       if (!b.ok()) return Status::Unavailable(name + " portal " + portal + ": " + b.status().message());
     }
     return Status::OK();
+  }
+
+  // The target's parameters (validated before: every key and value is good).
+  static TargetParams ParamsOf(const SavedTarget& t) {
+    TargetParams p;
+    for (const auto& [k, v] : t.iscsi) (void)p.Set(k, v);
+    return p;
   }
 
   Status SetAcl(Target* target, const SavedTarget& t) {
@@ -523,18 +553,22 @@ class Applier {
       std::shared_ptr<Target> target = objs_.targets->FindByTid(t.tid);
       if (target == nullptr) continue;
       if (target->alias() != t.alias) target->set_alias(t.alias);
+      target->set_iscsi_params(ParamsOf(t));
+      target->set_state(*ParseTargetState(t.state));
       if (!(target->alua() == t.alua)) (void)target->SetAlua(t.alua);  // validated above
       SyncAcl(target.get(), t);
     }
+    objs_.targets->set_system_state(*ParseTargetState(want_.system_state));
+    objs_.targets->set_debug(want_.debug);
     for (auto& r : replacements_) {
       r.target->SetLunDeviceConfig(r.lu->lun(), r.device);
       (void)r.target->ReplaceLun(r.lu);
     }
     for (const auto& [tid, lun] : removed_luns_) {
-      if (auto t = objs_.targets->FindByTid(tid)) (void)t->RemoveLun(lun);
+      if (auto t = objs_.targets->FindByTid(tid)) (void)DeleteLun(t.get(), lun);
     }
     for (int tid : removed_targets_) {
-      RemoveTarget(tid);
+      RemoveTarget(tid, /*delete_luns=*/true);
       if (objs_.accounts != nullptr) objs_.accounts->ForgetTarget(tid);
     }
     for (const auto& [tid, target] : built_targets_) {
@@ -568,11 +602,19 @@ class Applier {
     for (const auto& t : want_.targets) bind(t.tid, t.chap);
   }
 
-  void RemoveTarget(int tid) {
+  // delete_luns: the target is gone from the file, its LUs' saved persistent reservations
+  // go too; otherwise (a target rebuilt in place) they stay for the new LUs.
+  void RemoveTarget(int tid, bool delete_luns = false) {
     std::shared_ptr<Target> t = objs_.targets->FindByTid(tid);
     if (t == nullptr) return;
     (void)objs_.targets->Remove(tid, /*force=*/true);
-    for (uint64_t lun : t->ListLuns()) (void)t->RemoveLun(lun);
+    for (uint64_t lun : t->ListLuns()) {
+      if (delete_luns) {
+        (void)DeleteLun(t.get(), lun);
+      } else {
+        (void)t->RemoveLun(lun);
+      }
+    }
   }
 
   static void SyncAcl(Target* target, const SavedTarget& t) {
@@ -662,6 +704,8 @@ SavedConfig Snapshot(const CoreObjects& objs) {
     AccountRegistry::Binding d = objs.accounts->BindingOf(kDiscoveryTid);
     c.discovery = SavedChap{d.incoming, d.outgoing};
   }
+  c.system_state = TargetStateName(objs.targets->system_state());
+  c.debug = objs.targets->debug();
   for (const auto& target : objs.targets->List()) {
     SavedTarget t;
     t.tid = target->tid();
@@ -670,6 +714,8 @@ SavedConfig Snapshot(const CoreObjects& objs) {
     t.alua = target->alua();
     t.acl_addresses = target->bound_addresses();
     t.acl_names = target->bound_names();
+    t.iscsi = target->iscsi_params().values();
+    t.state = TargetStateName(target->state());
     if (objs.accounts != nullptr) {
       AccountRegistry::Binding b = objs.accounts->BindingOf(t.tid);
       t.chap = SavedChap{b.incoming, b.outgoing};

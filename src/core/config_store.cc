@@ -13,29 +13,6 @@
 
 namespace modtgt::core {
 
-namespace {
-
-std::string Folder(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// mkdir -p with mode 0700 for the folders it creates.
-Status MakeFolders(const std::string& dir) {
-  struct stat st {};
-  if (stat(dir.c_str(), &st) == 0) {
-    return S_ISDIR(st.st_mode) ? Status::OK() : Status::InvalidArgument(dir + " is not a folder");
-  }
-  if (dir != "/" && dir != ".") MODTGT_RETURN_IF_ERROR(MakeFolders(Folder(dir)));
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Status::FromErrno(errno, "create folder " + dir);
-  }
-  return Status::OK();
-}
-
-}  // namespace
-
 Result<SavedConfig> ConfigStore::Load() const {
   if (!enabled()) return Status::NotFound("no configuration file (--no-config)");
   Result<std::string> text = ReadWholeFile(path_, kMaxConfigBytes);
@@ -60,7 +37,7 @@ Result<SavedConfig> ConfigStore::Load() const {
 
 int ConfigStore::RemoveStaleTemporaries() const {
   if (!enabled()) return 0;
-  const std::string dir = Folder(path_);
+  const std::string dir = ParentFolder(path_);
   const std::string base = path_.substr(path_.rfind('/') == std::string::npos ? 0 : path_.rfind('/') + 1);
   int removed = 0;
   DIR* d = opendir(dir.c_str());
@@ -81,7 +58,7 @@ int ConfigStore::RemoveStaleTemporaries() const {
 Status ConfigStore::Save(const SavedConfig& c) {
   if (!enabled()) return Status::OK();
   std::lock_guard<std::mutex> l(mu_);
-  Status s = MakeFolders(Folder(path_));
+  Status s = MakeFolders(ParentFolder(path_));
   if (s.ok()) {
     AtomicWriteOptions o;
     o.mode = 0600;

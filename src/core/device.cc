@@ -27,7 +27,12 @@ constexpr int kSlotChunk = 32;
 constexpr uint32_t kMaxBadStatusLogs = 10;
 
 bool ValidStatus(scsi::IoOp op, int st) {
-  if (st == MODTGT_STS_NOT_LOCK_OWNER) return true;  // 1.3
+  if (st == MODTGT_STS_NOT_LOCK_OWNER) return true;  // 1.4: any callout
+  // 1.3: a thin store out of space answers a write-type callout with SPACE_EXHAUSTED.
+  if (st == MODTGT_STS_SPACE_EXHAUSTED) {
+    return op == scsi::IoOp::kWrite || op == scsi::IoOp::kWriteSame ||
+           op == scsi::IoOp::kCaw || op == scsi::IoOp::kHandleCmd;
+  }
   if (op == scsi::IoOp::kHandleCmd) return st >= MODTGT_STS_OK && st <= MODTGT_STS_SENSE_SET;
   return st >= MODTGT_STS_OK && st <= MODTGT_STS_UNSUPPORTED;
 }
@@ -294,6 +299,16 @@ void Device::CloseForReload() {
 Status Device::Reopen(std::shared_ptr<LoadedModule> module) {
   if (module_ != nullptr || opened_) {
     return Status::Internal("device '" + dev_.cfgstring + "' reopened while still open");
+  }
+  // A module older than 1.3 would not look for the kept storage: it would open the LUN
+  // empty, and its data would be gone without a word.
+  if (kept_fd() >= 0 && MODTGT_ABI_MINOR_OF(module->desc.abi_version) < 3) {
+    return Status::ModuleError(
+        user_ + " keeps its data in storage the daemon holds (ABI 1.3), and module file " +
+        module->path + " is built for ABI " +
+        std::to_string(MODTGT_ABI_MAJOR_OF(module->desc.abi_version)) + "." +
+        std::to_string(MODTGT_ABI_MINOR_OF(module->desc.abi_version)) +
+        ": it would reopen the LUN empty");
   }
   {
     std::lock_guard<std::mutex> l(slots_mu_);

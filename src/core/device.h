@@ -268,6 +268,27 @@ class Device : public scsi::Backend {
   // host->complete / host->cmd_complete. Any thread.
   static void CompleteFromModule(IoSlot* slot, int status);
 
+  // ---- Storage the host keeps for the LUN (ABI 1.3 host->dev_keep_fd / dev_kept_fd). ----
+  // A store whose data lives only in the process (bs_ram's memfd) hands the host an fd;
+  // it stays with this Device across a reload (CloseForReload + Reopen) and is shared with
+  // the Device a rebuild of the LU opens (InheritKeptStorage), so that neither loses the
+  // data. Closed with the last Device holding it (the LUN deleted, or the daemon exiting).
+  struct KeptStorage {
+    KeptStorage() = default;
+    ~KeptStorage();
+    KeptStorage(const KeptStorage&) = delete;
+    KeptStorage& operator=(const KeptStorage&) = delete;
+    mutable std::mutex mu;
+    int fd = -1;  // GUARDED_BY(mu)
+  };
+  // Shares `from`'s kept storage (a rebuilt LU's new device). REQUIRES: before Open().
+  void InheritKeptStorage(const Device& from);
+  // host->dev_keep_fd: keeps a duplicate of fd (replacing one kept before). 0, or
+  // MODTGT_EINVAL for a bad fd.
+  int KeepFd(int fd);
+  // host->dev_kept_fd: the kept fd, or -1.
+  int kept_fd() const;
+
  private:
   IoSlot* AcquireSlot(scsi::Command* cmd);
   void ReleaseSlot(IoSlot* slot);
@@ -340,6 +361,7 @@ class Device : public scsi::Backend {
   // completes. Only SIMPLE-task reordering can result, which SAM-5 8.6 allows; dispatch has
   // already enforced ORDERED/HEAD OF QUEUE before the backend.
   const uint64_t area_budget_;
+  std::shared_ptr<KeptStorage> kept_ = std::make_shared<KeptStorage>();
   uint64_t area_inflight_ = 0;                          // GUARDED_BY(slots_mu_)
   uint64_t area_peak_ = 0;                              // GUARDED_BY(slots_mu_)
   std::deque<scsi::Command*> area_wait_;                // GUARDED_BY(slots_mu_)

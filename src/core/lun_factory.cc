@@ -207,6 +207,48 @@ Status CheckWwn(const std::string& wwn) {
 
 uint64_t NaaFromWwn(const std::string& wwn) { return Naa6(Fnv1a64(wwn.data(), wwn.size())); }
 
+Result<ModePageText> ParseModePage(const std::string& text) {
+  if (text.size() > 4096) return Status::InvalidArgument("longer than 4096 characters");
+  std::vector<uint64_t> nums;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(':', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    start = end + 1;
+    uint64_t n = 0;
+    bool ok = !item.empty() && item.size() <= 10;
+    if (ok && item.size() > 2 && item[0] == '0' && (item[1] == 'x' || item[1] == 'X')) {
+      ok = std::all_of(item.begin() + 2, item.end(),
+                       [](unsigned char c) { return std::isxdigit(c); });
+      if (ok) n = std::strtoull(item.c_str() + 2, nullptr, 16);
+    } else if (ok) {
+      ok = ParseU64(item, &n);
+    }
+    if (!ok) return Status::InvalidArgument("'" + item + "' is not a number");
+    nums.push_back(n);
+  }
+  if (nums.size() < 3) {
+    return Status::InvalidArgument("expected PAGE:SUBPAGE:LENGTH:BYTE...");
+  }
+  if (nums[0] > 0x3f) return Status::InvalidArgument("page " + std::to_string(nums[0]) + " is over 63");
+  if (nums[1] > 255) return Status::InvalidArgument("subpage " + std::to_string(nums[1]) + " is over 255");
+  if (nums[2] != nums.size() - 3) {
+    return Status::InvalidArgument("LENGTH " + std::to_string(nums[2]) + " but " +
+                                   std::to_string(nums.size() - 3) + " bytes given");
+  }
+  ModePageText mp;
+  mp.page = static_cast<uint8_t>(nums[0]);
+  mp.subpage = static_cast<uint8_t>(nums[1]);
+  for (size_t i = 3; i < nums.size(); i++) {
+    if (nums[i] > 255) {
+      return Status::InvalidArgument("byte " + std::to_string(nums[i]) + " is over 255");
+    }
+    mp.bytes.push_back(static_cast<uint8_t>(nums[i]));
+  }
+  return mp;
+}
+
 Status ApplyLunParams(const std::vector<std::pair<std::string, std::string>>& params,
                       LunPlan* plan) {
   LunPlan p = *plan;
@@ -272,10 +314,42 @@ Status ApplyLunParams(const std::vector<std::pair<std::string, std::string>>& pa
         return Bad("parameter max_transfer_blocks='" + value + "': expected a 32-bit number");
       }
       p.lu.max_transfer_blocks = static_cast<uint32_t>(n);
+    } else if (key == "sense_format") {
+      MODTGT_RETURN_IF_ERROR(need_bool(&p.d_sense));
+    } else if (key == "mode_page") {
+      // tgt-admin's write-cache on/off: the caching mode page (SBC-4 7.5.5) with WCE.
+      Result<ModePageText> mp = ParseModePage(value);
+      if (!mp.ok()) return Bad("parameter mode_page='" + value + "': " + mp.status().message());
+      if (mp->page != 8 || mp->subpage != 0) {
+        return Status::Unsupported(
+            "parameter mode_page: page " + std::to_string(mp->page) + " subpage " +
+            std::to_string(mp->subpage) +
+            " cannot be set by the administrator in modtgt (only the caching page 8:0, "
+            "for its WCE bit); the SCSI layer builds its mode pages itself");
+      }
+      if (mp->bytes.size() != 18) {
+        return Bad("parameter mode_page: the caching page (8:0) is 18 bytes long, not " +
+                   std::to_string(mp->bytes.size()));
+      }
+      p.lu.write_cache = (mp->bytes[0] & 0x04) != 0;  // byte 2 of the page: WCE
+      p.device.write_cache = p.lu.write_cache;
+    } else if (key == "lbppbe" || key == "la_lba" || key == "optimal_xfer_gran" ||
+               key == "optimal_xfer_len") {
+      return Status::Unsupported("parameter " + key_in +
+                                 " is not supported: modtgt takes the block limits and the "
+                                 "physical block exponent from the backing-store module");
+    } else if (key == "element_type" || key == "address" || key == "start_address" ||
+               key == "quantity" || key == "sides" || key == "clear_slot" ||
+               key == "barcode" || key == "volume_tag" || key == "media_home" ||
+               key == "tid" || key == "lun") {
+      return Status::Unsupported("parameter " + key_in +
+                                 " belongs to tgt's media changer (SMC) emulation, which "
+                                 "modtgt does not have");
     } else {
       return Bad("unknown parameter '" + key_in +
                  "' (known: readonly, removable, thin_provisioning, wce, vendor_id, product_id, "
-                 "product_rev, scsi_sn, scsi_id, naa, size, max_transfer_blocks)");
+                 "product_rev, scsi_sn, scsi_id, naa, size, max_transfer_blocks, sense_format, "
+                 "mode_page)");
     }
   }
   if (p.device.size != 0 && p.device.size % p.lu.block_size != 0) {
@@ -530,7 +604,9 @@ Result<std::shared_ptr<scsi::LogicalUnit>> CreateLun(const LunPlan& plan,
   const scsi::DeviceType* type = plan.device_type == MODTGT_DEVTYPE_CDROM
                                       ? &scsi::MmcDeviceType()
                                       : &scsi::SbcDeviceType();
-  return std::make_shared<scsi::LogicalUnit>(plan.lu, type, std::move(*backend), target_name);
+  auto lu = std::make_shared<scsi::LogicalUnit>(plan.lu, type, std::move(*backend), target_name);
+  lu->d_sense.store(plan.d_sense);
+  return lu;
 }
 
 Result<std::shared_ptr<scsi::LogicalUnit>> CreateLun(ModuleRegistry* modules, int tid,

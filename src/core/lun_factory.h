@@ -61,7 +61,21 @@ struct LunPlan {
   scsi::LuConfig lu;
   DeviceConfig device;
   uint32_t device_type = 0;  // SPC peripheral type: MODTGT_DEVTYPE_DISK or MODTGT_DEVTYPE_CDROM
+  // The control mode page's D_SENSE at creation (tgtadm's sense_format=1: descriptor-format
+  // sense data); MODE SELECT may change it later.
+  bool d_sense = false;
 };
+
+// A mode page as tgtadm's --params mode_page= gives it: "PAGE:SUBPAGE:LENGTH:B0:B1:...",
+// numbers in decimal or 0x-hex, B0.. the page's bytes after its header (byte 2 on).
+struct ModePageText {
+  uint8_t page = 0;
+  uint8_t subpage = 0;
+  std::vector<uint8_t> bytes;  // LENGTH bytes
+};
+// InvalidArgument naming what is wrong (not a number, a byte over 255, a LENGTH that is not
+// the number of bytes given).
+Result<ModePageText> ParseModePage(const std::string& text);
 
 // Validates req for target `target_name` (tid) with no side effects. kInvalidArgument with a
 // message naming the parameter on any error.
@@ -99,6 +113,11 @@ Status CheckWwn(const std::string& wwn);
 uint64_t NaaFromWwn(const std::string& wwn);
 
 // Applies --params (k=v pairs) on top of an existing plan (PlanLun and logicalunit update).
+// Besides modtgt's keys it takes tgtadm's: sense_format=0|1 (D_SENSE), and mode_page= for
+// the caching page (8, subpage 0, 18 bytes: its WCE bit is the write cache; the page's
+// other fields are modtgt's own). Other mode pages, tgt's block-limit overrides (lbppbe,
+// la_lba, optimal_xfer_gran, optimal_xfer_len) and the media changer keys are refused with
+// kUnsupported naming the reason.
 // Validates every pair first; on error *plan is unchanged and the message names the key.
 // An explicit scsi_sn / naa replaces the derived one; PlanLun derives them afterwards only
 // when still empty.

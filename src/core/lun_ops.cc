@@ -49,8 +49,10 @@ class OfflineBackend : public scsi::Backend {
   const uint64_t size_;
 };
 
-DeviceOpener OpenerFor(ModuleRegistry* modules) {
-  return [modules](const DeviceConfig& cfg) { return modules->OpenDevice(cfg); };
+DeviceOpener OpenerFor(ModuleRegistry* modules, const scsi::Backend* previous = nullptr) {
+  return [modules, previous](const DeviceConfig& cfg) {
+    return modules->OpenDevice(cfg, previous);
+  };
 }
 
 // The new size an update asks for, if any: --size and params size= must agree.
@@ -131,6 +133,12 @@ Result<std::shared_ptr<scsi::LogicalUnit>> AddOfflineLun(Target* target, const L
   return lu;
 }
 
+Result<std::shared_ptr<scsi::LogicalUnit>> DeleteLun(Target* target, uint64_t lun) {
+  Result<std::shared_ptr<scsi::LogicalUnit>> removed = target->RemoveLun(lun);
+  if (removed.ok()) target->ForgetPrState(removed->get());
+  return removed;
+}
+
 bool StoreUnavailable(const scsi::LogicalUnit& lu) {
   return dynamic_cast<const OfflineBackend*>(lu.backend()) != nullptr;
 }
@@ -153,6 +161,7 @@ Result<std::shared_ptr<scsi::LogicalUnit>> Reopen(Target* target,
   (*fresh)->CarryStateFrom(*lu);
   (*fresh)->SetOnline();
   MODTGT_RETURN_IF_ERROR(target->ReplaceLun(*fresh));
+  (*fresh)->stats.AddFrom(lu->stats);
   return fresh;
 }
 
@@ -165,12 +174,19 @@ Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate&
   }
   std::shared_ptr<scsi::LogicalUnit> lu = target->FindLun(lun);
   if (lu == nullptr) return NoSuchLun(*target, lun);
-  // online= is the LU's state, not its configuration: taken out of the parameters here.
+  // online= is the LU's state, not its configuration, and path= (tgtadm) changes a cd's
+  // medium: both are taken out of the parameters here.
   LunUpdate update;
   update.size = update_in.size;
   int online = -1;
+  std::string path;
+  bool have_path = false;
   for (const auto& kv : update_in.params) {
-    if (kv.first != "online") {
+    if (kv.first == "path") {
+      if (have_path) return Status::InvalidArgument("parameter path given twice");
+      have_path = true;
+      path = kv.second;
+    } else if (kv.first != "online") {
       update.params.push_back(kv);
     } else if (online >= 0) {
       return Status::InvalidArgument("parameter online given twice");
@@ -180,10 +196,49 @@ Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate&
       return Status::InvalidArgument("parameter online='" + kv.second + "': expected 0 or 1");
     }
   }
-  if (online >= 0) {
-    if (!update.params.empty() || !update.size.empty()) {
-      return Status::InvalidArgument("online= is changed on its own, not with other parameters");
+  if (have_path) {
+    // tgtadm's path=: a cd's new medium (the module's subtype prefixes the path).
+    if (!IsCd(*lu)) {
+      return Status::Unsupported("parameter path: the backing store of a disk LUN cannot "
+                                 "change; delete the LUN and create it again (a cd LUN takes "
+                                 "a new medium with path= or --op load)");
     }
+    if (path.empty() || path[0] != '/') {
+      return Status::InvalidArgument("parameter path='" + path + "': an absolute file path");
+    }
+    DeviceConfig dev;
+    std::string subtype = "optical";
+    if (target->GetLunDeviceConfig(lun, &dev) && modules != nullptr) {
+      std::vector<ModuleInfo> listed = modules->List();
+      const ModuleInfo* mi = FindModuleInfo(listed, dev.bstype);
+      if (mi != nullptr && !mi->subtype.empty()) subtype = mi->subtype;
+    }
+    MODTGT_RETURN_IF_ERROR(LoadMedium(target, lun, subtype + "/" + path, /*force=*/false, modules));
+    lu = target->FindLun(lun);
+    if (lu == nullptr) return NoSuchLun(*target, lun);
+    if (update.params.empty() && update.size.empty() && online < 0) {
+      LunUpdateResult out;
+      out.lu = lu;
+      return out;
+    }
+  }
+  if (online >= 0 && (!update.params.empty() || !update.size.empty())) {
+    // The other parameters first (as tgtadm's "removable=1,sense_format=1,online=1"), then
+    // the state; a refusal of the others changes nothing.
+    LunUpdate rest = update;
+    Result<LunUpdateResult> first = UpdateLun(target, lun, rest, modules);
+    if (!first.ok()) return first.status();
+    LunUpdate state;
+    state.params = {{"online", online ? "1" : "0"}};
+    Result<LunUpdateResult> second = UpdateLun(target, lun, state, modules);
+    if (!second.ok()) return second.status();
+    second->resized = first->resized;
+    second->old_size = first->old_size;
+    second->new_size = first->new_size;
+    second->rebuilt = first->rebuilt || second->rebuilt;
+    return second;
+  }
+  if (online >= 0) {
     LunUpdateResult out;
     out.lu = lu;
     if (online == 0) {
@@ -194,6 +249,7 @@ Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate&
       LunPlan plan;
       plan.lu = lu->config();
       plan.lu.write_cache = lu->wce.load();
+      plan.d_sense = lu->d_sense.load();
       plan.device_type = lu->type() ? lu->type()->peripheral_type() : MODTGT_DEVTYPE_DISK;
       if (!target->GetLunDeviceConfig(lun, &plan.device)) {
         return Status::Internal("no recorded configuration for an offline LUN");
@@ -214,14 +270,26 @@ Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate&
                                " was not created by the admin; cannot update it");
   }
   plan.lu.write_cache = lu->wce.load();
+  plan.d_sense = lu->d_sense.load();
+  plan.device_type = lu->type() ? lu->type()->peripheral_type() : MODTGT_DEVTYPE_DISK;
   LunPlan next = plan;
   MODTGT_RETURN_IF_ERROR(ApplyLunParams(update.params, &next));
   next.device.hw_max_sectors = next.lu.max_transfer_blocks;  // what the module is told
   const scsi::LuConfig& a = plan.lu;
   const scsi::LuConfig& b = next.lu;
-  if (a.serial != b.serial || a.naa != b.naa || a.device_id != b.device_id) {
-    return Status::InvalidArgument(
-        "scsi_sn, scsi_id and naa cannot change on a live LUN; delete and re-create it");
+  const bool identity = a.serial != b.serial || a.naa != b.naa || a.device_id != b.device_id;
+  if (identity) {
+    // tgtadm sets scsi_sn / scsi_id with an update right after logicalunit new (tgt-admin
+    // does): allowed, by a rebuild, while no initiator is logged in to see the LU change
+    // its identity under it.
+    if (target->sessions.load() > 0) {
+      return Status::Busy("scsi_sn, scsi_id and naa cannot change while initiators are logged "
+                          "in to target " + std::to_string(target->tid()) +
+                          " (an LU's identity must not change under them)");
+    }
+    if (!next.device.wwn.empty() && b.serial != next.device.wwn) {
+      return Status::InvalidArgument("scsi_sn must be the LUN's --wwn (" + next.device.wwn + ")");
+    }
   }
 
   LunUpdateResult out;
@@ -248,7 +316,7 @@ Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate&
     }
     next.device.size = resize ? new_size : out.old_size;
   }
-  out.rebuilt = a.readonly != b.readonly || a.removable != b.removable ||
+  out.rebuilt = identity || a.readonly != b.readonly || a.removable != b.removable ||
                 a.thin_provisioning != b.thin_provisioning || a.vendor != b.vendor ||
                 a.product != b.product || a.revision != b.revision ||
                 a.max_transfer_blocks != b.max_transfer_blocks;
@@ -275,16 +343,20 @@ Result<LunUpdateResult> UpdateLun(Target* target, uint64_t lun, const LunUpdate&
     if (modules == nullptr) return Status::Internal("no module registry");
     Status s = modules->CheckConfig(next.device);
     if (!s.ok()) return ModuleFailure(next.device, s);
-    auto fresh = CreateLun(next, target->name(), OpenerFor(modules));
+    // The new device takes over the storage the host keeps for the LUN (bs_ram's memory).
+    auto fresh = CreateLun(next, target->name(), OpenerFor(modules, lu->backend()));
     if (!fresh.ok()) return ModuleFailure(next.device, fresh.status());
     (*fresh)->CarryStateFrom(*lu);
     (*fresh)->wce.store(b.write_cache);
+    (*fresh)->d_sense.store(next.d_sense);
     (*fresh)->backend()->SetWriteCache(b.write_cache);
     MODTGT_RETURN_IF_ERROR(target->ReplaceLun(*fresh));
+    (*fresh)->stats.AddFrom(lu->stats);  // the counters go on across the rebuild
     out.lu = *fresh;
-  } else if (a.write_cache != b.write_cache) {
+  } else if (a.write_cache != b.write_cache || plan.d_sense != next.d_sense) {
     lu->wce.store(b.write_cache);
-    if (lu->backend()) lu->backend()->SetWriteCache(b.write_cache);
+    lu->d_sense.store(next.d_sense);
+    if (a.write_cache != b.write_cache && lu->backend()) lu->backend()->SetWriteCache(b.write_cache);
     // SPC-4 5.14: mode parameters changed by other than this I_T nexus.
     lu->AddUnitAttentionAll(scsi::asc::kModeParametersChanged);
   }

@@ -8,6 +8,7 @@
 //   AddLun        open the device of a validated plan, build the LU, record its config
 //   UpdateLun     --params / --size on a live LU: resize, write cache, or rebuild
 //   AddOfflineLun keep an LU whose store cannot open, offline (NOT READY) with the reason
+//   DeleteLun     take an LU out for good (its saved persistent reservations go too)
 //   EjectMedium   take the medium out of a cd LU
 //   LoadMedium    put a medium (back) into a cd LU
 //
@@ -55,6 +56,12 @@ Result<std::shared_ptr<scsi::LogicalUnit>> AddLun(Target* target, const LunPlan&
 // online=1 once its store can open. kAlreadyExists if the number is taken.
 Result<std::shared_ptr<scsi::LogicalUnit>> AddOfflineLun(Target* target, const LunPlan& plan,
                                                          const std::string& reason);
+
+// Deletes LU `lun` of `target` for good: takes it out of the LUN map (Target::RemoveLun)
+// and removes its saved persistent-reservation state (Target::ForgetPrState), so a LUN
+// created later at the same place starts without it. kNotFound if there is no such LUN.
+// (A rollback or a shutdown uses Target::RemoveLun, which keeps the saved state.)
+Result<std::shared_ptr<scsi::LogicalUnit>> DeleteLun(Target* target, uint64_t lun);
 
 // True if `lu` is on the placeholder backend of AddOfflineLun (its store never opened).
 bool StoreUnavailable(const scsi::LogicalUnit& lu);

@@ -72,6 +72,15 @@ void HostDevReportEvent(modtgt_dev* dev, modtgt_event event, const char* detail)
   if (dev && dev->device) dev->device->ReportEvent(static_cast<int>(event), detail);
 }
 
+int HostDevKeepFd(modtgt_dev* dev, int fd) {
+  if (dev == nullptr || dev->device == nullptr) return MODTGT_EINVAL;
+  return dev->device->KeepFd(fd);
+}
+
+int HostDevKeptFd(modtgt_dev* dev) {
+  return dev && dev->device ? dev->device->kept_fd() : -1;
+}
+
 Device::IoSlot* SlotOf(void* handle) { return static_cast<Device::IoSlot*>(handle); }
 
 void HostComplete(modtgt_io* io, modtgt_status status) {
@@ -181,6 +190,8 @@ const modtgt_host kHostTable = {
     .cmd_set_sense_ex = &HostCmdSetSenseEx,
     .cmd_set_sense_raw = &HostCmdSetSenseRaw,
     .dev_set_atomic_limits = &HostDevSetAtomicLimits,
+    .dev_keep_fd = &HostDevKeepFd,
+    .dev_kept_fd = &HostDevKeptFd,
 };
 
 }  // namespace

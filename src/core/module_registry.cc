@@ -460,11 +460,16 @@ Status ModuleRegistry::CheckConfig(const DeviceConfig& cfg) {
   return CheckWithModule(m->get(), cfg);
 }
 
-Result<std::unique_ptr<scsi::Backend>> ModuleRegistry::OpenDevice(const DeviceConfig& cfg) {
+Result<std::unique_ptr<scsi::Backend>> ModuleRegistry::OpenDevice(const DeviceConfig& cfg,
+                                                                  const scsi::Backend* previous) {
   auto m = impl_->FindReady(cfg);
   if (!m.ok()) return m.status();
   MODTGT_RETURN_IF_ERROR(CheckWithModule(m->get(), cfg));
   auto dev = std::make_unique<Device>(*m, cfg);
+  const auto* before = dynamic_cast<const Device*>(previous);
+  if (before != nullptr && before->module_name() == dev->module_name()) {
+    dev->InheritKeptStorage(*before);
+  }
   MODTGT_RETURN_IF_ERROR(dev->Open());  // on failure ~Device closes what Open opened
   std::unique_ptr<scsi::Backend> backend = std::move(dev);
   return backend;

@@ -109,8 +109,12 @@ class ModuleRegistry {
   // (unknown bstype), Unavailable (module not ready), or the module's reason.
   Status CheckConfig(const DeviceConfig& cfg);
   // Runs CheckConfig, then opens a core::Device (module open()). The module gains cfg.user
-  // as a user until the Backend is destroyed. On failure nothing stays open.
-  Result<std::unique_ptr<scsi::Backend>> OpenDevice(const DeviceConfig& cfg);
+  // as a user until the Backend is destroyed. On failure nothing stays open. `previous`:
+  // the backend of the LU this device replaces (a rebuild), if any; a core::Device of the
+  // same module hands the new device the storage the host keeps for the LUN (ABI 1.3
+  // dev_keep_fd), so the rebuilt LU has the same data.
+  Result<std::unique_ptr<scsi::Backend>> OpenDevice(const DeviceConfig& cfg,
+                                                    const scsi::Backend* previous = nullptr);
 
   // The host services table given to every module. Static storage, thread-safe.
   static const modtgt_host* HostTable();

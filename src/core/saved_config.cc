@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/json_reader.h"
 #include "core/strict_json.h"
 #include "modtgt/module.h"
 
@@ -14,94 +15,6 @@ namespace modtgt::core {
 namespace {
 
 using nlohmann::json;
-
-// Reads the fields of one JSON object, remembering which were read so that Finish() can
-// refuse the unknown ones. Errors carry the object's place ("targets[0].luns[1]").
-class ObjectReader {
- public:
-  ObjectReader(const json& j, std::string where) : j_(j), where_(std::move(where)) {}
-
-  Status IsObject() const {
-    return j_.is_object() ? Status::OK() : Bad(where_, "must be an object");
-  }
-  bool Has(const char* key) const { return j_.contains(key); }
-
-  Status Str(const char* key, bool required, std::string* out) {
-    const json* v = Field(key);
-    if (v == nullptr) return required ? Missing(key) : Status::OK();
-    if (!v->is_string()) return Bad(Place(key), "must be a string");
-    *out = v->get<std::string>();
-    if (out->find('\0') != std::string::npos) return Bad(Place(key), "contains a NUL byte");
-    return Status::OK();
-  }
-  Status U64(const char* key, bool required, uint64_t max, uint64_t* out) {
-    const json* v = Field(key);
-    if (v == nullptr) return required ? Missing(key) : Status::OK();
-    if (!v->is_number_unsigned() && !(v->is_number_integer() && v->get<int64_t>() >= 0)) {
-      return Bad(Place(key), "must be a non-negative integer");
-    }
-    uint64_t n = v->get<uint64_t>();
-    if (n > max) return Bad(Place(key), "must be at most " + std::to_string(max));
-    *out = n;
-    return Status::OK();
-  }
-  Status U32(const char* key, bool required, uint32_t* out) {
-    uint64_t n = *out;
-    MODTGT_RETURN_IF_ERROR(U64(key, required, UINT32_MAX, &n));
-    *out = static_cast<uint32_t>(n);
-    return Status::OK();
-  }
-  Status Bool(const char* key, bool* out) {
-    const json* v = Field(key);
-    if (v == nullptr) return Status::OK();
-    if (!v->is_boolean()) return Bad(Place(key), "must be true or false");
-    *out = v->get<bool>();
-    return Status::OK();
-  }
-  Status StrList(const char* key, std::vector<std::string>* out) {
-    const json* v = Field(key);
-    if (v == nullptr) return Status::OK();
-    if (!v->is_array()) return Bad(Place(key), "must be an array of strings");
-    out->clear();
-    for (size_t i = 0; i < v->size(); i++) {
-      if (!(*v)[i].is_string()) {
-        return Bad(Place(key) + "[" + std::to_string(i) + "]", "must be a string");
-      }
-      out->push_back((*v)[i].get<std::string>());
-    }
-    return Status::OK();
-  }
-  // The sub-object or array `key` (nullptr if absent); marks it read.
-  const json* Sub(const char* key) { return Field(key); }
-
-  // Refuses a key no getter asked for.
-  Status Finish() const {
-    for (const auto& [k, v] : j_.items()) {
-      if (!read_.count(k)) return Bad(Place(k.c_str()), "unknown key");
-    }
-    return Status::OK();
-  }
-
-  std::string Place(const char* key) const {
-    return where_.empty() ? std::string(key) : where_ + "." + key;
-  }
-  static Status Bad(const std::string& place, const std::string& what) {
-    return Status::InvalidArgument(place + ": " + what);
-  }
-
- private:
-  const json* Field(const char* key) {
-    read_.insert(key);
-    auto it = j_.find(key);
-    if (it == j_.end() || it->is_null()) return nullptr;
-    return &*it;
-  }
-  Status Missing(const char* key) const { return Bad(Place(key), "missing"); }
-
-  const json& j_;
-  std::string where_;
-  std::set<std::string> read_;
-};
 
 Status ParseNaa(const std::string& text, const std::string& place, uint64_t* out) {
   std::string hex = text;
@@ -161,6 +74,7 @@ Result<SavedLun> ParseLun(const json& j, const std::string& where) {
   MODTGT_RETURN_IF_ERROR(r.Str("naa", true, &naa));
   MODTGT_RETURN_IF_ERROR(ParseNaa(naa, r.Place("naa"), &l.naa));
   MODTGT_RETURN_IF_ERROR(r.Bool("online", &l.online));
+  MODTGT_RETURN_IF_ERROR(r.Bool("sense_format", &l.sense_format));
   MODTGT_RETURN_IF_ERROR(r.Finish());
   return l;
 }
@@ -195,6 +109,21 @@ Result<SavedTarget> ParseTarget(const json& j, const std::string& where) {
       if (!s.ok()) return ObjectReader::Bad(a.Place(key), s.message());
     }
     MODTGT_RETURN_IF_ERROR(a.Finish());
+  }
+  if (const json* iscsi = r.Sub("iscsi")) {
+    if (!iscsi->is_object()) return ObjectReader::Bad(r.Place("iscsi"), "must be an object");
+    TargetParams params;
+    for (const auto& [k, v] : iscsi->items()) {
+      const std::string place = r.Place("iscsi") + "." + k;
+      if (!v.is_string()) return ObjectReader::Bad(place, "must be a string");
+      Status s = params.Set(k, v.get<std::string>());
+      if (!s.ok()) return ObjectReader::Bad(place, s.message());
+    }
+    t.iscsi = params.values();
+  }
+  MODTGT_RETURN_IF_ERROR(r.Str("state", false, &t.state));
+  if (!ParseTargetState(t.state).ok()) {
+    return ObjectReader::Bad(r.Place("state"), "must be \"ready\" or \"offline\"");
   }
   if (const json* luns = r.Sub("luns")) {
     if (!luns->is_array()) return ObjectReader::Bad(r.Place("luns"), "must be an array");
@@ -322,6 +251,16 @@ Result<SavedConfig> SavedConfigFromJson(const json& j) {
     }
   }
   MODTGT_RETURN_IF_ERROR(ParseChap(r.Sub("discovery"), "discovery", &c.discovery));
+  if (const json* sys = r.Sub("system")) {
+    ObjectReader s(*sys, "system");
+    MODTGT_RETURN_IF_ERROR(s.IsObject());
+    MODTGT_RETURN_IF_ERROR(s.Str("state", false, &c.system_state));
+    if (!ParseTargetState(c.system_state).ok()) {
+      return ObjectReader::Bad(s.Place("state"), "must be \"ready\" or \"offline\"");
+    }
+    MODTGT_RETURN_IF_ERROR(s.Bool("debug", &c.debug));
+    MODTGT_RETURN_IF_ERROR(s.Finish());
+  }
   MODTGT_RETURN_IF_ERROR(r.Finish());
   return c;
 }
@@ -378,11 +317,16 @@ J ToJson(const SavedConfig& c, bool secrets) {
                       {"scsi_sn", l.scsi_sn},
                       {"scsi_id", l.scsi_id},
                       {"naa", NaaText(l.naa)},
-                      {"online", l.online}});
+                      {"online", l.online},
+                      {"sense_format", l.sense_format}});
     }
+    J iscsi = J::object();
+    for (const auto& [k, v] : t.iscsi) iscsi[k] = v;
     J target = {{"tid", t.tid},
                 {"name", t.name},
                 {"alias", t.alias},
+                {"state", t.state},
+                {"iscsi", std::move(iscsi)},
                 {"acl", {{"addresses", t.acl_addresses}, {"names", t.acl_names}}},
                 {"chap", ChapJson<J>(t.chap)},
                 {"luns", std::move(luns)}};
@@ -404,6 +348,7 @@ J ToJson(const SavedConfig& c, bool secrets) {
   }
   j["accounts"] = std::move(accounts);
   j["discovery"] = ChapJson<J>(c.discovery);
+  j["system"] = {{"state", c.system_state}, {"debug", c.debug}};
   return j;
 }
 
@@ -440,6 +385,7 @@ SavedLun SavedLunFromPlan(const LunPlan& plan) {
   s.scsi_sn = c.serial;
   s.scsi_id = c.device_id;
   s.naa = c.naa;
+  s.sense_format = plan.d_sense;
   return s;
 }
 
@@ -447,6 +393,7 @@ SavedLun SavedLunFromLu(const scsi::LogicalUnit& lu, const DeviceConfig& dev) {
   LunPlan plan;
   plan.lu = lu.config();
   plan.lu.write_cache = lu.wce.load();
+  plan.d_sense = lu.d_sense.load();
   plan.device = dev;
   plan.device_type =
       lu.type() != nullptr ? lu.type()->peripheral_type() : static_cast<uint32_t>(MODTGT_DEVTYPE_DISK);
@@ -490,6 +437,7 @@ LunRequest LunRequestFrom(const SavedLun& s) {
               {"scsi_sn", s.scsi_sn},
               {"naa", NaaText(s.naa)}};
   if (!s.scsi_id.empty()) r.params.emplace_back("scsi_id", s.scsi_id);
+  if (s.sense_format) r.params.emplace_back("sense_format", "1");
   if (s.hw_max_sectors != 0) r.params.emplace_back("max_transfer_blocks", std::to_string(s.hw_max_sectors));
   return r;
 }

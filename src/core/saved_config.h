@@ -25,9 +25,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
-#include "scsi/alua.h"
 #include "core/lun_factory.h"
 #include "core/target.h"
+#include "scsi/alua.h"
 #include "scsi/logical_unit.h"
 
 namespace modtgt::core {
@@ -61,6 +61,7 @@ struct SavedLun {
   std::string scsi_id;               // T10 vendor-specific designator part
   uint64_t naa = 0;                  // NAA-6 designator (VPD 0x83), high 64 bits
   bool online = true;                // false: taken offline by the admin (online=0)
+  bool sense_format = false;         // D_SENSE: descriptor-format sense (tgtadm sense_format=1)
 
   bool operator==(const SavedLun&) const = default;
 };
@@ -81,6 +82,10 @@ struct SavedTarget {
   std::vector<std::string> acl_names;
   SavedChap chap;
   scsi::AluaConfig alua;                   // ALUA target port group (group 0 = off)
+  // The target's iSCSI parameters (core/target_params.h), keys in catalog spelling,
+  // canonical values: only those the administrator set.
+  std::map<std::string, std::string> iscsi;
+  std::string state = "ready";             // "ready" | "offline"
   std::vector<SavedLun> luns;              // by LUN number
 
   bool operator==(const SavedTarget&) const = default;
@@ -118,6 +123,10 @@ struct SavedConfig {
   std::vector<SavedTarget> targets;  // by tid
   std::vector<SavedAccount> accounts;  // by user
   SavedChap discovery;                 // accounts bound to discovery sessions
+  // The system (tgtadm --mode sys --op update): "ready" or "offline" (no login is
+  // accepted), and the debug switch.
+  std::string system_state = "ready";
+  bool debug = false;
 
   bool operator==(const SavedConfig&) const = default;
 };

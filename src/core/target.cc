@@ -265,6 +265,8 @@ Status Target::InsertLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig* cf
     return Status::AlreadyExists("LUN " + std::to_string(lu->lun()) + " already exists in target " +
                                  std::to_string(tid_));
   }
+  // Its saved persistent reservations, before it can serve a command.
+  if (std::shared_ptr<PrStateDir> prs = pr_state_.load()) prs->Attach(lu.get());
   auto next = std::make_shared<LunMap>(*old);
   lu->alua().Configure(alua_);
   (*next)[lu->lun()] = lu;
@@ -304,6 +306,7 @@ Status Target::ReplaceLun(std::shared_ptr<scsi::LogicalUnit> lu) {
     return Status::NotFound("no LUN " + std::to_string(lu->lun()) + " in target " +
                             std::to_string(tid_));
   }
+  if (std::shared_ptr<PrStateDir> prs = pr_state_.load()) prs->Attach(lu.get());
   auto next = std::make_shared<LunMap>(*old);
   lu->alua().Configure(alua_);
   (*next)[lu->lun()] = lu;
@@ -312,6 +315,17 @@ Status Target::ReplaceLun(std::shared_ptr<scsi::LogicalUnit> lu) {
     if (n != lu->lun()) other->AddUnitAttentionAll(scsi::asc::kReportedLunsDataHasChanged);
   }
   return Status::OK();
+}
+
+void Target::ForgetPrState(scsi::LogicalUnit* lu) {
+  if (std::shared_ptr<PrStateDir> prs = pr_state_.load()) prs->Forget(lu);
+}
+
+void Target::SetPrState(std::shared_ptr<PrStateDir> store) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pr_state_.store(store);
+  if (store == nullptr) return;
+  for (const auto& [n, lu] : *luns_.load()) store->Attach(lu.get());
 }
 
 void Target::SetLunDeviceConfig(uint64_t lun, DeviceConfig cfg) {
@@ -411,8 +425,29 @@ bool Target::AllowsInitiator(const sockaddr* peer, const std::string& initiator_
   return true;
 }
 
+TargetParams Target::iscsi_params() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return iscsi_params_;
+}
+
+void Target::set_iscsi_params(TargetParams params) {
+  std::lock_guard<std::mutex> lock(mu_);
+  iscsi_params_ = std::move(params);
+}
+
+Status Target::SetIscsiParam(std::string_view key, std::string_view value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return iscsi_params_.Set(key, value);
+}
+
 // ---------------------------------------------------------------------------------------
 // TargetRegistry
+
+void TargetRegistry::set_debug(bool on) {
+  if (on == debug_.exchange(on)) return;
+  if (on) base_log_level_ = GetLogLevel();
+  SetLogLevel(on ? LogLevel::kDebug : base_log_level_);
+}
 
 Status TargetRegistry::Add(std::shared_ptr<Target> target) {
   if (target == nullptr) return Status::InvalidArgument("no target");
@@ -432,6 +467,7 @@ Status TargetRegistry::Add(std::shared_ptr<Target> target) {
     }
   }
   target->copy_targets_.store(this, std::memory_order_release);
+  target->SetPrState(pr_state_);
   targets_[target->tid()] = std::move(target);
   return Status::OK();
 }

@@ -15,8 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "common/status.h"
 #include "core/module_registry.h"
+#include "core/target_params.h"
+#include "core/pr_state.h"
 #include "scsi/logical_unit.h"
 #include "scsi/xcopy.h"
 
@@ -78,8 +81,33 @@ class Target : public scsi::TargetView {
   // is among them. A target with no ACL at all admits nobody (tgt's default).
   bool AllowsInitiator(const sockaddr* peer, const std::string& initiator_name) const;
 
+  // ---- iSCSI parameters (tgtadm --op update --name KEY --value VALUE) ----
+  // The target's side of the login negotiation, for sessions that log in afterwards.
+  TargetParams iscsi_params() const;
+  void set_iscsi_params(TargetParams params);
+  // Validates and sets one key (TargetParams::Set); on error nothing changes.
+  Status SetIscsiParam(std::string_view key, std::string_view value);
+
+  // ---- State (tgtadm -n state -v ready|offline) ----
+  // An offline target refuses new logins (Service Unavailable); logged-in sessions go on.
+  TargetState state() const {
+    return offline_.load(std::memory_order_relaxed) ? TargetState::kOffline : TargetState::kReady;
+  }
+  void set_state(TargetState s) {
+    offline_.store(s == TargetState::kOffline, std::memory_order_relaxed);
+  }
+
   // Live sessions count, maintained by the transport (for show and delete refusal).
   std::atomic<int> sessions{0};
+
+  // ---- Persistent reservations with APTPL (core/pr_state.h) ----
+  // Where this target's LUs save them: set by TargetRegistry::Add from the registry (null:
+  // nowhere, APTPL refused). Every LU added or swapped in is attached to it (restoring its
+  // saved state) before it serves commands.
+  std::shared_ptr<PrStateDir> pr_state() const { return pr_state_.load(); }
+  // lu was deleted by the administrator (not merely taken out for a rollback or at
+  // shutdown): its saved state is removed. No-op without a store.
+  void ForgetPrState(scsi::LogicalUnit* lu);
 
  private:
   const int tid_;
@@ -90,8 +118,13 @@ class Target : public scsi::TargetView {
   std::vector<std::string> acl_addresses_;  // GUARDED_BY(mu_)
   std::vector<std::string> acl_names_;      // GUARDED_BY(mu_)
   std::map<uint64_t, DeviceConfig> lun_devices_;  // GUARDED_BY(mu_)
+  TargetParams iscsi_params_;               // GUARDED_BY(mu_)
+  std::atomic<bool> offline_{false};
   std::atomic<std::shared_ptr<const LunMap>> luns_;
   std::atomic<const scsi::CopyTargetResolver*> copy_targets_{nullptr};
+  std::atomic<std::shared_ptr<PrStateDir>> pr_state_;
+  // Attaches every LU of the target to store (TargetRegistry::Add).
+  void SetPrState(std::shared_ptr<PrStateDir> store);
   friend class TargetRegistry;
   // AddLun; cfg (may be null) is recorded in the same critical section.
   Status InsertLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig* cfg);
@@ -110,6 +143,21 @@ class TargetRegistry : public scsi::CopyTargetResolver {
   std::shared_ptr<Target> FindByName(const std::string& name) const;
   std::vector<std::shared_ptr<Target>> List() const;  // by tid
 
+  // The system state (tgtadm --mode sys --op update --name State --value ready|offline):
+  // while offline every login is refused (Service Unavailable), discovery included;
+  // logged-in sessions go on.
+  TargetState system_state() const {
+    return system_offline_.load(std::memory_order_relaxed) ? TargetState::kOffline
+                                                           : TargetState::kReady;
+  }
+  void set_system_state(TargetState s) {
+    system_offline_.store(s == TargetState::kOffline, std::memory_order_relaxed);
+  }
+  // The administrator's debug switch (tgtadm --mode sys --op update --name debug --value
+  // on|off): on, the daemon logs at debug level; off, at the level it started with. Kept
+  // with the system state so the saved configuration has one place for both.
+  bool debug() const { return debug_.load(std::memory_order_relaxed); }
+  void set_debug(bool on);
   // scsi::CopyTargetResolver (copy_targets.cc): an LU of the nexus's own target, or of a
   // registered target whose ACL admits the nexus's initiator name and address and that
   // asks for no CHAP authentication (a session of another target cannot prove it knows
@@ -122,11 +170,21 @@ class TargetRegistry : public scsi::CopyTargetResolver {
   void set_accounts(const AccountRegistry* accounts) {
     accounts_.store(accounts, std::memory_order_release);
   }
+  // Where the LUs of targets added from now on save persistent reservations with APTPL
+  // (the daemon sets it once, before the saved configuration is replayed; null: nowhere).
+  void set_pr_state(std::shared_ptr<PrStateDir> store) {
+    std::lock_guard<std::mutex> lock(mu_);
+    pr_state_ = std::move(store);
+  }
 
  private:
+  std::atomic<bool> system_offline_{false};
+  std::atomic<bool> debug_{false};
+  LogLevel base_log_level_ = GetLogLevel();  // the level before the switch was turned on
   mutable std::mutex mu_;
   std::map<int, std::shared_ptr<Target>> targets_;  // GUARDED_BY(mu_)
   std::atomic<const AccountRegistry*> accounts_{nullptr};
+  std::shared_ptr<PrStateDir> pr_state_;  // GUARDED_BY(mu_)
 };
 
 // Checks an iSCSI name (RFC 3720 3.2.6: "iqn." / "eui." / "naa." forms, lowercase).

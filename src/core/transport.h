@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "scsi/io_stats.h"
 
 namespace modtgt::env {
 class EventLoop;
@@ -31,7 +32,16 @@ class EventLoop;
 namespace modtgt::core {
 
 class AccountRegistry;
+class PortalStats;
 class TargetRegistry;
+
+// One connection of a session (tgtadm --mode conn --op show).
+struct ConnectionInfo {
+  uint32_t cid = 0;
+  std::string peer;       // "127.0.0.1:51234" ([v6]:port for IPv6)
+  std::string peer_ip;    // "127.0.0.1" (tgt's "IP Address")
+  std::string local;      // the portal address it came in on, "127.0.0.1:3260"
+};
 
 // One logged-in session of a transport (for listings, unload refusals, target delete).
 struct SessionInfo {
@@ -43,6 +53,9 @@ struct SessionInfo {
   std::string isid;        // 12 hex digits (iSCSI)
   uint16_t tsih = 0;
   std::vector<std::string> connections;  // "cid 0 127.0.0.1:51234 -> 127.0.0.1:3260"
+  std::vector<ConnectionInfo> conns;     // the same, as fields
+  std::string initiator_alias;           // InitiatorAlias, "" if none
+  scsi::IoCountersSnapshot stats;        // the session's commands so far
 };
 
 // What the daemon hands a transport when it is created. The pointers outlive the
@@ -52,6 +65,8 @@ struct TransportContext {
   TargetRegistry* targets = nullptr;
   // CHAP accounts and their bindings (core/accounts.h); may be null: no authentication.
   AccountRegistry* accounts = nullptr;
+  // Per-portal command counters (core/stats.h); may be null: portals are not counted.
+  PortalStats* portal_stats = nullptr;
   // Transport settings by transport name, in command-line order: options["iscsi"] holds
   // the KEY=VALUE pairs of `modtgtd --iscsi KEY=VALUE` other than portal= (the portals go
   // through AddPortal). A transport refuses to start on a key or value it does not accept.
@@ -67,6 +82,11 @@ class Transport {
   // port. Returns the bound "ADDR:PORT".
   virtual Result<std::string> AddPortal(const std::string& portal) = 0;
   virtual std::vector<std::string> portals() const = 0;  // bound addresses
+  // Stops listening on the bound portal `portal` ("ADDR:PORT" as portals() gives it); the
+  // sessions that came in through it go on. NotFound when no such portal is bound.
+  virtual Status RemovePortal(const std::string& portal) {
+    return Status::Unsupported("transport " + name() + " cannot close a portal at run time");
+  }
   // Closes every portal for good: no new connection is accepted; logged-in sessions go
   // on. Used before asking initiators to log out (forced unload), so they cannot log
   // straight back in; Shutdown() follows.
@@ -76,6 +96,12 @@ class Transport {
   virtual size_t ActiveSessions() const { return Sessions().size(); }
   // Closes the sessions of target tid (target delete --force). May wait (bounded).
   virtual void CloseTargetSessions(int tid) = 0;
+  // Closes connection `cid` of the session whose I_T nexus is `nexus_id` (tgtadm --mode
+  // conn --op delete --sid S --cid C); a session left without connections ends. NotFound
+  // when there is no such session or connection. Does not wait.
+  virtual Status CloseConnection(uint64_t nexus_id, uint32_t cid) {
+    return Status::Unsupported("transport " + name() + " cannot close one connection");
+  }
   // Asks the initiators of target tid's sessions (tid < 0: every session) to log out within
   // `seconds` (iSCSI: RFC 7143 11.9.1 Async Message, AsyncEvent 1). Does not wait.
   virtual void RequestLogout(int tid, uint16_t seconds) = 0;

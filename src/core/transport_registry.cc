@@ -102,6 +102,9 @@ struct TransportRegistry::Impl {
   mutable std::mutex mu;
   std::vector<std::unique_ptr<Entry>> entries;  // load order
   std::map<std::string, std::vector<std::string>> portals;  // configured, by transport name
+  // By transport name: each bound address and the configured portal it came from (they
+  // differ for port 0), so a portal can be removed by either.
+  std::map<std::string, std::map<std::string, std::string>> bound_from;
 
   std::string Dir() const { return module_dir + "/transport"; }
 
@@ -139,6 +142,7 @@ struct TransportRegistry::Impl {
 
   Result<std::vector<std::string>> BindPortals(Entry* e) {
     std::vector<std::string> bound;
+    bound_from[e->name].clear();
     for (const std::string& p : portals[e->name]) {
       Result<std::string> b = e->transport->AddPortal(p);
       if (!b.ok()) {
@@ -146,6 +150,7 @@ struct TransportRegistry::Impl {
                                    b.status().message());
       }
       bound.push_back(b.value());
+      bound_from[e->name][b.value()] = p;
     }
     return bound;
   }
@@ -339,10 +344,51 @@ Result<std::vector<std::string>> TransportRegistry::AddPortals(
       Result<std::string> b = e->transport->AddPortal(p);
       if (!b.ok()) return b.status();
       bound.push_back(b.value());
+      impl_->bound_from[name][b.value()] = p;
     }
     conf.push_back(p);
   }
   return bound;
+}
+
+Result<std::string> TransportRegistry::RemovePortal(const std::string& name,
+                                                    const std::string& portal) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  std::vector<std::string>& conf = impl_->portals[name];
+  std::map<std::string, std::string>& from = impl_->bound_from[name];
+  // `portal` is a bound address, or a configured one (then its bound address, if any).
+  std::string configured, bound;
+  if (auto it = from.find(portal); it != from.end()) {
+    bound = it->first;
+    configured = it->second;
+  } else if (std::find(conf.begin(), conf.end(), portal) != conf.end()) {
+    configured = portal;
+    for (const auto& [b, c] : from) {
+      if (c == portal) bound = b;
+    }
+  } else {
+    return Status::NotFound("no " + name + " portal " + portal);
+  }
+  Impl::Entry* e = impl_->Find(name);
+  if (!bound.empty() && e != nullptr && e->transport) {
+    Status s = e->transport->RemovePortal(bound);
+    if (!s.ok() && s.code() != Code::kNotFound) return s;
+  }
+  from.erase(bound);
+  auto cit = std::find(conf.begin(), conf.end(), configured);
+  if (cit != conf.end()) conf.erase(cit);
+  return bound.empty() ? configured : bound;
+}
+
+Status TransportRegistry::CloseConnection(uint64_t nexus_id, uint32_t cid) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  for (const auto& e : impl_->entries) {
+    if (e->state != ModuleState::kReady || !e->transport) continue;
+    for (const SessionInfo& s : e->transport->Sessions()) {
+      if (s.nexus_id == nexus_id) return e->transport->CloseConnection(nexus_id, cid);
+    }
+  }
+  return Status::NotFound("no session " + std::to_string(nexus_id));
 }
 
 Result<std::vector<std::string>> TransportRegistry::Load(const std::string& name,

@@ -63,6 +63,14 @@ class TransportRegistry {
   // Returns the bound addresses (empty if the transport is not loaded).
   Result<std::vector<std::string>> AddPortals(const std::string& name,
                                               const std::vector<std::string>& portals);
+  // Stops listening on a portal of transport `name` and forgets it (it is not listened on
+  // after an lldload, nor saved). `portal` is a bound address ("127.0.0.1:3260", as
+  // Portals() lists it) or a configured one ("0.0.0.0:3260"). Returns the address closed.
+  // NotFound when the transport has no such portal.
+  Result<std::string> RemovePortal(const std::string& name, const std::string& portal);
+  // Closes one connection of the session whose I_T nexus is `nexus_id` (Transport::
+  // CloseConnection). NotFound for an unknown session or connection.
+  Status CloseConnection(uint64_t nexus_id, uint32_t cid);
   // Loads transport `name` (path empty: FileFor(module dir, name)), or retries one in
   // kError, then listens on its remembered portals. Returns the bound portals. Refusals
   // (no file, not ELF, unresolved dependency — with the dlerror text —, no entry symbol,

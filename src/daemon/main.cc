@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin/metrics_server.h"
 #include "admin/server.h"
 #include "common/atomic_file.h"
 #include "common/log.h"
@@ -35,6 +36,7 @@
 #include "core/config_apply.h"
 #include "core/config_store.h"
 #include "core/module_registry.h"
+#include "core/stats.h"
 #include "core/target.h"
 #include "scsi/alua.h"
 #include "core/transport_registry.h"
@@ -290,7 +292,17 @@ int Run(const Options& opt) {
 
   core::TargetRegistry targets;
   core::AccountRegistry accounts;
+  core::PortalStats portal_stats;
   targets.set_accounts(&accounts);  // EXTENDED COPY: no copy target that asks for CHAP
+  // Persistent reservations with APTPL live beside the configuration file; with
+  // --no-config there is nowhere to keep them and APTPL is refused (docs/reservations.md).
+  if (std::string pr_dir = core::PrStateDir::FolderFor(store.path()); !pr_dir.empty()) {
+    targets.set_pr_state(std::make_shared<core::PrStateDir>(pr_dir));
+    LOG_INFO("persistent reservations with APTPL are kept in %s", pr_dir.c_str());
+  } else {
+    LOG_INFO("persistent reservations cannot persist through a restart (--no-config): APTPL "
+             "is refused");
+  }
 
   std::vector<std::thread> loop_threads;
   for (auto& l : loops) loop_threads.emplace_back([p = l.get()] { p->Run(); });
@@ -304,6 +316,7 @@ int Run(const Options& opt) {
   tctx.loops = loop_ptrs;
   tctx.targets = &targets;
   tctx.accounts = &accounts;
+  tctx.portal_stats = &portal_stats;
   tctx.options = opt.transport_options;
   core::TransportRegistry transports(tctx, opt.module_dir);
   // Exit status 1, or 2 when what failed was the command line (settings a transport refused).
@@ -376,6 +389,22 @@ int Run(const Options& opt) {
   actx.threads = static_cast<int>(loops.size());
   actx.config = &store;
   actx.accounts = &accounts;
+  actx.portal_stats = &portal_stats;
+  // tgtadm --mode system --op delete: stop as SIGTERM does (the reply goes out first: the
+  // main thread stops the admin server only after its current request).
+  actx.request_stop = [] { kill(getpid(), SIGTERM); };
+  // The Prometheus endpoint (--metrics), on its own thread.
+  admin::MetricsServer metrics([&targets, &transports, &portal_stats] {
+    return core::PrometheusText(core::CollectStats(&targets, &transports, &portal_stats));
+  });
+  if (!opt.metrics.empty()) {
+    if (Status s = metrics.Start(opt.metrics, opt.metrics_allow_remote); !s.ok()) {
+      LOG_ERROR("cannot serve metrics: %s", s.ToString().c_str());
+      return fail_start();
+    }
+    actx.metrics_address = metrics.address();
+    LOG_INFO("metrics at http://%s/metrics", metrics.address().c_str());
+  }
   actx.admin_gid = opt.admin_gid;
   admin::AdminServer admin_server(actx);
   if (Status s = admin_server.Listen(opt.socket_path); !s.ok()) {
@@ -411,6 +440,7 @@ int Run(const Options& opt) {
 
   admin_server.Stop();
   admin_thread.join();
+  metrics.Stop();
   // Sessions close before the targets go. The transport code stays mapped until the
   // process exits: the loops are still running and own timers the module created.
   transports.ShutdownAll(/*unmap=*/false);

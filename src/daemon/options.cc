@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "admin/metrics_server.h"
 #include "core/config_store.h"
 #include "daemon/module_dir.h"
 #include "modtgt/version.h"
@@ -44,6 +45,8 @@ void Usage(FILE* out) {
                "          max_burst_length=1048576             MaxBurstLength offered\n"
                "          first_burst_length=262144            FirstBurstLength offered\n"
                "          max_outstanding_r2t=16               MaxOutstandingR2T offered\n"
+               "          max_connections_per_session=4        MaxConnections offered (MC/S)\n"
+               "          error_recovery_level=2               ErrorRecoveryLevel offered\n"
                "      --socket PATH         admin socket (default %s, or $MODTGT_SOCKET)\n"
                "      --module-dir DIR      module folder (default %s)\n"
                "                            (without it: build/lib/modtgt when run from the\n"
@@ -65,6 +68,11 @@ void Usage(FILE* out) {
                "                            would start; LUNs that would come back offline\n"
                "                            are listed)\n"
                "      --pidfile PATH        write the daemon's pid there (removed at exit)\n"
+               "      --metrics ADDR:PORT   serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+               "                            (off by default; loopback addresses only, port 0\n"
+               "                            picks a free port: see system show)\n"
+               "      --metrics-allow-remote  allow a --metrics address that is not loopback\n"
+               "                            (the endpoint has no authentication)\n"
                "      --admin-group GROUP   members of GROUP may administer the daemon too (the\n"
                "                            socket becomes 0660, group GROUP); default root only\n"
                "  -V, --version             print the version\n"
@@ -87,7 +95,7 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 // Returns false (after printing why) on a bad command line.
 bool ParseOptions(int argc, char** argv, Options* o) {
   enum { kIscsi = 256, kSocket, kModuleDir, kBstype, kLld, kLogLevel, kLogTarget, kConfig,
-         kNoConfig, kCheckConfig, kPidfile, kAdminGroup };
+         kNoConfig, kCheckConfig, kPidfile, kMetrics, kMetricsRemote, kAdminGroup };
   static const option kLong[] = {
       {"foreground", no_argument, nullptr, 'f'},
       {"iscsi", required_argument, nullptr, kIscsi},
@@ -103,6 +111,8 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       {"no-config", no_argument, nullptr, kNoConfig},
       {"check-config", no_argument, nullptr, kCheckConfig},
       {"pidfile", required_argument, nullptr, kPidfile},
+      {"metrics", required_argument, nullptr, kMetrics},
+      {"metrics-allow-remote", no_argument, nullptr, kMetricsRemote},
       {"admin-group", required_argument, nullptr, kAdminGroup},
       {"version", no_argument, nullptr, 'V'},
       {"help", no_argument, nullptr, 'h'},
@@ -192,6 +202,12 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       case kPidfile:
         o->pidfile = optarg;
         break;
+      case kMetrics:
+        o->metrics = optarg;
+        break;
+      case kMetricsRemote:
+        o->metrics_allow_remote = true;
+        break;
       case kAdminGroup: {
         const group* g = getgrnam(optarg);
         if (g == nullptr) {
@@ -226,6 +242,16 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     return false;
   }
   if (no_config) o->config_path.clear();
+  if (!o->metrics.empty()) {
+    Status s = admin::CheckMetricsAddress(o->metrics, o->metrics_allow_remote);
+    if (!s.ok()) {
+      std::fprintf(stderr, "modtgtd: --metrics: %s\n", s.message().c_str());
+      return false;
+    }
+  } else if (o->metrics_allow_remote) {
+    std::fprintf(stderr, "modtgtd: --metrics-allow-remote goes with --metrics ADDR:PORT\n");
+    return false;
+  }
   if (o->socket_path.empty()) o->socket_path = kDefaultSocket;
   if (o->module_dir_given) {
     o->module_dir_why = "--module-dir";

@@ -30,6 +30,8 @@ struct Options {
   std::string config_path;            // "" with --no-config
   bool check_config = false;          // --check-config: validate the file and exit
   std::string pidfile;
+  std::string metrics;                // --metrics ADDR:PORT: the Prometheus endpoint ("" = off)
+  bool metrics_allow_remote = false;  // --metrics-allow-remote: a non-loopback ADDR is allowed
   int admin_gid = -1;                 // --admin-group: may administer besides root
 };
 

@@ -72,14 +72,14 @@ Connection::~Connection() {
 void Connection::Start() {
   started_ = true;
   rx_.MarkActivity();
-  Status s = loop_->Add(fd_, kEvIn, this);
+  Status s = loop()->Add(fd_, kEvIn, this);
   if (!s.ok()) {
     LOG_ERROR("iscsi: cannot watch connection: %s", s.ToString().c_str());
     Close("epoll");
     return;
   }
   std::weak_ptr<Connection> w = weak_from_this();
-  login_timer_ = loop_->AddTimer(host_->resources().login_timeout_ms, [w] {
+  login_timer_ = loop()->AddTimer(host_->resources().login_timeout_ms, [w] {
     if (auto c = w.lock()) {
       c->login_timer_ = 0;
       if (c->phase_ == Phase::kLogin && !c->closed_) {
@@ -96,31 +96,68 @@ std::string Connection::Describe() const {
          FormatAddress(local_);
 }
 
+void Connection::CloseAndEndTasks(const char* why) {
+  end_tasks_ = true;
+  Close(why);
+}
+
 void Connection::Close(const char* why) {
   if (closed_) return;
+  if (!loop()->InLoopThread()) {
+    // Posted to the loop this connection left (MoveToLoop): go after it.
+    std::shared_ptr<Connection> self = shared_from_this();
+    loop()->Post([self, why] { self->Close(why); });
+    return;
+  }
   closed_ = true;
   rx_.Stop();
   LOG_DEBUG("iscsi: closing %s: %s", Describe().c_str(), why);
-  if (started_) loop_->Remove(fd_);
+  if (started_) loop()->Remove(fd_);
   ::shutdown(fd_, SHUT_RDWR);
   ::close(fd_);
   fd_ = -1;
-  if (login_timer_) loop_->CancelTimer(login_timer_);
+  if (login_timer_) loop()->CancelTimer(login_timer_);
   login_timer_ = 0;
-  if (nop_timer_) loop_->CancelTimer(nop_timer_);
+  if (nop_timer_) loop()->CancelTimer(nop_timer_);
   nop_timer_ = 0;
-  if (nexus_timer_) loop_->CancelTimer(nexus_timer_);
+  if (nexus_timer_) loop()->CancelTimer(nexus_timer_);
   nexus_timer_ = 0;
   login_response_held_ = false;
   // Drop unsent output; tasks waiting for their response to be written go back to the pool.
   tx_.Drop();
+  if (session_ && !session_->ended()) {
+    // ERL 2 (RFC 7143 6.2.2): a failed connection's tasks wait for another connection of
+    // the session, one open now or one that joins it later (the session then stays).
+    // (A logout that ends its tasks set end_tasks_; one for recovery did not.)
+    const bool recover = !end_tasks_ && phase_ != Phase::kLogin &&
+                         session_->error_recovery_level() >= 2 && !session_->discovery();
+    const bool others = std::any_of(session_->connections().begin(),
+                                    session_->connections().end(),
+                                    [this](Connection* c) { return c != this && !c->closed(); });
+    retained_.clear();
+    if (recover) {
+      uint32_t moved = session_->OrphanTasks(this);
+      in_core_ -= moved;
+      if (!others) session_->Retain();
+    } else {
+      if (std::none_of(session_->connections().begin(), session_->connections().end(),
+                       [this](Connection* c) { return c != this && !c->closed(); })) {
+        in_core_ += session_->AdoptOrphans(this);  // nobody is left to take them
+      }
+      // Tasks not in the core are dropped now; tasks in the core are marked aborted and
+      // return through CommandDone (never freed under a backing store).
+      session_->DropTasks(this);
+    }
+  }
   if (session_) {
-    // Tasks not in the core are dropped now; tasks in the core are marked aborted and
-    // return through CommandDone (never freed under a backing store).
-    session_->DropTasks(this);
-    // The session is no longer listed, joined or reinstated; it leaves the table when the
-    // nexus ends, once the core has returned every command (MaybeFinish).
-    host_->sessions()->MarkClosing(session_.get());
+    // With no other connection open, the session is no longer listed, joined or
+    // reinstated; it leaves the table when the nexus ends, once the core has returned
+    // every command (MaybeFinish).
+    if (!session_->retained() &&
+        std::none_of(session_->connections().begin(), session_->connections().end(),
+                     [this](Connection* c) { return c != this && !c->closed(); })) {
+      host_->sessions()->MarkClosing(session_.get());
+    }
   }
   MaybeFinish();
 }
@@ -134,8 +171,12 @@ void Connection::MaybeFinish() {
   if (!closed_ || finished_ || in_core_ != 0 || flush_posted_) return;
   finished_ = true;
   if (session_ && session_->RemoveConnection(this) == 0) {
-    session_->End();
-    host_->sessions()->Remove(session_.get());
+    if (!session_->retained()) {
+      session_->End();
+      host_->sessions()->Remove(session_.get());
+    }  // else it waits for a connection to join it (or its orphans expire)
+  } else if (session_) {
+    host_->sessions()->RemoveConnectionDesc(session_.get(), Describe());
   }
   host_->ConnectionFinished(this);
 }
@@ -156,7 +197,7 @@ void Connection::RequestLogout(uint16_t seconds) {
 
 void Connection::ArmNopTimer() {
   std::weak_ptr<Connection> w = weak_from_this();
-  nop_timer_ = loop_->AddTimer(kNopIntervalMs, [w] {
+  nop_timer_ = loop()->AddTimer(kNopIntervalMs, [w] {
     auto c = w.lock();
     if (!c || c->closed_) return;
     c->nop_timer_ = 0;
@@ -213,7 +254,7 @@ void Connection::Pause() {
   if (rx_.paused()) return;
   rx_.Pause();
   if (!closed_) {
-    Status s = loop_->Modify(fd_, want_write_ ? kEvOut : 0u, this);
+    Status s = loop()->Modify(fd_, want_write_ ? kEvOut : 0u, this);
     (void)s;
   }
 }
@@ -221,13 +262,13 @@ void Connection::Pause() {
 void Connection::Resume() {
   if (!rx_.paused() || closed_) return;
   rx_.Resume();
-  Status s = loop_->Modify(fd_, kEvIn | (want_write_ ? kEvOut : 0u), this);
+  Status s = loop()->Modify(fd_, kEvIn | (want_write_ ? kEvOut : 0u), this);
   (void)s;
   // Parse what is already buffered from the loop, not from inside this (release) call.
   parse_pending_ = true;
   if (!flush_posted_) {
     flush_posted_ = true;
-    loop_->PostCompletion(&flush_completion_);
+    loop()->PostCompletion(&flush_completion_);
   }
 }
 
@@ -251,6 +292,11 @@ bool Connection::CanTake(const uint8_t* bhs) {
     paused_for_tx_ = true;
     Pause();
     return false;
+  }
+  if (phase_ == Phase::kFullFeature) {
+    // ExpStatSN acknowledges our responses (RFC 7143 3.2.2.2); at ERL >= 1 that frees the
+    // ones kept for SNACK, before a new command looks for a free task.
+    AckStatSn(GetBe32(bhs + 28));
   }
   // Back-pressure: a SCSI Command needs a free task of the session; wait for one.
   if ((bhs[0] & 0x3f) == static_cast<uint8_t>(Opcode::kScsiCommand) &&
@@ -321,8 +367,6 @@ void Connection::OnPdu(bool data_digest_ok) {
     return;
   }
   if (phase_ != Phase::kFullFeature) return;
-  // ExpStatSN acknowledges our responses (ERL0 keeps no copies; tracked for diagnostics).
-  if (op != Opcode::kDataOut) exp_stat_sn_ = bhs.Get32(28);
   if (op == Opcode::kScsiCommand) {
     FinishScsiCommand(data_digest_ok);
     return;
@@ -365,228 +409,17 @@ void Connection::OnPdu(bool data_digest_ok) {
       SendReject(RejectReason::kProtocolError, rx_.header());
       return;
     case Opcode::kSnackRequest:
-      // ERL0: SNACK is not supported.
-      SendReject(RejectReason::kProtocolError, rx_.header());
+      if (discovery || session_->error_recovery_level() == 0) {
+        // ERL 0: SNACK is not supported (RFC 7143 11.16).
+        SendReject(RejectReason::kProtocolError, rx_.header());
+        return;
+      }
+      HandleSnack();
       return;
     default:
       SendReject(RejectReason::kCommandNotSupported, rx_.header());
       return;
   }
-}
-
-// ---------------------------------------------------------------------------------------
-// Login phase (RFC 7143 6.3): Login runs the negotiation; the connection sets the sequence
-// numbers, creates the session when the login is about to succeed, and then takes the
-// negotiated connection-scope values.
-
-void Connection::HandleLogin() {
-  Pdu req;
-  std::memcpy(req.bhs.b.data(), rx_.header(), kBhsLength);
-  if (rx_.header_length() > kBhsLength) {
-    req.ahs.assign(rx_.header() + kBhsLength, rx_.header() + rx_.header_length());
-  }
-  req.data = rx_.control_data();
-  if (!login_started_) {
-    login_started_ = true;
-    stat_sn_ = req.bhs.Get32(28);  // start where the initiator expects (ExpStatSN)
-    login_ = std::make_unique<Login>(this);
-  }
-  login_cmd_sn_ = req.bhs.Get32(24);
-  cid_ = req.bhs.Get16(20);
-  login_activity_ms_.store(env::EventLoop::NowMs(), std::memory_order_relaxed);
-  Pdu resp;
-  LoginStep st = login_->Step(req, &resp);
-  resp.bhs.Put32(24, stat_sn_++);
-  if (session_) {
-    resp.bhs.Put32(28, session_->window().exp_cmd_sn());
-    resp.bhs.Put32(32, session_->window().MaxCmdSn());
-  } else {
-    resp.bhs.Put32(28, login_cmd_sn_);
-    resp.bhs.Put32(32, login_cmd_sn_);
-  }
-  if (st == LoginStep::kComplete) {
-    if (!session_) {
-      // Login::Step must have called PrepareSession; without a session we cannot go on.
-      LOG_ERROR("iscsi: login completed without a session");
-      CloseAfterFlush();
-      return;
-    }
-    if (nexus_checks_ > 0) {
-      // The same initiator's other nexuses to this target are being checked: the initiator
-      // may send commands once it has this response, so it waits (NexusCheckDone).
-      held_login_response_ = std::move(resp);
-      login_response_held_ = true;
-      Pause();
-      return;
-    }
-    CompleteLogin(std::move(resp));
-    return;
-  }
-  QueuePdu(resp.bhs, resp.data.data(), static_cast<uint32_t>(resp.data.size()), true, nullptr);
-  if (st == LoginStep::kFailed) {
-    CloseAfterFlush();
-    if (session_) {
-      host_->sessions()->Remove(session_.get());
-    }
-  }
-}
-
-void Connection::CompleteLogin(Pdu resp) {
-  QueuePdu(resp.bhs, resp.data.data(), static_cast<uint32_t>(resp.data.size()), true, nullptr);
-  EnterFullFeature();
-}
-
-// RFC 7143 6.3.5 and SAM-5 6.3.4: an initiator that lost its connection (closed it, or
-// crashed and came back) and logs in again must find the state of its old I_T nexus gone
-// (e.g. PREVENT MEDIUM REMOVAL, SPC-2 reservations, unit attentions). The old connection's
-// end of stream may sit unread on another loop that is busy; the old session's nexus ends
-// only when that loop gets to it. So before the final login response, each session of the
-// same initiator name to the same target is looked at on its own loop (CheckPeer: its
-// buffered input and its TCP state), and the login waits for those found closed (and for
-// a reinstated one, which it closes) until their nexus has ended. Anything the initiator
-// closed before it logged in again is seen; the wait is bounded by kNexusWaitMs.
-void Connection::StartNexusChecks(const std::vector<SessionTable::Entry>& others,
-                                  uint16_t reinstated) {
-  if (others.empty()) return;
-  const uint64_t gen = ++nexus_generation_;
-  nexus_checks_ = others.size();
-  std::weak_ptr<Connection> self = weak_from_this();
-  env::EventLoop* home = loop_;
-  auto answer = [self, home, gen] {
-    home->Post([self, gen] {
-      if (auto c = self.lock()) c->NexusCheckDone(gen);
-    });
-  };
-  for (const SessionTable::Entry& e : others) {
-    std::shared_ptr<Session> s = e.session;
-    std::weak_ptr<Connection> wc = e.connection;
-    const bool reinstate = s->tsih() == reinstated;
-    auto check = [wc, s, reinstate, answer] {
-      std::shared_ptr<Connection> c = wc.lock();
-      if (c != nullptr) {
-        if (reinstate) {
-          c->Close("session reinstated");
-        } else {
-          c->CheckPeer();
-        }
-        if (!c->closed()) {
-          answer();  // a live session of the same initiator (another ISID): not ours to end
-          return;
-        }
-      }
-      s->WhenEnded(answer);
-    };
-    if (e.loop != nullptr) {
-      e.loop->Post(std::move(check));
-    } else {
-      answer();  // no loop to look at it on (never so in the transport)
-    }
-  }
-  nexus_timer_ = loop_->AddTimer(kNexusWaitMs, [self, gen] {
-    auto c = self.lock();
-    if (!c || c->closed_) return;
-    c->nexus_timer_ = 0;
-    if (gen != c->nexus_generation_ || c->nexus_checks_ == 0) return;
-    LOG_WARN("iscsi: %zu earlier session(s) of %s still ending after %llu ms; completing the "
-             "login anyway",
-             c->nexus_checks_, LogQuote(c->session_->params().initiator_name).c_str(),
-             static_cast<unsigned long long>(kNexusWaitMs));
-    c->nexus_checks_ = 1;
-    c->NexusCheckDone(gen);
-  });
-}
-
-void Connection::NexusCheckDone(uint64_t generation) {
-  if (generation != nexus_generation_ || nexus_checks_ == 0) return;
-  if (--nexus_checks_ > 0) return;
-  if (nexus_timer_) loop_->CancelTimer(nexus_timer_);
-  nexus_timer_ = 0;
-  if (!login_response_held_ || closed_) return;
-  login_response_held_ = false;
-  CompleteLogin(std::move(held_login_response_));
-  Resume();
-  ScheduleFlush();
-}
-
-LoginStatus Connection::PrepareSession(const Login& login, uint16_t* tsih) {
-  if (login.tsih() != 0) {
-    // Adding a connection to an existing session: MaxConnections=1 (RFC 7143 6.3.5).
-    return host_->sessions()->Exists(login.tsih()) ? LoginStatus::kTooManyConnections
-                                                   : LoginStatus::kSessionDoesNotExist;
-  }
-  SessionTable::Entry old;
-  std::shared_ptr<Session> s =
-      host_->sessions()->Create(login.isid(), login.target(), login.session_params(),
-                                weak_from_this(), loop_, Describe(), &old);
-  if (!s) return LoginStatus::kOutOfResources;
-  s->mutable_nexus()->initiator_address = peer_;  // EXTENDED COPY's ACL checks
-  session_ = std::move(s);
-  session_->window().Reset(login_cmd_sn_, host_->resources().max_cmds_per_session);
-  session_->AddConnection(this);
-  *tsih = session_->tsih();
-  // The reinstated session (if any, marked closing) is closed on its loop by
-  // StartNexusChecks; a normal one is among the same initiator's, a discovery one (no
-  // nexus) is added.
-  std::vector<SessionTable::Entry> others = host_->sessions()->SameInitiator(
-      login.session_params().initiator_name, login.target().get(), session_.get());
-  if (old.session &&
-      std::none_of(others.begin(), others.end(),
-                   [&](const SessionTable::Entry& e) { return e.session == old.session; })) {
-    others.push_back(old);
-  }
-  StartNexusChecks(others, old.session ? old.session->tsih() : 0);
-  return LoginStatus::kSuccess;
-}
-
-bool Connection::AuthenticationRequired(const core::Target* target) {
-  core::AccountRegistry* accounts = host_->accounts();
-  if (accounts == nullptr) return false;
-  return !accounts->BindingOf(target ? target->tid() : core::kDiscoveryTid).incoming.empty();
-}
-
-std::unique_ptr<Authenticator> Connection::NewAuthenticator(const std::string& method,
-                                                            const core::Target* target,
-                                                            const std::string& initiator_name) {
-  core::AccountRegistry* accounts = host_->accounts();
-  if (method != "CHAP" || accounts == nullptr) return nullptr;
-  core::AccountRegistry::Binding b =
-      accounts->BindingOf(target ? target->tid() : core::kDiscoveryTid);
-  // With no incoming account there is nobody to check the initiator against: CHAP is not
-  // offered (None is, when the initiator lists it).
-  if (b.incoming.empty()) return nullptr;
-  return std::make_unique<ChapAuthenticator>(accounts, std::move(b.incoming),
-                                             std::move(b.outgoing));
-}
-
-std::shared_ptr<core::Target> Connection::FindTarget(const std::string& name) {
-  return host_->targets() ? host_->targets()->FindByName(name) : nullptr;
-}
-
-const TargetLimits& Connection::limits() { return host_->limits(); }
-
-void Connection::EnterFullFeature() {
-  phase_ = Phase::kFullFeature;
-  conn_params_ = login_->connection_params();
-  rx_.SetDigests(conn_params_.header_digest, conn_params_.data_digest);
-  tx_.SetDigests(conn_params_.header_digest, conn_params_.data_digest);
-  max_recv_ = std::max<uint32_t>(512, conn_params_.max_recv_data_segment);
-  max_xmit_ = std::max<uint32_t>(512, conn_params_.max_xmit_data_segment);
-  rx_.RequestCapacity(Receiver::kRecvBufferSize);
-  if (login_timer_) loop_->CancelTimer(login_timer_);
-  login_timer_ = 0;
-  const std::string auth = login_->auth_summary();
-  login_.reset();
-  if (!session_->discovery()) {
-    const ResourceLimits& res = host_->resources();
-    session_->tasks().Allocate(res.max_cmds_per_session);
-    session_->tasks().set_retain_limit(res.max_session_data / 4);
-    session_->set_data_budget(res.max_session_data);
-  }
-  host_->LoginCompleted(this);
-  LOG_INFO("iscsi: %s session tsih %u: %s %s, %s", session_->discovery() ? "discovery" : "normal",
-           session_->tsih(), LogQuote(session_->params().initiator_name).c_str(),
-           Describe().c_str(), auth.c_str());
-  ArmNopTimer();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -632,24 +465,33 @@ void Connection::HandleText() {
 uint32_t Connection::NewTextTtt() { return session_->tasks().NewTtt(TaskSet::kNoTaskIndex); }
 
 void Connection::AnswerText(const KeyValues& request, KeyValues* out) {
+  const bool discovery = session_->discovery();
   for (const auto& [k, v] : request) {
-    if (k == "SendTargets") {
-      std::vector<std::shared_ptr<core::Target>> targets;
-      if (host_->targets()) {
-        if (session_->discovery() || v == "All") {
-          targets = host_->targets()->List();
+    FfpKeyAnswer a = AnswerFullFeatureKey(k, v, discovery);
+    switch (a.kind) {
+      case FfpKeyAnswer::Kind::kReply:
+        out->emplace_back(k, a.value);
+        break;
+      case FfpKeyAnswer::Kind::kNone:
+        // RFC 7143 13.12: the initiator's new MaxRecvDataSegmentLength bounds the PDUs we
+        // send after this exchange's current one.
+        if (a.max_xmit != 0) max_xmit_ = a.max_xmit;
+        break;
+      case FfpKeyAnswer::Kind::kSendTargets: {
+        std::vector<std::shared_ptr<core::Target>> targets;
+        std::string what = v;
+        if (discovery) {
+          if (host_->targets()) targets = host_->targets()->List();
         } else if (session_->target()) {
+          // RFC 7143 Appendix C: a Normal session reports its own target only ("All" and
+          // the empty value mean it; another name finds nothing).
           targets.push_back(session_->target());
+          if (what.empty() || what == "All") what = session_->target()->name();
         }
+        AnswerSendTargets(what, local_address(), tpgt_, targets, peer_address(),
+                          session_->params().initiator_name, out);
+        break;
       }
-      std::string what = v;
-      if (!session_->discovery() && what.empty() && session_->target()) {
-        what = session_->target()->name();  // RFC 7143 Appendix C: empty = this target
-      }
-      AnswerSendTargets(what, local_address(), tpgt_, targets, peer_address(),
-                        session_->params().initiator_name, out);
-    } else {
-      out->emplace_back(k, "NotUnderstood");
     }
   }
 }
@@ -657,32 +499,95 @@ void Connection::AnswerText(const KeyValues& request, KeyValues* out) {
 void Connection::HandleLogout() {
   Bhs req = RxBhs();
   session_->AdvanceCmdSn(req.Get32(24), req.immediate());
-  uint8_t reason = req.b[1] & 0x7f;
-  uint16_t cid = req.Get16(20);
-  uint8_t response = 0;
-  if (reason == 2) {
-    response = 2;  // connection recovery is not supported (ERL0)
-  } else if (reason == 1 && cid != cid_) {
-    response = 1;  // CID not found
-  } else if (reason > 2) {
+  const uint8_t reason = req.b[1] & 0x7f;
+  const uint16_t cid = req.Get16(20);
+  if (reason > 2) {
     SendReject(RejectReason::kProtocolError, rx_.header());
     return;
   }
+  Connection* other = nullptr;  // the connection logged out, when it is not this one
+  if (reason != 0 && cid != cid_) {
+    other = session_->FindConnection(cid);
+    if (other == nullptr) {
+      SendLogoutResponse(req.itt(), 1);  // CID not found
+      return;
+    }
+  }
+  if (reason == 2 && session_->params().error_recovery_level < 2) {
+    SendLogoutResponse(req.itt(), 2);  // connection recovery is not supported
+    return;
+  }
+  if (reason == 2) {
+    // RFC 7143 11.14.1, 7.2.2: the connection is removed for recovery; its tasks stay for
+    // reassignment on another connection of the session (TASK REASSIGN) until
+    // DefaultTime2Retain.
+    if (other != nullptr) {
+      other->Close("logged out for recovery");  // at ERL 2 its tasks become orphans
+      SendLogoutResponse(req.itt(), 0);
+      return;
+    }
+    BeginLogout(req.itt(), /*keep_tasks=*/true);
+    return;
+  }
+  if (other != nullptr) {
+    // "Close the connection" for another connection of the session: its tasks end
+    // (RFC 7143 11.14: implicitly terminated), the others go on.
+    other->CloseAndEndTasks("logged out by another connection");
+    SendLogoutResponse(req.itt(), 0);
+    return;
+  }
+  if (reason == 0) {
+    // "Close the session": every other connection of the session closes now.
+    for (Connection* c : session_->connections()) {
+      if (c != this) c->CloseAndEndTasks("session logged out");
+    }
+  }
+  BeginLogout(req.itt(), /*keep_tasks=*/false);
+}
+
+void Connection::BeginLogout(uint32_t itt, bool keep_tasks) {
+  // No new command is taken; the commands still in the core finish and their responses go
+  // out before the Logout Response (RFC 7143 11.14: the target completes the commands it
+  // is processing, and the Logout Response is the last PDU on the connection). Tasks still
+  // collecting Data-Out cannot finish (the initiator sends nothing after its Logout):
+  // they end now, or stay for reassignment in connection recovery.
+  phase_ = Phase::kLogout;
+  logout_pending_ = true;
+  logout_itt_ = itt;
+  rx_.Stop();
+  // Orphans wait for another connection of the session (one open now, or one that joins
+  // the session, which then stays: Session::Retain at Close).
+  if (keep_tasks) {
+    in_core_ -= session_->OrphanTasks(this);
+    retained_.clear();
+  } else {
+    end_tasks_ = true;
+    session_->DropUnstartedTasks(this);
+  }
+  MaybeSendLogoutResponse();
+}
+
+void Connection::MaybeSendLogoutResponse() {
+  if (!logout_pending_ || in_core_ != 0 || closed_) return;
+  logout_pending_ = false;
+  SendLogoutResponse(logout_itt_, 0);
+  CloseAfterFlush();
+  ScheduleFlush();
+}
+
+void Connection::SendLogoutResponse(uint32_t itt, uint8_t response) {
   Bhs h;
   h.set_opcode(Opcode::kLogoutResponse);
   h.b[1] = kFlagF;
   h.b[2] = response;
-  h.set_itt(req.itt());
+  h.set_itt(itt);
   FillSeq(&h, true);
-  h.Put16(40, 0);  // Time2Wait
-  h.Put16(42, 0);  // Time2Retain
+  const SessionParams& sp = session_->params();
+  // Time2Wait and Time2Retain matter for connection recovery (RFC 7143 11.15.2-3).
+  const bool recovery = sp.error_recovery_level >= 2;
+  h.Put16(40, recovery ? static_cast<uint16_t>(sp.default_time2wait) : 0);
+  h.Put16(42, recovery ? static_cast<uint16_t>(sp.default_time2retain) : 0);
   QueuePdu(h, nullptr, 0, true, nullptr);
-  if (response == 0) {
-    // Everything still in the core is discarded; the socket closes once the response is out.
-    phase_ = Phase::kLogout;
-    CloseAfterFlush();
-    session_->DropTasks(this);
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -705,7 +610,6 @@ void Connection::QueuePdu(const Bhs& bhs, const uint8_t* data, uint32_t len, boo
   tx_.Queue(bhs, data, len, copy, release);
 }
 
-void Connection::Sent(Task* t) { session_->ReleaseTask(t); }
 
 void Connection::SendReject(RejectReason reason, const uint8_t* bhs) {
   LOG_DEBUG("iscsi: Reject reason 0x%02x for opcode 0x%02x", static_cast<unsigned>(reason),
@@ -734,14 +638,14 @@ void Connection::SendTmfResponse(uint32_t itt, uint8_t response) {
 void Connection::ScheduleFlush() {
   if (closed_ || in_events_ || flush_posted_) return;
   flush_posted_ = true;
-  loop_->PostCompletion(&flush_completion_);
+  loop()->PostCompletion(&flush_completion_);
 }
 
 void Connection::SetWantWrite(bool on) {
   if (want_write_ == on || closed_) return;
   want_write_ = on;
   uint32_t ev = (rx_.paused() ? 0u : kEvIn) | (on ? kEvOut : 0u);
-  Status s = loop_->Modify(fd_, ev, this);
+  Status s = loop()->Modify(fd_, ev, this);
   (void)s;
 }
 

@@ -11,11 +11,14 @@
 // session parameters) is the Session's (session.h); each task records the connection it has
 // allegiance to, and the session hands it back here.
 //
-// Files: connection.cc (life cycle, events, PDU dispatch, login hand-off, NOP, Text,
-// Logout, transmit glue) and scsi_task.cc (SCSI commands and their data).
+// Files: connection.cc (life cycle, events, PDU dispatch, NOP, Text, Logout, transmit
+// glue), connection_login.cc (login hand-off, joining a session), scsi_task.cc (SCSI
+// commands and their data) and recovery.cc (ERL 1/2: SNACK, kept responses, reassigned
+// tasks).
 //
 // Threading: a Connection belongs to one event loop, the loop of its session (session.h).
-// Every method runs on that loop. Other threads reach it by posting to loop() while
+// Every method runs on that loop. A connection joining a session on another loop moves
+// there once, at the end of its login (MoveToLoop); loop() is atomic for that. Other threads reach it by posting to loop() while
 // holding a shared_ptr.
 #pragma once
 
@@ -23,6 +26,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -100,8 +104,13 @@ class Connection : public env::EventHandler,
   // connection is held by a shared_ptr.
   void Start();
   // Closes the socket at once. Commands still in the core finish in the background and are
-  // discarded; then the session ends and the host is told (ConnectionFinished).
+  // discarded; then the session ends (if this was its last connection) and the host is told
+  // (ConnectionFinished). At ErrorRecoveryLevel 2, while another connection of the session
+  // is open, the tasks are kept instead for reassignment (Session::OrphanTasks).
   void Close(const char* why);
+  // Closes the socket and ends its tasks whatever the ErrorRecoveryLevel (a Logout with
+  // "close the connection" or "close the session").
+  void CloseAndEndTasks(const char* why);
   // Sends an Async Message asking the initiator to log out within `seconds`
   // (RFC 7143 11.9.1, AsyncEvent 1). No-op outside full feature phase.
   void RequestLogout(uint16_t seconds);
@@ -117,9 +126,14 @@ class Connection : public env::EventHandler,
   bool full_feature() const { return phase_ == Phase::kFullFeature; }
   uint32_t commands_in_core() const { return in_core_; }
   const std::shared_ptr<Session>& session() const { return session_; }
-  env::EventLoop* loop() const { return loop_; }
+  // Thread-safe: the loop can change once, when a joining connection moves to its
+  // session's loop during login (MoveToLoop).
+  env::EventLoop* loop() const { return loop_.load(std::memory_order_acquire); }
+  uint16_t cid() const { return cid_; }
   // "cid 0 127.0.0.1:51234 -> 127.0.0.1:3260"
   std::string Describe() const;
+  // The same as fields (tgtadm --mode conn --op show).
+  core::ConnectionInfo Info() const;
 
   // ---- Called by the session, on the loop ----
   // t (allegiance: this connection) reached its turn in CmdSN order: collect its Data-Out
@@ -133,6 +147,16 @@ class Connection : public env::EventHandler,
   // Queues a Task Management Function Response (RFC 7143 11.6); nothing once the
   // connection has left full feature phase.
   void SendTmfResponse(uint32_t itt, uint8_t response);
+  // TASK REASSIGN (ERL 2, RFC 7143 6.2.2, 11.5.1): t, an orphan, now has allegiance to this
+  // connection and goes on where it stopped: a held or undelivered task is delivered, a
+  // write asks again for the data it lacks (recovery R2Ts), a command in the core answers
+  // here, a finished one sends its response again, its Data-In from exp_data_sn.
+  void TakeReassigned(Task* t, uint32_t exp_data_sn);
+  // After the current output: stop reading and close (failed login, logout, ERL0 errors,
+  // TARGET COLD RESET).
+  void CloseAfterFlush();
+  // The transport's sessions (a target reset reaches the target's other sessions).
+  SessionTable* session_table() const { return host_->sessions(); }
 
   // env::EventHandler
   void OnEvents(uint32_t events) override;
@@ -143,6 +167,10 @@ class Connection : public env::EventHandler,
   const sockaddr* local_address() override { return reinterpret_cast<const sockaddr*>(&local_); }
   uint16_t portal_group_tag() override { return tpgt_; }
   LoginStatus PrepareSession(const Login& login, uint16_t* tsih) override;
+  LoginStatus Admission(const core::Target* target) override;
+
+  // The counters of the portal the connection came in on (core/stats.h); may stay null.
+  void set_portal_stats(std::shared_ptr<scsi::IoCounters> c) { portal_stats_ = std::move(c); }
   // CHAP is required when the target (null: discovery) has incoming accounts bound.
   bool AuthenticationRequired(const core::Target* target) override;
   std::unique_ptr<Authenticator> NewAuthenticator(const std::string& method,
@@ -171,8 +199,6 @@ class Connection : public env::EventHandler,
   void OnReadable();
   void Pause();
   void Resume();
-  // After the current output: stop reading and close (failed login, logout, ERL0 errors).
-  void CloseAfterFlush();
   void MaybeFinish();
   void ArmNopTimer();
   void HandleLogin();
@@ -188,6 +214,29 @@ class Connection : public env::EventHandler,
   void HandleNopOut();
   void HandleText();
   void HandleLogout();
+  // Logout of this connection: no new command; the commands in the core are answered,
+  // then the Logout Response goes out and the connection closes. keep_tasks: removed for
+  // recovery (reason 2), its tasks become orphans for reassignment.
+  void BeginLogout(uint32_t itt, bool keep_tasks);
+  void MaybeSendLogoutResponse();
+  void SendLogoutResponse(uint32_t itt, uint8_t response);
+  // A joining connection (TSIH != 0) whose session lives on another loop moves there
+  // (after the first login PDU; reading is paused until it is registered there).
+  void MoveToLoop(env::EventLoop* to);
+  // On the session's loop: the joining connection enters the session (RFC 7143 6.3.5:
+  // MaxConnections; a CID in use is a connection reinstatement, the old one closes) and
+  // its held final login response goes out, or is turned into a failure.
+  void FinishJoin();
+  // ---- Error recovery (connection.cc, recovery part) ----
+  // SNACK (RFC 7143 11.16, ERL >= 1): Data/R2T, Status, R-Data.
+  void HandleSnack();
+  // The initiator's ExpStatSN moved: responses it acknowledges are no longer kept.
+  void AckStatSn(uint32_t exp_stat_sn);
+  // Sends again the Data-In PDUs of t numbered [beg, beg + run) (run 0: to the last), the
+  // one with the status with its original StatSN.
+  void RetransmitDataIn(Task* t, uint32_t beg, uint32_t run);
+  // Sends again t's response (the SCSI Response or the Data-In carrying the status).
+  void RetransmitStatus(Task* t);
   // Sets StatSN (advancing it for a response that carries one), ExpCmdSN and MaxCmdSN.
   void FillSeq(Bhs* bhs, bool advance_stat_sn);
   // Transmitter::Queue, or (closed) an immediate release.
@@ -207,15 +256,25 @@ class Connection : public env::EventHandler,
   void CheckDataDone(Task* t);
   void SendR2ts(Task* t);
   void SubmitTask(Task* t);
-  void SendCommandResponse(Task* t);
-  void SendScsiResponse(Task* t, const Residual& r, bool residual_valid);
+  // Sends t's Data-In (those numbered from_data_sn on) and status.
+  void SendCommandResponse(Task* t, uint32_t from_data_sn = 0);
+  // One Data-In PDU of t: slice s numbered data_sn; `last` carries the status when
+  // t->status_in_data. stat_sn: the StatSN to use for that status (retransmission), or
+  // kReserved for the next one. copy: the data is copied (retransmission).
+  void SendDataIn(Task* t, const DataInSlice& s, uint32_t data_sn, bool last, uint32_t stat_sn,
+                  bool copy);
+  // stat_sn as in SendDataIn.
+  void SendScsiResponse(Task* t, uint32_t stat_sn = 0xffffffffu);
+  // Counts a finished command in its LU's, session's and portal's statistics.
+  void CountCommand(const Task* t, bool aborted);
 
   ConnectionHost* const host_;
-  env::EventLoop* const loop_;
+  std::atomic<env::EventLoop*> loop_;
   int fd_;
   const uint16_t tpgt_;
   sockaddr_storage peer_{};
   sockaddr_storage local_{};
+  std::shared_ptr<scsi::IoCounters> portal_stats_;
 
   Phase phase_ = Phase::kLogin;
   bool closed_ = false;
@@ -250,6 +309,8 @@ class Connection : public env::EventHandler,
   bool login_response_held_ = false;
   Pdu held_login_response_;
   bool paused_for_tx_ = false;
+  bool moving_ = false;  // MoveToLoop in progress
+  bool joining_ = false;  // the login joins session_ (TSIH != 0); FinishJoin completes it
   std::atomic<uint64_t> login_activity_ms_{0};
 
   // Sequence numbers
@@ -263,6 +324,15 @@ class Connection : public env::EventHandler,
   uint32_t in_core_ = 0;  // tasks with allegiance here that are in the core
 
   TextExchange text_;
+
+  // Logout (BeginLogout)
+  bool logout_pending_ = false;
+  uint32_t logout_itt_ = 0;
+  bool end_tasks_ = false;  // CloseAndEndTasks: no recovery for its tasks
+
+  // ERL >= 1: tasks whose response was written, kept for SNACK until acknowledged, in
+  // StatSN order (entries of tasks freed or moved meanwhile are skipped).
+  std::deque<Task*> retained_;
 
   // Keepalive
   uint64_t nop_timer_ = 0;

@@ -25,7 +25,9 @@ core::Transport* Create(const core::TransportContext* ctx, Status* error) {
     }
     settings = *parsed;
   }
-  return new (std::nothrow) IscsiTransport(ctx->loops, ctx->targets, ctx->accounts, settings);
+  auto* t = new (std::nothrow) IscsiTransport(ctx->loops, ctx->targets, ctx->accounts, settings);
+  if (t != nullptr) t->SetPortalStats(ctx->portal_stats);
+  return t;
 }
 
 constexpr core::TransportEntry kEntry = {

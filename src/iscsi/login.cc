@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <string_view>
 
@@ -42,7 +43,6 @@ constexpr uint64_t kMinDataLength = 512;
 constexpr uint64_t kMaxDataLength = 16777215;  // 2^24 - 1
 constexpr uint32_t kOurDefaultTime2Wait = 2;
 constexpr uint32_t kOurDefaultTime2Retain = 20;
-constexpr uint32_t kOurErrorRecoveryLevel = 0;
 constexpr uint32_t kOurProtocolLevel = 1;  // RFC 7144: 1 = RFC 7143
 
 constexpr std::string_view kReject = "Reject";
@@ -78,40 +78,6 @@ std::vector<std::string_view> SplitList(std::string_view v) {
 // True for the reserved response constants, which are never valid in an offer.
 bool IsResponseConstant(std::string_view v) {
   return v == kReject || v == kNotUnderstood || v == kIrrelevant;
-}
-
-enum class KeyClass {
-  kUnknown,
-  kLoginName,    // InitiatorName, TargetName, SessionType: declared by the initiator
-  kInitiatorAlias,
-  kTargetOnly,   // TargetAlias, TargetAddress, TargetPortalGroupTag: never sent by initiators
-  kSecurity,     // AuthMethod and the authentication method keys (RFC 7143 12)
-  kOperational,  // RFC 7143 13 operational keys (LoginOperationalNegotiation stage)
-  kFfpOnly,      // SendTargets
-};
-
-KeyClass Classify(std::string_view k) {
-  if (k == "InitiatorName" || k == "TargetName" || k == "SessionType") return KeyClass::kLoginName;
-  if (k == "InitiatorAlias") return KeyClass::kInitiatorAlias;
-  if (k == "TargetAlias" || k == "TargetAddress" || k == "TargetPortalGroupTag") {
-    return KeyClass::kTargetOnly;
-  }
-  if (k == "AuthMethod" || k.starts_with("CHAP_") || k.starts_with("SRP_") ||
-      k.starts_with("KRB_") || k.starts_with("SPKM_")) {
-    return KeyClass::kSecurity;
-  }
-  if (k == "SendTargets") return KeyClass::kFfpOnly;
-  static constexpr std::string_view kOperational[] = {
-      "HeaderDigest",      "DataDigest",         "MaxConnections",   "InitialR2T",
-      "ImmediateData",     "MaxRecvDataSegmentLength", "MaxBurstLength", "FirstBurstLength",
-      "DefaultTime2Wait",  "DefaultTime2Retain", "MaxOutstandingR2T", "DataPDUInOrder",
-      "DataSequenceInOrder", "ErrorRecoveryLevel", "IFMarker",        "OFMarker",
-      "IFMarkInt",         "OFMarkInt",          "TaskReporting",    "iSCSIProtocolLevel",
-  };
-  for (std::string_view o : kOperational) {
-    if (k == o) return KeyClass::kOperational;
-  }
-  return KeyClass::kUnknown;
 }
 
 // Session-wide keys that may be negotiated only on the leading connection (RFC 7143 13:
@@ -218,6 +184,10 @@ struct Login::Impl {
   uint32_t BatchMaxBurst(const KeyValues& batch) const;
 
   LoginEnvironment* env;
+  // Our side of the negotiation: the transport's limits, or once the target is known those
+  // with the target's own iSCSI parameters on top (ApplyTargetParams).
+  std::optional<TargetLimits> target_lim;
+  const TargetLimits& Lim() const { return target_lim ? *target_lim : env->limits(); }
   std::string reason;  // why the current step failed (for Fail's log line)
 
   // Identity fixed by the first request (RFC 7143 6.3: constant across the login).
@@ -521,6 +491,9 @@ LoginStatus Login::Impl::ProcessFirstText(const KeyValues& kvs, int csg, KeyValu
   }
   sp.initiator_name = *initiator_name;
   sp.discovery = discovery;
+  if (discovery) {
+    if (LoginStatus adm = env->Admission(nullptr); adm != LoginStatus::kSuccess) return adm;
+  }
   sp.target_portal_group_tag = env->portal_group_tag();
   if (!discovery) {
     if (target_name == nullptr || target_name->empty()) {
@@ -532,10 +505,14 @@ LoginStatus Login::Impl::ProcessFirstText(const KeyValues& kvs, int csg, KeyValu
       reason = "no target named " + LogQuote(*target_name, 223);
       return LoginStatus::kNotFound;
     }
+    if (LoginStatus adm = env->Admission(target.get()); adm != LoginStatus::kSuccess) return adm;
     if (!target->AllowsInitiator(env->peer_address(), sp.initiator_name)) {
       reason = AclRefusal(*target, env->peer_address(), sp.initiator_name);
       return LoginStatus::kAuthorizationFailure;
     }
+    target_lim = env->limits();
+    ApplyTargetParams(target->iscsi_params(), &*target_lim);
+    sp.max_queue_cmd = target_lim->max_queue_cmd;
     sp.target_name = *target_name;
     // RFC 7143 13.9: the target reports its portal group tag in the first Login Response
     // of a Normal session; 13.7: its alias, if it has one.
@@ -631,7 +608,7 @@ LoginStatus Login::Impl::ProcessText(const KeyValues& kvs, int csg, KeyValues* a
   if (csg == kOperationalStage && !declared_mrdsl) {
     // RFC 7143 13.12: MaxRecvDataSegmentLength is declarative in each direction; we always
     // declare ours in the first operational response.
-    cp.max_recv_data_segment = ClampDataLength(env->limits().max_recv_data_segment);
+    cp.max_recv_data_segment = ClampDataLength(Lim().max_recv_data_segment);
     answer->emplace_back("MaxRecvDataSegmentLength", std::to_string(cp.max_recv_data_segment));
     declared_mrdsl = true;
   }
@@ -675,12 +652,12 @@ LoginStatus Login::Impl::NegotiateAuthMethod(std::string_view offer, KeyValues* 
 uint32_t Login::Impl::BatchMaxBurst(const KeyValues& batch) const {
   // FirstBurstLength is bounded by MaxBurstLength; if both come in the same text, use the
   // MaxBurstLength this text settles.
-  uint32_t mbl = std::min(sp.max_burst_length, env->limits().max_burst_length);
+  uint32_t mbl = std::min(sp.max_burst_length, Lim().max_burst_length);
   for (const auto& [k, v] : batch) {
     uint64_t n;
     if (k == "MaxBurstLength" && ParseNumber(v, &n) && n >= kMinDataLength &&
         n <= kMaxDataLength) {
-      mbl = std::min<uint32_t>(static_cast<uint32_t>(n), env->limits().max_burst_length);
+      mbl = std::min<uint32_t>(static_cast<uint32_t>(n), Lim().max_burst_length);
     }
   }
   return mbl;
@@ -688,7 +665,7 @@ uint32_t Login::Impl::BatchMaxBurst(const KeyValues& batch) const {
 
 LoginStatus Login::Impl::NegotiateOperational(const std::string& key, const std::string& value,
                                               const KeyValues& batch, KeyValues* answer) {
-  const TargetLimits& lim = env->limits();
+  const TargetLimits& lim = Lim();
   auto reply = [&](std::string v) { answer->emplace_back(key, std::move(v)); };
   auto reject = [&] { reply(std::string(kReject)); };
 
@@ -721,18 +698,23 @@ LoginStatus Login::Impl::NegotiateOperational(const std::string& key, const std:
   if (key == "HeaderDigest" || key == "DataDigest") {
     // RFC 7143 13.1 list negotiation: first offered value we support.
     const bool allowed = key == "HeaderDigest" ? lim.allow_header_digest : lim.allow_data_digest;
+    const bool required =
+        key == "HeaderDigest" ? lim.require_header_digest : lim.require_data_digest;
     std::string chosen;
     for (std::string_view v : SplitList(value)) {
       if (v == "CRC32C" && allowed) {
         chosen = "CRC32C";
         break;
       }
-      if (v == "None") {
+      if (v == "None" && !required) {
         chosen = "None";
         break;
       }
     }
     if (chosen.empty()) {
+      // The target's administrator requires CRC32C (its HeaderDigest/DataDigest is
+      // "CRC32C"): the default None that a Reject leaves in force is not acceptable.
+      if (required) return LoginStatus::kInitiatorError;
       reject();
       return LoginStatus::kSuccess;
     }
@@ -744,7 +726,8 @@ LoginStatus Login::Impl::NegotiateOperational(const std::string& key, const std:
     if (!ParseNumber(value, &n) || n < kMinDataLength || n > kMaxDataLength) {
       return LoginStatus::kInitiatorError;
     }
-    cp.max_xmit_data_segment = static_cast<uint32_t>(n);
+    cp.max_xmit_data_segment =
+        std::min<uint32_t>(static_cast<uint32_t>(n), ClampDataLength(lim.max_xmit_data_segment));
   } else if (key == "MaxConnections") {  // 13.2: min
     if (!numeric(1, 65535, &n)) return LoginStatus::kSuccess;
     sp.max_connections = std::min<uint32_t>(static_cast<uint32_t>(n),
@@ -772,12 +755,12 @@ LoginStatus Login::Impl::NegotiateOperational(const std::string& key, const std:
     reply(std::to_string(v));
   } else if (key == "DefaultTime2Wait") {  // 13.15: max
     if (!numeric(0, 3600, &n)) return LoginStatus::kSuccess;
-    sp.default_time2wait = std::max<uint32_t>(static_cast<uint32_t>(n), kOurDefaultTime2Wait);
+    sp.default_time2wait = std::max<uint32_t>(static_cast<uint32_t>(n), lim.default_time2wait);
     reply(std::to_string(sp.default_time2wait));
   } else if (key == "DefaultTime2Retain") {  // 13.16: min
     if (!numeric(0, 3600, &n)) return LoginStatus::kSuccess;
     sp.default_time2retain =
-        std::min<uint32_t>(static_cast<uint32_t>(n), kOurDefaultTime2Retain);
+        std::min<uint32_t>(static_cast<uint32_t>(n), lim.default_time2retain);
     reply(std::to_string(sp.default_time2retain));
   } else if (key == "MaxOutstandingR2T") {  // 13.17: min
     if (!numeric(1, 65535, &n)) return LoginStatus::kSuccess;
@@ -792,9 +775,10 @@ LoginStatus Login::Impl::NegotiateOperational(const std::string& key, const std:
     if (!boolean(&b)) return LoginStatus::kSuccess;
     sp.data_sequence_in_order = true;
     reply("Yes");
-  } else if (key == "ErrorRecoveryLevel") {  // 13.20: min; we implement level 0
+  } else if (key == "ErrorRecoveryLevel") {  // 13.20: min; we implement levels 0 to 2
     if (!numeric(0, 2, &n)) return LoginStatus::kSuccess;
-    sp.error_recovery_level = std::min<uint32_t>(static_cast<uint32_t>(n), kOurErrorRecoveryLevel);
+    sp.error_recovery_level =
+        std::min<uint32_t>(static_cast<uint32_t>(n), std::min<uint32_t>(lim.error_recovery_level, 2));
     reply(std::to_string(sp.error_recovery_level));
   } else if (key == "IFMarker" || key == "OFMarker") {
     // RFC 7143 13.25 obsoletes markers; we never use them. A valid offer is answered No

@@ -92,6 +92,10 @@ class LoginEnvironment {
   // and returns the TSIH for the response, or a failure status (e.g. kSessionDoesNotExist
   // for an unknown non-zero TSIH, kTooManyConnections).
   virtual LoginStatus PrepareSession(const Login& login, uint16_t* tsih) = 0;
+  // Whether logins are accepted now, for `target` (null: a discovery session): the
+  // administrator may have taken the system or the target offline. kSuccess, or the status
+  // that ends the login (kServiceUnavailable).
+  virtual LoginStatus Admission(const core::Target* target) { return LoginStatus::kSuccess; }
 
   // ---- Authentication policy (defaults: none required, no method but None enabled) ----
   // True if logging in to `target` (null for discovery) requires authentication, so that

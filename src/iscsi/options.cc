@@ -57,6 +57,10 @@ const std::vector<Row>& Rows() {
        MODTGT_FIELD(negotiation.first_burst_length)},
       {{"max_outstanding_r2t", 1, kMaxR2tPerTask, 0, "", "MaxOutstandingR2T offered"},
        MODTGT_FIELD(negotiation.max_outstanding_r2t)},
+      {{"max_connections_per_session", 1, 16, 0, "", "MaxConnections offered (MC/S)"},
+       MODTGT_FIELD(negotiation.max_connections)},
+      {{"error_recovery_level", 0, 2, 0, "", "highest ErrorRecoveryLevel offered"},
+       MODTGT_FIELD(negotiation.error_recovery_level)},
   };
   return rows;
 }

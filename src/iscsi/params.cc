@@ -2,6 +2,7 @@
 // Text key=value encoding and value forms (RFC 7143 6.1).
 #include "iscsi/params.h"
 
+#include <algorithm>
 #include <string_view>
 
 namespace modtgt::iscsi {
@@ -82,6 +83,34 @@ Result<KeyValues> ParseKeyValues(const uint8_t* data, size_t len) {
     pos = end + 1;
   }
   return out;
+}
+
+void ApplyTargetParams(const core::TargetParams& p, TargetLimits* lim) {
+  if (auto n = p.Number("MaxRecvDataSegmentLength")) lim->max_recv_data_segment = *n;
+  if (auto n = p.Number("MaxXmitDataSegmentLength")) lim->max_xmit_data_segment = *n;
+  if (auto n = p.Number("FirstBurstLength")) lim->first_burst_length = *n;
+  if (auto n = p.Number("MaxBurstLength")) lim->max_burst_length = *n;
+  if (auto n = p.Number("MaxOutstandingR2T")) lim->max_outstanding_r2t = *n;
+  if (auto n = p.Number("DefaultTime2Wait")) lim->default_time2wait = *n;
+  if (auto n = p.Number("DefaultTime2Retain")) lim->default_time2retain = *n;
+  if (auto n = p.Number("MaxQueueCmd")) lim->max_queue_cmd = *n;
+  // At most what the transport offers (--iscsi error_recovery_level,
+  // max_connections_per_session).
+  if (auto n = p.Number("ErrorRecoveryLevel")) {
+    lim->error_recovery_level = std::min<uint32_t>(*n, lim->error_recovery_level);
+  }
+  if (auto n = p.Number("MaxConnections")) {
+    lim->max_connections = std::min<uint32_t>(*n, lim->max_connections);
+  }
+  if (auto b = p.Bool("InitialR2T")) lim->initial_r2t = *b;
+  if (auto b = p.Bool("ImmediateData")) lim->immediate_data = *b;
+  auto digest = [](const std::optional<std::string>& v, bool* allow, bool* require) {
+    if (!v) return;
+    *allow = v->find("CRC32C") != std::string::npos;
+    *require = *allow && v->find("None") == std::string::npos;
+  };
+  digest(p.Text("HeaderDigest"), &lim->allow_header_digest, &lim->require_header_digest);
+  digest(p.Text("DataDigest"), &lim->allow_data_digest, &lim->require_data_digest);
 }
 
 bool ParseNumber(std::string_view v, uint64_t* out) {
@@ -185,6 +214,30 @@ void AppendKeyValues(const KeyValues& kvs, std::vector<uint8_t>* out) {
     out->insert(out->end(), value.begin(), value.end());
     out->push_back('\0');
   }
+}
+
+KeyClass Classify(std::string_view k) {
+  if (k == "InitiatorName" || k == "TargetName" || k == "SessionType") return KeyClass::kLoginName;
+  if (k == "InitiatorAlias") return KeyClass::kInitiatorAlias;
+  if (k == "TargetAlias" || k == "TargetAddress" || k == "TargetPortalGroupTag") {
+    return KeyClass::kTargetOnly;
+  }
+  if (k == "AuthMethod" || k.starts_with("CHAP_") || k.starts_with("SRP_") ||
+      k.starts_with("KRB_") || k.starts_with("SPKM_")) {
+    return KeyClass::kSecurity;
+  }
+  if (k == "SendTargets") return KeyClass::kFfpOnly;
+  static constexpr std::string_view kOperational[] = {
+      "HeaderDigest",      "DataDigest",         "MaxConnections",   "InitialR2T",
+      "ImmediateData",     "MaxRecvDataSegmentLength", "MaxBurstLength", "FirstBurstLength",
+      "DefaultTime2Wait",  "DefaultTime2Retain", "MaxOutstandingR2T", "DataPDUInOrder",
+      "DataSequenceInOrder", "ErrorRecoveryLevel", "IFMarker",        "OFMarker",
+      "IFMarkInt",         "OFMarkInt",          "TaskReporting",    "iSCSIProtocolLevel",
+  };
+  for (std::string_view o : kOperational) {
+    if (k == o) return KeyClass::kOperational;
+  }
+  return KeyClass::kUnknown;
 }
 
 }  // namespace modtgt::iscsi

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/target_params.h"
 
 namespace modtgt::iscsi {
 
@@ -33,6 +34,18 @@ bool ParseNumber(std::string_view v, uint64_t* out);
 bool DecodeBinaryValue(std::string_view v, size_t max_len, std::vector<uint8_t>* out);
 // "0x" and two lowercase hex digits per byte.
 std::string EncodeHex(const uint8_t* data, size_t len);
+
+// What a text key is (RFC 7143 6, 12, 13), for answering it in the phase it came in.
+enum class KeyClass {
+  kUnknown,
+  kLoginName,    // InitiatorName, TargetName, SessionType: declared by the initiator
+  kInitiatorAlias,
+  kTargetOnly,   // TargetAlias, TargetAddress, TargetPortalGroupTag: never sent by initiators
+  kSecurity,     // AuthMethod and the authentication method keys (RFC 7143 12)
+  kOperational,  // RFC 7143 13 operational keys (LoginOperationalNegotiation stage)
+  kFfpOnly,      // SendTargets
+};
+KeyClass Classify(std::string_view k);
 
 // Values that apply to one connection.
 struct ConnectionParams {
@@ -60,6 +73,7 @@ struct SessionParams {
   std::string initiator_alias;
   std::string target_alias;
   uint16_t target_portal_group_tag = 1;
+  uint32_t max_queue_cmd = 128;  // the CmdSN window (the target's MaxQueueCmd)
   bool discovery = false;  // SessionType=Discovery
 };
 
@@ -70,11 +84,23 @@ struct TargetLimits {
   uint32_t max_burst_length = 1048576;
   uint32_t first_burst_length = 262144;
   uint32_t max_outstanding_r2t = 16;
-  uint32_t max_connections = 1;
+  uint32_t max_connections = 4;       // per session (MC/S)
+  uint32_t error_recovery_level = 2;  // the highest we offer (0..2)
   bool allow_header_digest = true;
   bool allow_data_digest = true;
+  bool require_header_digest = false;  // CRC32C only: an initiator offering only None fails
+  bool require_data_digest = false;
   bool initial_r2t = false;     // what we prefer (OR-function: the initiator can force Yes)
   bool immediate_data = true;   // AND-function
+  uint32_t max_xmit_data_segment = 16777215;  // cap on what we send (MaxXmitDataSegmentLength)
+  uint32_t default_time2wait = 2;
+  uint32_t default_time2retain = 20;
+  uint32_t max_queue_cmd = 128;  // CmdSN window of a session (MaxQueueCmd)
 };
+
+// The target's own iSCSI parameters (core::Target::iscsi_params, set by the administrator)
+// on top of the transport's limits: the offer a login to that target negotiates with.
+// Values were validated when set (core/target_params.h); the keys not set keep *lim's.
+void ApplyTargetParams(const core::TargetParams& params, TargetLimits* lim);
 
 }  // namespace modtgt::iscsi

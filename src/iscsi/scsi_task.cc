@@ -3,6 +3,8 @@
 // their Data-Out is collected into the command's buffer (immediate, unsolicited, and
 // solicited by R2Ts), complete tasks go to scsi::Submit, and finished ones go back as
 // Data-In (status collapsed into the last one when possible) or a SCSI Response.
+#include <time.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -25,6 +27,13 @@ constexpr uint8_t kCmdW = 0x20;
 constexpr uint8_t kResidOverflow = 0x04;
 constexpr uint8_t kResidUnderflow = 0x02;
 constexpr uint8_t kDataInS = 0x01;
+
+// For the command statistics' latency (vDSO clock read, no system call).
+uint64_t MonotonicUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
+}
 
 }  // namespace
 
@@ -75,6 +84,7 @@ bool Connection::BeginScsiCommand() {
   if (bad) return false;
   Task* t = session_->tasks().Alloc();
   if (!t) return false;  // cannot happen: CanTake pauses first
+  t->start_us = MonotonicUs();
   t->conn = this;
   t->itt = bhs.itt();
   t->cmd_sn = bhs.Get32(24);
@@ -137,11 +147,12 @@ void Connection::FinishScsiCommand(bool data_digest_ok) {
     return;
   }
   if (!data_digest_ok) {
-    // RFC 7143 7.8: at ERL0 the immediate data cannot be recovered (no R2T recovery):
-    // Reject and drop the connection.
+    // RFC 7143 7.8: Reject with Data-Digest-Error; the command is not taken (its CmdSN
+    // neither). At ERL 0 the connection ends; at ERL >= 1 the initiator retries the
+    // command with the same ITT and CmdSN (RFC 7143 6.2.1, 6.7).
     session_->ReleaseTask(t);
     SendReject(RejectReason::kDataDigestError, rx_.header());
-    CloseAfterFlush();
+    if (session_->error_recovery_level() == 0) CloseAfterFlush();
     return;
   }
   uint32_t dsl = bhs.data_segment_length();
@@ -202,7 +213,8 @@ void Connection::Deliver(Task* t) {
 
 void Connection::SendR2ts(Task* t) {
   const TransferParams& tp = session_->transfer();
-  while (t->r2t_outstanding < tp.max_r2t && t->next_r2t_offset < t->edtl) {
+  while (t->r2t_outstanding < tp.max_r2t &&
+         (!t->recover.empty() || t->next_r2t_offset < t->edtl)) {
     R2t* r = nullptr;
     for (R2t& x : t->r2ts) {
       if (!x.used) {
@@ -211,15 +223,29 @@ void Connection::SendR2ts(Task* t) {
       }
     }
     if (!r) return;
-    uint32_t len = std::min(tp.max_burst, t->edtl - t->next_r2t_offset);
+    uint32_t offset;
+    uint32_t len;
+    if (!t->recover.empty()) {
+      // A recovery R2T (RFC 7143 6.7): data lost to a digest error or to a failed
+      // connection is asked for again, in bursts of at most MaxBurstLength.
+      auto& range = t->recover.front();
+      offset = range.first;
+      len = std::min(tp.max_burst, range.second - range.first);
+      range.first += len;
+      if (range.first >= range.second) t->recover.erase(t->recover.begin());
+    } else {
+      offset = t->next_r2t_offset;
+      len = std::min(tp.max_burst, t->edtl - t->next_r2t_offset);
+      t->next_r2t_offset += len;
+    }
     r->used = true;
     uint32_t ttt = session_->tasks().NewTtt(t->index);
     r->ttt = ttt;
-    r->offset = t->next_r2t_offset;
+    r->offset = offset;
     r->length = len;
     r->received = 0;
     r->exp_data_sn = 0;
-    t->next_r2t_offset += len;
+    r->sn = t->r2t_sn;
     t->r2t_outstanding++;
     // RFC 7143 11.8: R2T. StatSN is not advanced.
     Bhs h;
@@ -249,14 +275,16 @@ uint8_t* Connection::BeginDataOut() {
   bool ok;
   if (ttt != kReserved) {
     t = session_->tasks().FindByTtt(ttt, &r);
-    if (!t || t->itt != itt) return nullptr;  // unknown TTT: Reject after the data
+    // Unknown TTT, or a task of another connection (allegiance, RFC 7143 3.2.5): Reject
+    // after the data.
+    if (!t || t->itt != itt || t->conn != this) return nullptr;
     // RFC 7143 11.7.4/11.7.5: DataSN counts from 0 in each R2T sequence; with
     // DataPDUInOrder the offsets are consecutive within the burst.
     ok = data_sn == r->exp_data_sn && offset == r->offset + r->received &&
          dsl <= r->length - r->received;
   } else {
     t = session_->tasks().Find(itt);
-    if (!t || !t->write || !t->unsol_open ||
+    if (!t || !t->write || !t->unsol_open || t->conn != this ||
         (t->state != TaskState::kCollecting && t->state != TaskState::kHeld)) {
       return nullptr;
     }
@@ -290,7 +318,8 @@ void Connection::FinishDataOut(bool data_digest_ok) {
     SendReject(why, rx_.header());
     return;
   }
-  if (!data_digest_ok) {
+  const bool digest_error = !data_digest_ok;
+  if (digest_error && session_->error_recovery_level() == 0) {
     // ERL0: no recovery R2T; Reject and drop the connection (RFC 7143 7.8, 7.12).
     SendReject(RejectReason::kDataDigestError, rx_.header());
     CloseAfterFlush();
@@ -299,7 +328,16 @@ void Connection::FinishDataOut(bool data_digest_ok) {
   uint32_t dsl = bhs.data_segment_length();
   bool final = bhs.final();
   bool counted = !cur_discard_;
-  if (counted) t->received += dsl;
+  if (counted && digest_error) {
+    // ERL >= 1 (RFC 7143 6.7, 7.8): the PDU is discarded; its place in the sequence
+    // counts, and its range is asked for again with a recovery R2T once the sequence ends.
+    uint32_t off = bhs.Get32(40);
+    t->recover.emplace_back(off, off + dsl);
+    LOG_INFO("iscsi: data digest error in Data-Out (ITT 0x%x, offset %u, %u bytes): asking "
+             "for it again",
+             t->itt, off, dsl);
+  }
+  if (counted && !digest_error) t->received += dsl;
   if (r) {
     if (counted) {
       r->received += dsl;
@@ -319,6 +357,7 @@ void Connection::FinishDataOut(bool data_digest_ok) {
     if (final) {
       t->unsol_open = false;
       if (t->unsol_next != t->unsol_end) t->data_error = true;  // short first burst
+      if (t->delivered && !t->data_error && !t->recover.empty()) SendR2ts(t);
     }
   }
   CheckDataDone(t);
@@ -353,28 +392,45 @@ void Connection::SubmitTask(Task* t) {
   t->nexus = session_->mutable_nexus();
   t->owner = session_.get();  // the session hands it back to t->conn (CommandDone)
   in_core_++;
-  host_->commands_in_core().fetch_add(1, std::memory_order_relaxed);
+  t->core_counter = &host_->commands_in_core();  // Session::CommandDone counts it out
+  t->core_counter->fetch_add(1, std::memory_order_relaxed);
   scsi::Submit(t);
 }
 
 void Connection::CommandDone(Task* t) {
   in_core_--;
-  host_->commands_in_core().fetch_sub(1, std::memory_order_relaxed);
-  if (closed_ || t->tmf_aborted || phase_ != Phase::kFullFeature) {
+  CountCommand(t, closed_ || t->tmf_aborted || phase_ == Phase::kLogin);
+  if (closed_ || t->tmf_aborted || phase_ == Phase::kLogin) {
     // Aborted: no SCSI response (RFC 7143 4.2.3.4 / SAM-5 task aborted silently).
     session_->tmf().TaskDone(t);
     session_->ReleaseTask(t);
     MaybeFinish();
     return;
   }
+  // In full feature phase, or logging out: a Logout waits for these (BeginLogout).
   SendCommandResponse(t);
+  MaybeSendLogoutResponse();
   ScheduleFlush();
+}
+
+void Connection::CountCommand(const Task* t, bool aborted) {
+  const uint64_t in = t->read ? std::min<uint64_t>(std::min(t->data_in_length, t->edtl),
+                                                   t->data.size())
+                              : 0;
+  const uint64_t out = t->write ? t->received : 0;
+  const bool error = aborted || t->status != scsi::Status::kGood;
+  const uint64_t now = MonotonicUs();
+  const uint64_t latency = now > t->start_us ? now - t->start_us : 0;
+  const int shard = loop()->index();
+  if (t->lu) t->lu->stats.Record(shard, t->read, t->write, in, out, error, latency);
+  session_->stats().Record(shard, t->read, t->write, in, out, error, latency);
+  if (portal_stats_) portal_stats_->Record(shard, t->read, t->write, in, out, error, latency);
 }
 
 // ---------------------------------------------------------------------------------------
 // Data-In and SCSI Response (RFC 7143 11.7, 11.4)
 
-void Connection::SendCommandResponse(Task* t) {
+void Connection::SendCommandResponse(Task* t, uint32_t from_data_sn) {
   uint32_t n = 0;
   Residual r;
   bool residual_valid = true;
@@ -392,51 +448,73 @@ void Connection::SendCommandResponse(Task* t) {
   } else {
     r = ComputeResidual(t->edtl, 0);
   }
+  t->resid_flags = 0;
+  t->resid_count = 0;
+  if (residual_valid) {
+    if (r.overflow) t->resid_flags |= kResidOverflow;
+    if (r.underflow) t->resid_flags |= kResidUnderflow;
+    t->resid_count = r.count;
+  }
   bool collapse = n > 0 && t->status == scsi::Status::kGood && t->sense_len == 0;
+  t->status_in_data = collapse;
+  t->data_in_segment = max_xmit_;
   t->state = TaskState::kSending;
   if (collapse) session_->ReleaseSlot(t);  // MaxCmdSN in the final Data-In counts the slot
   uint32_t max_burst = session_->transfer().max_burst;
+  // A reassigned task resumes at the initiator's ExpDataSN, but the status always goes.
+  uint32_t count = 0;
+  for (uint32_t off = 0; off < n; count++) off += NextDataIn(off, n, max_xmit_, max_burst).length;
+  if (collapse && from_data_sn >= count) from_data_sn = count - 1;
   uint32_t off = 0;
+  uint32_t sn = 0;
   while (off < n) {
     DataInSlice s = NextDataIn(off, n, max_xmit_, max_burst);
     bool last = s.offset + s.length == n;
-    Bhs h;
-    h.set_opcode(Opcode::kDataIn);
-    uint8_t f = s.final ? kFlagF : 0;
-    if (last && collapse) {
-      f |= kFlagF | kDataInS;
-      if (r.overflow) f |= kResidOverflow;
-      if (r.underflow) f |= kResidUnderflow;
-      h.b[3] = static_cast<uint8_t>(t->status);
-      h.Put32(44, r.count);
-    }
-    h.b[1] = f;
-    h.set_lun_raw(t->lun_raw);
-    h.set_itt(t->itt);
-    h.Put32(20, kReserved);
-    FillSeq(&h, last && collapse);
-    h.Put32(36, t->data_sn++);
-    h.Put32(40, s.offset);
-    QueuePdu(h, t->data.data() + s.offset, s.length, false, (last && collapse) ? t : nullptr);
+    if (sn >= from_data_sn) SendDataIn(t, s, sn, last, kReserved, false);
     off += s.length;
+    sn++;
   }
-  if (!collapse) SendScsiResponse(t, r, residual_valid);
+  t->data_sn = sn;
+  if (!collapse) SendScsiResponse(t);
 }
 
-void Connection::SendScsiResponse(Task* t, const Residual& r, bool residual_valid) {
+void Connection::SendDataIn(Task* t, const DataInSlice& s, uint32_t data_sn, bool last,
+                            uint32_t stat_sn, bool copy) {
+  const bool status = last && t->status_in_data;
+  Bhs h;
+  h.set_opcode(Opcode::kDataIn);
+  uint8_t f = s.final ? kFlagF : 0;
+  if (status) {
+    f |= kFlagF | kDataInS | t->resid_flags;
+    h.b[3] = static_cast<uint8_t>(t->status);
+    h.Put32(44, t->resid_count);
+  }
+  h.b[1] = f;
+  h.set_lun_raw(t->lun_raw);
+  h.set_itt(t->itt);
+  h.Put32(20, kReserved);
+  FillSeq(&h, status && stat_sn == kReserved);
+  if (status && stat_sn != kReserved) h.Put32(24, stat_sn);  // a retransmission keeps it
+  if (status) t->stat_sn = h.Get32(24);
+  h.Put32(36, data_sn);
+  h.Put32(40, s.offset);
+  QueuePdu(h, t->data.data() + s.offset, s.length, copy, (status && !copy) ? t : nullptr);
+}
+
+void Connection::SendScsiResponse(Task* t, uint32_t stat_sn) {
   session_->ReleaseSlot(t);
+  const bool retransmit = stat_sn != kReserved;
   Bhs h;
   h.set_opcode(Opcode::kScsiResponse);
-  uint8_t f = kFlagF;
-  if (residual_valid && r.overflow) f |= kResidOverflow;
-  if (residual_valid && r.underflow) f |= kResidUnderflow;
-  h.b[1] = f;
+  h.b[1] = kFlagF | t->resid_flags;
   h.b[2] = 0;  // command completed at target
   h.b[3] = static_cast<uint8_t>(t->status);
   h.set_itt(t->itt);
-  FillSeq(&h, true);
+  FillSeq(&h, !retransmit);
+  if (retransmit) h.Put32(24, stat_sn);
+  t->stat_sn = h.Get32(24);
   h.Put32(36, t->data_sn + t->r2t_sn);  // ExpDataSN: Data-In and R2T PDUs sent
-  h.Put32(44, residual_valid ? r.count : 0);
+  h.Put32(44, t->resid_count);
   uint8_t sense[2 + scsi::kMaxSenseLength];
   uint32_t len = 0;
   if (t->sense_len > 0) {
@@ -445,7 +523,7 @@ void Connection::SendScsiResponse(Task* t, const Residual& r, bool residual_vali
     std::memcpy(sense + 2, t->sense, sl);
     len = 2 + sl;
   }
-  QueuePdu(h, sense, len, true, t);
+  QueuePdu(h, sense, len, true, retransmit ? nullptr : t);
 }
 
 }  // namespace modtgt::iscsi

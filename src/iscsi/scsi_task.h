@@ -15,13 +15,24 @@
 //   kCollecting -> kInCore      all data in: scsi::Submit
 //   kInCore -> kSending         the core is done: Data-In / SCSI Response queued
 //   kSending -> kFree           the last byte of the response was written (or dropped)
-// A task aborted while in the core stays kInCore until the core hands it back.
+//   kSending -> kSent           ErrorRecoveryLevel >= 1: the response is kept for SNACK
+//                               (RFC 7143 6.7) until the initiator's ExpStatSN passes it
+//   kSent -> kFree              acknowledged (or the session ends)
+//   kInCore -> kDone            back from the core while it has no connection (its
+//                               connection failed at ERL 2): waits for TASK REASSIGN
+// A task aborted while in the core stays kInCore until the core hands it back. A task whose
+// connection failed or was logged out for recovery at ERL 2 is an orphan (conn null, any
+// state but kFree) until TASK REASSIGN gives it a new connection or DefaultTime2Retain
+// ends it.
 //
 // Threading: a Task belongs to its session's event loop; only its scsi::Command part is
 // touched by the core and a backing store while it is kInCore.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "scsi/command.h"
 
@@ -32,7 +43,7 @@ class Connection;
 // Most R2Ts one task may have outstanding (MaxOutstandingR2T is clamped to this).
 inline constexpr uint32_t kMaxR2tPerTask = 16;
 
-enum class TaskState : uint8_t { kFree, kHeld, kCollecting, kInCore, kSending };
+enum class TaskState : uint8_t { kFree, kHeld, kCollecting, kInCore, kSending, kSent, kDone };
 
 // One outstanding R2T (RFC 7143 11.8) and the Data-Out burst answering it.
 struct R2t {
@@ -42,6 +53,7 @@ struct R2t {
   uint32_t length = 0;
   uint32_t received = 0;
   uint32_t exp_data_sn = 0;
+  uint32_t sn = 0;  // its R2TSN (for an R2T SNACK)
 };
 
 struct Task : scsi::Command {
@@ -75,8 +87,22 @@ struct Task : scsi::Command {
   uint32_t r2t_sn = 0;
   uint32_t r2t_outstanding = 0;
   R2t r2ts[kMaxR2tPerTask];
+  // Data ranges [offset, end) to ask for again with recovery R2Ts: lost to a data digest
+  // error (ERL 1) or outstanding when the connection failed (ERL 2). Empty on the hot path.
+  std::vector<std::pair<uint32_t, uint32_t>> recover;
   // Data-In
   uint32_t data_sn = 0;
+  // Statistics: when the SCSI Command PDU arrived (microseconds, CLOCK_MONOTONIC).
+  uint64_t start_us = 0;
+  uint32_t data_in_segment = 0;  // the data segment length the Data-In was cut with
+  bool status_in_data = false;   // the status went in the last Data-In (no SCSI Response)
+  uint32_t stat_sn = 0;          // the StatSN of its response (kSending, kSent)
+  uint8_t resid_flags = 0;       // the O/U flags of its response (BHS byte 1)
+  uint32_t resid_count = 0;      // its residual count
+  // Commands in the core across the transport (ConnectionHost::commands_in_core), counted
+  // from submission until the core hands the task back, whichever connection then owns it.
+  std::atomic<int64_t>* core_counter = nullptr;
+  uint64_t orphan_generation = 0;  // Session::OrphanTasks round that left it without one
 };
 
 // ---- Pure helpers (unit tested) ----

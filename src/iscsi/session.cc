@@ -136,6 +136,22 @@ size_t Session::RemoveConnection(Connection* conn) {
   return connections_.size();
 }
 
+void Session::CloseConnections(const char* why) {
+  std::vector<Connection*> conns = connections_;  // Close may remove entries
+  for (Connection* c : conns) c->Close(why);
+}
+
+void Session::RequestLogout(uint16_t seconds) {
+  for (Connection* c : connections_) c->RequestLogout(seconds);
+}
+
+Connection* Session::FindConnection(uint16_t cid) const {
+  for (Connection* c : connections_) {
+    if (c->cid() == cid && !c->closed()) return c;
+  }
+  return nullptr;
+}
+
 void Session::AdvanceCmdSn(uint32_t cmd_sn, bool immediate) {
   if (immediate) return;
   if (cmd_sn == window_.exp_cmd_sn()) {
@@ -167,9 +183,9 @@ void Session::DrainHeld() {
     t->state = TaskState::kCollecting;
     if (t->tmf_aborted) {
       ReleaseTask(t);
-    } else {
+    } else if (t->conn != nullptr) {
       t->conn->Deliver(t);
-    }
+    }  // an orphan is delivered when a connection takes it (TakeReassigned)
   }
 }
 
@@ -207,7 +223,9 @@ void Session::ServeBudgetQueue() {
     if (data_in_flight_ != 0 && data_in_flight_ + Need(t) > data_budget_) break;
     budget_queue_.erase(budget_queue_.begin());
     t->budget_wait = false;
-    t->conn->Deliver(t);  // granted now (serving_budget_ lets it past the queue)
+    // Granted now (serving_budget_ lets it past the queue); an orphan asks again when a
+    // connection takes it.
+    if (t->conn != nullptr) t->conn->Deliver(t);
   }
   serving_budget_ = false;
 }
@@ -233,22 +251,149 @@ void Session::DropTasks(Connection* conn) {
     if (t->state == TaskState::kInCore) {
       t->aborted.store(true, std::memory_order_relaxed);
       t->tmf_aborted = true;
-    } else if (t->state == TaskState::kHeld || t->state == TaskState::kCollecting) {
+    } else if (t->state != TaskState::kFree && t->state != TaskState::kSending) {
+      ReleaseTask(t);  // held, collecting, or a response kept for SNACK (kSent)
+    }
+  });
+  tasks_.ForgetFreedHeld();
+}
+
+void Session::DropUnstartedTasks(Connection* conn) {
+  tasks_.ForEach([&](Task* t) {
+    if (t->conn == conn && (t->state == TaskState::kHeld || t->state == TaskState::kCollecting)) {
       ReleaseTask(t);
     }
   });
   tasks_.ForgetFreedHeld();
 }
 
+uint32_t Session::OrphanTasks(Connection* conn) {
+  const uint64_t gen = ++orphan_generation_;
+  uint32_t in_core = 0;
+  bool any = false;
+  tasks_.ForEach([&](Task* t) {
+    // A response still queued on conn stays conn's: once written it is kept there
+    // (kSent) and orphaned when conn closes.
+    if (t->conn != conn || t->state == TaskState::kFree || t->state == TaskState::kSending) {
+      return;
+    }
+    if (t->tmf_aborted && t->state != TaskState::kInCore) {
+      ReleaseTask(t);
+      return;
+    }
+    any = true;
+    t->conn = nullptr;
+    t->orphan_generation = gen;
+    if (t->state == TaskState::kInCore) in_core++;
+    if (t->state == TaskState::kCollecting && t->delivered) {
+      // The Data-Out it was waiting for is asked for again on the new connection.
+      for (R2t& r : t->r2ts) {
+        if (!r.used) continue;
+        if (r.received < r.length) t->recover.emplace_back(r.offset + r.received, r.offset + r.length);
+        r.used = false;
+      }
+      t->r2t_outstanding = 0;
+    }
+    if (t->state == TaskState::kCollecting && t->unsol_open) {
+      if (t->unsol_next < t->unsol_end) t->recover.emplace_back(t->unsol_next, t->unsol_end);
+      t->unsol_open = false;
+    }
+  });
+  tasks_.ForgetFreedHeld();
+  if (any && loop_ != nullptr) {
+    // RFC 7143 6.2.2: the tasks wait DefaultTime2Wait + DefaultTime2Retain for a new
+    // connection to take them.
+    const uint64_t ms =
+        (uint64_t{params_.default_time2wait} + params_.default_time2retain) * 1000 + 1;
+    std::weak_ptr<Session> w = weak_from_this();
+    loop_->AddTimer(ms, [w, gen] {
+      if (auto s = w.lock()) s->ExpireOrphans(gen);
+    });
+  }
+  return in_core;
+}
+
+uint32_t Session::AdoptOrphans(Connection* conn) {
+  uint32_t in_core = 0;
+  tasks_.ForEach([&](Task* t) {
+    if (t->conn != nullptr || t->state == TaskState::kFree) return;
+    t->conn = conn;
+    if (t->state == TaskState::kInCore) in_core++;
+  });
+  return in_core;
+}
+
+void Session::EndRetained() {
+  if (!retained_ || !connections_.empty() || ended()) return;
+  retained_ = false;
+  ending_ = true;
+  bool in_core = false;
+  tasks_.ForEach([&](Task* t) {
+    if (t->conn != nullptr || t->state == TaskState::kFree) return;
+    if (t->state == TaskState::kInCore) {
+      t->aborted.store(true, std::memory_order_relaxed);
+      t->tmf_aborted = true;
+      in_core = true;
+    } else {
+      ReleaseTask(t);
+    }
+  });
+  tasks_.ForgetFreedHeld();
+  if (in_core) return;  // CommandDone finishes it
+  LOG_INFO("iscsi: session tsih %u: no connection recovered it; ending", tsih_);
+  End();
+  if (table_ != nullptr) table_->Remove(this);
+}
+
+void Session::ExpireOrphans(uint64_t generation) {
+  tasks_.ForEach([&](Task* t) {
+    if (t->conn != nullptr || t->state == TaskState::kFree || t->orphan_generation != generation) {
+      return;
+    }
+    if (t->state == TaskState::kInCore) {
+      t->aborted.store(true, std::memory_order_relaxed);
+      t->tmf_aborted = true;  // freed when the core hands it back
+    } else {
+      ReleaseTask(t);
+    }
+  });
+  tasks_.ForgetFreedHeld();
+  if (retained_ && connections_.empty()) EndRetained();
+}
+
 void Session::CommandDone(scsi::Command* cmd) {
   Task* t = static_cast<Task*>(cmd);
-  t->conn->CommandDone(t);
+  if (t->core_counter != nullptr) {
+    t->core_counter->fetch_sub(1, std::memory_order_relaxed);
+    t->core_counter = nullptr;
+  }
+  if (t->conn != nullptr) {
+    t->conn->CommandDone(t);
+    return;
+  }
+  // An orphan (connection recovery): keep the result for the connection that takes it.
+  tmf_.TaskDone(t);
+  if (t->tmf_aborted) {
+    ReleaseTask(t);
+  } else {
+    t->state = TaskState::kDone;
+  }
+  if (ending_ && connections_.empty()) {
+    bool left = false;
+    tasks_.ForEach([&](Task* o) { left = left || (o->conn == nullptr && o->state == TaskState::kInCore); });
+    if (!left) {
+      ending_ = false;
+      End();
+      if (table_ != nullptr) table_->Remove(this);
+    }
+  }
 }
 
 std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<core::Target> target,
                                               const SessionParams& params,
                                               std::weak_ptr<Connection> conn, env::EventLoop* loop,
-                                              std::string connection_desc, Entry* reinstated) {
+                                              std::string connection_desc, Entry* reinstated,
+                                              core::ConnectionInfo connection_info) {
   std::lock_guard<std::mutex> l(mu_);
   if (reinstated) *reinstated = Entry();
   // RFC 7143 6.3.5: a leading login with the ISID and initiator name of an existing session
@@ -287,11 +432,13 @@ std::shared_ptr<Session> SessionTable::Create(uint64_t isid, std::shared_ptr<cor
   if (tsih == 0) return nullptr;
   auto s = std::make_shared<Session>(tsih, isid, std::move(target), params,
                                      g_next_nexus_id.fetch_add(1), loop);
+  s->set_table(this);
   Entry e;
   e.session = s;
   e.connection = std::move(conn);
   e.loop = loop;
   e.connection_desc = std::move(connection_desc);
+  e.connection_info = std::move(connection_info);
   by_tsih_.emplace(tsih, std::move(e));
   return s;
 }
@@ -319,6 +466,38 @@ void SessionTable::Remove(const Session* session) {
   if (it != by_tsih_.end() && it->second.session.get() == session) by_tsih_.erase(it);
 }
 
+std::shared_ptr<Session> SessionTable::FindForJoin(uint16_t tsih, uint64_t isid,
+                                                    const std::string& initiator_name,
+                                                    const core::Target* target,
+                                                    env::EventLoop** loop) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = by_tsih_.find(tsih);
+  if (it == by_tsih_.end() || it->second.closing) return nullptr;
+  const Session& s = *it->second.session;
+  if (s.discovery() || s.isid() != isid || s.target().get() != target ||
+      strcasecmp(s.params().initiator_name.c_str(), initiator_name.c_str()) != 0) {
+    return nullptr;
+  }
+  if (loop) *loop = it->second.loop;
+  return it->second.session;
+}
+
+void SessionTable::AddConnectionDesc(const Session* session, const std::string& desc) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = by_tsih_.find(session->tsih());
+  if (it != by_tsih_.end() && it->second.session.get() == session) {
+    it->second.more_connections.push_back(desc);
+  }
+}
+
+void SessionTable::RemoveConnectionDesc(const Session* session, const std::string& desc) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = by_tsih_.find(session->tsih());
+  if (it != by_tsih_.end() && it->second.session.get() == session) {
+    std::erase(it->second.more_connections, desc);
+  }
+}
+
 std::vector<SessionInfo> SessionTable::List() const {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<SessionInfo> out;
@@ -333,6 +512,10 @@ std::vector<SessionInfo> SessionTable::List() const {
     info.isid = IsidHex(s.isid());
     info.tsih = tsih;
     info.connections.push_back(e.connection_desc);
+    info.conns.push_back(e.connection_info);
+    info.initiator_alias = s.params().initiator_alias;
+    info.stats = s.stats().Snapshot();
+    for (const std::string& d : e.more_connections) info.connections.push_back(d);
     out.push_back(std::move(info));
   }
   return out;

@@ -11,8 +11,8 @@
 // CID, keepalive, login phase); each Task records the connection it has allegiance to.
 //
 // Design rule: a session and all of its connections live on ONE event loop. A connection
-// that joins an existing session is handed to the session's loop at login (not
-// implemented yet: MaxConnections is 1). So session state is loop-owned and the I/O path
+// that joins an existing session (MC/S, a login with its TSIH) is handed to the session's
+// loop after its first login PDU (Connection::MoveToLoop). So session state is loop-owned and the I/O path
 // takes no lock; the session is also the scsi::CommandOwner of its tasks, so the core
 // hands a finished command back to that loop whichever connection carries it.
 //
@@ -42,10 +42,12 @@
 #include "iscsi/tmf.h"
 #include "iscsi/transport.h"
 #include "scsi/command.h"
+#include "scsi/io_stats.h"
 
 namespace modtgt::iscsi {
 
 class Connection;
+class SessionTable;
 
 // ---- Serial number arithmetic on 32-bit sequence numbers (RFC 1982, RFC 7143 4.2.2.1) ----
 inline bool SnLt(uint32_t a, uint32_t b) {
@@ -114,7 +116,7 @@ struct TransferParams {
 };
 TransferParams MakeTransferParams(const SessionParams& params);
 
-class Session : public scsi::CommandOwner {
+class Session : public scsi::CommandOwner, public std::enable_shared_from_this<Session> {
  public:
   // Commands in the CmdSN window (the session's queue depth) by default
   // (ResourceLimits::max_cmds_per_session sets it).
@@ -141,11 +143,22 @@ class Session : public scsi::CommandOwner {
   CmdSnWindow& window() { return window_; }
   TaskSet& tasks() { return tasks_; }
   TaskManagement& tmf() { return tmf_; }
+  // The session's command statistics (recorded on its loop, read by the admin).
+  scsi::IoCounters& stats() { return stats_; }
+  const scsi::IoCounters& stats() const { return stats_; }
 
   // ---- Connections (on the session's loop) ----
   void AddConnection(Connection* conn);
   // Returns how many connections are left.
   size_t RemoveConnection(Connection* conn);
+  const std::vector<Connection*>& connections() const { return connections_; }
+  // Closes every connection of the session (on its loop).
+  void CloseConnections(const char* why);
+  // Asks the initiator to log out (Async Message) on every connection (on its loop).
+  void RequestLogout(uint16_t seconds);
+  // The open connection with this CID, or null.
+  Connection* FindConnection(uint16_t cid) const;
+  uint32_t error_recovery_level() const { return params_.error_recovery_level; }
 
   // ---- CmdSN order (RFC 7143 3.2.2.1) ----
   // A PDU that is not a SCSI Command carried this CmdSN: if it is the next one (and not
@@ -168,7 +181,31 @@ class Session : public scsi::CommandOwner {
   // pool; those in the core are marked aborted (no response) and come back through
   // CommandDone, never freed under a backing store.
   void DropTasks(Connection* conn);
-
+  // conn is logging out: its tasks that have not reached the core (held, collecting
+  // Data-Out) go back to the pool; those in the core keep going and are answered.
+  void DropUnstartedTasks(Connection* conn);
+  // Connection recovery (ERL 2, RFC 7143 6.2.2): conn failed or was logged out for
+  // recovery. Its tasks lose their connection (orphans) and keep their state: Data-Out
+  // outstanding becomes ranges to ask for again, a finished command keeps its response.
+  // TASK REASSIGN on another connection takes one (Connection::TakeReassigned); those not
+  // taken within DefaultTime2Wait + DefaultTime2Retain end. Returns how many of them are in
+  // the core (no longer counted by conn).
+  uint32_t OrphanTasks(Connection* conn);
+  // conn is the last open connection and is closing: it takes every orphan back (so they
+  // end with it, and the session ends only once the core has returned them). Returns how
+  // many of them are in the core (now counted by conn).
+  uint32_t AdoptOrphans(Connection* conn);
+  // ERL 2, the session's last connection failed with tasks to recover: the session stays
+  // (in the table, joinable by TSIH) until a connection joins it or the orphans expire.
+  void Retain() { retained_ = true; }
+  void Unretain() { retained_ = false; }
+  bool retained() const { return retained_; }
+  // Ends a retained session now (expiry, reinstatement, shutdown): its orphans end (those in
+  // the core are aborted; the session ends once they are back), then the session ends and
+  // leaves the table. Does nothing for a session that is not retained or has connections.
+  void EndRetained();
+  // The table the session is listed in (SessionTable::Create sets it).
+  void set_table(SessionTable* table) { table_ = table; }
   // scsi::CommandOwner: the session's loop; a finished command goes to the connection the
   // task has allegiance to (Connection::CommandDone).
   env::EventLoop* loop() const override { return loop_; }
@@ -197,6 +234,8 @@ class Session : public scsi::CommandOwner {
 
  private:
   void DrainHeld();
+  // Ends the orphans of round `generation` that no connection has taken.
+  void ExpireOrphans(uint64_t generation);
   static uint32_t Need(const Task* t);
   // Delivers the waiting tasks that now fit, in order.
   void ServeBudgetQueue();
@@ -220,6 +259,11 @@ class Session : public scsi::CommandOwner {
   TaskSet tasks_;
   TaskManagement tmf_{this};
   std::vector<Connection*> connections_;
+  scsi::IoCounters stats_;
+  uint64_t orphan_generation_ = 0;
+  bool retained_ = false;     // no connection, orphans waiting for one (ERL 2)
+  bool ending_ = false;       // EndRetained: ends once the orphans in the core are back
+  SessionTable* table_ = nullptr;
 };
 
 // All sessions of a transport, from their creation at login until they have ended (their
@@ -233,7 +277,9 @@ class SessionTable {
     std::weak_ptr<Connection> connection;  // the session's one connection
     env::EventLoop* loop = nullptr;
     std::string connection_desc;  // "cid 0 127.0.0.1:51234 -> 127.0.0.1:3260"
+    core::ConnectionInfo connection_info;  // the same, as fields
     bool closing = false;         // the connection is closed; the nexus has not ended yet
+    std::vector<std::string> more_connections;  // the connections that joined it (MC/S)
   };
 
   // Sessions at once (ResourceLimits::max_sessions), closing ones included.
@@ -247,9 +293,18 @@ class SessionTable {
   std::shared_ptr<Session> Create(uint64_t isid, std::shared_ptr<core::Target> target,
                                   const SessionParams& params, std::weak_ptr<Connection> conn,
                                   env::EventLoop* loop, std::string connection_desc,
-                                  Entry* reinstated);
+                                  Entry* reinstated, core::ConnectionInfo connection_info = {});
+  // The listing's descriptions of the connections that joined a session (MC/S).
+  void AddConnectionDesc(const Session* session, const std::string& desc);
+  void RemoveConnectionDesc(const Session* session, const std::string& desc);
   // True if a live (not closing) session has this TSIH.
   bool Exists(uint16_t tsih) const;
+  // The live session a connection may join (RFC 7143 6.3.5: a login with a non-zero TSIH):
+  // same TSIH, initiator name (case-insensitive), ISID and target, not a discovery session.
+  // Null (and *status set) otherwise: kSessionDoesNotExist.
+  std::shared_ptr<Session> FindForJoin(uint16_t tsih, uint64_t isid,
+                                       const std::string& initiator_name,
+                                       const core::Target* target, env::EventLoop** loop) const;
   // The session's connection closed: it is no longer listed, joined or reinstated, but
   // stays until Remove.
   void MarkClosing(const Session* session);

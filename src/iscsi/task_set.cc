@@ -60,6 +60,14 @@ Task* TaskSet::Alloc() {
   t->next_r2t_offset = t->r2t_sn = t->r2t_outstanding = 0;
   for (R2t& r : t->r2ts) r.used = false;
   t->data_sn = 0;
+  t->recover.clear();
+  t->data_in_segment = 0;
+  t->status_in_data = false;
+  t->stat_sn = 0;
+  t->resid_flags = 0;
+  t->resid_count = 0;
+  t->core_counter = nullptr;
+  t->orphan_generation = 0;
   return t;
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "core/target.h"
 
@@ -59,6 +60,63 @@ constexpr uint8_t kFlagC = 0x40;  // Text: continue
 
 }  // namespace
 
+bool IsIscsiName(const std::string& name) {
+  if (name.size() > 223) return false;
+  auto hex = [](std::string_view v) {
+    return std::all_of(v.begin(), v.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    });
+  };
+  std::string_view n(name);
+  if (n.starts_with("eui.")) return n.size() == 4 + 16 && hex(n.substr(4));
+  if (n.starts_with("naa.")) {
+    return (n.size() == 4 + 16 || n.size() == 4 + 32) && hex(n.substr(4));
+  }
+  if (!n.starts_with("iqn.") || n.size() < 12) return false;  // iqn.yyyy-mm.x
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':';
+  });
+}
+
+FfpKeyAnswer AnswerFullFeatureKey(const std::string& key, const std::string& value,
+                                  bool discovery) {
+  FfpKeyAnswer a;
+  switch (Classify(key)) {
+    case KeyClass::kFfpOnly:  // SendTargets
+      if (value == "All" || value.empty() || IsIscsiName(value)) {
+        a.kind = FfpKeyAnswer::Kind::kSendTargets;
+      } else {
+        a.value = "Reject";
+      }
+      return a;
+    case KeyClass::kInitiatorAlias:
+      a.kind = FfpKeyAnswer::Kind::kNone;
+      return a;
+    case KeyClass::kOperational:
+      if (key == "MaxRecvDataSegmentLength") {
+        uint64_t n = 0;
+        if (ParseNumber(value, &n) && n >= 512 && n <= 16777215) {
+          a.kind = FfpKeyAnswer::Kind::kNone;
+          a.max_xmit = static_cast<uint32_t>(n);
+        } else {
+          a.value = "Reject";
+        }
+        return a;
+      }
+      a.value = discovery ? "Irrelevant" : "Reject";
+      return a;
+    case KeyClass::kLoginName:
+    case KeyClass::kTargetOnly:
+    case KeyClass::kSecurity:
+      a.value = "Reject";
+      return a;
+    case KeyClass::kUnknown:
+      break;
+  }
+  a.value = "NotUnderstood";
+  return a;
+}
+
 void AnswerSendTargets(const std::string& what, const sockaddr* local, uint16_t tpgt,
                        const std::vector<std::shared_ptr<core::Target>>& targets,
                        const sockaddr* peer, const std::string& initiator_name, KeyValues* out) {
@@ -92,9 +150,16 @@ TextExchange::Reply TextExchange::Step(const Bhs& req, const std::vector<uint8_t
     }
     return NextPiece(max_len, host);
   }
+  if (req.itt() != in_itt_) {
+    // A new request (another ITT) ends whatever was gathered or sent before (RFC 7143
+    // 11.10.4: a new Text Request with the reserved TTT resets the exchange).
+    in_.clear();
+    in_itt_ = req.itt();
+  }
   if (in_.size() + data.size() > kMaxTextRequest) {
     // A request continued past any sensible size: refuse it and forget what came so far.
     in_.clear();
+    in_itt_ = kReserved;
     Reply r;
     r.reject = true;
     r.reason = RejectReason::kProtocolError;
@@ -113,6 +178,7 @@ TextExchange::Reply TextExchange::Step(const Bhs& req, const std::vector<uint8_t
   }
   Result<KeyValues> kvs = ParseKeyValues(in_.data(), in_.size());
   in_.clear();
+  in_itt_ = kReserved;
   if (!kvs.ok()) {
     Reply r;
     r.reject = true;

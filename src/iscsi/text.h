@@ -60,10 +60,40 @@ class TextExchange {
   Reply NextPiece(uint32_t max_len, Host* host);
 
   std::vector<uint8_t> in_;   // the request so far (C bit)
+  uint32_t in_itt_ = 0xffffffffu;  // the ITT of the request being gathered
   std::vector<uint8_t> out_;  // the answer
   size_t pos_ = 0;            // of out_ already sent
   uint32_t ttt_ = 0xffffffffu;
 };
+
+// What one key of a Text Request in full feature phase gets (RFC 7143 6.2, 13, Appendix C).
+// The SendTargets list itself needs the targets, so it is left to the caller (kSendTargets).
+struct FfpKeyAnswer {
+  enum class Kind {
+    kSendTargets,  // "All", "" or an iSCSI name: the caller lists the targets
+    kReply,        // answer key=value (NotUnderstood, Reject, Irrelevant)
+    kNone,         // a declaration that needs no answer (InitiatorAlias, MaxRecvDataSeg...)
+  };
+  Kind kind = Kind::kReply;
+  std::string value;      // kReply
+  uint32_t max_xmit = 0;  // non-zero: the initiator declared this MaxRecvDataSegmentLength
+};
+// - SendTargets: "All", empty or a well-formed iSCSI name (iqn./eui./naa., at most 223
+//   bytes of a-z 0-9 - . :) is listed; any other value is answered Reject (6.2: a value
+//   outside the key's set). In a Normal session "All" lists only the session's target.
+// - MaxRecvDataSegmentLength (Use: ALL, declarative): 512..2^24-1 takes effect for what
+//   the target sends next; another value is answered Reject.
+// - InitiatorAlias (declarative): taken, no answer.
+// - Login-only keys (the operational keys of RFC 7143 13 other than the above, security
+//   keys, InitiatorName/TargetName/SessionType, the target's own declarations): Reject,
+//   they cannot be negotiated in full feature phase.
+// - A key the target does not know (X- and X# keys included): NotUnderstood (6.2).
+// `discovery`: a Discovery session, where MaxRecvDataSegmentLength is still allowed and
+// operational keys are Irrelevant (6.2: a key that does not apply to the session type).
+FfpKeyAnswer AnswerFullFeatureKey(const std::string& key, const std::string& value,
+                                  bool discovery);
+// True for a well-formed iSCSI name (RFC 7143 4.2.7.1-4.2.7.3, lower case after stringprep).
+bool IsIscsiName(const std::string& name);
 
 // Builds a SendTargets answer (RFC 7143 Appendix C): for "All" every target the initiator
 // may see, for a name just that one. TargetAddress uses `local` (the address the initiator

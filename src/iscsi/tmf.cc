@@ -2,7 +2,9 @@
 #include "iscsi/tmf.h"
 
 #include "core/target.h"
+#include "common/log.h"
 #include "iscsi/connection.h"
+#include "iscsi/describe.h"
 #include "iscsi/session.h"
 #include "scsi/dispatch.h"
 
@@ -14,6 +16,7 @@ namespace {
 constexpr uint8_t kTmfComplete = 0;
 constexpr uint8_t kTmfNoTask = 1;
 constexpr uint8_t kTmfNoLun = 2;
+constexpr uint8_t kTmfTaskStillAllegiant = 3;
 constexpr uint8_t kTmfReassignNotSupported = 4;
 constexpr uint8_t kTmfNotSupported = 5;
 
@@ -39,7 +42,11 @@ void TaskManagement::Abort(Task* t, int slot) {
     case TaskState::kCollecting:
       session_->ReleaseTask(t);
       break;
+    case TaskState::kDone:  // an orphan's response that was never sent
+      session_->ReleaseTask(t);
+      break;
     case TaskState::kSending:  // response already queued: sent before the TMF response
+    case TaskState::kSent:     // answered; kept only for SNACK
     case TaskState::kFree:
       break;
   }
@@ -53,7 +60,7 @@ void TaskManagement::TaskDone(Task* t) {
   if (!p.used || p.waiting == 0) return;
   if (--p.waiting == 0) {
     p.used = false;
-    if (p.conn) p.conn->SendTmfResponse(p.itt, p.response);
+    if (p.conn) Respond(p.conn, p.itt, p.response, p.close_after);
   }
 }
 
@@ -98,12 +105,18 @@ void TaskManagement::Execute(Connection* conn, const Bhs& req) {
   p.itt = itt;
   p.waiting = 0;
   p.response = kTmfComplete;
+  p.close_after = false;
   p.conn = conn;
+
+  Task* reassign = nullptr;  // TASK REASSIGN: taken over once the response is queued
 
   // The task set of the I_T nexus is the session's: every connection's tasks.
   auto abort_matching = [&](bool all_luns) {
     tasks.ForEach([&](Task* t) {
-      if (t->state == TaskState::kFree || t->state == TaskState::kSending) return;
+      if (t->state == TaskState::kFree || t->state == TaskState::kSending ||
+          t->state == TaskState::kSent) {
+        return;
+      }
       if (!all_luns && t->lun_raw != lun_raw && DecodeLun(t->lun_raw) != lun) return;
       Abort(t, slot);
     });
@@ -112,7 +125,7 @@ void TaskManagement::Execute(Connection* conn, const Bhs& req) {
   switch (function) {
     case scsi::TmfFunction::kAbortTask: {
       Task* t = tasks.Find(rtt);
-      if (t && t->state == TaskState::kSending) {
+      if (t && (t->state == TaskState::kSending || t->state == TaskState::kSent)) {
         // Its response is already queued (sent before this one): nothing left to abort.
         p.response = kTmfNoTask;
       } else if (t && t->state != TaskState::kFree) {
@@ -146,29 +159,87 @@ void TaskManagement::Execute(Connection* conn, const Bhs& req) {
       scsi::ResetLogicalUnit(lu.get(), session_->mutable_nexus());
       break;
     case scsi::TmfFunction::kTargetWarmReset:
+    case scsi::TmfFunction::kTargetColdReset: {
+      // RFC 7143 11.5.1 and SAM-5 6.3: every task of every I_T nexus of the target is
+      // aborted (this session's before the response; the others' are marked on their own
+      // loops, ResetSession), every LU is reset with the unit attention of a hard reset
+      // (warm) or a power on (cold) for every nexus, and a cold reset then drops every
+      // connection of the target, this one after its response (Pending::close_after).
+      const bool cold = function == scsi::TmfFunction::kTargetColdReset;
       abort_matching(true);
-      if (target) {
-        std::shared_ptr<const core::LunMap> luns = target->luns();
-        if (luns) {
-          for (const auto& [n, l] : *luns) {
-            if (l) scsi::ResetLogicalUnit(l.get(), session_->mutable_nexus());
-          }
-        }
+      if (target) ResetTarget(conn, target, cold);
+      p.close_after = cold;
+      break;
+    }
+    case scsi::TmfFunction::kTaskReassign: {
+      // RFC 7143 6.2.2, 11.5.1: at ERL 2 a task of a failed (or recovery-logged-out)
+      // connection moves to the connection this request came on.
+      if (session_->error_recovery_level() < 2) {
+        p.response = kTmfReassignNotSupported;
+        break;
+      }
+      Task* t = tasks.Find(rtt);
+      if (t == nullptr || t->state == TaskState::kFree) {
+        p.response = kTmfNoTask;
+      } else if (t->conn != nullptr) {
+        p.response = kTmfTaskStillAllegiant;
+      } else {
+        reassign = t;
       }
       break;
-    case scsi::TmfFunction::kTaskReassign:
-      p.response = kTmfReassignNotSupported;  // ERL0: no allegiance reassignment
-      break;
+    }
     case scsi::TmfFunction::kClearAca:
-    case scsi::TmfFunction::kTargetColdReset:
     default:
       p.response = kTmfNotSupported;
       break;
   }
   if (p.waiting == 0) {
     p.used = false;
-    conn->SendTmfResponse(itt, p.response);
+    Respond(conn, itt, p.response, p.close_after);
+    // The task resumes after the response (ExpDataSN: the next Data-In the initiator wants).
+    if (reassign != nullptr) conn->TakeReassigned(reassign, req.Get32(36));
   }
+}
+
+void TaskManagement::Respond(Connection* conn, uint32_t itt, uint8_t response, bool close_after) {
+  conn->SendTmfResponse(itt, response);
+  // RFC 7143 11.5.1: after a TARGET COLD RESET the target drops its connections; this one
+  // once its response is written.
+  if (close_after) conn->CloseAfterFlush();
+}
+
+void TaskManagement::ResetTarget(Connection* conn, const std::shared_ptr<core::Target>& target,
+                                 bool cold) {
+  // The other sessions of the target (other loops): their tasks are aborted there. They
+  // end silently (control mode page TAS 0); the unit attention tells those initiators.
+  LOG_INFO("iscsi: TARGET %s RESET of %s by %s%s", cold ? "COLD" : "WARM",
+           LogQuote(target->name()).c_str(), LogQuote(session_->nexus().initiator_port).c_str(),
+           cold ? ": every connection of the target is closed" : "");
+  SessionTable* table = conn->session_table();
+  if (table != nullptr) {
+    for (const SessionTable::Entry& e : table->ForTarget(target->tid())) {
+      if (e.session.get() == session_ || e.loop == nullptr) continue;
+      std::weak_ptr<Connection> wc = e.connection;
+      e.loop->Post([s = e.session, wc, cold] {
+        s->tmf().AbortAllTasks();
+        if (!cold) return;
+        if (auto c = wc.lock()) c->Close("TARGET COLD RESET by another session");
+      });
+    }
+  }
+  const scsi::ResetKind kind = cold ? scsi::ResetKind::kTargetCold : scsi::ResetKind::kTargetWarm;
+  if (std::shared_ptr<const core::LunMap> luns = target->luns()) {
+    for (const auto& [n, l] : *luns) {
+      if (l) scsi::ResetLogicalUnit(l.get(), session_->mutable_nexus(), kind);
+    }
+  }
+}
+
+void TaskManagement::AbortAllTasks() {
+  session_->tasks().ForEach([&](Task* t) {
+    if (t->state == TaskState::kFree || t->state == TaskState::kSending) return;
+    Abort(t, -1);
+  });
 }
 
 }  // namespace modtgt::iscsi

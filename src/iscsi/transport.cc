@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "core/stats.h"
 #include "core/target.h"
 #include "iscsi/connection.h"
 #include "iscsi/describe.h"
@@ -83,6 +84,7 @@ struct IscsiTransport::Impl : public ConnectionHost {
     int fd = -1;
     std::string address;
     bool registered = false;
+    std::shared_ptr<scsi::IoCounters> stats;  // this portal's commands (may be null)
     uint64_t retry_timer = 0;  // re-arms accepting after EMFILE (loop 0 only)
     void OnEvents(uint32_t events) override { impl->Accept(this); }
   };
@@ -100,6 +102,7 @@ struct IscsiTransport::Impl : public ConnectionHost {
 
   std::vector<env::EventLoop*> loops;
   core::TargetRegistry* registry;
+  core::PortalStats* portal_stats = nullptr;
   core::AccountRegistry* accounts_ = nullptr;
   TransportSettings settings;
   SessionTable table;
@@ -290,6 +293,7 @@ struct IscsiTransport::Impl : public ConnectionHost {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         loop = loops[next_loop.fetch_add(1) % loops.size()];
         conn = std::make_shared<Connection>(this, loop, fd, kDefaultTpgt);
+        conn->set_portal_stats(li->stats);
         AddressCount& a = by_address[host];
         a.total++;
         a.pending.push_back(conn.get());
@@ -361,7 +365,7 @@ struct IscsiTransport::Impl : public ConnectionHost {
 
   void CloseAll(const std::vector<std::shared_ptr<Connection>>& conns, const char* why) {
     for (const auto& c : conns) {
-      c->loop()->Post([c, why] { c->Close(why); });
+      c->loop()->Post([c, why] { c->CloseAndEndTasks(why); });
     }
   }
 };
@@ -374,6 +378,8 @@ IscsiTransport::IscsiTransport(std::vector<env::EventLoop*> loops, core::TargetR
   impl_->registry = targets;
   impl_->accounts_ = accounts;
   impl_->settings = settings;
+  // A target without its own MaxQueueCmd gets the whole session window.
+  impl_->settings.negotiation.max_queue_cmd = settings.resources.max_cmds_per_session;
   impl_->table.set_max_sessions(settings.resources.max_sessions);
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
@@ -415,6 +421,7 @@ Result<std::string> IscsiTransport::AddPortal(const std::string& portal) {
   li->impl = impl_.get();
   li->fd = fd;
   li->address = FormatSockaddr(reinterpret_cast<const sockaddr*>(&bound));
+  if (impl_->portal_stats != nullptr) li->stats = impl_->portal_stats->For("iscsi", li->address);
   Impl::Listener* raw = li.get();
   std::string addr = li->address;
   {
@@ -452,13 +459,65 @@ std::vector<std::string> IscsiTransport::portals() const {
 
 void IscsiTransport::StopListening() { impl_->StopListening(); }
 
+void IscsiTransport::SetPortalStats(core::PortalStats* stats) { impl_->portal_stats = stats; }
+
+Status IscsiTransport::RemovePortal(const std::string& portal) {
+  Impl::Listener* li = nullptr;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    for (auto& x : impl_->listeners) {
+      if (x->fd >= 0 && x->address == portal) li = x.get();
+    }
+  }
+  if (li == nullptr) return Status::NotFound("no iscsi portal " + portal);
+  // As StopListening, for one listener: it leaves the first loop, then closes. The
+  // Listener object stays (its fd -1) so a stale epoll event cannot reach freed memory.
+  int fd = li->fd;
+  bool reg = li->registered;
+  env::EventLoop* loop = impl_->loops[0];
+  if (!Impl::RunOn(loop, [loop, fd, reg] { if (reg) loop->Remove(fd); }, 2000)) {
+    LOG_WARN("iscsi: loop 0 did not answer; closing portal %s anyway", portal.c_str());
+  }
+  ::close(fd);
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    li->fd = -1;
+  }
+  if (impl_->portal_stats != nullptr) impl_->portal_stats->Forget("iscsi", portal);
+  LOG_INFO("iscsi: no longer listening on %s", portal.c_str());
+  return Status::OK();
+}
+
+Status IscsiTransport::CloseConnection(uint64_t nexus_id, uint32_t cid) {
+  for (const auto& e : impl_->table.ForTarget(-1)) {
+    if (e.session->discovery() || e.session->nexus().id != nexus_id) continue;
+    if (e.connection_info.cid != cid) {
+      return Status::NotFound("session " + std::to_string(nexus_id) + " has no connection " +
+                              std::to_string(cid));
+    }
+    if (auto c = e.connection.lock()) {
+      e.loop->Post([c] { c->Close("closed by the administrator"); });
+      return Status::OK();
+    }
+    return Status::NotFound("connection " + std::to_string(cid) + " of session " +
+                            std::to_string(nexus_id) + " is already closing");
+  }
+  return Status::NotFound("no session " + std::to_string(nexus_id));
+}
+
 std::vector<SessionInfo> IscsiTransport::Sessions() const { return impl_->table.List(); }
 
 void IscsiTransport::CloseTargetSessions(int tid) {
   std::vector<SessionTable::Entry> entries = impl_->table.ForTarget(tid);
   for (const auto& e : entries) {
+    std::shared_ptr<Session> session = e.session;
     if (auto c = e.connection.lock()) {
-      e.loop->Post([c] { c->Close("target sessions closed"); });
+      // Every connection of the session (MC/S), on the session's loop.
+      e.loop->Post([c, session] {
+        c->CloseAndEndTasks("target sessions closed");
+        session->CloseConnections("target sessions closed");
+        session->EndRetained();  // one waiting for connection recovery
+      });
     }
   }
   if (impl_->OnAnyLoop()) return;  // cannot wait for our own loop
@@ -471,7 +530,10 @@ void IscsiTransport::CloseTargetSessions(int tid) {
 void IscsiTransport::RequestLogout(int tid, uint16_t seconds) {
   for (const auto& e : impl_->table.ForTarget(tid)) {
     if (auto c = e.connection.lock()) {
-      e.loop->Post([c, seconds] { c->RequestLogout(seconds); });
+      std::shared_ptr<Session> session = e.session;
+      e.loop->Post([c, session, seconds] {
+        if (!c->closed()) session->RequestLogout(seconds);
+      });
     }
   }
 }
@@ -490,11 +552,18 @@ void IscsiTransport::Shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   impl_->CloseAll(impl_->AllConnections(), "shutdown");
-  std::unique_lock<std::mutex> l(impl_->mu);
-  if (!impl_->cv.wait_for(l, std::chrono::seconds(10),
-                          [this] { return impl_->connections.empty(); })) {
-    LOG_WARN("iscsi: %zu connection(s) still open after shutdown",
-             impl_->connections.size());
+  {
+    std::unique_lock<std::mutex> l(impl_->mu);
+    if (!impl_->cv.wait_for(l, std::chrono::seconds(10),
+                            [this] { return impl_->connections.empty(); })) {
+      LOG_WARN("iscsi: %zu connection(s) still open after shutdown",
+               impl_->connections.size());
+    }
+  }
+  // Sessions left without a connection, waiting for connection recovery (ERL 2), end now.
+  for (const SessionTable::Entry& e : impl_->table.ForTarget(-1)) {
+    std::shared_ptr<Session> s = e.session;
+    if (e.loop != nullptr) Impl::RunOn(e.loop, [s] { s->EndRetained(); }, 5000);
   }
 }
 

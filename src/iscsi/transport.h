@@ -44,7 +44,12 @@ class IscsiTransport final : public core::Transport {
   // port 0 picks a free port. Returns the bound "ADDR:PORT".
   Result<std::string> AddPortal(const std::string& portal) override;
   std::vector<std::string> portals() const override;  // bound addresses
+  Status RemovePortal(const std::string& portal) override;
   void StopListening() override;
+  Status CloseConnection(uint64_t nexus_id, uint32_t cid) override;
+  // Where each portal's command counters come from (may be null: no portal counters).
+  // REQUIRES: before the first AddPortal.
+  void SetPortalStats(core::PortalStats* stats);
   std::vector<SessionInfo> Sessions() const override;
   // Closes the sessions of target tid (admin target delete --force). Waits (up to 5 s) for
   // them to leave the session table unless called from an event loop thread.

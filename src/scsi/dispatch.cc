@@ -351,17 +351,27 @@ void ReleaseBlocked(LogicalUnit* lu, bool ordered_done) {
 
 }  // namespace
 
-void ResetLogicalUnit(LogicalUnit* lu, const Nexus* by) {
+void ResetLogicalUnit(LogicalUnit* lu, const Nexus* by, ResetKind kind) {
   std::lock_guard<std::mutex> lock(lu->mutex());
-  // SAM-5 6.3.3: a LUN reset releases SPC-2 reservations (PR survive) and prevent state,
-  // and establishes a unit attention for every I_T nexus -- the one that asked for the
-  // reset included (as Linux LIO does; libiscsi MultipathIO.Reset expects the UA on every
+  // SAM-5 6.3.2, 6.3.3: a hard reset or a LUN reset releases SPC-2 reservations (PR
+  // survive) and prevent state, and establishes a unit attention for every I_T nexus --
+  // the one that asked for the reset included (as Linux LIO does; libiscsi MultipathIO.Reset expects the UA on every
   // path).
   lu->spc2_reservation_holder = 0;
   lu->UpdateReservationActiveLocked();
   for (auto& [id, st] : lu->nexus_states_locked()) st.prevent_removal = false;
   lu->prevent_count.store(0);
-  lu->AddUnitAttentionAllLocked(asc::kLunResetOccurred);
+  switch (kind) {
+    case ResetKind::kLogicalUnit:
+      lu->AddUnitAttentionAllLocked(asc::kLunResetOccurred);
+      break;
+    case ResetKind::kTargetWarm:
+      lu->AddUnitAttentionAllLocked(asc::kBusResetOccurred);
+      break;
+    case ResetKind::kTargetCold:
+      lu->AddUnitAttentionAllLocked(asc::kPowerOnOccurred);
+      break;
+  }
   // (A nexus that never talked to this LU gets the power-on UA when it first does.)
   (void)by;
 }

@@ -36,11 +36,20 @@ enum class TmfFunction : uint8_t {
   kTaskReassign = 8,
 };
 
-// The LU-side effects of a LUN reset (SAM-5 6.3.3): clears SPC-2 reservations, prevent
-// state, and queues the BUS DEVICE RESET FUNCTION OCCURRED unit attention for every nexus
-// known to the LU, `by` (the nexus that asked, may be null) included. The transport aborts
-// its own in-flight commands itself. Thread-safe.
-void ResetLogicalUnit(LogicalUnit* lu, const Nexus* by);
+// Which reset an LU goes through; it picks the unit attention (SAM-5 5.14, 6.3):
+// - kLogicalUnit: LOGICAL UNIT RESET, BUS DEVICE RESET FUNCTION OCCURRED (29/03);
+// - kTargetWarm: iSCSI TARGET WARM RESET, SAM-5's hard reset: SCSI BUS RESET OCCURRED
+//   (29/02);
+// - kTargetCold: iSCSI TARGET COLD RESET, a power on (RFC 7143 11.5.1): POWER ON
+//   OCCURRED (29/01). Its connections are dropped, so a nexus logging in again gets
+//   POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29/00) as any new nexus does.
+enum class ResetKind : uint8_t { kLogicalUnit, kTargetWarm, kTargetCold };
+
+// The LU-side effects of a reset (SAM-5 6.3): clears the SPC-2 reservation (persistent
+// reservations stay, SPC-4 5.13.1) and the prevent state, and queues the reset's unit
+// attention for every nexus known to the LU, `by` (the nexus that asked, may be null)
+// included. The transport aborts the commands itself. Thread-safe.
+void ResetLogicalUnit(LogicalUnit* lu, const Nexus* by, ResetKind kind = ResetKind::kLogicalUnit);
 
 // The device types. Built once, immutable.
 const DeviceType& SbcDeviceType();

@@ -63,6 +63,8 @@ void LogicalUnit::CarryStateFrom(LogicalUnit& old) {
   {
     std::scoped_lock lock(old.mutex_, mutex_);
     pr = old.pr;
+    // Same identity, same saved state: the new LU saves where the old one did.
+    pr_persistence = old.pr_persistence;
     // The fast-path flag follows the reservation, or dispatch would skip the conflict check.
     UpdateReservationActiveLocked();
   }

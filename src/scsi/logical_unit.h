@@ -22,6 +22,7 @@
 #include "scsi/backend.h"
 #include "scsi/command.h"
 #include "scsi/device_type.h"
+#include "scsi/io_stats.h"
 #include "scsi/sense.h"
 
 namespace modtgt::scsi {
@@ -64,6 +65,7 @@ struct PrRegistration {
   std::string target_port;     // Nexus::target_port
   uint16_t relative_port_id = 0;
   bool all_tg_pt = false;
+  bool operator==(const PrRegistration&) const = default;
 };
 
 // The persistent-reservation state of one LU (SPC-4 5.13): what PERSISTENT RESERVE OUT
@@ -77,7 +79,25 @@ struct PersistentReservations {
   uint8_t type = 0;                 // SPC-4 table: 1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR
   std::string holder_initiator_port;  // for non all-registrants types
   std::string holder_target_port;
+  // The last APTPL a REGISTER (or REGISTER AND IGNORE EXISTING KEY) carried (SPC-4
+  // 5.13.5): while set, every change is saved through the LU's PrPersistence.
   bool aptpl = false;
+  bool operator==(const PersistentReservations&) const = default;
+};
+
+// Where an LU's persistent reservations go while APTPL is set (SPC-4 5.13.5, 6.15.3):
+// implemented by the core over a file in the daemon's state folder (core/pr_state.h). An LU
+// without one cannot honour APTPL: REPORT CAPABILITIES says PTPL_C 0 and a REGISTER with
+// APTPL 1 is refused (INVALID FIELD IN PARAMETER LIST).
+//
+// Threading: Save is called with the LU's mutex held, on the loop of the PERSISTENT
+// RESERVE OUT that made the change, for any LU; implementations are thread-safe.
+class PrPersistence {
+ public:
+  virtual ~PrPersistence() = default;
+  // Makes `pr` what a restart of `lu` finds: written durably when pr.aptpl, removed when
+  // not. On error nothing a restart would find has changed, and the Status says why.
+  virtual ::modtgt::Status Save(const LogicalUnit& lu, const PersistentReservations& pr) = 0;
 };
 
 // An EXTENDED COPY (LID1) of one I_T nexus, by LIST IDENTIFIER (SPC-4 6.4.3): in progress
@@ -184,6 +204,10 @@ class LogicalUnit {
   uint64_t spc2_reservation_holder = 0;
   // Persistent reservations (SPC-4 5.13). GUARDED_BY(mutex_)
   PersistentReservations pr;
+  // Where pr goes while APTPL is set; null: APTPL cannot be honoured. Set by the core
+  // before the LU serves commands, cleared when the LU is deleted (so a command still in
+  // flight on it cannot write the file again). GUARDED_BY(mutex_)
+  std::shared_ptr<PrPersistence> pr_persistence;
   // True while an SPC-2 or persistent reservation exists: lets dispatch skip the conflict
   // check (and the lock) on unreserved LUs. Written under mutex_, read without it.
   std::atomic<bool> reservation_active{false};
@@ -220,6 +244,9 @@ class LogicalUnit {
 
   // In-flight commands, for LUN RESET / drain. Updated by dispatch.
   std::atomic<uint32_t> inflight{0};
+
+  // Command statistics, recorded by the transport when a command finishes (io_stats.h).
+  IoCounters stats;
 
   // Task set ordering (SAM-5 8.6; one task set per LU, TST=000). An ORDERED command is
   // enabled only when every older command has completed, and younger SIMPLE commands wait

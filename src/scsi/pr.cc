@@ -4,12 +4,15 @@
 //
 // Registrations are keyed by I_T nexus ports (initiator port + target port, or any target
 // port with ALL_TG_PT), so they survive the loss of the nexus that made them. All state
-// lives in LogicalUnit behind its mutex. APTPL is not supported (PTPL_C = 0).
+// lives in LogicalUnit behind its mutex. APTPL (SPC-4 5.13.5): the last REGISTER's APTPL
+// bit decides whether the state survives a restart; while it is set, every change is saved
+// through the LU's PrPersistence before the command's status goes out (docs/reservations.md).
 #include <algorithm>
 #include <cstring>
 #include <mutex>
 
 #include "common/byteorder.h"
+#include "common/log.h"
 #include "scsi/command.h"
 #include "scsi/dispatch.h"
 #include "scsi/logical_unit.h"
@@ -104,6 +107,8 @@ struct ProutParams {
 
 void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, uint8_t type,
                  const ProutParams& prm);
+void ProutApplyLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, uint8_t type,
+                      const ProutParams& prm);
 
 void Conflict(Command* cmd) {
   cmd->status = Status::kReservationConflict;
@@ -254,8 +259,11 @@ void PersistentReserveIn(Command* cmd) {
       case kSaReportCapabilities: {  // SPC-4 6.13.4
         out.assign(8, 0);
         PutBe16(out.data(), 8);
-        out[2] = 0x04;  // ATP_C: ALL_TG_PT supported; SIP_C, PTPL_C, CRH = 0
-        out[3] = 0x80;  // TMV: the type mask is valid
+        // ATP_C: ALL_TG_PT supported; PTPL_C when the LU has somewhere to persist to;
+        // SIP_C, CRH = 0.
+        out[2] = static_cast<uint8_t>(0x04 | (lu->pr_persistence ? 0x01 : 0));
+        // TMV: the type mask is valid; PTPL_A: APTPL is in force.
+        out[3] = static_cast<uint8_t>(0x80 | (lu->pr.aptpl ? 0x01 : 0));
         out[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;  // WR_EX_AR EX_AC_RO WR_EX_RO EX_AC WR_EX
         out[5] = 0x01;                              // EX_AC_AR
         break;
@@ -329,7 +337,16 @@ void PersistentReserveOut(Command* cmd) {
   prm.all_tg_pt = p[offsetof(L, flags)] & kProutAllTgPt;
   prm.aptpl = p[offsetof(L, flags)] & kProutAptpl;
 
-  if (prm.aptpl) {  // PTPL_C = 0 (SPC-4 6.14.3)
+  // SPC-4 6.15.3: APTPL counts only for REGISTER and REGISTER AND IGNORE EXISTING KEY;
+  // other service actions ignore it. An LU with nowhere to persist to refuses it (PTPL_C 0).
+  const bool registers = sa == kSaRegister || sa == kSaRegisterAndIgnoreExistingKey;
+  if (!registers) prm.aptpl = false;
+  bool can_persist = false;
+  {
+    std::lock_guard<std::mutex> lock(lu->mutex());
+    can_persist = lu->pr_persistence != nullptr;
+  }
+  if (prm.aptpl && !can_persist) {
     SetInvalidField(cmd, false, offsetof(L, flags), 0);
     Complete(cmd);
     return;
@@ -359,9 +376,36 @@ void PersistentReserveOut(Command* cmd) {
 namespace {
 
 // REQUIRES: nothing held; takes lu->mutex(). Sets cmd's status, does not complete it.
+// Applies the service action; then, if APTPL was or is now in force and the state changed,
+// saves it before the status goes out. If the save fails the state is put back as it was
+// (a unit attention the change queued stays) and the command ends with HARDWARE ERROR,
+// INTERNAL TARGET FAILURE: the initiator is never told GOOD for a change a restart would
+// not find.
 void ProutLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, uint8_t type,
                  const ProutParams& prm) {
   std::lock_guard<std::mutex> lock(lu->mutex());
+  const PersistentReservations before = lu->pr;
+  ProutApplyLocked(cmd, lu, nexus, sa, type, prm);
+  const bool registers = sa == kSaRegister || sa == kSaRegisterAndIgnoreExistingKey;
+  // SPC-4 5.13.5: the most recent APTPL of a successful REGISTER decides. A REGISTER of
+  // key 0 from an unregistered nexus changes nothing (SPC-4 5.13.7), APTPL included.
+  if (registers && cmd->status == Status::kGood && !(before == lu->pr && prm.sa_key == 0)) {
+    lu->pr.aptpl = prm.aptpl;
+  }
+  if (lu->pr == before || !(before.aptpl || lu->pr.aptpl) || !lu->pr_persistence) return;
+  ::modtgt::Status s = lu->pr_persistence->Save(*lu, lu->pr);
+  if (s.ok()) return;
+  LOG_ERROR("persistent reservations of %s LUN %llu not saved, the change is refused: %s",
+            lu->target_name().c_str(), static_cast<unsigned long long>(lu->lun()),
+            s.ToString().c_str());
+  lu->pr = before;
+  lu->UpdateReservationActiveLocked();
+  SetCheckCondition(cmd, SenseKey::kHardwareError, asc::kInternalTargetFailure);
+}
+
+// REQUIRES: lu->mutex() held.
+void ProutApplyLocked(Command* cmd, LogicalUnit* lu, const Nexus& nexus, uint8_t sa, uint8_t type,
+                      const ProutParams& prm) {
   // An SPC-2 reservation by another nexus is handled by dispatch; RESERVE/RELEASE(6/10)
   // are refused while registrations exist (SPC-4 5.13.3).
   PrRegistration* reg = FindReg(lu, nexus);

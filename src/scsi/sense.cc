@@ -175,6 +175,9 @@ void SetStatusFromIo(Command* cmd, int modtgt_status) {
       if (cmd->lu) cmd->lu->alua().OnLockLost();
       SetCheckCondition(cmd, SenseKey::kNotReady, asc::kLunNotAccessibleStandby);
       break;
+    case MODTGT_STS_SPACE_EXHAUSTED:
+      SetCheckCondition(cmd, SenseKey::kDataProtect, asc::kSpaceAllocationFailedWriteProtect);
+      break;
     default:
       SetCheckCondition(cmd, SenseKey::kHardwareError, asc::kInternalTargetFailure);
       break;

@@ -245,6 +245,8 @@ inline constexpr Asc kUnsupportedTargetDescriptorTypeCode{0x2607};
 inline constexpr Asc kTooManySegmentDescriptors{0x2608};
 inline constexpr Asc kUnsupportedSegmentDescriptorTypeCode{0x2609};
 inline constexpr Asc kWriteProtected{0x2700};
+// SBC-4 4.7.3.6: a thin LU out of space (sense key DATA PROTECT).
+inline constexpr Asc kSpaceAllocationFailedWriteProtect{0x2707};
 inline constexpr Asc kNotReadyToReadyChange{0x2800};
 inline constexpr Asc kPowerOnResetOccurred{0x2900};
 inline constexpr Asc kPowerOnOccurred{0x2901};

@@ -47,6 +47,7 @@ Asc AscOfIoStatus(int status) {
     case MODTGT_STS_READ_ERROR: return asc::kUnrecoveredReadError;
     case MODTGT_STS_WRITE_ERROR: return asc::kWriteError;
     case MODTGT_STS_LBA_OUT_OF_RANGE: return asc::kLbaOutOfRange;
+    case MODTGT_STS_SPACE_EXHAUSTED: return asc::kSpaceAllocationFailedWriteProtect;
     default: return asc::kThirdPartyDeviceFailure;  // BUSY, TASK SET FULL, ...
   }
 }

@@ -12,7 +12,7 @@
 #if defined(__x86_64__)
 #define ABI_ASSERT(cond) static_assert(cond, #cond)
 
-ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010003u);
+ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010004u);
 ABI_ASSERT(sizeof(modtgt_status) == 4);
 ABI_ASSERT(sizeof(modtgt_log_level) == 4);
 
@@ -53,7 +53,11 @@ ABI_ASSERT(offsetof(modtgt_host, cmd_set_sense_ex) == 120);
 ABI_ASSERT(offsetof(modtgt_host, cmd_set_sense_raw) == 128);
 /* 1.2 */
 ABI_ASSERT(offsetof(modtgt_host, dev_set_atomic_limits) == 136);
-ABI_ASSERT(sizeof(modtgt_host) == 144);
+/* 1.3 */
+ABI_ASSERT(offsetof(modtgt_host, dev_keep_fd) == 144);
+ABI_ASSERT(offsetof(modtgt_host, dev_kept_fd) == 152);
+ABI_ASSERT(sizeof(modtgt_host) == 160);
+ABI_ASSERT(MODTGT_STS_SPACE_EXHAUSTED == 10);
 
 ABI_ASSERT(sizeof(modtgt_lba_status) == 16);
 ABI_ASSERT(offsetof(modtgt_lba_status, length) == 0);
@@ -114,7 +118,7 @@ ABI_ASSERT(MODTGT_STS_OK == 0 && MODTGT_STS_READ_ERROR == 1 && MODTGT_STS_WRITE_
 ABI_ASSERT(MODTGT_STS_LBA_OUT_OF_RANGE == 3 && MODTGT_STS_MISCOMPARE == 4);
 ABI_ASSERT(MODTGT_STS_BUSY == 5 && MODTGT_STS_NO_RESOURCE == 6 && MODTGT_STS_UNSUPPORTED == 7);
 ABI_ASSERT(MODTGT_STS_NOT_HANDLED == 8 && MODTGT_STS_SENSE_SET == 9 && MODTGT_STS_ASYNC == 0x100);
-ABI_ASSERT(MODTGT_STS_NOT_LOCK_OWNER == 10); /* 1.3 */
+ABI_ASSERT(MODTGT_STS_NOT_LOCK_OWNER == 11); /* 1.4 */
 ABI_ASSERT(MODTGT_KIND_BACKING_STORE == 1 && MODTGT_KIND_FILTER == 2);
 ABI_ASSERT(MODTGT_IO_FUA == 1 && MODTGT_CAP_THIN == 1);
 ABI_ASSERT(MODTGT_IO_ATOMIC == 2 && MODTGT_CAP_ATOMIC_WRITE == 2);

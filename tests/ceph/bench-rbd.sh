@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # By hand, not in CI: 4 KiB random reads and writes at queue depth 32 through an RBD LUN
-# (qemu-img bench over iscs://, /work/shared/tools/bench.sh or BENCH=path) compared with
+# (qemu-img bench over iscs://, ../shared/tools/bench.sh beside the repository, or BENCH=path) compared with
 # `rbd bench` straight on the same image, in the same run, on a throwaway single-node
 # cluster (tests/e2e/ceph.sh). rbd bench runs before and after the LUN exists (while the
 # LUN holds the image's exclusive lock, rbd bench could not write).
@@ -13,7 +13,7 @@ source "$(dirname "$0")/../e2e/functions.sh"
 source "$(dirname "$0")/../e2e/ceph.sh"
 rbd_requires
 requires qemu-img awk
-BENCH=${BENCH:-/work/shared/tools/bench.sh}
+BENCH=${BENCH:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/tools/bench.sh}
 [ -x "$BENCH" ] || fail "no bench.sh at $BENCH (set BENCH=)"
 SIZE=${1:-1G}
 CEPH_CLI_TIMEOUT=600

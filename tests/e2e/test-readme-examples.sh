@@ -51,7 +51,7 @@ lu() { json_get "[l for l in j['targets'][0]['luns'] if l['lun'] == $1][0]$2" <<
 luns=$(json_get "' '.join(str(l['lun']) for l in j['targets'][0]['luns'])" <<< "$SHOW")
 [ "$luns" = "1 2 3 5" ] || fail "LUNs '$luns', expected '1 2 3 5' (4 was only checked)"
 [ "$(lu 1 '["readonly"]')" = True ] || fail "LUN 1 is not read-only"
-[ "$(lu 3 '["size"]')" = $((20 << 30)) ] || fail "LUN 3 was not resized to 20G"
+[ "$(lu 3 '["size"]')" = $((2 << 30)) ] || fail "LUN 3 was not resized to 2G"
 [ "$(lu 3 '["write_cache"]')" = False ] || fail "LUN 3 still has its write cache on"
 [ "$(lu 5 '["cfgstring"]')" = "optical/$SRV/disc2.iso" ] || fail "LUN 5 holds $(lu 5 '["cfgstring"]')"
 acl=$(json_get 'j["targets"][0]["acl"]' <<< "$SHOW")

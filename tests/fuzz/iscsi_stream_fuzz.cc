@@ -5,25 +5,33 @@
 // socketpair and runs on a real event loop; LUN 0 and LUN 1 are SBC LUs over the in-memory
 // backend. Each input runs one connection to the end: the harness writes the bytes (while
 // draining the target's output), half-closes, reads until the target closes, and waits
-// until the connection has finished and been destroyed.
+// until the connection has finished and been destroyed. With prefix 7 the companion
+// connection is then closed and waited for too.
 //
 // Input: one config byte, then the bytes the initiator sends.
 //   config bits 0-2  prefix: 0 none (the input logs in itself, or not); 1 normal login
 //                    (ImmediateData=Yes, InitialR2T=No); 2 normal login with InitialR2T=Yes,
 //                    ImmediateData=No, MaxRecvDataSegmentLength=512; 3 normal login with
-//                    HeaderDigest/DataDigest CRC32C; 4 discovery login; 5-7 as 1
+//                    HeaderDigest/DataDigest CRC32C; 4 discovery login; 5 normal login
+//                    with ErrorRecoveryLevel=2 (SNACK, recovery R2T, TASK REASSIGN);
+//                    6 as 3 with ErrorRecoveryLevel=2; 7 MC/S: the harness first logs in a
+//                    companion connection (CID 0, ERL 2, MaxConnections=2) on its own
+//                    socket, and the input's connection joins its session by TSIH (CID 1)
 //          bit 3     asynchronous backend for LUN 0 (completions from another thread)
 //          bit 4     small target limits (MaxBurstLength 4096, FirstBurstLength 1024,
 //                    MaxOutstandingR2T 2, no immediate data preference) and resources
 //                    (4 commands per session, a 1 MiB data budget: commands wait for
 //                    buffers, 64 KiB writes at most)
-//          bit 5     with prefix 3: send the input bytes as they are (no digest fix-up)
+//          bit 5     with prefix 3 or 6: send the input bytes as they are (no digest fix-up)
+//          bit 6     with prefix 3 or 6: every other PDU with data (Data-Out, SCSI Command,
+//                    ...) gets a wrong data digest (the recovery paths of ERL 1 and 2)
 // With prefix 3 the harness normally parses the input as PDUs (BHS + AHS + data segment,
 // the last one cut short) and inserts correct CRC32C digests, so the fuzzer can reach the
 // full feature phase with digests on.
 //
-// Invariants: no crash/leak (ASan); the connection finishes and is destroyed; afterwards no
-// session is left in the table, the target's session count is 0, nothing is in the core and
+// Invariants: no crash/leak (ASan); the connection finishes and is destroyed; afterwards
+// (once a session left waiting for ERL 2 connection recovery is ended) no session is left
+// in the table, the target's session count is 0, nothing is in the core and
 // no LU has commands in flight; the target's output is a well-formed PDU stream (target
 // opcodes, no AHS, valid digests when negotiated, data segments within the initiator's
 // MaxRecvDataSegmentLength when the harness logged in). MODTGT_FUZZ_VERBOSE=1 lists the
@@ -44,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -81,15 +90,17 @@ class FuzzHost : public ConnectionHost {
   SessionTable* sessions() override { return &table_; }
   std::atomic<int64_t>& commands_in_core() override { return in_core_; }
   void ConnectionFinished(Connection* conn) override {
-    if (conn != conn_.get()) Fail("ConnectionFinished for an unknown connection");
-    if (finished_calls_++ != 0) Fail("ConnectionFinished called twice");
+    const bool main = conn == conn_.get();
+    if (!main && conn != companion_.get()) Fail("ConnectionFinished for an unknown connection");
+    if ((main ? finished_calls_ : companion_calls_)++ != 0) Fail("ConnectionFinished twice");
     // As IscsiTransport does: drop the reference two loop turns later (the current epoll
     // batch may still name the handler), then report that the connection is gone.
-    std::shared_ptr<Connection> sp = std::move(conn_);
-    loop_->Post([this, sp]() mutable {
-      loop_->Post([this, sp]() mutable {
+    std::shared_ptr<Connection> sp = std::move(main ? conn_ : companion_);
+    std::promise<void>* done = main ? &gone_ : &companion_gone_;
+    loop_->Post([this, sp, done]() mutable {
+      loop_->Post([sp, done]() mutable {
         sp.reset();
-        gone_.set_value();
+        done->set_value();
       });
     });
   }
@@ -97,7 +108,9 @@ class FuzzHost : public ConnectionHost {
   core::TargetRegistry registry_;
   SessionTable table_;
   std::shared_ptr<Connection> conn_;
+  std::shared_ptr<Connection> companion_;  // prefix 7: the session's leading connection
   std::promise<void> gone_;
+  std::promise<void> companion_gone_;
 
  private:
   env::EventLoop* const loop_;
@@ -105,6 +118,7 @@ class FuzzHost : public ConnectionHost {
   const ResourceLimits resources_;
   std::atomic<int64_t> in_core_{0};
   int finished_calls_ = 0;
+  int companion_calls_ = 0;
 };
 
 // ---- The initiator side ----
@@ -120,14 +134,16 @@ std::vector<uint8_t> Keys(const std::vector<std::pair<std::string, std::string>>
 }
 
 // One Login Request, operational stage straight to full feature phase (RFC 7143 11.12).
-std::vector<uint8_t> LoginPdu(const std::vector<uint8_t>& data) {
+std::vector<uint8_t> LoginPdu(const std::vector<uint8_t>& data, uint16_t tsih = 0,
+                              uint16_t cid = 0) {
   Bhs h;
   h.b[0] = 0x43;  // immediate, Login Request
   h.b[1] = 0x87;  // T, CSG=1, NSG=3
   const uint8_t isid[6] = {0x80, 0x12, 0x34, 0x56, 0x00, 0x01};
   std::memcpy(&h.b[8], isid, 6);
   h.set_itt(0x1000);
-  h.Put16(20, 0);  // CID
+  h.Put16(14, tsih);
+  h.Put16(20, cid);
   h.Put32(24, 1);  // CmdSN
   h.Put32(28, 0);  // ExpStatSN
   h.set_data_segment_length(static_cast<uint32_t>(data.size()));
@@ -138,7 +154,8 @@ std::vector<uint8_t> LoginPdu(const std::vector<uint8_t>& data) {
 }
 
 // The login prefix for a config, and the MaxRecvDataSegmentLength it declares (0: none).
-std::vector<uint8_t> Prefix(int mode, uint32_t* mrdsl) {
+// tsih: the session prefix 7 joins.
+std::vector<uint8_t> Prefix(int mode, uint32_t* mrdsl, uint16_t tsih = 0) {
   std::vector<std::pair<std::string, std::string>> kv = {
       {"InitiatorName", kInitiator}, {"TargetName", kTarget}, {"SessionType", "Normal"},
       {"HeaderDigest", "None"},      {"DataDigest", "None"},  {"MaxRecvDataSegmentLength", "8192"},
@@ -164,6 +181,18 @@ std::vector<uint8_t> Prefix(int mode, uint32_t* mrdsl) {
       set("HeaderDigest", "CRC32C");
       set("DataDigest", "CRC32C");
       break;
+    case 5:
+      set("ErrorRecoveryLevel", "2");
+      break;
+    case 6:
+      set("HeaderDigest", "CRC32C");
+      set("DataDigest", "CRC32C");
+      set("ErrorRecoveryLevel", "2");
+      break;
+    case 7:
+      set("ErrorRecoveryLevel", "2");
+      kv.emplace_back("MaxConnections", "2");
+      return LoginPdu(Keys(kv), tsih, 1);
     case 4:
       kv = {{"InitiatorName", kInitiator},
             {"SessionType", "Discovery"},
@@ -179,9 +208,11 @@ std::vector<uint8_t> Prefix(int mode, uint32_t* mrdsl) {
 
 // Parses bytes as digest-less PDUs and re-emits them with CRC32C header and data digests.
 // The last PDU may be cut short; it is sent as far as it goes.
-std::vector<uint8_t> AddDigests(const uint8_t* p, size_t n) {
+// corrupt: every other PDU with a data segment gets a wrong data digest.
+std::vector<uint8_t> AddDigests(const uint8_t* p, size_t n, bool corrupt) {
   std::vector<uint8_t> out;
   size_t pos = 0;
+  size_t with_data = 0;
   while (pos < n) {
     if (n - pos < kBhsLength) {
       out.insert(out.end(), p + pos, p + n);
@@ -202,6 +233,7 @@ std::vector<uint8_t> AddDigests(const uint8_t* p, size_t n) {
     if (take < padded) break;
     if (padded) {
       PutDigest(d, Crc32c(p + pos, padded));
+      if (corrupt && (with_data++ % 2) == 1) d[0] ^= 0xff;
       out.insert(out.end(), d, d + 4);
     }
     pos += take;
@@ -317,6 +349,43 @@ void CheckOutput(const std::vector<uint8_t>& s, uint32_t mrdsl) {
   }
 }
 
+// Prefix 7: logs in the companion connection (the session's leading one, CID 0) and
+// returns its TSIH; *fd is the initiator's end of its socket, kept open.
+uint16_t LoginCompanion(FuzzHost* host, env::EventLoop* loop, int* fd) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+    Fail("socketpair");
+  }
+  host->companion_ = std::make_shared<Connection>(host, loop, sv[0], 1);
+  std::weak_ptr<Connection> weak = host->companion_;
+  loop->Post([weak] {
+    if (auto c = weak.lock()) c->Start();
+  });
+  std::vector<uint8_t> login = LoginPdu(Keys({{"InitiatorName", kInitiator},
+                                              {"TargetName", kTarget},
+                                              {"SessionType", "Normal"},
+                                              {"MaxConnections", "2"},
+                                              {"ErrorRecoveryLevel", "2"}}));
+  if (::send(sv[1], login.data(), login.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(login.size())) {
+    Fail("companion login send");
+  }
+  std::vector<uint8_t> in;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+  while (in.size() < kBhsLength || in.size() < kBhsLength + Pad4(GetBe24(in.data() + 5))) {
+    if (std::chrono::steady_clock::now() > deadline) Fail("companion login: no response");
+    pollfd pfd{sv[1], POLLIN, 0};
+    ::poll(&pfd, 1, 100);
+    uint8_t buf[4096];
+    ssize_t k = ::recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+    if (k == 0) Fail("companion login: closed");
+    if (k > 0) in.insert(in.end(), buf, buf + k);
+  }
+  if (in[36] != 0) Fail("companion login refused");
+  *fd = sv[1];
+  return GetBe16(in.data() + 14);
+}
+
 std::shared_ptr<scsi::LogicalUnit> MakeLu(uint64_t lun, bool thin, bool async) {
   scsi::LuConfig c;
   c.lun = lun;
@@ -338,8 +407,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   env::EventLoop* loop = loop_thread->loop();
 
   const uint8_t config = data[0];
-  int mode = config & 7;
-  if (mode > 4) mode = 1;
+  const int mode = config & 7;
   TargetLimits limits;
   ResourceLimits resources;
   if (config & 0x10) {
@@ -361,10 +429,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!target->AddLun(lu0).ok() || !target->AddLun(lu1).ok()) Fail("AddLun");
   if (!host.registry_.Add(target).ok()) Fail("registry Add");
 
+  std::future<void> companion_gone = host.companion_gone_.get_future();
+  int companion_fd = -1;
+  uint16_t tsih = 0;
+  if (mode == 7) tsih = LoginCompanion(&host, loop, &companion_fd);
+
   uint32_t mrdsl = 0;
-  std::vector<uint8_t> out = Prefix(mode, &mrdsl);
-  if (mode == 3 && !(config & 0x20)) {
-    std::vector<uint8_t> d = AddDigests(data + 1, size - 1);
+  std::vector<uint8_t> out = Prefix(mode, &mrdsl, tsih);
+  if ((mode == 3 || mode == 6) && !(config & 0x20)) {
+    std::vector<uint8_t> d = AddDigests(data + 1, size - 1, config & 0x40);
     out.insert(out.end(), d.begin(), d.end());
   } else {
     out.insert(out.end(), data + 1, data + size);
@@ -386,7 +459,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   ::close(sv[1]);
   if (!weak.expired()) Fail("connection still referenced after it finished");
+  if (companion_fd >= 0) {
+    // The session's other connection closes too; the session ends with it.
+    ::close(companion_fd);
+    if (companion_gone.wait_for(std::chrono::milliseconds(kTimeoutMs)) !=
+        std::future_status::ready) {
+      Fail("companion connection never finished");
+    }
+  }
 
+  // A session whose connection failed at ERL 2 waits for connection recovery; end it as the
+  // transport's shutdown does, then everything must be gone.
+  for (const SessionTable::Entry& e : host.table_.ForTarget(-1)) {
+    std::shared_ptr<Session> s = e.session;
+    std::promise<void> ended;
+    std::future<void> f = ended.get_future();
+    loop->Post([s, &ended] {
+      s->EndRetained();
+      ended.set_value();
+    });
+    f.wait();
+  }
+  const auto table_deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+  while (host.table_.size() != 0 && std::chrono::steady_clock::now() < table_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // orphans back from the core
+  }
   if (host.table_.size() != 0) Fail("session left in the table");
   if (target->sessions.load() != 0) Fail("target session count not back to 0");
   if (host.commands_in_core().load() != 0) Fail("commands still counted in the core");

@@ -7,6 +7,7 @@
 #   corpus/iscsi_stream/   config byte + initiator bytes (after the harness's login prefix)
 #   corpus/config_file/    saved configuration files (docs/operations.md), good and broken
 #   corpus/module_descriptor/  the field record of module_descriptor_fuzz.cc
+#   corpus/tgt_conf/       targets.conf files (tgt_conf_fuzz.cc: more files after "#=file NAME")
 # Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites those folders)
 import json
 import os
@@ -398,8 +399,20 @@ class Init:
         struct.pack_into(">I", h, 32, ref_cmd_sn)
         return bytes(h)
 
-    def logout(self, reason=0):
-        return bhs(0x46, 0x80 | reason, 0, self.next_itt(), 0, self.cmd_sn, self.exp)
+    def logout(self, reason=0, cid=0):
+        h = bytearray(bhs(0x46, 0x80 | reason, 0, self.next_itt(), 0, self.cmd_sn, self.exp))
+        struct.pack_into(">H", h, 20, cid)
+        return bytes(h)
+
+    def snack(self, snack_type, itt=0xffffffff, beg=0, run=0):
+        h = bytearray(bhs(0x10, 0x80 | snack_type, 0, itt, 0xffffffff, 0, self.exp))
+        struct.pack_into(">II", h, 40, beg, run)
+        return bytes(h)
+
+    def reassign(self, ref_itt, exp_data_sn=0):
+        h = bytearray(self.tmf(8, ref_itt=ref_itt))
+        struct.pack_into(">I", h, 36, exp_data_sn)
+        return bytes(h)
 
 
 def keys(*pairs):
@@ -487,6 +500,57 @@ stream_seeds["discovery"] = bytes([4]) + b"".join([
     i.text(keys(("SendTargets", "All"))),
     i.text(keys(("SendTargets", TARGET))),
     i.logout(),
+])
+
+# ErrorRecoveryLevel 2 (prefix 5): a 16 KiB read in two Data-In PDUs, then every SNACK type
+# for it (Data, Status, R-Data, DataACK, an unknown task), ExpStatSN held back so the
+# responses are still kept; a TASK REASSIGN of a task still allegiant and of an unknown one;
+# the Logout reasons (another CID, recovery of this connection).
+i = Init()
+i.exp = 0
+stream_seeds["erl2_snack_reassign"] = bytes([5]) + b"".join([
+    i.scsi(TUR),
+    i.scsi(read10(0, 32), 16384, read=True),   # ITT 0x12: Data-In DataSN 0, 1
+    i.snack(0, 0x12, 1, 1),                    # Data SNACK: DataSN 1 again
+    i.snack(0, 0x12, 0, 0),                    # all of them
+    i.snack(1, 0xffffffff, 1, 2),              # Status SNACK
+    i.snack(3, 0x12, 0, 0),                    # R-Data SNACK
+    i.snack(2, 0x12, 0, 0),                    # DataACK: never asked for
+    i.snack(0, 0x999, 0, 0),                   # unknown task
+    i.scsi(write10(0, 40), 20480, write=True, data=pattern[:8192], final=False),
+    i.snack(0, 0x13, 0, 0),                    # R2T SNACK
+    i.reassign(0x13),                          # still allegiant
+    i.reassign(0x777),                         # no such task
+    i.logout(1, cid=9),                        # CID not found
+    i.logout(2, cid=0),                        # recovery of this, the only connection
+])
+# ERL 2 with digests (prefix 6), every other data segment with a wrong data digest: the
+# SCSI Command's immediate data is rejected and retried, Data-Out recovered by R2T.
+i = Init()
+cmd_sn = i.cmd_sn
+w = i.scsi(write10(0, 8), 4096, write=True, data=pattern[:1024], final=False)
+stream_seeds["erl2_digest_errors"] = bytes([6 | 0x40]) + b"".join([
+    i.nop(b"ping"),                                               # digest ok (1st)
+    w,                                                            # bad digest (2nd)
+    w,                                                            # retried, ok (3rd)
+    i.data_out(0x11, 0xffffffff, 1024, pattern[1024:2048], final=False),  # bad (4th)
+    i.data_out(0x11, 0xffffffff, 2048, pattern[2048:4096], data_sn=1),     # ok
+    i.data_out(0x11, 0x400, 1024, pattern[1024:2048]),  # the recovery R2T's TTT, bad again
+    i.scsi(read10(0, 8), 4096, read=True),
+    i.logout(),
+])
+# MC/S (prefix 7): the input's connection (CID 1) joined the companion's session; commands,
+# a Logout of the companion (CID 0) from here, a TASK REASSIGN, a session logout.
+i = Init()
+stream_seeds["mcs_join"] = bytes([7]) + b"".join([
+    i.scsi(TUR),
+    i.scsi(write10(0, 2), 1024, write=True, data=pattern[:1024]),
+    i.scsi(read10(0, 2), 1024, read=True),
+    i.text(keys(("SendTargets", ""), ("X-unknown", "1"), ("MaxBurstLength", "512"))),
+    i.logout(2, cid=0),                        # the companion, for recovery
+    i.reassign(0x999),
+    i.logout(1, cid=0),
+    i.logout(0),
 ])
 
 
@@ -591,3 +655,115 @@ descriptor_seeds = {
     "threads": descriptor(nr_threads=100000),
 }
 write_corpus("module_descriptor", descriptor_seeds)
+
+
+# ---------------------------------------------------------------------------------------
+# tgt_conf: targets.conf files (tgt_conf_fuzz.cc: more files after "#=file NAME" lines).
+# LUNs use bs-type null (the only store the fuzzer loads); others are refused as not loaded.
+TGT_FULL = """# every directive that makes targets
+include conf.d/*.conf
+includeoptional missing/*.conf
+default-driver iscsi
+incomingdiscoveryuser discuser discsecret123
+outgoingdiscoveryuser discout discoutsecret1
+<target iqn.2026-01.test.conf:alpha>
+    backing-store n2
+    backing-store n1
+    bs-type null
+    bsopts size=1G
+    write-cache off
+    vendor_id ACME
+    product_id "DISK 1"
+    product_rev 0101
+    readonly 0
+    initiator-address 127.0.0.1
+    initiator-address 10.0.0.0/8
+    initiator-name iqn.1993-08.org.debian:01:abc
+    incominguser user1 secretpass12
+    incominguser user2 secretpass23
+    outgoinguser userA secretpassA12
+    MaxRecvDataSegmentLength 65536
+    MaxXmitDataSegmentLength 131072
+    HeaderDigest None,CRC32C
+    DataDigest None
+    InitialR2T Yes
+    MaxOutstandingR2T 4
+    ImmediateData No
+    FirstBurstLength 32768
+    MaxBurstLength 131072
+    DataPDUInOrder Yes
+    DataSequenceInOrder Yes
+    ErrorRecoveryLevel 0
+    IFMarker No
+    OFMarker No
+    DefaultTime2Wait 5
+    DefaultTime2Retain 30
+    MaxConnections 1
+    MaxQueueCmd 64
+</target>
+<target iqn.2026-01.test.conf:beta>
+    <backing-store n3>
+        lun 3
+        bs-type null
+        scsi_sn BETA-SN-3
+        scsi_id BETA-ID-3
+        vendor_id BVEND
+        product_id BPROD
+        product_rev 0202
+        write-cache on
+        bsoflags sync
+        block-size 4096
+        params thin_provisioning=1,removable=1
+        mode_page 8:0:18:0x10:0:0xff:0xff:0:0:0xff:0xff:0xff:0xff:0x80:0x14:0:0:0:0:0:0
+    </backing-store>
+    <direct-store n4>
+        bs-type null
+        readonly 1
+        scsi_sn BETA-SN-D
+        sense_format 1
+    </direct-store>
+    state offline
+</target>
+#=file conf.d/gamma.conf
+<target iqn.2026-01.test.conf:gamma>
+    controller_tid 7
+    <backing-store n5>
+        bs-type null
+        bsopts size=1T
+        removable 1
+        device-type cd
+    </backing-store>
+    online 0
+    allow-in-use yes
+    initiator-name iqn.1993-08.org.debian:01:def
+</target>
+"""
+tgt_seeds = {
+    "full": TGT_FULL,
+    "empty": "",
+    "one_null_lun": "<target iqn.2026-01.x:t>\n  backing-store null0\n  bs-type null\n</target>\n",
+    "quotes_continuation": ('<target "iqn.2026-01.x:q">\n  vendor_id "A B" # comment\n'
+                            '  product_id P\\#1\n  backing-store \\\n    nq\n  bs-type = null\n'
+                            '</target>\n'),
+    "folder_include": ("include conf.d\n#=file conf.d/b.conf\n<target iqn.2026-01.x:b>\n"
+                       "</target>\n#=file conf.d/a.conf\n<target iqn.2026-01.x:a>\n</target>\n"),
+    "include_loop": "include targets.conf\ninclude x.conf\n#=file x.conf\ninclude targets.conf\n",
+    "missing_include": "include nowhere.conf\n",
+    "unclosed": "<target iqn.2026-01.x:u>\n  backing-store n\n",
+    "mismatched": "<target iqn.2026-01.x:m>\n</backing-store>\n",
+    "heredoc": "<target iqn.2026-01.x:h>\n  vendor_id <<EOT\nx\nEOT\n</target>\n",
+    "unmapped": ("iSNSServerIP 192.0.2.1\niSNSAccessControl On\nignore-errors yes\n"
+                 "control_port 3\n<target iqn.2026-01.x:n>\n  allow-in-use yes\n"
+                 "  backing-store nu\n  bs-type null\n  write-cache maybe\n"
+                 "  mode_page 1:0:10:0:0:0:0:0:0:0:0:0:0\n  frobnicate 1\n</target>\n"),
+    "iser": "<target iqn.2026-01.x:i>\n  driver iser\n</target>\n",
+    "bad_values": ("<target iqn.2026-01.x:v>\n  MaxRecvDataSegmentLength 12\n  lun 99999\n"
+                   "  backing-store n\n  bs-type sg\n  device-type tape\n  readonly maybe\n"
+                   "  initiator-address not-an-address\n  incominguser onlyuser\n</target>\n"
+                   "<target BadName>\n</target>\n"),
+    "duplicate_targets": ("<target iqn.2026-01.x:d>\n  backing-store n1\n  bs-type null\n</target>\n"
+                          "<target iqn.2026-01.x:d>\n  backing-store n2\n  bs-type null\n</target>\n"),
+    "deep_blocks": "<a 1>\n<b 2>\n<c 3>\n<d 4>\n<e 5>\n<f 6>\n<g 7>\n<h 8>\n<i 9>\n" + \
+                   "</i>\n</h>\n</g>\n</f>\n</e>\n</d>\n</c>\n</b>\n</a>\n",
+}
+write_corpus("tgt_conf", {k: v.encode() for k, v in tgt_seeds.items()})

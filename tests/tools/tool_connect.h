@@ -11,9 +11,14 @@
 #include <iscsi/iscsi.h>
 
 /* Logs in as `initiator` to the LU that `text` names. Returns the context and the LU's
- * number in *lun, or NULL after printing why to stderr ("bad URL ...", "login failed: ..."). */
-static struct iscsi_context* tool_connect(const char* initiator, const char* text, int* lun) {
+ * number in *lun, or NULL after printing why to stderr ("bad URL ...", "login failed: ...").
+ * With fixed_isid, the session's ISID is the same in every run of the tool (random format,
+ * fixed value), so the initiator port, and with it a persistent-reservation registration,
+ * is the same from one run to the next; otherwise libiscsi picks one. */
+static struct iscsi_context* tool_connect_isid(const char* initiator, const char* text,
+                                               int* lun, int fixed_isid) {
   struct iscsi_context* iscsi = iscsi_create_context(initiator);
+  if (iscsi != NULL && fixed_isid) iscsi_set_isid_random(iscsi, 0x5a17e, 0);
   struct iscsi_url* url = iscsi ? iscsi_parse_full_url(iscsi, text) : NULL;
   if (url == NULL) {
     fprintf(stderr, "bad URL %s\n", text);
@@ -31,6 +36,11 @@ static struct iscsi_context* tool_connect(const char* initiator, const char* tex
     return NULL;
   }
   return iscsi;
+}
+
+static inline struct iscsi_context* tool_connect(const char* initiator, const char* text,
+                                                int* lun) {
+  return tool_connect_isid(initiator, text, lun, 0);
 }
 
 #endif  // MODTGT_TESTS_TOOLS_TOOL_CONNECT_H_

@@ -122,7 +122,7 @@ TEST_F(HandlersTest, MalformedRequestShapes) {
             std::string::npos);
   Err({{"mode", "nonsense"}, {"op", "show"}}, "invalid-request");
   Err({{"mode", "target"}, {"op", "frobnicate"}}, "invalid-request");
-  Err({{"mode", "session"}, {"op", "show"}}, "unsupported");
+  Err({{"mode", "session"}, {"op", "new"}}, "invalid-request");
   // --mode account exists now: without an account registry it is an internal error.
   Err({{"mode", "account"}, {"op", "new"}, {"user", "u"}, {"password", "0123456789ab"}}, "internal");
   Err({{"mode", "system"}, {"op", "show"}, {"lld", "iser"}}, "unsupported");
@@ -340,9 +340,11 @@ TEST_F(HandlersTest, LogicalUnitLifecycleWithNullModule) {
   EXPECT_EQ(lu3b->config().serial, sn);
   EXPECT_EQ(lu3b->config().vendor, "ACME");
   EXPECT_TRUE(lu3b->wce.load());
+  targets_.FindByTid(1)->sessions = 1;  // identity may change only with nobody logged in
   Err({{"mode", "logicalunit"}, {"op", "update"}, {"tid", 1}, {"lun", 3},
        {"params", "scsi_sn=OTHER"}},
-      "invalid-request");
+      "busy");
+  targets_.FindByTid(1)->sessions = 0;
   Err({{"mode", "logicalunit"}, {"op", "update"}, {"tid", 1}, {"lun", 3}}, "invalid-request");
   Err({{"mode", "logicalunit"}, {"op", "update"}, {"tid", 1}, {"lun", 3},
        {"backing_store", "x"}, {"params", "readonly=0"}},
@@ -458,7 +460,9 @@ TEST_F(HandlersTest, BsReload) {
   EXPECT_EQ(r["module"]["version"], "2.0");
   EXPECT_EQ(r["module"]["state"], "ready");
   EXPECT_EQ(r["module"]["users"], json::array({"tid 1 lun 1"}));
-  EXPECT_EQ(r["module"]["abi"], "1.3");  // ver1 is an ABI 1.0 build, ver2 a current (1.3) one
+  // ver1 is an ABI 1.0 build, ver2 a current one (module.h's MODTGT_ABI_MAJOR.MINOR).
+  EXPECT_EQ(r["module"]["abi"],
+            std::to_string(MODTGT_ABI_MAJOR) + "." + std::to_string(MODTGT_ABI_MINOR));
   std::string msg = Err({{"mode", "system"}, {"op", "bsreload"}, {"bstype", "ver"},
                          {"path", TestModule("verloadfail")}},
                         "module-error");
@@ -600,7 +604,8 @@ TEST_F(TargetcliTest, RefusalsCreateNothing) {
       {"control", "hw_block_size=520", "invalid-request", "hw_block_size"},
       {"control", "max_data_area_mb=4096", "invalid-request", "max_data_area_mb"},
       {"control", "hw_block_size", "invalid-request", "hw_block_size"},
-      {"device_type", "tape", "invalid-request", "--device-type"},
+      {"device_type", "tape", "unsupported", "disks (disk) and CD/DVD drives (cd) only"},
+      {"device_type", "floppy", "invalid-request", "unknown device type 'floppy'"},
   };
   for (const Case& c : cases) {
     json req = NewReq(1);

@@ -217,6 +217,137 @@ TEST(CliArgs, TargetcliStyleErrors) {
   }
 }
 
+TEST(CliArgs, TgtadmModeAbbreviationsAndOps) {
+  const std::pair<const char*, const char*> modes[] = {
+      {"sys", "system"},      {"system", "system"},     {"tgt", "target"},
+      {"lu", "logicalunit"},  {"pt", "portal"},         {"portal", "portal"},
+      {"sess", "session"},    {"session", "session"},   {"conn", "conn"},
+      {"connection", "conn"}, {"account", "account"},   {"lld", "lld"}};
+  for (const auto& [given, want] : modes) {
+    auto a = Parse({"--mode", given, "--op", "show", "--tid", "1"});
+    ASSERT_TRUE(a.ok()) << given << ": " << a.status().ToString();
+    EXPECT_EQ(a->request["mode"], want) << given;
+  }
+  auto st = Parse({"-m", "tgt", "-o", "stat", "-t", "1"});
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->request["op"], "stat");
+  auto ls = Parse({"-m", "lld", "-o", "start", "-L", "iscsi"});
+  ASSERT_TRUE(ls.ok()) << ls.status().ToString();
+  EXPECT_EQ(ls->request, (json{{"lld", "iscsi"}, {"mode", "lld"}, {"op", "start"}}));
+}
+
+TEST(CliArgs, TgtadmLongOptionPrefixes) {
+  // getopt_long: an unambiguous prefix is the option. tgtadm's own options win a tie with
+  // modtgt's longer list (--s is tgtadm's --sid, not --size/--socket).
+  auto a = Parse({"--mod", "portal", "--op", "new", "--param", "portal=127.0.0.1:3261"});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->request["portal"], "127.0.0.1:3261");
+  auto b = Parse({"--mode", "conn", "--op", "delete", "--ti", "1", "--s", "3", "--ci", "0"});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->request["sid"], 3);
+  EXPECT_EQ(b->request["cid"], 0);
+  auto c = Parse({"--mode", "lu", "--op", "new", "--tid", "1", "--lun", "1", "--back", "/x",
+                  "--device", "cd"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->request["backing_store"], "/x");
+  EXPECT_EQ(c->request["device_type"], "cd");
+  for (const char* amb : {"--b", "--o"}) {  // ambiguous for tgtadm too
+    auto d = Parse({"--mode", "system", "--op", "show", amb, "x"});
+    ASSERT_FALSE(d.ok());
+    EXPECT_NE(d.status().message().find("ambiguous"), std::string::npos) << d.status().message();
+  }
+}
+
+TEST(CliArgs, TargetUpdateNameValueAndParams) {
+  auto a = Parse({"--mode", "target", "--op", "update", "--tid", "1", "--name",
+                  "MaxRecvDataSegmentLength", "--value", "65536"});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->request, (json{{"lld", "iscsi"},
+                              {"mode", "target"},
+                              {"op", "update"},
+                              {"tid", 1},
+                              {"name", "MaxRecvDataSegmentLength"},
+                              {"value", "65536"}}));
+  auto b = Parse({"-m", "target", "-o", "update", "-t", "1", "-n", "HeaderDigest", "-v", "CRC32C"});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->request["name"], "HeaderDigest");
+  auto c = Parse({"-m", "target", "-o", "update", "-t", "1", "-P", "InitialR2T=Yes,state=offline"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->request["params"], (json{{"InitialR2T", "Yes"}, {"state", "offline"}}));
+  auto d = Parse({"-m", "target", "-o", "update", "-t", "1", "-n", "HeaderDigest"});
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("--value"), std::string::npos);
+  auto e = Parse({"-m", "sys", "-o", "update", "-n", "State", "-v", "offline"});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->request["mode"], "system");
+}
+
+TEST(CliArgs, TgtadmQuirksAndControlPort) {
+  // tgtadm's -F and -O take a (ignored) argument in short form; a bare one works too.
+  auto a = Parse({"-m", "target", "-o", "delete", "-t", "1", "-F", "1"});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->request["force"], true);
+  auto b = Parse({"-m", "account", "-o", "bind", "-t", "2", "-u", "bob", "-O1"});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->request["outgoing"], true);
+  // account bind without --tid: the discovery binding (tid 0), as tgtadm's GLOBAL_TID.
+  auto c = Parse({"--mode", "account", "--op", "bind", "--user=bob"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->request["tid"], 0);
+  // -C N: the socket with ".N"; -C 0 the socket itself; --socket wins.
+  auto d = Parse({"-C", "0", "--mode", "system", "--op", "show"}, "/run/x.sock");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->socket_path, "/run/x.sock");
+  auto e = Parse({"-C", "7", "--mode", "system", "--op", "show"}, "/run/x.sock");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->socket_path, "/run/x.sock.7");
+  auto f = Parse({"--control-port=7", "--socket", "/s", "--mode", "system", "--op", "show"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->socket_path, "/s");
+  auto g = Parse({"-C", "70000", "--mode", "system", "--op", "show"});
+  ASSERT_FALSE(g.ok());
+  // --bus / --host: tgt's SCSI-host LLDs.
+  auto h = Parse({"-m", "target", "-o", "bind", "-t", "1", "--bus", "pci,0000:00:01.0"});
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), Code::kUnsupported);
+  // Under the tgtadm name a repeated option keeps its last value (tgt-admin's --offline
+  // by name passes --name twice); modtgtadm refuses it.
+  std::vector<std::string> twice = {"--op", "update", "--mode", "target", "--tid=1",
+                                    "--name=iqn.x", "-n", "state", "-v", "offline"};
+  CliContext as_tgtadm;
+  as_tgtadm.as_tgtadm = true;
+  auto i = ParseArgs(twice, as_tgtadm);
+  ASSERT_TRUE(i.ok()) << i.status().ToString();
+  EXPECT_EQ(i->request["name"], "state");
+  EXPECT_FALSE(Parse(twice).ok());
+  // -d prints the request; -V the version.
+  auto j = Parse({"-d", "-m", "system", "-o", "show"});
+  ASSERT_TRUE(j.ok());
+  EXPECT_TRUE(j->debug);
+}
+
+TEST(CliArgs, ImportTgt) {
+  auto a = Parse({"--import-tgt", "/etc/tgt/targets.conf", "--dry-run"});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->import_tgt, "/etc/tgt/targets.conf");
+  EXPECT_EQ(a->request, (json{{"mode", "system"}, {"op", "import"}, {"dry_run", true}}));
+  auto b = Parse({"--import-tgt", "x.conf", "--tid", "1"});
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("--import-tgt"), std::string::npos);
+}
+
+TEST(CliArgs, ConnAndPortalRequired) {
+  EXPECT_FALSE(Parse({"--mode", "conn", "--op", "delete", "--tid", "1", "--sid", "2"}).ok());
+  EXPECT_FALSE(Parse({"--mode", "portal", "--op", "delete"}).ok());
+  auto a = Parse({"--mode", "portal", "--op", "delete", "--params", "portal=127.0.0.1:3260"});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->request["portal"], "127.0.0.1:3260");
+  EXPECT_FALSE(a->request.contains("params"));
+  auto b = Parse({"-P", "portal=[::1]:3260", "-m", "pt", "-o", "new"});  // -P before --mode
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->request["portal"], "[::1]:3260");
+}
+
 // The caller's folder is /home/u/work; these exist there: disk.img, isos/a.iso, bs_x.so,
 // and the folder itself.
 struct FakeFs {

@@ -10,32 +10,84 @@ namespace {
 using nlohmann::json;
 
 TEST(CliFormat, TargetShowInTgtadmLayout) {
-  json result = json::parse(R"({"targets": [{
-      "tid": 1, "name": "iqn.2026-11.org.x:t",
-      "nexuses": [{"nexus_id": 4, "initiator": "iqn.2026-11.org.c:1", "isid": "23d000000001",
-                   "tsih": 1, "connections": ["cid 0 127.0.0.1:5000 -> 127.0.0.1:3260"]}],
+  json result = json::parse(R"J({"targets": [{
+      "tid": 1, "name": "iqn.2026-11.org.x:t", "driver": "iscsi", "state": "offline",
+      "nexuses": [{"nexus_id": 4, "initiator": "iqn.2026-11.org.c:1", "alias": "",
+                   "conns": [{"cid": 0, "ip": "127.0.0.1"}]}],
       "luns": [{"lun": 1, "type": "disk", "size_bytes": 104857600, "block_size": 512,
                 "readonly": true, "bstype": "rdwr", "backing_store": "/srv/d.img",
-                "scsi_sn": "ABC"}],
-      "acl": {"addresses": ["ALL"], "names": ["iqn.2026-11.org.c:1"]}}]})");
+                "bsoflags": "direct,sync", "scsi_sn": "ABC", "scsi_id": "ID1"}],
+      "accounts": ["u1", "u2 (outgoing)"],
+      "acl": {"addresses": ["ALL"], "names": ["iqn.2026-11.org.c:1"]}}]})J");
   std::string out = FormatResult({{"mode", "target"}, {"op", "show"}}, result);
-  for (const char* want :
-       {"Target 1: iqn.2026-11.org.x:t\n", "    System information:\n",
-        "    I_T nexus information:\n", "        I_T nexus: 4\n",
-        "            Initiator: iqn.2026-11.org.c:1", "    LUN information:\n", "        LUN: 1\n",
-        "            Type: disk\n", "            Size: 104 MB (104857600 bytes), Block size: 512\n",
-        "            Readonly: Yes\n", "            Backing store type: rdwr\n",
-        "            Backing store path: /srv/d.img\n", "    Account information:\n",
-        "    ACL information:\n        ALL\n", "Initiator name: iqn.2026-11.org.c:1"}) {
-    EXPECT_NE(out.find(want), std::string::npos) << "missing '" << want << "' in\n" << out;
-  }
+  // tgtadm 1.0.85's layout, line for line, up to the LUN's last tgtadm line.
+  const std::string head =
+      "Target 1: iqn.2026-11.org.x:t\n"
+      "    System information:\n"
+      "        Driver: iscsi\n"
+      "        State: offline\n"
+      "    I_T nexus information:\n"
+      "        I_T nexus: 4\n"
+      "            Initiator: iqn.2026-11.org.c:1 alias: none\n"
+      "            Connection: 0\n"
+      "                IP Address: 127.0.0.1\n"
+      "    LUN information:\n"
+      "        LUN: 1\n"
+      "            Type: disk\n"
+      "            SCSI ID: ID1\n"
+      "            SCSI SN: ABC\n"
+      "            Size: 105 MB, Block size: 512\n"
+      "            Online: Yes\n"
+      "            Removable media: No\n"
+      "            Prevent removal: No\n"
+      "            Readonly: Yes\n"
+      "            SWP: No\n"
+      "            Thin-provisioning: No\n"
+      "            Backing store type: rdwr\n"
+      "            Backing store path: /srv/d.img\n"
+      "            Backing store flags: sync:direct\n";
+  EXPECT_EQ(out.substr(0, head.size()), head) << out;
+  // The tail: accounts, then the ACL (addresses, then names, bare), nothing after.
+  const std::string tail =
+      "    Account information:\n"
+      "        u1\n"
+      "        u2 (outgoing)\n"
+      "    ACL information:\n"
+      "        ALL\n"
+      "        iqn.2026-11.org.c:1\n";
+  ASSERT_GE(out.size(), tail.size());
+  EXPECT_EQ(out.substr(out.size() - tail.size()), tail) << out;
+  // modtgt's own lines sit inside the LUN block.
+  EXPECT_NE(out.find("            Size in bytes: 104857600\n"), std::string::npos) << out;
+}
+
+TEST(CliFormat, TgtadmSizeRounding) {
+  // tgtadm's "Size: N MB" rounding (checked against tgtd 1.0.85).
+  EXPECT_EQ(TgtMegabytes(0), 0u);
+  EXPECT_EQ(TgtMegabytes(104857600), 105u);          // 100 MiB
+  EXPECT_EQ(TgtMegabytes(10485760), 10u);            // 10 MiB
+  EXPECT_EQ(TgtMegabytes(5242880), 5u);              // 5 MiB
+  EXPECT_EQ(TgtMegabytes(1099511627776ull), 1099512u);  // 1 TiB
+}
+
+TEST(CliFormat, TargetShowOfOneTargetIsItsParameters) {
+  json result = {{"targets", {{{"tid", 1},
+                               {"iscsi_params",
+                                {{{"name", "MaxRecvDataSegmentLength"}, {"value", "65536"}},
+                                 {{"name", "HeaderDigest"}, {"value", "None"}}}}}}}};
+  EXPECT_EQ(FormatResult({{"mode", "target"}, {"op", "show"}, {"tid", 1}}, result),
+            "MaxRecvDataSegmentLength=65536\nHeaderDigest=None\n");
 }
 
 TEST(CliFormat, SystemShow) {
   json result = {{"version", "0.1.0"},
                  {"pid", 42},
                  {"threads", 2},
+                 {"state", "offline"},
+                 {"debug", true},
+                 {"device_types", {"disk", "cd/dvd"}},
                  {"portals", {"127.0.0.1:3260"}},
+                 {"transports", {{{"name", "iscsi"}, {"state", "ready"}}}},
                  {"modules",
                   {{{"name", "rdwr"},
                     {"state", "ready"},
@@ -49,7 +101,13 @@ TEST(CliFormat, SystemShow) {
                    {{"name", "bad"}, {"state", "error"}, {"error", "load failed"}}}},
                  {"targets", {{{"tid", 1}, {"name", "iqn.x"}, {"luns", 2}, {"sessions", 0}}}}};
   std::string out = FormatResult({{"mode", "system"}, {"op", "show"}}, result);
-  for (const char* want : {"System information:\n", "Daemon pid: 42", "127.0.0.1:3260",
+  const std::string head =
+      "System:\n    State: offline\n    debug: on\nLLDs:\n    iscsi: ready\n"
+      "Backing stores:\n    rdwr\n    bad\nDevice types:\n    disk\n    cd/dvd\n"
+      "iSNS:\n    iSNS=Off\n    iSNSServerIP=\n    iSNSServerPort=3205\n"
+      "    iSNSAccessControl=Off\n";
+  EXPECT_EQ(out.substr(0, head.size()), head) << out;
+  for (const char* want : {"Daemon:\n", "Daemon pid: 42", "127.0.0.1:3260",
                            "rdwr: ready, version 1.0, abi 1.0", "Users: tid 1 lun 1",
                            "Kind: backing-store", "Path: /usr/lib/modtgt/backing-store/bs_rdwr.so",
                            "Config: a file path", "Capabilities: read, write, flush",
@@ -68,14 +126,51 @@ TEST(CliFormat, SystemShowListsTransportsFromTheReply) {
       "modules": [{"kind": "transport", "name": "iscsi", "state": "error"},
                   {"kind": "backing-store", "name": "null", "state": "ready"}]})");
   std::string out = FormatResult({{"mode", "system"}, {"op", "show"}}, result);
-  EXPECT_NE(out.find("LLDs:\n    iscsi: error (cannot load lld_iscsi.so)\n"), std::string::npos)
-      << out;
-  EXPECT_NE(out.find("    other: ready, version 0.1.0\n        Portals: 127.0.0.1:3260\n"
-                     "        Sessions: 1\n"),
+  EXPECT_NE(out.find("LLDs:\n    iscsi: error (cannot load lld_iscsi.so)\n    other: ready\n"),
             std::string::npos)
       << out;
-  // A transport is listed once, under LLDs, not again among the backing stores.
-  EXPECT_NE(out.find("Backing stores:\n    null: ready\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("    other: ready, version 0.1.0\n        Kind: transport\n"
+                     "        Portals: 127.0.0.1:3260\n        Sessions: 1\n"),
+            std::string::npos)
+      << out;
+  // A transport is listed under LLDs, not among the backing stores.
+  EXPECT_NE(out.find("Backing stores:\n    null\nDevice types:"), std::string::npos) << out;
+}
+
+TEST(CliFormat, ConnSessionLldAccountAndStat) {
+  json sessions = json::parse(R"({"sessions": [{"sid": 3, "tid": 1, "target": "iqn.t",
+      "initiator": "iqn.i", "alias": "host1", "isid": "23d000000001", "tsih": 1,
+      "conns": [{"cid": 0, "ip": "127.0.0.1", "peer": "127.0.0.1:5000",
+                 "local": "127.0.0.1:3260"}]}]})");
+  EXPECT_EQ(FormatResult({{"mode", "conn"}, {"op", "show"}}, sessions),
+            "Session: 3\n    Connection: 0\n        Initiator: iqn.i\n"
+            "        IP Address: 127.0.0.1\n");
+  EXPECT_NE(FormatResult({{"mode", "session"}, {"op", "show"}}, sessions)
+                .find("    Initiator: iqn.i alias: host1\n"),
+            std::string::npos);
+  json llds = json::parse(R"({"llds": [{"name": "iscsi", "state": "ready",
+      "targets": [{"tid": 1, "name": "iqn.t"}]}]})");
+  EXPECT_EQ(FormatResult({{"mode", "lld"}, {"op", "show"}}, llds),
+            "LLDs:\n    iscsi: ready\n        Target 1: iqn.t\n");
+  // tgtadm prints nothing without accounts, and bare names with.
+  EXPECT_EQ(FormatResult({{"mode", "account"}, {"op", "show"}}, {{"accounts", json::array()}}), "");
+  EXPECT_EQ(FormatResult({{"mode", "account"}, {"op", "show"}},
+                         {{"accounts", {{{"user", "bob"}, {"bound", {"target 1"}}}}}}),
+            "Account list:\n    bob\n");
+  json stat = json::parse(R"({"luns": [{"tid": 1, "lun": 1, "stats": {"read_bytes": 749,
+      "read_cmds": 9, "write_bytes": 0, "write_cmds": 0, "errors": 1, "commands": 10,
+      "latency_us_sum": 1000, "latency_buckets": [{"le_us": 8, "count": 5},
+      {"le_us": 16, "count": 5}]}}], "sessions": [], "portals": []})");
+  std::string out = FormatResult({{"mode", "system"}, {"op", "stat"}}, stat);
+  EXPECT_EQ(out.substr(0, out.find('\n', out.find('\n') + 1) + 1),
+            "tgt lun sid rd_subm(bytes,cmds) rd_done(bytes,cmds) wr_subm(bytes,cmds) "
+            "wr_done(bytes,cmds) errs\n"
+            "  1   1   -          749      9          749      9            0      0"
+            "            0      0    1\n")
+      << out;
+  EXPECT_NE(out.find("tid 1 lun 1: 10 commands, mean 100 us, 50% <= 8 us, 99% <= 16 us"),
+            std::string::npos)
+      << out;
 }
 
 TEST(CliFormat, SilentOpsAndHostileResults) {
@@ -83,13 +178,17 @@ TEST(CliFormat, SilentOpsAndHostileResults) {
   // Wrong types and missing fields must not throw.
   for (const json& r : {json(nullptr), json::array(), json("x"), json{{"targets", 5}},
                         json{{"targets", {5, "x", nullptr}}}, json{{"luns", {{{"lun", "x"}}}}},
-                        json{{"portals", {1, 2}}}, json{{"modules", {{{"users", 3}}}}}}) {
-    for (const char* mode : {"system", "target", "logicalunit", "portal", "other"}) {
-      EXPECT_NO_THROW(FormatResult({{"mode", mode}, {"op", "show"}}, r)) << mode << r.dump();
+                        json{{"portals", {1, 2}}}, json{{"modules", {{{"users", 3}}}}},
+                        json{{"sessions", {{{"conns", 5}}}}}, json{{"llds", {1}}}}) {
+    for (const char* mode : {"system", "target", "logicalunit", "portal", "conn", "session",
+                             "lld", "account", "other"}) {
+      for (const char* op : {"show", "stat"}) {
+        EXPECT_NO_THROW(FormatResult({{"mode", mode}, {"op", op}}, r)) << mode << r.dump();
+      }
     }
   }
   EXPECT_EQ(FormatResult({{"mode", "portal"}, {"op", "show"}}, {{"portals", {"[::1]:3260"}}}),
-            "Portal: [::1]:3260\n");
+            "Portal: [::1]:3260,1\n");
 }
 
 TEST(CliFormat, ModuleLoadAndReloadSayWhatRuns) {

@@ -2,6 +2,10 @@
 #include "core/device.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -643,6 +647,47 @@ TEST(Device, AtomicLimitsWithoutTheCapabilityAreIgnored) {
   lim.max_bytes = 65536;
   d->SetAtomicLimitsFromModule(lim);
   EXPECT_EQ(d->atomic_limits().max_bytes, 0u);
+}
+
+// ABI 1.3 dev_keep_fd: the host keeps a duplicate with the LUN; a rebuilt LU's new device
+// (OpenDevice with the old backend) gets the same storage, a reload keeps it, and it is
+// closed with the last device holding it.
+TEST(Device, KeptStorageFollowsTheLunAcrossARebuildAndAReload) {
+  ModuleRegistry reg;
+  auto old_dev = OpenCtestRam(&reg, 1 << 20);
+  ASSERT_TRUE(old_dev.ok()) << old_dev.status().message();
+  auto* d = static_cast<Device*>(old_dev->get());
+  const modtgt_host* host = ModuleRegistry::HostTable();
+  EXPECT_EQ(host->dev_kept_fd(d->dev()), -1);
+  EXPECT_EQ(host->dev_keep_fd(d->dev(), -1), MODTGT_EINVAL);
+  const int mfd = memfd_create("device-test", MFD_CLOEXEC);
+  ASSERT_GE(mfd, 0);
+  struct stat want {};
+  ASSERT_EQ(fstat(mfd, &want), 0);
+  ASSERT_EQ(host->dev_keep_fd(d->dev(), mfd), 0);
+  close(mfd);  // the host holds its own duplicate
+  const int kept = host->dev_kept_fd(d->dev());
+  ASSERT_GE(kept, 0);
+  struct stat got {};
+  ASSERT_EQ(fstat(kept, &got), 0);
+  EXPECT_EQ(got.st_ino, want.st_ino);
+
+  DeviceConfig cfg = Cfg("ctest", "ram");
+  cfg.size = 1 << 20;
+  auto fresh = reg.OpenDevice(cfg, old_dev->get());
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  auto* f = static_cast<Device*>(fresh->get());
+  EXPECT_EQ(host->dev_kept_fd(f->dev()), kept);
+  auto unrelated = reg.OpenDevice(cfg);
+  ASSERT_TRUE(unrelated.ok());
+  EXPECT_EQ(host->dev_kept_fd(static_cast<Device*>(unrelated->get())->dev()), -1);
+  old_dev->reset();
+  ASSERT_EQ(fcntl(kept, F_GETFD), FD_CLOEXEC) << "closed while the rebuilt device holds it";
+
+  ASSERT_TRUE(reg.Reload("ctest", "").ok());
+  EXPECT_EQ(host->dev_kept_fd(f->dev()), kept);
+  fresh->reset();
+  EXPECT_EQ(fcntl(kept, F_GETFD), -1) << "the kept fd outlived the last device of its LUN";
 }
 
 }  // namespace

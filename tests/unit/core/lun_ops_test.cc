@@ -104,12 +104,23 @@ TEST_F(LunOpsTest, RebuildCarriesReservationsAndModeSettingsAndKeepsThemEnforced
   EXPECT_TRUE(fresh->swp.load());
 }
 
-TEST_F(LunOpsTest, UpdateRefusesIdentityChangesAndUnknownLuns) {
+TEST_F(LunOpsTest, UpdateChangesIdentityOnlyWithoutSessionsAndRefusesUnknownLuns) {
   ASSERT_NE(NewNullLun(1), nullptr);
   LunUpdate update;
-  update.params = {{"scsi_sn", "OTHER"}};
-  EXPECT_EQ(UpdateLun(target_.get(), 1, update, &modules_).status().code(),
-            Code::kInvalidArgument);
+  // tgtadm (and tgt-admin) set scsi_sn / scsi_id by an update after creation: a rebuild
+  // with the new identity, while nobody is logged in ...
+  update.params = {{"scsi_sn", "OTHER"}, {"scsi_id", "ID-9"}};
+  Result<LunUpdateResult> done = UpdateLun(target_.get(), 1, update, &modules_);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_TRUE(done->rebuilt);
+  EXPECT_EQ(target_->FindLun(1)->config().serial, "OTHER");
+  EXPECT_EQ(target_->FindLun(1)->config().device_id, "ID-9");
+  // ... and never under a logged-in initiator.
+  target_->sessions = 1;
+  update.params = {{"scsi_sn", "THIRD"}};
+  EXPECT_EQ(UpdateLun(target_.get(), 1, update, &modules_).status().code(), Code::kBusy);
+  EXPECT_EQ(target_->FindLun(1)->config().serial, "OTHER");
+  target_->sessions = 0;
   update.params = {{"readonly", "1"}};
   EXPECT_EQ(UpdateLun(target_.get(), 9, update, &modules_).status().code(), Code::kNotFound);
   EXPECT_EQ(UpdateLun(target_.get(), 1, LunUpdate{}, &modules_).status().code(),

@@ -2,6 +2,7 @@
 #include "core/module_registry.h"
 
 #include <dirent.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/device.h"
 #include "env/event_loop.h"
 #include "scsi/backend.h"
 #include "scsi/command.h"
@@ -76,11 +78,16 @@ TEST_P(ModuleRefusal, IsRefusedWithClearMessageAndUnmapped) {
   EXPECT_FALSE(IsMapped(path)) << "a refused module must be dlclosed";
 }
 
+// This daemon's ABI as text ("1.4"), from module.h.
+#define ABI_STR2(x) #x
+#define ABI_STR(x) ABI_STR2(x)
+#define kAbiText ABI_STR(MODTGT_ABI_MAJOR) "." ABI_STR(MODTGT_ABI_MINOR)
+
 INSTANTIATE_TEST_SUITE_P(
     Loader, ModuleRefusal,
     ::testing::Values(
-        Refusal{"abi2", "module bs_abi2.so was built for ABI 2.0, this daemon speaks 1.3"},
-        Refusal{"abiminor", "was built for ABI 1.7, newer than this daemon's 1.3"},
+        Refusal{"abi2", "module bs_abi2.so was built for ABI 2.0, this daemon speaks " kAbiText},
+        Refusal{"abiminor", "was built for ABI 1.7, newer than this daemon's " kAbiText},
         Refusal{"noread", "backing store 'noread' has no .read callback"},
         Refusal{"noentry", "module bs_noentry.so has no entry point modtgt_module_init"},
         Refusal{"nulldesc", "module bs_nulldesc.so returned a NULL descriptor"},
@@ -709,6 +716,35 @@ TEST_F(ReloadTest, ReloadSwapsTheCodeUnderAnOpenDevice) {
   }
   dev->reset();
   EXPECT_TRUE(reg.Unload("ver").ok());
+}
+
+// A LUN whose data lives in storage the host keeps (ABI 1.3 dev_keep_fd) is never reopened
+// on a module older than 1.3, which would not take the storage back: the reload is refused
+// naming the LUN, rolled back, and the device keeps serving with its storage.
+TEST_F(ReloadTest, ReloadToAPre13ModuleIsRefusedForALunWithKeptStorage) {
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ver2")).ok());
+  auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok()) << dev.status().ToString();
+  // Without kept storage an ABI 1.1 module may take the device (nothing to lose).
+  ASSERT_TRUE(reg.Reload("ver", TestModule("ver11")).ok());
+  ASSERT_TRUE(reg.Reload("ver", TestModule("ver2")).ok());
+  modtgt_dev* d = static_cast<Device*>(dev->get())->dev();
+  const int mfd = memfd_create("reload-test", MFD_CLOEXEC);
+  ASSERT_GE(mfd, 0);
+  ASSERT_EQ(ModuleRegistry::HostTable()->dev_keep_fd(d, mfd), 0);
+  close(mfd);
+  const int kept = ModuleRegistry::HostTable()->dev_kept_fd(d);
+  Status s = reg.Reload("ver", TestModule("ver11"));
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("tid 1 lun 1 keeps its data in storage the daemon holds"));
+  EXPECT_THAT(s.message(), HasSubstr("is built for ABI 1.1: it would reopen the LUN empty"));
+  EXPECT_THAT(s.message(), HasSubstr("rolled back to the previous code"));
+  EXPECT_EQ(Version(reg), "2.0");
+  EXPECT_EQ(FillByte(dev->get()), 0x22);
+  EXPECT_EQ(ModuleRegistry::HostTable()->dev_kept_fd(d), kept);
+  ASSERT_TRUE(reg.Reload("ver", TestModule("ver2")).ok());  // current code: fine
+  dev->reset();
 }
 
 TEST_F(ReloadTest, ReloadWithoutPathRereadsTheReplacedFile) {

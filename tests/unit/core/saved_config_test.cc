@@ -47,8 +47,13 @@ SavedConfig Sample() {
   l.scsi_sn = "SN7";
   l.naa = 0x6001405123456789ull;
   l.online = false;
+  l.sense_format = true;
   t.luns.push_back(l);
+  t.iscsi = {{"MaxRecvDataSegmentLength", "65536"}, {"HeaderDigest", "CRC32C"}};
+  t.state = "offline";
   c.targets.push_back(t);
+  c.system_state = "offline";
+  c.debug = true;
   return c;
 }
 
@@ -113,6 +118,22 @@ TEST(SavedConfig, ErrorsNameThePlace) {
                 " given twice");
   EXPECT_EQ(with([](json& j) { j["modules"]["backing_stores"][1]["path"] = "relative/bs.so"; }),
             "modules.backing_stores[1].path: must be an absolute path");
+  // The tgt-compatible parts: the target's iSCSI parameters and state, the system.
+  EXPECT_EQ(with([](json& j) { j["targets"][0]["iscsi"]["MaxRecvDataSegmentLength"] = "100"; }),
+            "targets[0].iscsi.MaxRecvDataSegmentLength: MaxRecvDataSegmentLength: '100' is not a "
+            "number in 512..16777215");
+  EXPECT_EQ(with([](json& j) { j["targets"][0]["iscsi"]["Bogus"] = "1"; }).rfind(
+                "targets[0].iscsi.Bogus: unknown target parameter 'Bogus'", 0),
+            0u);
+  EXPECT_EQ(with([](json& j) { j["targets"][0]["iscsi"]["InitialR2T"] = true; }),
+            "targets[0].iscsi.InitialR2T: must be a string");
+  EXPECT_EQ(with([](json& j) { j["targets"][0]["state"] = "gone"; }),
+            "targets[0].state: must be \"ready\" or \"offline\"");
+  EXPECT_EQ(with([](json& j) { j["system"]["state"] = "gone"; }),
+            "system.state: must be \"ready\" or \"offline\"");
+  EXPECT_EQ(with([](json& j) { j["system"]["colour"] = 1; }), "system.colour: unknown key");
+  EXPECT_EQ(with([](json& j) { j["targets"][0]["luns"][0]["sense_format"] = 1; }),
+            "targets[0].luns[0].sense_format: must be true or false");
   EXPECT_EQ(with([](json& j) { j["schema"] = 2; }),
             "schema 2 is not supported (this modtgtd reads schema 1)");
   EXPECT_EQ(with([](json& j) { j.erase("schema"); }), "schema: missing");
@@ -126,6 +147,14 @@ TEST(SavedConfig, OptionalPartsMayBeLeftOut) {
   EXPECT_FALSE(c->has_modules);
   EXPECT_FALSE(c->has_portals);
   EXPECT_TRUE(c->targets.empty());
+  EXPECT_EQ(c->system_state, "ready");
+  EXPECT_FALSE(c->debug);
+  // A file written before the tgt-compatible fields existed reads as their defaults.
+  Result<SavedConfig> old = ParseSavedConfig(
+      R"({"schema": 1, "targets": [{"tid": 1, "name": "iqn.2026-12.org.x:t"}]})");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->targets[0].state, "ready");
+  EXPECT_TRUE(old->targets[0].iscsi.empty());
 }
 
 // plan -> saved -> request -> plan: the same LUN, identity included.

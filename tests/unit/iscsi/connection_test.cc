@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 
+#include <atomic>
 #include <cstring>
 #include <future>
 #include <vector>
@@ -459,6 +460,94 @@ TEST_F(ConnectionTest, AnInitiatorThatDoesNotReadStopsBeingRead) {
     ASSERT_EQ(in.bhs.itt(), 0x1000 + i);
   }
   ExpectPingAnswered(&c, 0x55);
+}
+
+class AsyncConnectionTest : public ConnectionTest {
+ protected:
+  bool AsyncBackend() override { return true; }
+};
+
+// RFC 7143 11.14: a Logout does not discard the responses of commands still running: the
+// READ held in the backend answers first, then the Logout Response, then the close.
+TEST_F(AsyncConnectionTest, LogoutWaitsForTheResponsesOfRunningCommands) {
+  Client c(port_);
+  Ready(&c);
+  std::promise<void> in_io;
+  std::promise<void> release;
+  std::shared_future<void> go = release.get_future().share();
+  std::atomic<bool> first{true};
+  backend_->SetBeforeIo([&](const scsi::IoRequest&) {
+    if (first.exchange(false)) {
+      in_io.set_value();
+      go.wait();
+    }
+  });
+  uint8_t cdb[16] = {0x28};
+  PutBe32(cdb + 2, 8);
+  PutBe16(cdb + 7, 4);
+  Bhs read = c.Command(cdb, 4 * kBlock, true, false);
+  ASSERT_TRUE(c.Send(read));
+  in_io.get_future().wait();  // the READ is in the backend
+  Bhs lo;
+  lo.b[0] = 0x46;
+  lo.b[1] = 0x80;  // close the session
+  lo.set_itt(0x4242);
+  lo.Put32(24, c.cmd_sn);
+  ASSERT_TRUE(c.Send(lo));
+  // Nothing may come while the READ is held (the old code answered the Logout at once).
+  pollfd pfd{c.fd_, POLLIN, 0};
+  EXPECT_EQ(poll(&pfd, 1, 200), 0) << "the target answered while the READ was still running";
+  release.set_value();
+  backend_->SetBeforeIo(nullptr);
+  RxPdu p;
+  std::vector<uint8_t> data;
+  for (;;) {
+    ASSERT_TRUE(c.Recv(&p));
+    ASSERT_EQ(p.op(), 0x25) << "Data-In before anything else";
+    EXPECT_EQ(p.bhs.itt(), read.itt());
+    data.insert(data.end(), p.data.begin(), p.data.end());
+    if (p.bhs.b[1] & 0x01) break;
+  }
+  EXPECT_EQ(p.bhs.b[3], 0);  // GOOD
+  ASSERT_EQ(data.size(), 4u * kBlock);
+  uint32_t first_word;
+  std::memcpy(&first_word, data.data(), 4);
+  EXPECT_EQ(first_word, 8u * kBlock);  // the medium holds its own offsets
+  const uint32_t read_stat_sn = p.bhs.Get32(24);
+  RxPdu rsp;
+  ASSERT_TRUE(c.Recv(&rsp));
+  EXPECT_EQ(rsp.op(), 0x26);
+  EXPECT_EQ(rsp.bhs.itt(), 0x4242u);
+  EXPECT_EQ(rsp.bhs.b[2], 0);
+  EXPECT_EQ(rsp.bhs.Get32(24), read_stat_sn + 1);
+  EXPECT_TRUE(c.Closed());
+  ASSERT_TRUE(transport_->WaitForConnectionsForTest(0, 10000));
+}
+
+// ERL 2: a session whose only connection fails with a write half done stays (listed,
+// joinable) for connection recovery; the transport's shutdown ends it cleanly.
+TEST_F(ConnectionTest, Erl2SessionWaitsForRecoveryAndShutdownEndsIt) {
+  KeyList keys = NormalKeys();
+  for (auto& [k, v] : keys) {
+    if (k == "ErrorRecoveryLevel") v = "2";
+    if (k == "ImmediateData") v = "No";
+  }
+  {
+    Client c(port_);
+    ReadyWith(&c, keys, false);
+    uint8_t cdb[16] = {0x2a};
+    PutBe16(cdb + 7, 8);
+    ASSERT_TRUE(c.Send(c.Command(cdb, 8 * kBlock, false, true)));
+    RxPdu r2t;
+    ASSERT_TRUE(c.Recv(&r2t));
+    ASSERT_EQ(r2t.op(), 0x31);
+  }  // the connection drops with the write waiting for its data
+  ASSERT_TRUE(transport_->WaitForConnectionsForTest(0, 10000));
+  EXPECT_EQ(transport_->Sessions().size(), 1u) << "the session waits for recovery";
+  EXPECT_EQ(target_->sessions.load(), 1);
+  transport_->Shutdown();
+  EXPECT_EQ(target_->sessions.load(), 0) << "shutdown ended the waiting session";
+  EXPECT_TRUE(transport_->Sessions().empty());
 }
 
 class DataBudgetTest : public ConnectionTest {

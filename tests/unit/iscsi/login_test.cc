@@ -282,7 +282,7 @@ TEST_P(NegotiationTest, AnswersPerRfc7143Section13) {
 }
 
 // Our limits are the TargetLimits defaults: MRDSL 262144, MaxBurst 1 MiB, FirstBurst
-// 256 KiB, MaxOutstandingR2T 16, MaxConnections 1, digests allowed, InitialR2T No
+// 256 KiB, MaxOutstandingR2T 16, MaxConnections 4, ErrorRecoveryLevel 2, digests allowed, InitialR2T No
 // preferred, ImmediateData Yes.
 INSTANTIATE_TEST_SUITE_P(
     Keys, NegotiationTest,
@@ -293,7 +293,8 @@ INSTANTIATE_TEST_SUITE_P(
         NegotiationCase{"HeaderDigest", "Foo", "Reject"},
         NegotiationCase{"DataDigest", "CRC32C", "CRC32C"},
         NegotiationCase{"DataDigest", "None", "None"},
-        NegotiationCase{"MaxConnections", "8", "1"},
+        NegotiationCase{"MaxConnections", "8", "4"},
+        NegotiationCase{"MaxConnections", "2", "2"},
         NegotiationCase{"MaxConnections", "0", "Reject"},
         NegotiationCase{"MaxConnections", "65536", "Reject"},
         NegotiationCase{"InitialR2T", "No", "No"},
@@ -326,7 +327,8 @@ INSTANTIATE_TEST_SUITE_P(
         NegotiationCase{"DataPDUInOrder", "Yes", "Yes"},
         NegotiationCase{"DataSequenceInOrder", "No", "Yes"},
         NegotiationCase{"DataSequenceInOrder", "X", "Reject"},
-        NegotiationCase{"ErrorRecoveryLevel", "2", "0"},
+        NegotiationCase{"ErrorRecoveryLevel", "2", "2"},
+        NegotiationCase{"ErrorRecoveryLevel", "1", "1"},
         NegotiationCase{"ErrorRecoveryLevel", "3", "Reject"},
         NegotiationCase{"IFMarker", "No", "No"},
         NegotiationCase{"OFMarker", "Yes", "No"},

@@ -338,9 +338,12 @@ class TransportTest : public ::testing::Test {
  protected:
   // What the transport is created with; a test fixture overrides it for other limits.
   virtual TransportSettings Settings() { return TransportSettings(); }
+  // Completions from the backend's own thread (a test can hold an I/O with SetBeforeIo).
+  virtual bool AsyncBackend() { return false; }
 
   void SetUp() override {
-    auto backend = std::make_unique<modtgt::testing::MemBackend>(1 << 20);
+    auto backend = std::make_unique<modtgt::testing::MemBackend>(
+        1 << 20, modtgt::testing::MemBackendCaps{}, AsyncBackend());
     backend_ = backend.get();
     for (uint32_t i = 0; i < (1u << 20); i += 4) {
       uint32_t v = i;

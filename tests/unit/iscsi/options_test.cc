@@ -46,7 +46,9 @@ TEST(TransportOptions, EveryKeySetsItsField) {
   EXPECT_EQ(s->negotiation.max_burst_length, 512u);
   EXPECT_EQ(s->negotiation.first_burst_length, 512u);
   EXPECT_EQ(s->negotiation.max_outstanding_r2t, 1u);
-  EXPECT_EQ(all.size(), 13u) << "a new option needs a line above";
+  EXPECT_EQ(s->negotiation.max_connections, 1u);
+  EXPECT_EQ(s->negotiation.error_recovery_level, 0u);
+  EXPECT_EQ(all.size(), 15u) << "a new option needs a line above";
 }
 
 TEST(TransportOptions, TableDefaultsAreTheStructDefaults) {

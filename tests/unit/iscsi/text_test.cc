@@ -242,6 +242,59 @@ TEST(TextExchange, ContinuedRequestIsBounded) {
   ExpectFreshRequestAnswered(&x, &host);
 }
 
+// ---- Keys in full feature phase (RFC 7143 6.2, 13) ----
+
+TEST(FullFeatureKeys, EachKeyGetsItsAnswer) {
+  using K = FfpKeyAnswer::Kind;
+  EXPECT_EQ(AnswerFullFeatureKey("SendTargets", "All", true).kind, K::kSendTargets);
+  EXPECT_EQ(AnswerFullFeatureKey("SendTargets", "", false).kind, K::kSendTargets);
+  EXPECT_EQ(AnswerFullFeatureKey("SendTargets", "iqn.2024-01.org.modtgt:a", true).kind,
+            K::kSendTargets);
+  FfpKeyAnswer bad = AnswerFullFeatureKey("SendTargets", "Everything please", true);
+  EXPECT_EQ(bad.kind, K::kReply);
+  EXPECT_EQ(bad.value, "Reject");
+  EXPECT_EQ(AnswerFullFeatureKey("X-com.example.Foo", "1", false).value, "NotUnderstood");
+  EXPECT_EQ(AnswerFullFeatureKey("NoSuchKey", "1", false).value, "NotUnderstood");
+  EXPECT_EQ(AnswerFullFeatureKey("MaxBurstLength", "4096", false).value, "Reject");
+  EXPECT_EQ(AnswerFullFeatureKey("MaxBurstLength", "4096", true).value, "Irrelevant");
+  EXPECT_EQ(AnswerFullFeatureKey("InitiatorName", "iqn.2024-01.x:y", false).value, "Reject");
+  EXPECT_EQ(AnswerFullFeatureKey("CHAP_A", "5", false).value, "Reject");
+  EXPECT_EQ(AnswerFullFeatureKey("TargetAddress", "1.2.3.4", false).value, "Reject");
+  FfpKeyAnswer alias = AnswerFullFeatureKey("InitiatorAlias", "host", false);
+  EXPECT_EQ(alias.kind, K::kNone);
+  FfpKeyAnswer mrdsl = AnswerFullFeatureKey("MaxRecvDataSegmentLength", "4096", false);
+  EXPECT_EQ(mrdsl.kind, K::kNone);
+  EXPECT_EQ(mrdsl.max_xmit, 4096u);
+  EXPECT_EQ(AnswerFullFeatureKey("MaxRecvDataSegmentLength", "100", false).value, "Reject");
+  EXPECT_EQ(AnswerFullFeatureKey("MaxRecvDataSegmentLength", "x", false).value, "Reject");
+}
+
+TEST(FullFeatureKeys, IscsiNames) {
+  EXPECT_TRUE(IsIscsiName("iqn.2024-01.org.modtgt:disk-1"));
+  EXPECT_TRUE(IsIscsiName("eui.0123456789ABCDEF"));
+  EXPECT_TRUE(IsIscsiName("naa.52004567BA64678D"));
+  EXPECT_FALSE(IsIscsiName("iqn.2024-01.org.modtgt:Upper"));
+  EXPECT_FALSE(IsIscsiName("eui.0123"));
+  EXPECT_FALSE(IsIscsiName("All of them"));
+  EXPECT_FALSE(IsIscsiName("iqn." + std::string(230, 'a')));
+}
+
+TEST(TextExchange, NewIttStartsAFreshRequest) {
+  FakeTextHost host;
+  TextExchange x;
+  Bhs first = TextRequest(true, 0xffffffff);
+  first.set_itt(1);
+  TextExchange::Reply r = x.Step(first, Bytes("Garbage-that-is-abandoned"), 8192, &host);
+  EXPECT_FALSE(r.reject);
+  Bhs second = TextRequest(false, 0xffffffff);
+  second.set_itt(2);
+  std::string req("SendTargets=All", 16);
+  r = x.Step(second, Bytes(req), 8192, &host);
+  EXPECT_FALSE(r.reject);
+  ASSERT_EQ(host.requests.size(), 1u);
+  EXPECT_EQ(host.requests[0], (KeyValues{{"SendTargets", "All"}}));
+}
+
 // ---- A discovery session over loopback TCP ----
 
 using namespace loopback;  // NOLINT: the test fixture

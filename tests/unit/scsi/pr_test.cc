@@ -244,7 +244,7 @@ TEST(Pr, ServiceActionAndParameterChecks) {
   EXPECT_TRUE(IsCheck(*Prout(f, 0, 7, 0, 0, 0xa), 0x5, 0x2400));  // REGISTER AND MOVE
   std::vector<uint8_t> p(24, 0);
   EXPECT_TRUE(IsCheck(*f.Run(0, {0x5f, 0, 0, 0, 0, 0, 0, 0, 20, 0}, p), 0x5, 0x1a00));
-  EXPECT_TRUE(IsCheck(*Prout(f, 0, kRegIgn, 0, 0, 0xa, 0x01), 0x5, 0x2600));  // APTPL
+  EXPECT_TRUE(IsCheck(*Prout(f, 0, kRegIgn, 0, 0, 0xa, 0x01), 0x5, 0x2600));  // APTPL, PTPL_C 0
   EXPECT_TRUE(IsCheck(*Prout(f, 0, kRegIgn, 0, 0, 0xa, 0x08), 0x5, 0x2600));  // SPEC_I_PT
   Prout(f, 0, kRegIgn, 0, 0, 0xa);
   EXPECT_TRUE(IsCheck(*Prout(f, 0, kRes, 0x10 | kWe, 0xa, 0), 0x5, 0x2400));  // scope
@@ -263,6 +263,88 @@ TEST(Pr, Spc2ReserveRefusedWhileRegistered) {
   // PR commands conflict under another nexus's SPC-2 reservation.
   EXPECT_EQ(f.Run(0, {0x5e, 0, 0, 0, 0, 0, 0, 0, 64, 0})->status,
             Status::kReservationConflict);
+}
+
+// A PrPersistence that records what it was asked to save (or fails on demand).
+struct RecordingPersistence : PrPersistence {
+  ::modtgt::Status Save(const LogicalUnit&, const PersistentReservations& pr) override {
+    saves++;
+    if (fail) return ::modtgt::Status::IoError("disk full");
+    saved = pr;
+    present = pr.aptpl;
+    return ::modtgt::Status::OK();
+  }
+  int saves = 0;
+  bool fail = false;
+  bool present = false;  // what a restart would find
+  PersistentReservations saved;
+};
+
+std::shared_ptr<RecordingPersistence> Persist(PrFixture& f) {
+  auto p = std::make_shared<RecordingPersistence>();
+  std::lock_guard<std::mutex> l(f.lu->mutex());
+  f.lu->pr_persistence = p;
+  return p;
+}
+
+TEST(PrAptpl, ReportCapabilitiesTellsWhetherApTplCanBeHonouredAndIsActive) {
+  PrFixture f;
+  auto caps = Prin(f, 0, 2);
+  EXPECT_EQ(caps[2] & 0x01, 0) << "PTPL_C without anywhere to persist";
+  EXPECT_EQ(caps[3] & 0x01, 0) << "PTPL_A";
+  Persist(f);
+  caps = Prin(f, 0, 2);
+  EXPECT_EQ(caps[2] & 0x01, 1) << "PTPL_C";
+  EXPECT_EQ(caps[3] & 0x01, 0) << "PTPL_A before any APTPL";
+  EXPECT_EQ(Prout(f, 0, kRegIgn, 0, 0, 0xa, 0x01)->status, Status::kGood);
+  caps = Prin(f, 0, 2);
+  EXPECT_EQ(caps[3] & 0x01, 1) << "PTPL_A after REGISTER with APTPL";
+  EXPECT_EQ(Prout(f, 0, kReg, 0, 0xa, 0xa, 0x00)->status, Status::kGood);
+  EXPECT_EQ(Prin(f, 0, 2)[3] & 0x01, 0) << "the last REGISTER's APTPL decides";
+}
+
+TEST(PrAptpl, EveryChangeIsSavedWhileAptplIsSetAndTheFileGoesWithIt) {
+  PrFixture f;
+  auto p = Persist(f);
+  EXPECT_EQ(Prout(f, 0, kRegIgn, 0, 0, 0xa)->status, Status::kGood);
+  EXPECT_EQ(p->saves, 0) << "no APTPL, nothing saved";
+  EXPECT_EQ(Prout(f, 1, kRegIgn, 0, 0, 0xb, 0x01)->status, Status::kGood);
+  EXPECT_TRUE(p->present);
+  EXPECT_EQ(p->saved.registrations.size(), 2u);
+  // RESERVE (APTPL in its parameter list is ignored for it) is saved too.
+  EXPECT_EQ(Prout(f, 0, kRes, kWe, 0xa, 0, 0x01)->status, Status::kGood);
+  EXPECT_TRUE(p->saved.reserved);
+  EXPECT_EQ(p->saved.type, kWe);
+  EXPECT_EQ(p->saved.holder_initiator_port, f.nexus[0].initiator_port);
+  EXPECT_TRUE(p->saved.aptpl) << "RESERVE carries no APTPL of its own";
+  const int before = p->saves;
+  EXPECT_EQ(Prout(f, 0, kRes, kWe, 0xa, 0)->status, Status::kGood);  // same reservation again
+  EXPECT_EQ(p->saves, before) << "nothing changed, nothing written";
+  // A REGISTER with APTPL 0 removes what a restart would find.
+  EXPECT_EQ(Prout(f, 1, kReg, 0, 0xb, 0xb)->status, Status::kGood);
+  EXPECT_FALSE(p->present);
+}
+
+TEST(PrAptpl, ARefusedSaveLeavesTheStateAsItWas) {
+  PrFixture f;
+  auto p = Persist(f);
+  EXPECT_EQ(Prout(f, 0, kRegIgn, 0, 0, 0xa, 0x01)->status, Status::kGood);
+  p->fail = true;
+  EXPECT_TRUE(IsCheck(*Prout(f, 0, kRes, kEa, 0xa, 0), 0x4, 0x4400));
+  EXPECT_EQ(f.Run(1, kRead)->status, Status::kGood) << "the reservation was not taken";
+  EXPECT_EQ(GetBe32(Prin(f, 2, 1).data() + 4), 0u) << "READ RESERVATION: none";
+  p->fail = false;
+  EXPECT_EQ(Prout(f, 0, kRes, kEa, 0xa, 0)->status, Status::kGood);
+  EXPECT_EQ(f.Run(1, kRead)->status, Status::kReservationConflict);
+}
+
+TEST(PrAptpl, RefusedWithoutPersistenceOnlyForRegister) {
+  PrFixture f;
+  EXPECT_TRUE(IsCheck(*Prout(f, 0, kRegIgn, 0, 0, 0xa, 0x01), 0x5, 0x2600));
+  EXPECT_EQ(Keys(f), std::vector<uint64_t>{});
+  EXPECT_EQ(Prout(f, 0, kRegIgn, 0, 0, 0xa)->status, Status::kGood);
+  // SPC-4 6.15.3: other service actions ignore the bit.
+  EXPECT_EQ(Prout(f, 0, kRes, kWe, 0xa, 0, 0x01)->status, Status::kGood);
 }
 
 }  // namespace

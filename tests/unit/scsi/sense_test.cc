@@ -107,6 +107,12 @@ TEST(Sense, StatusFromIoMapping) {
   EXPECT_EQ(cmd.sense[12], 0x21);
   SetStatusFromIo(&cmd, MODTGT_STS_UNSUPPORTED);
   EXPECT_EQ(cmd.sense[12], 0x20);
+  // ABI 1.3: SBC-4 4.7.3.6 DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT.
+  SetStatusFromIo(&cmd, MODTGT_STS_SPACE_EXHAUSTED);
+  EXPECT_EQ(cmd.status, Status::kCheckCondition);
+  EXPECT_EQ(cmd.sense[2], 0x07);
+  EXPECT_EQ(cmd.sense[12], 0x27);
+  EXPECT_EQ(cmd.sense[13], 0x07);
   SetStatusFromIo(&cmd, MODTGT_STS_OK);
   EXPECT_EQ(cmd.status, Status::kGood);
   EXPECT_EQ(cmd.sense_len, 0);
