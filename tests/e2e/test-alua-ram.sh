@@ -40,8 +40,11 @@ adm --mode target --op update --tid 1 --params colour=blue > "$TMP/out" 2>&1 || 
 check "tpgs=0" tpgs
 
 adm --mode target --op update --tid 1 --params alua_group=3,alua_peers=5
-adm --mode target --op show --tid 1 | grep -q "ALUA: group=3 peers=5 mode=both nonholder=standby" ||
-  fail "target show: $(adm --mode target --op show --tid 1)"
+# The list of targets shows the setting ("--tid N" prints tgtadm's parameter layout instead).
+adm --mode target --op show | grep -q "ALUA: group=3 peers=5 mode=both nonholder=standby" ||
+  fail "target show: $(adm --mode target --op show)"
+[ "$(adm --mode target --op show --tid 1 --json | json_get 'j["targets"][0]["alua"]')" = \
+  "group=3 peers=5 mode=both nonholder=standby" ] || fail "target show --json: no alua setting"
 check "tpgs=3" tpgs
 check "relport=3 tpg=3" vpd83
 check "group=3 state=0 pref=0 status=0 ports=3
