@@ -30,6 +30,17 @@ std::string Trim(const std::string& s) {
 }
 
 // Drops an unescaped '#' and what follows; "\#" becomes '#'.
+// The parsed tree travels as JSON, which holds only UTF-8 text: nlohmann's serializer is
+// the check (it throws on an ill-formed sequence).
+bool IsUtf8(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
 std::string StripComment(const std::string& line) {
   std::string out;
   for (size_t i = 0; i < line.size(); i++) {
@@ -125,6 +136,10 @@ class Parser {
     int lineno = 0, long_start = 0;
     while (std::getline(in, raw)) {
       lineno++;
+      if (!IsUtf8(raw)) {
+        return Status::InvalidArgument(name + ":" + std::to_string(lineno) +
+                                       ": not UTF-8 text");
+      }
       std::string line = StripComment(raw);
       // A trailing backslash continues the line (leading blanks of the next dropped).
       std::string t = Trim(line);

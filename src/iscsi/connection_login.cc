@@ -224,7 +224,7 @@ void Connection::MoveToLoop(env::EventLoop* to) {
     Connection* c = self.get();
     if (c->closed_) return;
     if (c->flush_posted_) {
-      from->Post([self, from, to] { self->MoveToLoop(to); });  // try again after it
+      from->Post([self, to] { self->MoveToLoop(to); });  // try again after it
       return;
     }
     from->Remove(c->fd_);

@@ -41,8 +41,6 @@ constexpr uint8_t kOurVersion = 0;  // the only version RFC 7143 defines
 // Numeric ranges (RFC 7143 13).
 constexpr uint64_t kMinDataLength = 512;
 constexpr uint64_t kMaxDataLength = 16777215;  // 2^24 - 1
-constexpr uint32_t kOurDefaultTime2Wait = 2;
-constexpr uint32_t kOurDefaultTime2Retain = 20;
 constexpr uint32_t kOurProtocolLevel = 1;  // RFC 7144: 1 = RFC 7143
 
 constexpr std::string_view kReject = "Reject";

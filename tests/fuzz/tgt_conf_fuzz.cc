@@ -8,8 +8,8 @@
 // opened.
 //
 // Input: the main file "targets.conf", then more files, each starting at a line
-// "#=file NAME" (NAME a path such as "conf.d/a.conf"; a '#' line is a comment, so a seed
-// is also a real targets.conf).
+// "#=file NAME" (NAME a path such as "conf.d/a.conf", without a NUL byte, as on a real
+// file system; a '#' line is a comment, so a seed is also a real targets.conf).
 // Invariants: nothing crashes; every refusal says why; a tree the CLI produced is one the
 // daemon reads; every reply follows the protocol (admin_fuzz_common.h), never "internal";
 // a dry run changes nothing; a second import of what was imported changes nothing.
@@ -90,6 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       text.clear();
       name = std::string(line.substr(7));
       while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+      // No file system holds a name with a NUL byte (the CLI reads real files by C path).
+      if (name.find('\0') != std::string::npos) return 0;
       continue;
     }
     text.append(line);

@@ -35,34 +35,10 @@
 static struct iscsi_context* iscsi;
 static int lun;
 
-/* Runs cdb with `len` bytes of data (to the target when out != NULL). Returns the task
- * (caller frees) on GOOD, NULL otherwise (after printing why); *rc as in the header. */
+/* Runs cdb on this tool's session (tool_run in tool_connect.h); *rc as in the header. */
 static struct scsi_task* run(const unsigned char* cdb, int cdb_len, int dir, int len,
                              unsigned char* out, int* rc) {
-  struct scsi_task* task = scsi_create_task(cdb_len, (unsigned char*)cdb, dir, len);
-  if (task == NULL) {
-    *rc = 1;
-    return NULL;
-  }
-  struct iscsi_data d = {.size = (size_t)len, .data = out};
-  if (iscsi_scsi_command_sync(iscsi, lun, task, out ? &d : NULL) == NULL) {
-    fprintf(stderr, "command 0x%02x failed: %s\n", cdb[0], iscsi_get_error(iscsi));
-    scsi_free_scsi_task(task);
-    *rc = 1;
-    return NULL;
-  }
-  if (task->status != SCSI_STATUS_GOOD) {
-    if (task->status == SCSI_STATUS_CHECK_CONDITION) {
-      printf("sense %x/%02x/%02x\n", task->sense.key, (task->sense.ascq >> 8) & 0xff,
-             task->sense.ascq & 0xff);
-    } else {
-      printf("status 0x%02x\n", task->status);
-    }
-    scsi_free_scsi_task(task);
-    if (*rc == 0) *rc = 2;
-    return NULL;
-  }
-  return task;
+  return tool_run(iscsi, lun, cdb, cdb_len, dir, len, out, rc);
 }
 
 static uint64_t be64(const unsigned char* p) {

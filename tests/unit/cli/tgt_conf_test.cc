@@ -118,6 +118,9 @@ TEST(TgtConf, SyntaxErrorsNameThePlace) {
   EXPECT_NE(Error("<target a/>\n").find("empty blocks"), std::string::npos);
   EXPECT_NE(Error("params <<EOF\nx\nEOF\n").find("here-documents"), std::string::npos);
   EXPECT_NE(Error(std::string("a b\0c", 5)).find("NUL"), std::string::npos);
+  // Latin-1 bytes (a file saved in another encoding): refused with the line, never sent on.
+  EXPECT_EQ(Error("<target iqn.x:a>\n  initiator-name iqn.1993-08.o\x8e\x98n:01\n</target>\n"),
+            "main.conf:2: not UTF-8 text");
   std::string deep;
   for (int i = 0; i < 10; i++) deep += "<b x>\n";
   EXPECT_NE(Error(deep).find("nested more than 8 deep"), std::string::npos);

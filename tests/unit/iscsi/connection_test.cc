@@ -154,7 +154,7 @@ class ChapLoginTest : public TransportTest {
     if (Status(*last) != 0) return Status(*last);
     a = Client::ParseKeys(last->data);
     uint64_t n = 0, id = 0;
-    ChapAlgorithm alg;
+    ChapAlgorithm alg{};
     EXPECT_TRUE(ParseNumber(a["CHAP_A"], &n) && ChapAlgorithmFromNumber(n, &alg));
     EXPECT_TRUE(ParseNumber(a["CHAP_I"], &id) && id <= 255);
     std::vector<uint8_t> challenge, r;

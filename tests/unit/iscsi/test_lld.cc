@@ -24,7 +24,7 @@ modtgt::core::Transport* Create(const modtgt::core::TransportContext*, modtgt::S
   return nullptr;
 }
 
-constexpr modtgt::core::TransportEntry kEntry = {
+[[maybe_unused]] constexpr modtgt::core::TransportEntry kEntry = {
 #ifdef TEST_LLD_SMALL
     sizeof(modtgt::core::TransportEntry) - 8,
 #else
