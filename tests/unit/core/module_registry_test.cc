@@ -747,6 +747,31 @@ TEST_F(ReloadTest, ReloadToAPre13ModuleIsRefusedForALunWithKeptStorage) {
   dev->reset();
 }
 
+// ABI 1.4 (MODTGT_STS_NOT_LOCK_OWNER) keeps every 1.3 rule: a module built for 1.3 loads,
+// reports its ABI, and takes over a LUN whose storage the host keeps.
+TEST_F(ReloadTest, AnAbi13ModuleLoadsAndTakesALunWithKeptStorage) {
+  static_assert(MODTGT_ABI_MINOR >= 4);
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ver2")).ok());
+  auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok()) << dev.status().ToString();
+  modtgt_dev* d = static_cast<Device*>(dev->get())->dev();
+  const int mfd = memfd_create("reload-test", MFD_CLOEXEC);
+  ASSERT_GE(mfd, 0);
+  ASSERT_EQ(ModuleRegistry::HostTable()->dev_keep_fd(d, mfd), 0);
+  close(mfd);
+  const int kept = ModuleRegistry::HostTable()->dev_kept_fd(d);
+  Status s = reg.Reload("ver", TestModule("ver13"));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto list = reg.List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].abi_version, (1u << 16) | 3u);
+  EXPECT_EQ(Version(reg), "1.3");
+  EXPECT_EQ(FillByte(dev->get()), 0x13);
+  EXPECT_EQ(ModuleRegistry::HostTable()->dev_kept_fd(d), kept);
+  dev->reset();
+}
+
 TEST_F(ReloadTest, ReloadWithoutPathRereadsTheReplacedFile) {
   ModuleRegistry reg;
   const std::string path = Install("ver1");
