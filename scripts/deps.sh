@@ -18,7 +18,7 @@ test_pkgs=(libgtest-dev libgmock-dev libiscsi-dev libiscsi-bin qemu-utils qemu-b
            ceph-mon ceph-osd ceph-common ceph-base uuid-runtime
            man-db groff-base bsdextrautils systemd util-linux
            lintian debootstrap debian-archive-keyring systemd-container git
-           tgt sg3-utils)
+           tgt sg3-utils libbenchmark-dev)
 case $what in
   build) pkgs=("${build_pkgs[@]}") ;;
   package) pkgs=("${build_pkgs[@]}" "${package_pkgs[@]}") ;;
