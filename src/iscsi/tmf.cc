@@ -55,6 +55,10 @@ void TaskManagement::Abort(Task* t, int slot) {
 void TaskManagement::TaskDone(Task* t) {
   int slot = t->tmf_slot;
   t->tmf_slot = -1;
+  Release(slot);
+}
+
+void TaskManagement::Release(int slot) {
   if (slot < 0 || slot >= static_cast<int>(pending_.size())) return;
   Pending& p = pending_[slot];
   if (!p.used || p.waiting == 0) return;
@@ -161,13 +165,13 @@ void TaskManagement::Execute(Connection* conn, const Bhs& req) {
     case scsi::TmfFunction::kTargetWarmReset:
     case scsi::TmfFunction::kTargetColdReset: {
       // RFC 7143 11.5.1 and SAM-5 6.3: every task of every I_T nexus of the target is
-      // aborted (this session's before the response; the others' are marked on their own
-      // loops, ResetSession), every LU is reset with the unit attention of a hard reset
-      // (warm) or a power on (cold) for every nexus, and a cold reset then drops every
-      // connection of the target, this one after its response (Pending::close_after).
+      // aborted before the response (this session's here, the others' on their own loops,
+      // ResetTarget), every LU is reset with the unit attention of a hard reset (warm) or
+      // a power on (cold) for every nexus, and a cold reset then drops every connection of
+      // the target, this one after its response (Pending::close_after).
       const bool cold = function == scsi::TmfFunction::kTargetColdReset;
       abort_matching(true);
-      if (target) ResetTarget(conn, target, cold);
+      if (target) ResetTarget(conn, target, cold, slot);
       p.close_after = cold;
       break;
     }
@@ -209,9 +213,12 @@ void TaskManagement::Respond(Connection* conn, uint32_t itt, uint8_t response, b
 }
 
 void TaskManagement::ResetTarget(Connection* conn, const std::shared_ptr<core::Target>& target,
-                                 bool cold) {
+                                 bool cold, int slot) {
   // The other sessions of the target (other loops): their tasks are aborted there. They
   // end silently (control mode page TAS 0); the unit attention tells those initiators.
+  // The response waits (Pending::waiting) until each has done so and said so back on this
+  // session's loop: once the initiator has it, no other nexus can still start a command
+  // the reset should have aborted (one held for CmdSN order, say).
   LOG_INFO("iscsi: TARGET %s RESET of %s by %s%s", cold ? "COLD" : "WARM",
            LogQuote(target->name()).c_str(), LogQuote(session_->nexus().initiator_port).c_str(),
            cold ? ": every connection of the target is closed" : "");
@@ -220,10 +227,18 @@ void TaskManagement::ResetTarget(Connection* conn, const std::shared_ptr<core::T
     for (const SessionTable::Entry& e : table->ForTarget(target->tid())) {
       if (e.session.get() == session_ || e.loop == nullptr) continue;
       std::weak_ptr<Connection> wc = e.connection;
-      e.loop->Post([s = e.session, wc, cold] {
+      std::weak_ptr<Session> self = session_->weak_from_this();
+      env::EventLoop* back = session_->loop();
+      if (back != nullptr && slot >= 0) pending_[slot].waiting++;
+      e.loop->Post([s = e.session, wc, cold, self, back, slot] {
         s->tmf().AbortAllTasks();
-        if (!cold) return;
-        if (auto c = wc.lock()) c->Close("TARGET COLD RESET by another session");
+        if (cold) {
+          if (auto c = wc.lock()) c->Close("TARGET COLD RESET by another session");
+        }
+        if (back == nullptr || slot < 0) return;
+        back->Post([self, slot] {
+          if (auto me = self.lock()) me->tmf().Release(slot);
+        });
       });
     }
   }

@@ -2,7 +2,8 @@
 // TaskManagement: the Task Management Function Requests of one session (RFC 7143 11.5-11.6,
 // 4.2.3.5; SAM-5 7): ABORT TASK, ABORT TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET,
 // TARGET WARM RESET and TARGET COLD RESET. The resets reach every session of the target:
-// the others' tasks are aborted on their own loops (AbortAllTasks), every LU gets the
+// the others' tasks are aborted on their own loops (AbortAllTasks) before the response
+// goes out, every LU gets the
 // reset's unit attention, and a cold reset closes every connection of the target (the
 // caller's once its response is written). A task that is in the core when it is
 // aborted is marked (scsi::Command::aborted) and the response waits until the core hands
@@ -65,7 +66,12 @@ class TaskManagement {
   void Respond(Connection* conn, uint32_t itt, uint8_t response, bool close_after);
   // The target-wide part of TARGET WARM/COLD RESET: the other sessions' tasks (and, cold,
   // their connections), and every LU of the target.
-  void ResetTarget(Connection* conn, const std::shared_ptr<core::Target>& target, bool cold);
+  // The response in `slot` waits until every other session has aborted its tasks.
+  void ResetTarget(Connection* conn, const std::shared_ptr<core::Target>& target, bool cold,
+                   int slot);
+  // One thing the response in `slot` waited for is done (a task back from the core, or
+  // another session's tasks aborted): the response goes out when none is left.
+  void Release(int slot);
 
   Session* const session_;
   std::vector<Pending> pending_;
