@@ -51,6 +51,11 @@
  *   1.3  MODTGT_STS_SPACE_EXHAUSTED (a thin store out of space: SPACE ALLOCATION FAILED
  *        WRITE PROTECT); host->dev_keep_fd and host->dev_kept_fd (storage the host holds
  *        for a LUN across a module reload and a rebuild of the LU, e.g. bs_ram's memfd).
+ *   1.4  MODTGT_STS_NOT_LOCK_OWNER (an I/O refused because this node does not hold the
+ *        cluster lock: the core answers with the ALUA standby sense, so multipath retries
+ *        on another gateway); the lock group is called from the core's ALUA thread (SET
+ *        TARGET PORT GROUPS, implicit ALUA, a refresh of get_lock_state/get_lock_tag
+ *        once a second).
  */
 #ifndef MODTGT_MODULE_H
 #define MODTGT_MODULE_H
@@ -68,7 +73,7 @@ extern "C" {
  * whose major equals its own and whose minor is <= its own (fields are only appended,
  * so an older module simply has a shorter descriptor). */
 #define MODTGT_ABI_MAJOR 1
-#define MODTGT_ABI_MINOR 3
+#define MODTGT_ABI_MINOR 4
 #define MODTGT_ABI_VERSION ((uint32_t)((MODTGT_ABI_MAJOR << 16) | MODTGT_ABI_MINOR))
 #define MODTGT_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define MODTGT_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
@@ -112,6 +117,11 @@ typedef enum modtgt_status {
                                       for the data (nothing was written). DATA PROTECT /
                                       SPACE ALLOCATION FAILED WRITE PROTECT (27h/07h,
                                       SBC-4 4.7.3.6) */
+  MODTGT_STS_NOT_LOCK_OWNER = 11,  /* (1.4) this node does not hold the cluster lock (never
+                                      took it, or lost it): NOT READY / TARGET PORT IN
+                                      STANDBY STATE (04/0B); an ALUA LU's port group
+                                      becomes non-holder. Never for an I/O that reached
+                                      the storage. */
   MODTGT_STS_ASYNC = 0x100         /* the callout started the I/O and will report its
                                       status later through host->complete() */
 } modtgt_status;
@@ -437,8 +447,9 @@ typedef struct modtgt_backing_store {
   /* Cluster lock group (tcmu-runner's lock, unlock, get_lock_tag, get_lock_state);
    * optional, all four or none. For stores shared by several target nodes (e.g. Ceph
    * RBD's exclusive lock): the node holding the lock is the one that may write. Called on
-   * the admin thread (later: the ALUA state machine's thread), never concurrently for one
-   * device; they may block.
+   * the admin thread or the core's ALUA thread, never concurrently for one device (nor
+   * with open/close/reconfig); they may block. get_lock_state and get_lock_tag are called
+   * once a second for an LU of an ALUA target: keep them cheap.
    *   lock(dev, tag): acquire the lock for this node, recording `tag` (the ALUA target port
    *     group id) with it. MODTGT_STS_OK, MODTGT_STS_BUSY (another node holds it; retry
    *     later) or MODTGT_STS_NO_RESOURCE (the cluster cannot be reached).

@@ -29,10 +29,15 @@
 // rbd_lock_acquire, which also makes librbd refuse to hand the lock over cooperatively. A
 // monitor thread per LUN asks rbd_is_exclusive_lock_owner every second (librbd asserts the
 // lock on the OSD, so a break is seen); a lost lock is reported (LOCK_LOST) and from then on
-// the module refuses every write itself (BUSY), besides the OSDs refusing a blocklisted
-// client. lock() takes the lock back (reconnecting first: the old client is blocklisted).
+// the module refuses every write itself (MODTGT_STS_NOT_LOCK_OWNER: NOT READY, TARGET PORT IN
+// STANDBY STATE, so multipath retries on the gateway holding the lock), besides the OSDs
+// refusing a blocklisted client. lock() takes the lock back (reconnecting first: the old
+// client is blocklisted).
 // The monitor also applies size changes made outside (rbd resize), seen through
 // rbd_update_watch, with host->dev_set_size.
+//
+// Files: rbd_device.h (Connection, Req, Device), this file (open/close, I/O,
+// reconfiguration, the C ABI), rbd_lock.cc (the exclusive lock and the monitor thread).
 //
 // Threading: callouts run on several event loops at once; the connection they use is read
 // under conn_mu_ (shared), replaced under conn_mu_ (exclusive) by reconfig (device drained)
@@ -42,42 +47,12 @@
 // for its callbacks).
 #include <dlfcn.h>
 #include <limits.h>
-#include <rados/librados.h>
-#include <rbd/librbd.h>
-#include <sys/uio.h>
 
-#include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <deque>
-#include <memory>
-#include <mutex>
-#include <new>
-#include <shared_mutex>
-#include <string>
-#include <thread>
-#include <vector>
+#include "rbd_device.h"
 
-#include "modtgt/module.h"
-#include "rbd_config.h"
-
-namespace {
-
-using modtgt::rbd::LockMode;
-using modtgt::rbd::ParseRbdConfig;
-using modtgt::rbd::RbdConfig;
+namespace modtgt::rbd {
 
 const modtgt_host* g_host = nullptr;
-
-constexpr size_t kMaxLockOwners = 8;
-constexpr auto kMonitorPeriod = std::chrono::seconds(1);
-constexpr uint64_t kNativeCawMax = 512;  // librbd 16: compare-and-write within one sector
-constexpr const char* kTagKey = "modtgt.lock_tag";  // image metadata: "TAG OWNER"
 
 std::string ErrText(int e) { return std::strerror(e < 0 ? -e : e); }
 
@@ -106,31 +81,6 @@ int ModtgtError(int r) {
 int NoProgress(uint64_t, uint64_t, void*) { return 0; }
 
 std::string UserName(const RbdConfig& c) { return "client." + (c.id.empty() ? "admin" : c.id); }
-
-// ---- Connection: one cluster handle, pool context and open image ----
-
-class Connection {
- public:
-  using WatchFn = void (*)(void*);
-  // Connects as cfg says and opens the image (read-only when `readonly` or for a snapshot).
-  // With `watch`, registers it for image header updates (size changes). Returns 0, or a
-  // negative MODTGT_E* with the reason in *why.
-  static int Open(const RbdConfig& cfg, bool readonly, WatchFn watch, void* watch_arg,
-                  std::unique_ptr<Connection>* out, std::string* why);
-  ~Connection();
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  rbd_image_t image() const { return image_; }
-
- private:
-  Connection() = default;
-  rados_t cluster_ = nullptr;
-  rados_ioctx_t io_ = nullptr;
-  rbd_image_t image_ = nullptr;
-  bool watching_ = false;
-  uint64_t watch_handle_ = 0;
-};
 
 int Connection::Open(const RbdConfig& cfg, bool readonly, WatchFn watch, void* watch_arg,
                      std::unique_ptr<Connection>* out, std::string* why) {
@@ -270,125 +220,6 @@ int ParseDevConfig(const modtgt_dev_config* cfg, const char* path, RbdConfig* ou
   return 0;
 }
 
-// ---- One device (LUN) ----
-
-class Device;
-
-enum class Op { kRead, kWrite, kFlush, kDiscard, kWriteSame, kCaw, kCawRead, kCawWrite };
-
-// One I/O in flight. Pooled per device; buf keeps its capacity across uses.
-struct Req {
-  Req* next_free = nullptr;
-  Device* dev = nullptr;
-  modtgt_io* io = nullptr;
-  Op op = Op::kRead;
-  bool flush_after = false;  // FUA / WCE=0: rbd_aio_flush before completing
-  bool flushing = false;     // the flush stage is running
-  uint64_t offset = 0;
-  uint64_t length = 0;
-  std::vector<uint8_t> buf;  // bounce (reads/writes with > IOV_MAX iovecs), pattern, CAW
-  const iovec* user_iov = nullptr;  // kRead: the caller's buffer
-  int user_iovcnt = 0;
-  bool bounce = false;              // kRead: read into buf, copied to user_iov at the end
-  uint64_t mismatch_off = 0;  // rbd_aio_compare_and_write's out-parameter
-};
-
-class Device {
- public:
-  // Opens the device (connect, open, lock); on failure returns a negative MODTGT_E* with the
-  // reason through host->error and leaves *out null.
-  static int Open(modtgt_dev* dev, Device** out);
-  ~Device();
-
-  int Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset);
-  int Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags);
-  int Flush(modtgt_io* io);
-  int Unmap(modtgt_io* io, uint64_t offset, uint64_t length);
-  int WriteSame(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint64_t length);
-  int Caw(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint64_t length);
-  int Reconfig(const modtgt_reconfig* rc);
-  int ReconfigLocked(const modtgt_reconfig* rc);
-  int Lock(uint16_t tag);
-  int Unlock();
-  int GetLockTag(uint16_t* tag);
-  int GetLockState() const { return lock_state_.load(); }
-
- private:
-  Device() = default;
-
-  // Connects cfg_ and, for a writable image with the exclusive-lock feature and lock=take,
-  // takes the lock. Returns 0 or MODTGT_E* with *why; *conn is the new connection.
-  // REQUIRES: lock_op_mu_ held.
-  int Connect(bool take_lock, std::unique_ptr<Connection>* conn, std::string* why);
-  // Breaks another holder's lock and acquires it on `image`; records `tag`. Returns 0 or a
-  // negative errno with *why.
-  int TakeLock(rbd_image_t image, uint16_t tag, std::string* why);
-  // The monitor saw the image's size change (rbd resize elsewhere): the LUN follows.
-  // REQUIRES: size_mu_ held.
-  void ApplyImageSize(uint64_t image_size);
-
-  Req* AllocReq();
-  void FreeReq(Req* r);
-  // Starts r's current stage on the current connection. Returns MODTGT_STS_ASYNC, or a
-  // final status (r is then still the caller's).
-  int Start(Req* r);
-  // Start() from a callout: releases r when it did not start.
-  int StartCallout(Req* r);
-  int Submit(Req* r, rbd_image_t image, rbd_completion_t c);
-  static void OnAio(rbd_completion_t c, void* arg);
-  void OnDone(Req* r, ssize_t ret);
-  void Finish(Req* r, int status);
-  int StatusFor(const Req* r, int ret);
-  void NoteResult(int ret);
-  void LockLost(const std::string& why, bool blocklisted);
-  void CawNext();
-  bool Gather(Req* r, const iovec* iov, int iovcnt);
-
-  static void OnImageUpdate(void* arg);
-  void MonitorLoop();
-  // One round of the monitor on the current image: size, lock ownership, connection.
-  void Probe(rbd_image_t image, bool size_dirty);
-  void Reconnect();
-  void StartMonitor();
-  void StopMonitor();
-
-  modtgt_dev* dev_ = nullptr;
-  RbdConfig cfg_;
-  uint32_t block_ = 512;
-  bool readonly_ = false;       // the LUN is read-only, or cfg_ is a snapshot
-  std::atomic<bool> has_lock_feature_{false};
-
-  mutable std::shared_mutex conn_mu_;
-  std::unique_ptr<Connection> conn_;  // GUARDED_BY(conn_mu_); null only while failed
-
-  std::atomic<bool> write_cache_{true};
-  std::atomic<bool> may_write_{true};  // false: no lock (standby, lost); writes get BUSY
-  std::atomic<int> lock_state_{MODTGT_LOCK_UNLOCKED};
-  std::atomic<bool> lock_lost_{false};   // lost since the last lock(): reconnect first
-  std::atomic<bool> conn_lost_{false};   // CONN_LOST reported, CONN_RESTORED not yet
-  std::mutex lock_op_mu_;                // lock(), unlock(), reconfig: one at a time
-  std::string owner_;                    // our lock owner string; GUARDED_BY(lock_op_mu_)
-
-  std::mutex size_mu_;
-  uint64_t image_size_ = 0;              // GUARDED_BY(size_mu_): last seen image size
-  std::atomic<uint64_t> size_{0};        // the LUN's size
-
-  std::mutex caw_mu_;
-  bool caw_active_ = false;              // GUARDED_BY(caw_mu_): an emulated CAW runs
-  std::deque<Req*> caw_queue_;           // GUARDED_BY(caw_mu_)
-
-  std::mutex mon_mu_;
-  std::condition_variable mon_cv_;
-  bool mon_stop_ = false;                // GUARDED_BY(mon_mu_)
-  bool mon_size_dirty_ = false;          // GUARDED_BY(mon_mu_)
-  bool reconnect_failing_ = false;       // monitor thread only
-  std::thread monitor_;
-
-  std::mutex pool_mu_;
-  Req* free_reqs_ = nullptr;             // GUARDED_BY(pool_mu_)
-  std::vector<Req*> all_reqs_;           // GUARDED_BY(pool_mu_); owned
-};
-
 int Device::Open(modtgt_dev* dev, Device** out) {
   *out = nullptr;
   const modtgt_dev_config* cfg = g_host->dev_get_config(dev);
@@ -511,64 +342,6 @@ int Device::Connect(bool take_lock, std::unique_ptr<Connection>* conn, std::stri
   return 0;
 }
 
-// REQUIRES: lock_op_mu_ held.
-int Device::TakeLock(rbd_image_t image, uint16_t tag, std::string* why) {
-  int owner = 0;
-  int r = rbd_is_exclusive_lock_owner(image, &owner);
-  if (r == 0 && !owner) {
-    rbd_lock_mode_t mode;
-    char* owners[kMaxLockOwners];
-    size_t n = kMaxLockOwners;
-    r = rbd_lock_get_owners(image, &mode, owners, &n);
-    if (r == 0 && n > 0) {
-      const std::string other = owners[0];
-      rbd_lock_get_owners_cleanup(owners, n);
-      // Blocklists the holder (rbd_blocklist_on_break_lock): it can never write again.
-      g_host->log(MODTGT_LOG_WARN, "%s: breaking the exclusive lock of %s",
-                  cfg_.Name().c_str(), other.c_str());
-      r = rbd_lock_break(image, mode, other.c_str());
-      if (r < 0 && r != -ENOENT) {
-        *why = "cannot break the exclusive lock of " + other + " on '" + cfg_.Name() +
-               "': " + ErrText(r);
-        return r;
-      }
-    } else if (r < 0 && r != -ENOENT) {
-      *why = "cannot list the lock owners of '" + cfg_.Name() + "': " + ErrText(r);
-      return r;
-    }
-    r = rbd_lock_acquire(image, RBD_LOCK_MODE_EXCLUSIVE);
-    if (r < 0) {
-      *why = "cannot acquire the exclusive lock of '" + cfg_.Name() + "': " + ErrText(r);
-      return r;
-    }
-  } else if (r < 0) {
-    *why = "cannot check the exclusive lock of '" + cfg_.Name() + "': " + ErrText(r);
-    return r;
-  }
-  rbd_lock_mode_t mode;
-  char* owners[kMaxLockOwners];
-  size_t n = kMaxLockOwners;
-  r = rbd_lock_get_owners(image, &mode, owners, &n);
-  if (r < 0 || n == 0) {
-    *why = "acquired the exclusive lock of '" + cfg_.Name() + "' but cannot read it back: " +
-           ErrText(r < 0 ? r : -ENOENT);
-    return r < 0 ? r : -EIO;
-  }
-  owner_ = owners[0];
-  rbd_lock_get_owners_cleanup(owners, n);
-  // The tag (the ALUA target port group) is kept with the owner it belongs to, so that a
-  // stale entry of an earlier holder is never taken for the current one's.
-  const std::string value = std::to_string(tag) + " " + owner_;
-  r = rbd_metadata_set(image, kTagKey, value.c_str());
-  if (r < 0) {
-    g_host->log(MODTGT_LOG_WARN, "%s: cannot record the lock tag: %s", cfg_.Name().c_str(),
-                ErrText(r).c_str());
-  }
-  g_host->log(MODTGT_LOG_INFO, "%s: exclusive lock acquired as %s (tag %u)",
-              cfg_.Name().c_str(), owner_.c_str(), tag);
-  return 0;
-}
-
 Device::~Device() {
   StopMonitor();
   std::unique_ptr<Connection> conn;
@@ -579,168 +352,6 @@ Device::~Device() {
   conn.reset();  // rbd_close waits for librbd's callbacks and releases the lock
   std::lock_guard<std::mutex> l(pool_mu_);
   for (Req* r : all_reqs_) delete r;
-}
-
-// ---- Monitor thread: lock ownership, connection, size ----
-
-void Device::OnImageUpdate(void* arg) {
-  auto* d = static_cast<Device*>(arg);
-  std::lock_guard<std::mutex> l(d->mon_mu_);
-  d->mon_size_dirty_ = true;
-  d->mon_cv_.notify_all();
-}
-
-void Device::StartMonitor() {
-  {
-    std::lock_guard<std::mutex> l(mon_mu_);
-    mon_stop_ = false;
-  }
-  monitor_ = std::thread([this] { MonitorLoop(); });
-}
-
-void Device::StopMonitor() {
-  {
-    std::lock_guard<std::mutex> l(mon_mu_);
-    mon_stop_ = true;
-    mon_cv_.notify_all();
-  }
-  if (monitor_.joinable()) monitor_.join();  // at most one librbd call (osd_op_timeout)
-}
-
-void Device::MonitorLoop() {
-  for (;;) {
-    bool size_dirty;
-    {
-      std::unique_lock<std::mutex> l(mon_mu_);
-      mon_cv_.wait_for(l, kMonitorPeriod, [this] { return mon_stop_ || mon_size_dirty_; });
-      if (mon_stop_) return;
-      size_dirty = mon_size_dirty_;
-      mon_size_dirty_ = false;
-    }
-    {
-      std::shared_lock<std::shared_mutex> l(conn_mu_);
-      if (conn_) Probe(conn_->image(), size_dirty);
-    }
-    // After a lost lock this client is (most likely) blocklisted: replace it, so that the
-    // LUN is a clean standby (reads, get_lock_tag, a quick lock()).
-    if (lock_lost_.load()) Reconnect();
-  }
-}
-
-// REQUIRES: conn_mu_ held (shared); image is conn_'s.
-void Device::Probe(rbd_image_t image, bool size_dirty) {
-  if (size_dirty) {
-    // Read and applied under size_mu_: a resize by reconfig (which holds it) cannot be
-    // overtaken by a size read before it.
-    std::lock_guard<std::mutex> sl(size_mu_);
-    uint64_t image_size = 0;
-    if (rbd_get_size(image, &image_size) == 0) ApplyImageSize(image_size);
-  }
-  if (lock_state_.load() == MODTGT_LOCK_LOCKED) {
-    // librbd asserts the lock on the header object: a broken lock or a blocklisted
-    // client shows here even with no I/O.
-    int owner = 0;
-    const int r = rbd_is_exclusive_lock_owner(image, &owner);
-    if (r == 0 && owner) {
-      NoteResult(0);
-    } else if (r == 0 || r == -ESHUTDOWN) {
-      std::string who;
-      rbd_lock_mode_t mode;
-      char* owners[kMaxLockOwners];
-      size_t n = kMaxLockOwners;
-      if (r == 0 && rbd_lock_get_owners(image, &mode, owners, &n) == 0 && n > 0) {
-        who = owners[0];
-        rbd_lock_get_owners_cleanup(owners, n);
-      }
-      LockLost(who.empty() ? (r == -ESHUTDOWN ? "this client was blocklisted"
-                                              : "the lock was released or broken")
-                           : "taken by " + who,
-               r == -ESHUTDOWN);
-    } else {
-      NoteResult(r);
-    }
-  } else if (conn_lost_.load()) {
-    // Nothing else probes the cluster: read one block to see whether it is back.
-    std::vector<char> probe(block_);
-    const ssize_t n = rbd_read(image, 0, block_, probe.data());
-    NoteResult(n < 0 ? static_cast<int>(n) : 0);
-  }
-}
-
-// Monitor thread. A new client in place of one that lost the lock. Skipped (retried a
-// second later) while lock(), unlock() or reconfig run: they hold lock_op_mu_.
-void Device::Reconnect() {
-  std::unique_lock<std::mutex> op(lock_op_mu_, std::try_to_lock);
-  if (!op.owns_lock() || !lock_lost_.load()) return;
-  std::unique_ptr<Connection> conn;
-  std::string why;
-  const int rc = Connection::Open(cfg_, readonly_, &Device::OnImageUpdate, this, &conn, &why);
-  if (rc != 0) {
-    if (!reconnect_failing_) {
-      g_host->log(MODTGT_LOG_WARN, "%s: cannot reconnect after the lost lock (retrying): %s",
-                  cfg_.Name().c_str(), why.c_str());
-    }
-    reconnect_failing_ = true;
-    return;
-  }
-  reconnect_failing_ = false;
-  std::unique_ptr<Connection> old;
-  {
-    std::unique_lock<std::shared_mutex> l(conn_mu_);
-    old.swap(conn_);
-    conn_ = std::move(conn);
-  }
-  old.reset();
-  lock_lost_.store(false);
-  g_host->log(MODTGT_LOG_INFO, "%s: reconnected as a standby client (writes wait for lock())",
-              cfg_.Name().c_str());
-}
-
-// REQUIRES: size_mu_ held.
-void Device::ApplyImageSize(uint64_t image_size) {
-  if (image_size == image_size_) return;
-  g_host->log(MODTGT_LOG_INFO, "%s: the image is now %llu bytes (was %llu)%s",
-              cfg_.Name().c_str(), static_cast<unsigned long long>(image_size),
-              static_cast<unsigned long long>(image_size_), ", resized outside this LUN");
-  image_size_ = image_size;
-  const uint64_t lun = image_size - image_size % block_;
-  if (lun != 0 && lun != size_.load()) {
-    size_.store(lun);
-    g_host->dev_set_size(dev_, lun);  // initiators get CAPACITY DATA HAS CHANGED
-  }
-}
-
-// Events from what librbd answered: a timeout means the cluster is unreachable; the next
-// success after it means it is back.
-void Device::NoteResult(int ret) {
-  if (ret == -ETIMEDOUT || ret == -ENOTCONN || ret == -ECONNRESET) {
-    if (!conn_lost_.exchange(true)) {
-      const std::string why = "no answer from the Ceph cluster for " + cfg_.Name() +
-                              " (" + ErrText(ret) + " after osd_op_timeout " +
-                              std::to_string(cfg_.osd_op_timeout) + " s)";
-      g_host->dev_report_event(dev_, MODTGT_EVENT_CONN_LOST, why.c_str());
-    }
-  } else if (ret >= 0 && conn_lost_.load()) {
-    if (conn_lost_.exchange(false)) {
-      g_host->dev_report_event(dev_, MODTGT_EVENT_CONN_RESTORED, cfg_.Name().c_str());
-    }
-  }
-}
-
-// Any thread. Reports a lost lock once; from then on writes are refused here.
-void Device::LockLost(const std::string& why, bool blocklisted) {
-  if (readonly_ || !has_lock_feature_.load()) {
-    g_host->log(MODTGT_LOG_ERROR, "%s: %s", cfg_.Name().c_str(), why.c_str());
-    return;
-  }
-  may_write_.store(false);
-  lock_lost_.store(true);
-  int expected = MODTGT_LOCK_LOCKED;
-  if (!lock_state_.compare_exchange_strong(expected, MODTGT_LOCK_UNLOCKED)) return;
-  const std::string detail = "exclusive lock of " + cfg_.Name() + " lost: " + why +
-                             (blocklisted ? "" : "; writes are refused from now on");
-  g_host->log(MODTGT_LOG_WARN, "%s", detail.c_str());
-  g_host->dev_report_event(dev_, MODTGT_EVENT_LOCK_LOST, detail.c_str());
 }
 
 // ---- I/O ----
@@ -797,6 +408,12 @@ bool Device::Gather(Req* r, const iovec* iov, int iovcnt) {
 int Device::StatusFor(const Req* r, int ret) {
   if (ret >= 0) return MODTGT_STS_OK;
   if (ret == -EILSEQ && r->op == Op::kCaw) return MODTGT_STS_MISCOMPARE;
+  if ((ret == -ESHUTDOWN || ret == -EROFS) && has_lock_feature_.load() && !readonly_) {
+    // Blocklisted (another gateway broke our lock) or refused without the lock: nothing
+    // reached the image; the initiator's multipath retries on the gateway holding it.
+    if (ret == -ESHUTDOWN) LockLost("this client was blocklisted", true);
+    return MODTGT_STS_NOT_LOCK_OWNER;
+  }
   if (Retriable(ret)) return MODTGT_STS_BUSY;
   if (ret == -ENOMEM) return MODTGT_STS_NO_RESOURCE;
   const bool read = r->op == Op::kRead || r->op == Op::kCawRead;
@@ -988,7 +605,7 @@ int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
 
 int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
                   uint32_t flags) {
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_BUSY;
+  if (!may_write_.load(std::memory_order_relaxed)) return WriteRefused();
   size_t total = 0;
   for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
   if (total == 0) return MODTGT_STS_OK;
@@ -1037,7 +654,7 @@ int Device::Flush(modtgt_io* io) {
 
 int Device::Unmap(modtgt_io* io, uint64_t offset, uint64_t length) {
   if (length == 0) return MODTGT_STS_OK;
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_BUSY;
+  if (!may_write_.load(std::memory_order_relaxed)) return WriteRefused();
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
@@ -1051,7 +668,7 @@ int Device::Unmap(modtgt_io* io, uint64_t offset, uint64_t length) {
 int Device::WriteSame(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
                       uint64_t length) {
   if (length == 0) return MODTGT_STS_OK;
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_BUSY;
+  if (!may_write_.load(std::memory_order_relaxed)) return WriteRefused();
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
@@ -1075,7 +692,7 @@ int Device::WriteSame(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offs
 int Device::Caw(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset,
                 uint64_t length) {
   if (length == 0) return MODTGT_STS_OK;
-  if (!may_write_.load(std::memory_order_relaxed)) return MODTGT_STS_BUSY;
+  if (!may_write_.load(std::memory_order_relaxed)) return WriteRefused();
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
@@ -1131,7 +748,8 @@ void Device::CawNext() {
       caw_queue_.pop_front();
     }
     modtgt_io* io = next->io;
-    const int st = may_write_.load() ? StartCallout(next) : (FreeReq(next), MODTGT_STS_BUSY);
+    const int st =
+        may_write_.load() ? StartCallout(next) : (FreeReq(next), WriteRefused());
     if (st == MODTGT_STS_ASYNC) return;
     g_host->complete(io, static_cast<modtgt_status>(st));
   }
@@ -1272,97 +890,11 @@ int Device::ReconfigLocked(const modtgt_reconfig* rc) {
   return 0;
 }
 
-// ---- Cluster lock group ----
+}  // namespace modtgt::rbd
 
-int Device::Lock(uint16_t tag) {
-  std::lock_guard<std::mutex> op(lock_op_mu_);
-  if (readonly_ || !has_lock_feature_) {
-    g_host->log(MODTGT_LOG_WARN, "%s: lock() on a %s", cfg_.Name().c_str(),
-                readonly_ ? "read-only LUN (never locks)" : "image without exclusive-lock");
-    return MODTGT_STS_UNSUPPORTED;
-  }
-  lock_state_.store(MODTGT_LOCK_LOCKING);
-  std::string why;
-  if (lock_lost_.load()) {
-    // Our client is (most likely) blocklisted: a new connection, then the lock. Made before
-    // the old one is dropped, swapped in quickly: I/O keeps flowing (and getting BUSY).
-    std::unique_ptr<Connection> conn;
-    const int rc = Connection::Open(cfg_, readonly_, &Device::OnImageUpdate, this, &conn, &why);
-    if (rc != 0) {
-      g_host->log(MODTGT_LOG_WARN, "%s: lock(): cannot reconnect: %s", cfg_.Name().c_str(),
-                  why.c_str());
-      lock_state_.store(MODTGT_LOCK_UNKNOWN);
-      return MODTGT_STS_NO_RESOURCE;
-    }
-    std::unique_ptr<Connection> old;
-    {
-      std::unique_lock<std::shared_mutex> l(conn_mu_);
-      old.swap(conn_);
-      conn_ = std::move(conn);
-    }
-    old.reset();
-    lock_lost_.store(false);
-  }
-  int r;
-  {
-    std::shared_lock<std::shared_mutex> l(conn_mu_);
-    r = conn_ ? TakeLock(conn_->image(), tag, &why) : -ENOTCONN;
-  }
-  if (r < 0) {
-    g_host->log(MODTGT_LOG_WARN, "%s: lock(): %s", cfg_.Name().c_str(), why.c_str());
-    if (Retriable(r) && r != -EROFS && r != -EBUSY) {
-      lock_state_.store(MODTGT_LOCK_UNKNOWN);
-      return MODTGT_STS_NO_RESOURCE;
-    }
-    lock_state_.store(MODTGT_LOCK_UNLOCKED);
-    return MODTGT_STS_BUSY;
-  }
-  may_write_.store(true);
-  lock_state_.store(MODTGT_LOCK_LOCKED);
-  return MODTGT_STS_OK;
-}
+namespace {
 
-int Device::Unlock() {
-  std::lock_guard<std::mutex> op(lock_op_mu_);
-  if (readonly_ || !has_lock_feature_) return MODTGT_STS_OK;
-  may_write_.store(false);  // standby from here on
-  const int prev = lock_state_.exchange(MODTGT_LOCK_UNLOCKED);
-  if (prev != MODTGT_LOCK_LOCKED) return MODTGT_STS_OK;
-  std::shared_lock<std::shared_mutex> l(conn_mu_);
-  const int r = conn_ ? rbd_lock_release(conn_->image()) : -ENOTCONN;
-  if (r < 0 && r != -ENOENT && r != -EINVAL) {
-    g_host->log(MODTGT_LOG_WARN, "%s: rbd_lock_release: %s", cfg_.Name().c_str(),
-                ErrText(r).c_str());
-    return Retriable(r) ? MODTGT_STS_BUSY : MODTGT_STS_WRITE_ERROR;
-  }
-  g_host->log(MODTGT_LOG_INFO, "%s: exclusive lock released", cfg_.Name().c_str());
-  return MODTGT_STS_OK;
-}
-
-int Device::GetLockTag(uint16_t* tag) {
-  std::shared_lock<std::shared_mutex> l(conn_mu_);
-  if (!conn_) return MODTGT_STS_NO_RESOURCE;
-  if (!has_lock_feature_) return MODTGT_STS_NOT_HANDLED;
-  rbd_lock_mode_t mode;
-  char* owners[kMaxLockOwners];
-  size_t n = kMaxLockOwners;
-  int r = rbd_lock_get_owners(conn_->image(), &mode, owners, &n);
-  if (r == -ENOENT || (r == 0 && n == 0)) return MODTGT_STS_NOT_HANDLED;
-  if (r < 0) return Retriable(r) ? MODTGT_STS_NO_RESOURCE : MODTGT_STS_READ_ERROR;
-  const std::string holder = owners[0];
-  rbd_lock_get_owners_cleanup(owners, n);
-  char value[512];
-  size_t len = sizeof(value);
-  r = rbd_metadata_get(conn_->image(), kTagKey, value, &len);
-  if (r < 0) return MODTGT_STS_BUSY;  // held, but its holder recorded no tag (yet)
-  unsigned t = 0;
-  char who[sizeof(value)];
-  if (std::sscanf(value, "%u %511[^\n]", &t, who) != 2 || holder != who || t > 0xffff) {
-    return MODTGT_STS_BUSY;  // the tag is an earlier holder's: the new one has not set it
-  }
-  *tag = static_cast<uint16_t>(t);
-  return MODTGT_STS_OK;
-}
+using namespace modtgt::rbd;  // NOLINT: the module's own namespace
 
 // ---- The C ABI ----
 

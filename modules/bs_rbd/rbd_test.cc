@@ -603,7 +603,7 @@ TEST_F(RbdTest, LockGroupTwoGateways) {
       << "A did not report the lost lock";
   EXPECT_EQ(a.LockState(), MODTGT_LOCK_UNLOCKED);
   EXPECT_NE(a.LastEvent().find("lost"), std::string::npos) << a.LastEvent();
-  EXPECT_EQ(a.Write(y, 0, MODTGT_IO_FUA), MODTGT_STS_BUSY);
+  EXPECT_EQ(a.Write(y, 0, MODTGT_IO_FUA), MODTGT_STS_NOT_LOCK_OWNER);
   ASSERT_EQ(b.Write(z, 4096, MODTGT_IO_FUA), MODTGT_STS_OK);
   EXPECT_EQ(A().Read(img, 0, 4096), x) << "the gateway that lost the lock wrote";
   EXPECT_EQ(A().Read(img, 4096, 4096), z);
@@ -615,7 +615,7 @@ TEST_F(RbdTest, LockGroupTwoGateways) {
   EXPECT_EQ(a.Lock(7), MODTGT_STS_OK) << "lock() after a loss";
   EXPECT_EQ(a.LockState(), MODTGT_LOCK_LOCKED);
   EXPECT_TRUE(Eventually([&] { return b.Events(MODTGT_EVENT_LOCK_LOST) == 1; }));
-  EXPECT_EQ(b.Write(y, 4096), MODTGT_STS_BUSY);
+  EXPECT_EQ(b.Write(y, 4096), MODTGT_STS_NOT_LOCK_OWNER);
   ASSERT_EQ(a.Write(y, 0, MODTGT_IO_FUA), MODTGT_STS_OK);
   EXPECT_EQ(A().Read(img, 0, 4096), y);
   EXPECT_EQ(A().Read(img, 4096, 4096), z);
@@ -630,7 +630,7 @@ TEST_F(RbdTest, LockGroupTwoGateways) {
   EXPECT_EQ(a.Unlock(), MODTGT_STS_OK);
   EXPECT_EQ(a.LockState(), MODTGT_LOCK_UNLOCKED);
   EXPECT_EQ(a.LockTag(&tag), MODTGT_STS_NOT_HANDLED);
-  EXPECT_EQ(a.Write(x, 0), MODTGT_STS_BUSY);
+  EXPECT_EQ(a.Write(x, 0), MODTGT_STS_NOT_LOCK_OWNER);
   EXPECT_EQ(a.Lock(3), MODTGT_STS_OK);
   EXPECT_EQ(a.Write(x, 0, MODTGT_IO_FUA), MODTGT_STS_OK);
 }
@@ -642,7 +642,7 @@ TEST_F(RbdTest, StandbyWaitsForLock) {
   EXPECT_EQ(d.LockState(), MODTGT_LOCK_UNLOCKED);
   EXPECT_EQ(A().LockOwners(img), 0u);
   const std::string x = Random(4096, 17);
-  EXPECT_EQ(d.Write(x, 0), MODTGT_STS_BUSY);
+  EXPECT_EQ(d.Write(x, 0), MODTGT_STS_NOT_LOCK_OWNER);
   std::string back;
   EXPECT_EQ(d.Read(&back, 4096, 0), MODTGT_STS_OK) << "reads need no lock";
   EXPECT_EQ(d.Lock(2), MODTGT_STS_OK);

@@ -121,7 +121,10 @@ Outcome TargetBind(AdminContext* ctx, const Request& r, bool bind) {
 
 // --mode target --op update --tid T --name KEY --value VALUE (tgtadm), or --params
 // KEY=VALUE,... for several at once. KEY: an iSCSI parameter (core/target_params.h), "state"
-// (ready | offline) or TargetAlias. Every pair is checked before any is applied.
+// (ready | offline), TargetAlias, or one of this gateway's ALUA target port group settings
+// (scsi/alua.h): alua_group, alua_peers, alua_mode, alua_nonholder (keys not given keep their
+// value). Every pair is checked, and the resulting ALUA configuration validated, before any
+// is applied.
 Outcome TargetUpdate(AdminContext* ctx, const Request& r) {
   Error err;
   std::shared_ptr<core::Target> t;
@@ -142,6 +145,8 @@ Outcome TargetUpdate(AdminContext* ctx, const Request& r) {
   core::TargetState state = t->state();
   std::string alias = t->alias();
   bool alias_set = false;
+  scsi::AluaConfig alua = t->alua();
+  bool alua_set = false;
   for (const auto& [k, v] : pairs) {
     if (k == "state") {
       Result<core::TargetState> s = core::ParseTargetState(v);
@@ -155,6 +160,10 @@ Outcome TargetUpdate(AdminContext* ctx, const Request& r) {
       }
       alias = v;
       alias_set = true;
+    } else if (k.rfind("alua_", 0) == 0) {
+      Status s = scsi::SetAluaParam(k.substr(5), v, &alua);
+      if (!s.ok()) return Invalid(s.message());
+      alua_set = true;
     } else {
       Status s = params.Set(k, v);
       if (!s.ok()) {
@@ -163,13 +172,24 @@ Outcome TargetUpdate(AdminContext* ctx, const Request& r) {
       }
     }
   }
+  if (alua_set) {
+    Status s = scsi::ValidateAluaConfig(alua);
+    if (!s.ok()) return Invalid(s.message());
+  }
   t->set_iscsi_params(params);
   t->set_state(state);
   if (alias_set) t->set_alias(alias);
+  if (alua_set) {
+    Status s = t->SetAlua(alua);  // validated above: cannot fail
+    if (!s.ok()) return Invalid(s.message());
+    LOG_INFO("admin: target %d %s ALUA: %s", t->tid(), t->name().c_str(),
+             scsi::DescribeAluaConfig(alua).c_str());
+  }
   LOG_INFO("admin: target %d updated (%zu parameter(s))", t->tid(), pairs.size());
   return json{{"tid", t->tid()},
               {"state", core::TargetStateName(state)},
               {"alias", t->alias()},
+              {"alua", scsi::DescribeAluaConfig(t->alua())},
               {"iscsi_params", TargetParamsJson(*t)}};
 }
 

@@ -41,6 +41,11 @@ json LunJson(const core::Target& t, const scsi::LogicalUnit& lu) {
   const bool cd = IsCd(lu);
   json j;
   j["lun"] = lu.lun();
+  if (lu.alua().enabled()) {
+    // This gateway's ALUA state for the LU and the group whose gateway holds the lock.
+    j["alua_state"] = scsi::AluaStateName(lu.alua().state());
+    j["alua_holder"] = lu.alua().holder();
+  }
   j["type"] = cd ? "cd" : "disk";
   j["device_type"] = cd ? "cd" : "disk";
   uint64_t size = lu.backend() ? lu.backend()->size_bytes() : 0;
@@ -124,6 +129,7 @@ json TargetJson(AdminContext* ctx, const core::Target& t) {
   j["driver"] = "iscsi";
   j["state"] = core::TargetStateName(t.state());
   j["iscsi_params"] = TargetParamsJson(t);
+  j["alua"] = scsi::DescribeAluaConfig(t.alua());
   json nexuses = json::array();
   auto sessions = SessionsOf(ctx, t.tid());
   for (const auto& s : sessions) nexuses.push_back(SessionJson(s));

@@ -105,6 +105,10 @@ void FormatLun(const json& lu, int indent, std::string* out) {
   if (!online && !Str(lu, "offline_reason").empty()) {
     Line(out, in, "Offline reason: " + Str(lu, "offline_reason"));
   }
+  if (lu.is_object() && lu.contains("alua_state")) {
+    Line(out, in, "ALUA state: " + Str(lu, "alua_state") + " (lock holder group " +
+                      std::to_string(U64(lu, "alua_holder")) + ")");
+  }
   std::string bsopts = Str(lu, "bsopts");
   if (!bsopts.empty()) Line(out, in, "Backing store options: " + bsopts);
   Line(out, in, "Size in bytes: " + std::to_string(size));
@@ -151,6 +155,8 @@ void FormatTarget(const json& t, std::string* out) {
   Line(out, 2, "State: " + Str(t, "state", "ready"));
   std::string alias = Str(t, "alias");
   if (!alias.empty()) Line(out, 2, "Alias: " + alias);
+  const std::string alua = Str(t, "alua");
+  if (!alua.empty() && alua != "off") Line(out, 2, "ALUA: " + alua);
   Line(out, 1, "I_T nexus information:");
   for (const json& n : Arr(t, "nexuses")) {
     Line(out, 2, "I_T nexus: " + std::to_string(U64(n, "nexus_id")));

@@ -236,6 +236,8 @@ class Applier {
       Status s = ValidateIscsiName(t.name);
       if (!s.ok()) Problem(TargetPlace(t) + ": " + s.message());
       if (t.alias.size() > 255) Problem(TargetPlace(t) + ": alias longer than 255 characters");
+      Status alua = scsi::ValidateAluaConfig(t.alua);
+      if (!alua.ok()) Problem(TargetPlace(t) + " ALUA: " + alua.message());
       for (const auto& a : t.acl_addresses) {
         Result<std::string> c = CanonicalAclAddress(a);
         if (!c.ok()) Problem(TargetPlace(t) + " ACL: " + c.status().message());
@@ -420,6 +422,7 @@ class Applier {
       target->set_alias(t.alias);
       target->set_iscsi_params(ParamsOf(t));
       target->set_state(*ParseTargetState(t.state));
+      MODTGT_RETURN_IF_ERROR(target->SetAlua(t.alua));
       MODTGT_RETURN_IF_ERROR(SetAcl(target.get(), t));
       if (replaced_targets_.count(t.tid)) {
         built_targets_[t.tid] = target;
@@ -552,6 +555,7 @@ class Applier {
       if (target->alias() != t.alias) target->set_alias(t.alias);
       target->set_iscsi_params(ParamsOf(t));
       target->set_state(*ParseTargetState(t.state));
+      if (!(target->alua() == t.alua)) (void)target->SetAlua(t.alua);  // validated above
       SyncAcl(target.get(), t);
     }
     objs_.targets->set_system_state(*ParseTargetState(want_.system_state));
@@ -707,6 +711,7 @@ SavedConfig Snapshot(const CoreObjects& objs) {
     t.tid = target->tid();
     t.name = target->name();
     t.alias = target->alias();
+    t.alua = target->alua();
     t.acl_addresses = target->bound_addresses();
     t.acl_names = target->bound_names();
     t.iscsi = target->iscsi_params().values();

@@ -27,6 +27,7 @@ thread_local bool t_error_set = false;
 constexpr uint32_t kMaxBadStatusLogs = 10;
 
 bool ValidStatus(scsi::IoOp op, int st) {
+  if (st == MODTGT_STS_NOT_LOCK_OWNER) return true;  // 1.4: any callout
   // 1.3: a thin store out of space answers a write-type callout with SPACE_EXHAUSTED.
   if (st == MODTGT_STS_SPACE_EXHAUSTED) {
     return op == scsi::IoOp::kWrite || op == scsi::IoOp::kWriteSame ||
@@ -567,13 +568,23 @@ void Device::ReportEvent(int event, const char* detail) {
   if (detail != nullptr && *detail) text += std::string(": ") + detail;
   LOG_WARN("%s: '%s' (%s): %s", name_.c_str(), dev_.cfgstring.c_str(), user_.c_str(),
            text.c_str());
-  std::lock_guard<std::mutex> l(events_mu_);
-  switch (event) {
-    case MODTGT_EVENT_LOCK_LOST: ++events_.lock_lost; break;
-    case MODTGT_EVENT_CONN_LOST: ++events_.conn_lost; events_.connected = false; break;
-    case MODTGT_EVENT_CONN_RESTORED: ++events_.conn_restored; events_.connected = true; break;
+  {
+    std::lock_guard<std::mutex> l(events_mu_);
+    switch (event) {
+      case MODTGT_EVENT_LOCK_LOST: ++events_.lock_lost; break;
+      case MODTGT_EVENT_CONN_LOST: ++events_.conn_lost; events_.connected = false; break;
+      case MODTGT_EVENT_CONN_RESTORED: ++events_.conn_restored; events_.connected = true; break;
+    }
+    events_.last = std::move(text);
   }
-  events_.last = std::move(text);
+  // The LU's callback (ALUA) runs under cb_mu_, so the LU cannot go while it runs.
+  std::lock_guard<std::mutex> l(cb_mu_);
+  if (event_cb_) event_cb_(event);
+}
+
+void Device::SetEventCallback(std::function<void(int event)> cb) {
+  std::lock_guard<std::mutex> l(cb_mu_);
+  event_cb_ = std::move(cb);
 }
 
 Device::EventCounts Device::events() const {

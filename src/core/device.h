@@ -213,8 +213,15 @@ class Device : public scsi::Backend {
   void SetSizeFromModule(uint64_t bytes);
 
   // ---- Cluster lock group (module.h lock/unlock/get_lock_tag/get_lock_state). ----
-  // Admin thread (later the ALUA thread); serialised with the lifecycle callbacks.
+  // Admin thread or the ALUA thread (scsi/alua.h); serialised with the lifecycle callbacks.
   bool has_lock() const { return desc_.lock != nullptr; }
+  // scsi::Backend's lock group (the same calls).
+  bool has_lock_group() const override { return has_lock(); }
+  int LockAcquire(uint16_t tag) override { return Lock(tag); }
+  int LockRelease() override { return Unlock(); }
+  int LockHolderTag(uint16_t* tag) override { return GetLockTag(tag); }
+  int LockState() override { return GetLockState(); }
+  void SetEventCallback(std::function<void(int event)> cb) override;
   // Returns the module's modtgt_status (MODTGT_STS_UNSUPPORTED without a lock group).
   int Lock(uint16_t tag);
   int Unlock();
@@ -351,6 +358,7 @@ class Device : public scsi::Backend {
   std::atomic<uint64_t> size_sets_{0};       // host->dev_set_size calls
   mutable std::mutex cb_mu_;
   std::function<void()> size_changed_cb_;  // GUARDED_BY(cb_mu_)
+  std::function<void(int)> event_cb_;      // GUARDED_BY(cb_mu_)
   mutable std::mutex events_mu_;
   EventCounts events_;                     // GUARDED_BY(events_mu_)
 

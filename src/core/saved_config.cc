@@ -97,6 +97,19 @@ Result<SavedTarget> ParseTarget(const json& j, const std::string& where) {
     MODTGT_RETURN_IF_ERROR(a.Finish());
   }
   MODTGT_RETURN_IF_ERROR(ParseChap(r.Sub("chap"), r.Place("chap"), &t.chap));
+  if (const json* alua = r.Sub("alua")) {
+    // {"group": "2", "peers": "1:3", "mode": "both", "nonholder": "standby"}
+    ObjectReader a(*alua, r.Place("alua"));
+    MODTGT_RETURN_IF_ERROR(a.IsObject());
+    for (const char* key : {"group", "peers", "mode", "nonholder"}) {
+      std::string v;
+      MODTGT_RETURN_IF_ERROR(a.Str(key, std::string(key) == "group", &v));
+      if (!a.Has(key)) continue;
+      Status s = scsi::SetAluaParam(key, v, &t.alua);
+      if (!s.ok()) return ObjectReader::Bad(a.Place(key), s.message());
+    }
+    MODTGT_RETURN_IF_ERROR(a.Finish());
+  }
   if (const json* iscsi = r.Sub("iscsi")) {
     if (!iscsi->is_object()) return ObjectReader::Bad(r.Place("iscsi"), "must be an object");
     TargetParams params;
@@ -309,14 +322,22 @@ J ToJson(const SavedConfig& c, bool secrets) {
     }
     J iscsi = J::object();
     for (const auto& [k, v] : t.iscsi) iscsi[k] = v;
-    targets.push_back({{"tid", t.tid},
-                       {"name", t.name},
-                       {"alias", t.alias},
-                       {"state", t.state},
-                       {"iscsi", std::move(iscsi)},
-                       {"acl", {{"addresses", t.acl_addresses}, {"names", t.acl_names}}},
-                       {"chap", ChapJson<J>(t.chap)},
-                       {"luns", std::move(luns)}});
+    J target = {{"tid", t.tid},
+                {"name", t.name},
+                {"alias", t.alias},
+                {"state", t.state},
+                {"iscsi", std::move(iscsi)},
+                {"acl", {{"addresses", t.acl_addresses}, {"names", t.acl_names}}},
+                {"chap", ChapJson<J>(t.chap)},
+                {"luns", std::move(luns)}};
+    if (t.alua.enabled()) {
+      J alua = J::object();
+      for (const char* key : {"group", "peers", "mode", "nonholder"}) {
+        alua[key] = scsi::AluaParamText(t.alua, key);
+      }
+      target["alua"] = std::move(alua);
+    }
+    targets.push_back(std::move(target));
   }
   j["targets"] = std::move(targets);
   J accounts = J::array();

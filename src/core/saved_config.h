@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "core/lun_factory.h"
 #include "core/target.h"
+#include "scsi/alua.h"
 #include "scsi/logical_unit.h"
 
 namespace modtgt::core {
@@ -80,6 +81,7 @@ struct SavedTarget {
   std::vector<std::string> acl_addresses;  // canonical (CanonicalAclAddress)
   std::vector<std::string> acl_names;
   SavedChap chap;
+  scsi::AluaConfig alua;                   // ALUA target port group (group 0 = off)
   // The target's iSCSI parameters (core/target_params.h), keys in catalog spelling,
   // canonical values: only those the administrator set.
   std::map<std::string, std::string> iscsi;

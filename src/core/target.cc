@@ -216,6 +216,21 @@ void Target::set_alias(std::string alias) {
   alias_ = std::move(alias);
 }
 
+scsi::AluaConfig Target::alua() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return alua_;
+}
+
+Status Target::SetAlua(const scsi::AluaConfig& cfg) {
+  Status s = scsi::ValidateAluaConfig(cfg);
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  alua_ = cfg;
+  std::sort(alua_.peers.begin(), alua_.peers.end());
+  for (const auto& [n, lu] : *luns_.load()) lu->alua().Configure(alua_);
+  return Status::OK();
+}
+
 std::shared_ptr<const LunMap> Target::luns() const { return luns_.load(); }
 
 std::shared_ptr<scsi::LogicalUnit> Target::FindLun(uint64_t lun) const {
@@ -253,6 +268,7 @@ Status Target::InsertLun(std::shared_ptr<scsi::LogicalUnit> lu, DeviceConfig* cf
   // Its saved persistent reservations, before it can serve a command.
   if (std::shared_ptr<PrStateDir> prs = pr_state_.load()) prs->Attach(lu.get());
   auto next = std::make_shared<LunMap>(*old);
+  lu->alua().Configure(alua_);
   (*next)[lu->lun()] = lu;
   if (cfg != nullptr) lun_devices_[lu->lun()] = std::move(*cfg);
   luns_.store(std::move(next));
@@ -292,6 +308,7 @@ Status Target::ReplaceLun(std::shared_ptr<scsi::LogicalUnit> lu) {
   }
   if (std::shared_ptr<PrStateDir> prs = pr_state_.load()) prs->Attach(lu.get());
   auto next = std::make_shared<LunMap>(*old);
+  lu->alua().Configure(alua_);
   (*next)[lu->lun()] = lu;
   luns_.store(next);
   for (const auto& [n, other] : *next) {

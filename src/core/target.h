@@ -35,6 +35,11 @@ class Target : public scsi::TargetView {
 
   std::string alias() const;
   void set_alias(std::string alias);
+  // ALUA (scsi/alua.h): this gateway's target port group, applied to every LU of the
+  // target, now and when added later. SetAlua validates first (InvalidArgument, nothing
+  // changed).
+  scsi::AluaConfig alua() const;
+  Status SetAlua(const scsi::AluaConfig& cfg);
 
   // scsi::TargetView
   std::shared_ptr<scsi::LogicalUnit> FindLun(uint64_t lun) const override;
@@ -109,6 +114,7 @@ class Target : public scsi::TargetView {
   const std::string name_;
   mutable std::mutex mu_;
   std::string alias_;                       // GUARDED_BY(mu_)
+  scsi::AluaConfig alua_;                   // GUARDED_BY(mu_)
   std::vector<std::string> acl_addresses_;  // GUARDED_BY(mu_)
   std::vector<std::string> acl_names_;      // GUARDED_BY(mu_)
   std::map<uint64_t, DeviceConfig> lun_devices_;  // GUARDED_BY(mu_)

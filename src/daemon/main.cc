@@ -38,6 +38,7 @@
 #include "core/module_registry.h"
 #include "core/stats.h"
 #include "core/target.h"
+#include "scsi/alua.h"
 #include "core/transport_registry.h"
 #include "daemon/notify.h"
 #include "daemon/options.h"
@@ -443,6 +444,8 @@ int Run(const Options& opt) {
   // Sessions close before the targets go. The transport code stays mapped until the
   // process exits: the loops are still running and own timers the module created.
   transports.ShutdownAll(/*unmap=*/false);
+  // No ALUA transition or lock refresh runs into a closing device.
+  scsi::StopAluaThread();
   // Targets and LUNs go before the modules whose devices they hold.
   for (const auto& t : targets.List()) {
     Status s = targets.Remove(t->tid(), /*force=*/true);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "modtgt/module.h"
 #include "scsi/command.h"
 
 namespace modtgt::scsi {
@@ -67,6 +68,20 @@ class Backend {
   // Reconfigure or on the module's own initiative (host->dev_set_size). The LU sets it to
   // raise CAPACITY DATA HAS CHANGED. Set once, before I/O starts.
   virtual void SetSizeChangedCallback(std::function<void()> cb) { (void)cb; }
+
+  // ---- Cluster lock group (module.h lock, unlock, get_lock_tag, get_lock_state), for
+  // ALUA across gateways (scsi/alua.h). They may block on the cluster: the ALUA thread
+  // calls them, never an event loop. Results are modtgt_status / modtgt_lock_state values.
+  virtual bool has_lock_group() const { return false; }
+  // Takes the lock for this gateway, recording `tag` (its target port group id).
+  virtual int LockAcquire(uint16_t tag) { (void)tag; return MODTGT_STS_UNSUPPORTED; }
+  virtual int LockRelease() { return MODTGT_STS_UNSUPPORTED; }
+  // The holder's tag; MODTGT_STS_NOT_HANDLED when nobody holds the lock.
+  virtual int LockHolderTag(uint16_t* tag) { (void)tag; return MODTGT_STS_UNSUPPORTED; }
+  virtual int LockState() { return MODTGT_LOCK_UNKNOWN; }
+  // Called (any thread) with each modtgt_event the module reports. The LU sets it to learn
+  // of a lost lock; set once before I/O starts, cleared (nullptr) before the LU goes.
+  virtual void SetEventCallback(std::function<void(int event)> cb) { (void)cb; }
 };
 
 // Completes cmd->io with a modtgt_status. Any thread; runs cmd->io.done on the owning loop.

@@ -4,6 +4,8 @@
 // back to the owning loop.
 #include "scsi/dispatch.h"
 
+#include "scsi/alua.h"
+
 #include "common/byteorder.h"
 #include "modtgt/module.h"
 #include "scsi/backend.h"
@@ -245,6 +247,8 @@ void SubmitEnabled(Command* cmd) {
       Complete(cmd);
       return;
     }
+    // SPC-4 5.15.2.4: this gateway's ALUA state (standby, unavailable, transitioning).
+    if (AluaRefuses(cmd, *op)) return;
     if (SanitizeRefuses(cmd, *op)) {
       Complete(cmd);
       return;

@@ -2,6 +2,8 @@
 // LogicalUnit state: unit attentions per I_T nexus (SAM-5 5.14) and nexus loss.
 #include "scsi/logical_unit.h"
 
+#include "modtgt/module.h"
+
 namespace modtgt::scsi {
 namespace {
 // Bound on queued unit attentions per nexus; older conditions are kept (SAM-5 5.14 allows
@@ -14,7 +16,8 @@ LogicalUnit::LogicalUnit(LuConfig config, const DeviceType* type,
     : config_(std::move(config)),
       type_(type),
       backend_(std::move(backend)),
-      target_name_(std::move(target_name)) {
+      target_name_(std::move(target_name)),
+      alua_(std::make_shared<AluaAgent>(this)) {
   wce.store(config_.write_cache);
   for (auto& slot : known_nexus_) slot.store(0, std::memory_order_relaxed);
   if (backend_) {
@@ -22,11 +25,19 @@ LogicalUnit::LogicalUnit(LuConfig config, const DeviceType* type,
     backend_->SetSizeChangedCallback([this] {
       if (announce_capacity_.load()) AddUnitAttentionAll(asc::kCapacityDataHasChanged);
     });
+    // A lost cluster lock moves this gateway's ALUA group out of active/optimized at once.
+    backend_->SetEventCallback([this](int event) {
+      if (event == MODTGT_EVENT_LOCK_LOST) alua_->OnLockLost();
+    });
   }
 }
 
 LogicalUnit::~LogicalUnit() {
-  if (backend_) backend_->SetSizeChangedCallback(nullptr);
+  alua_->Detach();
+  if (backend_) {
+    backend_->SetSizeChangedCallback(nullptr);
+    backend_->SetEventCallback(nullptr);
+  }
 }
 
 ::modtgt::Status LogicalUnit::Resize(uint64_t bytes) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "scsi/alua.h"
 #include "scsi/backend.h"
 #include "scsi/command.h"
 #include "scsi/device_type.h"
@@ -159,6 +160,9 @@ class LogicalUnit {
   // LU mutexes). REQUIRES: this LU is not yet serving commands.
   void CarryStateFrom(LogicalUnit& old);
 
+  // ---- ALUA (scsi/alua.h): this gateway's target port group state for the LU. ----
+  AluaAgent& alua() const { return *alua_; }
+
   // ---- Offline: NOT READY, MANUAL INTERVENTION REQUIRED. Thread-safe. ----
   // An offline LU answers every command that needs its medium (the kOpNeedsMedium ones:
   // reads, writes, TEST UNIT READY, READ CAPACITY, ...) with NOT READY, LOGICAL UNIT NOT
@@ -258,6 +262,7 @@ class LogicalUnit {
   const DeviceType* const type_;
   std::unique_ptr<Backend> backend_;
   const std::string target_name_;
+  const std::shared_ptr<AluaAgent> alua_;  // shared with the ALUA thread
   std::mutex mutex_;
   // Cleared by Reconfigure(rc, false) for its duration: the size-changed callback then
   // raises no CAPACITY DATA HAS CHANGED.

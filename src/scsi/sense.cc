@@ -170,6 +170,11 @@ void SetStatusFromIo(Command* cmd, int modtgt_status) {
       break;
     case MODTGT_STS_SENSE_SET:
       break;  // the module set status and sense itself
+    case MODTGT_STS_NOT_LOCK_OWNER:
+      // Another gateway holds the cluster lock: multipath retries on another path.
+      if (cmd->lu) cmd->lu->alua().OnLockLost();
+      SetCheckCondition(cmd, SenseKey::kNotReady, asc::kLunNotAccessibleStandby);
+      break;
     case MODTGT_STS_SPACE_EXHAUSTED:
       SetCheckCondition(cmd, SenseKey::kDataProtect, asc::kSpaceAllocationFailedWriteProtect);
       break;

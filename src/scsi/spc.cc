@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/byteorder.h"
+#include "scsi/alua.h"
 #include "scsi/dispatch.h"
 #include "scsi/handler_util.h"
 #include "scsi/logical_unit.h"
@@ -65,8 +66,10 @@ void StandardInquiry(Command* cmd, StandardInquiryData* d) {
   d->version = kInquiryVersionSpc4;
   d->response_format = kInquiryHisup | kInquiryResponseDataFormat2;
   d->additional_length = sizeof(StandardInquiryData) - 5;
-  // 3PC: the copy manager (EXTENDED COPY) of block devices; TPGS 0, PROTECT 0.
+  // 3PC: the copy manager (EXTENDED COPY) of block devices; TPGS from the target's ALUA
+  // configuration (SPC-4 6.6.2: 01b implicit, 10b explicit, 11b both); PROTECT 0.
   d->flags5 = (lu && IsSbc(*lu)) ? kInquiry3pc : 0x00;
+  if (lu) d->flags5 |= static_cast<uint8_t>(lu->alua().tpgs() << kInquiryTpgsShift);
   d->flags6 = 0x00;
   d->flags7 = kInquiryCmdque;
   PutAscii(d->t10_vendor_identification, cfg.vendor, sizeof(d->t10_vendor_identification));
@@ -114,8 +117,14 @@ void VpdDeviceId(Command* cmd, std::vector<uint8_t>& v) {
     constexpr uint8_t kIscsiProto = 0x50;
     // Relative target port (type 4), association target port, PIV 1.
     uint8_t rel[4] = {0, 0, 0, 0};
-    PutBe16(rel + 2, cmd->nexus->relative_port_id);
+    PutBe16(rel + 2, RelativeTargetPort(*cmd));
     AddDesignator(v, kIscsiProto | 0x01, 0x80 | 0x10 | 0x04, rel, sizeof(rel));
+    // Target port group (type 5, SPC-4 7.8.6.7): the gateway's ALUA group.
+    if (lu.alua().enabled()) {
+      uint8_t tpg[4] = {0, 0, 0, 0};
+      PutBe16(tpg + 2, lu.alua().group());
+      AddDesignator(v, kIscsiProto | 0x01, 0x80 | 0x10 | 0x05, tpg, sizeof(tpg));
+    }
     // SCSI name string (type 8) of the target port and the target device.
     if (!cmd->nexus->target_port.empty()) {
       std::vector<uint8_t> n = NameString(cmd->nexus->target_port);
@@ -525,6 +534,11 @@ AtomicBlockLimits AtomicLimitsOf(const LogicalUnit& lu) {
   return out;
 }
 
+namespace {
+bool AluaOn(const LogicalUnit& lu) { return lu.alua().enabled(); }
+bool AluaExplicit(const LogicalUnit& lu) { return (lu.alua().tpgs() & 2) != 0; }
+}  // namespace
+
 std::vector<OpInfo> SpcOps() {
   constexpr uint32_t kInfo = kOpNoUnitAttention | kOpNoLun | kOpConflictExempt;
   std::vector<OpInfo> ops = {
@@ -553,6 +567,14 @@ std::vector<OpInfo> SpcOps() {
          kOpConflictExempt, "REPORT SUPPORTED OPERATION CODES",
          {kMaintenanceIn, kSaReportSupportedOperationCodes, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff,
           0xff, 0xff, 0, 0}),
+      OnlyIf(&AluaOn, Op({kMaintenanceIn, kSaReportTargetPortGroups}, &ReportTargetPortGroups,
+                         kOpConflictExempt, "REPORT TARGET PORT GROUPS",
+                         {kMaintenanceIn, 0xe0 | kSaReportTargetPortGroups, 0, 0, 0, 0, 0xff,
+                          0xff, 0xff, 0xff, 0, 0})),
+      OnlyIf(&AluaExplicit, Op({kMaintenanceOut, kSaSetTargetPortGroups}, &SetTargetPortGroups,
+                               0, "SET TARGET PORT GROUPS",
+                               {kMaintenanceOut, kSaSetTargetPortGroups, 0, 0, 0, 0, 0xff, 0xff,
+                                0xff, 0xff, 0, 0})),
   };
   static const char* const kPrinNames[] = {"PERSISTENT RESERVE IN/READ KEYS",
                                            "PERSISTENT RESERVE IN/READ RESERVATION",

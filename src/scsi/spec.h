@@ -45,6 +45,9 @@ inline constexpr uint8_t kRelease6 = 0x17;               // SPC-2
 inline constexpr uint8_t kModeSense6 = 0x1a;             // SPC-4 6.11
 inline constexpr uint8_t kPreventAllowMediumRemoval = 0x1e;  // SPC-4 6.15
 inline constexpr uint8_t kWriteBuffer = 0x3b;            // SPC-4
+inline constexpr uint8_t kReadBuffer = 0x3c;             // SPC-4
+inline constexpr uint8_t kReceiveDiagnosticResults = 0x1c;  // SPC-4
+inline constexpr uint8_t kSendDiagnostic = 0x1d;         // SPC-4
 inline constexpr uint8_t kLogSelect = 0x4c;              // SPC-4
 inline constexpr uint8_t kLogSense = 0x4d;               // SPC-4
 inline constexpr uint8_t kModeSelect10 = 0x55;           // SPC-4 6.10
@@ -113,6 +116,8 @@ inline constexpr uint16_t kSaReadCapacity16 = 0x10;  // SBC-4 5.21
 inline constexpr uint16_t kSaGetLbaStatus = 0x12;    // SBC-4 5.7
 // MAINTENANCE IN.
 inline constexpr uint16_t kSaReportSupportedOperationCodes = 0x0c;  // SPC-4 6.35
+inline constexpr uint16_t kSaReportTargetPortGroups = 0x0a;  // MAINTENANCE IN, SPC-4 6.27
+inline constexpr uint16_t kSaSetTargetPortGroups = 0x0a;     // MAINTENANCE OUT, SPC-4 6.40
 // THIRD-PARTY COPY OUT (SPC-4 6.4: the LID1 EXTENDED COPY).
 inline constexpr uint16_t kSaExtendedCopyLid1 = 0x00;
 // THIRD-PARTY COPY IN (SPC-4 6.18 RECEIVE COPY RESULTS, LID1 forms).
@@ -214,6 +219,11 @@ inline constexpr Asc kOperationInProgress{0x0016};
 inline constexpr Asc kLunNotReadyManualIntervention{0x0403};
 inline constexpr Asc kLunNotReadyFormatInProgress{0x0404};
 inline constexpr Asc kLunNotReadySanitizeInProgress{0x041b};
+// SPC-4 5.15.2.4: LOGICAL UNIT NOT ACCESSIBLE, ASYMMETRIC ACCESS STATE TRANSITION /
+// TARGET PORT IN STANDBY STATE / TARGET PORT IN UNAVAILABLE STATE.
+inline constexpr Asc kLunNotAccessibleTransition{0x040a};
+inline constexpr Asc kLunNotAccessibleStandby{0x040b};
+inline constexpr Asc kLunNotAccessibleUnavailable{0x040c};
 inline constexpr Asc kThirdPartyDeviceFailure{0x0d01};
 inline constexpr Asc kCopyTargetDeviceNotReachable{0x0d02};
 inline constexpr Asc kIncorrectCopyTargetDeviceType{0x0d03};
@@ -249,6 +259,8 @@ inline constexpr Asc kReservationsPreempted{0x2a03};
 inline constexpr Asc kReservationsReleased{0x2a04};
 inline constexpr Asc kRegistrationsPreempted{0x2a05};
 inline constexpr Asc kCapacityDataHasChanged{0x2a09};
+inline constexpr Asc kAsymmetricAccessStateChanged{0x2a06};  // SPC-4 5.15.2.5
+inline constexpr Asc kSetTargetPortGroupsFailed{0x670a};     // SPC-4 6.40
 inline constexpr Asc kCommandsClearedByAnotherInitiator{0x2f00};
 inline constexpr Asc kSavingParametersNotSupported{0x3900};
 inline constexpr Asc kSanitizeCommandFailed{0x3103};
@@ -497,6 +509,7 @@ inline constexpr uint8_t kInquiryRmb = 0x80;
 inline constexpr uint8_t kInquiryHisup = 0x10;
 inline constexpr uint8_t kInquiryResponseDataFormat2 = 0x02;
 inline constexpr uint8_t kInquiryCmdque = 0x02;
+inline constexpr uint8_t kInquiryTpgsShift = 4;  // byte 5 bits 5-4: 01 implicit, 10 explicit
 inline constexpr uint8_t kInquiry3pc = 0x08;  // byte 5: third-party copy (EXTENDED COPY)
 inline constexpr uint8_t kInquiryVersionSpc4 = 0x06;
 // VERSION DESCRIPTOR values (SPC-4 6.6.2, table "Version descriptor values").

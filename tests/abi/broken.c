@@ -122,6 +122,9 @@ __attribute__((unused)) static const modtgt_backing_store desc = {
     .abi_version = (1u << 16) | 0u,
 #elif defined(ABI_1_1)
     .abi_version = (1u << 16) | 1u,
+#elif defined(ABI_1_3)
+    /* ABI 1.4 changed no structure: a 1.3 build has the whole descriptor. */
+    .abi_version = (1u << 16) | 3u,
 #else
     .abi_version = MODTGT_ABI_VERSION,
 #endif

@@ -15,7 +15,7 @@
 #                            CEPH_OPTS (the ";conf=...;keyring=..." part of a cfgstring)
 #   ceph_stop                stop every daemon (cleanup does it anyway)
 #   ceph_osd_stop            stop the OSD cleanly (memstore saves its objects); waits
-#   ceph_osd_start           start it again; waits until it is up
+#   ceph_osd_start [SECS]    start it again; waits until it is up (60 s, or SECS)
 #   ceph_mon_stop / ceph_mon_start
 #   cephc ARGS / rbdc ARGS / radosc ARGS   the CLIs on this cluster (bounded by timeouts)
 #   rbd_new IMAGE SIZE       an image with layering + exclusive-lock
@@ -147,7 +147,7 @@ ceph_osd_start() {
   timeout -k 10 "$CEPH_MAX_LIFETIME" ceph-osd -f -c "$CEPH_CONF" -i 0 >> "$CEPH_DIR/osd.0.out" 2>&1 &
   CEPH_OSD_PID=$!
   [ "${1:-}" != --nowait ] || return 0
-  local deadline=$((SECONDS + 60))
+  local deadline=$((SECONDS + ${1:-60}))
   until [ "$(cephc osd dump --format json 2>/dev/null |
             python3 -c 'import json,sys; print(json.load(sys.stdin)["osds"][0]["up"])' 2>/dev/null)" = 1 ]; do
     kill -0 "$CEPH_OSD_PID" 2>/dev/null || { tail -n 20 "$CEPH_DIR/osd.0.log" >&2; return 1; }

@@ -3,7 +3,8 @@
 # bs_rbd's cluster lock with two gateways (two modtgtd) on one image of a real cluster:
 # gateway A's LUN holds the exclusive lock; gateway B's LUN on the same image takes it
 # (breaking A's lock, which blocklists A's client); A reports the lost lock (logicalunit
-# show: lock_lost event, state unlocked) and answers writes with BUSY, and nothing A is asked
+# show: lock_lost event, state unlocked) and answers writes with NOT READY, TARGET PORT IN
+# STANDBY STATE (02/04/0b: multipath retries on another gateway), and nothing A is asked
 # to write afterwards reaches the image (checked with rbd export), while B's writes do. A
 # then serves reads again as a standby (its module reconnected with a new client).
 source "$(dirname "$0")/functions.sh"
@@ -64,9 +65,9 @@ cephc osd blocklist ls 2>/dev/null | grep -q "${owner_a%%/*}" ||
 # A must not write any more; B writes.
 out=$("$SCSI_IO" "iscsi://$PORTAL_A/$IQN/1" write 0 8 0x59 fua)
 info "A's write after the loss: $out"
-[[ $out == status=0x08* ]] || fail "A's write after the loss was not answered BUSY: $out"
+[[ $out == *sense=2/04/0b* ]] || fail "A's write after the loss was not answered standby: $out"
 out=$("$SCSI_IO" "iscsi://$PORTAL_A/$IQN/1" write 16 8 0x59)
-[[ $out == status=0x08* ]] || fail "A's second write after the loss: $out"
+[[ $out == *sense=2/04/0b* ]] || fail "A's second write after the loss: $out"
 out=$("$SCSI_IO" "iscsi://$PORTAL_B/$IQN/1" write 8 8 0x5a fua)
 [[ $out == status=0x00* ]] || fail "B's write: $out"
 rbdc export --no-progress "$P/shared" "$TMP/export"

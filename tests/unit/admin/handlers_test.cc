@@ -460,7 +460,9 @@ TEST_F(HandlersTest, BsReload) {
   EXPECT_EQ(r["module"]["version"], "2.0");
   EXPECT_EQ(r["module"]["state"], "ready");
   EXPECT_EQ(r["module"]["users"], json::array({"tid 1 lun 1"}));
-  EXPECT_EQ(r["module"]["abi"], "1.3");  // ver1 is an ABI 1.0 build, ver2 a current (1.3) one
+  // ver1 is an ABI 1.0 build, ver2 a current one (module.h's MODTGT_ABI_MAJOR.MINOR).
+  EXPECT_EQ(r["module"]["abi"],
+            std::to_string(MODTGT_ABI_MAJOR) + "." + std::to_string(MODTGT_ABI_MINOR));
   std::string msg = Err({{"mode", "system"}, {"op", "bsreload"}, {"bstype", "ver"},
                          {"path", TestModule("verloadfail")}},
                         "module-error");

@@ -78,11 +78,16 @@ TEST_P(ModuleRefusal, IsRefusedWithClearMessageAndUnmapped) {
   EXPECT_FALSE(IsMapped(path)) << "a refused module must be dlclosed";
 }
 
+// This daemon's ABI as text ("1.4"), from module.h.
+#define ABI_STR2(x) #x
+#define ABI_STR(x) ABI_STR2(x)
+#define kAbiText ABI_STR(MODTGT_ABI_MAJOR) "." ABI_STR(MODTGT_ABI_MINOR)
+
 INSTANTIATE_TEST_SUITE_P(
     Loader, ModuleRefusal,
     ::testing::Values(
-        Refusal{"abi2", "module bs_abi2.so was built for ABI 2.0, this daemon speaks 1.3"},
-        Refusal{"abiminor", "was built for ABI 1.7, newer than this daemon's 1.3"},
+        Refusal{"abi2", "module bs_abi2.so was built for ABI 2.0, this daemon speaks " kAbiText},
+        Refusal{"abiminor", "was built for ABI 1.7, newer than this daemon's " kAbiText},
         Refusal{"noread", "backing store 'noread' has no .read callback"},
         Refusal{"noentry", "module bs_noentry.so has no entry point modtgt_module_init"},
         Refusal{"nulldesc", "module bs_nulldesc.so returned a NULL descriptor"},
@@ -738,7 +743,32 @@ TEST_F(ReloadTest, ReloadToAPre13ModuleIsRefusedForALunWithKeptStorage) {
   EXPECT_EQ(Version(reg), "2.0");
   EXPECT_EQ(FillByte(dev->get()), 0x22);
   EXPECT_EQ(ModuleRegistry::HostTable()->dev_kept_fd(d), kept);
-  ASSERT_TRUE(reg.Reload("ver", TestModule("ver2")).ok());  // 1.3 code: fine
+  ASSERT_TRUE(reg.Reload("ver", TestModule("ver2")).ok());  // current code: fine
+  dev->reset();
+}
+
+// ABI 1.4 (MODTGT_STS_NOT_LOCK_OWNER) keeps every 1.3 rule: a module built for 1.3 loads,
+// reports its ABI, and takes over a LUN whose storage the host keeps.
+TEST_F(ReloadTest, AnAbi13ModuleLoadsAndTakesALunWithKeptStorage) {
+  static_assert(MODTGT_ABI_MINOR >= 4);
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ver2")).ok());
+  auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok()) << dev.status().ToString();
+  modtgt_dev* d = static_cast<Device*>(dev->get())->dev();
+  const int mfd = memfd_create("reload-test", MFD_CLOEXEC);
+  ASSERT_GE(mfd, 0);
+  ASSERT_EQ(ModuleRegistry::HostTable()->dev_keep_fd(d, mfd), 0);
+  close(mfd);
+  const int kept = ModuleRegistry::HostTable()->dev_kept_fd(d);
+  Status s = reg.Reload("ver", TestModule("ver13"));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto list = reg.List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].abi_version, (1u << 16) | 3u);
+  EXPECT_EQ(Version(reg), "1.3");
+  EXPECT_EQ(FillByte(dev->get()), 0x13);
+  EXPECT_EQ(ModuleRegistry::HostTable()->dev_kept_fd(d), kept);
   dev->reset();
 }
 

@@ -29,6 +29,9 @@ SavedConfig Sample() {
   t.alias = "three";
   t.acl_addresses = {"10.0.0.0/8"};
   t.acl_names = {"iqn.2026-12.org.example:host"};
+  t.alua.group = 2;
+  t.alua.peers = {1, 3};
+  t.alua.implicit = false;
   SavedLun l;
   l.lun = 7;
   l.bstype = "rdwr";
@@ -98,6 +101,12 @@ TEST(SavedConfig, ErrorsNameThePlace) {
   EXPECT_EQ(with([](json& j) { j["targets"][0]["acl"]["addresses"] = "ALL"; }),
             "targets[0].acl.addresses: must be an array of strings");
   EXPECT_EQ(with([](json& j) { j["targets"][0]["tid"] = 0; }), "targets[0].tid: must be at least 1");
+  EXPECT_EQ(with([](json& j) { j["targets"][0]["alua"]["mode"] = "sometimes"; }),
+            "targets[0].alua.mode: alua mode 'sometimes' is not implicit, explicit or both");
+  EXPECT_EQ(with([](json& j) { j["targets"][0]["alua"]["colour"] = "red"; }),
+            "targets[0].alua.colour: unknown key");
+  EXPECT_EQ(with([](json& j) { j["targets"][0]["alua"].erase("group"); }),
+            "targets[0].alua.group: missing");
   EXPECT_EQ(with([](json& j) {
               json t = j["targets"][0];
               t["tid"] = 4;
