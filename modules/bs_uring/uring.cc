@@ -2,9 +2,15 @@
 //
 // bs_uring: a regular file or a block device through io_uring (liburing).
 //
-// Asynchronous (nr_threads = 0): the callouts run on the daemon's event-loop threads, turn
-// each I/O into one io_uring submission and return MODTGT_STS_ASYNC; a completion thread
-// per device reaps the CQEs and calls host->complete() from there.
+// Asynchronous (nr_threads = 0): the callouts run on the daemon's event-loop threads and turn
+// each I/O into one io_uring submission on that thread's own ring (one ring per device and
+// submitting thread: no lock shared between loops). Right after submitting, the loop reaps
+// what its ring has completed: an I/O the kernel finished inside io_uring_enter (a buffered
+// read from the page cache) is answered by the callout itself with its status, with no
+// thread hop and no wake-up; other completions found then are completed from the loop too.
+// Completions that arrive later wake the device's completion thread through the ring's
+// registered eventfd (disabled while the loop submits and reaps itself); it reaps them in
+// batches and calls host->complete() from there.
 //
 //   read / write   IORING_OP_READV / WRITEV; FUA or write cache off (WCE=0) -> RWF_DSYNC.
 //                  Short transfers are resubmitted for the rest, -EAGAIN / -EINTR retried,
@@ -31,13 +37,16 @@
 // O_DIRECT (--bsoflags direct): iovecs whose base or length is not 4096-aligned go
 // through an aligned bounce buffer (copied in for writes, out for reads on completion).
 //
-// Threading: callouts of one device run on several event-loop threads at once. The ring's
-// submission queue is guarded by Device::sq_mu_; the completion queue has exactly one
-// consumer, the device's completion thread, which also resubmits partial I/O (under the
-// same mutex). close() runs when no I/O is in flight: it posts a NOP tagged kStopTag,
-// joins the thread and tears the ring down.
+// Threading: callouts of one device run on several event-loop threads at once, each on its
+// own Ring (found by a per-thread slot; threads beyond kMaxRings share rings, which stays
+// correct). A Ring's mutex guards its submission queue, the consumption of its completion
+// queue and its Req pool; only its loop and the completion thread take it. close() runs
+// when no I/O is in flight: it wakes the completion thread through stop_efd_, joins it and
+// tears the rings down.
 #include <fcntl.h>
 #include <liburing.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -53,6 +62,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
@@ -71,7 +81,8 @@ constexpr size_t kDirectAlign = 4096;        // memory alignment used for O_DIRE
 constexpr size_t kWriteChunk = 1 << 20;      // write_same / zero-fill chunk
 constexpr int kMaxIovPerSqe = IOV_MAX;       // READV/WRITEV limit per submission
 constexpr int kMaxZeroProgress = 16;         // resubmissions without progress before EIO
-constexpr uint64_t kStopTag = 1;             // user_data of close()'s NOP (never a pointer)
+constexpr int kMaxRings = 16;                // per-thread rings of one device
+constexpr unsigned kReapBatch = 64;          // CQEs taken per lock
 
 // Zeros for the write-zeros fallback; aligned for O_DIRECT. Never written (not const, so
 // it stays in .bss instead of adding 1 MiB of .rodata to the module file).
@@ -92,9 +103,16 @@ constexpr uint32_t kMaxAtomicUnit = 1 << 20;                // our single-buffer
 
 enum class Op { kRead, kWrite, kFlush, kFallocate, kFill };
 
-// One I/O in flight. Pooled per device; the iovec vector keeps its capacity across uses.
+struct Ring;
+
+// One I/O in flight. Pooled per ring; the iovec vector keeps its capacity across uses.
 struct Req {
   Req* next_free = nullptr;
+  Ring* ring = nullptr;    // where it is submitted (and resubmitted), and whose pool owns it
+  // The Start (on its thread's stack) waiting for this I/O's status, if it completes before
+  // its callout returns. Compared together with InlineStart::req: neither alone tells this
+  // I/O from a later one that reuses the Req or the stack slot.
+  struct InlineStart* inline_owner = nullptr;
   modtgt_io* io = nullptr;
   Op op = Op::kRead;
   std::vector<iovec> iov;  // what is still to transfer (kRead/kWrite), advanced on progress
@@ -118,6 +136,49 @@ struct Req {
   // edge visible to it (and costs nothing on x86).
   std::atomic<uint32_t> handoff{0};
 };
+
+// One io_uring instance, submitted to by one event-loop thread (its slot's).
+struct Ring {
+  ~Ring() {
+    if (ready) io_uring_queue_exit(&ring);
+    if (efd >= 0) close(efd);
+    for (Req* r : all_reqs) {
+      std::free(r->buf);
+      delete r;
+    }
+  }
+  io_uring ring{};
+  bool ready = false;
+  int efd = -1;  // registered with the ring: a CQE posted while enabled makes it readable
+  // The submission side, the consumption of the CQ and the pool: the ring's loop thread
+  // and the completion thread.
+  std::mutex mu;
+  Req* free_reqs = nullptr;     // GUARDED_BY(mu)
+  std::vector<Req*> all_reqs;   // GUARDED_BY(mu); owned
+};
+
+// A completion copied out of the CQ, handled after the ring's lock is released.
+struct Done {
+  Req* req;
+  int res;
+};
+
+// The slot of the calling thread: the index of its ring in every device.
+int ThreadSlot() {
+  static std::atomic<int> next{0};
+  thread_local const int slot = next.fetch_add(1, std::memory_order_relaxed) % kMaxRings;
+  return slot;
+}
+
+// The I/O a callout on this thread is starting: if the loop reaps its completion before the
+// callout returns, Finish records the status here and the callout returns it (no
+// host->complete, no hand-off).
+struct InlineStart {
+  Req* req = nullptr;
+  bool done = false;
+  modtgt_status status = MODTGT_STS_OK;
+};
+thread_local InlineStart* t_inline = nullptr;
 
 std::string ErrnoText(int e) { return std::strerror(e); }
 
@@ -259,9 +320,19 @@ class Device {
 
   Req* AllocReq();                  // nullptr when out of memory
   void FreeReq(Req* r);
-  // Queues r's next step on the ring. Returns false (nothing queued) when no SQE could be
-  // obtained or the submission failed; the caller fails the I/O.
-  bool Submit(Req* r);
+  // The calling thread's ring (created on first use); the first ring if one cannot be made.
+  Ring* ThisRing();
+  // A new ring with its eventfd registered and watched by the completion thread; nullptr
+  // (with the reason in *why) on failure. REQUIRES: rings_mu_ held.
+  Ring* NewRing(std::string* why);
+  // Queues r's next step on r->ring. Returns false (nothing queued) when no SQE could be
+  // obtained; the caller fails the I/O. reap: the caller is the ring's loop, which then
+  // reaps and handles what the ring has completed (see the file comment).
+  bool Submit(Req* r, bool reap);
+  // Takes up to kReapBatch CQEs of g. REQUIRES: g->mu held.
+  static unsigned TakeCqes(Ring* g, Done* out);
+  // Reaps g until its CQ is empty, handling each completion with the lock released.
+  void Drain(Ring* g);
   void PrepSqe(Req* r, io_uring_sqe* sqe);
   // Starts r from a callout: MODTGT_STS_ASYNC, or `failure` after releasing r.
   int Start(Req* r, int failure);
@@ -291,14 +362,13 @@ class Device {
   std::atomic<bool> zero_works_{true};
   std::atomic<bool> bounce_logged_{false};
 
-  io_uring ring_{};
-  bool ring_ready_ = false;
-  std::mutex sq_mu_;  // guards the ring's submission side (get_sqe, prep, submit)
+  std::atomic<Ring*> slots_[kMaxRings] = {};  // by ThreadSlot(); set once
+  Ring* first_ = nullptr;                      // made by Open; the fallback ring
+  std::mutex rings_mu_;                        // ring creation
+  std::vector<std::unique_ptr<Ring>> rings_;   // GUARDED_BY(rings_mu_); owned
+  int epfd_ = -1;      // the completion thread waits here on every ring's eventfd
+  int stop_efd_ = -1;  // close(): wakes the completion thread for good
   std::thread reaper_;
-
-  std::mutex pool_mu_;
-  Req* free_reqs_ = nullptr;  // GUARDED_BY(pool_mu_)
-  std::vector<Req*> all_reqs_;  // GUARDED_BY(pool_mu_); owned, deleted in ~Device
 };
 
 int Device::Open(modtgt_dev* dev, Device** out) {
@@ -386,18 +456,30 @@ int Device::Open(modtgt_dev* dev, Device** out) {
       return MODTGT_ENOTSUP;
     }
   }
-  io_uring_params params{};
-  rc = io_uring_queue_init_params(kRingEntries, &d->ring_, &params);
-  if (rc < 0) {
-    g_host->error("io_uring_queue_init: %s (is io_uring disabled by seccomp or "
-                  "kernel.io_uring_disabled?)", ErrnoText(-rc).c_str());
+  d->epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  d->stop_efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (d->epfd_ < 0 || d->stop_efd_ < 0) {
+    g_host->error("epoll/eventfd: %s", ErrnoText(errno).c_str());
     delete d;
-    return rc == -ENOMEM ? MODTGT_ENOMEM : MODTGT_ENOTSUP;
+    return MODTGT_ENOMEM;
   }
-  d->ring_ready_ = true;
-  if (!(params.features & IORING_FEAT_NODROP)) {
-    g_host->log(MODTGT_LOG_WARN, "kernel lacks IORING_FEAT_NODROP: completions may be lost "
-                                 "above %u I/Os in flight", params.cq_entries);
+  epoll_event stop_ev{};
+  stop_ev.events = EPOLLIN;
+  stop_ev.data.ptr = nullptr;  // nullptr: the stop fd; otherwise a Ring*
+  if (epoll_ctl(d->epfd_, EPOLL_CTL_ADD, d->stop_efd_, &stop_ev) != 0) {
+    g_host->error("epoll_ctl: %s", ErrnoText(errno).c_str());
+    delete d;
+    return MODTGT_ENOMEM;
+  }
+  {
+    std::string why;
+    std::lock_guard<std::mutex> l(d->rings_mu_);
+    d->first_ = d->NewRing(&why);
+    if (d->first_ == nullptr) {
+      g_host->error("%s", why.c_str());
+      delete d;
+      return MODTGT_ENOTSUP;
+    }
   }
   try {
     d->reaper_ = std::thread([d] { d->CompletionLoop(); });
@@ -419,54 +501,99 @@ int Device::Open(modtgt_dev* dev, Device** out) {
 
 Device::~Device() {
   if (reaper_.joinable()) {
-    // REQUIRES (module.h close): no I/O in flight, so the NOP is the last CQE.
-    bool posted = false;
-    while (!posted) {
-      {
-        std::lock_guard<std::mutex> l(sq_mu_);
-        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-        if (sqe == nullptr) {
-          io_uring_submit(&ring_);
-          sqe = io_uring_get_sqe(&ring_);
-        }
-        if (sqe != nullptr) {
-          io_uring_prep_nop(sqe);
-          io_uring_sqe_set_data64(sqe, kStopTag);
-          int r;
-          do {
-            r = io_uring_submit(&ring_);
-          } while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
-          posted = true;
-        }
-      }
-      if (!posted) std::this_thread::yield();
-    }
+    // REQUIRES (module.h close): no I/O in flight.
+    const uint64_t one = 1;
+    ssize_t n;
+    do {
+      n = write(stop_efd_, &one, sizeof(one));
+    } while (n < 0 && errno == EINTR);
     reaper_.join();
   }
-  if (ring_ready_) io_uring_queue_exit(&ring_);
+  rings_.clear();
+  if (epfd_ >= 0) close(epfd_);
+  if (stop_efd_ >= 0) close(stop_efd_);
   if (fd_ >= 0) close(fd_);
-  for (Req* r : all_reqs_) {
-    std::free(r->buf);
-    delete r;
+}
+
+Ring* Device::NewRing(std::string* why) {
+  auto g = std::make_unique<Ring>();
+  io_uring_params params{};
+  int rc = io_uring_queue_init_params(kRingEntries, &g->ring, &params);
+  if (rc < 0) {
+    *why = "io_uring_queue_init: " + ErrnoText(-rc) +
+           " (is io_uring disabled by seccomp or kernel.io_uring_disabled?)";
+    return nullptr;
   }
+  g->ready = true;
+  if (!(params.features & IORING_FEAT_NODROP)) {
+    g_host->log(MODTGT_LOG_WARN, "kernel lacks IORING_FEAT_NODROP: completions may be lost "
+                                 "above %u I/Os in flight", params.cq_entries);
+  }
+  g->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (g->efd < 0) {
+    *why = "eventfd: " + ErrnoText(errno);
+    return nullptr;
+  }
+  rc = io_uring_register_eventfd(&g->ring, g->efd);
+  if (rc < 0) {
+    *why = "io_uring_register_eventfd: " + ErrnoText(-rc);
+    return nullptr;
+  }
+  epoll_event ev{};
+  // Edge-triggered: every eventfd signal is an event, so the completion thread never needs
+  // to read the counter (one system call less per wake-up; it cannot overflow in practice).
+  ev.events = EPOLLIN | EPOLLET;
+  ev.data.ptr = g.get();
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, g->efd, &ev) != 0) {
+    *why = "epoll_ctl: " + ErrnoText(errno);
+    return nullptr;
+  }
+  try {
+    rings_.push_back(std::move(g));
+  } catch (const std::bad_alloc&) {
+    *why = "out of memory";
+    return nullptr;  // g's destructor closes the fd, which leaves the epoll set
+  }
+  return rings_.back().get();
+}
+
+Ring* Device::ThisRing() {
+  const int slot = ThreadSlot();
+  Ring* g = slots_[slot].load(std::memory_order_acquire);
+  if (g != nullptr) return g;
+  std::lock_guard<std::mutex> l(rings_mu_);
+  g = slots_[slot].load(std::memory_order_relaxed);
+  if (g != nullptr) return g;
+  std::string why;
+  g = NewRing(&why);
+  if (g == nullptr) {
+    g_host->log(MODTGT_LOG_WARN, "'%s': %s; this thread shares the first ring", path_.c_str(),
+                why.c_str());
+    g = first_;
+  }
+  slots_[slot].store(g, std::memory_order_release);
+  return g;
 }
 
 Req* Device::AllocReq() {
-  std::lock_guard<std::mutex> l(pool_mu_);
-  Req* r = free_reqs_;
+  Ring* g = ThisRing();
+  std::lock_guard<std::mutex> l(g->mu);
+  Req* r = g->free_reqs;
   if (r != nullptr) {
-    free_reqs_ = r->next_free;
+    g->free_reqs = r->next_free;
   } else {
     r = new (std::nothrow) Req();
     if (r == nullptr) return nullptr;
     try {
-      all_reqs_.push_back(r);
+      g->all_reqs.push_back(r);
     } catch (...) {
       delete r;
       return nullptr;
     }
+    r->ring = g;
   }
   r->next_free = nullptr;
+  r->inline_owner = nullptr;
   r->iov.clear();
   r->iov_first = 0;
   r->atomic = false;
@@ -482,9 +609,10 @@ Req* Device::AllocReq() {
 void Device::FreeReq(Req* r) {
   std::free(r->buf);
   r->buf = nullptr;
-  std::lock_guard<std::mutex> l(pool_mu_);
-  r->next_free = free_reqs_;
-  free_reqs_ = r;
+  Ring* g = r->ring;
+  std::lock_guard<std::mutex> l(g->mu);
+  r->next_free = g->free_reqs;
+  g->free_reqs = r;
 }
 
 // An aligned buffer for an O_DIRECT transfer whose iovecs are not aligned.
@@ -541,41 +669,89 @@ void Device::PrepSqe(Req* r, io_uring_sqe* sqe) {
   io_uring_sqe_set_data(sqe, r);
 }
 
-bool Device::Submit(Req* r) {
-  std::lock_guard<std::mutex> l(sq_mu_);
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) {
-    // The queue is full of entries not yet handed to the kernel (an earlier submit failed
-    // with EAGAIN/EBUSY): push them, then retry once.
-    io_uring_submit(&ring_);
-    sqe = io_uring_get_sqe(&ring_);
-    if (sqe == nullptr) return false;
-  }
-  PrepSqe(r, sqe);
-  r->handoff.fetch_add(1, std::memory_order_release);
-  for (int attempt = 0;; attempt++) {
-    const int rc = io_uring_submit(&ring_);
-    if (rc >= 0) return true;
-    if (rc == -EINTR) continue;
-    if ((rc == -EAGAIN || rc == -EBUSY) && attempt < 100) {
-      // Kernel short of memory, or the completion queue overflowing: the completion thread
-      // is draining it; give it a moment. The SQE stays queued either way.
-      std::this_thread::yield();
-      continue;
+bool Device::Submit(Req* r, bool reap) {
+  Ring* g = r->ring;
+  {
+    std::lock_guard<std::mutex> l(g->mu);
+    io_uring_sqe* sqe = io_uring_get_sqe(&g->ring);
+    if (sqe == nullptr) {
+      // The queue is full of entries not yet handed to the kernel (an earlier submit
+      // failed with EAGAIN/EBUSY): push them, then retry once.
+      io_uring_submit(&g->ring);
+      sqe = io_uring_get_sqe(&g->ring);
+      if (sqe == nullptr) return false;
     }
-    // The SQE is in the ring and will go with the next successful submit: it will
-    // complete then. Report success so it is not completed twice.
-    g_host->log(MODTGT_LOG_WARN, "io_uring_submit: %s; the I/O goes with the next submission",
-                ErrnoText(-rc).c_str());
-    return true;
+    PrepSqe(r, sqe);
+    r->handoff.fetch_add(1, std::memory_order_release);
+    // The loop reaps its own ring right after: CQEs posted meanwhile need not wake the
+    // completion thread. (-EOPNOTSUPP on kernels before 5.8: the thread just wakes.)
+    if (reap) io_uring_cq_eventfd_toggle(&g->ring, false);
+    for (int attempt = 0;; attempt++) {
+      const int rc = io_uring_submit(&g->ring);
+      if (rc >= 0) break;
+      if (rc == -EINTR) continue;
+      if ((rc == -EAGAIN || rc == -EBUSY) && attempt < 100) {
+        // Kernel short of memory, or the completion queue overflowing: give the
+        // completion thread a moment. The SQE stays queued either way.
+        std::this_thread::yield();
+        continue;
+      }
+      // The SQE is in the ring and will go with the next successful submit: it will
+      // complete then. Report success so it is not completed twice.
+      g_host->log(MODTGT_LOG_WARN, "io_uring_submit: %s; the I/O goes with the next submission",
+                  ErrnoText(-rc).c_str());
+      break;
+    }
+    // Re-enabled before the CQ is read: a CQE posted after this read wakes the thread.
+    if (reap) io_uring_cq_eventfd_toggle(&g->ring, true);
+  }
+  if (reap) Drain(g);
+  return true;
+}
+
+unsigned Device::TakeCqes(Ring* g, Done* out) {
+  io_uring_cqe* cqes[kReapBatch];
+  const unsigned n = io_uring_peek_batch_cqe(&g->ring, cqes, kReapBatch);
+  for (unsigned i = 0; i < n; i++) {
+    out[i] = Done{reinterpret_cast<Req*>(static_cast<uintptr_t>(io_uring_cqe_get_data64(cqes[i]))),
+                  cqes[i]->res};
+  }
+  io_uring_cq_advance(&g->ring, n);
+  // Push entries an earlier failed submit left behind (see Submit).
+  if (io_uring_sq_ready(&g->ring) > 0) io_uring_submit(&g->ring);
+  return n;
+}
+
+void Device::Drain(Ring* g) {
+  Done done[kReapBatch];
+  for (;;) {
+    unsigned n;
+    {
+      std::lock_guard<std::mutex> l(g->mu);
+      n = TakeCqes(g, done);
+    }
+    if (n == 0) return;
+    for (unsigned i = 0; i < n; i++) {
+      (void)done[i].req->handoff.load(std::memory_order_acquire);
+      OnCqe(done[i].req, done[i].res);
+    }
   }
 }
 
 int Device::Start(Req* r, int failure) {
-  if (Submit(r)) return MODTGT_STS_ASYNC;
-  g_host->log(MODTGT_LOG_WARN, "io_uring submission queue full; the I/O is retried as BUSY");
-  FreeReq(r);
-  return failure;
+  InlineStart start;
+  start.req = r;
+  r->inline_owner = &start;
+  InlineStart* const outer = t_inline;
+  t_inline = &start;
+  const bool queued = Submit(r, true);
+  t_inline = outer;
+  if (!queued) {
+    g_host->log(MODTGT_LOG_WARN, "io_uring submission queue full; the I/O is retried as BUSY");
+    FreeReq(r);
+    return failure;
+  }
+  return start.done ? start.status : MODTGT_STS_ASYNC;
 }
 
 void Device::Finish(Req* r, modtgt_status st) {
@@ -587,7 +763,15 @@ void Device::Finish(Req* r, modtgt_status st) {
     }
   }
   modtgt_io* io = r->io;
+  InlineStart* const start = t_inline;
   FreeReq(r);
+  if (start != nullptr && start->req == r && r->inline_owner == start) {
+    // Completed before its callout returned: the callout returns the status.
+    start->done = true;
+    start->status = st;
+    start->req = nullptr;  // r may be reused from here on
+    return;
+  }
   g_host->complete(io, st);
 }
 
@@ -703,7 +887,7 @@ void Device::OnCqe(Req* r, int res) {
     Finish(r, failure);
     return;
   }
-  if (!Submit(r)) {
+  if (!Submit(r, false)) {
     g_host->log(MODTGT_LOG_ERROR, "'%s': cannot resubmit the rest of an I/O (queue full)",
                 path_.c_str());
     Finish(r, failure);
@@ -711,41 +895,27 @@ void Device::OnCqe(Req* r, int res) {
 }
 
 void Device::CompletionLoop() {
-  constexpr unsigned kBatch = 64;
-  io_uring_cqe* cqes[kBatch];
-  struct Done {
-    uint64_t tag;
-    int res;
-  } done[kBatch];
   for (;;) {
-    unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kBatch);
-    if (n == 0) {
-      io_uring_cqe* cqe = nullptr;
-      const int rc = io_uring_wait_cqe(&ring_, &cqe);
-      if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
-        g_host->log(MODTGT_LOG_ERROR, "'%s': io_uring_wait_cqe: %s", path_.c_str(),
-                    ErrnoText(-rc).c_str());
+    epoll_event evs[kMaxRings + 1];
+    const int n = epoll_wait(epfd_, evs, kMaxRings + 1, -1);
+    if (n < 0) {
+      if (errno != EINTR) {
+        g_host->log(MODTGT_LOG_ERROR, "'%s': epoll_wait: %s", path_.c_str(),
+                    ErrnoText(errno).c_str());
         std::this_thread::yield();
       }
       continue;
     }
-    // Copy out and release the CQ slots first: handling may resubmit and complete more.
-    for (unsigned i = 0; i < n; i++) done[i] = Done{io_uring_cqe_get_data64(cqes[i]), cqes[i]->res};
-    io_uring_cq_advance(&ring_, n);
     bool stop = false;
-    for (unsigned i = 0; i < n; i++) {
-      if (done[i].tag == kStopTag) {
-        stop = true;  // close(): nothing else is in flight
+    for (int i = 0; i < n; i++) {
+      Ring* g = static_cast<Ring*>(evs[i].data.ptr);
+      if (g == nullptr) {
+        stop = true;  // close(): nothing is in flight
         continue;
       }
-      Req* r = reinterpret_cast<Req*>(static_cast<uintptr_t>(done[i].tag));
-      (void)r->handoff.load(std::memory_order_acquire);
-      OnCqe(r, done[i].res);
+      Drain(g);  // a CQE posted after this drained the ring signals a new edge
     }
     if (stop) return;
-    // Push entries an earlier failed submit left behind (see Submit).
-    std::lock_guard<std::mutex> l(sq_mu_);
-    if (io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "common/log.h"
@@ -23,7 +24,6 @@ thread_local const LoadedModule* t_current = nullptr;
 thread_local char t_error[1024];
 thread_local bool t_error_set = false;
 
-constexpr int kSlotChunk = 32;
 constexpr uint32_t kMaxBadStatusLogs = 10;
 
 bool ValidStatus(scsi::IoOp op, int st) {
@@ -173,14 +173,7 @@ Device::Device(std::shared_ptr<LoadedModule> module, const DeviceConfig& cfg)
   FillDevConfig(cfg, module_->subtype, &dev_);
   thread_name_ = "bs_" + module_->name;
   // One chunk up front: the first I/Os do not allocate.
-  auto chunk = std::make_unique<IoSlot[]>(kSlotChunk);
-  for (int i = 0; i < kSlotChunk; i++) {
-    chunk[i].device = this;
-    chunk[i].work.run = &Device::RunWork;
-    chunk[i].next_free = free_slots_;
-    free_slots_ = &chunk[i];
-  }
-  slot_chunks_.push_back(std::move(chunk));
+  PushSlot(GrowSlots());
 }
 
 std::mutex& DeviceLifecycleMutex() {
@@ -196,6 +189,7 @@ Device::~Device() {
     held.swap(held_cmds_);
     held_ = false;
     failed_ = true;
+    gated_.store(true);
   }
   for (scsi::Command* c : held) FailCommand(c);  // a hold never outlives its reload; defensive
   {
@@ -203,9 +197,11 @@ Device::~Device() {
     // A command is never freed while the module may still touch it: wait, however long.
     while (!drained_cv_.wait_for(l, std::chrono::seconds(10), [this] { return inflight_ == 0; })) {
       LOG_WARN("%s: closing '%s' is waiting for %u I/O(s) the module has not completed",
-               name_.c_str(), dev_.cfgstring.c_str(), inflight_);
+               name_.c_str(), dev_.cfgstring.c_str(), inflight_.load());
     }
   }
+  // The thread that counted the last I/O out may still be reading this (DecInflight).
+  while (releasers_.load() != 0) std::this_thread::yield();
   CloseForReload();
 }
 
@@ -271,9 +267,10 @@ std::shared_ptr<LoadedModule> Device::module() const {
 Status Device::Hold(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> l(slots_mu_);
   held_ = true;
+  gated_.store(true);  // before inflight_ is read (seq_cst): see device.h
   if (!drained_cv_.wait_for(l, timeout, [this] { return inflight_ == 0; })) {
     return Status::Busy("device '" + dev_.cfgstring + "' (" + user_ + ") still has " +
-                        std::to_string(inflight_) + " I/O(s) in flight after " +
+                        std::to_string(inflight_.load()) + " I/O(s) in flight after " +
                         std::to_string(timeout.count()) + " ms");
   }
   return Status::OK();
@@ -341,6 +338,7 @@ void Device::Resume() {
   {
     std::lock_guard<std::mutex> l(slots_mu_);
     held_ = false;
+    gated_.store(failed_);
     cmds.swap(held_cmds_);
   }
   // Back to each command's owning loop: Submit's contract (callouts with nr_threads == 0
@@ -361,6 +359,7 @@ void Device::Fail() {
     std::lock_guard<std::mutex> l(slots_mu_);
     held_ = false;
     failed_ = true;
+    gated_.store(true);
     cmds.swap(held_cmds_);
   }
   for (scsi::Command* c : cmds) FailCommand(c);
@@ -598,58 +597,6 @@ uint32_t Device::inflight() const {
   return inflight_;
 }
 
-// REQUIRES: slots_mu_ held.
-Device::IoSlot* Device::AcquireSlot(scsi::Command* cmd) {
-  IoSlot* s;
-  {
-    if (free_slots_ == nullptr) {
-      // Grows by a chunk when the queue depth exceeds what this device has seen: the pool
-      // only grows, so the steady state does not allocate.
-      auto chunk = std::make_unique<IoSlot[]>(kSlotChunk);
-      for (int i = 0; i < kSlotChunk; i++) {
-        chunk[i].device = this;
-        chunk[i].work.run = &Device::RunWork;
-        chunk[i].next_free = free_slots_;
-        free_slots_ = &chunk[i];
-      }
-      slot_chunks_.push_back(std::move(chunk));
-    }
-    s = free_slots_;
-    free_slots_ = s->next_free;
-    s->next_free = nullptr;
-    ++inflight_;
-  }
-  s->cmd = cmd;
-  s->data_iov = iovec{};
-  s->busy.store(true, std::memory_order_release);
-  return s;
-}
-
-void Device::ReleaseSlot(IoSlot* s) {
-  s->cmd = nullptr;
-  std::deque<scsi::Command*> retry;
-  {
-    std::lock_guard<std::mutex> l(slots_mu_);
-    s->next_free = free_slots_;
-    free_slots_ = s;
-    area_inflight_ -= s->area_bytes;
-    s->area_bytes = 0;
-    // Waiters go back through Submit (which re-checks the budget) on their own loops. The
-    // commands are not complete, so their LU and this device stay alive meanwhile.
-    if (!area_wait_.empty()) retry.swap(area_wait_);
-    // Notify under the lock: the destructor may run as soon as it sees 0.
-    if (--inflight_ == 0) drained_cv_.notify_all();
-  }
-  for (scsi::Command* c : retry) {
-    env::EventLoop* loop = c->owner ? c->owner->loop() : nullptr;
-    if (loop == nullptr) {
-      Submit(c);
-    } else {
-      loop->Post([this, c] { Submit(c); });
-    }
-  }
-}
-
 uint64_t Device::data_area_peak() const {
   std::lock_guard<std::mutex> l(slots_mu_);
   return area_peak_;
@@ -671,8 +618,58 @@ uint64_t AreaBytes(const scsi::Command* cmd) {
 }
 }  // namespace
 
+bool Device::HasCallout(const scsi::IoRequest& io) const {
+  bool present = false;
+  switch (io.op) {
+    case scsi::IoOp::kRead: present = desc_.read != nullptr; break;
+    case scsi::IoOp::kWrite: present = desc_.write != nullptr; break;
+    case scsi::IoOp::kFlush: present = desc_.flush != nullptr; break;
+    case scsi::IoOp::kUnmap: present = desc_.unmap != nullptr; break;
+    case scsi::IoOp::kWriteSame: present = desc_.write_same != nullptr; break;
+    case scsi::IoOp::kCaw: present = desc_.caw != nullptr; break;
+    case scsi::IoOp::kHandleCmd: present = desc_.handle_cmd != nullptr; break;
+    case scsi::IoOp::kLbaStatus: present = desc_.get_lba_status != nullptr; break;
+  }
+  // An atomic write reaches only a module that promised to honour the flag.
+  if (io.op == scsi::IoOp::kWrite && (io.flags & MODTGT_IO_ATOMIC) &&
+      !(desc_.caps & MODTGT_CAP_ATOMIC_WRITE)) {
+    present = false;
+  }
+  return present;
+}
+
+namespace {
+// What a command whose callout the module lacks completes with (module.h: a missing flush
+// means there is nothing to flush).
+int MissingCalloutStatus(scsi::IoOp op) {
+  return op == scsi::IoOp::kFlush ? MODTGT_STS_OK
+         : op == scsi::IoOp::kHandleCmd ? MODTGT_STS_NOT_HANDLED
+                                        : MODTGT_STS_UNSUPPORTED;
+}
+}  // namespace
+
 void Device::Submit(scsi::Command* cmd) {
   scsi::IoRequest& io = cmd->io;
+  if (area_budget_ == 0) {
+    // The fast path: no lock shared with the other loops (see device.h).
+    inflight_.fetch_add(1);
+    if (!gated_.load()) {
+      if (!HasCallout(io)) {
+        DecInflight();
+        scsi::IoDone(cmd, MissingCalloutStatus(io.op));
+        return;
+      }
+      IoSlot* s = AcquireSlot(cmd);
+      if (s == nullptr) {
+        DecInflight();
+        scsi::IoDone(cmd, MODTGT_STS_BUSY);
+        return;
+      }
+      Dispatch(s);
+      return;
+    }
+    DecInflight();  // held or failed: the locked path below decides
+  }
   bool present = false;
   bool failed = false;
   IoSlot* s = nullptr;
@@ -684,35 +681,25 @@ void Device::Submit(scsi::Command* cmd) {
     }
     failed = failed_;
     if (!failed) {
-      switch (io.op) {
-        case scsi::IoOp::kRead: present = desc_.read != nullptr; break;
-        case scsi::IoOp::kWrite: present = desc_.write != nullptr; break;
-        case scsi::IoOp::kFlush: present = desc_.flush != nullptr; break;
-        case scsi::IoOp::kUnmap: present = desc_.unmap != nullptr; break;
-        case scsi::IoOp::kWriteSame: present = desc_.write_same != nullptr; break;
-        case scsi::IoOp::kCaw: present = desc_.caw != nullptr; break;
-        case scsi::IoOp::kHandleCmd: present = desc_.handle_cmd != nullptr; break;
-        case scsi::IoOp::kLbaStatus: present = desc_.get_lba_status != nullptr; break;
-      }
-      // An atomic write reaches only a module that promised to honour the flag.
-      if (io.op == scsi::IoOp::kWrite && (io.flags & MODTGT_IO_ATOMIC) &&
-          !(desc_.caps & MODTGT_CAP_ATOMIC_WRITE)) {
-        present = false;
-      }
+      present = HasCallout(io);
       if (present && area_budget_ > 0) {
         const uint64_t bytes = AreaBytes(cmd);
-        if (inflight_ > 0 && area_inflight_ + bytes > area_budget_) {
+        if (inflight_.load() > 0 && area_inflight_ + bytes > area_budget_) {
           area_wait_.push_back(cmd);
           return;
         }
-        area_inflight_ += bytes;
-        area_peak_ = std::max(area_peak_, area_inflight_);
         // The slot keeps a Hold from completing, so module_/desc_/pool_ stay as read below
         // until this I/O finishes.
         s = AcquireSlot(cmd);
-        s->area_bytes = bytes;
+        if (s != nullptr) {
+          inflight_.fetch_add(1);
+          area_inflight_ += bytes;
+          area_peak_ = std::max(area_peak_, area_inflight_);
+          s->area_bytes = bytes;
+        }
       } else if (present) {
         s = AcquireSlot(cmd);
+        if (s != nullptr) inflight_.fetch_add(1);
       }
     }
   }
@@ -721,12 +708,19 @@ void Device::Submit(scsi::Command* cmd) {
     return;
   }
   if (!present) {
-    // module.h: a missing flush means there is nothing to flush.
-    scsi::IoDone(cmd, io.op == scsi::IoOp::kFlush ? MODTGT_STS_OK
-                      : io.op == scsi::IoOp::kHandleCmd ? MODTGT_STS_NOT_HANDLED
-                                                        : MODTGT_STS_UNSUPPORTED);
+    scsi::IoDone(cmd, MissingCalloutStatus(io.op));
     return;
   }
+  if (s == nullptr) {
+    scsi::IoDone(cmd, MODTGT_STS_BUSY);
+    return;
+  }
+  Dispatch(s);
+}
+
+void Device::Dispatch(IoSlot* s) {
+  scsi::Command* cmd = s->cmd;
+  scsi::IoRequest& io = cmd->io;
   if (io.op == scsi::IoOp::kHandleCmd && io.iovcnt == 0) {
     // The command's own buffer, sized for the Data-In it may produce. On the owning loop:
     // the only thread allowed to resize it.

@@ -254,7 +254,8 @@ class Device : public scsi::Backend {
     env::Completion work;  // first member: WorkQueue items are IoSlot*
     Device* device = nullptr;
     scsi::Command* cmd = nullptr;
-    IoSlot* next_free = nullptr;
+    uint32_t index = 0;                      // in the device's slot table
+    std::atomic<uint32_t> next_free_idx{0};  // the free stack's next (index + 1, 0 = none)
     std::atomic<bool> busy{false};
     iovec data_iov{};      // handle_cmd buffer when the core gave no iovecs
     uint64_t area_bytes = 0;  // counted against the data-area budget
@@ -290,8 +291,22 @@ class Device : public scsi::Backend {
   int kept_fd() const;
 
  private:
+  // The slot pool (device_slots.cc): a lock-free stack of slot indices with an ABA tag; it
+  // only grows (by chunks, under slots_mu_), so the steady state neither locks nor
+  // allocates. AcquireSlot: nullptr only past kMaxSlotChunks chunks.
   IoSlot* AcquireSlot(scsi::Command* cmd);
+  IoSlot* PopSlot();
+  void PushSlot(IoSlot* s);
+  IoSlot* GrowSlots();  // adds a chunk, returns one of its slots (nullptr at the limit)
+  IoSlot* SlotAt(uint32_t index) const;
+  // Counts an I/O out, waking Hold/the destructor when it was the last one and one of them
+  // waits (gated_). REQUIRES: slots_mu_ not held.
+  void DecInflight();
   void ReleaseSlot(IoSlot* slot);
+  // Whether the module has the callout io.op needs (and honours an atomic write).
+  bool HasCallout(const scsi::IoRequest& io) const;
+  // Runs or queues a submitted I/O that holds slot s.
+  void Dispatch(IoSlot* s);
   // Calls the callout for slot->cmd->io on the current thread; returns its status.
   int Call(IoSlot* slot);
   // Completes slot's I/O with status (sanitised), frees the slot, calls scsi::IoDone.
@@ -349,9 +364,17 @@ class Device : public scsi::Backend {
 
   mutable std::mutex slots_mu_;
   std::condition_variable drained_cv_;
+  static constexpr uint32_t kSlotChunk = 32;
+  static constexpr uint32_t kMaxSlotChunks = 1024;     // 32768 I/Os in flight per device
   std::vector<std::unique_ptr<IoSlot[]>> slot_chunks_;  // GUARDED_BY(slots_mu_)
-  IoSlot* free_slots_ = nullptr;                        // GUARDED_BY(slots_mu_)
-  uint32_t inflight_ = 0;                               // GUARDED_BY(slots_mu_)
+  std::atomic<IoSlot*> chunk_table_[kMaxSlotChunks] = {};  // published chunks
+  std::atomic<uint64_t> free_head_{0};  // tag << 32 | (top index + 1); 0 in the low half: empty
+  // Submit's fast path (no hold, no failure, no data-area budget) takes no lock: it counts
+  // the I/O in inflight_ and then checks gated_ (both seq_cst), while Hold and Fail set
+  // gated_ and then check inflight_, so one of them sees the other.
+  std::atomic<uint32_t> inflight_{0};
+  std::atomic<bool> gated_{false};  // held_ || failed_
+  std::atomic<uint32_t> releasers_{0};  // threads inside DecInflight (the destructor waits)
   bool held_ = false;                                   // GUARDED_BY(slots_mu_)
   bool failed_ = false;                                 // GUARDED_BY(slots_mu_)
   std::deque<scsi::Command*> held_cmds_;                // GUARDED_BY(slots_mu_)

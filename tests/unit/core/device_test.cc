@@ -155,6 +155,64 @@ TEST(Device, ManyConcurrentIosOnThePoolAllComplete) {
   EXPECT_EQ(d->inflight(), 0u);
 }
 
+// The slot pool and the in-flight count take no lock on the I/O path: two loops submit to
+// one device at once, round after round, while the test thread holds and resumes it. Every
+// command completes once with its data, held ones after Resume, and the count ends at 0.
+TEST(Device, TwoLoopsSubmitAtOnceThroughHoldsWithoutLosingAnIo) {
+  ModuleRegistry reg;
+  auto dev = OpenCtestRam(&reg, 4 << 20);
+  ASSERT_TRUE(dev.ok());
+  auto* d = dynamic_cast<Device*>(dev->get());
+  ASSERT_NE(d, nullptr);
+  constexpr int kRounds = 20, kPerRound = 100;  // 100 in flight per loop: several chunks
+  IoLoop loops[2];
+  std::vector<std::unique_ptr<IoLoop::Cmd>> cmds[2];
+  std::vector<std::vector<uint8_t>> bufs[2];
+  for (int l = 0; l < 2; l++) {
+    bufs[l].assign(kRounds * kPerRound, std::vector<uint8_t>(512));
+    for (int i = 0; i < kRounds * kPerRound; i++) {
+      auto c = std::make_unique<IoLoop::Cmd>();
+      // Writes to each loop's own half, tagged with the round and index.
+      loops[l].Prepare(c.get(), scsi::IoOp::kWrite);
+      bufs[l][i].assign(512, static_cast<uint8_t>(i * 7 + l));
+      c->io.iov[0] = iovec{bufs[l][i].data(), 512};
+      c->io.iovcnt = 1;
+      c->io.offset = (static_cast<uint64_t>(l) * kRounds * kPerRound + i) * 512;
+      cmds[l].push_back(std::move(c));
+    }
+  }
+  for (int r = 0; r < kRounds; r++) {
+    for (int l = 0; l < 2; l++) {
+      loops[l].ev().Post([&, l, r] {
+        for (int i = r * kPerRound; i < (r + 1) * kPerRound; i++) d->Submit(cmds[l][i].get());
+      });
+    }
+    if (r % 4 == 1) {
+      ASSERT_TRUE(d->Hold(std::chrono::seconds(10)).ok());
+      EXPECT_EQ(d->inflight(), 0u);
+      d->Resume();
+    }
+  }
+  for (int l = 0; l < 2; l++) ASSERT_TRUE(loops[l].WaitDone(kRounds * kPerRound));
+  for (int l = 0; l < 2; l++) {
+    for (auto& c : cmds[l]) {
+      EXPECT_TRUE(c->finished.load());
+      EXPECT_EQ(c->io.status, MODTGT_STS_OK);
+    }
+  }
+  EXPECT_EQ(d->inflight(), 0u);
+  EXPECT_EQ(d->held_count(), 0u);
+  std::vector<uint8_t> got(512);
+  for (int l = 0; l < 2; l++) {
+    for (int i = 0; i < kRounds * kPerRound; i += 97) {
+      ASSERT_EQ(loops[l].Read(d, got.data(), 512,
+                              (static_cast<uint64_t>(l) * kRounds * kPerRound + i) * 512),
+                MODTGT_STS_OK);
+      EXPECT_EQ(got, bufs[l][i]);
+    }
+  }
+}
+
 TEST(Device, DestructionWaitsForInFlightAsyncIo) {
   ModuleRegistry reg;
   const std::string path = TestModule("ctest");
