@@ -63,7 +63,8 @@ else
     --exclude=./demo --exclude=./debian/tmp -cf - . | tar -xf - -C "$SRC"
 fi
 [ -x "$SRC/debian/rules" ] || fail "no debian/rules in the copied tree"
-(cd "$SRC" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -b -uc -us) \
+# Debian's compiler (gcc), whatever CC/CXX the caller's build used.
+(cd "$SRC" && env -u CC -u CXX DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -b -uc -us) \
   > "$TMP/dpkg-buildpackage.log" 2>&1 ||
   { tail -n 60 "$TMP/dpkg-buildpackage.log" >&2; fail "dpkg-buildpackage failed"; }
 lap "dpkg-buildpackage"
