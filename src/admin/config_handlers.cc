@@ -5,6 +5,7 @@
 //       config_text|config, dry_run?,  part validated first, then applied all or nothing
 //       force?                         (core::ApplyConfig); dry_run only reports
 //   --mode portal --op new             listen on one more portal (--param portal=ADDR:PORT)
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,15 +79,24 @@ Outcome SystemRestore(AdminContext* ctx, const Request& r) {
   return json{{"dry_run", dry_run}, {"actions", report.actions}};
 }
 
-Outcome PortalNew(AdminContext* ctx, const Request& r) {
+// The fields of a portal request (portal=ADDR:PORT, lld, default iscsi), checked, and a
+// transport registry to act on; an Error otherwise.
+static std::optional<Error> PortalFields(AdminContext* ctx, const Request& r, std::string* portal,
+                                         std::string* lld) {
   Error err;
-  std::string portal, lld = "iscsi";
-  if (!r.OnlyFields({"portal"}, &err) || !r.String("portal", true, &portal, &err) ||
-      !r.String("lld", false, &lld, &err)) {
+  *lld = "iscsi";
+  if (!r.OnlyFields({"portal"}, &err) || !r.String("portal", true, portal, &err) ||
+      !r.String("lld", false, lld, &err)) {
     return err;
   }
-  if (portal.empty() || portal.size() > 300) return Invalid("field 'portal' must be ADDR:PORT");
+  if (portal->empty() || portal->size() > 300) return Invalid("field 'portal' must be ADDR:PORT");
   if (ctx->transports == nullptr) return Error{ErrorCode::kInternal, "no transport registry"};
+  return std::nullopt;
+}
+
+Outcome PortalNew(AdminContext* ctx, const Request& r) {
+  std::string portal, lld;
+  if (std::optional<Error> bad = PortalFields(ctx, r, &portal, &lld)) return *bad;
   Result<std::vector<std::string>> bound = ctx->transports->AddPortals(lld, {portal});
   if (!bound.ok()) {
     return Error{ErrorCode::kInvalidRequest, "cannot listen on " + portal + ": " + bound.status().message()};
@@ -99,14 +109,8 @@ Outcome PortalNew(AdminContext* ctx, const Request& r) {
 // address, or a configured one such as 0.0.0.0:3260) and forgets the portal; sessions that
 // came in through it go on.
 Outcome PortalDelete(AdminContext* ctx, const Request& r) {
-  Error err;
-  std::string portal, lld = "iscsi";
-  if (!r.OnlyFields({"portal"}, &err) || !r.String("portal", true, &portal, &err) ||
-      !r.String("lld", false, &lld, &err)) {
-    return err;
-  }
-  if (portal.empty() || portal.size() > 300) return Invalid("field 'portal' must be ADDR:PORT");
-  if (ctx->transports == nullptr) return Error{ErrorCode::kInternal, "no transport registry"};
+  std::string portal, lld;
+  if (std::optional<Error> bad = PortalFields(ctx, r, &portal, &lld)) return *bad;
   Result<std::string> closed = ctx->transports->RemovePortal(lld, portal);
   if (!closed.ok()) {
     if (closed.status().code() == Code::kNotFound) {
