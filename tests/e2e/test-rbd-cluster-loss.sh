@@ -58,6 +58,10 @@ info "FUA write during the outage: $out"
 [[ $out == status=0x08* ]] || fail "a FUA write during the outage was not answered BUSY: $out"
 [ "$(field '["events"]["conn_lost"]')" -ge 1 ] || fail "no connection-lost event: $(show)"
 [ "$(field '["events"]["connected"]')" = False ] || fail "the LUN shows connected during the outage"
+# The FUA write's write stage completes from librbd's cache at once, cluster or not: that
+# must not count as the connection restored.
+[ "$(field '["events"]["conn_restored"]')" -eq 0 ] ||
+  fail "a connection-restored event while the OSD is still down: $(show)"
 
 # ---- the OSD comes back ----
 # Deadlines for the cluster's own recovery are generous (a loaded machine boots and peers
