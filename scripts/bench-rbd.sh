@@ -8,6 +8,9 @@
 #
 #   MODTGT_BUILD=build scripts/bench-rbd.sh [SIZE_MIB] [COUNT]
 #
+# LUN_CEPH_ARGS="--name=value ..." gives Ceph options to the LUN's librados client only
+# (bs_rbd reads CEPH_ARGS), not to the cluster nor to `rbd bench`: to try client settings.
+#
 # Prints one TSV line per shape: shape, modtgt IOPS, rbd bench IOPS, ratio, then the CPU
 # microseconds per I/O of each process involved (user + system): through modtgtd the daemon,
 # the OSD and the client (qemu-img); straight on the image `rbd bench` and the OSD. On a small
@@ -29,7 +32,7 @@ rbdc create --size "${SIZE_MIB}M" --image-feature layering,exclusive-lock "$CEPH
 rbdc bench --io-type write --io-size 4M --io-threads 4 --io-total "${SIZE_MIB}M" \
   --io-pattern seq "$CEPH_POOL/bench" > /dev/null
 
-start_daemon --no-config
+CEPH_ARGS=${LUN_CEPH_ARGS:-} start_daemon --no-config
 new_target 1 $IQN
 adm --mode logicalunit --op new --tid 1 --lun 1 --cfgstring "rbd/$CEPH_POOL/bench$CEPH_OPTS"
 URL="iscsi://$PORTAL/$IQN/1"

@@ -22,7 +22,9 @@
 // another gateway breaks its lock, touches no other LUN), with rados_osd_op_timeout,
 // rados_mon_op_timeout and client_mount_timeout from the config: an unreachable cluster
 // fails I/O with BUSY (the initiator retries) within osd_op_timeout, and librados reconnects
-// by itself when the cluster is back. CONN_LOST / CONN_RESTORED events follow what I/O sees.
+// by itself when the cluster is back. A timeout of any I/O reports CONN_LOST; the monitor
+// thread then pings the image's header object once a second and its first answer reports
+// CONN_RESTORED (an I/O's success proves nothing: librbd's cache may have answered it).
 //
 // Exclusive lock (images with the exclusive-lock feature, writable LUNs): with lock=take
 // (default) open() breaks any other holder's lock (librbd blocklists it) and acquires it with
@@ -180,8 +182,20 @@ int Connection::Open(const RbdConfig& cfg, bool readonly, WatchFn watch, void* w
     }
     c->watching_ = true;
   }
+  char id[64];
+  if (rbd_get_id(c->image_, id, sizeof(id)) == 0) {
+    c->header_oid_ = std::string("rbd_header.") + id;
+  } else {
+    c->header_oid_ = cfg.image + ".rbd";  // format 1 image
+  }
   *out = std::move(c);
   return 0;
+}
+
+int Connection::Ping() {
+  uint64_t size = 0;
+  time_t mtime = 0;
+  return rados_stat(io_, header_oid_.c_str(), &size, &mtime);
 }
 
 Connection::~Connection() {
@@ -488,7 +502,7 @@ void Device::OnAio(rbd_completion_t c, void* arg) {
 // On a librbd thread: the next stage of r, or its completion.
 void Device::OnDone(Req* r, ssize_t ret) {
   const int rv = ret < 0 ? static_cast<int>(ret) : 0;
-  NoteResult(rv);
+  NoteResult(rv, false);
   if (rv == -ESHUTDOWN || (rv == -EROFS && !readonly_ && !r->flushing &&
                            r->op != Op::kRead && r->op != Op::kCawRead)) {
     LockLost(rv == -ESHUTDOWN ? "this client was blocklisted (an I/O was refused)"

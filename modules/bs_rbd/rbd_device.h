@@ -70,12 +70,16 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   rbd_image_t image() const { return image_; }
+  // One round trip to the OSD holding the image's header object (rados_stat, bounded by
+  // osd_op_timeout; librbd's cache cannot answer it). 0 or -ENOENT: the cluster answered.
+  int Ping();
 
  private:
   Connection() = default;
   rados_t cluster_ = nullptr;
   rados_ioctx_t io_ = nullptr;
   rbd_image_t image_ = nullptr;
+  std::string header_oid_;  // the image's header object, for Ping
   bool watching_ = false;
   uint64_t watch_handle_ = 0;
 };
@@ -149,7 +153,10 @@ class Device {
   void OnDone(Req* r, ssize_t ret);
   void Finish(Req* r, int status);
   int StatusFor(const Req* r, int ret);
-  void NoteResult(int ret);
+  // A result seen by I/O or the monitor: a timeout (no answer) reports CONN_LOST. Only a
+  // result that came from the cluster (`from_cluster`: Connection::Ping) reports
+  // CONN_RESTORED: an I/O can complete from librbd's cache with the cluster still away.
+  void NoteResult(int ret, bool from_cluster);
   void LockLost(const std::string& why, bool blocklisted);
   void CawNext();
   bool Gather(Req* r, const iovec* iov, int iovcnt);
@@ -157,7 +164,7 @@ class Device {
   static void OnImageUpdate(void* arg);
   void MonitorLoop();
   // One round of the monitor on the current image: size, lock ownership, connection.
-  void Probe(rbd_image_t image, bool size_dirty);
+  void Probe(Connection* conn, bool size_dirty);
   void Reconnect();
   void StartMonitor();
   void StopMonitor();

@@ -110,7 +110,7 @@ void Device::MonitorLoop() {
     }
     {
       std::shared_lock<std::shared_mutex> l(conn_mu_);
-      if (conn_) Probe(conn_->image(), size_dirty);
+      if (conn_) Probe(conn_.get(), size_dirty);
     }
     // After a lost lock this client is (most likely) blocklisted: replace it, so that the
     // LUN is a clean standby (reads, get_lock_tag, a quick lock()).
@@ -118,8 +118,10 @@ void Device::MonitorLoop() {
   }
 }
 
-// REQUIRES: conn_mu_ held (shared); image is conn_'s.
-void Device::Probe(rbd_image_t image, bool size_dirty) {
+// REQUIRES: conn_mu_ held (shared); conn is conn_.
+void Device::Probe(Connection* conn, bool size_dirty) {
+  rbd_image_t image = conn->image();
+  bool waited = false;  // a call already waited out osd_op_timeout: one per round at most
   if (size_dirty) {
     // Read and applied under size_mu_: a resize by reconfig (which holds it) cannot be
     // overtaken by a size read before it.
@@ -133,7 +135,7 @@ void Device::Probe(rbd_image_t image, bool size_dirty) {
     int owner = 0;
     const int r = rbd_is_exclusive_lock_owner(image, &owner);
     if (r == 0 && owner) {
-      NoteResult(0);
+      // Still ours as far as librbd knows (it may answer without asking the cluster).
     } else if (r == 0 || r == -ESHUTDOWN) {
       std::string who;
       rbd_lock_mode_t mode;
@@ -148,13 +150,14 @@ void Device::Probe(rbd_image_t image, bool size_dirty) {
                            : "taken by " + who,
                r == -ESHUTDOWN);
     } else {
-      NoteResult(r);
+      NoteResult(r, false);
+      waited = r == -ETIMEDOUT;
     }
-  } else if (conn_lost_.load()) {
-    // Nothing else probes the cluster: read one block to see whether it is back.
-    std::vector<char> probe(block_);
-    const ssize_t n = rbd_read(image, 0, block_, probe.data());
-    NoteResult(n < 0 ? static_cast<int>(n) : 0);
+  }
+  if (conn_lost_.load() && !waited) {
+    // Is the cluster back? Only an answer from an OSD says so.
+    const int r = conn->Ping();
+    NoteResult(r == -ENOENT ? 0 : r, true);
   }
 }
 
@@ -202,8 +205,8 @@ void Device::ApplyImageSize(uint64_t image_size) {
 }
 
 // Events from what librbd answered: a timeout means the cluster is unreachable; the next
-// success after it means it is back.
-void Device::NoteResult(int ret) {
+// answer from the cluster after it (the monitor's ping) means it is back.
+void Device::NoteResult(int ret, bool from_cluster) {
   if (ret == -ETIMEDOUT || ret == -ENOTCONN || ret == -ECONNRESET) {
     if (!conn_lost_.exchange(true)) {
       const std::string why = "no answer from the Ceph cluster for " + cfg_.Name() +
@@ -211,7 +214,7 @@ void Device::NoteResult(int ret) {
                               std::to_string(cfg_.osd_op_timeout) + " s)";
       g_host->dev_report_event(dev_, MODTGT_EVENT_CONN_LOST, why.c_str());
     }
-  } else if (ret >= 0 && conn_lost_.load()) {
+  } else if (from_cluster && ret >= 0 && conn_lost_.load()) {
     if (conn_lost_.exchange(false)) {
       g_host->dev_report_event(dev_, MODTGT_EVENT_CONN_RESTORED, cfg_.Name().c_str());
     }

@@ -14,8 +14,10 @@
 #                            CEPH_DIR, CEPH_CONF, CEPH_KEYRING, CEPH_MON_PORT, CEPH_POOL and
 #                            CEPH_OPTS (the ";conf=...;keyring=..." part of a cfgstring)
 #   ceph_stop                stop every daemon (cleanup does it anyway)
-#   ceph_osd_stop            stop the OSD cleanly (memstore saves its objects); waits
-#   ceph_osd_start [SECS]    start it again; waits until it is up (60 s, or SECS)
+#   ceph_osd_stop            stop the OSD cleanly (memstore saves its objects); waits, and
+#                            fails (status 1) if the OSD did not exit cleanly
+#   ceph_osd_start [SECS]    start it again; waits until it is up and every placement group
+#                            of $CEPH_POOL serves I/O (60 s, or SECS)
 #   ceph_mon_stop / ceph_mon_start
 #   cephc ARGS / rbdc ARGS / radosc ARGS   the CLIs on this cluster (bounded by timeouts)
 #   rbd_new IMAGE SIZE       an image with layering + exclusive-lock
@@ -34,13 +36,14 @@ CEPH_MON_PID=
 CEPH_OSD_PID=
 CEPH_OSD_UUID=
 # A daemon outlives its test by at most this long even if the test is SIGKILLed before its
-# cleanup runs (GNU timeout relays the SIGTERM of ceph_*_stop to the daemon).
+# cleanup runs: each daemon runs under GNU timeout. ceph_*_stop signal the daemon itself,
+# never the wrapper (see _ceph_term).
 CEPH_MAX_LIFETIME=${CEPH_MAX_LIFETIME:-3600}
 # Client-side bound on every CLI call: never wait 300 s (client_mount_timeout) for a
 # cluster that is not there.
 CEPH_CLI_TIMEOUT=${CEPH_CLI_TIMEOUT:-60}
 
-ceph_requires() { requires ceph-mon ceph-osd ceph-authtool monmaptool ceph rbd rados uuidgen timeout python3; }
+ceph_requires() { requires ceph-mon ceph-osd ceph-authtool monmaptool ceph rbd rados uuidgen timeout pgrep python3; }
 
 # The Ceph tools and bs_rbd.so (built only where librbd is found): skip without them,
 # except in CI, where a missing one fails the test.
@@ -100,6 +103,9 @@ mon cluster log file = $CEPH_DIR/cluster.log
 paxos propose interval = 0.05
 paxos min wait = 0.01
 mon osd crush smoke test = false
+${CEPH_DEBUG:+debug mon = 10
+debug paxos = 10
+debug ms = 1}
 [osd]
 osd data = $CEPH_DIR/osd.\$id
 osd objectstore = memstore
@@ -107,10 +113,15 @@ memstore device bytes = 4294967296
 # A clean stop unmounts the store, which is when memstore writes its objects to disk:
 # the cluster-loss test stops and restarts the OSD and expects its data back.
 osd fast shutdown = false
+${CEPH_DEBUG:+debug osd = 10
+debug ms = 1
+debug memstore = 10}
 EOF
 }
 
 # Waits (polling) until the daemon with pid $1 is gone, at most $2 seconds; then SIGKILL.
+# Sets _CEPH_EXIT to its exit status (for a timeout wrapper: the daemon's).
+_CEPH_EXIT=0
 _ceph_wait_gone() {
   local pid=$1 limit=$2 deadline=$((SECONDS + $2))
   while kill -0 "$pid" 2>/dev/null; do
@@ -121,7 +132,24 @@ _ceph_wait_gone() {
     fi
     sleep 0.05
   done
-  wait "$pid" 2>/dev/null || true
+  _CEPH_EXIT=0
+  wait "$pid" 2>/dev/null || _CEPH_EXIT=$?
+}
+
+# Stops the daemon whose timeout(1) wrapper has pid $1 with ONE SIGTERM sent to the daemon
+# itself, then waits for it (at most $2 s). Never signal the wrapper: GNU timeout relays a
+# SIGTERM it gets twice, to the daemon and again to its process group (and arms its -k
+# SIGKILL). The Ceph daemons take SIGTERM with a one-shot handler (SA_RESETHAND: the first
+# one starts a clean shutdown and puts back the default action), so when the daemon has
+# taken the first before timeout sends the second (a scheduling race, frequent on a loaded
+# machine), the second kills it on the spot: an OSD killed so has not unmounted memstore,
+# which writes its objects only then, and comes back empty, every PG and object gone.
+_ceph_term() {
+  local wrapper=$1 limit=$2 daemon
+  daemon=$(pgrep -P "$wrapper" 2>/dev/null | head -n 1 || true)
+  # No child yet (not forked): the wrapper exits at once on SIGTERM, nothing to save.
+  kill -TERM "${daemon:-$wrapper}" 2>/dev/null || true
+  _ceph_wait_gone "$wrapper" "$limit"
 }
 
 ceph_mon_start() {
@@ -138,8 +166,7 @@ ceph_mon_start() {
 
 ceph_mon_stop() {
   [ -n "$CEPH_MON_PID" ] || return 0
-  kill -TERM "$CEPH_MON_PID" 2>/dev/null || true
-  _ceph_wait_gone "$CEPH_MON_PID" 20
+  _ceph_term "$CEPH_MON_PID" 20
   CEPH_MON_PID=
 }
 
@@ -151,16 +178,28 @@ ceph_osd_start() {
   until [ "$(cephc osd dump --format json 2>/dev/null |
             python3 -c 'import json,sys; print(json.load(sys.stdin)["osds"][0]["up"])' 2>/dev/null)" = 1 ]; do
     kill -0 "$CEPH_OSD_PID" 2>/dev/null || { tail -n 20 "$CEPH_DIR/osd.0.log" >&2; return 1; }
-    [ $SECONDS -lt $deadline ] || return 1
+    [ $SECONDS -lt $deadline ] || { info "osd.0 is not up in the osdmap"; return 1; }
+    sleep 0.1
+  done
+  # "up" in the osdmap is not serving yet: the PGs still peer (and wait for the monitor to
+  # record up_thru). Listing the pool asks every PG, so it answers once all are active.
+  # (No mgr here, so no `ceph pg stat`.)
+  until CEPH_CLI_TIMEOUT=10 radosc -p "$CEPH_POOL" ls > /dev/null 2>&1; do
+    kill -0 "$CEPH_OSD_PID" 2>/dev/null || { tail -n 20 "$CEPH_DIR/osd.0.log" >&2; return 1; }
+    [ $SECONDS -lt $deadline ] || { info "osd.0 is up but pool $CEPH_POOL does not answer"; return 1; }
     sleep 0.1
   done
 }
 
 ceph_osd_stop() {
   [ -n "$CEPH_OSD_PID" ] || return 0
-  kill -TERM "$CEPH_OSD_PID" 2>/dev/null || true
-  _ceph_wait_gone "$CEPH_OSD_PID" 30
+  _ceph_term "$CEPH_OSD_PID" 30
   CEPH_OSD_PID=
+  # Exit status 0 only after a clean shutdown, which is when memstore saved its objects.
+  if [ "$_CEPH_EXIT" -ne 0 ]; then
+    info "osd.0 did not stop cleanly (exit status $_CEPH_EXIT): memstore did not save its objects"
+    return 1
+  fi
 }
 
 ceph_stop() {
@@ -170,7 +209,7 @@ ceph_stop() {
     kill -TERM "$DAEMON_PID" 2>/dev/null || true
     _ceph_wait_gone "$DAEMON_PID" 60
   fi
-  ceph_osd_stop
+  ceph_osd_stop || true
   ceph_mon_stop
 }
 
@@ -215,6 +254,26 @@ ceph_start() {
   rbdc pool init "$CEPH_POOL" || fail "rbd pool init $CEPH_POOL failed"
   CEPH_OPTS=";conf=$CEPH_CONF;id=admin;keyring=$CEPH_KEYRING"
   info "ceph: mon 127.0.0.1:$CEPH_MON_PORT (pid $CEPH_MON_PID), osd.0 pid $CEPH_OSD_PID, pool $CEPH_POOL, up in $((($(date +%s%N) - t0) / 1000000)) ms"
+}
+
+# Cluster state for a failure report, into $CEPH_DIR/diag.txt (each call bounded).
+ceph_diag() {
+  [ -n "$CEPH_DIR" ] || return 0
+  local f=$CEPH_DIR/diag.txt a
+  {
+    echo "==== $(date -u +%T.%N)"
+    for a in "health detail" "osd dump" "pg dump" "pg stat"; do
+      echo "---- ceph $a"
+      # shellcheck disable=SC2086
+      CEPH_CLI_TIMEOUT=10 cephc $a 2>&1 || echo "(rc $?)"
+    done
+    for a in "$CEPH_DIR"/osd.0.*.asok; do
+      [ -S "$a" ] || continue
+      echo "---- $a status / dump_ops_in_flight"
+      timeout 10 ceph -c "$CEPH_CONF" --admin-daemon "$a" status 2>&1 || true
+      timeout 10 ceph -c "$CEPH_CONF" --admin-daemon "$a" dump_ops_in_flight 2>&1 || true
+    done
+  } >> "$f"
 }
 
 rbd_new() { rbdc create --size "$2" --image-feature layering,exclusive-lock "$CEPH_POOL/$1"; }

@@ -16,6 +16,9 @@
 #                              sector holds "TAG sector N" lines), for cd LUNs
 #   cleanup_fn CMD...          run CMD at exit
 #   fail MSG                   print and exit 1
+#
+# MODTGT_TEST_KEEP=DIR keeps the temp dir of a failed test (daemon log, Ceph logs, ...) as
+# DIR/TEST_NAME.XXXXXX instead of removing it; MODTGT_TEST_KEEP_ALL=1 keeps passing ones too.
 set -euo pipefail
 
 : "${MODTGT_BUILD:?MODTGT_BUILD must point at the build folder}"
@@ -45,6 +48,13 @@ _run_cleanups() {
   if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -f "$LOG" ]; then
     echo "---- $TEST_NAME: last lines of the daemon log ----" >&2
     tail -n 40 "$LOG" >&2
+  fi
+  if [ -n "${MODTGT_TEST_KEEP:-}" ] && { [ $rc -ne 0 ] && [ $rc -ne 77 ] || [ -n "${MODTGT_TEST_KEEP_ALL:-}" ]; }; then
+    mkdir -p "$MODTGT_TEST_KEEP"
+    local kept
+    kept=$(mktemp -d "$MODTGT_TEST_KEEP/$TEST_NAME.XXXXXX")
+    cp -a "$TMP/." "$kept/" 2>/dev/null || true
+    echo "# $TEST_NAME: temp dir kept in $kept" >&2
   fi
   rm -rf "$TMP"
   # Tests keep their state files in their own folder: on a CI machine (which runs no
