@@ -3,14 +3,16 @@
 // bs_uring: a regular file or a block device through io_uring (liburing).
 //
 // Asynchronous (nr_threads = 0): the callouts run on the daemon's event-loop threads and turn
-// each I/O into one io_uring submission on that thread's own ring (one ring per device and
-// submitting thread: no lock shared between loops). Right after submitting, the loop reaps
-// what its ring has completed: an I/O the kernel finished inside io_uring_enter (a buffered
-// read from the page cache) is answered by the callout itself with its status, with no
-// thread hop and no wake-up; other completions found then are completed from the loop too.
-// Completions that arrive later wake the device's completion thread through the ring's
-// registered eventfd (disabled while the loop submits and reaps itself); it reaps them in
-// batches and calls host->complete() from there.
+// each I/O into an SQE on that thread's own ring (one ring per device and submitting
+// thread: no lock shared between loops). With the ABI 1.5 loop services, the first SQE of
+// a loop turn defers one submission of the whole turn to the end of that turn
+// (host->loop_defer), which then reaps the ring; the ring's registered eventfd is watched
+// by that loop (host->loop_watch_fd), which reaps what completes later itself. Without them
+// (an older daemon, a non-loop thread) each I/O is submitted at once and reaped right
+// after: an I/O the kernel finished inside io_uring_enter (a buffered read from the page
+// cache) is answered by the callout itself with its status; completions that arrive later
+// wake the device's completion thread through the eventfd (disabled while a thread submits
+// and reaps itself), which calls host->complete().
 //
 //   read / write   IORING_OP_READV / WRITEV; FUA or write cache off (WCE=0) -> RWF_DSYNC.
 //                  Short transfers are resubmitted for the rest, -EAGAIN / -EINTR retried,
@@ -41,8 +43,9 @@
 // own Ring (found by a per-thread slot; threads beyond kMaxRings share rings, which stays
 // correct). A Ring's mutex guards its submission queue, the consumption of its completion
 // queue and its Req pool; only its loop and the completion thread take it. close() runs
-// when no I/O is in flight: it wakes the completion thread through stop_efd_, joins it and
-// tears the rings down.//
+// when no I/O is in flight: it wakes the completion thread through stop_efd_, joins it,
+// unwatches the loop-watched eventfds and tears the rings down.
+//
 // The files: see uring_internal.h.
 #include "uring_internal.h"
 

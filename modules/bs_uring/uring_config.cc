@@ -217,7 +217,7 @@ int Device::Open(modtgt_dev* dev, Device** out) {
   {
     std::string why;
     std::lock_guard<std::mutex> l(d->rings_mu_);
-    d->first_ = d->NewRing(&why);
+    d->first_ = d->NewRing(&why, false);  // the admin thread's: the completion thread reaps it
     if (d->first_ == nullptr) {
       g_host->error("%s", why.c_str());
       delete d;

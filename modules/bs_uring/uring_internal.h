@@ -92,6 +92,7 @@ struct Req {
 // One io_uring instance, submitted to by one event-loop thread (its slot's).
 struct Ring {
   ~Ring() {
+    if (watch != nullptr) g_host->loop_unwatch(watch);  // before the eventfd closes
     if (ready) io_uring_queue_exit(&ring);
     if (efd >= 0) close(efd);
     for (Req* r : all_reqs) {
@@ -102,10 +103,16 @@ struct Ring {
   io_uring ring{};
   bool ready = false;
   int efd = -1;  // registered with the ring: a CQE posted while enabled makes it readable
+  class Device* dev = nullptr;
+  // Set when the ring's eventfd is watched by the event loop that created the ring (ABI
+  // 1.5 loop_watch_fd): that loop reaps it; otherwise the completion thread does.
+  modtgt_watch* watch = nullptr;
   // The submission side, the consumption of the CQ and the pool: the ring's loop thread
   // and the completion thread.
   std::mutex mu;
   Req* free_reqs = nullptr;     // GUARDED_BY(mu)
+  // SQEs are queued, and a loop's end of turn (ABI 1.5 loop_defer) will submit them.
+  bool submit_deferred = false; // GUARDED_BY(mu)
   std::vector<Req*> all_reqs;   // GUARDED_BY(mu); owned
 };
 
@@ -134,6 +141,12 @@ int ErrnoToModtgt(int e);
 size_t IovBytes(const iovec* iov, int n);
 bool IovAligned(const iovec* iov, int n);
 uint8_t* AlignedAlloc(size_t n);
+// The host has the ABI 1.5 event-loop services (loop_defer, loop_watch_fd, loop_unwatch).
+inline bool HostHasLoopServices() {
+  return g_host->struct_size >= offsetof(modtgt_host, loop_unwatch) + sizeof(void*) &&
+         g_host->loop_defer != nullptr && g_host->loop_watch_fd != nullptr &&
+         g_host->loop_unwatch != nullptr;
+}
 // Size of an open file or block device, or -errno.
 int64_t FdSize(int fd, const struct stat& st);
 // Checks the configuration without side effects (module.h check_config). Returns 0 or a
@@ -170,11 +183,19 @@ class Device {
   Ring* ThisRing();
   // A new ring with its eventfd registered and watched by the completion thread; nullptr
   // (with the reason in *why) on failure. REQUIRES: rings_mu_ held.
-  Ring* NewRing(std::string* why);
+  // on_loop: the calling thread may be an event loop, which then reaps the ring itself.
+  Ring* NewRing(std::string* why, bool on_loop);
   // Queues r's next step on r->ring. Returns false (nothing queued) when no SQE could be
   // obtained; the caller fails the I/O. reap: the caller is the ring's loop, which then
   // reaps and handles what the ring has completed (see the file comment).
   bool Submit(Req* r, bool reap);
+  // io_uring_submit with retries. REQUIRES: g->mu held. quiet: the caller reaps right
+  // after, so completions posted meanwhile need not signal the eventfd.
+  static void SubmitQueued(Ring* g, bool quiet);
+  // ABI 1.5 loop callbacks (arg: the Ring): the end of the loop's turn submits what the
+  // turn queued and reaps; a readable eventfd on a loop-watched ring reaps.
+  static void OnTurnEnd(void* arg);
+  static void OnRingReadable(void* arg);
   // Takes up to kReapBatch CQEs of g. REQUIRES: g->mu held.
   static unsigned TakeCqes(Ring* g, Done* out);
   // Reaps g until its CQ is empty, handling each completion with the lock released.

@@ -45,8 +45,9 @@ uint8_t* AlignedAlloc(size_t n) {
   return static_cast<uint8_t*>(std::aligned_alloc(kDirectAlign, rounded ? rounded : kDirectAlign));
 }
 
-Ring* Device::NewRing(std::string* why) {
+Ring* Device::NewRing(std::string* why, bool on_loop) {
   auto g = std::make_unique<Ring>();
+  g->dev = this;
   io_uring_params params{};
   int rc = io_uring_queue_init_params(kRingEntries, &g->ring, &params);
   if (rc < 0) {
@@ -69,22 +70,36 @@ Ring* Device::NewRing(std::string* why) {
     *why = "io_uring_register_eventfd: " + ErrnoText(-rc);
     return nullptr;
   }
-  epoll_event ev{};
-  // Edge-triggered: every eventfd signal is an event, so the completion thread never needs
-  // to read the counter (one system call less per wake-up; it cannot overflow in practice).
-  ev.events = EPOLLIN | EPOLLET;
-  ev.data.ptr = g.get();
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, g->efd, &ev) != 0) {
-    *why = "epoll_ctl: " + ErrnoText(errno);
-    return nullptr;
-  }
+  Ring* const ring = g.get();
   try {
     rings_.push_back(std::move(g));
   } catch (const std::bad_alloc&) {
     *why = "out of memory";
-    return nullptr;  // g's destructor closes the fd, which leaves the epoll set
+    return nullptr;  // g's destructor closes the fd
   }
-  return rings_.back().get();
+  // On an event loop (ABI 1.5): the loop watches the eventfd and reaps the ring itself, so
+  // a completion that arrives later (O_DIRECT, a write the kernel gave to its workers)
+  // costs one wake-up of that loop and no hand-off between threads.
+  if (on_loop && HostHasLoopServices()) {
+    ring->watch = g_host->loop_watch_fd(ring->efd, &Device::OnRingReadable, ring);
+    if (ring->watch != nullptr) return ring;
+  }
+  epoll_event ev{};
+  // Edge-triggered: every eventfd signal is an event, so the completion thread never needs
+  // to read the counter (one system call less per wake-up; it cannot overflow in practice).
+  ev.events = EPOLLIN | EPOLLET;
+  ev.data.ptr = ring;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, ring->efd, &ev) != 0) {
+    *why = "epoll_ctl: " + ErrnoText(errno);
+    rings_.pop_back();
+    return nullptr;
+  }
+  return ring;
+}
+
+void Device::OnRingReadable(void* arg) {
+  Ring* g = static_cast<Ring*>(arg);
+  g->dev->Drain(g);  // a CQE posted after this drained the ring signals a new edge
 }
 
 Ring* Device::ThisRing() {
@@ -95,7 +110,7 @@ Ring* Device::ThisRing() {
   g = slots_[slot].load(std::memory_order_relaxed);
   if (g != nullptr) return g;
   std::string why;
-  g = NewRing(&why);
+  g = NewRing(&why, true);
   if (g == nullptr) {
     g_host->log(MODTGT_LOG_WARN, "'%s': %s; this thread shares the first ring", path_.c_str(),
                 why.c_str());

@@ -66,38 +66,62 @@ bool Device::Submit(Req* r, bool reap) {
     std::lock_guard<std::mutex> l(g->mu);
     io_uring_sqe* sqe = io_uring_get_sqe(&g->ring);
     if (sqe == nullptr) {
-      // The queue is full of entries not yet handed to the kernel (an earlier submit
-      // failed with EAGAIN/EBUSY): push them, then retry once.
+      // The queue is full of entries not yet handed to the kernel (a turn queued more
+      // than the ring holds, or an earlier submit failed with EAGAIN/EBUSY): push them,
+      // then retry once.
       io_uring_submit(&g->ring);
       sqe = io_uring_get_sqe(&g->ring);
       if (sqe == nullptr) return false;
     }
     PrepSqe(r, sqe);
     r->handoff.fetch_add(1, std::memory_order_release);
-    // The loop reaps its own ring right after: CQEs posted meanwhile need not wake the
-    // completion thread. (-EOPNOTSUPP on kernels before 5.8: the thread just wakes.)
-    if (reap) io_uring_cq_eventfd_toggle(&g->ring, false);
-    for (int attempt = 0;; attempt++) {
-      const int rc = io_uring_submit(&g->ring);
-      if (rc >= 0) break;
-      if (rc == -EINTR) continue;
-      if ((rc == -EAGAIN || rc == -EBUSY) && attempt < 100) {
-        // Kernel short of memory, or the completion queue overflowing: give the
-        // completion thread a moment. The SQE stays queued either way.
-        std::this_thread::yield();
-        continue;
+    if (reap) {
+      // A callout on an event loop (ABI 1.5): the SQE waits for the end of the loop's
+      // turn, which submits every I/O the turn queued in one io_uring_enter and reaps.
+      if (g->submit_deferred) return true;
+      if (HostHasLoopServices() && g_host->loop_defer(&Device::OnTurnEnd, g) == 0) {
+        g->submit_deferred = true;
+        return true;
       }
-      // The SQE is in the ring and will go with the next successful submit: it will
-      // complete then. Report success so it is not completed twice.
-      g_host->log(MODTGT_LOG_WARN, "io_uring_submit: %s; the I/O goes with the next submission",
-                  ErrnoText(-rc).c_str());
-      break;
     }
-    // Re-enabled before the CQ is read: a CQE posted after this read wakes the thread.
-    if (reap) io_uring_cq_eventfd_toggle(&g->ring, true);
+    SubmitQueued(g, reap);
   }
   if (reap) Drain(g);
   return true;
+}
+
+void Device::SubmitQueued(Ring* g, bool quiet) {
+  // The caller reaps its own ring right after: CQEs posted meanwhile need not signal the
+  // eventfd. (-EOPNOTSUPP on kernels before 5.8: the reaper just wakes.)
+  if (quiet) io_uring_cq_eventfd_toggle(&g->ring, false);
+  for (int attempt = 0;; attempt++) {
+    const int rc = io_uring_submit(&g->ring);
+    if (rc >= 0) break;
+    if (rc == -EINTR) continue;
+    if ((rc == -EAGAIN || rc == -EBUSY) && attempt < 100) {
+      // Kernel short of memory, or the completion queue overflowing: give the
+      // completion thread a moment. The SQE stays queued either way.
+      std::this_thread::yield();
+      continue;
+    }
+    // The SQE is in the ring and will go with the next successful submit: it will
+    // complete then. Report success so it is not completed twice.
+    g_host->log(MODTGT_LOG_WARN, "io_uring_submit: %s; the I/O goes with the next submission",
+                ErrnoText(-rc).c_str());
+    break;
+  }
+  // Re-enabled before the CQ is read: a CQE posted after this read signals.
+  if (quiet) io_uring_cq_eventfd_toggle(&g->ring, true);
+}
+
+void Device::OnTurnEnd(void* arg) {
+  Ring* g = static_cast<Ring*>(arg);
+  {
+    std::lock_guard<std::mutex> l(g->mu);
+    g->submit_deferred = false;
+    SubmitQueued(g, true);
+  }
+  g->dev->Drain(g);
 }
 
 int Device::Start(Req* r, int failure) {
