@@ -132,7 +132,8 @@ int Device::Open(modtgt_dev* dev, Device** out) {
   d->write_cache_.store(cfg->write_cache != 0);
   int flags = (d->readonly_ ? O_RDONLY : O_RDWR) | O_CLOEXEC;
   if (d->direct_) flags |= O_DIRECT;
-  if (cfg->oflags & MODTGT_OFLAG_SYNC) flags |= O_SYNC;
+  d->osync_ = (cfg->oflags & MODTGT_OFLAG_SYNC) != 0;
+  if (d->osync_) flags |= O_SYNC;
   d->fd_ = open(cfg->path, flags);
   if (d->fd_ < 0) {
     const int e = errno;

@@ -36,6 +36,14 @@ constexpr int kMaxIovPerSqe = IOV_MAX;       // READV/WRITEV limit per submissio
 constexpr int kMaxZeroProgress = 16;         // resubmissions without progress before EIO
 constexpr int kMaxRings = 16;                // per-thread rings of one device
 constexpr unsigned kReapBatch = 64;          // CQEs taken per lock
+// Buffered writes done inline (see Device::WriteInline): one slower than this turns them
+// off for kInlineWriteBackoffNs, during which they go through io_uring.
+constexpr uint64_t kSlowInlineWriteNs = 500 * 1000;
+constexpr uint64_t kInlineWriteBackoffNs = 100 * 1000 * 1000;
+// Larger buffered writes go through io_uring: its io-wq worker copies them into the page
+// cache on another core while the loop receives the next ones (inline, 128 KiB writes ran
+// at 0.53-0.89x bs_rdwr's throughput; 4 KiB ones at 0.42-0.54x its CPU per I/O).
+constexpr size_t kInlineWriteMax = 16 * 1024;
 
 // Zeros for the write-zeros fallback (uring_ring.cc); aligned for O_DIRECT, never written.
 extern uint8_t g_zeros[kWriteChunk];
@@ -208,6 +216,10 @@ class Device {
   void Advance(Req* r, size_t n);
   void ZeroRest(Req* r);
   int SyncFlags(uint32_t flags) const;
+  // A plain buffered write done at once with pwritev on the calling thread: the status, or
+  // MODTGT_STS_ASYNC when the write must go through io_uring instead (not a plain buffered
+  // write, inline writes backed off, or pwritev refused it).
+  int WriteInline(const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags);
   // Sets atomic_unit_ and declares the atomic limits when the kernel and file system take
   // RWF_ATOMIC writes on this file (O_DIRECT only).
   void ProbeAtomicWrites();
@@ -228,6 +240,9 @@ class Device {
   std::atomic<bool> punch_works_{true};  // cleared after the first EOPNOTSUPP
   std::atomic<bool> zero_works_{true};
   std::atomic<bool> bounce_logged_{false};
+  bool osync_ = false;  // opened O_SYNC (bsoflags sync)
+  // CLOCK_MONOTONIC ns until which buffered writes go through io_uring (a slow inline one).
+  std::atomic<uint64_t> inline_writes_off_until_{0};
 
   std::atomic<Ring*> slots_[kMaxRings] = {};  // by ThreadSlot(); set once
   Ring* first_ = nullptr;                      // made by Open; the fallback ring

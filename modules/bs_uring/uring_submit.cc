@@ -2,6 +2,7 @@
 // bs_uring: the I/O callouts (read, write, flush, unmap, write_same) and their submission:
 // an SQE per step on the calling thread's ring, reaped right after by that loop.
 #include <linux/falloc.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -185,6 +186,72 @@ int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
   return Start(r, MODTGT_STS_BUSY);
 }
 
+namespace {
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+}  // namespace
+
+// ext4 (and most file systems) have no non-blocking buffered writes (RWF_NOWAIT gives
+// EOPNOTSUPP): io_uring hands every buffered write to one of its io-wq worker threads, and
+// the completion comes back through the eventfd, which costs two thread switches per write
+// where copying 4 KiB into the page cache costs a few microseconds. So a plain buffered
+// write (no O_DIRECT, no O_SYNC, no FUA or WCE=0, not atomic) of up to kInlineWriteMax
+// bytes is a pwritev on the calling thread, as long as the page cache takes it quickly: one that takes longer than
+// kSlowInlineWriteNs (dirty-page throttling, a journal wait) sends buffered writes through
+// io_uring for kInlineWriteBackoffNs, so an event loop is not held by a throttled device.
+int Device::WriteInline(const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags) {
+  if (direct_ || osync_ || SyncFlags(flags) != 0 || (flags & MODTGT_IO_ATOMIC) ||
+      iovcnt > kMaxIovPerSqe) {
+    return MODTGT_STS_ASYNC;
+  }
+  const size_t total = IovBytes(iov, iovcnt);
+  if (total > kInlineWriteMax) return MODTGT_STS_ASYNC;
+  const uint64_t off_until = inline_writes_off_until_.load(std::memory_order_relaxed);
+  const uint64_t start = NowNs();
+  if (off_until != 0 && start < off_until) return MODTGT_STS_ASYNC;
+  size_t done = 0;
+  iovec rest[kMaxIovPerSqe];
+  const iovec* v = iov;
+  int n = iovcnt;
+  while (done < total) {
+    const ssize_t w = pwritev(fd_, v, n, static_cast<off_t>(offset + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      if (done == 0) return MODTGT_STS_ASYNC;  // io_uring retries it and reports errors
+      g_host->log(MODTGT_LOG_ERROR, "'%s': write at %llu failed: %s", path_.c_str(),
+                  static_cast<unsigned long long>(offset + done),
+                  w < 0 ? ErrnoText(errno).c_str() : "no progress");
+      return MODTGT_STS_WRITE_ERROR;
+    }
+    done += static_cast<size_t>(w);
+    if (done >= total) break;
+    // A short write: the iovecs still to go.
+    size_t skip = done;
+    int k = 0;
+    for (int i = 0; i < iovcnt; i++) {
+      if (skip >= iov[i].iov_len) {
+        skip -= iov[i].iov_len;
+        continue;
+      }
+      rest[k].iov_base = static_cast<uint8_t*>(iov[i].iov_base) + skip;
+      rest[k].iov_len = iov[i].iov_len - skip;
+      skip = 0;
+      k++;
+    }
+    v = rest;
+    n = k;
+  }
+  const uint64_t took = NowNs() - start;
+  if (took > kSlowInlineWriteNs) {
+    inline_writes_off_until_.store(start + took + kInlineWriteBackoffNs,
+                                   std::memory_order_relaxed);
+  }
+  return MODTGT_STS_OK;
+}
+
 int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags) {
   if ((flags & MODTGT_IO_ATOMIC) &&
       (atomic_unit_ == 0 || IovBytes(iov, iovcnt) != atomic_unit_ || offset % atomic_unit_ != 0)) {
@@ -193,6 +260,8 @@ int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, 
                 path_.c_str(), IovBytes(iov, iovcnt), static_cast<unsigned long long>(offset));
     return MODTGT_STS_WRITE_ERROR;
   }
+  const int inline_status = WriteInline(iov, iovcnt, offset, flags);
+  if (inline_status != MODTGT_STS_ASYNC) return inline_status;
   Req* r = AllocReq();
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;

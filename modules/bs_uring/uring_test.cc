@@ -670,3 +670,33 @@ TEST_F(UringTest, OnALoopATurnLargerThanTheRing) {
   t_loop = nullptr;
 }
 
+// A plain buffered write is a pwritev in its callout (ext4 has no non-blocking buffered
+// writes: io_uring would give each one to a worker thread); FUA, WCE=0 and O_SYNC writes go
+// through io_uring, whose completion brings their durability.
+TEST_F(UringTest, PlainBufferedWritesCompleteInTheirCallout) {
+  MakeFile(1 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  const std::string a = Random(8192, 21), b = Random(4096, 22), c = Random(4096, 23);
+  // Two iovecs, one callout, no host->complete.
+  iovec v[2] = {{const_cast<char*>(a.data()), 4096}, {const_cast<char*>(a.data()) + 4096, 4096}};
+  EXPECT_EQ(D()->write(&dev_, Io(1), v, 2, 4096, 0), MODTGT_STS_OK);
+  EXPECT_EQ(FileBytes(4096, 8192), a);
+  iovec vb{const_cast<char*>(b.data()), 4096};
+  const int fua = D()->write(&dev_, Io(2), &vb, 1, 65536, MODTGT_IO_FUA);
+  EXPECT_EQ(fua, MODTGT_STS_ASYNC);
+  EXPECT_EQ(Wait(Io(2), fua), MODTGT_STS_OK);
+  EXPECT_EQ(FileBytes(65536, 4096), b);
+  modtgt_reconfig rc{};
+  rc.struct_size = sizeof(rc);
+  rc.what = MODTGT_RECONFIG_WRITE_CACHE;
+  rc.write_cache = 0;
+  ASSERT_EQ(D()->reconfig(&dev_, &rc), 0);
+  iovec vc{const_cast<char*>(c.data()), 4096};
+  const int wce0 = D()->write(&dev_, Io(3), &vc, 1, 131072, 0);
+  EXPECT_EQ(wce0, MODTGT_STS_ASYNC);
+  EXPECT_EQ(Wait(Io(3), wce0), MODTGT_STS_OK);
+  EXPECT_EQ(FileBytes(131072, 4096), c);
+  std::lock_guard<std::mutex> l(g_mu);
+  EXPECT_EQ(g_done.count(Io(1)), 0u) << "an inline write also completed through the host";
+}
