@@ -20,65 +20,15 @@
 
 #include <gtest/gtest.h>
 
+#include "fakes/module_host.h"
 #include "modtgt/module.h"
 #include "ram_budget.h"
 
-extern "C" const modtgt_backing_store* modtgt_module_init(const modtgt_host* host);
-
-// One LUN as the host sees it: its config and the fd the host keeps (shared by "devices"
-// of the same LUN, as core::Device::InheritKeptStorage does).
-struct modtgt_dev {
-  modtgt_dev_config config{};
-  std::string cfgstring = "ram/", path = "";
-  void* priv = nullptr;
-  uint64_t size = 0;
-  std::shared_ptr<int> kept = std::make_shared<int>(-1);
-};
-
 namespace {
 
-thread_local std::string t_error;
-void HostLog(modtgt_log_level, const char*, ...) {}
-void HostError(const char* fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  t_error = buf;
-}
-void SetPrivate(modtgt_dev* d, void* p) { d->priv = p; }
-void* GetPrivate(modtgt_dev* d) { return d->priv; }
-const modtgt_dev_config* GetConfig(modtgt_dev* d) { return &d->config; }
-void SetSize(modtgt_dev* d, uint64_t n) { d->size = n; }
-void SetAtomicLimits(modtgt_dev*, const modtgt_atomic_limits*) {}
-int KeepFd(modtgt_dev* d, int fd) {
-  if (*d->kept >= 0) close(*d->kept);
-  *d->kept = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  return *d->kept >= 0 ? 0 : MODTGT_EINVAL;
-}
-int KeptFd(modtgt_dev* d) { return *d->kept; }
-
-modtgt_host MakeHost() {
-  modtgt_host h{};
-  h.struct_size = sizeof(h);
-  h.abi_version = MODTGT_ABI_VERSION;
-  h.log = HostLog;
-  h.error = HostError;
-  h.dev_set_private = SetPrivate;
-  h.dev_get_private = GetPrivate;
-  h.dev_get_config = GetConfig;
-  h.dev_set_size = SetSize;
-  h.dev_set_atomic_limits = SetAtomicLimits;
-  h.dev_keep_fd = KeepFd;
-  h.dev_kept_fd = KeptFd;
-  return h;
-}
-const modtgt_host g_host = MakeHost();
-const modtgt_backing_store* D() {
-  static const modtgt_backing_store* desc = modtgt_module_init(&g_host);
-  return desc;
-}
+using modtgt::fake_host::t_error;
+const modtgt_host g_host = modtgt::fake_host::MakeHost();
+const modtgt_backing_store* D() { return modtgt::fake_host::Descriptor(&g_host); }
 modtgt_io* Io() { return reinterpret_cast<modtgt_io*>(16); }
 
 constexpr uint64_t kPage = 4096;
@@ -100,6 +50,7 @@ class RamTest : public ::testing::Test {
     d->config = modtgt_dev_config{};
     d->config.struct_size = sizeof(modtgt_dev_config);
     d->config.block_size = 512;
+    d->cfgstring = "ram/";
     d->config.cfgstring = d->cfgstring.c_str();
     d->config.path = d->path.c_str();
     d->config.bsopts = "";

@@ -28,26 +28,14 @@
 
 #include <gtest/gtest.h>
 
+#include "fakes/module_host.h"
 #include "modtgt/module.h"
-
-extern "C" const modtgt_backing_store* modtgt_module_init(const modtgt_host* host);
-
-struct modtgt_dev {
-  modtgt_dev_config config{};
-  std::string cfgstring, path, bsopts;
-  void* priv = nullptr;
-  std::atomic<uint64_t> size{0};
-  std::mutex mu;
-  std::vector<std::pair<int, std::string>> events;  // GUARDED_BY(mu)
-};
 
 namespace {
 
-thread_local std::string t_error;
-std::mutex g_mu;
-std::condition_variable g_cv;
-std::map<modtgt_io*, int> g_done;  // GUARDED_BY(g_mu)
+using modtgt::fake_host::t_error;
 
+// bs_rbd's messages go to stderr: INFO and above, everything with $RBD_TEST_DEBUG set.
 void HostLog(modtgt_log_level level, const char* fmt, ...) {
   if (level > MODTGT_LOG_INFO && !std::getenv("RBD_TEST_DEBUG")) return;
   va_list ap;
@@ -57,60 +45,20 @@ void HostLog(modtgt_log_level level, const char* fmt, ...) {
   std::fprintf(stderr, "\n");
   va_end(ap);
 }
-void HostError(const char* fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  t_error = buf;
-}
-void SetPrivate(modtgt_dev* d, void* p) { d->priv = p; }
-void* GetPrivate(modtgt_dev* d) { return d->priv; }
-const modtgt_dev_config* GetConfig(modtgt_dev* d) { return &d->config; }
-void SetSize(modtgt_dev* d, uint64_t n) { d->size.store(n); }
-void Complete(modtgt_io* io, modtgt_status st) {
-  std::lock_guard<std::mutex> l(g_mu);
-  EXPECT_EQ(g_done.count(io), 0u) << "completed twice";
-  g_done[io] = st;
-  g_cv.notify_all();
-}
-void ReportEvent(modtgt_dev* d, modtgt_event e, const char* detail) {
-  std::lock_guard<std::mutex> l(d->mu);
-  d->events.emplace_back(e, detail ? detail : "");
-}
-
 modtgt_host MakeHost() {
-  modtgt_host h{};
-  h.struct_size = sizeof(h);
-  h.abi_version = MODTGT_ABI_VERSION;
+  modtgt_host h = modtgt::fake_host::MakeHost();
   h.log = HostLog;
-  h.error = HostError;
-  h.dev_set_private = SetPrivate;
-  h.dev_get_private = GetPrivate;
-  h.dev_get_config = GetConfig;
-  h.dev_set_size = SetSize;
-  h.complete = Complete;
-  h.dev_report_event = ReportEvent;
   return h;
 }
 const modtgt_host g_host = MakeHost();
-const modtgt_backing_store* D() {
-  static const modtgt_backing_store* desc = modtgt_module_init(&g_host);  // once, as dlopen
-  return desc;
-}
+const modtgt_backing_store* D() { return modtgt::fake_host::Descriptor(&g_host); }
 
 std::atomic<uintptr_t> g_next_io{1};
 modtgt_io* NewIo() { return reinterpret_cast<modtgt_io*>(g_next_io.fetch_add(1) * 16); }
 
 // Waits for an async I/O (or returns the synchronous status).
 int Wait(modtgt_io* io, int rc) {
-  if (rc != MODTGT_STS_ASYNC) return rc;
-  std::unique_lock<std::mutex> l(g_mu);
-  EXPECT_TRUE(g_cv.wait_for(l, std::chrono::seconds(60), [&] { return g_done.count(io) > 0; }));
-  int st = g_done[io];
-  g_done.erase(io);
-  return st;
+  return modtgt::fake_host::Wait(io, rc, std::chrono::seconds(60));
 }
 
 std::string Env(const char* name) {

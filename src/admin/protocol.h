@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/key_value_list.h"
 #include "common/status.h"
 
 namespace modtgt::admin {
@@ -112,25 +113,12 @@ inline nlohmann::json ErrorReply(ErrorCode code, const std::string& message) {
                           {"message", message}}}};
 }
 
-// Splits tgtadm's --params "k1=v1,k2=v2" into pairs. Empty items are skipped; an item
-// without '=' or with an empty key is an error naming the item.
-inline Result<std::vector<std::pair<std::string, std::string>>> ParseParamList(
-    const std::string& s) {
-  std::vector<std::pair<std::string, std::string>> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    std::string item = s.substr(start, end - start);
-    start = end + 1;
-    if (item.empty()) continue;
-    size_t eq = item.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return Status::InvalidArgument("bad --params item '" + item + "': expected key=value");
-    }
-    out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
-  }
-  return out;
+// Splits tgtadm's --params "k1=v1,k2=v2" into pairs (SplitKeyValueList); an error names
+// the item.
+inline Result<KeyValueList> ParseParamList(const std::string& s) {
+  Result<KeyValueList> kv = SplitKeyValueList(s);
+  if (!kv.ok()) return Status::InvalidArgument("bad --params item " + kv.status().message());
+  return kv;
 }
 
 }  // namespace modtgt::admin

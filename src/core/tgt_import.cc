@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "common/key_value_list.h"
 #include "core/accounts.h"
 #include "core/lun_factory.h"
 #include "core/target.h"
@@ -516,7 +517,7 @@ class Importer {
       Note(*n, "modtgt does not check whether a device is in use: nothing to allow");
     }
     for (const ConfNode* n : lo.Get("params")) {
-      Result<std::vector<std::pair<std::string, std::string>>> kv = SplitParams(n->value);
+      Result<KeyValueList> kv = SplitParams(n->value);
       if (!kv.ok()) {
         Error(*n, "params: " + kv.status().message());
         continue;
@@ -566,24 +567,14 @@ class Importer {
     return l;
   }
 
-  static Result<std::vector<std::pair<std::string, std::string>>> SplitParams(const std::string& s) {
-    std::vector<std::pair<std::string, std::string>> out;
-    size_t start = 0;
-    while (start <= s.size()) {
-      size_t end = s.find(',', start);
-      if (end == std::string::npos) end = s.size();
-      std::string item = s.substr(start, end - start);
-      start = end + 1;
-      if (item.empty()) continue;
-      size_t eq = item.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return Status::InvalidArgument("'" + item + "' is not key=value");
-      }
-      std::string v = item.substr(eq + 1);
+  // targets.conf's params: a key=value list whose values may be in double quotes.
+  static Result<KeyValueList> SplitParams(const std::string& s) {
+    Result<KeyValueList> kv = SplitKeyValueList(s);
+    if (!kv.ok()) return kv;
+    for (auto& [k, v] : *kv) {
       if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-      out.emplace_back(item.substr(0, eq), v);
     }
-    return out;
+    return kv;
   }
 
   void FinishAccounts() {

@@ -44,12 +44,51 @@ DeviceConfig Cfg(const std::string& bstype, const std::string& cfgstring,
   return c;
 }
 
-// Loads bs_ctest into `reg` and opens a RAM device of `size` bytes on it.
-Result<std::unique_ptr<scsi::Backend>> OpenCtestRam(ModuleRegistry* reg, uint64_t size) {
-  if (Status s = reg->LoadFile(TestModule("ctest")); !s.ok()) return s;
-  DeviceConfig cfg = Cfg("ctest", "ram");
-  cfg.size = size;
+// Loads bs_`module` into `reg` and opens a device with `cfg` on it.
+Result<std::unique_ptr<scsi::Backend>> LoadAndOpen(ModuleRegistry* reg, const std::string& module,
+                                                   const DeviceConfig& cfg) {
+  if (Status s = reg->LoadFile(TestModule(module)); !s.ok()) return s;
   return reg->OpenDevice(cfg);
+}
+
+// Loads bs_ctest into `reg` and opens a RAM device of `size` bytes (0: the module's default).
+Result<std::unique_ptr<scsi::Backend>> OpenCtestRam(ModuleRegistry* reg, uint64_t size = 0,
+                                                    const std::string& user = "") {
+  DeviceConfig cfg = Cfg("ctest", "ram", user);
+  cfg.size = size;
+  return LoadAndOpen(reg, "ctest", cfg);
+}
+
+Device* AsDevice(const Result<std::unique_ptr<scsi::Backend>>& dev) {
+  return dynamic_cast<Device*>(dev->get());
+}
+
+// A counter the test modules export (ctest_open_devices, ...), looked up in the loaded module.
+// The module stays loaded while this is alive.
+class ModuleCounter {
+ public:
+  ModuleCounter(const std::string& module, const char* symbol)
+      : handle_(dlopen(TestModule(module).c_str(), RTLD_NOW | RTLD_NOLOAD)),
+        value_(handle_ ? static_cast<int*>(dlsym(handle_, symbol)) : nullptr) {}
+  ~ModuleCounter() {
+    if (handle_) dlclose(handle_);
+  }
+  ModuleCounter(const ModuleCounter&) = delete;
+  ModuleCounter& operator=(const ModuleCounter&) = delete;
+  bool ok() const { return value_ != nullptr; }
+  int operator*() const { return __atomic_load_n(value_, __ATOMIC_SEQ_CST); }
+
+ private:
+  void* handle_;
+  int* value_;
+};
+
+// Prepares `cmd` as a read of buf.size() bytes at `offset` into `buf`.
+void PrepareRead(IoLoop& loop, IoLoop::Cmd* cmd, std::vector<uint8_t>& buf, uint64_t offset = 0) {
+  loop.Prepare(cmd, scsi::IoOp::kRead);
+  cmd->io.iov[0] = iovec{buf.data(), buf.size()};
+  cmd->io.iovcnt = 1;
+  cmd->io.offset = offset;
 }
 
 TEST(Device, FillDevConfigStripsOnlyTheModulesSubtype) {
@@ -80,8 +119,7 @@ TEST(Device, FillDevConfigStripsOnlyTheModulesSubtype) {
 
 TEST(Device, MissingCalloutsCompleteWithoutTheModule) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("short")).ok());  // read + write only
-  auto dev = reg.OpenDevice(Cfg("short", "x"));
+  auto dev = LoadAndOpen(&reg, "short", Cfg("short", "x"));  // read + write only
   ASSERT_TRUE(dev.ok());
   scsi::Backend* b = dev->get();
   EXPECT_FALSE(b->has_flush() || b->has_unmap() || b->has_write_same() || b->has_caw() ||
@@ -108,15 +146,12 @@ TEST(Device, MissingCalloutsCompleteWithoutTheModule) {
 
 TEST(Device, InvalidStatusFromModuleBecomesMediumError) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("cxxtest")).ok());
-  auto dev = reg.OpenDevice(Cfg("cxxtest", "bad-status"));
+  auto dev = LoadAndOpen(&reg, "cxxtest", Cfg("cxxtest", "bad-status"));
   ASSERT_TRUE(dev.ok());
   IoLoop loop;
   std::vector<uint8_t> buf(512);
   IoLoop::Cmd cmd;
-  loop.Prepare(&cmd, scsi::IoOp::kRead);
-  cmd.io.iov[0] = iovec{buf.data(), buf.size()};
-  cmd.io.iovcnt = 1;
+  PrepareRead(loop, &cmd, buf);
   EXPECT_EQ(loop.Run(dev->get(), &cmd), MODTGT_STS_READ_ERROR);
 }
 
@@ -124,7 +159,7 @@ TEST(Device, ManyConcurrentIosOnThePoolAllComplete) {
   ModuleRegistry reg;
   auto dev = OpenCtestRam(&reg, 1 << 20);
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->nr_threads(), 2u);
   IoLoop loop;
@@ -162,7 +197,7 @@ TEST(Device, TwoLoopsSubmitAtOnceThroughHoldsWithoutLosingAnIo) {
   ModuleRegistry reg;
   auto dev = OpenCtestRam(&reg, 4 << 20);
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   ASSERT_NE(d, nullptr);
   constexpr int kRounds = 20, kPerRound = 100;  // 100 in flight per loop: several chunks
   IoLoop loops[2];
@@ -215,13 +250,10 @@ TEST(Device, TwoLoopsSubmitAtOnceThroughHoldsWithoutLosingAnIo) {
 
 TEST(Device, DestructionWaitsForInFlightAsyncIo) {
   ModuleRegistry reg;
-  const std::string path = TestModule("ctest");
-  ASSERT_TRUE(reg.LoadFile(path).ok());
-  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
-  ASSERT_NE(h, nullptr);
-  int* open_devices = static_cast<int*>(dlsym(h, "ctest_open_devices"));
-  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  auto dev = OpenCtestRam(&reg);
   ASSERT_TRUE(dev.ok());
+  ModuleCounter open_devices("ctest", "ctest_open_devices");
+  ASSERT_TRUE(open_devices.ok());
   EXPECT_EQ(*open_devices, 1);
   std::unique_ptr<scsi::Backend> b = std::move(*dev);
   IoLoop loop;
@@ -238,15 +270,13 @@ TEST(Device, DestructionWaitsForInFlightAsyncIo) {
   EXPECT_TRUE(destroyed);
   EXPECT_EQ(cmd.io.status, MODTGT_STS_OK);
   EXPECT_EQ(*open_devices, 0);
-  dlclose(h);
 }
 
 TEST(Device, SetWriteCacheIsVisibleToTheModule) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  auto dev = OpenCtestRam(&reg);
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   ASSERT_NE(d, nullptr);
   const modtgt_dev_config* cfg = ModuleRegistry::HostTable()->dev_get_config(d->dev());
   EXPECT_EQ(cfg->write_cache, 1u);
@@ -271,9 +301,7 @@ TEST(Device, ModuleOutlivesRegistryWhileDevicesAreOpen) {
   IoLoop loop;
   std::vector<uint8_t> buf(512);
   IoLoop::Cmd cmd;
-  loop.Prepare(&cmd, scsi::IoOp::kRead);
-  cmd.io.iov[0] = iovec{buf.data(), buf.size()};
-  cmd.io.iovcnt = 1;
+  PrepareRead(loop, &cmd, buf);
   EXPECT_EQ(loop.Run(b.get(), &cmd), MODTGT_STS_OK);
   b.reset();
   h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
@@ -286,19 +314,16 @@ TEST(Device, ModuleOutlivesRegistryWhileDevicesAreOpen) {
 
 TEST(Device, HoldQueuesCommandsWithoutBlockingTheLoopAndResumeRunsThem) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  auto dev = OpenCtestRam(&reg);
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   ASSERT_NE(d, nullptr);
   IoLoop loop;
   ASSERT_TRUE(d->Hold(std::chrono::seconds(1)).ok());
   EXPECT_TRUE(d->held());
   std::vector<uint8_t> buf(512);
   IoLoop::Cmd cmd;
-  loop.Prepare(&cmd, scsi::IoOp::kRead);
-  cmd.io.iov[0] = iovec{buf.data(), buf.size()};
-  cmd.io.iovcnt = 1;
+  PrepareRead(loop, &cmd, buf);
   std::atomic<bool> submitted{false};
   loop.ev().Post([&] {
     d->Submit(&cmd);
@@ -318,14 +343,11 @@ TEST(Device, HoldQueuesCommandsWithoutBlockingTheLoopAndResumeRunsThem) {
 
 TEST(Device, HoldWaitsForAsyncInFlightIoThenCloseAndReopen) {
   ModuleRegistry reg;
-  const std::string path = TestModule("ctest");
-  ASSERT_TRUE(reg.LoadFile(path).ok());
-  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
-  ASSERT_NE(h, nullptr);
-  int* open_devices = static_cast<int*>(dlsym(h, "ctest_open_devices"));
-  auto dev = reg.OpenDevice(Cfg("ctest", "ram", "tid 1 lun 1"));
+  auto dev = OpenCtestRam(&reg, 0, "tid 1 lun 1");
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  ModuleCounter open_devices("ctest", "ctest_open_devices");
+  ASSERT_TRUE(open_devices.ok());
+  Device* d = AsDevice(dev);
   IoLoop loop;
   IoLoop::Cmd flush;
   loop.Prepare(&flush, scsi::IoOp::kFlush);  // the module completes it ~1 ms later
@@ -359,22 +381,18 @@ TEST(Device, HoldWaitsForAsyncInFlightIoThenCloseAndReopen) {
   EXPECT_EQ(loop.Run(d, &again), MODTGT_STS_OK);
   dev->reset();
   EXPECT_EQ(*open_devices, 0);
-  dlclose(h);
 }
 
 TEST(Device, FailCompletesHeldAndLaterCommandsWithAnError) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  auto dev = OpenCtestRam(&reg);
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   IoLoop loop;
   ASSERT_TRUE(d->Hold(std::chrono::seconds(1)).ok());
   std::vector<uint8_t> buf(512);
   IoLoop::Cmd held;
-  loop.Prepare(&held, scsi::IoOp::kRead);
-  held.io.iov[0] = iovec{buf.data(), buf.size()};
-  held.io.iovcnt = 1;
+  PrepareRead(loop, &held, buf);
   loop.ev().Post([&] { d->Submit(&held); });
   ASSERT_TRUE(loop.Sync());
   ASSERT_EQ(d->held_count(), 1u);
@@ -400,14 +418,10 @@ int RunCdb(IoLoop& loop, scsi::Backend* b, IoLoop::Cmd* cmd, std::initializer_li
 
 TEST(Device, WriteCacheChangeReachesTheModulesReconfig) {
   ModuleRegistry reg;
-  const std::string path = TestModule("ctest");
-  ASSERT_TRUE(reg.LoadFile(path).ok());
-  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
-  ASSERT_NE(h, nullptr);
-  int* calls = static_cast<int*>(dlsym(h, "ctest_wce_calls"));
-  int* last = static_cast<int*>(dlsym(h, "ctest_last_wce"));
-  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  auto dev = OpenCtestRam(&reg);
   ASSERT_TRUE(dev.ok());
+  ModuleCounter calls("ctest", "ctest_wce_calls"), last("ctest", "ctest_last_wce");
+  ASSERT_TRUE(calls.ok() && last.ok());
   const int before = *calls;
   (*dev)->SetWriteCache(false);
   EXPECT_EQ(*calls, before + 1);
@@ -415,16 +429,13 @@ TEST(Device, WriteCacheChangeReachesTheModulesReconfig) {
   (*dev)->SetWriteCache(true);
   EXPECT_EQ(*calls, before + 2);
   EXPECT_EQ(*last, 1);
-  dev->reset();
-  dlclose(h);
 }
 
 TEST(Device, ReconfigureSizeAndConfigString) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  auto dev = OpenCtestRam(&reg);
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   int changes = 0;
   d->SetSizeChangedCallback([&] { changes++; });
   scsi::BackendReconfig rc;
@@ -450,8 +461,7 @@ TEST(Device, ReconfigureSizeAndConfigString) {
 
 TEST(Device, ReconfigureWithoutModuleReconfigIsRefused) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("short")).ok());
-  auto dev = reg.OpenDevice(Cfg("short", "x"));
+  auto dev = LoadAndOpen(&reg, "short", Cfg("short", "x"));
   ASSERT_TRUE(dev.ok());
   scsi::BackendReconfig rc;
   rc.size = 8192;
@@ -459,16 +469,15 @@ TEST(Device, ReconfigureWithoutModuleReconfigIsRefused) {
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("no reconfig"));
   (*dev)->SetWriteCache(false);  // no reconfig: only the config changes
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   EXPECT_EQ(ModuleRegistry::HostTable()->dev_get_config(d->dev())->write_cache, 0u);
 }
 
 TEST(Device, SizeChangeByTheModuleItselfNotifies) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  auto dev = OpenCtestRam(&reg);
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   int changes = 0;
   d->SetSizeChangedCallback([&] { changes++; });
   ModuleRegistry::HostTable()->dev_set_size(d->dev(), d->size_bytes());  // same: no news
@@ -479,10 +488,9 @@ TEST(Device, SizeChangeByTheModuleItselfNotifies) {
 
 TEST(Device, LockGroupGoesToTheModule) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  auto dev = OpenCtestRam(&reg);
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   ASSERT_TRUE(d->has_lock());
   uint16_t tag = 0;
   EXPECT_EQ(d->GetLockState(), MODTGT_LOCK_UNLOCKED);
@@ -507,10 +515,9 @@ TEST(Device, LockGroupGoesToTheModule) {
 
 TEST(Device, SenseHelpersStatusAndEventsFromHandleCmd) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("ctest")).ok());
-  auto dev = reg.OpenDevice(Cfg("ctest", "ram"));
+  auto dev = OpenCtestRam(&reg);
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   IoLoop loop;
   {  // cmd_set_sense_ex: NOT READY / FORMAT IN PROGRESS, progress 0x4000, INFORMATION 7
     IoLoop::Cmd cmd;
@@ -573,7 +580,7 @@ TEST(Device, DataAreaBudgetBoundsBytesInFlight) {
   cfg.max_data_area_mb = 1;
   auto dev = reg.OpenDevice(cfg);
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   EXPECT_EQ(d->data_area_budget(), 1u << 20);
   IoLoop loop;
   constexpr int kIos = 24;
@@ -662,24 +669,20 @@ TEST(Device, AtomicLimitsAndFlagReachTheModule) {
   ASSERT_TRUE(dev.ok());
   scsi::Backend* b = dev->get();
   EXPECT_EQ(b->atomic_limits().max_bytes, 64u * 1024);
-  void* h = dlopen(TestModule("ctest").c_str(), RTLD_NOW | RTLD_NOLOAD);
-  ASSERT_NE(h, nullptr);
-  int* atomic_writes = static_cast<int*>(dlsym(h, "ctest_atomic_writes"));
-  ASSERT_NE(atomic_writes, nullptr);
-  const int before = __atomic_load_n(atomic_writes, __ATOMIC_SEQ_CST);
+  ModuleCounter atomic_writes("ctest", "ctest_atomic_writes");
+  ASSERT_TRUE(atomic_writes.ok());
+  const int before = *atomic_writes;
   IoLoop loop;
   std::vector<uint8_t> data(4096, 1);
   EXPECT_EQ(loop.Write(b, data.data(), data.size(), 0, MODTGT_IO_ATOMIC), MODTGT_STS_OK);
   EXPECT_EQ(loop.Write(b, data.data(), data.size(), 0, 0), MODTGT_STS_OK);
-  EXPECT_EQ(__atomic_load_n(atomic_writes, __ATOMIC_SEQ_CST), before + 1);
-  dlclose(h);
+  EXPECT_EQ(*atomic_writes, before + 1);
 }
 
 // module.hpp maps GetLbaStatus and Device::set_atomic_limits; the limits are per device.
 TEST(Device, CxxModuleDeclaresAtomicLimitsPerDevice) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("cxxtest")).ok());
-  auto plain = reg.OpenDevice(Cfg("cxxtest", "ram"));
+  auto plain = LoadAndOpen(&reg, "cxxtest", Cfg("cxxtest", "ram"));
   auto atomic = reg.OpenDevice(Cfg("cxxtest", "atomic"));
   ASSERT_TRUE(plain.ok() && atomic.ok());
   EXPECT_EQ((*plain)->atomic_limits().max_bytes, 0u);
@@ -695,10 +698,9 @@ TEST(Device, CxxModuleDeclaresAtomicLimitsPerDevice) {
 // A module without MODTGT_CAP_ATOMIC_WRITE cannot make the daemon advertise atomic writes.
 TEST(Device, AtomicLimitsWithoutTheCapabilityAreIgnored) {
   ModuleRegistry reg;
-  ASSERT_TRUE(reg.LoadFile(TestModule("short")).ok());
-  auto dev = reg.OpenDevice(Cfg("short", "x"));
+  auto dev = LoadAndOpen(&reg, "short", Cfg("short", "x"));
   ASSERT_TRUE(dev.ok());
-  auto* d = dynamic_cast<Device*>(dev->get());
+  Device* d = AsDevice(dev);
   ASSERT_NE(d, nullptr);
   modtgt_atomic_limits lim{};
   lim.struct_size = sizeof(lim);
