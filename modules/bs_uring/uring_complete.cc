@@ -35,7 +35,7 @@ void Device::Drain(Ring* g) {
     if (n == 0) return;
     for (unsigned i = 0; i < n; i++) {
       (void)done[i].req->handoff.load(std::memory_order_acquire);
-      OnCqe(done[i].req, done[i].res);
+      g->dev->OnCqe(done[i].req, done[i].res);
     }
   }
 }

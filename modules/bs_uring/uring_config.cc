@@ -253,6 +253,14 @@ Device::~Device() {
     } while (n < 0 && errno == EINTR);
     reaper_.join();
   }
+  // No I/O is in flight (module.h close), but an end-of-turn step may still be queued on a
+  // loop, or an eventfd callback finishing: they hold references, and the last one frees
+  // the ring. After loop_unwatch the loop calls nothing more for it.
+  for (Ring* g : rings_) {
+    if (g->watch != nullptr) g_host->loop_unwatch(g->watch);
+    g->watch = nullptr;
+    RingUnref(g);
+  }
   rings_.clear();
   if (epfd_ >= 0) close(epfd_);
   if (stop_efd_ >= 0) close(stop_efd_);

@@ -100,7 +100,6 @@ struct Req {
 // One io_uring instance, submitted to by one event-loop thread (its slot's).
 struct Ring {
   ~Ring() {
-    if (watch != nullptr) g_host->loop_unwatch(watch);  // before the eventfd closes
     if (ready) io_uring_queue_exit(&ring);
     if (efd >= 0) close(efd);
     for (Req* r : all_reqs) {
@@ -111,7 +110,14 @@ struct Ring {
   io_uring ring{};
   bool ready = false;
   int efd = -1;  // registered with the ring: a CQE posted while enabled makes it readable
+  // The device; a ring may outlive it (see refs), but then nothing is in flight on it and
+  // no CQE will ever name it.
   class Device* dev = nullptr;
+  // References: the device's (dropped at close), plus one per pending end-of-turn step
+  // (loop_defer) and per running eventfd callback. Those run outside any callout, so the
+  // daemon may close the device right after they complete its last I/O; the ring, which
+  // they still touch, is freed by the last reference.
+  std::atomic<int> refs{1};
   // Set when the ring's eventfd is watched by the event loop that created the ring (ABI
   // 1.5 loop_watch_fd): that loop reaps it; otherwise the completion thread does.
   modtgt_watch* watch = nullptr;
@@ -123,6 +129,11 @@ struct Ring {
   bool submit_deferred = false; // GUARDED_BY(mu)
   std::vector<Req*> all_reqs;   // GUARDED_BY(mu); owned
 };
+
+inline void RingRef(Ring* g) { g->refs.fetch_add(1, std::memory_order_relaxed); }
+inline void RingUnref(Ring* g) {
+  if (g->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete g;
+}
 
 // A completion copied out of the CQ, handled after the ring's lock is released.
 struct Done {
@@ -207,7 +218,8 @@ class Device {
   // Takes up to kReapBatch CQEs of g. REQUIRES: g->mu held.
   static unsigned TakeCqes(Ring* g, Done* out);
   // Reaps g until its CQ is empty, handling each completion with the lock released.
-  void Drain(Ring* g);
+  // Static: it touches the device only for CQEs, i.e. while I/O is in flight.
+  static void Drain(Ring* g);
   void PrepSqe(Req* r, io_uring_sqe* sqe);
   // Starts r from a callout: MODTGT_STS_ASYNC, or `failure` after releasing r.
   int Start(Req* r, int failure);
@@ -247,7 +259,7 @@ class Device {
   std::atomic<Ring*> slots_[kMaxRings] = {};  // by ThreadSlot(); set once
   Ring* first_ = nullptr;                      // made by Open; the fallback ring
   std::mutex rings_mu_;                        // ring creation
-  std::vector<std::unique_ptr<Ring>> rings_;   // GUARDED_BY(rings_mu_); owned
+  std::vector<Ring*> rings_;                   // GUARDED_BY(rings_mu_); one reference each
   int epfd_ = -1;      // the completion thread waits here on every ring's eventfd
   int stop_efd_ = -1;  // close(): wakes the completion thread for good
   std::thread reaper_;

@@ -72,11 +72,12 @@ Ring* Device::NewRing(std::string* why, bool on_loop) {
   }
   Ring* const ring = g.get();
   try {
-    rings_.push_back(std::move(g));
+    rings_.push_back(ring);
   } catch (const std::bad_alloc&) {
     *why = "out of memory";
     return nullptr;  // g's destructor closes the fd
   }
+  g.release();  // rings_ holds the device's reference
   // On an event loop (ABI 1.5): the loop watches the eventfd and reaps the ring itself, so
   // a completion that arrives later (O_DIRECT, a write the kernel gave to its workers)
   // costs one wake-up of that loop and no hand-off between threads.
@@ -92,6 +93,7 @@ Ring* Device::NewRing(std::string* why, bool on_loop) {
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, ring->efd, &ev) != 0) {
     *why = "epoll_ctl: " + ErrnoText(errno);
     rings_.pop_back();
+    RingUnref(ring);
     return nullptr;
   }
   return ring;
@@ -99,7 +101,9 @@ Ring* Device::NewRing(std::string* why, bool on_loop) {
 
 void Device::OnRingReadable(void* arg) {
   Ring* g = static_cast<Ring*>(arg);
-  g->dev->Drain(g);  // a CQE posted after this drained the ring signals a new edge
+  RingRef(g);  // completing the last I/O may let the device close meanwhile
+  Drain(g);    // a CQE posted after this drained the ring signals a new edge
+  RingUnref(g);
 }
 
 Ring* Device::ThisRing() {

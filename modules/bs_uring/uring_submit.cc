@@ -80,9 +80,13 @@ bool Device::Submit(Req* r, bool reap) {
       // A callout on an event loop (ABI 1.5): the SQE waits for the end of the loop's
       // turn, which submits every I/O the turn queued in one io_uring_enter and reaps.
       if (g->submit_deferred) return true;
-      if (HostHasLoopServices() && g_host->loop_defer(&Device::OnTurnEnd, g) == 0) {
-        g->submit_deferred = true;
-        return true;
+      if (HostHasLoopServices()) {
+        RingRef(g);  // the end-of-turn step's, dropped when it has run
+        if (g_host->loop_defer(&Device::OnTurnEnd, g) == 0) {
+          g->submit_deferred = true;
+          return true;
+        }
+        g->refs.fetch_sub(1, std::memory_order_relaxed);  // not the last: the device holds one
       }
     }
     SubmitQueued(g, reap);
@@ -122,7 +126,8 @@ void Device::OnTurnEnd(void* arg) {
     g->submit_deferred = false;
     SubmitQueued(g, true);
   }
-  g->dev->Drain(g);
+  Drain(g);
+  RingUnref(g);
 }
 
 int Device::Start(Req* r, int failure) {

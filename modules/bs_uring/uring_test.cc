@@ -97,7 +97,12 @@ struct FakeLoop {
     }
     EndTurn();
   }
+  // Calls every watched fd's function as an edge would.
+  void FireWatches() {
+    for (Watch* w : live) w->fn(w->arg);
+  }
   int epfd;
+  std::vector<Watch*> live;
   std::vector<std::pair<void (*)(void*), void*>> deferred;
   int watches = 0;
   int unwatched = 0;
@@ -117,6 +122,7 @@ modtgt_watch* LoopWatchFd(int fd, void (*fn)(void*), void* arg) {
   ev.data.ptr = w;
   EXPECT_EQ(epoll_ctl(t_loop->epfd, EPOLL_CTL_ADD, fd, &ev), 0);
   t_loop->watches++;
+  t_loop->live.push_back(w);
   return reinterpret_cast<modtgt_watch*>(w);
 }
 void LoopUnwatch(modtgt_watch* h) {
@@ -125,6 +131,7 @@ void LoopUnwatch(modtgt_watch* h) {
   EXPECT_EQ(epoll_ctl(t_loop->epfd, EPOLL_CTL_DEL, w->fd, nullptr), 0);
   t_loop->watches--;
   t_loop->unwatched++;
+  std::erase(t_loop->live, w);
   delete w;
 }
 
@@ -699,4 +706,43 @@ TEST_F(UringTest, PlainBufferedWritesCompleteInTheirCallout) {
   EXPECT_EQ(FileBytes(131072, 4096), c);
   std::lock_guard<std::mutex> l(g_mu);
   EXPECT_EQ(g_done.count(Io(1)), 0u) << "an inline write also completed through the host";
+}
+
+// The daemon may close a device as soon as its last I/O completed, and on a loop that can
+// happen before the end-of-turn step the turn had queued for the ring runs (the eventfd
+// callback reaped the I/O first): that step then finds a ring the closed device no longer
+// owns, which its reference keeps alive (AddressSanitizer would see a use after free).
+TEST_F(UringTest, OnALoopADeviceClosedBeforeItsTurnEnds) {
+  MakeFile(1 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  const std::string data = Random(4096, 31);
+  ASSERT_EQ(Write(1, data.data(), data.size(), 0), MODTGT_STS_OK);
+  std::thread([&] {
+    FakeLoop loop;
+    t_loop = &loop;
+    std::string buf(4096, '\0');
+    iovec v{buf.data(), buf.size()};
+    ASSERT_EQ(D()->read(&dev_, Io(5), &v, 1, 0), MODTGT_STS_ASYNC);
+    ASSERT_EQ(loop.deferred.size(), 1u);
+    // The eventfd callback reaps (and pushes the queued SQE) before the turn ends.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+      loop.FireWatches();
+      std::lock_guard<std::mutex> l(g_mu);
+      if (g_done.count(Io(5)) > 0) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    }
+    EXPECT_EQ(buf, data);
+    D()->close(&dev_);
+    open_ = false;
+    EXPECT_EQ(loop.watches, 0);
+    loop.EndTurn();  // the queued step runs on the ring the device left behind
+    EXPECT_TRUE(loop.deferred.empty());
+    t_loop = nullptr;
+  }).join();
+  std::lock_guard<std::mutex> l(g_mu);
+  EXPECT_EQ(g_done[Io(5)], MODTGT_STS_OK);
+  g_done.erase(Io(5));
+  g_done_on.erase(Io(5));
 }
