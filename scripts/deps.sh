@@ -4,8 +4,10 @@
 # Usage: scripts/deps.sh [build|package|test]
 #   build: to build; package: build + the Debian packaging tools (dpkg-buildpackage);
 #   test (default): build + packaging + every tool the tests use.
-# Nothing else on the machine changes: the kernel the VM tests boot is downloaded and
-# unpacked into the build folder by tests/e2e/vm/build-initramfs.sh, never installed.
+# Nothing else on the machine changes: the kernel the VM tests boot, and Debian's
+# multipath-tools for that VM, are downloaded and unpacked into the build folder by
+# tests/e2e/vm/build-initramfs.sh, never installed (an installed multipath-tools would run
+# a multipathd on this machine); the libraries multipath-tools links are in test_pkgs.
 set -euo pipefail
 what=${1:-test}
 build_pkgs=(cmake ninja-build g++ pkg-config libisal-dev libssl-dev liburing-dev
@@ -18,7 +20,9 @@ test_pkgs=(libgtest-dev libgmock-dev libiscsi-dev libiscsi-bin qemu-utils qemu-b
            ceph-mon ceph-osd ceph-common ceph-base uuid-runtime
            man-db groff-base bsdextrautils systemd util-linux
            lintian debootstrap debian-archive-keyring systemd-container git
-           tgt sg3-utils libbenchmark-dev)
+           tgt sg3-utils libbenchmark-dev
+           udev dmsetup libaio1 libdevmapper1.02.1 libedit2 libjson-c5 liburcu8 libudev1
+           libsystemd0 libgcc-s1)
 case $what in
   build) pkgs=("${build_pkgs[@]}") ;;
   package) pkgs=("${build_pkgs[@]}" "${package_pkgs[@]}") ;;

@@ -23,6 +23,8 @@
 #   PROFILE_IOS 200000.
 #
 # Shapes: STORE-{r,w}QD with STORE in null rdwr uring direct, e.g. null-w32 null-r1.
+# PROFILE_BS: I/O size in bytes (default 4096, offsets scattered by a large odd stride);
+#   another size runs sequentially (e.g. PROFILE_BS=131072 for the 128 KiB write path).
 # Prints one TSV line per shape. Needs: qemu-img with iscsi:// (qemu-block-extra),
 # python3, valgrind (callgrind mode).
 set -eu -o pipefail
@@ -75,7 +77,9 @@ cost() {
   fi
 }
 run() {  # run LUN QD RW COUNT NAME
-  local args=(bench -f raw -t none -c "$4" -d "$2" -s 4096 -S 663605248)
+  local bs=${PROFILE_BS:-4096}
+  local args=(bench -f raw -t none -c "$4" -d "$2" -s "$bs")
+  [ "$bs" = 4096 ] && args+=(-S 663605248)
   [ "$3" = w ] && args+=(-w)
   local t0=0 s0
   if [ "$MODE" = callgrind ]; then callgrind_control -z $PID > /dev/null; else t0=$(cost); fi

@@ -15,6 +15,11 @@ namespace {
 
 constexpr uint32_t kDirectReadMin = 4096;  // data segments this long skip the recv buffer
 constexpr int kReadsPerEvent = 8;          // then back to the loop (fairness)
+// After a data segment this long, the next read into the receive buffer asks for one BHS
+// (and header digest) only, so that the next PDU's data segment, likely as long, is still
+// unread when its header is parsed and goes straight into its destination. Below this, a
+// copy costs less than the extra read per PDU.
+constexpr uint32_t kHeaderOnlyMin = 16 * 1024;
 
 }  // namespace
 
@@ -63,6 +68,15 @@ Receiver::ReadStatus Receiver::ReadFrom(int fd) {
       if (want_trailer) iov[niov++] = {trailer_ + trailer_got_, want_trailer};
     }
     size_t want_buf = rcap_ - rtail_;
+    if (header_only_) {
+      // Long data segments: read up to the end of the next BHS only (see kHeaderOnlyMin).
+      size_t upto = kBhsLength + (header_digest_ ? kDigestLength : 0);
+      if (state_ == State::kData && !want_data) {
+        upto += (data_len_ - data_got_) + (trailer_len_ - trailer_got_);
+      }
+      size_t have = rtail_ - rhead_;
+      if (upto > have) want_buf = std::min(want_buf, upto - have);
+    }
     iov[niov++] = {rbuf_.get() + rtail_, want_buf};
     ssize_t n = ::readv(fd, iov, niov);
     if (n < 0) {
@@ -109,6 +123,7 @@ void Receiver::ParseBuffered() {
         size_t n = std::min<size_t>(avail, data_len_ - data_got_);
         std::memcpy(data_dest_ + data_got_, rbuf_.get() + rhead_, n);
         data_got_ += static_cast<uint32_t>(n);
+        copied_bytes_ += n;
         rhead_ += n;
         avail -= n;
       }
@@ -136,6 +151,7 @@ bool Receiver::HeaderComplete() {
     ctrl_data_.resize(dsl);
     dest = ctrl_data_.data();
   }
+  header_only_ = dsl >= kHeaderOnlyMin;
   if (dsl == 0) {
     // No data segment: no data digest either (RFC 7143 11.2.1).
     state_ = State::kHeader;

@@ -8,6 +8,9 @@
 // parsed out of it. The Handler chooses where each data segment goes; a long one (immediate
 // data, Data-Out) still unread when its header is parsed is read with readv straight into
 // that destination (the command's buffer), with the padding and digest in the same call.
+// After a long data segment (16 KiB and more) the next read asks for one header only, so
+// that a stream of long Data-Out or immediate data lands in the commands' buffers without
+// a copy: one readv per PDU carries its data, padding, digest and the next header.
 // Control data segments go to a buffer of the receiver's own.
 //
 // Threading: not thread-safe; owned by a Connection and used on its loop only.
@@ -87,6 +90,10 @@ class Receiver {
   // The data segment of a PDU whose OnHeader returned null.
   const std::vector<uint8_t>& control_data() const { return ctrl_data_; }
 
+  // Data-segment bytes copied out of the receive buffer so far (the rest was read straight
+  // into its destination); for tests and profiles.
+  uint64_t copied_bytes() const { return copied_bytes_; }
+
   // When the last bytes arrived (env::EventLoop::NowMs); MarkActivity sets it to now.
   uint64_t last_read_ms() const { return last_read_ms_; }
   void MarkActivity();
@@ -105,7 +112,9 @@ class Receiver {
   bool data_digest_ = false;
   bool paused_ = false;
   bool stopped_ = false;
+  bool header_only_ = false;  // the last data segment was long: read the next header alone
   uint64_t last_read_ms_ = 0;
+  uint64_t copied_bytes_ = 0;
 
   State state_ = State::kHeader;
   std::unique_ptr<uint8_t[]> rbuf_;

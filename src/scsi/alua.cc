@@ -153,7 +153,11 @@ bool IsDataCommand(const OpInfo& op) {
   }
 }
 
-// SPC-4 5.15.2.4.4-6: the commands each state still accepts.
+// SPC-4 5.15.2.4.4-6: the commands each state still accepts. Standby also answers READ
+// CAPACITY (SPC-4 lets a device server support more than the listed commands; LIO does
+// the same): the Linux kernel sizes a disk when it attaches it, and a standby path sized
+// 0 is one dm-multipath's tools discard (size mismatch), so the path could never take
+// over (tests/e2e/test-kernel-multipath-rbd.sh).
 bool AllowedIn(AluaState s, const OpInfo& op) {
   const uint8_t opc = op.opcode;
   const bool common = opc == kInquiry || opc == kReportLuns || opc == kRequestSense ||
@@ -168,7 +172,8 @@ bool AllowedIn(AluaState s, const OpInfo& op) {
              opc == kModeSelect6 || opc == kModeSelect10 || opc == kModeSense6 ||
              opc == kModeSense10 || opc == kReceiveDiagnosticResults ||
              opc == kSendDiagnostic || opc == kPersistentReserveIn ||
-             opc == kPersistentReserveOut;
+             opc == kPersistentReserveOut || opc == kReadCapacity10 ||
+             (opc == kServiceActionIn16 && op.service_action == kSaReadCapacity16);
     case AluaState::kUnavailable:
       return common || stpg;
     case AluaState::kTransitioning:

@@ -28,8 +28,8 @@ if [ "$KERNEL_TEST_TARGET" = tgt ] && [ -z "${MODTGT_BUILD:-}" ]; then
   MODTGT_BUILD=${TMPDIR:-/tmp}/modtgt-kernel-vm   # only the VM cache lives there
 fi
 source "$(dirname "$0")/functions.sh"
-VMDIR=$MODTGT_SRC/tests/e2e/vm
-requires qemu-system-x86_64 python3 cpio gzip cmp sha256sum flock
+source "$(dirname "$0")/vm/vm.sh"
+requires cmp sha256sum
 [ "$KERNEL_TEST_TARGET" = tgt ] && requires tgtd tgtadm
 CHAP=${KERNEL_TEST_CHAP:-0}
 [ "$CHAP" = 1 ] && [ "$KERNEL_TEST_TARGET" != modtgt ] && fail "KERNEL_TEST_CHAP needs modtgt"
@@ -41,8 +41,6 @@ MiB=1048576
 LUN_MIB=64
 ROFF=32 RLEN=4     # host-written region (MiB) the guest must read back
 WOFF=0 WOFF2=16    # where the guest writes the 8 MiB pattern, and its first MiB again
-CONSOLE=$TMP/console.log
-QEMU_PID=
 
 keep_logs() {
   [ -n "${KERNEL_TEST_KEEP:-}" ] || return 0
@@ -51,52 +49,8 @@ keep_logs() {
   cp -f "$LOG" "$KERNEL_TEST_KEEP/target.log" 2>/dev/null || true
 }
 cleanup_fn keep_logs
-kill_qemu() {
-  if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then
-    kill -KILL "$QEMU_PID" 2>/dev/null || true
-    wait "$QEMU_PID" 2>/dev/null || true
-  fi
-}
-cleanup_fn kill_qemu
-show_console() {
-  echo "---- $TEST_NAME: guest console (last 80 lines) ----" >&2
-  tail -n 80 "$CONSOLE" >&2 || true
-}
 
-# ---- the VM: kernel + initramfs, built once and cached ---------------------------------
-CACHE=$MODTGT_BUILD/vm-cache
-mkdir -p "$CACHE"
-brc=0
-flock "$CACHE/.lock" bash "$VMDIR/build-initramfs.sh" "$CACHE" || brc=$?
-if [ $brc -eq 2 ]; then
-  [ "${CI:-}" = true ] && fail "cannot build the test VM (see above; CI must install it)"
-  echo "SKIP: $TEST_NAME: cannot build the test VM (see above)" >&2
-  exit 77
-fi
-[ $brc -eq 0 ] || fail "build-initramfs.sh failed ($brc)"
-
-# KVM when /dev/kvm is usable. Not under kvm-pvm (the nested "pagetable-based VM" some
-# sandboxes offer), which runs only guest kernels built for PVM: Debian's hangs there right
-# after decompression. KERNEL_TEST_ACCEL=kvm|tcg overrides the choice.
-ACCEL_KIND=${KERNEL_TEST_ACCEL:-}
-if [ -z "$ACCEL_KIND" ]; then
-  if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ]; then
-    ACCEL_KIND=kvm
-  else
-    ACCEL_KIND=tcg
-  fi
-fi
-set_accel() {
-  ACCEL_KIND=$1
-  if [ "$ACCEL_KIND" = kvm ]; then
-    ACCEL=(-enable-kvm -cpu host -smp 2)
-    VM_TIMEOUT=${KERNEL_TEST_TIMEOUT:-180}
-  else
-    ACCEL=(-accel tcg -cpu max -smp 1)
-    VM_TIMEOUT=${KERNEL_TEST_TIMEOUT:-480}
-  fi
-}
-set_accel "$ACCEL_KIND"
+vm_build
 
 # ---- the LUN's backing file: zeros, plus a region the host writes for the guest to read -
 LUN=$TMP/lun.img
@@ -159,8 +113,7 @@ case $KERNEL_TEST_TARGET in
 esac
 
 # ---- boot the guest ----------------------------------------------------------------------
-qarg() { printf '%s' "${1//,/,,}"; }   # qemu option values escape ',' as ',,'
-FWD="guestfwd=tcp:10.0.2.100:3260-cmd:python3 $(qarg "$VMDIR/relay.py") 127.0.0.1 $PORT"
+vm_fwd 10.0.2.100 127.0.0.1 "$PORT"
 APPEND="console=ttyS0 panic=-1 loglevel=4 kt_portal=10.0.2.100:3260 kt_iqn=$IQN"
 APPEND+=" kt_size=$((LUN_MIB * MiB)) kt_roff=$ROFF kt_rlen=$RLEN kt_rsum=$RSUM"
 APPEND+=" kt_woff=$WOFF kt_woff2=$WOFF2 kt_digest=$DIGEST kt_debug=${KERNEL_TEST_ISCSID_DEBUG:-0}"
@@ -169,56 +122,10 @@ if [ "$CHAP" = 1 ]; then
   APPEND+=" kt_chap_tsecret=kernel-target-22 kt_disc_user=kdisc kt_disc_secret=kernel-discovery-3"
   APPEND+=" kt_chap_runs=$CHAP_RUNS kt_chap_bad=1"
 fi
-# boot_guest: run the VM to its end or the time limit; sets QEMU_RC. Returns 3 when KVM
-# did not get the guest to its /init within 60 s (the caller falls back to TCG).
-boot_guest() {
-  info "booting the guest ($ACCEL_KIND, limit ${VM_TIMEOUT}s), target $KERNEL_TEST_TARGET, digest $DIGEST"
-  : > "$CONSOLE"
-  local start=$SECONDS
-  qemu-system-x86_64 "${ACCEL[@]}" -m 512 -nodefaults -no-user-config -display none \
-    -no-reboot -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initramfs.cpio.gz" -append "$APPEND" \
-    -serial "file:$CONSOLE" \
-    -netdev "user,id=n0,restrict=on,$FWD" -device virtio-net-pci,netdev=n0 \
-    < /dev/null > "$TMP/qemu.out" 2>&1 &
-  QEMU_PID=$!
-  local deadline=$((SECONDS + VM_TIMEOUT))
-  while kill -0 "$QEMU_PID" 2>/dev/null; do
-    if [ "$ACCEL_KIND" = kvm ] && [ $((SECONDS - start)) -ge 60 ] &&
-       ! grep -qa '^KERNEL-ISCSI-STEP: init' "$CONSOLE"; then
-      kill_qemu
-      return 3
-    fi
-    if [ $SECONDS -ge $deadline ]; then
-      kill_qemu
-      show_console
-      fail "the guest did not finish within ${VM_TIMEOUT}s"
-    fi
-    sleep 0.2
-  done
-  QEMU_RC=0
-  wait "$QEMU_PID" || QEMU_RC=$?
-  QEMU_PID=
-  info "guest ran $((SECONDS - start))s (qemu exit $QEMU_RC)"
-  if [ "$ACCEL_KIND" = kvm ] && ! grep -qa '^KERNEL-ISCSI-STEP: init' "$CONSOLE"; then
-    cat "$TMP/qemu.out" >&2
-    return 3
-  fi
-  return 0
-}
-brc=0
-boot_guest || brc=$?
-if [ $brc -eq 3 ]; then
-  info "KVM did not boot the guest kernel: retrying with TCG emulation"
-  set_accel tcg
-  boot_guest
-fi
-if [ -s "$TMP/qemu.out" ]; then cat "$TMP/qemu.out" >&2; fi
-grep -a '^KERNEL-ISCSI-STEP' "$CONSOLE" >&2 || true
-result=$(grep -a '^KERNEL-ISCSI-RESULT:' "$CONSOLE" | tail -n 1 | tr -d '\r' || true)
-if [ "$result" != "KERNEL-ISCSI-RESULT: PASS" ]; then
-  show_console
-  fail "guest reported '${result:-no result line}'"
-fi
+info "target $KERNEL_TEST_TARGET, digest $DIGEST"
+vm_boot "$APPEND"
+vm_wait_end
+vm_result
 
 if [ "$CHAP" = 1 ]; then
   # The target saw each login as the guest ran it.

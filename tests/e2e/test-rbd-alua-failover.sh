@@ -14,6 +14,7 @@
 # Prints the failover timeline (kill -> first I/O completed on B) and the move back.
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/ceph.sh"
+source "$(dirname "$0")/gateways.sh"
 rbd_requires
 requires python3
 MPATH=$MODTGT_BUILD/tests/tools/alua_mpath
@@ -27,38 +28,9 @@ rbd_new mp 64M
 CFG="rbd/$P/mp$CEPH_OPTS;lock=standby"
 IDENT="scsi_sn=beafa1a0000001,naa=0x6001405a1a000001"
 
-# One gateway: gw NAME ADDR PORT (0 = any) starts modtgtd with its own socket, log and
-# saved configuration; sets PID_<NAME>.
-gw() {
-  local name=$1 addr=$2 port=$3
-  "$MODTGTD" -f --iscsi "portal=$addr:$port" --socket "$TMP/$name.sock" \
-    --module-dir "$MODULE_DIR" --config "$TMP/$name.json" --log-level info \
-    >> "$TMP/$name.log" 2>&1 &
-  eval "PID_$name=$!"
-  wait_for 30 "$MODTGTADM" --socket "$TMP/$name.sock" --mode system --op show ||
-    { tail -n 20 "$TMP/$name.log" >&2; fail "gateway $name does not start"; }
-}
-adma() { "$MODTGTADM" --socket "$TMP/a.sock" "$@"; }
-admb() { "$MODTGTADM" --socket "$TMP/b.sock" "$@"; }
 cleanup_fn 'for p in ${PID_a:-} ${PID_b:-} ${PID_MP:-}; do kill -KILL $p 2>/dev/null || true; done; tail -n 15 $TMP/a.log $TMP/b.log $TMP/mpath.out >&2 || true'
 
-setup_gateway() {  # setup_gateway ADM GROUP PEER
-  local adm=$1
-  $adm --mode target --op new --tid 1 --targetname $IQN
-  $adm --mode target --op bind --tid 1 --initiator-address ALL
-  $adm --mode target --op update --tid 1 --params "alua_group=$2,alua_peers=$3,alua_mode=explicit"
-  $adm --mode logicalunit --op new --tid 1 --lun 1 --cfgstring "$CFG" --params "$IDENT"
-}
-gw a 127.0.0.1 0
-gw b 127.0.0.2 0
-setup_gateway adma 1 2
-setup_gateway admb 2 1
-PORTAL_A=$(adma --mode system --op show --json | json_get 'j["portals"][0]')
-PORTAL_B=$(admb --mode system --op show --json | json_get 'j["portals"][0]')
-info "gateway A $PORTAL_A (group 1), gateway B $PORTAL_B (group 2)"
-lu_state() { "$@" --mode logicalunit --op show --tid 1 --lun 1 --json | json_get 'j["luns"][0].get("alua_state")'; }
-[ "$(lu_state adma)" = standby ] || fail "A does not start as a standby: $(lu_state adma)"
-[ "$(lu_state admb)" = standby ] || fail "B does not start as a standby: $(lu_state admb)"
+two_gateways
 # A standby path refuses I/O with NOT READY, TARGET PORT IN STANDBY STATE (02/04/0b).
 out=$("$PROBE" "iscsi://$PORTAL_B/$IQN/1" read16 0)
 [ "$out" = "status=0x02 sense=2/04/0b" ] || fail "a read on a standby path: $out"
@@ -149,9 +121,4 @@ assert img[40008 * 512:40016 * 512] == b"\x66" * 4096, "B's write after the impl
 print(f"# {n} blocks verified", file=sys.stderr)
 PY
 info "failover timeline: kill -> first completed I/O on B = $FAILOVER_MS ms"
-for g in a b; do
-  p=$(eval echo "\${PID_$g}")
-  kill -TERM "$p"
-  wait "$p" || fail "gateway $g exited with status $?"
-  eval "PID_$g="
-done
+stop_gateways

@@ -8,23 +8,31 @@
 #                             `dpkg-deb -x` into a scratch folder: nothing is installed on
 #                             this machine (no /boot, no /lib/modules, no boot loader change)
 #   OUTDIR/initramfs.cpio.gz  busybox, iscsiadm + iscsid with their shared libraries and
-#                             config, the iSCSI/SCSI/virtio kernel modules of that kernel
-#                             and their dependencies (from modules.dep, made with depmod -b),
-#                             the guest /init (init.sh) and the 8 MiB data pattern it writes
+#                             config, the iSCSI/SCSI/virtio/dm-multipath kernel modules of
+#                             that kernel and their dependencies (from modules.dep, made with
+#                             depmod -b), multipath + multipathd (Debian's multipath-tools,
+#                             fetched and unpacked the same way) with /etc/multipath.conf,
+#                             dmsetup, the guest /init (init.sh, init-mpath.sh), the I/O
+#                             program of the multipath test (mpath-io.c, compiled here) and
+#                             the 8 MiB data pattern the single-path test writes
 #   OUTDIR/pattern.bin        that same pattern, for the host-side comparison
 #   OUTDIR/stamp              hash of every input; when it matches, nothing is rebuilt
 # Needs: apt (with package lists), dpkg-deb, depmod (kmod), open-iscsi, busybox (or
-# busybox-static), cpio, gzip, python3.
+# busybox-static), dmsetup, a C compiler (cc), cpio, gzip, python3, and the shared libraries
+# multipath-tools links (libaio1 libdevmapper1.02.1 libedit2 libjson-c5 liburcu8 libudev1
+# libsystemd0: scripts/deps.sh installs them; multipath-tools itself is not installed).
 # Exit status 2 when one of those is missing, or the kernel package cannot be fetched (the
 # caller turns that into a skip, or a failure in CI).
 set -euo pipefail
 OUT=${1:?usage: build-initramfs.sh OUTDIR}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 INIT=$HERE/init.sh
+INIT_MPATH=$HERE/init-mpath.sh
+MPATH_IO=$HERE/mpath-io.c
 
 missing() { echo "build-initramfs: $*" >&2; exit 2; }
 
-for t in apt-cache apt-get dpkg-deb depmod cpio gzip python3 ldd; do
+for t in apt-cache apt-get dpkg-deb depmod cpio gzip python3 ldd cc; do
   command -v $t >/dev/null || missing "$t not installed"
 done
 BUSYBOX=$(command -v busybox || true)
@@ -32,6 +40,10 @@ BUSYBOX=$(command -v busybox || true)
 ISCSIADM=$(command -v iscsiadm || echo /usr/sbin/iscsiadm)
 ISCSID=$(command -v iscsid || echo /usr/sbin/iscsid)
 [ -x "$ISCSIADM" ] && [ -x "$ISCSID" ] || missing "open-iscsi (iscsiadm, iscsid) not installed"
+DMSETUP=$(command -v dmsetup || echo /usr/sbin/dmsetup)
+[ -x "$DMSETUP" ] || missing "dmsetup not installed"
+UDEVADM=$(command -v udevadm || echo /bin/udevadm)   # also systemd-udevd (one program)
+[ -x "$UDEVADM" ] || missing "udev (udevadm, systemd-udevd) not installed"
 
 # ---- the kernel package: fetched once into OUTDIR/kernel --------------------------------
 # The package the meta-package depends on (linux-image-6.1.0-NN-amd64 on Debian 12).
@@ -57,20 +69,27 @@ fetch() {  # fetch PACKAGE: its .deb into $KDEBS unless there; prints the file
   echo "$deb"
 }
 KDEB=$(fetch "$KPKG")
-# Older kernels fetched before (the meta-package moved on) are not needed any more.
-for d in "$KDEBS"/linux-image-*.deb; do
-  case $d in "$KDEB") ;; *) rm -f "$d" ;; esac
+# Debian's multipath-tools for the guest (multipath, multipathd and their plugins); the
+# package is unpacked, never installed here (it would start a multipathd on this machine).
+MDEB=$(fetch multipath-tools)
+# Older packages fetched before (the meta-package or the release moved on) are not needed.
+for d in "$KDEBS"/linux-image-*.deb "$KDEBS"/multipath-tools_*.deb; do
+  case $d in "$KDEB"|"$MDEB") ;; *) rm -f "$d" ;; esac
 done
 
 # Modules the guest loads. Whatever modules.dep lists as their dependencies comes along,
-# dependencies first. crc32c backs the optional header/data digests.
+# dependencies first. crc32c backs the optional header/data digests. scsi_dh_alua must be
+# loaded before the disks are scanned to attach to them; it and the dm-multipath modules
+# serve the multipath test (init-mpath.sh).
 ROOT_MODULES=(virtio_pci virtio_net scsi_transport_iscsi libiscsi libiscsi_tcp iscsi_tcp
-              sd_mod crc32c_generic crc32c-intel)
+              sd_mod crc32c_generic crc32c-intel scsi_dh_alua dm_mod dm_multipath
+              dm_round_robin dm_service_time)
 
 # ---- cache check -------------------------------------------------------------------------
 stamp_input() {
-  echo "kernel $(basename "$KDEB")"
-  sha256sum "$KDEB" "$BUSYBOX" "$ISCSIADM" "$ISCSID" "$INIT" "${BASH_SOURCE[0]}"
+  echo "kernel $(basename "$KDEB") $(basename "$MDEB")"
+  sha256sum "$KDEB" "$MDEB" "$BUSYBOX" "$ISCSIADM" "$ISCSID" "$DMSETUP" "$UDEVADM" "$INIT" "$INIT_MPATH" \
+    "$MPATH_IO" "${BASH_SOURCE[0]}"
 }
 mkdir -p "$OUT"
 STAMP=$(stamp_input | sha256sum | cut -d' ' -f1)
@@ -106,17 +125,51 @@ mkdir -p "$R"/{bin,sbin,etc/iscsi,proc,sys,dev,tmp,run/lock/iscsi,var/lock,lib/m
 for d in ifaces nodes send_targets static isns fw; do mkdir -p "$R/etc/iscsi/$d"; done
 
 # ---- programs and their shared libraries ------------------------------------------------
+# copy_with_libs FILE DEST [PKGROOT]: FILE to DEST in the image with the shared libraries
+# ldd names. PKGROOT: an unpacked package whose own libraries FILE uses; they go where
+# the package puts them (PKGROOT/lib/x.so -> /lib/x.so).
 copy_with_libs() {
-  local bin=$1 dest=$2 lib
+  local bin=$1 dest=$2 pkg=${3:-} lib to out
   install -D -m 0755 "$bin" "$R$dest"
+  out=$(LD_LIBRARY_PATH=${pkg:+$pkg/lib} ldd "$bin" 2>/dev/null || true)
+  if grep -q 'not found' <<<"$out"; then
+    missing "$(basename "$bin") needs libraries not installed here: $(grep 'not found' <<<"$out" | tr -s '\t\n' '  ')"
+  fi
   # ldd prints "name => /path (addr)" or "/path (addr)"; vdso has no path.
-  for lib in $(ldd "$bin" 2>/dev/null | grep -oE '/[^ ]+' || true); do
-    [ -f "$R$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$R$lib"
+  for lib in $(grep -oE '/[^ ]+' <<<"$out" || true); do
+    to=$lib
+    [ -n "$pkg" ] && to=${lib#"$pkg"}
+    [ -f "$R$to" ] || install -D -m 0755 "$(readlink -f "$lib")" "$R$to"
   done
 }
 copy_with_libs "$BUSYBOX" /bin/busybox
 copy_with_libs "$ISCSIADM" /sbin/iscsiadm
 copy_with_libs "$ISCSID" /sbin/iscsid
+copy_with_libs "$DMSETUP" /sbin/dmsetup
+# udevd (init-mpath.sh starts it): multipathd only looks at block devices udev has
+# processed ("initialized": in udev's database), and at a device-mapper device's uevents
+# only when they carry DM_UUID, which device-mapper's own rules (55-dm.rules) take from
+# sysfs; one rule does that here. No other rules: no scsi_id, no /dev/disk links.
+copy_with_libs "$UDEVADM" /bin/udevadm
+mkdir -p "$R/lib/systemd" "$R/etc/udev/rules.d" "$R/run/udev"
+ln -s /bin/udevadm "$R/lib/systemd/systemd-udevd"
+cat > "$R/etc/udev/rules.d/55-dm-name.rules" <<'EOF'
+SUBSYSTEM=="block", KERNEL=="dm-[0-9]*", ACTION=="add|change", TEST=="dm", ENV{DM_NAME}="$attr{dm/name}", ENV{DM_UUID}="$attr{dm/uuid}"
+EOF
+# glibc loads libgcc_s when a thread is cancelled (multipathd cancels its threads).
+LIBGCC_S=$(/sbin/ldconfig -p | sed -n "s/^\t*libgcc_s.so.1 (libc6,x86-64) => //p" | head -n 1)
+[ -n "$LIBGCC_S" ] || missing "libgcc_s.so.1 not found (ldconfig -p)"
+install -D -m 0755 "$(readlink -f "$LIBGCC_S")" "$R$LIBGCC_S"
+MP=$STAGE/multipath-tools
+dpkg-deb -x "$MDEB" "$MP"
+copy_with_libs "$MP/sbin/multipath" /sbin/multipath "$MP"
+copy_with_libs "$MP/sbin/multipathd" /sbin/multipathd "$MP"
+for p in "$MP"/lib/multipath/*.so; do   # checkers, prioritizers (dlopen()ed)
+  case $(basename "$p") in libforeign-*) continue ;; esac
+  copy_with_libs "$p" "/lib/multipath/$(basename "$p")" "$MP"
+done
+cc -O2 -Wall -Werror -o "$STAGE/mpath-io" "$MPATH_IO" || missing "cannot compile mpath-io.c"
+copy_with_libs "$STAGE/mpath-io" /bin/mpath-io
 for a in $("$BUSYBOX" --list); do
   case $a in busybox|iscsiadm|iscsid) continue ;; esac
   [ -e "$R/bin/$a" ] || ln -s busybox "$R/bin/$a"
@@ -154,6 +207,36 @@ node.conn[0].iscsi.HeaderDigest = None
 node.conn[0].iscsi.DataDigest = None
 node.session.nr_sessions = 1
 node.session.scan = auto
+EOF
+# multipath.conf: dm-multipath for modtgt gateways with ALUA, set up for a fast failover as
+# an admin would (tests/e2e/vm/README.md explains each choice). The guest's udevd has no
+# rules (no scsi_id, no ID_SERIAL): uid_attribute "" makes multipath-tools take the WWID
+# from sysfs (the disk's VPD page 0x83).
+mkdir -p "$R/etc/multipath"
+cat > "$R/etc/multipath.conf" <<'EOF'
+defaults {
+	user_friendly_names no
+	find_multipaths no
+	enable_foreign "^$"
+	uid_attribute ""
+	polling_interval 1
+	max_polling_interval 2
+}
+devices {
+	device {
+		vendor "MODTGT"
+		product ".*"
+		uid_attribute ""
+		path_grouping_policy failover
+		prio alua
+		path_checker tur
+		hardware_handler "1 alua"
+		path_selector "service-time 0"
+		failback 60
+		fast_io_fail_tmo 5
+		no_path_retry 30
+	}
+}
 EOF
 printf 'root:x:0:0:root:/:/bin/sh\n' > "$R/etc/passwd"
 printf 'root:x:0:\n' > "$R/etc/group"
@@ -218,6 +301,7 @@ with open(sys.argv[1], "wb") as f:
 PY
 
 install -m 0755 "$INIT" "$R/init"
+install -m 0644 "$INIT_MPATH" "$R/init-mpath.sh"
 
 (cd "$R" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
   gzip -1 > "$STAGE/initramfs.cpio.gz"

@@ -23,6 +23,9 @@
 #                                       chap_algs (MD5, SHA1, SHA256, SHA3-256), MODE oneway
 #                                       or mutual
 #   kt_chap_bad=1                       first, a login with a wrong secret must fail
+# Multipath (tests/e2e/test-kernel-multipath-rbd.sh): kt_mpath=1 runs /init-mpath.sh
+# (init-mpath.sh: two gateways, dm-multipath, a failover) instead of the tests below;
+# its parameters are in its header.
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -32,6 +35,7 @@ kt_portal=10.0.2.100:3260 kt_iqn= kt_size= kt_roff= kt_rlen= kt_rsum= kt_woff=0 
 kt_digest=None kt_debug=0
 kt_chap_user= kt_chap_secret= kt_chap_tuser= kt_chap_tsecret= kt_disc_user= kt_disc_secret=
 kt_chap_runs= kt_chap_bad=0
+kt_mpath=0 kt_portal2= kt_naa= kt_blocks= kt_wait= kt_mpdebug=0
 for arg in $(cat /proc/cmdline); do
   case $arg in
     kt_[a-z0-9]*=*) eval "${arg%%=*}=\${arg#*=}" ;;
@@ -94,6 +98,10 @@ until grep -q ISCSIADM_ABSTRACT_NAMESPACE /proc/net/unix; do
   n=$((n + 1)); [ $n -le 100 ] || fail "iscsid did not start"; sleep 0.1
 done
 step "iscsid up"
+
+if [ "$kt_mpath" = 1 ]; then
+  . /init-mpath.sh   # ends with finish
+fi
 
 if [ -n "$kt_disc_user" ]; then
   step "discovery with CHAP: iscsiadm -m discoverydb -t sendtargets -p $kt_portal"

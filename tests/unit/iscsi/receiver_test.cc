@@ -145,6 +145,43 @@ TEST_F(ReceiverTest, LongDataSegmentLandsInTheHandlersBuffer) {
   EXPECT_EQ(h_.seen[0].data, data);
 }
 
+// After one long data segment the receiver reads the next header alone, so the data of
+// the PDUs that follow is read straight into the handler's buffers (no copy), digests
+// still checked; a short data segment goes through the receive buffer again.
+TEST_F(ReceiverTest, LongDataSegmentsInARowAreReadStraightIntoTheirBuffers) {
+  h_.direct = true;
+  rx_.RequestCapacity(Receiver::kRecvBufferSize);
+  rx_.SetDigests(true, true);
+  const size_t len = 40 * 1024 + 2;
+  // The first PDU arrives whole before it is read: its data is copied out of the buffer.
+  Write(Pdu(0x05, {}, Pattern(len, 0), true, true));
+  EXPECT_EQ(Read(), Receiver::ReadStatus::kOk);
+  ASSERT_EQ(h_.seen.size(), 1u);
+  EXPECT_EQ(rx_.copied_bytes(), len);
+  std::vector<uint8_t> all;
+  for (uint8_t i = 1; i <= 3; i++) {
+    std::vector<uint8_t> p = Pdu(0x05, {}, Pattern(len, i), true, true);
+    if (i == 2) p[kBhsLength + 4 + 100] ^= 1;  // a data digest error
+    all.insert(all.end(), p.begin(), p.end());
+  }
+  std::vector<uint8_t> last = Pdu(0x05, {}, Pattern(100, 9), true, true);
+  all.insert(all.end(), last.begin(), last.end());
+  Write(all);
+  for (int i = 0; i < 8 && h_.seen.size() < 5; i++) ASSERT_EQ(Read(), Receiver::ReadStatus::kOk);
+  ASSERT_EQ(h_.seen.size(), 5u);
+  for (uint8_t i = 0; i <= 3; i++) {
+    EXPECT_TRUE(h_.seen[i].header_ok);
+    EXPECT_EQ(h_.seen[i].data_ok, i != 2) << "PDU " << int{i};
+    std::vector<uint8_t> want = Pattern(len, i);
+    if (i == 2) want[100] ^= 1;
+    EXPECT_EQ(h_.seen[i].data, want) << "PDU " << int{i};
+  }
+  EXPECT_TRUE(h_.seen[4].data_ok);
+  EXPECT_EQ(h_.seen[4].data, Pattern(100, 9));
+  // Only the first long segment and the short one were copied.
+  EXPECT_EQ(rx_.copied_bytes(), len + 100);
+}
+
 TEST_F(ReceiverTest, DigestMismatchesAreReported) {
   rx_.SetDigests(true, true);
   std::vector<uint8_t> good = Pdu(0x04, {}, Pattern(10, 3), true, true);

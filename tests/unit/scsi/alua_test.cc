@@ -12,6 +12,7 @@
 
 #include "common/byteorder.h"
 #include "fakes/spc_fixture.h"
+#include "scsi/dispatch.h"
 #include "modtgt/module.h"
 #include "scsi/dispatch.h"
 #include "scsi/logical_unit.h"
@@ -74,7 +75,7 @@ class LockBackend : public FakeBackend {
 };
 
 struct AluaFixture {
-  explicit AluaFixture(bool lock) {
+  explicit AluaFixture(bool lock, const DeviceType* type = &TestDiskType()) {
     target = std::make_shared<FakeTarget>();
     std::unique_ptr<FakeBackend> be;
     if (lock) {
@@ -85,7 +86,7 @@ struct AluaFixture {
       be = std::make_unique<FakeBackend>();
     }
     backend = be.get();
-    lu = std::make_shared<LogicalUnit>(LuConfig{}, &TestDiskType(), std::move(be),
+    lu = std::make_shared<LogicalUnit>(LuConfig{}, type, std::move(be),
                                        "iqn.2024-01.test:tgt");
     target->luns[0] = lu;
     for (int i = 0; i < 2; ++i) testing::InitNexus(&nexus[i], 100 + i, i, "iqn.2024-01.test:tgt", target);
@@ -196,6 +197,24 @@ TEST(Alua, OffByDefault) {
   f.ClearUas(0);
   auto r = f.Run(0, {0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0});
   EXPECT_TRUE(IsCheck(*r, 0x5, 0x2400)) << "an unsupported service action";
+}
+
+// The Linux kernel sizes every path's disk when it attaches it: a standby path answers
+// READ CAPACITY (10) and (16), as LIO does; an unavailable one does not.
+TEST(Alua, StandbyAnswersReadCapacity) {
+  AluaFixture f(false, &SbcDeviceType());
+  f.lu->alua().Configure(f.Cfg(3, {5}));
+  f.ClearUas(0);
+  ASSERT_EQ(f.Stpg(0, {{3, 2}})->status, Status::kGood);
+  ASSERT_EQ(f.lu->alua().state(), AluaState::kStandby);
+  auto rc10 = f.Run(0, {0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  EXPECT_EQ(rc10->status, Status::kGood);
+  EXPECT_EQ(f.Run(0, {0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0})->status, Status::kGood);
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 24, 0, 0}), 0x2, kStandby))
+      << "GET LBA STATUS is I/O";
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0}), 0x2, kStandby));
+  ASSERT_EQ(f.Stpg(0, {{3, 3}})->status, Status::kGood);
+  EXPECT_TRUE(IsCheck(*f.Run(0, {0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0}), 0x2, kUnavailable));
 }
 
 TEST(Alua, WithoutLockGroupStpgMovesTheState) {
