@@ -56,6 +56,11 @@
  *        on another gateway); the lock group is called from the core's ALUA thread (SET
  *        TARGET PORT GROUPS, implicit ALUA, a refresh of get_lock_state/get_lock_tag
  *        once a second).
+ *   1.5  event-loop services for asynchronous modules: host->loop_defer (run a function
+ *        once the current event-loop turn has dispatched its events, before the loop
+ *        waits: submit a turn's I/O at once) and host->loop_watch_fd / loop_unwatch (the
+ *        calling loop calls a function when an fd becomes readable: completions reaped by
+ *        the loop itself, with no thread of the module in between).
  */
 #ifndef MODTGT_MODULE_H
 #define MODTGT_MODULE_H
@@ -73,7 +78,7 @@ extern "C" {
  * whose major equals its own and whose minor is <= its own (fields are only appended,
  * so an older module simply has a shorter descriptor). */
 #define MODTGT_ABI_MAJOR 1
-#define MODTGT_ABI_MINOR 4
+#define MODTGT_ABI_MINOR 5
 #define MODTGT_ABI_VERSION ((uint32_t)((MODTGT_ABI_MAJOR << 16) | MODTGT_ABI_MINOR))
 #define MODTGT_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define MODTGT_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
@@ -130,6 +135,7 @@ typedef enum modtgt_status {
 typedef struct modtgt_dev modtgt_dev; /* one opened device (LUN) */
 typedef struct modtgt_io modtgt_io;   /* one in-flight I/O callout */
 typedef struct modtgt_cmd modtgt_cmd; /* one SCSI command (handle_cmd only) */
+typedef struct modtgt_watch modtgt_watch; /* (1.5) an fd watched by an event loop */
 
 /* Log levels for host->log. */
 typedef enum modtgt_log_level {
@@ -340,6 +346,33 @@ typedef struct modtgt_host {
    * (it could not take the data back). */
   int (*dev_keep_fd)(modtgt_dev* dev, int fd);
   int (*dev_kept_fd)(modtgt_dev* dev);
+
+  /* ---- added in 1.5 (check struct_size, or the host's abi_version minor >= 5) ---- */
+
+  /* Event-loop services, for asynchronous modules (nr_threads == 0), whose callouts run on
+   * the daemon's event-loop threads. loop_defer and loop_watch_fd act on the event loop of
+   * the calling thread; called from any other thread (a worker, the admin thread, a
+   * thread of the module) they do nothing and return MODTGT_ENOTSUP / NULL: the module
+   * then does the work itself (submits at once, reaps on a thread of its own).
+   *
+   * loop_defer: fn(arg) runs once on this loop thread after the loop has dispatched the
+   * events of its current turn (every callout the turn's received commands make) and
+   * before it waits again, in FIFO order with the host's own end-of-turn work. For
+   * batching: queue each I/O of the turn, defer one submission of all of them. fn may
+   * call host->complete and loop_defer (which then runs before the loop waits, too). No
+   * allocation once the loop has seen its largest turn. Returns 0 or MODTGT_ENOTSUP.
+   *
+   * loop_watch_fd: until loop_unwatch, fn(arg) runs on this loop thread each time `fd`
+   * becomes readable (edge-triggered, EPOLLET: an eventfd signals every write, so it need
+   * not be read; anything else must be drained by fn, or no new edge comes). Returns a
+   * handle, or NULL (not a loop thread, or out of memory). The fd stays the module's: it
+   * must stay open until loop_unwatch returns.
+   * loop_unwatch: any thread. When it returns, fn is not running and will not run again
+   * (called from inside fn itself, fn only finishes its current call); the handle is
+   * freed by the host. */
+  int (*loop_defer)(void (*fn)(void* arg), void* arg);
+  modtgt_watch* (*loop_watch_fd)(int fd, void (*fn)(void* arg), void* arg);
+  void (*loop_unwatch)(modtgt_watch* watch);
 } modtgt_host;
 
 /* Capabilities a backing store may declare (struct modtgt_backing_store.caps). */

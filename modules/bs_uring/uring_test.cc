@@ -10,6 +10,7 @@
 // too). uring.cc is compiled into this binary; the module is
 // driven through its descriptor only, as the daemon does.
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ thread_local std::string t_error;
 std::mutex g_mu;
 std::condition_variable g_cv;
 std::map<modtgt_io*, int> g_done;  // GUARDED_BY(g_mu)
+std::map<modtgt_io*, std::thread::id> g_done_on;  // GUARDED_BY(g_mu): the completing thread
 
 void HostLog(modtgt_log_level, const char*, ...) {}
 void HostError(const char* fmt, ...) {
@@ -63,7 +65,74 @@ void SetAtomicLimits(modtgt_dev* d, const modtgt_atomic_limits* l) { g_atomic[d]
 void Complete(modtgt_io* io, modtgt_status st) {
   std::lock_guard<std::mutex> l(g_mu);
   g_done[io] = st;
+  g_done_on[io] = std::this_thread::get_id();
   g_cv.notify_all();
+}
+
+// A stand-in for the daemon's event loop (ABI 1.5 loop services): the thread that sets
+// t_loop is "a loop thread"; any other thread gets MODTGT_ENOTSUP / NULL, as in the daemon.
+struct FakeLoop {
+  struct Watch {
+    int fd;
+    void (*fn)(void*);
+    void* arg;
+  };
+  FakeLoop() : epfd(epoll_create1(EPOLL_CLOEXEC)) {}
+  ~FakeLoop() { close(epfd); }
+  // The end of a turn: what the turn deferred, until nothing more is deferred.
+  void EndTurn() {
+    while (!deferred.empty()) {
+      auto batch = std::move(deferred);
+      deferred.clear();
+      for (auto& d : batch) d.first(d.second);
+    }
+  }
+  // One turn: dispatch the readable watched fds (up to ms), then the end of the turn.
+  void Turn(int ms) {
+    epoll_event ev[8];
+    const int n = epoll_wait(epfd, ev, 8, ms);
+    for (int i = 0; i < n; i++) {
+      auto* w = static_cast<Watch*>(ev[i].data.ptr);
+      w->fn(w->arg);
+    }
+    EndTurn();
+  }
+  // Calls every watched fd's function as an edge would.
+  void FireWatches() {
+    for (Watch* w : live) w->fn(w->arg);
+  }
+  int epfd;
+  std::vector<Watch*> live;
+  std::vector<std::pair<void (*)(void*), void*>> deferred;
+  int watches = 0;
+  int unwatched = 0;
+};
+thread_local FakeLoop* t_loop = nullptr;
+
+int LoopDefer(void (*fn)(void*), void* arg) {
+  if (t_loop == nullptr) return MODTGT_ENOTSUP;
+  t_loop->deferred.emplace_back(fn, arg);
+  return 0;
+}
+modtgt_watch* LoopWatchFd(int fd, void (*fn)(void*), void* arg) {
+  if (t_loop == nullptr) return nullptr;
+  auto* w = new FakeLoop::Watch{fd, fn, arg};
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET;
+  ev.data.ptr = w;
+  EXPECT_EQ(epoll_ctl(t_loop->epfd, EPOLL_CTL_ADD, fd, &ev), 0);
+  t_loop->watches++;
+  t_loop->live.push_back(w);
+  return reinterpret_cast<modtgt_watch*>(w);
+}
+void LoopUnwatch(modtgt_watch* h) {
+  auto* w = reinterpret_cast<FakeLoop::Watch*>(h);
+  ASSERT_NE(t_loop, nullptr) << "the tests close devices on their loop thread";
+  EXPECT_EQ(epoll_ctl(t_loop->epfd, EPOLL_CTL_DEL, w->fd, nullptr), 0);
+  t_loop->watches--;
+  t_loop->unwatched++;
+  std::erase(t_loop->live, w);
+  delete w;
 }
 
 modtgt_host MakeHost() {
@@ -78,6 +147,9 @@ modtgt_host MakeHost() {
   h.dev_set_size = SetSize;
   h.complete = Complete;
   h.dev_set_atomic_limits = SetAtomicLimits;
+  h.loop_defer = LoopDefer;
+  h.loop_watch_fd = LoopWatchFd;
+  h.loop_unwatch = LoopUnwatch;
   return h;
 }
 const modtgt_host g_host = MakeHost();
@@ -157,6 +229,8 @@ class UringTest : public ::testing::Test {
     iovec v{p, n};
     return Wait(Io(id), D()->read(&dev_, Io(id), &v, 1, off));
   }
+
+  void RunOnLoop(const std::string& data);  // OnALoopATurnsIoIsSubmitted...'s loop thread
 
   std::string dir_, path_;
   modtgt_dev dev_;
@@ -487,3 +561,188 @@ TEST_F(UringTest, AtomicWritesWhereTheFileSystemOffersThem) {
 }
 
 }  // namespace
+
+// On an event loop (ABI 1.5): the callouts of one turn queue their I/O and the end of the
+// turn submits all of it at once; nothing is submitted before (a cached read, which
+// completes inside io_uring_enter, would otherwise return OK from its callout), and every
+// completion reaches the host on the loop thread: reaped at the end of the turn or when
+// the ring's eventfd, watched by the loop, says so. No completion thread in between.
+TEST_F(UringTest, OnALoopATurnsIoIsSubmittedAtItsEndAndReapedByTheLoop) {
+  MakeFile(1 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  const std::string data = Random(1 << 20, 11);
+  ASSERT_EQ(Write(1, data.data(), data.size(), 0), MODTGT_STS_OK);  // not a loop: at once
+  // A thread of its own: its first I/O makes its ring, on the loop (as a daemon loop's).
+  std::thread([&] { RunOnLoop(data); }).join();
+}
+
+void UringTest::RunOnLoop(const std::string& data) {
+  FakeLoop loop;
+  t_loop = &loop;
+  constexpr int kIos = 32;
+  std::vector<std::string> bufs(kIos, std::string(4096, '\0'));
+  std::vector<iovec> iov(kIos);
+  for (int i = 0; i < kIos; i++) {
+    iov[i] = iovec{bufs[i].data(), 4096};
+    ASSERT_EQ(D()->read(&dev_, Io(100 + i), &iov[i], 1, static_cast<uint64_t>(i) * 4096),
+              MODTGT_STS_ASYNC);
+  }
+  // FUA writes in the same turn (through io_uring: ext4 hands them to io_uring's workers,
+  // and they come back through the watched eventfd).
+  const std::string wdata = Random(kIos * 4096, 12);
+  std::vector<iovec> wiov(kIos);
+  for (int i = 0; i < kIos; i++) {
+    wiov[i] = iovec{const_cast<char*>(wdata.data()) + i * 4096, 4096};
+    ASSERT_EQ(D()->write(&dev_, Io(200 + i), &wiov[i], 1, (1 << 19) + i * 4096, MODTGT_IO_FUA),
+              MODTGT_STS_ASYNC);
+  }
+  EXPECT_EQ(loop.deferred.size(), 1u) << "one submission for the turn";
+  EXPECT_EQ(loop.watches, 1) << "the loop's ring is watched by the loop";
+  {
+    std::lock_guard<std::mutex> l(g_mu);
+    for (int i = 0; i < kIos; i++) EXPECT_EQ(g_done.count(Io(100 + i)), 0u) << "submitted early";
+  }
+  loop.EndTurn();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> l(g_mu);
+      int done = 0;
+      for (int i = 0; i < kIos; i++) done += g_done.count(Io(100 + i)) + g_done.count(Io(200 + i));
+      if (done == 2 * kIos) break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "completions lost";
+    loop.Turn(100);
+  }
+  {
+    std::lock_guard<std::mutex> l(g_mu);
+    for (int i = 0; i < kIos; i++) {
+      for (modtgt_io* io : {Io(100 + i), Io(200 + i)}) {
+        EXPECT_EQ(g_done[io], MODTGT_STS_OK);
+        EXPECT_EQ(g_done_on[io], std::this_thread::get_id()) << "completed off the loop";
+        g_done.erase(io);
+        g_done_on.erase(io);
+      }
+      EXPECT_EQ(bufs[i], data.substr(static_cast<size_t>(i) * 4096, 4096));
+    }
+  }
+  EXPECT_EQ(FileBytes(1 << 19, wdata.size()), wdata);
+  D()->close(&dev_);
+  open_ = false;
+  EXPECT_EQ(loop.watches, 0) << "close() unwatches the ring's eventfd";
+  EXPECT_EQ(loop.unwatched, 1);
+  t_loop = nullptr;
+}
+
+// More I/O in one turn than the ring has entries (FUA writes: through io_uring): the full
+// queue is pushed to the kernel and the turn goes on; every I/O completes once.
+TEST_F(UringTest, OnALoopATurnLargerThanTheRing) {
+  MakeFile(8 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  FakeLoop loop;
+  t_loop = &loop;
+  constexpr int kIos = 600;  // > 256 ring entries
+  const std::string wdata = Random(4096, 13);
+  iovec v{const_cast<char*>(wdata.data()), 4096};
+  for (int i = 0; i < kIos; i++) {
+    ASSERT_EQ(D()->write(&dev_, Io(1000 + i), &v, 1, static_cast<uint64_t>(i) * 4096,
+                         MODTGT_IO_FUA),
+              MODTGT_STS_ASYNC);
+  }
+  loop.EndTurn();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> l(g_mu);
+      int done = 0;
+      for (int i = 0; i < kIos; i++) done += g_done.count(Io(1000 + i));
+      if (done == kIos) break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "completions lost";
+    loop.Turn(100);
+  }
+  {
+    std::lock_guard<std::mutex> l(g_mu);
+    for (int i = 0; i < kIos; i++) {
+      EXPECT_EQ(g_done[Io(1000 + i)], MODTGT_STS_OK);
+      g_done.erase(Io(1000 + i));
+      g_done_on.erase(Io(1000 + i));
+    }
+  }
+  EXPECT_EQ(FileBytes(599 * 4096, 4096), wdata);
+  D()->close(&dev_);
+  open_ = false;
+  t_loop = nullptr;
+}
+
+// A plain buffered write is a pwritev in its callout (ext4 has no non-blocking buffered
+// writes: io_uring would give each one to a worker thread); FUA, WCE=0 and O_SYNC writes go
+// through io_uring, whose completion brings their durability.
+TEST_F(UringTest, PlainBufferedWritesCompleteInTheirCallout) {
+  MakeFile(1 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  const std::string a = Random(8192, 21), b = Random(4096, 22), c = Random(4096, 23);
+  // Two iovecs, one callout, no host->complete.
+  iovec v[2] = {{const_cast<char*>(a.data()), 4096}, {const_cast<char*>(a.data()) + 4096, 4096}};
+  EXPECT_EQ(D()->write(&dev_, Io(1), v, 2, 4096, 0), MODTGT_STS_OK);
+  EXPECT_EQ(FileBytes(4096, 8192), a);
+  iovec vb{const_cast<char*>(b.data()), 4096};
+  const int fua = D()->write(&dev_, Io(2), &vb, 1, 65536, MODTGT_IO_FUA);
+  EXPECT_EQ(fua, MODTGT_STS_ASYNC);
+  EXPECT_EQ(Wait(Io(2), fua), MODTGT_STS_OK);
+  EXPECT_EQ(FileBytes(65536, 4096), b);
+  modtgt_reconfig rc{};
+  rc.struct_size = sizeof(rc);
+  rc.what = MODTGT_RECONFIG_WRITE_CACHE;
+  rc.write_cache = 0;
+  ASSERT_EQ(D()->reconfig(&dev_, &rc), 0);
+  iovec vc{const_cast<char*>(c.data()), 4096};
+  const int wce0 = D()->write(&dev_, Io(3), &vc, 1, 131072, 0);
+  EXPECT_EQ(wce0, MODTGT_STS_ASYNC);
+  EXPECT_EQ(Wait(Io(3), wce0), MODTGT_STS_OK);
+  EXPECT_EQ(FileBytes(131072, 4096), c);
+  std::lock_guard<std::mutex> l(g_mu);
+  EXPECT_EQ(g_done.count(Io(1)), 0u) << "an inline write also completed through the host";
+}
+
+// The daemon may close a device as soon as its last I/O completed, and on a loop that can
+// happen before the end-of-turn step the turn had queued for the ring runs (the eventfd
+// callback reaped the I/O first): that step then finds a ring the closed device no longer
+// owns, which its reference keeps alive (AddressSanitizer would see a use after free).
+TEST_F(UringTest, OnALoopADeviceClosedBeforeItsTurnEnds) {
+  MakeFile(1 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  const std::string data = Random(4096, 31);
+  ASSERT_EQ(Write(1, data.data(), data.size(), 0), MODTGT_STS_OK);
+  std::thread([&] {
+    FakeLoop loop;
+    t_loop = &loop;
+    std::string buf(4096, '\0');
+    iovec v{buf.data(), buf.size()};
+    ASSERT_EQ(D()->read(&dev_, Io(5), &v, 1, 0), MODTGT_STS_ASYNC);
+    ASSERT_EQ(loop.deferred.size(), 1u);
+    // The eventfd callback reaps (and pushes the queued SQE) before the turn ends.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+      loop.FireWatches();
+      std::lock_guard<std::mutex> l(g_mu);
+      if (g_done.count(Io(5)) > 0) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    }
+    EXPECT_EQ(buf, data);
+    D()->close(&dev_);
+    open_ = false;
+    EXPECT_EQ(loop.watches, 0);
+    loop.EndTurn();  // the queued step runs on the ring the device left behind
+    EXPECT_TRUE(loop.deferred.empty());
+    t_loop = nullptr;
+  }).join();
+  std::lock_guard<std::mutex> l(g_mu);
+  EXPECT_EQ(g_done[Io(5)], MODTGT_STS_OK);
+  g_done.erase(Io(5));
+  g_done_on.erase(Io(5));
+}

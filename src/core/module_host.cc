@@ -2,7 +2,8 @@
 // The host services table handed to every backing-store module (include/modtgt/module.h,
 // struct modtgt_host): logging and error text, device private data and config, size
 // changes, events, and the command calls of handle_cmd modules (CDB, data, sense, status,
-// completion). Each entry is a plain C function forwarding to core::Device.
+// completion), and the event-loop services of ABI 1.5 (module_loop.cc). Each entry is a
+// plain C function forwarding to core::Device or env::EventLoop.
 //
 // Threading: every entry may be called from any thread, as module.h documents per call.
 #include <cstdarg>
@@ -18,6 +19,12 @@
 #include "scsi/sense.h"
 
 namespace modtgt::core {
+
+// ABI 1.5 event-loop services (module_loop.cc).
+int HostLoopDefer(void (*fn)(void* arg), void* arg);
+modtgt_watch* HostLoopWatchFd(int fd, void (*fn)(void* arg), void* arg);
+void HostLoopUnwatch(modtgt_watch* w);
+
 namespace {
 
 void HostLog(modtgt_log_level level, const char* fmt, ...) {
@@ -192,6 +199,9 @@ const modtgt_host kHostTable = {
     .dev_set_atomic_limits = &HostDevSetAtomicLimits,
     .dev_keep_fd = &HostDevKeepFd,
     .dev_kept_fd = &HostDevKeptFd,
+    .loop_defer = &HostLoopDefer,
+    .loop_watch_fd = &HostLoopWatchFd,
+    .loop_unwatch = &HostLoopUnwatch,
 };
 
 }  // namespace

@@ -17,7 +17,13 @@
 
 namespace modtgt::env {
 
+namespace {
+thread_local EventLoop* t_current = nullptr;  // set by Run() for its thread
+}  // namespace
+
 EventLoop::EventLoop(int index) : index_(index) {}
+
+EventLoop* EventLoop::Current() { return t_current; }
 
 EventLoop::~EventLoop() {
   if (epfd_ >= 0) close(epfd_);
@@ -194,6 +200,7 @@ void EventLoop::RunTimers() {
 
 void EventLoop::Run() {
   thread_id_.store(std::this_thread::get_id());
+  t_current = this;
   char name[16];
   snprintf(name, sizeof(name), "loop%d", index_);
   pthread_setname_np(pthread_self(), name);
@@ -234,6 +241,7 @@ void EventLoop::Run() {
   }
   // Posts from this thread after Run() returns take the cross-thread path again.
   thread_id_.store(std::thread::id());
+  t_current = nullptr;
 }
 
 WorkQueue::~WorkQueue() { Stop(); }

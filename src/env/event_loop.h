@@ -53,6 +53,8 @@ class EventLoop {
   void Stop();
   bool InLoopThread() const { return std::this_thread::get_id() == thread_id_.load(); }
   int index() const { return index_; }
+  // The loop the calling thread runs (inside Run()), or nullptr.
+  static EventLoop* Current();
 
   Status Add(int fd, uint32_t events, EventHandler* handler);
   Status Modify(int fd, uint32_t events, EventHandler* handler);

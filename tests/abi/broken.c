@@ -125,6 +125,9 @@ __attribute__((unused)) static const modtgt_backing_store desc = {
 #elif defined(ABI_1_3)
     /* ABI 1.4 changed no structure: a 1.3 build has the whole descriptor. */
     .abi_version = (1u << 16) | 3u,
+#elif defined(ABI_1_4)
+    /* ABI 1.5 appended host services only: a 1.4 build has the whole descriptor. */
+    .abi_version = (1u << 16) | 4u,
 #else
     .abi_version = MODTGT_ABI_VERSION,
 #endif

@@ -12,7 +12,7 @@
 #if defined(__x86_64__)
 #define ABI_ASSERT(cond) static_assert(cond, #cond)
 
-ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010004u);
+ABI_ASSERT(MODTGT_ABI_VERSION == 0x00010005u);
 ABI_ASSERT(sizeof(modtgt_status) == 4);
 ABI_ASSERT(sizeof(modtgt_log_level) == 4);
 
@@ -56,7 +56,11 @@ ABI_ASSERT(offsetof(modtgt_host, dev_set_atomic_limits) == 136);
 /* 1.3 */
 ABI_ASSERT(offsetof(modtgt_host, dev_keep_fd) == 144);
 ABI_ASSERT(offsetof(modtgt_host, dev_kept_fd) == 152);
-ABI_ASSERT(sizeof(modtgt_host) == 160);
+/* 1.5 */
+ABI_ASSERT(offsetof(modtgt_host, loop_defer) == 160);
+ABI_ASSERT(offsetof(modtgt_host, loop_watch_fd) == 168);
+ABI_ASSERT(offsetof(modtgt_host, loop_unwatch) == 176);
+ABI_ASSERT(sizeof(modtgt_host) == 184);
 ABI_ASSERT(MODTGT_STS_SPACE_EXHAUSTED == 10);
 
 ABI_ASSERT(sizeof(modtgt_lba_status) == 16);

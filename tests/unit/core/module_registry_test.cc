@@ -772,6 +772,29 @@ TEST_F(ReloadTest, AnAbi13ModuleLoadsAndTakesALunWithKeptStorage) {
   dev->reset();
 }
 
+// ABI 1.5 appended the event-loop services to the host table and changed nothing else: a
+// module built for 1.4 loads, reports its ABI and serves I/O; the host table it gets has
+// the services, which act only on an event-loop thread (this test thread is none).
+TEST_F(ReloadTest, AnAbi14ModuleLoadsUnderA15Host) {
+  static_assert(MODTGT_ABI_MINOR >= 5);
+  ModuleRegistry reg;
+  ASSERT_TRUE(reg.LoadFile(TestModule("ver2")).ok());
+  auto dev = reg.OpenDevice(Cfg("ver", "x", "tid 1 lun 1"));
+  ASSERT_TRUE(dev.ok()) << dev.status().ToString();
+  Status s = reg.Reload("ver", TestModule("ver14"));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto list = reg.List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].abi_version, (1u << 16) | 4u);
+  EXPECT_EQ(Version(reg), "1.4");
+  EXPECT_EQ(FillByte(dev->get()), 0x14);
+  const modtgt_host* host = ModuleRegistry::HostTable();
+  ASSERT_GE(host->struct_size, offsetof(modtgt_host, loop_unwatch) + sizeof(void*));
+  EXPECT_EQ(host->loop_defer([](void*) {}, nullptr), MODTGT_ENOTSUP);
+  EXPECT_EQ(host->loop_watch_fd(0, [](void*) {}, nullptr), nullptr);
+  dev->reset();
+}
+
 TEST_F(ReloadTest, ReloadWithoutPathRereadsTheReplacedFile) {
   ModuleRegistry reg;
   const std::string path = Install("ver1");
