@@ -12,7 +12,6 @@
 //   t_error                the last message given to host->error on this thread
 //   Wait(io, rc, timeout)  the status of an I/O: rc when synchronous, else the status
 //                          host->complete got (the test fails after `timeout`)
-//   AtomicLimits(dev)      what the module gave dev_set_atomic_limits
 //
 // One test binary includes this once (its definitions are the binary's host services).
 #pragma once
@@ -55,7 +54,7 @@ inline thread_local std::string t_error;
 inline std::mutex g_mu;
 inline std::condition_variable g_cv;
 inline std::map<modtgt_io*, int> g_done;                          // GUARDED_BY(g_mu)
-inline std::map<modtgt_dev*, modtgt_atomic_limits> g_atomic;      // GUARDED_BY(g_mu)
+inline std::map<modtgt_dev*, modtgt_atomic_limits> g_atomic;      // GUARDED_BY(g_mu): what dev_set_atomic_limits got
 
 inline void Log(modtgt_log_level, const char*, ...) {}
 inline void Error(const char* fmt, ...) {
@@ -122,14 +121,6 @@ inline int Wait(modtgt_io* io, int rc, std::chrono::seconds timeout) {
   int st = g_done[io];
   g_done.erase(io);
   return st;
-}
-
-inline bool AtomicLimits(modtgt_dev* d, modtgt_atomic_limits* out) {
-  std::lock_guard<std::mutex> l(g_mu);
-  auto it = g_atomic.find(d);
-  if (it == g_atomic.end()) return false;
-  *out = it->second;
-  return true;
 }
 
 }  // namespace modtgt::fake_host
