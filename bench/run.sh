@@ -30,9 +30,8 @@
 #   uring-direct   same with O_DIRECT; compared with tgt rdwr-direct
 # Every measurement uses the first 1 GiB of the LUN. In each round, for each shape and
 # store, modtgt and tgt are measured one after the other (the order flips every round)
-# with each client; the order of the stores turns by one every round. Each LUN file's page
-# cache is filled once (a read of the sparse file) before the first measurement. The write
-# shapes overwrite the LUNs (they are throwaway files).
+# with each client; the order of the stores turns by one every round. The write shapes
+# overwrite the LUNs (they are throwaway files).
 #
 # Clients:
 #   qemu     qemu-img bench -t none through qemu's libiscsi driver (one session, one
@@ -98,13 +97,6 @@ GIB=$((1024 * 1024 * 1024))
 Q=iqn.2026-12.bench
 
 # ----------------------------------------------------------------------------- targets
-# Reads a fresh sparse LUN file once (it stays sparse): its 1 GiB of page cache is then
-# allocated before any measurement. Without it, the first writes to each file allocate new
-# page-cache memory, and in this VM a 128 KiB buffered write into memory touched for the
-# first time cost 3-6 times the CPU (copy_folio_from_iter_atomic, docs/perf-profile.md
-# "bs_uring: large writes"): whichever store was measured after others had written GiBs
-# ran at a third of the speed, whatever its code.
-warm() { cat "$1" > /dev/null; }
 start_modtgt "$THREADS"
 start_tgt
 note "modtgtd pid $MODTGT_PID port $MODTGT_PORT; tgtd pid $TGT_PID port $TGT_PORT; work $BW"
@@ -115,7 +107,7 @@ for s in ${STORES//,/ }; do
   modtgt_target "$tid" "$iqn" || die "modtgt: target $iqn"
   case "$s" in
     null) madm --mode logicalunit --op new --tid "$tid" --lun 1 --bstype null --backing-store null0 --bsopts size=1T >/dev/null ;;
-    *) truncate -s 1G "$BW/modtgt-$s.img"; warm "$BW/modtgt-$s.img"
+    *) truncate -s 1G "$BW/modtgt-$s.img"
        fl=(); [[ "$s" == *-direct ]] && fl=(--bsoflags direct)
        madm --mode logicalunit --op new --tid "$tid" --lun 1 --bstype "${s%-direct}" \
          --backing-store "$BW/modtgt-$s.img" "${fl[@]}" >/dev/null ;;
@@ -129,7 +121,7 @@ for s in $(for x in ${STORES//,/ }; do tgt_store "$x"; done | awk '!seen[$0]++')
   tgt_target "$tid" "$iqn" || die "tgt: target $iqn"
   case "$s" in
     null) tadm --mode logicalunit --op new --tid "$tid" --lun 1 --bstype null --backing-store null0 ;;
-    *) truncate -s 1G "$BW/tgt-$s.img"; warm "$BW/tgt-$s.img"
+    *) truncate -s 1G "$BW/tgt-$s.img"
        fl=(); [[ "$s" == *-direct ]] && fl=(--bsoflags direct)
        tadm --mode logicalunit --op new --tid "$tid" --lun 1 --bstype rdwr \
          --backing-store "$BW/tgt-$s.img" "${fl[@]}" ;;
@@ -221,9 +213,12 @@ measure() {  # ROUND CLIENT SHAPE STORE WHO
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/info.txt"
 T_START=$(date +%s)
-# The stores' order turns every round: a store measured after others had written GiBs of
-# new page cache paid for it (see the page-cache warm-up above), so a fixed order would
-# always charge the same store.
+# The stores' order turns every round: a store measured right after others had written
+# GiBs of new page cache ran 128 KiB buffered writes at a third of the speed, at 3-6 times
+# the CPU per I/O, whatever its code (docs/perf-profile.md, "bs_uring: large writes"), so
+# a fixed order would always charge the same store. (Reading the files once first removes
+# that, but makes 4 KiB buffered random writes cost 3-4 times the CPU for every store and
+# both targets; not investigated, probably the large folios readahead puts in the page cache.)
 read -r -a STORE_LIST <<<"${STORES//,/ }"
 for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then order="modtgt tgt"; else order="tgt modtgt"; fi
