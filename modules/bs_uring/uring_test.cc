@@ -488,6 +488,9 @@ TEST_F(UringTest, ReconfigSizeAndConfigString) {
   EXPECT_EQ(st.st_size, 512 * 1000);
   rc.size = 1000;  // not a block multiple
   EXPECT_EQ(D()->reconfig(&dev_, &rc), MODTGT_EINVAL);
+  EXPECT_EQ(t_error, "size 1000 is not a positive multiple of the 512-byte block size");
+  rc.size = 0;
+  EXPECT_EQ(D()->reconfig(&dev_, &rc), MODTGT_EINVAL);
   rc.what = MODTGT_RECONFIG_WRITE_CACHE;
   rc.write_cache = 0;
   EXPECT_EQ(D()->reconfig(&dev_, &rc), 0);
