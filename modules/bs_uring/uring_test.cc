@@ -6,13 +6,18 @@
 // than one READV takes, multi-chunk WRITE SAME patterns, O_DIRECT with unaligned buffers,
 // concurrent submitters (more threads than rings, I/O queued), cached reads completed by
 // their own callout, check_config and reconfig reasons, get_lba_status from the file's
-// holes, submission and reaping on a loop, and atomic writes declared only where the file
-// system takes RWF_ATOMIC (with $MODTGT_TEST_ATOMIC_DIR naming a folder on such a file
-// system, e.g. XFS on Linux 6.16+, the positive case runs too). The module's sources are
-// compiled into this binary; it is driven through its descriptor only, as the daemon does.
+// holes, submission and reaping on a loop, the inline-write back-off (on a clock the test
+// sets), and atomic writes declared only where the file system takes RWF_ATOMIC (with
+// $MODTGT_TEST_ATOMIC_DIR naming a folder on such a file system, e.g. XFS on Linux 6.16+,
+// the positive case runs too). The module's sources are compiled into this binary; it is
+// driven through its descriptor only, as the daemon does.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <ctime>
 
 #include <algorithm>
 #include <cstdlib>
@@ -27,6 +32,46 @@
 
 #include "fakes/module_host.h"
 #include "modtgt/module.h"
+#include "uring_internal.h"
+
+// ---- The module's clock, set by the test (the inline-write back-off) ----
+// bs_uring times each inline buffered write with clock_gettime(CLOCK_MONOTONIC) around its
+// pwritev (Device::WriteInline, uring_submit.cc). Its sources are compiled into this binary,
+// so the two calls bind to the definitions below (a link seam: the module has no test hook,
+// and a real slow write could not be made on demand). On a thread with t_fake_clock set,
+// CLOCK_MONOTONIC reads t_fake_now_ns and every pwritev advances it by t_pwritev_takes_ns
+// before writing for real; any other call goes to libc (found with RTLD_NEXT).
+namespace {
+thread_local bool t_fake_clock = false;
+thread_local uint64_t t_fake_now_ns = 0;
+thread_local uint64_t t_pwritev_takes_ns = 0;
+thread_local int t_pwritevs = 0;  // pwritev calls under the fake clock
+template <class F>
+F Libc(const char* name) {
+  void* f = dlsym(RTLD_NEXT, name);
+  if (f == nullptr) std::abort();
+  return reinterpret_cast<F>(f);
+}
+}  // namespace
+
+extern "C" int clock_gettime(clockid_t clock, timespec* ts) noexcept {
+  if (t_fake_clock && clock == CLOCK_MONOTONIC) {
+    ts->tv_sec = static_cast<time_t>(t_fake_now_ns / 1000000000u);
+    ts->tv_nsec = static_cast<long>(t_fake_now_ns % 1000000000u);
+    return 0;
+  }
+  static const auto real = Libc<int (*)(clockid_t, timespec*)>("clock_gettime");
+  return real(clock, ts);
+}
+
+extern "C" ssize_t pwritev(int fd, const iovec* iov, int iovcnt, off_t offset) {
+  if (t_fake_clock) {
+    t_pwritevs++;
+    t_fake_now_ns += t_pwritev_takes_ns;
+  }
+  static const auto real = Libc<ssize_t (*)(int, const iovec*, int, off_t)>("pwritev");
+  return real(fd, iov, iovcnt, offset);
+}
 
 namespace {
 
@@ -593,4 +638,53 @@ TEST_F(UringTest, OnALoopADeviceClosedBeforeItsTurnEnds) {
     EXPECT_TRUE(loop.deferred.empty());
   }).join();
   EXPECT_EQ(Take(Io(5)).first, MODTGT_STS_OK);
+}
+
+// A plain buffered write is done inline (a pwritev in its callout) unless one took longer
+// than kSlowInlineWriteNs: then buffered writes go through io_uring for
+// kInlineWriteBackoffNs (an event loop is not held by a throttled device), and inline again
+// after. On the test's clock (above), where a pwritev takes as long as the test says, so
+// the slow write happens on demand; no sleeps. Whether a write went inline shows in the
+// pwritev calls, not in the callout's status: where the file system takes buffered writes
+// without blocking (tmpfs, XFS), io_uring completes them in the callout too.
+TEST_F(UringTest, ASlowInlineWriteSendsBufferedWritesToIoUringForAWhile) {
+  using bs_uring::kInlineWriteBackoffNs;
+  using bs_uring::kSlowInlineWriteNs;
+  MakeFile(1 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  int n = 0;
+  // Write n: 4 KiB at block n, starting at `now` on the test's clock, a pwritev taking
+  // `takes`. Returns the number of pwritev calls it made (1: inline, 0: through io_uring)
+  // once it has completed and its data is in the file.
+  auto write_at = [&](uint64_t now, uint64_t takes) {
+    n++;
+    const std::string data = Random(4096, 100 + n);
+    iovec v{const_cast<char*>(data.data()), data.size()};
+    t_fake_now_ns = now;
+    t_pwritev_takes_ns = takes;
+    const int before = t_pwritevs;
+    t_fake_clock = true;
+    const int rc = D()->write(&dev_, Io(5000 + n), &v, 1, static_cast<uint64_t>(n) * 4096, 0);
+    t_fake_clock = false;
+    EXPECT_EQ(Wait(Io(5000 + n), rc), MODTGT_STS_OK) << "write " << n;
+    EXPECT_EQ(FileBytes(static_cast<uint64_t>(n) * 4096, 4096), data) << "write " << n;
+    return t_pwritevs - before;
+  };
+  const uint64_t t0 = uint64_t{1} << 40;  // any time: the clock is the test's
+  EXPECT_EQ(write_at(t0, 1000), 1);
+  EXPECT_EQ(write_at(t0 + 2000, kSlowInlineWriteNs / 2), 1);
+  EXPECT_EQ(write_at(t0 + kSlowInlineWriteNs, 1000), 1)
+      << "a write under the threshold starts no back-off";
+  // The slow one: done inline itself; the back-off runs from its end.
+  const uint64_t t1 = t0 + 10 * kSlowInlineWriteNs;
+  const uint64_t slow = 2 * kSlowInlineWriteNs;
+  EXPECT_EQ(write_at(t1, slow), 1);
+  const uint64_t end = t1 + slow + kInlineWriteBackoffNs;
+  for (uint64_t at : {t1 + slow, t1 + slow + kInlineWriteBackoffNs / 2, end - slow - 1}) {
+    EXPECT_EQ(write_at(at, 1000), 0) << "inline " << (at - t1) << " ns after the slow write began";
+  }
+  // Over: inline again, and a fast inline write starts no new back-off.
+  EXPECT_EQ(write_at(end, 1000), 1) << "still backing off when it should have ended";
+  EXPECT_EQ(write_at(end + 2000, 1000), 1);
 }
