@@ -17,9 +17,8 @@
 //   FakeLoop, t_loop       the ABI 1.5 loop services (docs/module-sdk.md section 15): the
 //   ScopedLoop             thread that sets t_loop (or makes a ScopedLoop) is a loop thread,
 //                          which the test turns itself (EndTurn, Turn, FireWatches); on any
-//                          other thread
-//                          loop_defer and loop_watch_fd say MODTGT_ENOTSUP / NULL, as in the
-//                          daemon
+//                          other thread loop_defer and loop_watch_fd say MODTGT_ENOTSUP /
+//                          NULL, as in the daemon
 //   Eventually(done, timeout, step)
 //                          step() until done() holds (false after `timeout`): a poll, no sleep
 //
@@ -31,7 +30,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -242,8 +240,8 @@ inline std::pair<int, std::thread::id> Take(modtgt_io* io) {
   return r;
 }
 
-template <class Done, class Step>
-bool Eventually(Done done, std::chrono::seconds timeout, Step step) {
+template <class Pred, class Step>
+bool Eventually(Pred done, std::chrono::seconds timeout, Step step) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!done()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
