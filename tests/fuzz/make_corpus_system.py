@@ -8,10 +8,10 @@
 #   corpus/config_file/    saved configuration files (docs/operations.md), good and broken
 #   corpus/module_descriptor/  the field record of module_descriptor_fuzz.cc
 #   corpus/tgt_conf/       targets.conf files (tgt_conf_fuzz.cc: more files after "#=file NAME")
-# Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites those folders)
+# Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites the seeds it makes; seeds added
+# to those folders by hand, such as crash regressions, are left alone)
 import json
 import os
-import shutil
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -21,8 +21,7 @@ INITIATOR = "iqn.2024-01.org.example:host1"
 
 def write_corpus(name, seeds):
     d = os.path.join(HERE, "corpus", name)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
+    os.makedirs(d, exist_ok=True)
     for seed, blob in seeds.items():
         with open(os.path.join(d, seed), "wb") as f:
             f.write(blob)
