@@ -30,7 +30,8 @@
 #   uring-direct   same with O_DIRECT; compared with tgt rdwr-direct
 # Every measurement uses the first 1 GiB of the LUN. In each round, for each shape and
 # store, modtgt and tgt are measured one after the other (the order flips every round)
-# with each client. The write shapes overwrite the LUNs (they are throwaway files).
+# with each client; the order of the stores turns by one every round. The write shapes
+# overwrite the LUNs (they are throwaway files).
 #
 # Clients:
 #   qemu     qemu-img bench -t none through qemu's libiscsi driver (one session, one
@@ -212,10 +213,19 @@ measure() {  # ROUND CLIENT SHAPE STORE WHO
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/info.txt"
 T_START=$(date +%s)
+# The stores' order turns every round: a store measured right after others had written
+# GiBs of new page cache ran 128 KiB buffered writes at a third of the speed, at 3-6 times
+# the CPU per I/O, whatever its code (docs/perf-profile.md, "bs_uring: large writes"), so
+# a fixed order would always charge the same store. (Reading the files once first removes
+# that, but makes 4 KiB buffered random writes cost 3-4 times the CPU for every store and
+# both targets; not investigated, probably the large folios readahead puts in the page cache.)
+read -r -a STORE_LIST <<<"${STORES//,/ }"
 for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then order="modtgt tgt"; else order="tgt modtgt"; fi
+  rot=$(( (r - 1) % ${#STORE_LIST[@]} ))
+  round_stores=("${STORE_LIST[@]:rot}" "${STORE_LIST[@]:0:rot}")
   for sh in ${SHAPES//,/ }; do
-    for s in ${STORES//,/ }; do
+    for s in "${round_stores[@]}"; do
       for c in "${CLIENTS[@]}"; do
         for who in $order; do measure "$r" "$c" "$sh" "$s" "$who"; done
       done

@@ -17,6 +17,10 @@
 //   read / write   IORING_OP_READV / WRITEV; FUA or write cache off (WCE=0) -> RWF_DSYNC.
 //                  Short transfers are resubmitted for the rest, -EAGAIN / -EINTR retried,
 //                  a read that meets the end of a (shrunk) file fills the rest with zeros.
+//                  Plain buffered writes (no O_DIRECT/O_SYNC/FUA/WCE=0/atomic): up to
+//                  16 KiB a pwritev in the callout, from 64 KiB a pwritev on one of the
+//                  device's 8 writer threads (uring_writers.cc): io_uring would hand both to
+//                  io-wq, which runs one file's buffered writes one after the other.
 //   flush          IORING_OP_FSYNC with IORING_FSYNC_DATASYNC (fdatasync).
 //   unmap          IORING_OP_FALLOCATE(PUNCH_HOLE | KEEP_SIZE): a file system frees the
 //                  blocks, a block device zeroes them (unmap-zeroing). Where unsupported

@@ -245,6 +245,7 @@ int Device::Open(modtgt_dev* dev, Device** out) {
 }
 
 Device::~Device() {
+  StopWriters();
   if (reaper_.joinable()) {
     // REQUIRES (module.h close): no I/O in flight.
     const uint64_t one = 1;

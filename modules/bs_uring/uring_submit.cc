@@ -207,34 +207,21 @@ uint64_t NowNs() {
 // bytes is a pwritev on the calling thread, as long as the page cache takes it quickly: one that takes longer than
 // kSlowInlineWriteNs (dirty-page throttling, a journal wait) sends buffered writes through
 // io_uring for kInlineWriteBackoffNs, so an event loop is not held by a throttled device.
-int Device::WriteInline(const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags) {
-  if (direct_ || osync_ || SyncFlags(flags) != 0 || (flags & MODTGT_IO_ATOMIC) ||
-      iovcnt > kMaxIovPerSqe) {
-    return MODTGT_STS_ASYNC;
-  }
-  const size_t total = IovBytes(iov, iovcnt);
-  if (total > kInlineWriteMax) return MODTGT_STS_ASYNC;
-  const uint64_t off_until = inline_writes_off_until_.load(std::memory_order_relaxed);
-  const uint64_t start = NowNs();
-  if (off_until != 0 && start < off_until) return MODTGT_STS_ASYNC;
-  size_t done = 0;
+int Device::PwriteAll(const iovec* iov, int iovcnt, uint64_t offset, size_t total,
+                      size_t* done) {
+  *done = 0;
   iovec rest[kMaxIovPerSqe];
   const iovec* v = iov;
   int n = iovcnt;
-  while (done < total) {
-    const ssize_t w = pwritev(fd_, v, n, static_cast<off_t>(offset + done));
+  while (*done < total) {
+    const ssize_t w = pwritev(fd_, v, n, static_cast<off_t>(offset + *done));
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      if (done == 0) return MODTGT_STS_ASYNC;  // io_uring retries it and reports errors
-      g_host->log(MODTGT_LOG_ERROR, "'%s': write at %llu failed: %s", path_.c_str(),
-                  static_cast<unsigned long long>(offset + done),
-                  w < 0 ? ErrnoText(errno).c_str() : "no progress");
-      return MODTGT_STS_WRITE_ERROR;
-    }
-    done += static_cast<size_t>(w);
-    if (done >= total) break;
+    if (w < 0) return errno;
+    if (w == 0) return EIO;  // no progress
+    *done += static_cast<size_t>(w);
+    if (*done >= total) break;
     // A short write: the iovecs still to go.
-    size_t skip = done;
+    size_t skip = *done;
     int k = 0;
     for (int i = 0; i < iovcnt; i++) {
       if (skip >= iov[i].iov_len) {
@@ -248,6 +235,29 @@ int Device::WriteInline(const iovec* iov, int iovcnt, uint64_t offset, uint32_t 
     }
     v = rest;
     n = k;
+  }
+  return 0;
+}
+
+bool Device::PlainBufferedWrite(int iovcnt, uint32_t flags) const {
+  return !direct_ && !osync_ && SyncFlags(flags) == 0 && !(flags & MODTGT_IO_ATOMIC) &&
+         iovcnt <= kMaxIovPerSqe;
+}
+
+int Device::WriteInline(const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags) {
+  if (!PlainBufferedWrite(iovcnt, flags)) return MODTGT_STS_ASYNC;
+  const size_t total = IovBytes(iov, iovcnt);
+  if (total > kInlineWriteMax) return MODTGT_STS_ASYNC;
+  const uint64_t off_until = inline_writes_off_until_.load(std::memory_order_relaxed);
+  const uint64_t start = NowNs();
+  if (off_until != 0 && start < off_until) return MODTGT_STS_ASYNC;
+  size_t done = 0;
+  const int e = PwriteAll(iov, iovcnt, offset, total, &done);
+  if (e != 0) {
+    if (done == 0) return MODTGT_STS_ASYNC;  // io_uring retries it and reports errors
+    g_host->log(MODTGT_LOG_ERROR, "'%s': write at %llu failed: %s", path_.c_str(),
+                static_cast<unsigned long long>(offset + done), ErrnoText(e).c_str());
+    return MODTGT_STS_WRITE_ERROR;
   }
   const uint64_t took = NowNs() - start;
   if (took > kSlowInlineWriteNs) {
@@ -272,6 +282,17 @@ int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, 
   r->io = io;
   r->op = Op::kWrite;
   r->offset = offset;
+  if (PlainBufferedWrite(iovcnt, flags) && IovBytes(iov, iovcnt) >= kWriterMin) {
+    try {
+      r->iov.assign(iov, iov + iovcnt);
+    } catch (const std::bad_alloc&) {
+      FreeReq(r);
+      return MODTGT_STS_NO_RESOURCE;
+    }
+    r->end = offset + IovBytes(iov, iovcnt);
+    if (QueueToWriters(r)) return MODTGT_STS_ASYNC;
+    r->iov.clear();  // no writer thread could be started: through io_uring
+  }
   r->rw_flags = SyncFlags(flags);
   if (flags & MODTGT_IO_ATOMIC) {
     r->atomic = true;

@@ -6,11 +6,13 @@
 // than one READV takes, multi-chunk WRITE SAME patterns, O_DIRECT with unaligned buffers,
 // concurrent submitters (more threads than rings, I/O queued), cached reads completed by
 // their own callout, check_config and reconfig reasons, get_lba_status from the file's
-// holes, submission and reaping on a loop, the inline-write back-off (on a clock the test
-// sets), and atomic writes declared only where the file system takes RWF_ATOMIC (with
+// holes, submission and reaping on a loop, large buffered writes on the writer threads, the
+// inline-write back-off (on a clock the test sets), and atomic writes declared only where
+// the file system takes RWF_ATOMIC (with
 // $MODTGT_TEST_ATOMIC_DIR naming a folder on such a file system, e.g. XFS on Linux 6.16+,
 // the positive case runs too). The module's sources are compiled into this binary; it is
 // driven through its descriptor only, as the daemon does.
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -22,6 +24,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <string>
@@ -688,3 +691,64 @@ TEST_F(UringTest, ASlowInlineWriteSendsBufferedWritesToIoUringForAWhile) {
   EXPECT_EQ(write_at(end, 1000), 1) << "still backing off when it should have ended";
   EXPECT_EQ(write_at(end + 2000, 1000), 1);
 }
+
+namespace {
+// Threads of this process named "uring-wr" (the writer threads of bs_uring devices).
+int WriterThreads() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/task");
+  if (d == nullptr) return -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "uring-wr") n++;
+  }
+  closedir(d);
+  return n;
+}
+
+// Plain buffered writes of kWriterMin bytes or more go to the device's writer threads
+// (uring_writers.cc): the callout returns ASYNC and a writer completes them through the
+// host; a failing pwritev is a WRITE ERROR; close() joins the idle writers.
+TEST_F(UringTest, LargePlainBufferedWritesGoToWriterThreads) {
+  MakeFile(4 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  constexpr int kIos = 24;
+  constexpr size_t kLen = 128 * 1024;
+  static_assert(kLen >= bs_uring::kWriterMin);
+  const std::string data = Random(kIos * kLen, 41);
+  std::vector<iovec> iov(2 * kIos);
+  for (int i = 0; i < kIos; i++) {
+    char* p = const_cast<char*>(data.data()) + i * kLen;
+    iov[2 * i] = iovec{p, 4096};  // two iovecs, as the core's segments may be
+    iov[2 * i + 1] = iovec{p + 4096, kLen - 4096};
+    ASSERT_EQ(D()->write(&dev_, Io(300 + i), &iov[2 * i], 2, static_cast<uint64_t>(i) * kLen, 0),
+              MODTGT_STS_ASYNC);
+  }
+  const std::vector<modtgt_io*> ios = Ios(300, kIos);
+  ASSERT_TRUE(Eventually([&] { return std::all_of(ios.begin(), ios.end(), Done); },
+                         std::chrono::seconds(20), [] { std::this_thread::yield(); }));
+  for (modtgt_io* io : ios) {
+    const auto [st, on] = Take(io);
+    EXPECT_EQ(st, MODTGT_STS_OK);
+    EXPECT_NE(on, std::this_thread::get_id());
+  }
+  EXPECT_EQ(FileBytes(0, data.size()), data);
+  // Past what any file can hold: pwritev fails (EINVAL/EFBIG), the write reports it.
+  iovec bad{const_cast<char*>(data.data()), kLen};
+  const int rc = D()->write(&dev_, Io(399), &bad, 1, 0x7fffffffffff0000ull, 0);
+  EXPECT_EQ(Wait(Io(399), rc), MODTGT_STS_WRITE_ERROR);
+  // FUA stays on io_uring (RWF_DSYNC) and still lands.
+  const std::string f = Random(kLen, 42);
+  iovec fv{const_cast<char*>(f.data()), kLen};
+  EXPECT_EQ(Wait(Io(398), D()->write(&dev_, Io(398), &fv, 1, 0, MODTGT_IO_FUA)), MODTGT_STS_OK);
+  EXPECT_EQ(FileBytes(0, kLen), f);
+  EXPECT_EQ(WriterThreads(), bs_uring::kWriterThreads) << "the writes went through the writers";
+  D()->close(&dev_);
+  open_ = false;
+  EXPECT_EQ(WriterThreads(), 0) << "close() joins the writer threads";
+}
+}  // namespace
