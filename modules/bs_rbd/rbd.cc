@@ -50,6 +50,7 @@
 #include <dlfcn.h>
 #include <limits.h>
 
+#include "../common/config_size.h"
 #include "rbd_device.h"
 
 namespace modtgt::rbd {
@@ -861,9 +862,8 @@ int Device::ReconfigLocked(const modtgt_reconfig* rc) {
   }
   if (rc->what & MODTGT_RECONFIG_SIZE) {
     const uint64_t want = rc->size;
-    if (want == 0 || want % block_ != 0) {
-      g_host->error("size %llu is not a positive multiple of the %u-byte block size",
-                    static_cast<unsigned long long>(want), block_);
+    if (const std::string why = modtgt::modules::ResizeError(want, block_); !why.empty()) {
+      g_host->error("%s", why.c_str());
       return MODTGT_EINVAL;
     }
     std::shared_lock<std::shared_mutex> l(conn_mu_);

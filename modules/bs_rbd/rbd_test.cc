@@ -460,6 +460,9 @@ TEST_F(RbdTest, ResizeByAdminAndFromOutside) {
   ASSERT_EQ(d.Resize(12 << 20), 0) << t_error;
   EXPECT_EQ(A().Size(img), 12u << 20);
   EXPECT_EQ(d.Resize(1000), MODTGT_EINVAL);
+  EXPECT_NE(t_error.find("size 1000 is not a positive multiple of the"), std::string::npos)
+      << t_error;
+  EXPECT_EQ(d.Resize(0), MODTGT_EINVAL);
   // Resized by another client (librbd forwards the request to the lock owner, us): the
   // module sees the header update and sets the new size.
   A().Resize(img, 20 << 20);

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <new>
 
+#include "../common/config_size.h"
 #include "uring_internal.h"
 
 namespace bs_uring {
@@ -312,9 +313,8 @@ int Device::Reconfig(const modtgt_reconfig* rc) {
   }
   if (rc->what & MODTGT_RECONFIG_SIZE) {
     const uint64_t want = rc->size;
-    if (want == 0 || want % block_ != 0) {
-      g_host->error("size %llu is not a positive multiple of the %u-byte block size",
-                    static_cast<unsigned long long>(want), block_);
+    if (const std::string why = modtgt::modules::ResizeError(want, block_); !why.empty()) {
+      g_host->error("%s", why.c_str());
       return MODTGT_EINVAL;
     }
     struct stat st;

@@ -1,25 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// bs_uring against a fake host (no daemon): the paths the iSCSI tests cannot reach or
-// cannot see — the end of a shrunk file read as zeros, more iovecs than one READV takes,
-// multi-chunk WRITE SAME patterns, O_DIRECT with unaligned buffers, concurrent submitters
-// (more threads than rings, I/O queued), cached reads completed by their own callout,
-// check_config and reconfig reasons, get_lba_status from the file's holes, and atomic
-// writes declared only where the file system takes RWF_ATOMIC (with $MODTGT_TEST_ATOMIC_DIR
-// naming a folder on such a file system, e.g. XFS on Linux 6.16+, the positive case runs
-// too). uring.cc is compiled into this binary; the module is
+// bs_uring against the shared fake host (tests/unit/fakes/module_host.h, no daemon; its
+// fake event loop stands in for the daemon's ABI 1.5 loop services): the paths the iSCSI
+// tests cannot reach or cannot see — the end of a shrunk file read as zeros, more iovecs
+// than one READV takes, multi-chunk WRITE SAME patterns, O_DIRECT with unaligned buffers,
+// concurrent submitters (more threads than rings, I/O queued), cached reads completed by
+// their own callout, check_config and reconfig reasons, get_lba_status from the file's
+// holes, submission and reaping on a loop, the inline-write back-off (on a clock the test
+// sets), and atomic writes declared only where the file system takes RWF_ATOMIC (with
+// $MODTGT_TEST_ATOMIC_DIR naming a folder on such a file system, e.g. XFS on Linux 6.16+,
+// the positive case runs too). The module's sources are compiled into this binary; it is
 // driven through its descriptor only, as the daemon does.
+#include <dlfcn.h>
 #include <fcntl.h>
-#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-#include <condition_variable>
-#include <cstdarg>
-#include <cstdio>
+#include <ctime>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -28,147 +30,82 @@
 
 #include <gtest/gtest.h>
 
+#include "fakes/module_host.h"
 #include "modtgt/module.h"
+#include "uring_internal.h"
 
-extern "C" const modtgt_backing_store* modtgt_module_init(const modtgt_host* host);
+// ---- The module's clock, set by the test (the inline-write back-off) ----
+// bs_uring times each inline buffered write with clock_gettime(CLOCK_MONOTONIC) around its
+// pwritev (Device::WriteInline, uring_submit.cc). Its sources are compiled into this binary,
+// so the two calls bind to the definitions below (a link seam: the module has no test hook,
+// and a real slow write could not be made on demand). On a thread with t_fake_clock set,
+// CLOCK_MONOTONIC reads t_fake_now_ns and every pwritev advances it by t_pwritev_takes_ns
+// before writing for real; any other call goes to libc (found with RTLD_NEXT).
+namespace {
+thread_local bool t_fake_clock = false;
+thread_local uint64_t t_fake_now_ns = 0;
+thread_local uint64_t t_pwritev_takes_ns = 0;
+thread_local int t_pwritevs = 0;  // pwritev calls under the fake clock
+template <class F>
+F Libc(const char* name) {
+  void* f = dlsym(RTLD_NEXT, name);
+  if (f == nullptr) std::abort();
+  return reinterpret_cast<F>(f);
+}
+}  // namespace
 
-struct modtgt_dev {
-  modtgt_dev_config config{};
-  std::string cfgstring, path;
-  void* priv = nullptr;
-  uint64_t size = 0;
-};
+extern "C" int clock_gettime(clockid_t clock, timespec* ts) noexcept {
+  if (t_fake_clock && clock == CLOCK_MONOTONIC) {
+    ts->tv_sec = static_cast<time_t>(t_fake_now_ns / 1000000000u);
+    ts->tv_nsec = static_cast<long>(t_fake_now_ns % 1000000000u);
+    return 0;
+  }
+  static const auto real = Libc<int (*)(clockid_t, timespec*)>("clock_gettime");
+  return real(clock, ts);
+}
+
+extern "C" ssize_t pwritev(int fd, const iovec* iov, int iovcnt, off_t offset) {
+  if (t_fake_clock) {
+    t_pwritevs++;
+    t_fake_now_ns += t_pwritev_takes_ns;
+  }
+  static const auto real = Libc<ssize_t (*)(int, const iovec*, int, off_t)>("pwritev");
+  return real(fd, iov, iovcnt, offset);
+}
 
 namespace {
 
-thread_local std::string t_error;
-std::mutex g_mu;
-std::condition_variable g_cv;
-std::map<modtgt_io*, int> g_done;  // GUARDED_BY(g_mu)
-std::map<modtgt_io*, std::thread::id> g_done_on;  // GUARDED_BY(g_mu): the completing thread
+using modtgt::fake_host::Done;
+using modtgt::fake_host::Eventually;
+using modtgt::fake_host::g_atomic;
+using modtgt::fake_host::g_done;
+using modtgt::fake_host::g_mu;
+using modtgt::fake_host::ScopedLoop;
+using modtgt::fake_host::t_error;
+using modtgt::fake_host::Take;
 
-void HostLog(modtgt_log_level, const char*, ...) {}
-void HostError(const char* fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof(buf), fmt, ap);
-  va_end(ap);
-  t_error = buf;
-}
-void SetPrivate(modtgt_dev* d, void* p) { d->priv = p; }
-void* GetPrivate(modtgt_dev* d) { return d->priv; }
-const modtgt_dev_config* GetConfig(modtgt_dev* d) { return &d->config; }
-void SetSize(modtgt_dev* d, uint64_t n) { d->size = n; }
-std::map<modtgt_dev*, modtgt_atomic_limits> g_atomic;  // what dev_set_atomic_limits got
-void SetAtomicLimits(modtgt_dev* d, const modtgt_atomic_limits* l) { g_atomic[d] = *l; }
-void Complete(modtgt_io* io, modtgt_status st) {
-  std::lock_guard<std::mutex> l(g_mu);
-  g_done[io] = st;
-  g_done_on[io] = std::this_thread::get_id();
-  g_cv.notify_all();
-}
-
-// A stand-in for the daemon's event loop (ABI 1.5 loop services): the thread that sets
-// t_loop is "a loop thread"; any other thread gets MODTGT_ENOTSUP / NULL, as in the daemon.
-struct FakeLoop {
-  struct Watch {
-    int fd;
-    void (*fn)(void*);
-    void* arg;
-  };
-  FakeLoop() : epfd(epoll_create1(EPOLL_CLOEXEC)) {}
-  ~FakeLoop() { close(epfd); }
-  // The end of a turn: what the turn deferred, until nothing more is deferred.
-  void EndTurn() {
-    while (!deferred.empty()) {
-      auto batch = std::move(deferred);
-      deferred.clear();
-      for (auto& d : batch) d.first(d.second);
-    }
-  }
-  // One turn: dispatch the readable watched fds (up to ms), then the end of the turn.
-  void Turn(int ms) {
-    epoll_event ev[8];
-    const int n = epoll_wait(epfd, ev, 8, ms);
-    for (int i = 0; i < n; i++) {
-      auto* w = static_cast<Watch*>(ev[i].data.ptr);
-      w->fn(w->arg);
-    }
-    EndTurn();
-  }
-  // Calls every watched fd's function as an edge would.
-  void FireWatches() {
-    for (Watch* w : live) w->fn(w->arg);
-  }
-  int epfd;
-  std::vector<Watch*> live;
-  std::vector<std::pair<void (*)(void*), void*>> deferred;
-  int watches = 0;
-  int unwatched = 0;
-};
-thread_local FakeLoop* t_loop = nullptr;
-
-int LoopDefer(void (*fn)(void*), void* arg) {
-  if (t_loop == nullptr) return MODTGT_ENOTSUP;
-  t_loop->deferred.emplace_back(fn, arg);
-  return 0;
-}
-modtgt_watch* LoopWatchFd(int fd, void (*fn)(void*), void* arg) {
-  if (t_loop == nullptr) return nullptr;
-  auto* w = new FakeLoop::Watch{fd, fn, arg};
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLET;
-  ev.data.ptr = w;
-  EXPECT_EQ(epoll_ctl(t_loop->epfd, EPOLL_CTL_ADD, fd, &ev), 0);
-  t_loop->watches++;
-  t_loop->live.push_back(w);
-  return reinterpret_cast<modtgt_watch*>(w);
-}
-void LoopUnwatch(modtgt_watch* h) {
-  auto* w = reinterpret_cast<FakeLoop::Watch*>(h);
-  ASSERT_NE(t_loop, nullptr) << "the tests close devices on their loop thread";
-  EXPECT_EQ(epoll_ctl(t_loop->epfd, EPOLL_CTL_DEL, w->fd, nullptr), 0);
-  t_loop->watches--;
-  t_loop->unwatched++;
-  std::erase(t_loop->live, w);
-  delete w;
-}
-
-modtgt_host MakeHost() {
-  modtgt_host h{};
-  h.struct_size = sizeof(h);
-  h.abi_version = MODTGT_ABI_VERSION;
-  h.log = HostLog;
-  h.error = HostError;
-  h.dev_set_private = SetPrivate;
-  h.dev_get_private = GetPrivate;
-  h.dev_get_config = GetConfig;
-  h.dev_set_size = SetSize;
-  h.complete = Complete;
-  h.dev_set_atomic_limits = SetAtomicLimits;
-  h.loop_defer = LoopDefer;
-  h.loop_watch_fd = LoopWatchFd;
-  h.loop_unwatch = LoopUnwatch;
-  return h;
-}
-const modtgt_host g_host = MakeHost();
-const modtgt_backing_store* D() {
-  static const modtgt_backing_store* desc = modtgt_module_init(&g_host);  // once, as dlopen
-  return desc;
-}
+const modtgt_host g_host = modtgt::fake_host::MakeHost();
+const modtgt_backing_store* D() { return modtgt::fake_host::Descriptor(&g_host); }
 
 // Distinct I/O handles: the module treats them as opaque.
 modtgt_io* Io(uintptr_t n) { return reinterpret_cast<modtgt_io*>(n * 16 + 16); }
 
 // Waits for an async I/O (or returns the synchronous status).
-int Wait(modtgt_io* io, int rc) {
-  if (rc != MODTGT_STS_ASYNC) return rc;
-  std::unique_lock<std::mutex> l(g_mu);
-  EXPECT_TRUE(g_cv.wait_for(l, std::chrono::seconds(20), [&] { return g_done.count(io) > 0; }));
-  int st = g_done[io];
-  g_done.erase(io);
-  return st;
+int Wait(modtgt_io* io, int rc) { return modtgt::fake_host::Wait(io, rc, std::chrono::seconds(20)); }
+
+// Handles first..first+n-1 (and first2..first2+n2-1).
+std::vector<modtgt_io*> Ios(uintptr_t first, int n, uintptr_t first2 = 0, int n2 = 0) {
+  std::vector<modtgt_io*> v;
+  for (int i = 0; i < n; i++) v.push_back(Io(first + i));
+  for (int i = 0; i < n2; i++) v.push_back(Io(first2 + i));
+  return v;
+}
+
+// Turns `loop` (up to 100 ms a turn) until every one of `ios` has completed.
+bool TurnUntilDone(modtgt::fake_host::FakeLoop& loop, const std::vector<modtgt_io*>& ios,
+                   int seconds) {
+  return Eventually([&] { return std::all_of(ios.begin(), ios.end(), Done); },
+                    std::chrono::seconds(seconds), [&] { loop.Turn(100); });
 }
 
 class UringTest : public ::testing::Test {
@@ -182,6 +119,7 @@ class UringTest : public ::testing::Test {
   }
   void TearDown() override {
     if (open_) D()->close(&dev_);
+    std::lock_guard<std::mutex> l(g_mu);
     g_atomic.clear();
     std::string cmd = "rm -rf " + dir_;
     ASSERT_EQ(std::system(cmd.c_str()), 0);
@@ -269,7 +207,7 @@ TEST_F(UringTest, OpenExtendsShortFileToConfiguredSize) {
   MakeFile(1 << 20);
   Config(path_, 4 << 20);
   ASSERT_EQ(Open(), 0) << t_error;
-  EXPECT_EQ(dev_.size, 4u << 20);
+  EXPECT_EQ(dev_.size.load(), 4u << 20);
   struct stat st;
   ASSERT_EQ(stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 4 << 20);
@@ -481,12 +419,15 @@ TEST_F(UringTest, ReconfigSizeAndConfigString) {
   struct stat st;
   ASSERT_EQ(stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 3 << 20);
-  EXPECT_EQ(dev_.size, 3u << 20);
+  EXPECT_EQ(dev_.size.load(), 3u << 20);
   rc.size = 512 * 1000;
   ASSERT_EQ(D()->reconfig(&dev_, &rc), 0) << t_error;
   ASSERT_EQ(stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 512 * 1000);
   rc.size = 1000;  // not a block multiple
+  EXPECT_EQ(D()->reconfig(&dev_, &rc), MODTGT_EINVAL);
+  EXPECT_EQ(t_error, "size 1000 is not a positive multiple of the 512-byte block size");
+  rc.size = 0;
   EXPECT_EQ(D()->reconfig(&dev_, &rc), MODTGT_EINVAL);
   rc.what = MODTGT_RECONFIG_WRITE_CACHE;
   rc.write_cache = 0;
@@ -578,8 +519,7 @@ TEST_F(UringTest, OnALoopATurnsIoIsSubmittedAtItsEndAndReapedByTheLoop) {
 }
 
 void UringTest::RunOnLoop(const std::string& data) {
-  FakeLoop loop;
-  t_loop = &loop;
+  ScopedLoop loop;
   constexpr int kIos = 32;
   std::vector<std::string> bufs(kIos, std::string(4096, '\0'));
   std::vector<iovec> iov(kIos);
@@ -599,40 +539,22 @@ void UringTest::RunOnLoop(const std::string& data) {
   }
   EXPECT_EQ(loop.deferred.size(), 1u) << "one submission for the turn";
   EXPECT_EQ(loop.watches, 1) << "the loop's ring is watched by the loop";
-  {
-    std::lock_guard<std::mutex> l(g_mu);
-    for (int i = 0; i < kIos; i++) EXPECT_EQ(g_done.count(Io(100 + i)), 0u) << "submitted early";
-  }
+  for (int i = 0; i < kIos; i++) EXPECT_FALSE(Done(Io(100 + i))) << "submitted early";
   loop.EndTurn();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> l(g_mu);
-      int done = 0;
-      for (int i = 0; i < kIos; i++) done += g_done.count(Io(100 + i)) + g_done.count(Io(200 + i));
-      if (done == 2 * kIos) break;
+  ASSERT_TRUE(TurnUntilDone(loop, Ios(100, kIos, 200, kIos), 20)) << "completions lost";
+  for (int i = 0; i < kIos; i++) {
+    for (modtgt_io* io : {Io(100 + i), Io(200 + i)}) {
+      const auto [st, on] = Take(io);
+      EXPECT_EQ(st, MODTGT_STS_OK);
+      EXPECT_EQ(on, std::this_thread::get_id()) << "completed off the loop";
     }
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "completions lost";
-    loop.Turn(100);
-  }
-  {
-    std::lock_guard<std::mutex> l(g_mu);
-    for (int i = 0; i < kIos; i++) {
-      for (modtgt_io* io : {Io(100 + i), Io(200 + i)}) {
-        EXPECT_EQ(g_done[io], MODTGT_STS_OK);
-        EXPECT_EQ(g_done_on[io], std::this_thread::get_id()) << "completed off the loop";
-        g_done.erase(io);
-        g_done_on.erase(io);
-      }
-      EXPECT_EQ(bufs[i], data.substr(static_cast<size_t>(i) * 4096, 4096));
-    }
+    EXPECT_EQ(bufs[i], data.substr(static_cast<size_t>(i) * 4096, 4096));
   }
   EXPECT_EQ(FileBytes(1 << 19, wdata.size()), wdata);
   D()->close(&dev_);
   open_ = false;
   EXPECT_EQ(loop.watches, 0) << "close() unwatches the ring's eventfd";
   EXPECT_EQ(loop.unwatched, 1);
-  t_loop = nullptr;
 }
 
 // More I/O in one turn than the ring has entries (FUA writes: through io_uring): the full
@@ -641,8 +563,7 @@ TEST_F(UringTest, OnALoopATurnLargerThanTheRing) {
   MakeFile(8 << 20);
   Config(path_);
   ASSERT_EQ(Open(), 0) << t_error;
-  FakeLoop loop;
-  t_loop = &loop;
+  ScopedLoop loop;
   constexpr int kIos = 600;  // > 256 ring entries
   const std::string wdata = Random(4096, 13);
   iovec v{const_cast<char*>(wdata.data()), 4096};
@@ -652,29 +573,11 @@ TEST_F(UringTest, OnALoopATurnLargerThanTheRing) {
               MODTGT_STS_ASYNC);
   }
   loop.EndTurn();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> l(g_mu);
-      int done = 0;
-      for (int i = 0; i < kIos; i++) done += g_done.count(Io(1000 + i));
-      if (done == kIos) break;
-    }
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "completions lost";
-    loop.Turn(100);
-  }
-  {
-    std::lock_guard<std::mutex> l(g_mu);
-    for (int i = 0; i < kIos; i++) {
-      EXPECT_EQ(g_done[Io(1000 + i)], MODTGT_STS_OK);
-      g_done.erase(Io(1000 + i));
-      g_done_on.erase(Io(1000 + i));
-    }
-  }
+  ASSERT_TRUE(TurnUntilDone(loop, Ios(1000, kIos), 30)) << "completions lost";
+  for (int i = 0; i < kIos; i++) EXPECT_EQ(Take(Io(1000 + i)).first, MODTGT_STS_OK);
   EXPECT_EQ(FileBytes(599 * 4096, 4096), wdata);
   D()->close(&dev_);
   open_ = false;
-  t_loop = nullptr;
 }
 
 // A plain buffered write is a pwritev in its callout (ext4 has no non-blocking buffered
@@ -719,30 +622,69 @@ TEST_F(UringTest, OnALoopADeviceClosedBeforeItsTurnEnds) {
   const std::string data = Random(4096, 31);
   ASSERT_EQ(Write(1, data.data(), data.size(), 0), MODTGT_STS_OK);
   std::thread([&] {
-    FakeLoop loop;
-    t_loop = &loop;
+    ScopedLoop loop;
     std::string buf(4096, '\0');
     iovec v{buf.data(), buf.size()};
     ASSERT_EQ(D()->read(&dev_, Io(5), &v, 1, 0), MODTGT_STS_ASYNC);
     ASSERT_EQ(loop.deferred.size(), 1u);
     // The eventfd callback reaps (and pushes the queued SQE) before the turn ends.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (;;) {
-      loop.FireWatches();
-      std::lock_guard<std::mutex> l(g_mu);
-      if (g_done.count(Io(5)) > 0) break;
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-    }
+    ASSERT_TRUE(Eventually([] { return Done(Io(5)); }, std::chrono::seconds(20),
+                           [&] { loop.FireWatches(); }));
     EXPECT_EQ(buf, data);
     D()->close(&dev_);
     open_ = false;
     EXPECT_EQ(loop.watches, 0);
     loop.EndTurn();  // the queued step runs on the ring the device left behind
     EXPECT_TRUE(loop.deferred.empty());
-    t_loop = nullptr;
   }).join();
-  std::lock_guard<std::mutex> l(g_mu);
-  EXPECT_EQ(g_done[Io(5)], MODTGT_STS_OK);
-  g_done.erase(Io(5));
-  g_done_on.erase(Io(5));
+  EXPECT_EQ(Take(Io(5)).first, MODTGT_STS_OK);
+}
+
+// A plain buffered write is done inline (a pwritev in its callout) unless one took longer
+// than kSlowInlineWriteNs: then buffered writes go through io_uring for
+// kInlineWriteBackoffNs (an event loop is not held by a throttled device), and inline again
+// after. On the test's clock (above), where a pwritev takes as long as the test says, so
+// the slow write happens on demand; no sleeps. Whether a write went inline shows in the
+// pwritev calls, not in the callout's status: where the file system takes buffered writes
+// without blocking (tmpfs, XFS), io_uring completes them in the callout too.
+TEST_F(UringTest, ASlowInlineWriteSendsBufferedWritesToIoUringForAWhile) {
+  using bs_uring::kInlineWriteBackoffNs;
+  using bs_uring::kSlowInlineWriteNs;
+  MakeFile(1 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  int n = 0;
+  // Write n: 4 KiB at block n, starting at `now` on the test's clock, a pwritev taking
+  // `takes`. Returns the number of pwritev calls it made (1: inline, 0: through io_uring)
+  // once it has completed and its data is in the file.
+  auto write_at = [&](uint64_t now, uint64_t takes) {
+    n++;
+    const std::string data = Random(4096, 100 + n);
+    iovec v{const_cast<char*>(data.data()), data.size()};
+    t_fake_now_ns = now;
+    t_pwritev_takes_ns = takes;
+    const int before = t_pwritevs;
+    t_fake_clock = true;
+    const int rc = D()->write(&dev_, Io(5000 + n), &v, 1, static_cast<uint64_t>(n) * 4096, 0);
+    t_fake_clock = false;
+    EXPECT_EQ(Wait(Io(5000 + n), rc), MODTGT_STS_OK) << "write " << n;
+    EXPECT_EQ(FileBytes(static_cast<uint64_t>(n) * 4096, 4096), data) << "write " << n;
+    return t_pwritevs - before;
+  };
+  const uint64_t t0 = uint64_t{1} << 40;  // any time: the clock is the test's
+  EXPECT_EQ(write_at(t0, 1000), 1);
+  EXPECT_EQ(write_at(t0 + 2000, kSlowInlineWriteNs / 2), 1);
+  EXPECT_EQ(write_at(t0 + kSlowInlineWriteNs, 1000), 1)
+      << "a write under the threshold starts no back-off";
+  // The slow one: done inline itself; the back-off runs from its end.
+  const uint64_t t1 = t0 + 10 * kSlowInlineWriteNs;
+  const uint64_t slow = 2 * kSlowInlineWriteNs;
+  EXPECT_EQ(write_at(t1, slow), 1);
+  const uint64_t end = t1 + slow + kInlineWriteBackoffNs;
+  for (uint64_t at : {t1 + slow, t1 + slow + kInlineWriteBackoffNs / 2, end - slow - 1}) {
+    EXPECT_EQ(write_at(at, 1000), 0) << "inline " << (at - t1) << " ns after the slow write began";
+  }
+  // Over: inline again, and a fast inline write starts no new back-off.
+  EXPECT_EQ(write_at(end, 1000), 1) << "still backing off when it should have ended";
+  EXPECT_EQ(write_at(end + 2000, 1000), 1);
 }

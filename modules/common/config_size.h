@@ -6,6 +6,9 @@
 // a cfgstring path that is itself a size ("null/10G"), else `fallback` (0 = required).
 // Throws modtgt::Error(MODTGT_EINVAL, reason) on an invalid value; the module.hpp
 // trampolines turn that into the callback's error and reason.
+//
+// ResizeError() (a reconfig's new size) throws nothing: the modules written against the C
+// ABI alone (bs_uring, bs_rbd) give its reason to host->error themselves.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +53,15 @@ inline bool ParseSize(const std::string& s, uint64_t* out) {
   if (shift && v > (UINT64_MAX >> shift)) return false;
   *out = v << shift;
   return true;
+}
+
+// Why a LUN with `block_size`-byte blocks cannot take `size` bytes as its new size
+// (reconfig MODTGT_RECONFIG_SIZE): "" when it can (a positive multiple of the block size),
+// else the reason the administrator sees.
+inline std::string ResizeError(uint64_t size, uint32_t block_size) {
+  if (size != 0 && block_size != 0 && size % block_size == 0) return {};
+  return "size " + std::to_string(size) + " is not a positive multiple of the " +
+         std::to_string(block_size) + "-byte block size";
 }
 
 // The device size `cfg` asks for (see the top of this file). `module` names the module in

@@ -8,10 +8,10 @@
 #   corpus/config_file/    saved configuration files (docs/operations.md), good and broken
 #   corpus/module_descriptor/  the field record of module_descriptor_fuzz.cc
 #   corpus/tgt_conf/       targets.conf files (tgt_conf_fuzz.cc: more files after "#=file NAME")
-# Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites those folders)
+# Usage: python3 tests/fuzz/make_corpus_system.py   (rewrites the seeds it makes; seeds added
+# to those folders by hand, such as crash regressions, are left alone)
 import json
 import os
-import shutil
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -21,8 +21,7 @@ INITIATOR = "iqn.2024-01.org.example:host1"
 
 def write_corpus(name, seeds):
     d = os.path.join(HERE, "corpus", name)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
+    os.makedirs(d, exist_ok=True)
     for seed, blob in seeds.items():
         with open(os.path.join(d, seed), "wb") as f:
             f.write(blob)
@@ -573,6 +572,36 @@ stream_seeds["raw_two_stage_login"] = bytes([0]) + b"".join([
 stream_seeds["raw_garbage"] = bytes([0]) + b"\x43\x87" + bytes(46) + b"GET / HTTP/1.0\r\n\r\n"
 stream_seeds["raw_bad_target"] = bytes([0]) + login_req(
     1, 0, 1, 3, keys(("InitiatorName", INITIATOR), ("TargetName", "iqn.2024-01.org.x:none")), 1)
+
+# Long data segments (16 KiB and more: src/iscsi/receiver.cc kHeaderOnlyMin), which the
+# receiver reads straight into the command's buffer, one readv per PDU: an 80 KiB WRITE
+# with 16 KiB of immediate data, 16 + 32 KiB of unsolicited Data-Out (FirstBurstLength
+# 64 KiB, all of which must come unsolicited) and 16 KiB after the R2T, then one with
+# 16 KiB of immediate data only. Without digests (prefix 1), with (3), at ERL 2 with every
+# other data digest wrong (6 | 0x40), and after a login of the input's own (0).
+K16 = pattern * 4
+
+
+def long_writes(i):
+    return b"".join([
+        i.scsi(TUR),
+        i.scsi(write10(0, 160), 81920, write=True, data=K16, final=False),  # ITT 0x12
+        i.data_out(0x12, 0xffffffff, 16384, K16[::-1], final=False),
+        i.data_out(0x12, 0xffffffff, 32768, K16 * 2, data_sn=1),
+        i.data_out(0x12, R2T_TTT1, 65536, K16),
+        i.scsi(write10(160, 32), 16384, write=True, data=K16[::-1]),
+        i.scsi(read10(0, 32), 16384, read=True),
+        i.logout(),
+    ])
+
+
+stream_seeds["long_segments"] = bytes([1]) + long_writes(Init())
+stream_seeds["long_segments_digests"] = bytes([3]) + long_writes(Init())
+stream_seeds["long_segments_erl2_bad_digests"] = bytes([6 | 0x40]) + long_writes(Init())
+stream_seeds["long_segments_raw_login"] = bytes([0]) + login_req(1, 0, 1, 3, keys(
+    *NAMES, ("HeaderDigest", "None"), ("DataDigest", "None"), ("InitialR2T", "No"),
+    ("ImmediateData", "Yes"), ("FirstBurstLength", "65536"), ("MaxRecvDataSegmentLength",
+    "8192")), 1) + long_writes(Init())
 
 write_corpus("scsi_cdb", cdb_seeds)
 write_corpus("admin_request", admin_seeds)

@@ -12,13 +12,24 @@
 //   t_error                the last message given to host->error on this thread
 //   Wait(io, rc, timeout)  the status of an I/O: rc when synchronous, else the status
 //                          host->complete got (the test fails after `timeout`)
+//   Done(io), Take(io)     whether host->complete got io (not yet waited for); its status and
+//                          the thread that completed it, forgotten after
+//   FakeLoop, t_loop       the ABI 1.5 loop services (docs/module-sdk.md section 15): the
+//   ScopedLoop             thread that sets t_loop (or makes a ScopedLoop) is a loop thread,
+//                          which the test turns itself (EndTurn, Turn, FireWatches); on any
+//                          other thread loop_defer and loop_watch_fd say MODTGT_ENOTSUP /
+//                          NULL, as in the daemon
+//   Eventually(done, timeout, step)
+//                          step() until done() holds (false after `timeout`): a poll, no sleep
 //
 // One test binary includes this once (its definitions are the binary's host services).
 #pragma once
 
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -28,6 +39,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -55,6 +67,7 @@ inline std::mutex g_mu;
 inline std::condition_variable g_cv;
 inline std::map<modtgt_io*, int> g_done;                          // GUARDED_BY(g_mu)
 inline std::map<modtgt_dev*, modtgt_atomic_limits> g_atomic;      // GUARDED_BY(g_mu): what dev_set_atomic_limits got
+inline std::map<modtgt_io*, std::thread::id> g_done_on;          // GUARDED_BY(g_mu): the completing thread
 
 inline void Log(modtgt_log_level, const char*, ...) {}
 inline void Error(const char* fmt, ...) {
@@ -77,6 +90,7 @@ inline void Complete(modtgt_io* io, modtgt_status st) {
   std::lock_guard<std::mutex> l(g_mu);
   EXPECT_EQ(g_done.count(io), 0u) << "completed twice";
   g_done[io] = st;
+  g_done_on[io] = std::this_thread::get_id();
   g_cv.notify_all();
 }
 inline void ReportEvent(modtgt_dev* d, modtgt_event e, const char* detail) {
@@ -89,6 +103,85 @@ inline int KeepFd(modtgt_dev* d, int fd) {
   return *d->kept >= 0 ? 0 : MODTGT_EINVAL;
 }
 inline int KeptFd(modtgt_dev* d) { return *d->kept; }
+
+// A stand-in for one of the daemon's event loops (ABI 1.5). Not thread-safe: its thread
+// (the one that set t_loop) turns it and makes the module's callouts.
+struct FakeLoop {
+  struct Watch {
+    FakeLoop* loop;
+    int fd;
+    void (*fn)(void*);
+    void* arg;
+  };
+  FakeLoop() : epfd(epoll_create1(EPOLL_CLOEXEC)) {}
+  ~FakeLoop() { close(epfd); }
+  FakeLoop(const FakeLoop&) = delete;
+  FakeLoop& operator=(const FakeLoop&) = delete;
+  // The end of a turn: what the turn deferred, until nothing more is deferred.
+  void EndTurn() {
+    while (!deferred.empty()) {
+      auto batch = std::move(deferred);
+      deferred.clear();
+      for (auto& d : batch) d.first(d.second);
+    }
+  }
+  // One turn: dispatch the readable watched fds (waiting up to `ms`), then the end of the turn.
+  void Turn(int ms) {
+    epoll_event ev[8];
+    const int n = epoll_wait(epfd, ev, 8, ms);
+    for (int i = 0; i < n; i++) {
+      auto* w = static_cast<Watch*>(ev[i].data.ptr);
+      w->fn(w->arg);
+    }
+    EndTurn();
+  }
+  // Calls every watched fd's function as an edge would (no end of turn).
+  void FireWatches() {
+    const std::vector<Watch*> now = live;
+    for (Watch* w : now) {
+      if (std::find(live.begin(), live.end(), w) != live.end()) w->fn(w->arg);
+    }
+  }
+  int epfd;
+  std::vector<Watch*> live;                                // watched, in watch order
+  std::vector<std::pair<void (*)(void*), void*>> deferred;  // loop_defer's, this turn
+  int watches = 0;                                         // live.size(), for the tests
+  int unwatched = 0;                                       // loop_unwatch calls
+};
+inline thread_local FakeLoop* t_loop = nullptr;
+
+// A FakeLoop that makes the constructing thread its loop thread until it is destroyed.
+struct ScopedLoop : FakeLoop {
+  ScopedLoop() { t_loop = this; }
+  ~ScopedLoop() { t_loop = nullptr; }
+};
+
+inline int LoopDefer(void (*fn)(void*), void* arg) {
+  if (t_loop == nullptr) return MODTGT_ENOTSUP;
+  t_loop->deferred.emplace_back(fn, arg);
+  return 0;
+}
+inline modtgt_watch* LoopWatchFd(int fd, void (*fn)(void*), void* arg) {
+  if (t_loop == nullptr) return nullptr;
+  auto* w = new FakeLoop::Watch{t_loop, fd, fn, arg};
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET;
+  ev.data.ptr = w;
+  EXPECT_EQ(epoll_ctl(t_loop->epfd, EPOLL_CTL_ADD, fd, &ev), 0);
+  t_loop->watches++;
+  t_loop->live.push_back(w);
+  return reinterpret_cast<modtgt_watch*>(w);
+}
+// Any thread, as in the daemon, but not while the watch's loop turns on another.
+inline void LoopUnwatch(modtgt_watch* h) {
+  auto* w = reinterpret_cast<FakeLoop::Watch*>(h);
+  FakeLoop* loop = w->loop;
+  EXPECT_EQ(epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, nullptr), 0);
+  loop->watches--;
+  loop->unwatched++;
+  std::erase(loop->live, w);
+  delete w;
+}
 
 inline modtgt_host MakeHost() {
   modtgt_host h{};
@@ -105,6 +198,9 @@ inline modtgt_host MakeHost() {
   h.dev_set_atomic_limits = SetAtomicLimits;
   h.dev_keep_fd = KeepFd;
   h.dev_kept_fd = KeptFd;
+  h.loop_defer = LoopDefer;
+  h.loop_watch_fd = LoopWatchFd;
+  h.loop_unwatch = LoopUnwatch;
   return h;
 }
 
@@ -120,7 +216,38 @@ inline int Wait(modtgt_io* io, int rc, std::chrono::seconds timeout) {
   EXPECT_TRUE(g_cv.wait_for(l, timeout, [&] { return g_done.count(io) > 0; }));
   int st = g_done[io];
   g_done.erase(io);
+  g_done_on.erase(io);
   return st;
+}
+
+inline bool Done(modtgt_io* io) {
+  std::lock_guard<std::mutex> l(g_mu);
+  return g_done.count(io) > 0;
+}
+
+// The status host->complete got for `io` and the thread it was called on; the test fails
+// if it was not called. Forgets both (as Wait does).
+inline std::pair<int, std::thread::id> Take(modtgt_io* io) {
+  std::lock_guard<std::mutex> l(g_mu);
+  auto it = g_done.find(io);
+  if (it == g_done.end()) {
+    ADD_FAILURE() << "I/O " << io << " was not completed";
+    return {-1, std::thread::id()};
+  }
+  std::pair<int, std::thread::id> r{it->second, g_done_on[io]};
+  g_done.erase(it);
+  g_done_on.erase(io);
+  return r;
+}
+
+template <class Pred, class Step>
+bool Eventually(Pred done, std::chrono::seconds timeout, Step step) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    step();
+  }
+  return true;
 }
 
 }  // namespace modtgt::fake_host
