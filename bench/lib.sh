@@ -86,11 +86,14 @@ wait_until() {  # wait_until SECONDS CMD...: polls CMD every 0.05 s
   done
 }
 
+MODTGTD_EXTRA_ARGS=()
 madm() { "$BUILD/modtgtadm" --socket "$BW/modtgtd.sock" "$@"; }
 
 start_modtgt() {
   local threads=${1:-0} targs=()
   [ "$threads" -gt 0 ] && targs=(--threads "$threads")
+  # More options from the caller (bench/run.sh --modtgtd-args).
+  targs+=("${MODTGTD_EXTRA_ARGS[@]}")
   "$BUILD/modtgtd" -f --no-config --iscsi portal=127.0.0.1:0 --socket "$BW/modtgtd.sock" \
     --module-dir "$BUILD/lib/modtgt" --log-level warn "${targs[@]}" >> "$BW/modtgtd.log" 2>&1 &
   MODTGT_PID=$!

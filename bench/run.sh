@@ -12,6 +12,7 @@
 #   --client C        qemu | loadgen | both (default both)
 #   --secs S          seconds per measurement (default 2)
 #   --threads N       modtgtd --threads (default: modtgtd's default, one loop per core)
+#   --modtgtd-args S  more modtgtd options, split on spaces (e.g. "--poll-us 50")
 #   --sessions N      loadgen sessions per measurement (default 1, like qemu-img)
 #   --out DIR         write raw.tsv, table.md and the logs there (default: bench-out-DATE)
 #   --no-ceiling      skip the loopback TCP ceiling (bench/tcp_ceiling)
@@ -65,6 +66,7 @@ while [ $# -gt 0 ]; do
     --client) CLIENT=${2:?}; shift 2 ;;
     --secs) SECS=${2:?}; shift 2 ;;
     --threads) THREADS=${2:?}; shift 2 ;;
+    --modtgtd-args) read -r -a MODTGTD_EXTRA_ARGS <<< "${2?}"; shift 2 ;;
     --sessions) SESSIONS=${2:?}; shift 2 ;;
     --out) OUT=${2:?}; shift 2 ;;
     --no-ceiling) CEILING=0; shift ;;
@@ -208,7 +210,7 @@ measure() {  # ROUND CLIENT SHAPE STORE WHO
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
-  echo "modtgt: $(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo unknown), threads ${THREADS/#0/default}"
+  echo "modtgt: $(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo unknown), threads ${THREADS/#0/default}${MODTGTD_EXTRA_ARGS[*]:+, options ${MODTGTD_EXTRA_ARGS[*]}}"
   echo "tgt: $(dpkg-query -W -f='${Version}' tgt 2>/dev/null)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/info.txt"

@@ -61,6 +61,9 @@
  *        waits: submit a turn's I/O at once) and host->loop_watch_fd / loop_unwatch (the
  *        calling loop calls a function when an fd becomes readable: completions reaped by
  *        the loop itself, with no thread of the module in between).
+ *   1.6  MODTGT_STS_ZEROS: a read callout (or handle_cmd) completes saying "the range
+ *        reads as zeros" without writing its iovecs; the transport sends the Data-In from
+ *        one shared read-only zero buffer (no fill, no copy); see modtgt_status.
  */
 #ifndef MODTGT_MODULE_H
 #define MODTGT_MODULE_H
@@ -78,7 +81,7 @@ extern "C" {
  * whose major equals its own and whose minor is <= its own (fields are only appended,
  * so an older module simply has a shorter descriptor). */
 #define MODTGT_ABI_MAJOR 1
-#define MODTGT_ABI_MINOR 5
+#define MODTGT_ABI_MINOR 6
 #define MODTGT_ABI_VERSION ((uint32_t)((MODTGT_ABI_MAJOR << 16) | MODTGT_ABI_MINOR))
 #define MODTGT_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define MODTGT_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
@@ -127,6 +130,19 @@ typedef enum modtgt_status {
                                       STANDBY STATE (04/0B); an ALUA LU's port group
                                       becomes non-holder. Never for an I/O that reached
                                       the storage. */
+  MODTGT_STS_ZEROS = 12,           /* (1.6) read and handle_cmd only: success, and every
+                                      byte the callout was to produce reads as zero. The
+                                      module did NOT write the iovecs (or the handle_cmd
+                                      data buffer): the daemon sends zeros from a shared
+                                      read-only buffer, or zero-fills the buffer itself
+                                      for its own users of the data (COMPARE AND WRITE,
+                                      VERIFY, EXTENDED COPY, ...). handle_cmd: the bytes
+                                      are the Data-In length set with
+                                      cmd_set_data_in_length. A daemon takes it only
+                                      from a module whose descriptor says 1.6 or newer
+                                      (older daemons refuse such a module at load); from
+                                      a module built for 1.0-1.5 the value stays an
+                                      invalid status (a medium error). */
   MODTGT_STS_ASYNC = 0x100         /* the callout started the I/O and will report its
                                       status later through host->complete() */
 } modtgt_status;

@@ -26,8 +26,14 @@ thread_local bool t_error_set = false;
 
 constexpr uint32_t kMaxBadStatusLogs = 10;
 
-bool ValidStatus(scsi::IoOp op, int st) {
+// `abi_minor`: the minor ABI version the module was built for (what it may know of).
+bool ValidStatus(scsi::IoOp op, int st, uint32_t abi_minor) {
   if (st == MODTGT_STS_NOT_LOCK_OWNER) return true;  // 1.4: any callout
+  // 1.6: a read (or handle_cmd) whose range reads as zeros; scsi::IoDone fills or flags it.
+  // From an older module it is an unknown value: invalid, as it always was.
+  if (st == MODTGT_STS_ZEROS) {
+    return abi_minor >= 6 && (op == scsi::IoOp::kRead || op == scsi::IoOp::kHandleCmd);
+  }
   // 1.3: a thin store out of space answers a write-type callout with SPACE_EXHAUSTED.
   if (st == MODTGT_STS_SPACE_EXHAUSTED) {
     return op == scsi::IoOp::kWrite || op == scsi::IoOp::kWriteSame ||
@@ -781,7 +787,7 @@ void Device::Finish(IoSlot* s, int status) {
   }
   scsi::Command* cmd = s->cmd;
   const scsi::IoOp op = cmd->io.op;
-  if (!ValidStatus(op, status)) {
+  if (!ValidStatus(op, status, MODTGT_ABI_MINOR_OF(desc_.abi_version))) {
     static std::atomic<uint32_t> logged{0};
     if (logged.fetch_add(1, std::memory_order_relaxed) < kMaxBadStatusLogs) {
       LOG_ERROR("%s: callout returned invalid status %d; reporting a medium error",

@@ -610,6 +610,14 @@ void Connection::QueuePdu(const Bhs& bhs, const uint8_t* data, uint32_t len, boo
   tx_.Queue(bhs, data, len, copy, release);
 }
 
+void Connection::QueueZeroPdu(const Bhs& bhs, uint32_t len, Task* release) {
+  if (closed_) {
+    if (release) session_->ReleaseTask(release);
+    return;
+  }
+  tx_.QueueZeros(bhs, len, release);
+}
+
 
 void Connection::SendReject(RejectReason reason, const uint8_t* bhs) {
   LOG_DEBUG("iscsi: Reject reason 0x%02x for opcode 0x%02x", static_cast<unsigned>(reason),

@@ -241,6 +241,8 @@ class Connection : public env::EventHandler,
   void FillSeq(Bhs* bhs, bool advance_stat_sn);
   // Transmitter::Queue, or (closed) an immediate release.
   void QueuePdu(const Bhs& bhs, const uint8_t* data, uint32_t len, bool copy, Task* release);
+  // Transmitter::QueueZeros (a Data-In whose bytes read as zeros), or an immediate release.
+  void QueueZeroPdu(const Bhs& bhs, uint32_t len, Task* release);
   void SendReject(RejectReason reason, const uint8_t* bhs);
   void ScheduleFlush();
   void Flush();

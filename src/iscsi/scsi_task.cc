@@ -498,7 +498,13 @@ void Connection::SendDataIn(Task* t, const DataInSlice& s, uint32_t data_sn, boo
   if (status) t->stat_sn = h.Get32(24);
   h.Put32(36, data_sn);
   h.Put32(40, s.offset);
-  QueuePdu(h, t->data.data() + s.offset, s.length, copy, (status && !copy) ? t : nullptr);
+  Task* release = (status && !copy) ? t : nullptr;
+  if (t->data_zero) {
+    // The store said the range reads as zeros (module ABI 1.6): no buffer was filled.
+    QueueZeroPdu(h, s.length, release);
+    return;
+  }
+  QueuePdu(h, t->data.data() + s.offset, s.length, copy, release);
 }
 
 void Connection::SendScsiResponse(Task* t, uint32_t stat_sn) {

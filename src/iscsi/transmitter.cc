@@ -4,8 +4,11 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "scsi/command.h"
 
 namespace modtgt::iscsi {
 
@@ -47,19 +50,34 @@ void Transmitter::PopHead() {
   if (t) handler_->Sent(t);
 }
 
-void Transmitter::Queue(const Bhs& bhs, const uint8_t* data, uint32_t len, bool copy,
-                        Task* release) {
-  size_t hlen = kBhsLength + (header_digest_ ? kDigestLength : 0);
-  uint32_t pad = Pad4(len) - len;
-  size_t tlen = pad + (data_digest_ && len ? kDigestLength : 0);
-  size_t total = hlen + (copy ? len + tlen : 0);
-  size_t off = StageReserve(total);
+size_t Transmitter::StageHeader(const Bhs& bhs, uint32_t len, size_t extra, size_t* hlen) {
+  *hlen = kBhsLength + (header_digest_ ? kDigestLength : 0);
+  size_t off = StageReserve(*hlen + extra);
   uint8_t* p = stage_.data() + off;
   std::memcpy(p, bhs.b.data(), kBhsLength);
   PutBe24(p + 5, len);
   if (header_digest_) {
     PutDigest(p + kBhsLength, DigestFinal(DigestUpdate(kDigestInit, p, kBhsLength)));
   }
+  return off;
+}
+
+void Transmitter::PushTrailer(const uint8_t* trailer, size_t tlen, Task* release) {
+  if (tlen) {
+    size_t toff = StageReserve(tlen);
+    std::memcpy(stage_.data() + toff, trailer, tlen);
+    Push({nullptr, static_cast<uint32_t>(toff), static_cast<uint32_t>(tlen), release});
+  } else if (release) {
+    ring_[(head_ + count_ - 1) % ring_.size()].release = release;
+  }
+}
+
+void Transmitter::Queue(const Bhs& bhs, const uint8_t* data, uint32_t len, bool copy,
+                        Task* release) {
+  uint32_t pad = Pad4(len) - len;
+  size_t tlen = pad + (data_digest_ && len ? kDigestLength : 0);
+  size_t hlen = 0;
+  size_t off = StageHeader(bhs, len, copy ? len + tlen : 0, &hlen);
   uint8_t trailer[8] = {};
   if (data_digest_ && len) {
     uint32_t st = DigestUpdate(kDigestInit, data, len);
@@ -67,21 +85,46 @@ void Transmitter::Queue(const Bhs& bhs, const uint8_t* data, uint32_t len, bool 
     PutDigest(trailer + pad, DigestFinal(st));
   }
   if (copy) {
+    uint8_t* p = stage_.data() + off;
     if (len) std::memcpy(p + hlen, data, len);
     std::memcpy(p + hlen + len, trailer, tlen);
-    Push({nullptr, static_cast<uint32_t>(off), static_cast<uint32_t>(total), release});
+    Push({nullptr, static_cast<uint32_t>(off), static_cast<uint32_t>(hlen + len + tlen), release});
     return;
   }
   Push({nullptr, static_cast<uint32_t>(off), static_cast<uint32_t>(hlen), nullptr});
   if (len) Push({data, 0, len, tlen ? nullptr : release});
-  if (tlen) {
-    size_t toff = StageReserve(tlen);
-    std::memcpy(stage_.data() + toff, trailer, tlen);
-    Push({nullptr, static_cast<uint32_t>(toff), static_cast<uint32_t>(tlen), release});
-  } else if (!len && release) {
-    // Header only: attach the release to it.
-    ring_[(head_ + count_ - 1) % ring_.size()].release = release;
+  // Data without a trailer carries the release already; a header alone gets it here.
+  PushTrailer(trailer, tlen, (len && !tlen) ? nullptr : release);
+}
+
+void Transmitter::QueueZeros(const Bhs& bhs, uint32_t len, Task* release) {
+  const uint8_t* zeros = scsi::ZeroBuffer();
+  uint32_t pad = Pad4(len) - len;
+  size_t tlen = pad + (data_digest_ && len ? kDigestLength : 0);
+  size_t hlen = 0;
+  size_t off = StageHeader(bhs, len, 0, &hlen);
+  uint8_t trailer[8] = {};
+  if (data_digest_ && len) {
+    const uint32_t n = len + pad;  // the padding is zeros too
+    if (zero_digest_len_ != n) {
+      uint32_t st = kDigestInit;
+      for (uint32_t done = 0; done < n;) {
+        const uint32_t k = static_cast<uint32_t>(std::min<size_t>(n - done, scsi::kZeroBufferBytes));
+        st = DigestUpdate(st, zeros, k);
+        done += k;
+      }
+      zero_digest_ = DigestFinal(st);
+      zero_digest_len_ = n;
+    }
+    PutDigest(trailer + pad, zero_digest_);
   }
+  Push({nullptr, static_cast<uint32_t>(off), static_cast<uint32_t>(hlen), nullptr});
+  for (uint32_t done = 0; done < len;) {
+    const uint32_t k = static_cast<uint32_t>(std::min<size_t>(len - done, scsi::kZeroBufferBytes));
+    done += k;
+    Push({zeros, 0, k, (done == len && !tlen) ? release : nullptr});
+  }
+  PushTrailer(trailer, tlen, (len && !tlen) ? nullptr : release);
 }
 
 Transmitter::FlushStatus Transmitter::Flush(int fd) {

@@ -49,6 +49,10 @@ class Transmitter {
   // must stay valid and unchanged until `release` comes back through Handler::Sent (a
   // Data-In from the command's buffer). release may be null.
   void Queue(const Bhs& bhs, const uint8_t* data, uint32_t len, bool copy, Task* release);
+  // Queues one PDU like Queue (no copy) whose `len` data bytes are zeros: the data goes
+  // out from scsi::ZeroBuffer(), one iovec per kZeroBufferBytes, nothing is filled or
+  // copied; the data digest is the CRC32C of those zeros (the last length's is kept).
+  void QueueZeros(const Bhs& bhs, uint32_t len, Task* release);
   // Writes as much as the socket takes.
   FlushStatus Flush(int fd);
   // Drops everything not yet written; every release goes to Handler::Sent.
@@ -66,6 +70,12 @@ class Transmitter {
   };
 
   size_t StageReserve(size_t n);
+  // Stages the header (and its digest) of a PDU with `len` data bytes; returns its
+  // offset in stage_ and sets *hlen.
+  size_t StageHeader(const Bhs& bhs, uint32_t len, size_t extra, size_t* hlen);
+  // Pushes the digest/padding trailer (tlen bytes of trailer) carrying `release`, or
+  // attaches release to the last item when there is no trailer.
+  void PushTrailer(const uint8_t* trailer, size_t tlen, Task* release);
   void Push(const Item& item);
   // Removes the head item and hands its release to the Handler.
   void PopHead();
@@ -78,6 +88,9 @@ class Transmitter {
   size_t head_ = 0;
   size_t count_ = 0;
   size_t head_written_ = 0;  // bytes of the head item already written
+  // QueueZeros: the data digest of the last zero-data length (len + padding), if any.
+  uint32_t zero_digest_len_ = 0;
+  uint32_t zero_digest_ = 0;
 };
 
 }  // namespace modtgt::iscsi

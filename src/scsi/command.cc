@@ -1,12 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "scsi/command.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
 
 namespace modtgt::scsi {
+
+const uint8_t* ZeroBuffer() {
+  static const uint8_t* const zeros = [] {
+    void* p = mmap(nullptr, kZeroBufferBytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      LOG_ERROR("cannot map the %zu-byte zero buffer", kZeroBufferBytes);
+      std::abort();
+    }
+    return static_cast<const uint8_t*>(p);
+  }();
+  return zeros;
+}
 
 Buffer::~Buffer() { std::free(data_); }
 
@@ -53,6 +67,7 @@ void Command::Reset() {
   status = Status::kGood;
   sense_len = 0;
   data_in_length = 0;
+  data_zero = false;
   data_out_needed = 0;
   lu.reset();
   io = IoRequest{};

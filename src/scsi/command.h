@@ -56,6 +56,13 @@ class Buffer {
   size_t capacity_ = 0;
 };
 
+// One shared, read-only buffer of kZeroBufferBytes zero bytes (anonymous memory mapped
+// PROT_READ: every page is the kernel's zero page). Transports send the Data-In of a
+// command with Command::data_zero from it, one iovec per kZeroBufferBytes. Thread-safe;
+// mapped on first use, never unmapped.
+inline constexpr size_t kZeroBufferBytes = 256 * 1024;
+const uint8_t* ZeroBuffer();
+
 // The I_T nexus: one initiator port talking to one target port. Owned by the transport's
 // session; lives as long as the session. Immutable after creation.
 struct Nexus {
@@ -104,6 +111,13 @@ struct IoRequest {
   iovec iov[2] = {};         // data (points into Command::data)
   int iovcnt = 0;
   int status = 0;            // modtgt_status of the completion
+  // kRead / kHandleCmd (module ABI 1.6, MODTGT_STS_ZEROS): zeros_ok is set by a user that
+  // can take "the range reads as zeros" without the bytes in its buffer (a READ, whose
+  // Data-In the transport then sends from ZeroBuffer()). scsi::IoDone turns a ZEROS
+  // completion into MODTGT_STS_OK and sets `zeros` (zeros_ok) or zero-fills iov (every
+  // other user: COMPARE AND WRITE, VERIFY, EXTENDED COPY, ... read real bytes).
+  bool zeros_ok = false;
+  bool zeros = false;
   LbaExtent extent;          // kLbaStatus: filled by the backend
   void (*done)(Command* cmd) = nullptr;  // continuation, runs on the owning loop
 };
@@ -174,6 +188,10 @@ struct Command : env::Completion {
   uint8_t sense_len = 0;
   uint8_t sense[kMaxSenseLength] = {};
   uint32_t data_in_length = 0;     // Data-In bytes the command produced
+  // The Data-In bytes read as zeros and `data` does not hold them (a backend completed
+  // the READ with MODTGT_STS_ZEROS): transports send them from ZeroBuffer(). Cleared with
+  // data_in_length.
+  bool data_zero = false;
   // For writes: Data-Out bytes the command consumed per its CDB (for residuals).
   uint32_t data_out_needed = 0;
   std::shared_ptr<LogicalUnit> lu; // set by Submit; null for a LUN that does not exist

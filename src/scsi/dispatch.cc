@@ -6,6 +6,8 @@
 
 #include "scsi/alua.h"
 
+#include <cstring>
+
 #include "common/byteorder.h"
 #include "modtgt/module.h"
 #include "scsi/backend.h"
@@ -129,6 +131,7 @@ void TakeoverDone(Command* cmd) {
       cmd->status = Status::kGood;
       cmd->sense_len = 0;
       cmd->data_in_length = 0;
+      cmd->data_zero = false;
       cmd->io = IoRequest{};
       Execute(cmd);
       return;
@@ -136,6 +139,8 @@ void TakeoverDone(Command* cmd) {
       break;
     default:
       SetStatusFromIo(cmd, cmd->io.status);
+      // MODTGT_STS_ZEROS (ABI 1.6): the Data-In the module set reads as zeros.
+      if (cmd->io.zeros && cmd->is_good()) cmd->data_zero = true;
       break;
   }
   Complete(cmd);
@@ -178,6 +183,16 @@ void Deliver(Command* cmd) {
 }  // namespace
 
 void IoDone(Command* cmd, int status) {
+  if (status == MODTGT_STS_ZEROS) {
+    // Module ABI 1.6: the range reads as zeros and the backend did not write the buffer.
+    IoRequest& io = cmd->io;
+    if (io.zeros_ok) {
+      io.zeros = true;
+    } else {
+      for (int i = 0; i < io.iovcnt; i++) std::memset(io.iov[i].iov_base, 0, io.iov[i].iov_len);
+    }
+    status = MODTGT_STS_OK;
+  }
   cmd->io.status = status;
   env::EventLoop* loop = cmd->owner->loop();
   if (loop == nullptr || loop->InLoopThread()) {
@@ -192,6 +207,7 @@ void Submit(Command* cmd) {
   cmd->status = Status::kGood;
   cmd->sense_len = 0;
   cmd->data_in_length = 0;
+  cmd->data_zero = false;
   cmd->lu.reset();
   if (cmd->cdb_len == 0 || cmd->cdb_len > kMaxCdbLength) {
     cmd->cdb_len = cmd->cdb_len ? static_cast<uint8_t>(kMaxCdbLength) : 0;
@@ -284,6 +300,7 @@ void SubmitEnabled(Command* cmd) {
   if (backend && backend->has_handle_cmd() && !NeverTakenOver(opcode)) {
     cmd->io = IoRequest{};
     cmd->io.op = IoOp::kHandleCmd;
+    cmd->io.zeros_ok = true;  // the Data-In goes to the transport as is
     cmd->io.done = &TakeoverDone;
     backend->Submit(cmd);
     return;

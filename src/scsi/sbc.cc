@@ -47,6 +47,8 @@ void ReadDone(Command* cmd) {
   if (cmd->io.status != MODTGT_STS_OK) {
     cmd->data_in_length = 0;
     SetStatusFromIo(cmd, cmd->io.status);
+  } else if (cmd->io.zeros) {
+    cmd->data_zero = true;  // MODTGT_STS_ZEROS: the transport sends from ZeroBuffer()
   }
   Complete(cmd);
 }
@@ -74,6 +76,7 @@ void Read(Command* cmd) {
   }
   cmd->data.Resize(want);
   SetupIo(cmd, IoOp::kRead, r.lba * bs, want, cmd->data.data(), want, 0, &ReadDone);
+  cmd->io.zeros_ok = true;  // the Data-In may come from the zero buffer (ReadDone)
   lu->backend()->Submit(cmd);
 }
 

@@ -142,6 +142,8 @@ inline void SetupIo(Command* cmd, IoOp op, uint64_t offset, uint64_t length, uin
   cmd->io.offset = offset;
   cmd->io.length = length;
   cmd->io.status = 0;
+  cmd->io.zeros_ok = false;
+  cmd->io.zeros = false;
   if (buf) {
     cmd->io.iov[0].iov_base = buf;
     cmd->io.iov[0].iov_len = buf_len;

@@ -13,6 +13,9 @@
  *   ABI_1_1            built for ABI 1.1: descriptor ends after get_lock_state (valid),
  *                      with a garbage 1.2 field and a 1.2 capability bit beyond its ABI
  *   SHORT_DESC         an older, shorter descriptor (valid) whose last field is garbage
+ *   ABI_1_5            built for ABI 1.5 (the whole descriptor: 1.6 appended nothing)
+ *   READ_ZEROS         reads return status 12 (1.6's MODTGT_STS_ZEROS) and leave 0xEE in
+ *                      the buffer (with ABI_1_5: a value that module cannot mean)
  *   REOPEN_FAIL        open(dev, 1) fails (reload rollback tests)
  *   REOPEN_FAIL_ENV    open(dev, 1) fails while $MODTGT_TEST_REOPEN_FAIL is set (a
  *                      rollback that cannot reopen either)
@@ -75,6 +78,10 @@ __attribute__((unused)) static int b_read(modtgt_dev* dev, modtgt_io* io, const 
 #ifdef USE_GONE_LIB
   if (modtgt_test_gone_function() != 42) return MODTGT_STS_READ_ERROR;
 #endif
+#ifdef READ_ZEROS
+  for (int i = 0; i < iovcnt; i++) memset(iov[i].iov_base, 0xee, iov[i].iov_len);
+  return 12; /* MODTGT_STS_ZEROS in 1.6 */
+#endif
   for (int i = 0; i < iovcnt; i++) memset(iov[i].iov_base, MOD_FILL, iov[i].iov_len);
   return MODTGT_STS_OK;
 }
@@ -128,6 +135,9 @@ __attribute__((unused)) static const modtgt_backing_store desc = {
 #elif defined(ABI_1_4)
     /* ABI 1.5 appended host services only: a 1.4 build has the whole descriptor. */
     .abi_version = (1u << 16) | 4u,
+#elif defined(ABI_1_5)
+    /* ABI 1.6 added a status only: a 1.5 build has the whole descriptor. */
+    .abi_version = (1u << 16) | 5u,
 #else
     .abi_version = MODTGT_ABI_VERSION,
 #endif

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """A small iSCSI initiator for what libiscsi and open-iscsi do not do: several connections
 per session (MC/S), ErrorRecoveryLevel 1 (SNACK, recovery R2T after a data digest error) and
-ErrorRecoveryLevel 2 (connection recovery with TASK REASSIGN), and full feature phase Text
-keys. Every block written is read back and compared.
+ErrorRecoveryLevel 2 (connection recovery with TASK REASSIGN), full feature phase Text
+keys, and data digests of large Data-In (zeros: a null LUN). Every block written is read back and compared.
 
-Usage: iscsi_recovery.py --port P --target IQN --scenario mcs|erl1|erl2|text [--lun N]
+Usage: iscsi_recovery.py --port P --target IQN --scenario mcs|erl1|erl2|text|zeros [--lun N]
 Prints one line per step on stderr; exits 0 when every check passed, 1 with the failed
 check otherwise. The LUN must be a writable disk of at least 4 MiB with 512-byte blocks.
 """
@@ -596,12 +596,32 @@ def scenario_text(a):
     check(resp == 0, "logout")
 
 
+def scenario_zeros(a):
+    """A LUN that reads as zeros (bs_null) with header and data digests, segments up to
+    512 KiB (larger than the target's 256 KiB zero buffer): every Data-In is zeros and
+    passes its CRC32C data digest (recv checks each)."""
+    sess = Session(a.initiator, a.target)
+    c = Conn(sess, a.port, 0)
+    ops = [kv for kv in base_ops(0, 1, digests=True)
+           if kv[0] not in ("MaxRecvDataSegmentLength", "MaxBurstLength")]
+    c.login(ops + [("MaxRecvDataSegmentLength", "524288"), ("MaxBurstLength", "1048576")])
+    check(c.hd and c.dd, "header and data digests CRC32C negotiated")
+    c.clear_ua()
+    for lba, count in ((0, 1), (7, 3), (100, 64), (4096, 2048)):
+        got = c.read(lba, count)
+        check(got == bytes(count * BLOCK),
+              "%d blocks at LBA %d read as zeros with good data digests" % (count, lba))
+    resp, _ = c.logout()
+    check(resp == 0, "logout")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--target", required=True)
     p.add_argument("--initiator", default="iqn.2026-12.org.modtgt.test:recovery")
-    p.add_argument("--scenario", choices=["mcs", "erl1", "erl2", "text"], required=True)
+    p.add_argument("--scenario", choices=["mcs", "erl1", "erl2", "text", "zeros"],
+                   required=True)
     a = p.parse_args()
     try:
         globals()["scenario_" + a.scenario](a)

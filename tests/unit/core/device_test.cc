@@ -155,6 +155,46 @@ TEST(Device, InvalidStatusFromModuleBecomesMediumError) {
   EXPECT_EQ(loop.Run(dev->get(), &cmd), MODTGT_STS_READ_ERROR);
 }
 
+// MODTGT_STS_ZEROS (12) is a 1.6 status: from a module built for 1.6 a read succeeds with
+// the buffer zero-filled by the core (or flagged, for a user that takes the flag); from the
+// same module built for 1.5 it is an invalid status, a medium error, as before 1.6.
+TEST(Device, ZerosStatusIsTakenOnlyFromAnAbi16Module) {
+  IoLoop loop;
+  // A read by a user that takes the zeros as a flag (a READ): its status.
+  auto flagged_read = [&loop](scsi::Backend* b, std::vector<uint8_t>* buf, IoLoop::Cmd* cmd) {
+    loop.Prepare(cmd, scsi::IoOp::kRead);
+    cmd->io.iov[0] = iovec{buf->data(), buf->size()};
+    cmd->io.iovcnt = 1;
+    cmd->io.zeros_ok = true;
+    return loop.Run(b, cmd);
+  };
+  {
+    ModuleRegistry reg;
+    auto dev = LoadAndOpen(&reg, "zeros16", Cfg("zeros16", "x"));
+    ASSERT_TRUE(dev.ok()) << dev.status().ToString();
+    std::vector<uint8_t> buf(1024, 0x5a);
+    EXPECT_EQ(loop.Read(dev->get(), buf.data(), buf.size(), 0), MODTGT_STS_OK);
+    EXPECT_EQ(buf, std::vector<uint8_t>(1024, 0));  // the module left 0xEE: the core filled
+    IoLoop::Cmd cmd;
+    EXPECT_EQ(flagged_read(dev->get(), &buf, &cmd), MODTGT_STS_OK);
+    EXPECT_TRUE(cmd.io.zeros);
+    EXPECT_EQ(buf, std::vector<uint8_t>(1024, 0xee));  // not filled: the transport sends zeros
+    // Not a status of the other callouts (the module's writes say OK).
+    EXPECT_EQ(loop.Write(dev->get(), buf.data(), buf.size(), 0), MODTGT_STS_OK);
+  }
+  {
+    ModuleRegistry reg;
+    auto dev = LoadAndOpen(&reg, "zeros15", Cfg("zeros15", "x"));
+    ASSERT_TRUE(dev.ok()) << dev.status().ToString();
+    EXPECT_EQ(reg.List()[0].abi_version, (1u << 16) | 5u);
+    std::vector<uint8_t> buf(1024, 0x5a);
+    EXPECT_EQ(loop.Read(dev->get(), buf.data(), buf.size(), 0), MODTGT_STS_READ_ERROR);
+    IoLoop::Cmd cmd;
+    EXPECT_EQ(flagged_read(dev->get(), &buf, &cmd), MODTGT_STS_READ_ERROR);
+    EXPECT_FALSE(cmd.io.zeros);
+  }
+}
+
 TEST(Device, ManyConcurrentIosOnThePoolAllComplete) {
   ModuleRegistry reg;
   auto dev = OpenCtestRam(&reg, 1 << 20);

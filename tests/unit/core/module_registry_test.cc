@@ -645,6 +645,29 @@ TEST_F(RdwrTest, NullReadsZerosInline) {
   EXPECT_EQ(io.Simple(dev->get(), scsi::IoOp::kUnmap, 0, 4096), MODTGT_STS_OK);
 }
 
+// ABI 1.6: on this daemon bs_null answers reads with MODTGT_STS_ZEROS and writes nothing;
+// a user that takes the flag (a READ) gets it, any other gets the zeros filled in.
+TEST_F(RdwrTest, NullReadsAnswerZerosWithoutTouchingTheBuffer) {
+  auto dev = reg_.OpenDevice(Cfg("null", "n"));
+  ASSERT_TRUE(dev.ok());
+  IoLoop io;
+  std::vector<uint8_t> buf(8192, 0xff);
+  IoLoop::Cmd cmd;
+  io.Prepare(&cmd, scsi::IoOp::kRead);
+  cmd.io.iov[0] = iovec{buf.data(), 4096};
+  cmd.io.iov[1] = iovec{buf.data() + 4096, 4096};
+  cmd.io.iovcnt = 2;
+  cmd.io.zeros_ok = true;
+  EXPECT_EQ(io.Run(dev->get(), &cmd), MODTGT_STS_OK);
+  EXPECT_TRUE(cmd.io.zeros);
+  EXPECT_EQ(buf, std::vector<uint8_t>(8192, 0xff));
+  cmd.io.zeros_ok = false;
+  cmd.io.zeros = false;
+  EXPECT_EQ(io.Run(dev->get(), &cmd), MODTGT_STS_OK);
+  EXPECT_FALSE(cmd.io.zeros);
+  EXPECT_EQ(buf, std::vector<uint8_t>(8192, 0));
+}
+
 TEST(ModuleRegistry, HostTableStampsItsVersion) {
   const modtgt_host* h = ModuleRegistry::HostTable();
   EXPECT_EQ(h->struct_size, sizeof(modtgt_host));

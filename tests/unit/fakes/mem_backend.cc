@@ -122,6 +122,11 @@ int MemBackend::Perform(scsi::Command* cmd) {
   };
   switch (io.op) {
     case scsi::IoOp::kRead:
+      if (caps_.zero_reads &&
+          std::all_of(m + io.offset, m + io.offset + data_len, [](uint8_t b) { return b == 0; })) {
+        for (int i = 0; i < io.iovcnt; i++) std::memset(io.iov[i].iov_base, 0xee, io.iov[i].iov_len);
+        return MODTGT_STS_ZEROS;
+      }
       CopyToIov(io, m + io.offset, data_len);
       return MODTGT_STS_OK;
     case scsi::IoOp::kWrite:

@@ -33,6 +33,10 @@ struct MemBackendCaps {
   bool lba_status = false;
   uint32_t alloc_unit = 4096;
   scsi::AtomicLimits atomic;  // max_bytes 0: no atomic writes
+  // A read whose whole range is zero on the medium completes with MODTGT_STS_ZEROS (module
+  // ABI 1.6) and leaves 0xEE garbage in the buffer, which the module was not to write:
+  // whoever uses the bytes without the core's zero fill sees it.
+  bool zero_reads = false;
 };
 
 struct IoRecord {

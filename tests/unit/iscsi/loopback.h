@@ -340,10 +340,11 @@ class TransportTest : public ::testing::Test {
   virtual TransportSettings Settings() { return TransportSettings(); }
   // Completions from the backend's own thread (a test can hold an I/O with SetBeforeIo).
   virtual bool AsyncBackend() { return false; }
+  virtual modtgt::testing::MemBackendCaps BackendCaps() { return {}; }
 
   void SetUp() override {
     auto backend = std::make_unique<modtgt::testing::MemBackend>(
-        1 << 20, modtgt::testing::MemBackendCaps{}, AsyncBackend());
+        1 << 20, BackendCaps(), AsyncBackend());
     backend_ = backend.get();
     for (uint32_t i = 0; i < (1u << 20); i += 4) {
       uint32_t v = i;

@@ -78,6 +78,45 @@ TEST_F(ScsiTaskTest, LoginThenReadSplitsDataInAndCollapsesStatus) {
   EXPECT_EQ(all, backend_->ReadBytes(2 * kBlock, 40 * kBlock));
 }
 
+// A store whose reads complete with MODTGT_STS_ZEROS (module ABI 1.6): the Data-In goes out
+// from the zero buffer, right with and without digests (Client::Recv checks each data
+// digest against the bytes received), and the command's buffer (0xEE garbage from the
+// fake store) is never sent.
+class ZeroReadTaskTest : public TransportTest {
+ protected:
+  modtgt::testing::MemBackendCaps BackendCaps() override {
+    modtgt::testing::MemBackendCaps caps;
+    caps.zero_reads = true;
+    return caps;
+  }
+};
+
+TEST_F(ZeroReadTaskTest, ZeroReadsAreZerosOnTheWireWithAndWithoutDigests) {
+  backend_->Fill(0, 64 * kBlock, 0);
+  for (bool digests : {false, true}) {
+    Client c(port_);
+    Ready(&c, digests);
+    std::vector<RxPdu> pdus;
+    Read(&c, 4, 40, 40 * kBlock, &pdus);  // 20 KiB: three Data-In, status collapsed
+    ASSERT_EQ(pdus.size(), 3u);
+    std::vector<uint8_t> all;
+    for (const RxPdu& p : pdus) all.insert(all.end(), p.data.begin(), p.data.end());
+    EXPECT_EQ(all, std::vector<uint8_t>(40 * kBlock, 0)) << "digests " << digests;
+    EXPECT_EQ(pdus[2].bhs.b[1], 0x81);
+    // An odd EDTL (padding, overflow residual), then data that is not all zeros.
+    pdus.clear();
+    Read(&c, 4, 2, 1001, &pdus);
+    ASSERT_EQ(pdus.size(), 1u);
+    EXPECT_EQ(pdus[0].data, std::vector<uint8_t>(1001, 0));
+    EXPECT_EQ(pdus[0].bhs.Get32(44), 2 * kBlock - 1001);
+    pdus.clear();
+    Read(&c, 63, 2, 2 * kBlock, &pdus);
+    ASSERT_EQ(pdus.size(), 1u);
+    EXPECT_EQ(pdus[0].data, backend_->ReadBytes(63 * kBlock, 2 * kBlock));
+    EXPECT_NE(pdus[0].data, std::vector<uint8_t>(2 * kBlock, 0));
+  }
+}
+
 TEST_F(ScsiTaskTest, ReadResidualsUnderflowAndOverflow) {
   Client c(port_);
   Ready(&c);

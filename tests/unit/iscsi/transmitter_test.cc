@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "iscsi/scsi_task.h"
+#include "scsi/command.h"
 #include "loopback.h"
 
 namespace modtgt::iscsi {
@@ -76,6 +77,72 @@ TEST_F(TransmitterTest, DataInIsSentFromTheCallersBufferWithDigests) {
   const uint8_t* r = d + 1008;
   EXPECT_EQ(r[0] & 0x3f, 0x21);
   EXPECT_EQ(GetDigest(r + kBhsLength), Crc32c(r, kBhsLength));
+}
+
+// QueueZeros: the data of a Data-In that reads as zeros comes from the shared zero buffer;
+// its data digest is the CRC32C of zeros (kept for the last length, recomputed for a new
+// one), and the task is released once, after the last byte.
+TEST_F(TransmitterTest, ZeroDataInWithDigestsIsZerosWithTheirCrc) {
+  tx_.SetDigests(true, true);
+  Task a, b, c;
+  tx_.QueueZeros(Header(Opcode::kDataIn), 1001, &a);
+  tx_.QueueZeros(Header(Opcode::kDataIn), 1001, &b);  // the kept digest
+  tx_.QueueZeros(Header(Opcode::kDataIn), 4096, &c);  // a new length
+  EXPECT_EQ(Flush(), Transmitter::FlushStatus::kEmpty);
+  ASSERT_EQ(h_.sent.size(), 3u);
+  EXPECT_EQ(h_.sent[0], &a);
+  EXPECT_EQ(h_.sent[2], &c);
+  std::vector<uint8_t> wire = ReadAll();
+  ASSERT_EQ(wire.size(), 2 * (kBhsLength + 4 + 1004 + 4) + kBhsLength + 4 + 4096 + 4);
+  const std::vector<uint8_t> zeros(4096, 0);
+  const uint8_t* p = wire.data();
+  for (uint32_t len : {1001u, 1001u, 4096u}) {
+    EXPECT_EQ(GetBe24(p + 5), len);
+    EXPECT_EQ(GetDigest(p + kBhsLength), Crc32c(p, kBhsLength));
+    const uint8_t* d = p + kBhsLength + 4;
+    EXPECT_EQ(std::vector<uint8_t>(d, d + Pad4(len)), std::vector<uint8_t>(Pad4(len), 0));
+    EXPECT_EQ(GetDigest(d + Pad4(len)), Crc32c(zeros.data(), Pad4(len))) << len;
+    p = d + Pad4(len) + 4;
+  }
+}
+
+TEST_F(TransmitterTest, ZeroDataInLargerThanTheZeroBufferThroughAFullSocket) {
+  int small = 4096;
+  setsockopt(sp_.ours(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+  tx_.SetDigests(false, true);
+  Task task;
+  const uint32_t len = static_cast<uint32_t>(2 * scsi::kZeroBufferBytes + 4097);
+  tx_.QueueZeros(Header(Opcode::kDataIn), len, &task);
+  std::vector<uint8_t> wire;
+  for (int i = 0; i < 100000 && !tx_.empty(); i++) {
+    EXPECT_TRUE(h_.sent.empty()) << "released before its last byte was written";
+    std::vector<uint8_t> got = ReadAll();
+    wire.insert(wire.end(), got.begin(), got.end());
+    ASSERT_NE(Flush(), Transmitter::FlushStatus::kError);
+  }
+  ASSERT_TRUE(tx_.empty());
+  std::vector<uint8_t> rest = ReadAll();
+  wire.insert(wire.end(), rest.begin(), rest.end());
+  ASSERT_EQ(wire.size(), kBhsLength + Pad4(len) + 4);
+  const std::vector<uint8_t> zeros(Pad4(len), 0);
+  EXPECT_EQ(std::vector<uint8_t>(wire.begin() + kBhsLength, wire.end() - 4), zeros);
+  EXPECT_EQ(GetDigest(wire.data() + wire.size() - 4), Crc32c(zeros.data(), zeros.size()));
+  ASSERT_EQ(h_.sent.size(), 1u);
+}
+
+TEST_F(TransmitterTest, ZeroDataInWithoutDigestsAndDropped) {
+  Task a, b;
+  tx_.QueueZeros(Header(Opcode::kDataIn), 512, &a);
+  EXPECT_EQ(Flush(), Transmitter::FlushStatus::kEmpty);
+  ASSERT_EQ(h_.sent.size(), 1u);
+  std::vector<uint8_t> wire = ReadAll();
+  ASSERT_EQ(wire.size(), kBhsLength + 512);
+  EXPECT_EQ(std::vector<uint8_t>(wire.begin() + kBhsLength, wire.end()),
+            std::vector<uint8_t>(512, 0));
+  tx_.QueueZeros(Header(Opcode::kDataIn), 700, &b);
+  tx_.Drop();
+  ASSERT_EQ(h_.sent.size(), 2u);
+  EXPECT_EQ(h_.sent[1], &b);
 }
 
 TEST_F(TransmitterTest, HeaderOnlyPduCarriesItsRelease) {

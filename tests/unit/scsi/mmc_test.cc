@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,6 +45,12 @@ class OpticalBackend : public PlainBackend {
   uint64_t size_bytes() const override { return media_.at(current_); }
   void Submit(Command* cmd) override {
     ++submits;
+    if (cmd->io.op == IoOp::kRead && zeros) {
+      // MODTGT_STS_ZEROS (module ABI 1.6): the buffer is not written (garbage stays).
+      std::memset(cmd->io.iov[0].iov_base, 0xee, cmd->io.iov[0].iov_len);
+      IoDone(cmd, MODTGT_STS_ZEROS);
+      return;
+    }
     if (cmd->io.op == IoOp::kRead) {
       auto* p = static_cast<uint8_t*>(cmd->io.iov[0].iov_base);
       for (uint64_t i = 0; i < cmd->io.length; ++i) p[i] = Pattern(current_, cmd->io.offset + i);
@@ -67,6 +74,7 @@ class OpticalBackend : public PlainBackend {
   const std::string& current() const { return current_; }
   int submits = 0;
   int reconfigs = 0;
+  bool zeros = false;  // reads complete with MODTGT_STS_ZEROS
 
  private:
   std::map<std::string, uint64_t> media_;
@@ -178,6 +186,20 @@ TEST(Mmc, ReadReturnsTheMediumThroughTheBackend) {
   ASSERT_EQ(d12.size(), kBs);
   EXPECT_EQ(d12[5], Pattern("optical/a.iso", 999 * kBs + 5));
   EXPECT_TRUE(IsCheck(*f.Run(0, {0x28, 0, 0, 0, 0x03, 0xe7, 0, 0, 2, 0}), 0x5, 0x2100));
+}
+
+TEST(Mmc, ReadOfZerosIsFlaggedForTheTransport) {
+  MmcFixture f(1000);
+  f.ClearUa(0);
+  f.backend->zeros = true;
+  auto c = f.Run(0, {0x28, 0, 0, 0, 0, 10, 0, 0, 3, 0});  // READ (10) LBA 10, 3 blocks
+  EXPECT_EQ(c->status, Status::kGood);
+  EXPECT_EQ(c->data_in_length, 3u * kBs);
+  EXPECT_TRUE(c->data_zero);
+  f.backend->zeros = false;
+  auto d = f.Run(0, {0x28, 0, 0, 0, 0, 10, 0, 0, 1, 0});
+  EXPECT_FALSE(d->data_zero);
+  EXPECT_EQ(DataIn(*d)[1], Pattern("optical/a.iso", 10 * kBs + 1));
 }
 
 TEST(Mmc, WritesAreInvalidOpcodes) {

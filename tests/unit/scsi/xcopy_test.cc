@@ -84,8 +84,11 @@ class XcopyTest : public ::testing::Test {
   }
 
   std::shared_ptr<LogicalUnit> AddLu(testing::FakeTarget* t, const std::string& name,
-                                     uint64_t lun, bool readonly = false) {
-    auto be = std::make_unique<MemBackend>(kBlocks * kBs, testing::MemBackendCaps{}, /*async=*/true);
+                                     uint64_t lun, bool readonly = false,
+                                     bool zero_reads = false) {
+    testing::MemBackendCaps caps;
+    caps.zero_reads = zero_reads;
+    auto be = std::make_unique<MemBackend>(kBlocks * kBs, caps, /*async=*/true);
     backends_.push_back(be.get());
     be->SetBeforeIo([this](const IoRequest&) { gate_.Pass(); });
     LuConfig cfg;
@@ -240,6 +243,21 @@ TEST_F(XcopyTest, CopiesBetweenLusAndWithinOneByteIdentical) {
   EXPECT_EQ(GetBe16(st->data.data() + 5), 2u);
   EXPECT_EQ(st->data.data()[7], 0);  // bytes
   EXPECT_EQ(GetBe32(st->data.data() + 8), 7000u * kBs);
+}
+
+// A source whose reads complete with MODTGT_STS_ZEROS (module ABI 1.6, the buffer not
+// written): the copy writes real zeros.
+TEST_F(XcopyTest, ASourceThatReadsAsZerosCopiesZeros) {
+  lus_.push_back(AddLu(target_.get(), "iqn.2024-01.test:t1", 3, false, /*zero_reads=*/true));
+  ClearUa(0, 3);
+  const auto data = Pattern(3000 * kBs, 5);
+  backends_[1]->WriteBytes(50 * kBs, data.data(), data.size());
+  auto p = ParamList({TargetDescriptor(*lus_[4]), TargetDescriptor(*lus_[1])},
+                     {Segment(0, 1, 3000, 100, 50)});
+  ExpectGood(Xcopy(p));
+  EXPECT_GE(backends_[4]->CountOps(IoOp::kRead), 1u);
+  EXPECT_EQ(backends_[1]->ReadBytes(50 * kBs, data.size()),
+            std::vector<uint8_t>(data.size(), 0));
 }
 
 TEST_F(XcopyTest, OverlappingCopyWithinAnLuIsAMove) {
