@@ -12,14 +12,15 @@
 #   --client C        qemu | loadgen | both (default both)
 #   --secs S          seconds per measurement (default 2)
 #   --threads N       modtgtd --threads (default: modtgtd's default, one loop per core)
-#   --modtgtd-args S  more modtgtd options, split on spaces (e.g. "--poll-us 50")
+#   --modtgtd-args S  more modtgtd options, split on spaces (e.g. "--log-level debug")
 #   --sessions N      loadgen sessions per measurement (default 1, like qemu-img)
 #   --out DIR         write raw.tsv, table.md and the logs there (default: bench-out-DATE)
-#   --no-ceiling      skip the loopback TCP ceiling (bench/tcp_ceiling)
+#   --no-ceiling      skip the loopback TCP ceiling and floor (bench/tcp_ceiling, tcp_floor)
 #   --keep            keep the work folder (LUN files, daemon logs)
 #
 # Builds nothing: BUILD_DIR must hold modtgtd, modtgtadm, the modules and bench/loadgen
-# (ninja -C BUILD modtgtd modtgtadm lld_iscsi bs_null bs_rdwr bs_uring loadgen tcp_ceiling).
+# (ninja -C BUILD modtgtd modtgtadm lld_iscsi bs_null bs_rdwr bs_uring loadgen tcp_ceiling
+#  tcp_floor).
 #
 # Both targets run at once on 127.0.0.1, each on a free port: modtgtd with --no-config and
 # an admin socket in a temp folder; tgtd (package tgt) in a mount namespace of its own
@@ -243,6 +244,18 @@ if [ "$CEILING" = 1 ]; then
     done
   else
     note "$BUILD/bench/tcp_ceiling not built: no loopback ceiling"
+  fi
+  # The floor of the wake-up-bound shapes: a do-nothing epoll server answering iSCSI-shaped
+  # exchanges (bench/tcp_floor.c). Median of 3 by latency; the whole line of that run.
+  if [ -x "$BUILD/bench/tcp_floor" ]; then
+    for sd in "read 1" "read 32" "write 1" "write 32"; do
+      set -- $sd
+      v=$(for _ in 1 2 3; do "$BUILD/bench/tcp_floor" --shape "$1" --depth "$2" --time "$SECS" | awk '/^result /{print}'; done |
+          awk '{split($5,a,"="); print a[2] "\t" $0}' | sort -g | sed -n 2p | cut -f2-)
+      echo "loopback floor (bench/tcp_floor, median of 3): ${v#result }" >> "$OUT/info.txt"
+    done
+  else
+    note "$BUILD/bench/tcp_floor not built: no loopback floor"
   fi
 fi
 echo "duration: $(( $(date +%s) - T_START )) s" >> "$OUT/info.txt"
