@@ -68,6 +68,7 @@ void Transmitter::PushTrailer(const uint8_t* trailer, size_t tlen, Task* release
     std::memcpy(stage_.data() + toff, trailer, tlen);
     Push({nullptr, static_cast<uint32_t>(toff), static_cast<uint32_t>(tlen), release});
   } else if (release) {
+    // No trailer: the PDU's last item (its data, or its header alone) carries it.
     ring_[(head_ + count_ - 1) % ring_.size()].release = release;
   }
 }
@@ -92,9 +93,8 @@ void Transmitter::Queue(const Bhs& bhs, const uint8_t* data, uint32_t len, bool 
     return;
   }
   Push({nullptr, static_cast<uint32_t>(off), static_cast<uint32_t>(hlen), nullptr});
-  if (len) Push({data, 0, len, tlen ? nullptr : release});
-  // Data without a trailer carries the release already; a header alone gets it here.
-  PushTrailer(trailer, tlen, (len && !tlen) ? nullptr : release);
+  if (len) Push({data, 0, len, nullptr});
+  PushTrailer(trailer, tlen, release);
 }
 
 void Transmitter::QueueZeros(const Bhs& bhs, uint32_t len, Task* release) {
@@ -122,9 +122,9 @@ void Transmitter::QueueZeros(const Bhs& bhs, uint32_t len, Task* release) {
   for (uint32_t done = 0; done < len;) {
     const uint32_t k = static_cast<uint32_t>(std::min<size_t>(len - done, scsi::kZeroBufferBytes));
     done += k;
-    Push({zeros, 0, k, (done == len && !tlen) ? release : nullptr});
+    Push({zeros, 0, k, nullptr});
   }
-  PushTrailer(trailer, tlen, (len && !tlen) ? nullptr : release);
+  PushTrailer(trailer, tlen, release);
 }
 
 Transmitter::FlushStatus Transmitter::Flush(int fd) {

@@ -73,8 +73,8 @@ class Transmitter {
   // Stages the header (and its digest) of a PDU with `len` data bytes; returns its
   // offset in stage_ and sets *hlen.
   size_t StageHeader(const Bhs& bhs, uint32_t len, size_t extra, size_t* hlen);
-  // Pushes the digest/padding trailer (tlen bytes of trailer) carrying `release`, or
-  // attaches release to the last item when there is no trailer.
+  // Ends a PDU: pushes the digest/padding trailer (tlen bytes of trailer) carrying
+  // `release`, or attaches release to the PDU's last item when there is no trailer.
   void PushTrailer(const uint8_t* trailer, size_t tlen, Task* release);
   void Push(const Item& item);
   // Removes the head item and hands its release to the Handler.
