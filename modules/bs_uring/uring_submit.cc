@@ -268,11 +268,12 @@ int Device::WriteInline(const iovec* iov, int iovcnt, uint64_t offset, uint32_t 
 }
 
 int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags) {
+  const size_t bytes = IovBytes(iov, iovcnt);
   if ((flags & MODTGT_IO_ATOMIC) &&
-      (atomic_unit_ == 0 || IovBytes(iov, iovcnt) != atomic_unit_ || offset % atomic_unit_ != 0)) {
+      (atomic_unit_ == 0 || bytes != atomic_unit_ || offset % atomic_unit_ != 0)) {
     // The core sends only what the declared limits allow; anything else is not atomic.
     g_host->log(MODTGT_LOG_ERROR, "'%s': atomic write of %zu bytes at %llu outside the limits",
-                path_.c_str(), IovBytes(iov, iovcnt), static_cast<unsigned long long>(offset));
+                path_.c_str(), bytes, static_cast<unsigned long long>(offset));
     return MODTGT_STS_WRITE_ERROR;
   }
   const int inline_status = WriteInline(iov, iovcnt, offset, flags);
@@ -282,14 +283,14 @@ int Device::Write(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset, 
   r->io = io;
   r->op = Op::kWrite;
   r->offset = offset;
-  if (PlainBufferedWrite(iovcnt, flags) && IovBytes(iov, iovcnt) >= kWriterMin) {
+  if (PlainBufferedWrite(iovcnt, flags) && bytes >= kWriterMin) {
     try {
       r->iov.assign(iov, iov + iovcnt);
     } catch (const std::bad_alloc&) {
       FreeReq(r);
       return MODTGT_STS_NO_RESOURCE;
     }
-    r->end = offset + IovBytes(iov, iovcnt);
+    r->end = offset + bytes;
     if (QueueToWriters(r)) return MODTGT_STS_ASYNC;
     r->iov.clear();  // no writer thread could be started: through io_uring
   }
