@@ -5,7 +5,7 @@
 // tests cannot reach or cannot see — the end of a shrunk file read as zeros, more iovecs
 // than one READV takes, multi-chunk WRITE SAME patterns, O_DIRECT with unaligned buffers,
 // concurrent submitters (more threads than rings, I/O queued), cached reads completed by
-// their own callout, check_config and reconfig reasons, get_lba_status from the file's
+// their own callout (small ones with preadv2(RWF_NOWAIT), the rest finished by the ring), check_config and reconfig reasons, get_lba_status from the file's
 // holes, submission and reaping on a loop, large buffered writes on the writer threads, the
 // inline-write back-off (on a clock the test sets), and atomic writes declared only where
 // the file system takes RWF_ATOMIC (with
@@ -19,9 +19,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <ctime>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -45,6 +47,12 @@
 // CLOCK_MONOTONIC reads t_fake_now_ns and every pwritev advances it by t_pwritev_takes_ns
 // before writing for real; any other call goes to libc (found with RTLD_NEXT).
 namespace {
+// preadv2 (Device::ReadInline): every call is counted; a test may make the next calls fail
+// with g_preadv2_errno, or read at most g_preadv2_max bytes (a page cache that holds only
+// the start of the range).
+std::atomic<int> g_preadv2_calls{0};
+std::atomic<int> g_preadv2_errno{0};
+std::atomic<size_t> g_preadv2_max{0};  // 0: no limit
 thread_local bool t_fake_clock = false;
 thread_local uint64_t t_fake_now_ns = 0;
 thread_local uint64_t t_pwritev_takes_ns = 0;
@@ -74,6 +82,19 @@ extern "C" ssize_t pwritev(int fd, const iovec* iov, int iovcnt, off_t offset) {
   }
   static const auto real = Libc<ssize_t (*)(int, const iovec*, int, off_t)>("pwritev");
   return real(fd, iov, iovcnt, offset);
+}
+
+extern "C" ssize_t preadv2(int fd, const iovec* iov, int iovcnt, off_t offset, int flags) {
+  g_preadv2_calls++;
+  if (const int e = g_preadv2_errno.load()) {
+    errno = e;
+    return -1;
+  }
+  static const auto real = Libc<ssize_t (*)(int, const iovec*, int, off_t, int)>("preadv2");
+  const size_t max = g_preadv2_max.load();
+  if (max == 0 || iovcnt < 1) return real(fd, iov, iovcnt, offset, flags);
+  iovec first{iov[0].iov_base, std::min(max, iov[0].iov_len)};
+  return real(fd, &first, 1, offset, flags);
 }
 
 namespace {
@@ -119,6 +140,8 @@ class UringTest : public ::testing::Test {
     dir_ = tmpl;
     path_ = dir_ + "/disk.img";
     ASSERT_EQ(D()->load(), 0) << t_error;
+    g_preadv2_errno = 0;
+    g_preadv2_max = 0;
   }
   void TearDown() override {
     if (open_) D()->close(&dev_);
@@ -523,6 +546,9 @@ TEST_F(UringTest, OnALoopATurnsIoIsSubmittedAtItsEndAndReapedByTheLoop) {
 
 void UringTest::RunOnLoop(const std::string& data) {
   ScopedLoop loop;
+  // Reads the page cache does not hold (preadv2(RWF_NOWAIT) fails with EAGAIN): through the
+  // ring, at the end of the turn (cached ones complete in their callout: the test below).
+  g_preadv2_errno = EAGAIN;
   constexpr int kIos = 32;
   std::vector<std::string> bufs(kIos, std::string(4096, '\0'));
   std::vector<iovec> iov(kIos);
@@ -624,6 +650,7 @@ TEST_F(UringTest, OnALoopADeviceClosedBeforeItsTurnEnds) {
   ASSERT_EQ(Open(), 0) << t_error;
   const std::string data = Random(4096, 31);
   ASSERT_EQ(Write(1, data.data(), data.size(), 0), MODTGT_STS_OK);
+  g_preadv2_errno = EAGAIN;  // a read through the ring (not cached, as far as it knows)
   std::thread([&] {
     ScopedLoop loop;
     std::string buf(4096, '\0');
@@ -752,3 +779,101 @@ TEST_F(UringTest, LargePlainBufferedWritesGoToWriterThreads) {
   EXPECT_EQ(WriterThreads(), 0) << "close() joins the writer threads";
 }
 }  // namespace
+
+// A small cached buffered read on a loop is one preadv2(RWF_NOWAIT) in its callout, with no
+// ring work; once the turn has queued I/O on the ring, reads are queued with it (one
+// io_uring_enter for the rest of the turn). Reads larger than kInlineReadMax are not tried
+// inline.
+TEST_F(UringTest, OnALoopACachedSmallReadIsOnePreadv2InItsCallout) {
+  MakeFile(1 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  const std::string data = Random(1 << 20, 21);
+  ASSERT_EQ(Write(1, data.data(), data.size(), 0), MODTGT_STS_OK);
+  std::thread([&] {
+    ScopedLoop loop;
+    std::string buf(4096, '\0');
+    iovec v{buf.data(), buf.size()};
+    const int calls = g_preadv2_calls;
+    ASSERT_EQ(D()->read(&dev_, Io(10), &v, 1, 8192), MODTGT_STS_OK);
+    EXPECT_EQ(g_preadv2_calls - calls, 1);
+    EXPECT_EQ(buf, data.substr(8192, 4096));
+    EXPECT_TRUE(loop.deferred.empty()) << "no ring work for a cached read";
+    // The next ones too (bs_rdwr's path): nothing is queued on the ring.
+    ASSERT_EQ(D()->read(&dev_, Io(11), &v, 1, 4 * 4096), MODTGT_STS_OK);
+    EXPECT_EQ(buf, data.substr(4 * 4096, 4096));
+    // A FUA write goes through the ring at the end of the turn: a read after it goes too.
+    const std::string w = Random(4096, 22);
+    iovec wv{const_cast<char*>(w.data()), w.size()};
+    ASSERT_EQ(D()->write(&dev_, Io(12), &wv, 1, 8192, MODTGT_IO_FUA), MODTGT_STS_ASYNC);
+    const int before = g_preadv2_calls;
+    std::string buf2(4096, '\0');
+    iovec v2{buf2.data(), buf2.size()};
+    ASSERT_EQ(D()->read(&dev_, Io(13), &v2, 1, 8192), MODTGT_STS_ASYNC);
+    EXPECT_EQ(g_preadv2_calls, before) << "not batched with the turn's queued I/O";
+    loop.EndTurn();
+    ASSERT_TRUE(TurnUntilDone(loop, Ios(12, 2), 20));
+    EXPECT_EQ(Take(Io(12)).first, MODTGT_STS_OK);
+    EXPECT_EQ(Take(Io(13)).first, MODTGT_STS_OK);
+    EXPECT_TRUE(buf2 == w || buf2 == data.substr(8192, 4096)) << "neither old nor new data";
+    // More than kInlineReadMax: through the ring.
+    std::string big(bs_uring::kInlineReadMax + 4096, '\0');
+    iovec bv{big.data(), big.size()};
+    const int before_big = g_preadv2_calls;
+    const int rc = D()->read(&dev_, Io(14), &bv, 1, 65536);
+    loop.EndTurn();
+    ASSERT_EQ(Wait(Io(14), rc), MODTGT_STS_OK);
+    EXPECT_EQ(g_preadv2_calls, before_big);
+    EXPECT_EQ(big, data.substr(65536, big.size()));
+    D()->close(&dev_);
+    open_ = false;
+  }).join();
+}
+
+// preadv2 reads only a part (the page cache holds the start of the range): the ring reads
+// the rest into the right iovecs at the right offset; EAGAIN (nothing cached): the ring
+// reads it all; EOPNOTSUPP (no RWF_NOWAIT here): the ring, and preadv2 is not tried again.
+TEST_F(UringTest, APartlyCachedOrRefusedInlineReadIsFinishedByTheRing) {
+  MakeFile(1 << 20);
+  Config(path_);
+  ASSERT_EQ(Open(), 0) << t_error;
+  const std::string data = Random(1 << 20, 23);
+  ASSERT_EQ(Write(1, data.data(), data.size(), 0), MODTGT_STS_OK);
+  std::string a(1024, '\0'), b(4096, '\0'), c(4096 - 1024, '\0');
+  iovec v[3] = {{a.data(), a.size()}, {b.data(), b.size()}, {c.data(), c.size()}};
+  auto joined = [&] { return a + b + c; };
+  g_preadv2_max = 512;
+  int calls = g_preadv2_calls;
+  ASSERT_EQ(Wait(Io(20), D()->read(&dev_, Io(20), v, 3, 12288)), MODTGT_STS_OK);
+  EXPECT_EQ(g_preadv2_calls - calls, 1);
+  EXPECT_EQ(joined(), data.substr(12288, 8192));
+  g_preadv2_max = 0;
+  for (int e : {EAGAIN, EIO}) {
+    g_preadv2_errno = e;
+    a.assign(a.size(), '\0');
+    calls = g_preadv2_calls;
+    ASSERT_EQ(Wait(Io(21), D()->read(&dev_, Io(21), v, 3, 40960)), MODTGT_STS_OK) << e;
+    EXPECT_EQ(g_preadv2_calls - calls, 1);
+    EXPECT_EQ(joined(), data.substr(40960, 8192));
+  }
+  g_preadv2_errno = EOPNOTSUPP;
+  calls = g_preadv2_calls;
+  for (uint64_t off : {0u, 4096u, 8192u}) {
+    ASSERT_EQ(Wait(Io(22), D()->read(&dev_, Io(22), v, 3, off)), MODTGT_STS_OK);
+    EXPECT_EQ(joined(), data.substr(off, 8192));
+  }
+  EXPECT_EQ(g_preadv2_calls - calls, 1) << "tried again after EOPNOTSUPP";
+}
+
+// O_DIRECT reads never take the inline path.
+TEST_F(UringTest, DirectReadsAreNotTriedInline) {
+  MakeFile(1 << 20);
+  Config(path_, 0, MODTGT_OFLAG_DIRECT);
+  ASSERT_EQ(Open(), 0) << t_error;
+  void* p = nullptr;
+  ASSERT_EQ(posix_memalign(&p, 4096, 4096), 0);
+  const int calls = g_preadv2_calls;
+  EXPECT_EQ(Read(30, p, 4096, 0), MODTGT_STS_OK);
+  EXPECT_EQ(g_preadv2_calls, calls);
+  free(p);
+}
