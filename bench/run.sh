@@ -248,9 +248,9 @@ if [ "$CEILING" = 1 ]; then
   # The floor of the wake-up-bound shapes: a do-nothing epoll server answering iSCSI-shaped
   # exchanges (bench/tcp_floor.c). Median of 3 by latency; the whole line of that run.
   if [ -x "$BUILD/bench/tcp_floor" ]; then
-    for sd in "read 1" "read 32" "write 1" "write 32"; do
+    for sd in "read 1 plain" "read 1 iscsi" "read 32 plain" "write 1 plain" "write 32 plain"; do
       set -- $sd
-      v=$(for _ in 1 2 3; do "$BUILD/bench/tcp_floor" --shape "$1" --depth "$2" --time "$SECS" | awk '/^result /{print}'; done |
+      v=$(for _ in 1 2 3; do "$BUILD/bench/tcp_floor" --shape "$1" --depth "$2" --client "$3" --time "$SECS" | awk '/^result /{print}'; done |
           awk '{split($5,a,"="); print a[2] "\t" $0}' | sort -g | sed -n 2p | cut -f2-)
       echo "loopback floor (bench/tcp_floor, median of 3): ${v#result }" >> "$OUT/info.txt"
     done
