@@ -130,6 +130,15 @@ void Device::OnTurnEnd(void* arg) {
   RingUnref(g);
 }
 
+void Device::OnInlineReadTurnEnd(void* arg) {
+  Ring* g = static_cast<Ring*>(arg);
+  {
+    std::lock_guard<std::mutex> l(g->mu);
+    g->inline_read_turn = false;
+  }
+  RingUnref(g);
+}
+
 int Device::Start(Req* r, int failure) {
   InlineStart start;
   start.req = r;
@@ -182,8 +191,9 @@ bool Device::SetData(Req* r, const iovec* iov, int iovcnt) {
 // preadv2(RWF_NOWAIT) (one io_uring_enter at the end of the turn), plus the ring's work: a
 // request, an SQE, the end-of-turn step, reaping the CQE and completing through the host
 // (the response then goes out from the turn-end step). Trying preadv2(RWF_NOWAIT) first
-// completes it in its callout, as bs_rdwr does. Not once the turn has queued I/O on the
-// ring (a miss, a write): the reads after it join that io_uring_enter.
+// completes it in its callout, as bs_rdwr does. Only the first I/O of a loop turn: the
+// other reads of a busy turn (QD32) join one io_uring_enter, as before (a preadv2 for each
+// ran at 0.82x the IOPS at QD32, 1.35 system calls per read instead of 0.5).
 int Device::ReadInline(const iovec* iov, int iovcnt, uint64_t offset, size_t* done) {
   *done = 0;
   if (direct_ || iovcnt > kMaxIovPerSqe || !nowait_reads_.load(std::memory_order_relaxed)) {
@@ -194,7 +204,7 @@ int Device::ReadInline(const iovec* iov, int iovcnt, uint64_t offset, size_t* do
   Ring* g = ThisRing();
   {
     std::lock_guard<std::mutex> l(g->mu);
-    if (g->submit_deferred) return MODTGT_STS_ASYNC;
+    if (g->submit_deferred || g->inline_read_turn) return MODTGT_STS_ASYNC;
   }
   ssize_t n;
   do {
@@ -208,7 +218,19 @@ int Device::ReadInline(const iovec* iov, int iovcnt, uint64_t offset, size_t* do
     return MODTGT_STS_ASYNC;
   }
   *done = static_cast<size_t>(n);
-  return *done == total ? MODTGT_STS_OK : MODTGT_STS_ASYNC;
+  if (*done != total) return MODTGT_STS_ASYNC;  // the ring reads the rest (this turn's batch)
+  // On a loop, the turn's other reads go through the ring until its end. (Off a loop each
+  // I/O is submitted on its own: there is no batch to keep.)
+  if (HostHasLoopServices()) {
+    std::lock_guard<std::mutex> l(g->mu);
+    RingRef(g);  // the step's, dropped when it has run
+    if (g_host->loop_defer(&Device::OnInlineReadTurnEnd, g) == 0) {
+      g->inline_read_turn = true;
+    } else {
+      g->refs.fetch_sub(1, std::memory_order_relaxed);  // not the last: the device holds one
+    }
+  }
+  return MODTGT_STS_OK;
 }
 
 int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
