@@ -53,6 +53,9 @@ constexpr int kWriterThreads = 8;  // as bs_rdwr (4 ran at 0.83x its throughput)
 // Buffered reads up to this size are first tried with preadv2(RWF_NOWAIT) in the callout
 // (see Device::ReadInline): a page-cache hit then costs one system call and no ring work.
 constexpr size_t kInlineReadMax = 16 * 1024;
+// After a loop turn that had both an inline read and I/O on the ring, this many reads go
+// through the ring before the next inline attempt (see Device::ReadInline).
+constexpr uint32_t kInlineReadSkip = 64;
 
 // Zeros for the write-zeros fallback (uring_ring.cc); aligned for O_DIRECT, never written.
 extern uint8_t g_zeros[kWriteChunk];
@@ -136,9 +139,12 @@ struct Ring {
   Req* free_reqs = nullptr;     // GUARDED_BY(mu)
   // SQEs are queued, and a loop's end of turn (ABI 1.5 loop_defer) will submit them.
   bool submit_deferred = false; // GUARDED_BY(mu)
-  // A read of this loop turn was tried inline (Device::ReadInline); cleared by an
+  // A read of this loop turn was done inline (Device::ReadInline); cleared by an
   // end-of-turn step of its own (ABI 1.5 loop_defer).
   bool inline_read_turn = false; // GUARDED_BY(mu)
+  // Reads still to send through the ring without trying inline: set to kInlineReadSkip by
+  // a turn that had an inline read and I/O on the ring too (a busy loop: QD32).
+  uint32_t inline_skip = 0;      // GUARDED_BY(mu)
   std::vector<Req*> all_reqs;   // GUARDED_BY(mu); owned
 };
 
@@ -246,9 +252,8 @@ class Device {
   // write, inline writes backed off, or pwritev refused it).
   int WriteInline(const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags);
   // A small buffered read done at once with preadv2(RWF_NOWAIT) on the calling thread, when
-  // the page cache holds it and it is the first I/O of the loop's turn on this ring (the
-  // I/O of a busy turn is still one io_uring_enter: at QD32 a preadv2 per read ran at
-  // 0.82x the IOPS). Returns MODTGT_STS_OK (all read), or
+  // the page cache holds it and it is the first I/O of the loop's turn on this ring, unless
+  // a recent turn was busy (the I/O of a busy turn stays one io_uring_enter). Returns MODTGT_STS_OK (all read), or
   // MODTGT_STS_ASYNC with *done bytes already read (0 or a part) when io_uring must read
   // the rest: not a small buffered read, not all cached (EAGAIN), end of file, an error
   // (io_uring reports it), or no RWF_NOWAIT here (EOPNOTSUPP: not tried again).

@@ -783,7 +783,8 @@ TEST_F(UringTest, LargePlainBufferedWritesGoToWriterThreads) {
 // A small cached buffered read on a loop, the first I/O of its turn, is one
 // preadv2(RWF_NOWAIT) in its callout, with no ring work; the turn's later reads, and reads
 // in a turn that has queued I/O on the ring, go through the ring with it (one
-// io_uring_enter for the turn). Reads larger than kInlineReadMax are not tried inline.
+// io_uring_enter for the turn), and after such a busy turn the next kInlineReadSkip reads
+// do too. Reads larger than kInlineReadMax are not tried inline.
 TEST_F(UringTest, OnALoopACachedSmallReadIsOnePreadv2InItsCallout) {
   MakeFile(1 << 20);
   Config(path_);
@@ -808,11 +809,22 @@ TEST_F(UringTest, OnALoopACachedSmallReadIsOnePreadv2InItsCallout) {
     ASSERT_TRUE(TurnUntilDone(loop, Ios(11, 1), 20));
     EXPECT_EQ(Take(Io(11)).first, MODTGT_STS_OK);
     EXPECT_EQ(buf1, data.substr(4 * 4096, 4096));
-    // A new turn: inline again.
-    ASSERT_EQ(D()->read(&dev_, Io(15), &v, 1, 5 * 4096), MODTGT_STS_OK);
-    EXPECT_EQ(g_preadv2_calls - calls, 2);
-    EXPECT_EQ(buf, data.substr(5 * 4096, 4096));
-    loop.EndTurn();
+    // That turn was busy (an inline read and ring I/O): the next kInlineReadSkip reads go
+    // through the ring, one a turn, without a preadv2; then inline again.
+    for (uint32_t i = 0; i < bs_uring::kInlineReadSkip; i++) {
+      ASSERT_EQ(D()->read(&dev_, Io(1000 + i), &v1, 1, 6 * 4096), MODTGT_STS_ASYNC) << i;
+      loop.EndTurn();
+      ASSERT_TRUE(TurnUntilDone(loop, Ios(1000 + i, 1), 20));
+      EXPECT_EQ(Take(Io(1000 + i)).first, MODTGT_STS_OK);
+    }
+    EXPECT_EQ(g_preadv2_calls - calls, 1);
+    EXPECT_EQ(buf1, data.substr(6 * 4096, 4096));
+    for (int i = 0; i < 3; i++) {  // quiet turns, one read each (QD1): inline every time
+      ASSERT_EQ(D()->read(&dev_, Io(15), &v, 1, (5 + i) * 4096), MODTGT_STS_OK) << i;
+      EXPECT_EQ(g_preadv2_calls - calls, 2 + i);
+      EXPECT_EQ(buf, data.substr((5 + i) * 4096, 4096));
+      loop.EndTurn();
+    }
     // A FUA write goes through the ring at the end of the turn: a read after it goes too.
     const std::string w = Random(4096, 22);
     iovec wv{const_cast<char*>(w.data()), w.size()};
