@@ -139,12 +139,14 @@ struct Ring {
   Req* free_reqs = nullptr;     // GUARDED_BY(mu)
   // SQEs are queued, and a loop's end of turn (ABI 1.5 loop_defer) will submit them.
   bool submit_deferred = false; // GUARDED_BY(mu)
-  // A read of this loop turn was done inline (Device::ReadInline); cleared by an
-  // end-of-turn step of its own (ABI 1.5 loop_defer).
-  bool inline_read_turn = false; // GUARDED_BY(mu)
+  // Device::ReadInline's state, used by the ring's loop thread only; atomic (relaxed)
+  // because threads beyond kMaxRings share rings, where a race only changes whether a read
+  // is tried inline. A read of this loop turn was done inline; cleared by an end-of-turn
+  // step of its own (ABI 1.5 loop_defer):
+  std::atomic<bool> inline_read_turn{false};
   // Reads still to send through the ring without trying inline: set to kInlineReadSkip by
-  // a turn that had an inline read and I/O on the ring too (a busy loop: QD32).
-  uint32_t inline_skip = 0;      // GUARDED_BY(mu)
+  // a turn that had an inline read and then I/O on the ring (a busy loop: QD32).
+  std::atomic<uint32_t> inline_skip{0};
   std::vector<Req*> all_reqs;   // GUARDED_BY(mu); owned
 };
 
@@ -214,7 +216,8 @@ class Device {
  private:
   Device() = default;
 
-  Req* AllocReq();                  // nullptr when out of memory
+  Req* AllocReq() { return AllocReq(ThisRing()); }  // nullptr when out of memory
+  Req* AllocReq(Ring* g);           // from g, the calling thread's ring
   void FreeReq(Req* r);
   // The calling thread's ring (created on first use); the first ring if one cannot be made.
   Ring* ThisRing();
@@ -252,12 +255,13 @@ class Device {
   // write, inline writes backed off, or pwritev refused it).
   int WriteInline(const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags);
   // A small buffered read done at once with preadv2(RWF_NOWAIT) on the calling thread, when
-  // the page cache holds it and it is the first I/O of the loop's turn on this ring, unless
-  // a recent turn was busy (the I/O of a busy turn stays one io_uring_enter). Returns MODTGT_STS_OK (all read), or
+  // the page cache holds it and it is the first read of the loop's turn on this ring,
+  // unless a recent turn was busy (the I/O of a busy turn stays one io_uring_enter). Returns MODTGT_STS_OK (all read), or
   // MODTGT_STS_ASYNC with *done bytes already read (0 or a part) when io_uring must read
   // the rest: not a small buffered read, not all cached (EAGAIN), end of file, an error
   // (io_uring reports it), or no RWF_NOWAIT here (EOPNOTSUPP: not tried again).
-  int ReadInline(const iovec* iov, int iovcnt, uint64_t offset, size_t* done);
+  // g: the calling thread's ring.
+  int ReadInline(Ring* g, const iovec* iov, int iovcnt, uint64_t offset, size_t* done);
   // A write with no O_DIRECT, O_SYNC, FUA, WCE=0 or atomicity: page cache only.
   bool PlainBufferedWrite(int iovcnt, uint32_t flags) const;
   // pwritev until total bytes are written: 0, or the errno that stopped it (*done: bytes

@@ -124,8 +124,7 @@ Ring* Device::ThisRing() {
   return g;
 }
 
-Req* Device::AllocReq() {
-  Ring* g = ThisRing();
+Req* Device::AllocReq(Ring* g) {
   std::lock_guard<std::mutex> l(g->mu);
   Req* r = g->free_reqs;
   if (r != nullptr) {

@@ -132,12 +132,12 @@ void Device::OnTurnEnd(void* arg) {
 
 void Device::OnInlineReadTurnEnd(void* arg) {
   Ring* g = static_cast<Ring*>(arg);
+  g->inline_read_turn.store(false, std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> l(g->mu);
-    g->inline_read_turn = false;
     // Runs before the turn's submission step (deferred after it): ring I/O queued in the
-    // same turn makes this a busy turn.
-    if (g->submit_deferred) g->inline_skip = kInlineReadSkip;
+    // same turn after the inline read makes this a busy turn.
+    std::lock_guard<std::mutex> l(g->mu);
+    if (g->submit_deferred) g->inline_skip.store(kInlineReadSkip, std::memory_order_relaxed);
   }
   RingUnref(g);
 }
@@ -194,27 +194,24 @@ bool Device::SetData(Req* r, const iovec* iov, int iovcnt) {
 // preadv2(RWF_NOWAIT) (one io_uring_enter at the end of the turn), plus the ring's work: a
 // request, an SQE, the end-of-turn step, reaping the CQE and completing through the host
 // (the response then goes out from the turn-end step). Trying preadv2(RWF_NOWAIT) first
-// completes it in its callout, as bs_rdwr does. Only the first I/O of a loop turn: the
+// completes it in its callout, as bs_rdwr does. Only the first read of a loop turn: the
 // other reads of a busy turn (QD32) join one io_uring_enter, as before (a preadv2 for each
 // made 1.35 system calls per read at QD32 instead of 0.47). And a turn that had both (an
 // inline read, then ring I/O) means the loop is busy: the next kInlineReadSkip reads go
-// through the ring without trying, so a QD32 load stays batched as it was.
-int Device::ReadInline(const iovec* iov, int iovcnt, uint64_t offset, size_t* done) {
+// through the ring without trying, so a QD32 load stays batched as it was. The checks take
+// no lock: a read that is not tried costs the ring path a few loads.
+int Device::ReadInline(Ring* g, const iovec* iov, int iovcnt, uint64_t offset, size_t* done) {
   *done = 0;
   if (direct_ || iovcnt > kMaxIovPerSqe || !nowait_reads_.load(std::memory_order_relaxed)) {
     return MODTGT_STS_ASYNC;
   }
+  if (g->inline_read_turn.load(std::memory_order_relaxed)) return MODTGT_STS_ASYNC;
+  if (const uint32_t skip = g->inline_skip.load(std::memory_order_relaxed); skip > 0) {
+    g->inline_skip.store(skip - 1, std::memory_order_relaxed);
+    return MODTGT_STS_ASYNC;
+  }
   const size_t total = IovBytes(iov, iovcnt);
   if (total == 0 || total > kInlineReadMax) return MODTGT_STS_ASYNC;
-  Ring* g = ThisRing();
-  {
-    std::lock_guard<std::mutex> l(g->mu);
-    if (g->submit_deferred || g->inline_read_turn) return MODTGT_STS_ASYNC;
-    if (g->inline_skip > 0) {
-      g->inline_skip--;
-      return MODTGT_STS_ASYNC;
-    }
-  }
   ssize_t n;
   do {
     n = preadv2(fd_, iov, iovcnt, static_cast<off_t>(offset), RWF_NOWAIT);
@@ -231,10 +228,9 @@ int Device::ReadInline(const iovec* iov, int iovcnt, uint64_t offset, size_t* do
   // On a loop, the turn's other reads go through the ring until its end. (Off a loop each
   // I/O is submitted on its own: there is no batch to keep.)
   if (HostHasLoopServices()) {
-    std::lock_guard<std::mutex> l(g->mu);
     RingRef(g);  // the step's, dropped when it has run
     if (g_host->loop_defer(&Device::OnInlineReadTurnEnd, g) == 0) {
-      g->inline_read_turn = true;
+      g->inline_read_turn.store(true, std::memory_order_relaxed);
     } else {
       g->refs.fetch_sub(1, std::memory_order_relaxed);  // not the last: the device holds one
     }
@@ -243,10 +239,11 @@ int Device::ReadInline(const iovec* iov, int iovcnt, uint64_t offset, size_t* do
 }
 
 int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
+  Ring* const g = ThisRing();
   size_t done = 0;
-  const int inline_status = ReadInline(iov, iovcnt, offset, &done);
+  const int inline_status = ReadInline(g, iov, iovcnt, offset, &done);
   if (inline_status != MODTGT_STS_ASYNC) return inline_status;
-  Req* r = AllocReq();
+  Req* r = AllocReq(g);
   if (r == nullptr) return MODTGT_STS_NO_RESOURCE;
   r->io = io;
   r->op = Op::kRead;
