@@ -21,6 +21,10 @@
 //                  16 KiB a pwritev in the callout, from 64 KiB a pwritev on one of the
 //                  device's 8 writer threads (uring_writers.cc): io_uring would hand both to
 //                  io-wq, which runs one file's buffered writes one after the other.
+//                  O_DIRECT reads from 64 KiB: a preadv on those threads while the last one
+//                  given to io_uring went to the disk (iomap builds the bios and zero-fills
+//                  the holes in the submitting thread, the loop); reads of holes only,
+//                  done inside their submission, stay on io_uring.
 //   flush          IORING_OP_FSYNC with IORING_FSYNC_DATASYNC (fdatasync).
 //   unmap          IORING_OP_FALLOCATE(PUNCH_HOLE | KEEP_SIZE): a file system frees the
 //                  blocks, a block device zeroes them (unmap-zeroing). Where unsupported

@@ -24,7 +24,7 @@ unsigned Device::TakeCqes(Ring* g, Done* out) {
   return n;
 }
 
-void Device::Drain(Ring* g) {
+void Device::Drain(Ring* g, uint64_t submitted) {
   Done done[kReapBatch];
   for (;;) {
     unsigned n;
@@ -34,8 +34,15 @@ void Device::Drain(Ring* g) {
     }
     if (n == 0) return;
     for (unsigned i = 0; i < n; i++) {
-      (void)done[i].req->handoff.load(std::memory_order_acquire);
-      g->dev->OnCqe(done[i].req, done[i].res);
+      Req* const r = done[i].req;
+      (void)r->handoff.load(std::memory_order_acquire);
+      if (r->probe) {
+        // Done inside its submission (holes only): stays on io_uring; else to the threads.
+        r->probe = false;
+        g->dev->direct_reads_to_threads_.store(submitted == 0 || r->submit_seq != submitted,
+                                               std::memory_order_relaxed);
+      }
+      g->dev->OnCqe(r, done[i].res);
     }
   }
 }

@@ -56,6 +56,16 @@ constexpr size_t kInlineReadMax = 16 * 1024;
 // After a loop turn that had both an inline read and I/O on the ring, this many reads go
 // through the ring before the next inline attempt (see Device::ReadInline).
 constexpr uint32_t kInlineReadSkip = 64;
+// O_DIRECT reads of at least kDirectReadWorkerMin bytes go to the same threads (preadv, as
+// bs_rdwr) while the device's last such read submitted to io_uring did not complete inside
+// its own submission, i.e. it went to the disk: iomap builds a read's bios and zero-fills
+// the holes between them in the submitting thread, which for io_uring is the event loop
+// (0.64-0.90x bs_rdwr's 128 KiB QD16 throughput on a file of holes and 4 KiB blocks). A read
+// of holes only is all zero-filling, done at submission: that stays on io_uring (a thread
+// hop made it 0.76x). Every kDirectReadProbeEvery-th such read goes to io_uring to learn it
+// again. docs/perf-profile.md, "bs_uring: large O_DIRECT reads".
+constexpr size_t kDirectReadWorkerMin = 64 * 1024;
+constexpr uint32_t kDirectReadProbeEvery = 16;
 
 // Zeros for the write-zeros fallback (uring_ring.cc); aligned for O_DIRECT, never written.
 extern uint8_t g_zeros[kWriteChunk];
@@ -96,6 +106,10 @@ struct Req {
   bool zero_range = false; // kFallocate: ZERO_RANGE (write_same of zeros), else PUNCH_HOLE
   bool atomic = false;     // kWrite with RWF_ATOMIC: one IORING_OP_WRITE, never resumed
   int no_progress = 0;     // consecutive retries that moved nothing
+  // A large O_DIRECT read whose first CQE tells whether such reads complete at submission
+  // (see kDirectReadWorkerMin); submit_seq: the ring's submits count that carried it.
+  bool probe = false;
+  uint64_t submit_seq = 0;
   // O_DIRECT bounce buffer (kRead/kWrite) or the replicated pattern (kFill).
   uint8_t* buf = nullptr;
   size_t buf_len = 0;      // kFill: bytes of the pattern buffer (a multiple of the block)
@@ -147,6 +161,7 @@ struct Ring {
   // Reads still to send through the ring without trying inline: set to kInlineReadSkip by
   // a turn that had an inline read and then I/O on the ring (a busy loop: QD32).
   std::atomic<uint32_t> inline_skip{0};
+  uint64_t submits = 0;         // GUARDED_BY(mu); SubmitQueued calls
   std::vector<Req*> all_reqs;   // GUARDED_BY(mu); owned
 };
 
@@ -241,7 +256,9 @@ class Device {
   static unsigned TakeCqes(Ring* g, Done* out);
   // Reaps g until its CQ is empty, handling each completion with the lock released.
   // Static: it touches the device only for CQEs, i.e. while I/O is in flight.
-  static void Drain(Ring* g);
+  // submitted: g->submits of the SubmitQueued just before, whose I/Os that are reaped here
+  // completed inside their submission; 0 when not right after one.
+  static void Drain(Ring* g, uint64_t submitted = 0);
   void PrepSqe(Req* r, io_uring_sqe* sqe);
   // Starts r from a callout: MODTGT_STS_ASYNC, or `failure` after releasing r.
   int Start(Req* r, int failure);
@@ -267,12 +284,14 @@ class Device {
   // pwritev until total bytes are written: 0, or the errno that stopped it (*done: bytes
   // written before it; EIO for a write that makes no progress).
   int PwriteAll(const iovec* iov, int iovcnt, uint64_t offset, size_t total, size_t* done);
-  // ---- Writer threads for large plain buffered writes (uring_writers.cc) ----
-  // Queues r (op kWrite, iov, offset, end set) to the writer threads, starting them on first
-  // use: true, or false (nothing queued) when no thread could be started.
+  // ---- Writer threads: large plain buffered writes, large O_DIRECT reads (uring_writers.cc)
+  // Queues r (op kWrite or kRead; iov, offset, end set) to the writer threads, starting them
+  // on first use: true, or false (nothing queued) when no thread could be started.
   bool QueueToWriters(Req* r);
   void WriterLoop();
   void StopWriters();  // joins them; REQUIRES: no I/O in flight
+  // preadv of what r (op kRead) still has to read: OK, or READ_ERROR (logged).
+  modtgt_status PreadAll(Req* r);
   // Sets atomic_unit_ and declares the atomic limits when the kernel and file system take
   // RWF_ATOMIC writes on this file (O_DIRECT only).
   void ProbeAtomicWrites();
@@ -294,6 +313,9 @@ class Device {
   std::atomic<bool> zero_works_{true};
   std::atomic<bool> bounce_logged_{false};
   std::atomic<bool> nowait_reads_{true};  // cleared when preadv2(RWF_NOWAIT) is refused
+  // Large O_DIRECT reads (kDirectReadWorkerMin): to the writer threads, and how many came.
+  std::atomic<bool> direct_reads_to_threads_{false};
+  std::atomic<uint32_t> direct_reads_{0};
   bool osync_ = false;  // opened O_SYNC (bsoflags sync)
   // CLOCK_MONOTONIC ns until which buffered writes go through io_uring (a slow inline one).
   std::atomic<uint64_t> inline_writes_off_until_{0};

@@ -147,6 +147,7 @@ Req* Device::AllocReq(Ring* g) {
   r->atomic = false;
   r->rw_flags = 0;
   r->no_progress = 0;
+  r->probe = false;
   r->buf = nullptr;
   r->buf_len = 0;
   r->user_iov = nullptr;

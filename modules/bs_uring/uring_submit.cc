@@ -63,6 +63,7 @@ void Device::PrepSqe(Req* r, io_uring_sqe* sqe) {
 
 bool Device::Submit(Req* r, bool reap) {
   Ring* g = r->ring;
+  uint64_t submitted;
   {
     std::lock_guard<std::mutex> l(g->mu);
     io_uring_sqe* sqe = io_uring_get_sqe(&g->ring);
@@ -75,6 +76,7 @@ bool Device::Submit(Req* r, bool reap) {
       if (sqe == nullptr) return false;
     }
     PrepSqe(r, sqe);
+    r->submit_seq = g->submits + 1;  // the SubmitQueued that will carry it
     r->handoff.fetch_add(1, std::memory_order_release);
     if (reap) {
       // A callout on an event loop (ABI 1.5): the SQE waits for the end of the loop's
@@ -90,8 +92,9 @@ bool Device::Submit(Req* r, bool reap) {
       }
     }
     SubmitQueued(g, reap);
+    submitted = g->submits;
   }
-  if (reap) Drain(g);
+  if (reap) Drain(g, submitted);
   return true;
 }
 
@@ -117,16 +120,19 @@ void Device::SubmitQueued(Ring* g, bool quiet) {
   }
   // Re-enabled before the CQ is read: a CQE posted after this read signals.
   if (quiet) io_uring_cq_eventfd_toggle(&g->ring, true);
+  g->submits++;
 }
 
 void Device::OnTurnEnd(void* arg) {
   Ring* g = static_cast<Ring*>(arg);
+  uint64_t submitted;
   {
     std::lock_guard<std::mutex> l(g->mu);
     g->submit_deferred = false;
     SubmitQueued(g, true);
+    submitted = g->submits;
   }
-  Drain(g);
+  Drain(g, submitted);
   RingUnref(g);
 }
 
@@ -253,6 +259,14 @@ int Device::Read(modtgt_io* io, const iovec* iov, int iovcnt, uint64_t offset) {
     return MODTGT_STS_NO_RESOURCE;
   }
   if (done > 0) Advance(r, done);  // a part was cached: the ring reads the rest
+  if (direct_ && r->end - offset >= kDirectReadWorkerMin) {
+    const uint32_t n = direct_reads_.fetch_add(1, std::memory_order_relaxed);
+    if (n % kDirectReadProbeEvery != 0 &&
+        direct_reads_to_threads_.load(std::memory_order_relaxed) && QueueToWriters(r)) {
+      return MODTGT_STS_ASYNC;
+    }
+    r->probe = true;
+  }
   return Start(r, MODTGT_STS_BUSY);
 }
 

@@ -901,3 +901,84 @@ TEST_F(UringTest, DirectReadsAreNotTriedInline) {
   EXPECT_EQ(g_preadv2_calls, calls);
   free(p);
 }
+namespace {
+// O_DIRECT reads of kDirectReadWorkerMin bytes or more go to the writer threads (preadv)
+// while the last one the device gave io_uring did not complete inside its submission (it
+// went to the disk); reads of holes only complete there and stay on io_uring; every
+// kDirectReadProbeEvery-th goes to io_uring to tell again. A callout's status tells which:
+// a read that returns ASYNC was not reaped right after its submission. The data is right on
+// either path: holes, written blocks, a bounce buffer, the end of a shrunk file (zeros
+// after), and a failing read (an offset O_DIRECT refuses) is a READ ERROR.
+TEST_F(UringTest, LargeDirectReadsFromTheDiskGoToWriterThreads) {
+  constexpr size_t kLen = 128 * 1024;
+  constexpr uint32_t kProbe = bs_uring::kDirectReadProbeEvery;
+  static_assert(kLen >= bs_uring::kDirectReadWorkerMin && 4096 < bs_uring::kDirectReadWorkerMin);
+  MakeFile(8 * kLen);
+  std::string data(8 * kLen, '\0');  // the first 4 x kLen holes, then a block every 20 KiB
+  {
+    const int fd = open(path_.c_str(), O_WRONLY);
+    for (size_t off = 4 * kLen + 4096; off < data.size(); off += 5 * 4096) {
+      const std::string b = Random(4096, static_cast<unsigned>(off));
+      data.replace(off, 4096, b);
+      ASSERT_EQ(pwrite(fd, b.data(), b.size(), static_cast<off_t>(off)), 4096);
+    }
+    ASSERT_EQ(fsync(fd), 0);
+    close(fd);
+  }
+  Config(path_, 0, MODTGT_OFLAG_DIRECT);
+  ASSERT_EQ(Open(), 0) << t_error;
+  auto* buf = reinterpret_cast<char*>(bs_uring::AlignedAlloc(kLen + 4096));
+  ASSERT_NE(buf, nullptr);
+  ASSERT_EQ(Read(1, buf, 4096, 4 * kLen + 4096), MODTGT_STS_OK);  // small: never counted
+  EXPECT_EQ(std::string(buf, 4096), data.substr(4 * kLen + 4096, 4096));
+  // The module's rule, followed here from each callout's status: a read goes to io_uring
+  // when it is a probe (n % kProbe == 0) or the last read on io_uring was done inside its
+  // submission (its callout returned the status); else to the threads.
+  uint32_t n = 0;               // large reads so far
+  bool last_async = false;      // the last read on io_uring returned ASYNC
+  bool routed = false;          // a read went to the threads
+  int on_uring[2] = {0, 0}, async[2] = {0, 0};  // reads on io_uring (of holes, of data)
+  auto read = [&](uintptr_t id, char* p, uint64_t off) {
+    iovec v{p, kLen};
+    const bool to_threads = n++ % kProbe != 0 && last_async;
+    const int rc = D()->read(&dev_, Io(id), &v, 1, off);
+    if (to_threads) {
+      routed = true;
+    } else {
+      last_async = rc == MODTGT_STS_ASYNC;
+      on_uring[off >= 4 * kLen]++;
+      async[off >= 4 * kLen] += last_async;
+    }
+    return Wait(Io(id), rc);
+  };
+  const int none = 0;
+  // Holes: all done inside their submission (io_uring may punt one to io-wq now and then).
+  for (uint64_t i = 0; i < 4 * kProbe; i++) {
+    ASSERT_EQ(read(100 + i, buf, i % 4 * kLen), MODTGT_STS_OK);
+    ASSERT_EQ(std::string(buf, kLen), std::string(kLen, '\0'));
+    ASSERT_EQ(WriterThreads(), routed ? bs_uring::kWriterThreads : none) << i;
+  }
+  EXPECT_LT(async[0], on_uring[0]) << "no read of holes was done inside its submission";
+  // Holes and data, from the disk: after a read that was not done at submission, the next
+  // ones go to the threads.
+  for (uint64_t i = 0; i < 3 * kProbe; i++) {
+    const uint64_t off = (4 + i % 4) * kLen;
+    ASSERT_EQ(read(200 + i, buf, off), MODTGT_STS_OK);
+    ASSERT_EQ(std::string(buf, kLen), data.substr(off, kLen));
+    ASSERT_EQ(WriterThreads(), routed ? bs_uring::kWriterThreads : none) << i;
+  }
+  // (Only a file system that completes O_DIRECT reads inside their submission, as tmpfs,
+  // keeps every read on io_uring.)
+  if (async[1] > 0) {
+    EXPECT_TRUE(routed);
+  }
+  ASSERT_EQ(read(300, buf + 1, 5 * kLen), MODTGT_STS_OK);  // unaligned: bounced
+  EXPECT_EQ(std::string(buf + 1, kLen), data.substr(5 * kLen, kLen));
+  ASSERT_EQ(truncate(path_.c_str(), static_cast<off_t>(7 * kLen + 8192)), 0);
+  ASSERT_EQ(read(301, buf, 7 * kLen), MODTGT_STS_OK);
+  EXPECT_EQ(std::string(buf, 8192), data.substr(7 * kLen, 8192));
+  EXPECT_EQ(std::string(buf + 8192, kLen - 8192), std::string(kLen - 8192, '\0'));
+  EXPECT_EQ(read(302, buf, 4 * kLen + 513), MODTGT_STS_READ_ERROR);
+  std::free(buf);
+}
+}  // namespace

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// bs_uring: writer threads for large plain buffered writes.
+// bs_uring: writer threads for large plain buffered writes, and large O_DIRECT reads.
 //
 // io_uring cannot write to a file's page cache without blocking on ext4 (and most file
 // systems): it hands every buffered write to a worker of its io-wq, and io-wq runs all
@@ -12,10 +12,15 @@
 // (uring_submit.cc WriteInline); everything else (O_DIRECT, FUA, WCE=0, O_SYNC) stays on
 // io_uring, where the kernel completes it without a thread of ours.
 //
-// The threads start on the first such write (a LUN that never gets one costs nothing) and
-// stop at close(), which has no I/O in flight by contract.
+// The same threads preadv large O_DIRECT reads (kDirectReadWorkerMin) while such reads go to
+// the disk: submitted through io_uring, iomap would build each read's bios and zero-fill the
+// holes between its extents in the event loop that submits (uring_internal.h, Device::Read).
+//
+// The threads start on the first such write or read (a LUN that never gets one costs
+// nothing) and stop at close(), which has no I/O in flight by contract.
 #include <pthread.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <exception>
 
@@ -67,6 +72,10 @@ void Device::WriterLoop() {
       if (writers_head_ == nullptr) writers_tail_ = nullptr;
     }
     r->next_free = nullptr;
+    if (r->op == Op::kRead) {
+      Finish(r, PreadAll(r));
+      continue;
+    }
     size_t done = 0;
     const size_t total = static_cast<size_t>(r->end - r->offset);
     const int e = PwriteAll(r->iov.data(), static_cast<int>(r->iov.size()), r->offset, total,
@@ -82,6 +91,27 @@ void Device::WriterLoop() {
     FreeReq(r);
     g_host->complete(io, st);
   }
+}
+
+modtgt_status Device::PreadAll(Req* r) {
+  while (r->iov_first < r->iov.size()) {
+    const size_t left = r->iov.size() - r->iov_first;
+    const int n = static_cast<int>(std::min<size_t>(left, kMaxIovPerSqe));
+    const ssize_t got =
+        preadv(fd_, r->iov.data() + r->iov_first, n, static_cast<off_t>(r->offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      g_host->log(MODTGT_LOG_ERROR, "'%s': read at %llu failed: %s", path_.c_str(),
+                  static_cast<unsigned long long>(r->offset), ErrnoText(errno).c_str());
+      return MODTGT_STS_READ_ERROR;
+    }
+    if (got == 0) {
+      ZeroRest(r);  // past the end of a file shorter than the LUN: zeros (as OnCqe)
+      break;
+    }
+    Advance(r, static_cast<size_t>(got));
+  }
+  return MODTGT_STS_OK;
 }
 
 void Device::StopWriters() {
