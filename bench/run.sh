@@ -30,6 +30,8 @@
 #   rdwr-direct    same with O_DIRECT (--bsoflags direct)
 #   uring          modtgt bs_uring on a 1 GiB sparse file; compared with tgt rdwr
 #   uring-direct   same with O_DIRECT; compared with tgt rdwr-direct
+# The buffered stores of both targets share one file, the O_DIRECT ones another (see
+# lun_file below), so every store of a read shape reads the same file layout.
 # Every measurement uses the first 1 GiB of the LUN. In each round, for each shape and
 # store, modtgt and tgt are measured one after the other (the order flips every round)
 # with each client; the order of the stores turns by one every round. The write shapes
@@ -103,6 +105,16 @@ Q=iqn.2026-12.bench
 start_modtgt "$THREADS"
 start_tgt
 note "modtgtd pid $MODTGT_PID port $MODTGT_PORT; tgtd pid $TGT_PID port $TGT_PORT; work $BW"
+# One file per I/O mode, shared by every file store of both targets: buffered.img (modtgt
+# rdwr and uring, tgt rdwr) and direct.img (the -direct stores). A store's write shapes
+# fill holes of its file, and an O_DIRECT read of a file of holes and scattered 4 KiB
+# blocks costs several times one of a file without holes, so with a file per store the
+# store that wrote more (the faster one) read a denser file: bs_uring's 128 KiB O_DIRECT
+# reads measured 0.52-0.75x bs_rdwr's that way (docs/perf-profile.md, "bs_uring: large
+# O_DIRECT reads"). Shared, every store of a read shape reads the same layout (a read shape
+# writes nothing between two stores), and buffered stores read the same page cache.
+lun_file() { if [[ "$1" == *-direct ]]; then echo "$BW/direct.img"; else echo "$BW/buffered.img"; fi; }
+truncate -s 1G "$BW/buffered.img" "$BW/direct.img"
 tid=0
 declare -A M_IQN T_IQN
 for s in ${STORES//,/ }; do
@@ -110,10 +122,9 @@ for s in ${STORES//,/ }; do
   modtgt_target "$tid" "$iqn" || die "modtgt: target $iqn"
   case "$s" in
     null) madm --mode logicalunit --op new --tid "$tid" --lun 1 --bstype null --backing-store null0 --bsopts size=1T >/dev/null ;;
-    *) truncate -s 1G "$BW/modtgt-$s.img"
-       fl=(); [[ "$s" == *-direct ]] && fl=(--bsoflags direct)
+    *) fl=(); [[ "$s" == *-direct ]] && fl=(--bsoflags direct)
        madm --mode logicalunit --op new --tid "$tid" --lun 1 --bstype "${s%-direct}" \
-         --backing-store "$BW/modtgt-$s.img" "${fl[@]}" >/dev/null ;;
+         --backing-store "$(lun_file "$s")" "${fl[@]}" >/dev/null ;;
   esac || die "modtgt: LUN for store $s"
 done
 # tgt has no io_uring store: uring is compared with tgt's rdwr, uring-direct with rdwr-direct.
@@ -124,10 +135,9 @@ for s in $(for x in ${STORES//,/ }; do tgt_store "$x"; done | awk '!seen[$0]++')
   tgt_target "$tid" "$iqn" || die "tgt: target $iqn"
   case "$s" in
     null) tadm --mode logicalunit --op new --tid "$tid" --lun 1 --bstype null --backing-store null0 ;;
-    *) truncate -s 1G "$BW/tgt-$s.img"
-       fl=(); [[ "$s" == *-direct ]] && fl=(--bsoflags direct)
+    *) fl=(); [[ "$s" == *-direct ]] && fl=(--bsoflags direct)
        tadm --mode logicalunit --op new --tid "$tid" --lun 1 --bstype rdwr \
-         --backing-store "$BW/tgt-$s.img" "${fl[@]}" ;;
+         --backing-store "$(lun_file "$s")" "${fl[@]}" ;;
   esac || die "tgt: LUN for store $s"
 done
 
