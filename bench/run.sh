@@ -34,8 +34,8 @@
 # lun_file below), so every store of a read shape reads the same file layout.
 # Every measurement uses the first 1 GiB of the LUN. In each round, for each shape and
 # store, modtgt and tgt are measured one after the other (the order flips every round)
-# with each client; the order of the stores turns by one every round. The write shapes
-# overwrite the LUNs (they are throwaway files).
+# with each client; the order of the stores turns by one every round, and every second
+# round it is also reversed. The write shapes overwrite the LUNs (they are throwaway files).
 #
 # Clients:
 #   qemu     qemu-img bench -t none through qemu's libiscsi driver (one session, one
@@ -237,6 +237,13 @@ for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then order="modtgt tgt"; else order="tgt modtgt"; fi
   rot=$(( (r - 1) % ${#STORE_LIST[@]} ))
   round_stores=("${STORE_LIST[@]:rot}" "${STORE_LIST[@]:0:rot}")
+  # Every second round backwards too: turning alone keeps neighbours in their order for
+  # most rounds (rdwr-direct came before uring-direct in all three rounds of a default run).
+  if [ $((r % 2)) = 0 ]; then
+    for ((i = 0, j = ${#round_stores[@]} - 1; i < j; i++, j--)); do
+      t=${round_stores[i]}; round_stores[i]=${round_stores[j]}; round_stores[j]=$t
+    done
+  fi
   for sh in ${SHAPES//,/ }; do
     for s in "${round_stores[@]}"; do
       for c in "${CLIENTS[@]}"; do
