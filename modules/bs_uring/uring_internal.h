@@ -273,11 +273,11 @@ class Device {
   int WriteInline(const iovec* iov, int iovcnt, uint64_t offset, uint32_t flags);
   // A small buffered read done at once with preadv2(RWF_NOWAIT) on the calling thread, when
   // the page cache holds it and it is the first read of the loop's turn on this ring,
-  // unless a recent turn was busy (the I/O of a busy turn stays one io_uring_enter). Returns MODTGT_STS_OK (all read), or
-  // MODTGT_STS_ASYNC with *done bytes already read (0 or a part) when io_uring must read
-  // the rest: not a small buffered read, not all cached (EAGAIN), end of file, an error
-  // (io_uring reports it), or no RWF_NOWAIT here (EOPNOTSUPP: not tried again).
-  // g: the calling thread's ring.
+  // unless a recent turn was busy (the I/O of a busy turn stays one io_uring_enter).
+  // Returns MODTGT_STS_OK (all read), or MODTGT_STS_ASYNC with *done bytes already read
+  // (0 or a part) when io_uring must read the rest: not a small buffered read, not all
+  // cached (EAGAIN), end of file, an error (io_uring reports it), or no RWF_NOWAIT here
+  // (EOPNOTSUPP: not tried again). g: the calling thread's ring.
   int ReadInline(Ring* g, const iovec* iov, int iovcnt, uint64_t offset, size_t* done);
   // A write with no O_DIRECT, O_SYNC, FUA, WCE=0 or atomicity: page cache only.
   bool PlainBufferedWrite(int iovcnt, uint32_t flags) const;
